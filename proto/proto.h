@@ -1,0 +1,116 @@
+/*
+ * proto.h - the protocol-neutral request and result that every front end
+ * (text now; binary and meta later) parses into and encodes from.
+ *
+ * A parser turns bytes into a `struct mc_request`; server/process.c executes
+ * it against the store and hands each outcome, as a `struct mc_result`, to
+ * the front end's encoder, which appends the reply to a `struct reply`
+ * (proto/reply.h). Nothing in proto/ touches a socket, the store or libevent:
+ * requests point into the caller's read buffer and are valid only until the
+ * caller consumes those bytes.
+ */
+#ifndef MCD_PROTO_H
+#define MCD_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_KEY_MAX 250
+
+/* Every command the front ends know, in one table: name for logging/stats. */
+#define MC_COMMANDS(X) \
+    X(NONE, "none") \
+    X(GET, "get") X(GETS, "gets") X(GAT, "gat") X(GATS, "gats") \
+    X(SET, "set") X(ADD, "add") X(REPLACE, "replace") X(APPEND, "append") \
+    X(PREPEND, "prepend") X(CAS, "cas") \
+    X(DELETE, "delete") X(INCR, "incr") X(DECR, "decr") X(TOUCH, "touch") \
+    X(FLUSH_ALL, "flush_all") X(STATS, "stats") X(VERSION, "version") \
+    X(VERBOSITY, "verbosity") X(QUIT, "quit") X(SHUTDOWN, "shutdown") \
+    X(NOOP, "noop")
+
+enum mc_cmd {
+#define X(id, name) MC_CMD_##id,
+    MC_COMMANDS(X)
+#undef X
+    MC_CMD__COUNT
+};
+
+/* The name of a command, e.g. "get". */
+const char *mc_cmd_name(enum mc_cmd cmd);
+
+enum proto_status {
+    PROTO_OK = 0,        /* one request parsed; *consumed bytes used */
+    PROTO_NEED_MORE,     /* no complete request yet: read more, call again */
+    PROTO_ERROR,         /* unknown command: reply "ERROR" */
+    PROTO_CLIENT_ERROR,  /* malformed: reply "CLIENT_ERROR <msg>" */
+    PROTO_CLOSE,         /* unrecoverable (e.g. endless line): close the connection */
+};
+
+/*
+ * A parsed request. Pointers point into the buffer given to the parser.
+ * Storage commands (set/add/replace/append/prepend/cas) announce `vlen`
+ * value bytes that follow the command line, plus a 2-byte "\r\n" terminator;
+ * the parser does not consume them: the caller streams them into the item.
+ */
+struct mc_request {
+    enum mc_cmd cmd;
+    const char *key;      /* single-key commands */
+    size_t nkey;
+    const char *keys;     /* get/gets/gat/gats: the space-separated key list */
+    size_t keys_len;
+    uint32_t flags;       /* client flags (storage commands) */
+    int64_t exptime;      /* as the client sent it; the store converts */
+    uint32_t vlen;        /* value bytes following the line (storage) */
+    uint64_t cas;         /* cas command: the unique to compare */
+    uint64_t delta;       /* incr/decr */
+    int64_t delay;        /* flush_all delay; verbosity level */
+    bool has_delay;
+    bool noreply;
+    const char *args;     /* stats: the argument ("items", "slabs", ...) */
+    size_t args_len;
+    /* binary protocol (and later meta) */
+    uint8_t opcode;       /* binary: the request opcode, echoed in the reply */
+    uint32_t opaque;      /* binary: echoed in the reply */
+    bool quiet;           /* binary: a Q opcode (no reply on success / miss) */
+    bool return_key;      /* binary: a K opcode (GetK: the reply carries the key) */
+    uint64_t initial;     /* incr/decr: value to create a missing key with */
+    bool create;          /* incr/decr: create a missing key with `initial` */
+};
+
+/* What executing a request (or one key of a multi-key get) produced. */
+enum mc_status {
+    MC_OK = 0,           /* stored / deleted / touched / value found ... */
+    MC_STORED,
+    MC_NOT_STORED,
+    MC_EXISTS,
+    MC_NOT_FOUND,
+    MC_DELETED,
+    MC_TOUCHED,
+    MC_MISS,             /* get family: key not found (text: nothing printed) */
+    MC_VALUE,            /* get family: a hit, see mc_result item fields */
+    MC_NUMBER,           /* incr/decr result in `number` */
+    MC_NON_NUMERIC,      /* incr/decr on a non-number */
+    MC_INVALID_DELTA,    /* incr/decr delta not a number */
+    MC_TOO_LARGE,        /* value over -I */
+    MC_NO_MEMORY,        /* -M and full */
+    MC_END,              /* end of a get */
+    MC_FLUSHED,          /* flush_all: "OK" */
+    MC_VERSION,
+};
+
+struct mc_result {
+    enum mc_status status;
+    /* MC_VALUE: the item's fields; `data` stays valid while `owner` is held */
+    const char *key;
+    size_t nkey;
+    uint32_t flags;
+    const char *data;
+    uint32_t nbytes;
+    uint64_t cas;
+    void *owner;          /* passed to reply_add_ref(); released when sent */
+    /* MC_NUMBER */
+    uint64_t number;
+};
+
+#endif /* MCD_PROTO_H */

@@ -1,0 +1,314 @@
+/*
+ * reply.c - the reply builder (see reply.h for the contract).
+ *
+ * Layout:
+ *
+ *   iov[]   [ sent ... | head ............................ niov | free ... cap ]
+ *   owner[] parallel to iov[]: the pin to release once iov[i] is fully sent
+ *
+ *   blocks  newest -> older -> ... : arena blocks { next, size, used, data[] }
+ *           Copies go to the newest block only; a copy that does not fit in
+ *           what is left of it opens a new block (REPLY_BLOCK_SIZE, or the
+ *           piece's size when larger). Old blocks are never written again
+ *           and never move, so iovecs into them stay valid until reset.
+ *
+ * Merging: a copy that lands right where the last pending iovec ends (same
+ * block, no owner) extends that iovec instead of adding one, so a run of
+ * small writes ("VALUE ... \r\n" after the previous "\r\n") costs one iovec.
+ *
+ * Reset: when reply_consume() or reply_clear() empties the queue, head and
+ * niov go back to 0, every block but one default-sized block is freed and
+ * oversized iov/owner arrays are dropped, so a huge multiget does not pin
+ * its memory for the life of the connection.
+ *
+ * Not thread safe; one builder per connection.
+ */
+#include "config.h"
+
+#include "proto/reply.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REPLY_BLOCK_SIZE 4096   /* data bytes in a default arena block */
+#define REPLY_IOV_INIT 16       /* first iov/owner array size */
+#define REPLY_IOV_KEEP 1024     /* arrays larger than this are freed on reset */
+
+struct reply_block {
+    struct reply_block *next; /* older block */
+    size_t size;              /* data bytes */
+    size_t used;
+    char data[];
+};
+
+void reply_init(struct reply *r, reply_release_fn release)
+{
+    memset(r, 0, sizeof(*r));
+    r->release = release;
+}
+
+static void release_range(struct reply *r, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        void *o = r->owner[i];
+        if (o != NULL) {
+            r->owner[i] = NULL;
+            if (r->release != NULL)
+                r->release(o);
+        }
+    }
+}
+
+/* Back to empty: keeps one default-sized block (emptied), frees the rest. */
+static void reply_reset(struct reply *r)
+{
+    struct reply_block *keep = NULL;
+    struct reply_block *b = r->blocks;
+
+    while (b != NULL) {
+        struct reply_block *next = b->next;
+        if (keep == NULL && b->size == REPLY_BLOCK_SIZE) {
+            keep = b;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    if (keep != NULL) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    r->blocks = keep;
+    r->head = r->niov = 0;
+    r->bytes = 0;
+    if (r->cap > REPLY_IOV_KEEP) {
+        free(r->iov);
+        free(r->owner);
+        r->iov = NULL;
+        r->owner = NULL;
+        r->cap = 0;
+    }
+}
+
+void reply_clear(struct reply *r)
+{
+    release_range(r, r->head, r->niov);
+    reply_reset(r);
+}
+
+void reply_deinit(struct reply *r)
+{
+    reply_clear(r);
+    free(r->blocks);
+    free(r->iov);
+    free(r->owner);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Room for `more` iovecs after niov: first slide the pending ones down over
+ * the sent ones when that frees enough, else double. */
+static int grow_iov(struct reply *r, size_t more)
+{
+    size_t pending = r->niov - r->head;
+
+    if (r->niov + more <= r->cap)
+        return 0;
+    if (r->head > 0 && pending + more <= r->cap && r->head >= r->cap / 2) {
+        memmove(r->iov, r->iov + r->head, pending * sizeof(*r->iov));
+        memmove(r->owner, r->owner + r->head, pending * sizeof(*r->owner));
+        r->head = 0;
+        r->niov = pending;
+        return 0;
+    }
+    size_t cap = r->cap ? r->cap : REPLY_IOV_INIT;
+    while (cap < r->niov + more)
+        cap *= 2;
+    struct iovec *iov = realloc(r->iov, cap * sizeof(*iov));
+    if (iov == NULL)
+        return -1;
+    r->iov = iov;
+    void **owner = realloc(r->owner, cap * sizeof(*owner));
+    if (owner == NULL)
+        return -1; /* iov is bigger now, which is harmless */
+    r->owner = owner;
+    r->cap = cap;
+    return 0;
+}
+
+/* Makes the newest block have n free bytes. */
+static int grow_arena(struct reply *r, size_t n)
+{
+    struct reply_block *b = r->blocks;
+
+    if (b != NULL && b->size - b->used >= n)
+        return 0;
+    size_t size = n > REPLY_BLOCK_SIZE ? n : REPLY_BLOCK_SIZE;
+    b = malloc(sizeof(*b) + size);
+    if (b == NULL)
+        return -1;
+    b->size = size;
+    b->used = 0;
+    b->next = r->blocks;
+    r->blocks = b;
+    return 0;
+}
+
+int reply_ensure(struct reply *r, size_t iovs, size_t copy_bytes)
+{
+    if (r->niov + iovs > r->cap && grow_iov(r, iovs) != 0)
+        return -1;
+    if (copy_bytes > 0 && grow_arena(r, copy_bytes) != 0)
+        return -1;
+    return 0;
+}
+
+char *reply_reserve(struct reply *r, size_t n)
+{
+    if (reply_ensure(r, 1, n) != 0)
+        return NULL;
+    if (r->blocks == NULL) {
+        /* n == 0 and no block yet: still hand out a valid pointer */
+        if (grow_arena(r, 1) != 0)
+            return NULL;
+    }
+    return r->blocks->data + r->blocks->used;
+}
+
+/* Appends an iovec; the caller has ensured a free slot. */
+static void push_iov(struct reply *r, const void *p, size_t n, void *owner)
+{
+    r->iov[r->niov].iov_base = (void *)(uintptr_t)p;
+    r->iov[r->niov].iov_len = n;
+    r->owner[r->niov] = owner;
+    r->niov++;
+    r->bytes += n;
+}
+
+void reply_commit(struct reply *r, size_t used)
+{
+    struct reply_block *b = r->blocks;
+    char *p;
+
+    if (used == 0)
+        return;
+    p = b->data + b->used;
+    b->used += used;
+    if (r->niov > r->head) {
+        struct iovec *last = &r->iov[r->niov - 1];
+        if (r->owner[r->niov - 1] == NULL && (char *)last->iov_base + last->iov_len == p) {
+            last->iov_len += used;
+            r->bytes += used;
+            return;
+        }
+    }
+    push_iov(r, p, used, NULL);
+}
+
+int reply_add_copy(struct reply *r, const void *p, size_t n)
+{
+    char *dst;
+
+    if (n == 0)
+        return 0;
+    dst = reply_reserve(r, n);
+    if (dst == NULL)
+        return -1;
+    memcpy(dst, p, n);
+    reply_commit(r, n);
+    return 0;
+}
+
+int reply_add_ref(struct reply *r, const void *p, size_t n, void *owner)
+{
+    if (n == 0 && owner == NULL)
+        return 0;
+    if (r->niov + 1 > r->cap && grow_iov(r, 1) != 0)
+        return -1;
+    /* an empty piece with an owner is kept so the owner is released in order */
+    push_iov(r, p, n, owner);
+    return 0;
+}
+
+int reply_add_static(struct reply *r, const char *s)
+{
+    return reply_add_ref(r, s, strlen(s), NULL);
+}
+
+int reply_vprintf(struct reply *r, const char *fmt, va_list ap)
+{
+    struct reply_block *b = r->blocks;
+    size_t room = b != NULL ? b->size - b->used : 0;
+    va_list ap2;
+    int len;
+
+    if (reply_ensure(r, 1, 0) != 0)
+        return -1;
+    va_copy(ap2, ap);
+    if (room > 0) {
+        len = vsnprintf(b->data + b->used, room, fmt, ap2);
+    } else {
+        len = vsnprintf(NULL, 0, fmt, ap2);
+    }
+    va_end(ap2);
+    if (len < 0)
+        return -1;
+    if ((size_t)len >= room) {
+        /* did not fit (vsnprintf needs room for its NUL): open a block */
+        char *dst = reply_reserve(r, (size_t)len + 1);
+        if (dst == NULL)
+            return -1;
+        va_copy(ap2, ap);
+        len = vsnprintf(dst, (size_t)len + 1, fmt, ap2);
+        va_end(ap2);
+        if (len < 0)
+            return -1;
+    }
+    reply_commit(r, (size_t)len);
+    return 0;
+}
+
+int reply_printf(struct reply *r, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = reply_vprintf(r, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+size_t reply_arena_bytes(const struct reply *r)
+{
+    size_t n = 0;
+
+    for (const struct reply_block *b = r->blocks; b != NULL; b = b->next)
+        n += b->size;
+    return n;
+}
+
+void reply_consume(struct reply *r, size_t n)
+{
+    while (r->head < r->niov) {
+        struct iovec *v = &r->iov[r->head];
+        if (n < v->iov_len) {
+            if (n > 0) {
+                v->iov_base = (char *)v->iov_base + n;
+                v->iov_len -= n;
+                r->bytes -= n;
+            }
+            return;
+        }
+        n -= v->iov_len;
+        r->bytes -= v->iov_len;
+        v->iov_len = 0;
+        void *o = r->owner[r->head];
+        r->owner[r->head] = NULL;
+        r->head++;
+        if (o != NULL && r->release != NULL)
+            r->release(o);
+    }
+    reply_reset(r);
+}

@@ -1,0 +1,84 @@
+/*
+ * reply.h - the reply builder: what a connection has still to send, as an
+ * array of iovecs ready for writev/sendmsg.
+ *
+ * Small text (headers, status lines, numbers) is copied into arena blocks the
+ * builder owns; adjacent copies merge into one iovec. Static strings and item
+ * values are referenced, not copied: a referenced piece may carry an `owner`
+ * (an item) that the builder hands to the release callback exactly once, when
+ * that piece has been fully sent (reply_consume) or dropped (reply_clear).
+ * Arena blocks never move once written, so iovecs into them stay valid.
+ * After everything is sent the builder frees all but one arena block, so a
+ * large reply does not pin memory for the life of the connection.
+ *
+ * Not thread safe: one builder belongs to one connection.
+ */
+#ifndef MCD_REPLY_H
+#define MCD_REPLY_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+typedef void (*reply_release_fn)(void *owner);
+
+struct reply_block;
+
+struct reply {
+    struct iovec *iov;        /* pending pieces; iov[head..niov) unsent */
+    void **owner;             /* owner[i] of iov[i], or NULL */
+    size_t head, niov, cap;
+    size_t bytes;             /* unsent bytes in all */
+    struct reply_block *blocks; /* arena blocks, newest first */
+    reply_release_fn release;
+};
+
+/* Sets up an empty builder; `release` gets each owner once (may be NULL). */
+void reply_init(struct reply *r, reply_release_fn release);
+/* Releases every owner still held and frees all memory. */
+void reply_deinit(struct reply *r);
+/* Drops everything unsent (releasing owners) and keeps the builder usable. */
+void reply_clear(struct reply *r);
+
+/* Appends n bytes copied from p. Returns 0, or -1 when out of memory. */
+int reply_add_copy(struct reply *r, const void *p, size_t n);
+/* Appends a NUL-terminated static string by reference. */
+int reply_add_static(struct reply *r, const char *s);
+/* Appends n bytes at p by reference; `owner` (may be NULL) pins them and is
+ * released once they are sent. On failure the owner is NOT released. */
+int reply_add_ref(struct reply *r, const void *p, size_t n, void *owner);
+/* Appends formatted text (copied). */
+int reply_printf(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int reply_vprintf(struct reply *r, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/*
+ * Making several appends atomic (added for the encoders' hot path).
+ * reply_ensure: after it returns 0, the next `iovs` appends whose copied
+ * bytes total at most `copy_bytes` cannot fail (no allocation happens in
+ * them). Returns -1 when out of memory (nothing changed).
+ * reply_reserve: returns room for n bytes in the arena (and one iovec slot),
+ * or NULL when out of memory; write into it, then reply_commit(r, used) with
+ * used <= n appends those bytes as a copy (merging with a preceding copy).
+ * Any other append between the two invalidates the reservation.
+ */
+int reply_ensure(struct reply *r, size_t iovs, size_t copy_bytes);
+char *reply_reserve(struct reply *r, size_t n);
+void reply_commit(struct reply *r, size_t used);
+
+/* Bytes of arena memory held (for memory accounting and tests). */
+size_t reply_arena_bytes(const struct reply *r);
+
+/* The unsent pieces: *iovcnt of them from the returned pointer. */
+static inline const struct iovec *reply_pending(const struct reply *r, size_t *iovcnt)
+{
+    *iovcnt = r->niov - r->head;
+    return r->iov + r->head;
+}
+static inline bool reply_empty(const struct reply *r) { return r->head == r->niov; }
+
+/* Marks n bytes as sent: advances, releases owners of pieces fully sent,
+ * and resets (shrinking the arena) once nothing is left. */
+void reply_consume(struct reply *r, size_t n);
+
+#endif /* MCD_REPLY_H */

@@ -1,0 +1,43 @@
+/*
+ * token.h - number parsing and formatting shared by the text (and later meta)
+ * front ends.
+ *
+ * The parsers reproduce, on a (pointer, length) token, exactly what memcached
+ * 1.6's safe_strtoul/safe_strtol/safe_strtoull accept on a NUL-terminated
+ * token, because clients observe the difference:
+ *   - leading white space (isspace: \t \n \v \f \r) is skipped, one '+' or '-'
+ *     sign is allowed, at least one decimal digit is required;
+ *   - the digits must end the token or be followed by a white-space byte
+ *     (anything after that is ignored: "5\tx" parses as 5);
+ *   - overflow of the 64-bit type fails (strtoull/strtol ERANGE);
+ *   - unsigned: a '-' sign is accepted only when the negated value is not
+ *     negative as a signed 64-bit number ("-0" is 0, "-1" fails, and
+ *     "-18446744073709551615" is 1, as with strtoull);
+ *   - the 32-bit variants parse 64 bits and then truncate (wrap), as memcached
+ *     does by storing a long into a uint32_t/int32_t: flags 4294967296 is 0,
+ *     exptime 4294967306 is 10.
+ * Pure functions, no locale, no errno, thread safe.
+ */
+#ifndef MCD_TOKEN_H
+#define MCD_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* memcached safe_strtoull: a uint64 (delta, cas unique). */
+bool token_parse_u64(const char *s, size_t n, uint64_t *out);
+/* memcached safe_strtoul on LP64: parsed as 64 bits, truncated (flags,
+ * verbosity level). */
+bool token_parse_u32(const char *s, size_t n, uint32_t *out);
+/* memcached safe_strtol on LP64: a signed 64-bit value truncated to 32 bits
+ * (exptime, value length, flush_all delay). */
+bool token_parse_i32(const char *s, size_t n, int32_t *out);
+
+/* Longest decimal rendering of a uint64_t. */
+#define TOKEN_U64_DIGITS 20
+
+/* Writes v in decimal at dst (no NUL); returns the number of bytes (1..20). */
+size_t token_fmt_u64(char *dst, uint64_t v);
+
+#endif /* MCD_TOKEN_H */

@@ -1,0 +1,78 @@
+/*
+ * conn.h - one client connection: its socket, read buffer, protocol
+ * state, pending replies and backpressure. Lives on one worker thread for
+ * its whole life and is touched only by that thread (the worker's
+ * conns_lock guards only its list links and the fields `stats conns` reads).
+ */
+#ifndef MCD_CONN_H
+#define MCD_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+#include "proto/reply.h"
+#include "server/settings.h"
+#include "server/stats.h"
+#include "store/store.h"
+
+struct event;
+struct worker;
+
+#define CONN_STATES(X) \
+    X(NEW_CMD, "conn_new_cmd") \
+    X(NREAD, "conn_nread") \
+    X(SWALLOW, "conn_swallow") \
+    X(CLOSING, "conn_closing")
+
+enum conn_state {
+#define X(id, name) CONN_##id,
+    CONN_STATES(X)
+#undef X
+};
+
+const char *conn_state_name(enum conn_state s);
+
+struct conn {
+    int fd;
+    int family;
+    struct worker *w;
+    struct event *ev;
+    short ev_flags;                /* events currently registered */
+    enum conn_state state;
+    enum proto_binding proto;      /* PROTO_AUTO until the first byte */
+
+    char *rbuf;                    /* unparsed input is rbuf[rpos..rlen) */
+    size_t rsize, rpos, rlen;
+
+    struct reply out;
+
+    /* CONN_NREAD: filling a value */
+    struct item *nread_it;
+    size_t nread_got;              /* value bytes received so far */
+    uint8_t nread_term;            /* terminator bytes received (0..2) */
+    char term[2];
+    struct mc_request nread_req;   /* the storage request (its pointers cleared) */
+    /* CONN_SWALLOW: bytes still to drop */
+    size_t swallow_left;
+
+    _Atomic rel_time_t last_cmd_time; /* idle_timeout and stats conns (read by other threads) */
+    _Atomic int pub_state;         /* mirror of state for stats conns */
+    char peer[64];                 /* "tcp:1.2.3.4:5678" / "unix:path", fixed at creation */
+    bool close_after_write;        /* quit: close once replies are out */
+    struct conn *prev, *next;      /* worker's list; under w->conns_lock */
+};
+
+/* Creates a connection on worker w for an accepted socket. NULL on failure
+ * (the socket is then closed). Worker thread only. */
+struct conn *conn_create(struct worker *w, int fd, int family);
+/* Closes the socket, releases every item the connection pins, frees it. */
+void conn_destroy(struct conn *c);
+
+/* Emits the `stats conns` lines of this connection. Any thread, under the
+ * owning worker's conns_lock. */
+void conn_describe(const struct conn *c, stats_emit_fn emit, void *ctx);
+
+#endif /* MCD_CONN_H */

@@ -1,0 +1,140 @@
+/*
+ * main.c - mcd's entry point: settings, then each module set up in
+ * dependency order (store, workers, listener), the main thread's event loop
+ * (accept, the once-a-second clock, signals), then teardown in reverse.
+ */
+#include "config.h"
+
+#include "server/daemon.h"
+#include "server/listener.h"
+#include "server/log.h"
+#include "server/settings.h"
+#include "server/stats.h"
+#include "server/worker.h"
+#include "store/store.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Rel time starts here, so that "already expired" (1) lies in the past. */
+#define CLOCK_START 2
+
+static struct event_base *main_base;
+static struct timespec mono_start;
+
+static void clock_tick(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    store_clock_set((rel_time_t)(now.tv_sec - mono_start.tv_sec) + CLOCK_START);
+}
+
+static void clock_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    clock_tick();
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    log_msg(LOG_INFO, "Signal handled: %s.", strsignal((int)sig));
+    event_base_loopbreak(main_base);
+}
+
+static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    event_base_loopbreak(main_base);
+}
+
+void mcd_request_shutdown(void)
+{
+    /* from a worker thread: hand the stop to the main loop */
+    event_base_once(main_base, -1, EV_TIMEOUT, shutdown_cb, NULL, NULL);
+}
+
+static struct store_options store_options_from_settings(void)
+{
+    return (struct store_options){
+        .mem_limit = settings.maxbytes,
+        .item_size_max = settings.item_size_max,
+        .factor = settings.factor,
+        .chunk_size = settings.chunk_size,
+        .use_cas = settings.use_cas,
+        .evict_to_free = settings.evict_to_free,
+        .hashpower = settings.hashpower_init ? settings.hashpower_init : 16,
+        .background_threads = settings.lru_crawler,
+    };
+}
+
+int main(int argc, char **argv)
+{
+    switch (settings_parse(argc, argv)) {
+    case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
+    case SETTINGS_EXIT_USAGE: return EX_USAGE;
+    case SETTINGS_RUN: break;
+    }
+    log_verbosity = settings.verbose;
+    signal(SIGPIPE, SIG_IGN);
+
+    daemon_set_limits();
+    if (daemon_drop_privileges() != 0)
+        return EX_OSERR;
+    if (settings.daemonize && daemon_detach() != 0) {
+        fprintf(stderr, "failed to daemon() in order to daemonize\n");
+        return EXIT_FAILURE;
+    }
+    if (settings.lock_memory)
+        daemon_lock_memory();
+
+    server_stats.started = time(NULL) - CLOCK_START;
+    clock_gettime(CLOCK_MONOTONIC, &mono_start);
+    store_clock_set_epoch((int64_t)server_stats.started);
+    clock_tick();
+
+    struct store_options so = store_options_from_settings();
+    if (store_setup(&so) != 0) {
+        log_warn_errno("failed to set up the item store");
+        return EXIT_FAILURE;
+    }
+    if (worker_setup(settings.num_threads) != 0)
+        return EXIT_FAILURE;
+    main_base = event_base_new();
+    if (main_base == NULL || listener_setup(main_base) != 0)
+        return EX_OSERR;
+
+    struct timeval one = {1, 0};
+    struct event *clock_ev = event_new(main_base, -1, EV_PERSIST, clock_cb, NULL);
+    struct event *sigint = evsignal_new(main_base, SIGINT, signal_cb, NULL);
+    struct event *sigterm = evsignal_new(main_base, SIGTERM, signal_cb, NULL);
+    event_add(clock_ev, &one);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    if (settings.daemonize)
+        daemon_write_pidfile();
+
+    event_base_dispatch(main_base);
+
+    listener_teardown();
+    worker_teardown();
+    event_free(clock_ev);
+    event_free(sigint);
+    event_free(sigterm);
+    event_base_free(main_base);
+    store_teardown();
+    if (settings.daemonize)
+        daemon_remove_pidfile();
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,38 @@
+/*
+ * stats.h - the `stats` command family: general, settings, items, slabs,
+ * conns, reset. Sums per-thread counters on read (no shared counter on the
+ * request path) and hands each line to an emit callback, so that every
+ * front end (text "STAT name value", binary stat packets) can use it.
+ */
+#ifndef MCD_STATS_H
+#define MCD_STATS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef void (*stats_emit_fn)(void *ctx, const char *name, const char *value);
+
+/* Global gauges and counters touched only at connect/close/listen time. */
+struct server_stats {
+    _Atomic uint64_t curr_conns;
+    _Atomic uint64_t total_conns;
+    _Atomic uint64_t rejected_conns;
+    _Atomic uint64_t conn_structs;
+    _Atomic bool accepting;
+    time_t started;          /* unix time the process started */
+};
+extern struct server_stats server_stats;
+
+enum stats_group_status { STATS_GROUP_OK = 0, STATS_GROUP_UNKNOWN, STATS_GROUP_RESET, STATS_GROUP_BAD_ARGS };
+
+/*
+ * Emits the stats of group `args` (args_len 0: general) through emit.
+ * STATS_GROUP_RESET: counters were reset (reply "RESET").
+ * STATS_GROUP_UNKNOWN: no such group (text reply: "ERROR").
+ */
+enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx);
+
+#endif /* MCD_STATS_H */

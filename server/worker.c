@@ -1,0 +1,223 @@
+/*
+ * worker.c - worker threads: one libevent event_base each, a queue of new
+ * sockets fed by the listener (woken through an eventfd), and per-thread
+ * counters summed on read.
+ *
+ * Locks: w->qlock guards the new-connection queue (listener pushes, worker
+ * pops; taken once per accepted connection, never per request).
+ * w->conns_lock guards the connection list (open/close and `stats conns`).
+ * Counters are written by the owning worker only (relaxed atomics).
+ */
+#include "config.h"
+
+#include "server/worker.h"
+
+#include "server/conn.h"
+#include "server/log.h"
+#include "server/settings.h"
+#include "server/stats.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct worker *workers;
+unsigned nworkers;
+
+static unsigned next_worker;                  /* listener thread only */
+static struct store_tstats_snap reset_ss;     /* `stats reset` baselines */
+static struct worker_tstats_snap reset_ws;
+static pthread_mutex_t reset_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t n;
+    (void)what;
+    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        log_warn_errno("worker %u: eventfd read", w->id);
+
+    for (;;) {
+        pthread_mutex_lock(&w->qlock);
+        struct new_conn *nc = w->qhead;
+        if (nc != NULL) {
+            w->qhead = nc->next;
+            if (w->qhead == NULL)
+                w->qtail = NULL;
+        }
+        pthread_mutex_unlock(&w->qlock);
+        if (nc == NULL)
+            break;
+        if (conn_create(w, nc->fd, nc->family) == NULL) {
+            log_msg(LOG_WARN, "worker %u: cannot set up a connection (out of memory)", w->id);
+            atomic_fetch_sub(&server_stats.curr_conns, 1);
+        }
+        free(nc);
+    }
+}
+
+/* Once a second: close connections idle longer than -o idle_timeout. */
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    rel_time_t now = store_clock_now();
+    struct conn *c = w->conns, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        rel_time_t last = atomic_load_explicit(&c->last_cmd_time, memory_order_relaxed);
+        if (c->state == CONN_NEW_CMD && now > last && now - last > settings.idle_timeout) {
+            log_msg(LOG_INFO, "closing idle connection %d", c->fd);
+            conn_destroy(c);
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    event_base_loop(w->base, 0);
+    return NULL;
+}
+
+int worker_setup(unsigned n)
+{
+    if (evthread_use_pthreads() != 0) {
+        log_msg(LOG_ERROR, "libevent has no pthreads support");
+        return -1;
+    }
+    workers = calloc(n, sizeof(*workers));
+    if (workers == NULL)
+        return -1;
+    nworkers = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct worker *w = &workers[i];
+        w->id = i;
+        pthread_mutex_init(&w->qlock, NULL);
+        pthread_mutex_init(&w->conns_lock, NULL);
+        w->base = event_base_new();
+        w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->base == NULL || w->notify_fd < 0) {
+            log_warn_errno("worker %u: setup", i);
+            return -1;
+        }
+        w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, notify_cb, w);
+        if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
+            return -1;
+        if (settings.idle_timeout > 0) {
+            struct timeval one = {1, 0};
+            w->clock_ev = event_new(w->base, -1, EV_PERSIST, idle_cb, w);
+            if (w->clock_ev == NULL || event_add(w->clock_ev, &one) != 0)
+                return -1;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int rc = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+        if (rc != 0) {
+            errno = rc;
+            log_warn_errno("worker %u: pthread_create", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void worker_teardown(void)
+{
+    for (unsigned i = 0; i < nworkers; i++)
+        event_base_loopexit(workers[i].base, NULL);
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct worker *w = &workers[i];
+        pthread_join(w->thread, NULL);
+        while (w->conns != NULL)
+            conn_destroy(w->conns);
+        while (w->qhead != NULL) {
+            struct new_conn *nc = w->qhead;
+            w->qhead = nc->next;
+            close(nc->fd);
+            free(nc);
+        }
+        if (w->clock_ev != NULL)
+            event_free(w->clock_ev);
+        event_free(w->notify_ev);
+        close(w->notify_fd);
+        event_base_free(w->base);
+        pthread_mutex_destroy(&w->qlock);
+        pthread_mutex_destroy(&w->conns_lock);
+    }
+    free(workers);
+    workers = NULL;
+    nworkers = 0;
+}
+
+void worker_dispatch(int fd, int family)
+{
+    struct worker *w = &workers[next_worker];
+    next_worker = (next_worker + 1) % nworkers;
+
+    struct new_conn *nc = malloc(sizeof(*nc));
+    if (nc == NULL) {
+        close(fd);
+        atomic_fetch_sub(&server_stats.curr_conns, 1);
+        return;
+    }
+    nc->fd = fd;
+    nc->family = family;
+    nc->next = NULL;
+    pthread_mutex_lock(&w->qlock);
+    if (w->qtail != NULL)
+        w->qtail->next = nc;
+    else
+        w->qhead = nc;
+    w->qtail = nc;
+    pthread_mutex_unlock(&w->qlock);
+    uint64_t one = 1;
+    if (write(w->notify_fd, &one, sizeof(one)) < 0)
+        log_warn_errno("worker %u: eventfd write", w->id);
+}
+
+static void sum_raw(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)
+{
+    memset(ss, 0, sizeof(*ss));
+    memset(ws, 0, sizeof(*ws));
+    for (unsigned i = 0; i < nworkers; i++) {
+        store_tstats_sum(ss, &workers[i].ts);
+#define X(name) ws->name += atomic_load_explicit(&workers[i].ws.name, memory_order_relaxed);
+        WORKER_STATS(X)
+#undef X
+    }
+}
+
+void worker_stats_sum(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)
+{
+    sum_raw(ss, ws);
+    pthread_mutex_lock(&reset_lock);
+#define X(name) ss->name -= reset_ss.name;
+    STORE_TSTATS(X)
+#undef X
+    for (unsigned c = 0; c < STORE_CLASSES_MAX; c++) {
+#define X(name) ss->slab[c].name -= reset_ss.slab[c].name;
+        STORE_SLAB_TSTATS(X)
+#undef X
+    }
+#define X(name) ws->name -= reset_ws.name;
+    WORKER_STATS(X)
+#undef X
+    pthread_mutex_unlock(&reset_lock);
+}
+
+void worker_stats_reset(void)
+{
+    struct store_tstats_snap ss;
+    struct worker_tstats_snap ws;
+    sum_raw(&ss, &ws);
+    pthread_mutex_lock(&reset_lock);
+    reset_ss = ss;
+    reset_ws = ws;
+    pthread_mutex_unlock(&reset_lock);
+}

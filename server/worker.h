@@ -1,0 +1,80 @@
+/*
+ * worker.h - the worker threads. Each owns one libevent event_base and
+ * every connection handed to it, for that connection's whole life.
+ *
+ * The listener hands a new socket to a worker by pushing it on the worker's
+ * queue (guarded by `qlock`, touched only at accept time) and writing the
+ * worker's eventfd. Everything else in a worker is touched only by its own
+ * thread, except the counters, which other threads may read (stats) and the
+ * connection list, which `stats conns` walks under `conns_lock`.
+ */
+#ifndef MCD_WORKER_H
+#define MCD_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct event;
+struct event_base;
+struct conn;
+
+/* Per-thread server counters (the store keeps its own in store_tstats). */
+#define WORKER_STATS(X) \
+    X(cmd_touch) X(cmd_flush) X(cmd_meta) X(bytes_read) X(bytes_written) \
+    X(conn_yields) X(store_too_large) X(store_no_memory) X(get_cmds_unused)
+
+struct worker_tstats {
+#define X(name) store_counter_t name;
+    WORKER_STATS(X)
+#undef X
+};
+struct worker_tstats_snap {
+#define X(name) uint64_t name;
+    WORKER_STATS(X)
+#undef X
+};
+
+struct worker {
+    unsigned id;
+    pthread_t thread;
+    struct event_base *base;
+    int notify_fd;                 /* eventfd the listener writes */
+    struct event *notify_ev;
+    struct event *clock_ev;        /* idle-timeout sweep, once a second */
+
+    pthread_mutex_t qlock;         /* guards the new-connection queue */
+    struct new_conn *qhead, *qtail;
+
+    pthread_mutex_t conns_lock;    /* guards the list below (stats conns) */
+    struct conn *conns;            /* every live connection of this worker */
+
+    struct store_tstats ts;        /* written by this thread only */
+    struct store_tstats scratch_ts; /* counts of internal store calls, never reported */
+    struct worker_tstats ws;
+};
+
+struct new_conn {
+    int fd;
+    int family;                    /* AF_INET, AF_INET6 or AF_UNIX */
+    struct new_conn *next;
+};
+
+extern struct worker *workers;
+extern unsigned nworkers;
+
+/* Creates and starts n workers. Returns 0, or -1 (logged). */
+int worker_setup(unsigned n);
+/* Stops every worker, closes their connections and joins the threads. */
+void worker_teardown(void);
+/* Hands an accepted socket to the next worker (round robin). Listener only. */
+void worker_dispatch(int fd, int family);
+
+/* Sums every worker's counters into the snapshots. Any thread. */
+void worker_stats_sum(struct store_tstats_snap *ss, struct worker_tstats_snap *ws);
+/* `stats reset`: records the current sums as the new zero. */
+void worker_stats_reset(void);
+
+#endif /* MCD_WORKER_H */

@@ -1,0 +1,255 @@
+/*
+ * expire.c - TTL conversion, flush_all, the background sweep and the
+ * maintainer thread.
+ *
+ * Owns the flush state and the maintainer thread:
+ *   flush_cas         items whose CAS is non-zero and below it are flushed
+ *                     (an immediate flush_all with CAS on: every item linked
+ *                     before it, so a set in the same second survives)
+ *   flush_when /      from rel time flush_when on, items whose atime is <=
+ *   flush_atime_max   flush_atime_max are flushed (delayed flush_all, and
+ *                     immediate flush_all under -C, where same-second sets
+ *                     made after the flush are lost, as there is no CAS to
+ *                     tell them apart)
+ * All three are atomics, written under flush_lock and read lock-free; a
+ * reader racing a flush may see the old or the new state, as with
+ * memcached's settings.oldest_live.
+ *
+ * The sweep moves a marker pseudo-item from the tail towards the head of
+ * each class's LRU under the class lock, examining the item it passes.
+ * The stripe lock of that item is only trylocked (class -> stripe is the
+ * reverse of the lock order); busy items are skipped until the next pass.
+ * The class lock is dropped every SWEEP_BATCH items so that set/get of the
+ * class never wait long behind the sweep.
+ */
+#include "config.h"
+
+#include "store/expire.h"
+#include "store/clock.h"
+#include "store/hashtable.h"
+#include "store/item.h"
+#include "store/lru.h"
+#include "store/slab.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#define SWEEP_BATCH 64
+#define MAINTAIN_PERIOD_S 1
+#define EXPAND_BUCKETS_PER_STEP 1024
+
+static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t flush_cas;
+static _Atomic int64_t flush_when = -1;
+static _Atomic int64_t flush_atime_max = -1;
+static bool flush_use_cas;
+
+void
+expire_setup(bool use_cas)
+{
+    flush_use_cas = use_cas;
+    atomic_store(&flush_cas, 0);
+    atomic_store(&flush_when, -1);
+    atomic_store(&flush_atime_max, -1);
+}
+
+rel_time_t
+store_exptime_convert(int64_t exptime)
+{
+    rel_time_t now = store_clock_now();
+    if (exptime == 0)
+        return 0;
+    if (exptime < 0)
+        return 1; /* in the past: the clock starts at CLOCK_START > 1 */
+    if (exptime > STORE_REALTIME_MAXDELTA) {
+        int64_t epoch = store_clock_epoch();
+        if (exptime <= epoch)
+            return 1;
+        int64_t rel = exptime - epoch;
+        return rel > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
+    }
+    uint64_t rel = (uint64_t)now + (uint64_t)exptime;
+    return rel > UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
+}
+
+enum expire_state
+expire_state(const struct item *it, rel_time_t now)
+{
+    rel_time_t exp = item_exptime(it);
+    if (exp != 0 && exp <= now)
+        return EXPIRE_EXPIRED;
+    uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_relaxed);
+    if (fc != 0) {
+        uint64_t cas = item_cas(it);
+        if (cas != 0 && cas < fc)
+            return EXPIRE_FLUSHED;
+    }
+    int64_t fw = atomic_load_explicit(&flush_when, memory_order_relaxed);
+    if (fw >= 0 && fw <= (int64_t)now &&
+        (int64_t)item_atime(it) <= atomic_load_explicit(&flush_atime_max, memory_order_relaxed))
+        return EXPIRE_FLUSHED;
+    return EXPIRE_LIVE;
+}
+
+void
+store_flush(rel_time_t when)
+{
+    rel_time_t now = store_clock_now();
+    pthread_mutex_lock(&flush_lock);
+    if (when <= now) {
+        if (flush_use_cas) {
+            /* Everything linked so far has a CAS <= the last one issued. */
+            atomic_store(&flush_cas, item_cas_last() + 1);
+            atomic_store(&flush_when, -1);
+            atomic_store(&flush_atime_max, -1);
+        } else {
+            atomic_store(&flush_atime_max, (int64_t)now);
+            atomic_store(&flush_when, (int64_t)now);
+        }
+    } else {
+        atomic_store(&flush_atime_max, (int64_t)when - 1);
+        atomic_store(&flush_when, (int64_t)when);
+    }
+    pthread_mutex_unlock(&flush_lock);
+}
+
+/* Moves the marker to just before (headwards of) `it`. Class lock held. */
+static void
+marker_move_before(struct slab_class *c, struct item *m, struct item *it)
+{
+    lru_remove_locked(c, m);
+    m->next = it;
+    m->prev = it->prev;
+    if (it->prev != NULL)
+        it->prev->next = m;
+    else
+        c->head = m;
+    it->prev = m;
+}
+
+uint64_t
+expire_sweep_class(struct slab_class *c, rel_time_t now)
+{
+    uint64_t reclaimed = 0;
+    struct item *m = &c->marker;
+    pthread_mutex_lock(&c->lock);
+    if (c->tail == NULL) {
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    /* the marker goes in at the tail and walks towards the head */
+    m->prev = m->next = NULL;
+    m->prev = c->tail;
+    c->tail->next = m;
+    c->tail = m;
+    for (;;) {
+        for (int n = 0; n < SWEEP_BATCH; n++) {
+            struct item *it = m->prev;
+            if (it == NULL)
+                goto done;
+            marker_move_before(c, m, it);
+            if (item_iflags(it) & ITEM_MARKER)
+                continue;
+            uint32_t hv = ht_hash(item_key(it), it->nkey);
+            if (!ht_trylock(hv))
+                continue;
+            if ((item_iflags(it) & ITEM_LINKED) && expire_state(it, now) != EXPIRE_LIVE) {
+                if (!(item_iflags(it) & ITEM_FETCHED))
+                    STAT_INC(c->expired_unfetched);
+                STAT_INC(c->crawler_reclaimed);
+                lru_unlink_item_locked(c, it, hv);
+                item_release_locked(it);
+                reclaimed++;
+            }
+            ht_unlock(hv);
+        }
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_lock(&c->lock);
+    }
+done:
+    lru_remove_locked(c, m);
+    pthread_mutex_unlock(&c->lock);
+    return reclaimed;
+}
+
+/* Serialises whole maintenance passes (the thread and store_maintain()
+ * callers): the sweep markers and the expansion have one driver at a time.
+ * Taken before any class or stripe lock. */
+static pthread_mutex_t maintain_lock = PTHREAD_MUTEX_INITIALIZER;
+
+uint64_t
+store_maintain(void)
+{
+    pthread_mutex_lock(&maintain_lock);
+    rel_time_t now = store_clock_now();
+    uint64_t reclaimed = 0, items = 0;
+    unsigned n = slab_nclasses();
+    for (unsigned id = 1; id <= n; id++) {
+        struct slab_class *c = slab_class_get(id);
+        reclaimed += expire_sweep_class(c, now);
+        items += STAT_GET(c->curr_items);
+    }
+    /* Finish any expansion, then double again while still due (a table
+     * far too small after a burst of sets catches up in one pass). */
+    do {
+        while (ht_expand_step(EXPAND_BUCKETS_PER_STEP))
+            ;
+    } while (ht_expand_due(items) && ht_expand_start());
+    pthread_mutex_unlock(&maintain_lock);
+    return reclaimed;
+}
+
+/* ---- the maintainer thread ---- */
+
+static pthread_t maint_thread;
+static bool maint_running;
+static bool maint_stop;
+static pthread_mutex_t maint_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t maint_cond = PTHREAD_COND_INITIALIZER;
+
+static void *
+maint_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&maint_lock);
+    while (!maint_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += MAINTAIN_PERIOD_S;
+        pthread_cond_timedwait(&maint_cond, &maint_lock, &ts);
+        if (maint_stop)
+            break;
+        pthread_mutex_unlock(&maint_lock);
+        store_maintain();
+        pthread_mutex_lock(&maint_lock);
+    }
+    pthread_mutex_unlock(&maint_lock);
+    return NULL;
+}
+
+int
+expire_thread_start(void)
+{
+    maint_stop = false;
+    int rc = pthread_create(&maint_thread, NULL, maint_main, NULL);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    maint_running = true;
+    return 0;
+}
+
+void
+expire_thread_stop(void)
+{
+    if (!maint_running)
+        return;
+    pthread_mutex_lock(&maint_lock);
+    maint_stop = true;
+    pthread_cond_signal(&maint_cond);
+    pthread_mutex_unlock(&maint_lock);
+    pthread_join(maint_thread, NULL);
+    maint_running = false;
+}

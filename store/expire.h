@@ -1,0 +1,38 @@
+/*
+ * expire.h - TTLs, flush_all, and the maintainer thread (expiry sweep and
+ * hash table growth).
+ */
+#ifndef MCD_STORE_EXPIRE_H
+#define MCD_STORE_EXPIRE_H
+
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct item;
+struct slab_class;
+
+enum expire_state {
+    EXPIRE_LIVE = 0,
+    EXPIRE_EXPIRED,   /* exptime passed */
+    EXPIRE_FLUSHED,   /* invalidated by flush_all */
+};
+
+/* Resets the flush state; `use_cas` selects how immediate flushes are
+ * recorded (see expire.c). */
+void expire_setup(bool use_cas);
+
+/* Whether `it` is still live at `now`. Reads cas/atime: call with the
+ * item's stripe lock held (or on an item nobody else can change). */
+enum expire_state expire_state(const struct item *it, rel_time_t now);
+
+/* Walks the class LRU from the tail and reclaims expired/flushed items,
+ * dropping the class lock every few dozen items. Returns the count. */
+uint64_t expire_sweep_class(struct slab_class *c, rel_time_t now);
+
+/* Starts/stops the maintainer thread (1 s period, woken at stop). */
+int expire_thread_start(void);
+void expire_thread_stop(void);
+
+#endif /* MCD_STORE_EXPIRE_H */

@@ -1,0 +1,292 @@
+/*
+ * hashtable.c - chained hash table with lock striping and incremental,
+ * background growth.
+ *
+ * Owns: the primary table (2^power buckets), during an expansion the old
+ * table and the migration cursor, and the stripe mutexes.
+ *
+ * Growth, the essay. When the item count passes 1.5 x buckets, the
+ * maintainer thread calls ht_expand_start(): it allocates a table twice the
+ * size, then takes every stripe lock for a moment to swap it in as primary,
+ * keep the old one, and set cursor = 0. From then on old bucket b is moved
+ * by ht_expand_step() holding only stripe(b): each item is rehashed into
+ * the primary table, then cursor becomes b + 1. A lookup of hash hv holds
+ * stripe(hv) and asks: is (hv & old_mask) >= cursor? Then the bucket is
+ * still in the old table, else it has moved. The answer for hv can only
+ * change while stripe(hv) is held by the migrator (the stripe of an old
+ * bucket equals the stripe of every hash in it, since stripes never
+ * outnumber buckets), so a reader holding that lock sees a stable answer.
+ * The last step takes all stripe locks again to drop the old table.
+ *
+ * Fields: `primary`, `old`, `power`, `expanding` are written only with
+ * every stripe lock held (by the maintainer, their only writer) and read
+ * under any one stripe lock; `cursor` is written under the stripe of the
+ * bucket being migrated. They are atomics (relaxed) only so that stats may
+ * peek at them without a lock.
+ */
+#include "config.h"
+
+#include "store/hashtable.h"
+#include "store/item.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct item **primary;
+static struct item **old;
+static _Atomic unsigned power;
+static _Atomic unsigned old_power;
+static _Atomic bool expanding;
+static _Atomic uint64_t cursor;
+
+static pthread_mutex_t *stripes;
+static uint32_t stripe_mask;
+static unsigned nstripes;
+
+#define MASK(p) ((uint32_t)((UINT64_C(1) << (p)) - 1))
+
+static inline uint32_t
+rotl32(uint32_t x, int r)
+{
+    return (x << r) | (x >> (32 - r));
+}
+
+uint32_t
+ht_hash(const char *key, size_t nkey)
+{
+    const uint8_t *p = (const uint8_t *)key;
+    const uint32_t c1 = 0xcc9e2d51u, c2 = 0x1b873593u;
+    uint32_t h = 0x9747b28cu;
+    size_t n4 = nkey / 4;
+    for (size_t i = 0; i < n4; i++, p += 4) {
+        uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24;
+        k *= c1;
+        k = rotl32(k, 15);
+        k *= c2;
+        h ^= k;
+        h = rotl32(h, 13);
+        h = h * 5 + 0xe6546b64u;
+    }
+    uint32_t k = 0;
+    switch (nkey & 3) {
+    case 3: k ^= (uint32_t)p[2] << 16; /* fall through */
+    case 2: k ^= (uint32_t)p[1] << 8;  /* fall through */
+    case 1:
+        k ^= p[0];
+        k *= c1;
+        k = rotl32(k, 15);
+        k *= c2;
+        h ^= k;
+    }
+    h ^= (uint32_t)nkey;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+int
+ht_setup(unsigned hashpower)
+{
+    if (hashpower < 1 || hashpower > HT_POWER_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    primary = calloc((size_t)1 << hashpower, sizeof(*primary));
+    unsigned sp = hashpower < HT_STRIPES_POWER_MAX ? hashpower : HT_STRIPES_POWER_MAX;
+    nstripes = 1u << sp;
+    stripe_mask = nstripes - 1;
+    stripes = calloc(nstripes, sizeof(*stripes));
+    if (primary == NULL || stripes == NULL) {
+        free(primary);
+        free(stripes);
+        primary = NULL;
+        stripes = NULL;
+        errno = ENOMEM;
+        return -1;
+    }
+    for (unsigned i = 0; i < nstripes; i++)
+        pthread_mutex_init(&stripes[i], NULL);
+    atomic_store(&power, hashpower);
+    atomic_store(&expanding, false);
+    atomic_store(&cursor, 0);
+    old = NULL;
+    return 0;
+}
+
+void
+ht_teardown(void)
+{
+    for (unsigned i = 0; i < nstripes; i++)
+        pthread_mutex_destroy(&stripes[i]);
+    free(stripes);
+    free(primary);
+    free(old);
+    stripes = NULL;
+    primary = old = NULL;
+    nstripes = 0;
+}
+
+void
+ht_lock(uint32_t hv)
+{
+    pthread_mutex_lock(&stripes[hv & stripe_mask]);
+}
+
+void
+ht_unlock(uint32_t hv)
+{
+    pthread_mutex_unlock(&stripes[hv & stripe_mask]);
+}
+
+bool
+ht_trylock(uint32_t hv)
+{
+    return pthread_mutex_trylock(&stripes[hv & stripe_mask]) == 0;
+}
+
+static void
+lock_all(void)
+{
+    for (unsigned i = 0; i < nstripes; i++)
+        pthread_mutex_lock(&stripes[i]);
+}
+
+static void
+unlock_all(void)
+{
+    for (unsigned i = nstripes; i-- > 0;)
+        pthread_mutex_unlock(&stripes[i]);
+}
+
+/* The chain head for hv. Stripe lock held. */
+static struct item **
+bucket(uint32_t hv)
+{
+    if (atomic_load_explicit(&expanding, memory_order_relaxed)) {
+        uint32_t ob = hv & MASK(old_power);
+        if (ob >= atomic_load_explicit(&cursor, memory_order_relaxed))
+            return &old[ob];
+    }
+    return &primary[hv & MASK(atomic_load_explicit(&power, memory_order_relaxed))];
+}
+
+struct item *
+ht_find_locked(const char *key, size_t nkey, uint32_t hv)
+{
+    for (struct item *it = *bucket(hv); it != NULL; it = it->h_next) {
+        if (it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0)
+            return it;
+    }
+    return NULL;
+}
+
+void
+ht_insert_locked(struct item *it, uint32_t hv)
+{
+    struct item **b = bucket(hv);
+    it->h_next = *b;
+    *b = it;
+}
+
+void
+ht_remove_locked(struct item *it, uint32_t hv)
+{
+    for (struct item **pp = bucket(hv); *pp != NULL; pp = &(*pp)->h_next) {
+        if (*pp == it) {
+            *pp = it->h_next;
+            it->h_next = NULL;
+            return;
+        }
+    }
+}
+
+bool
+ht_expand_due(uint64_t items)
+{
+    unsigned p = atomic_load_explicit(&power, memory_order_relaxed);
+    return !atomic_load_explicit(&expanding, memory_order_relaxed) && p < HT_POWER_MAX &&
+           items > ((UINT64_C(1) << p) * 3) / 2;
+}
+
+bool
+ht_expand_start(void)
+{
+    unsigned p = atomic_load_explicit(&power, memory_order_relaxed);
+    if (atomic_load_explicit(&expanding, memory_order_relaxed) || p >= HT_POWER_MAX)
+        return false;
+    struct item **t = calloc((size_t)1 << (p + 1), sizeof(*t));
+    if (t == NULL)
+        return false;
+    lock_all();
+    old = primary;
+    old_power = p;
+    primary = t;
+    atomic_store_explicit(&cursor, 0, memory_order_relaxed);
+    atomic_store_explicit(&power, p + 1, memory_order_relaxed);
+    atomic_store_explicit(&expanding, true, memory_order_relaxed);
+    unlock_all();
+    return true;
+}
+
+bool
+ht_expand_step(size_t max_buckets)
+{
+    if (!atomic_load_explicit(&expanding, memory_order_relaxed))
+        return false;
+    uint64_t nold = UINT64_C(1) << old_power;
+    uint32_t new_mask = MASK(atomic_load_explicit(&power, memory_order_relaxed));
+    for (size_t n = 0; n < max_buckets; n++) {
+        uint64_t b = atomic_load_explicit(&cursor, memory_order_relaxed);
+        if (b >= nold)
+            break;
+        pthread_mutex_t *m = &stripes[b & stripe_mask];
+        pthread_mutex_lock(m);
+        struct item *it = old[b];
+        while (it != NULL) {
+            struct item *next = it->h_next;
+            uint32_t hv = ht_hash(item_key(it), it->nkey);
+            struct item **nb = &primary[hv & new_mask];
+            it->h_next = *nb;
+            *nb = it;
+            it = next;
+        }
+        old[b] = NULL;
+        atomic_store_explicit(&cursor, b + 1, memory_order_relaxed);
+        pthread_mutex_unlock(m);
+    }
+    if (atomic_load_explicit(&cursor, memory_order_relaxed) < nold)
+        return true;
+    lock_all();
+    atomic_store_explicit(&expanding, false, memory_order_relaxed);
+    free(old);
+    old = NULL;
+    unlock_all();
+    return false;
+}
+
+unsigned
+ht_power(void)
+{
+    return atomic_load_explicit(&power, memory_order_relaxed);
+}
+
+uint64_t
+ht_bytes(void)
+{
+    uint64_t b = (UINT64_C(1) << ht_power()) * sizeof(struct item *);
+    if (ht_is_expanding())
+        b += (UINT64_C(1) << old_power) * sizeof(struct item *);
+    return b;
+}
+
+bool
+ht_is_expanding(void)
+{
+    return atomic_load_explicit(&expanding, memory_order_relaxed);
+}

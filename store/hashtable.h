@@ -1,0 +1,55 @@
+/*
+ * hashtable.h - the key -> item index: chained buckets, striped locks,
+ * incremental growth.
+ *
+ * Locks: 2^k stripe mutexes (k = min(13, initial hashpower)); a key's
+ * stripe is hash & stripe_mask. Because there are never more stripes than
+ * buckets, all items of one bucket - and of the two buckets it splits into
+ * on growth - share one stripe. The stripe lock guards those buckets'
+ * chains (h_next), the items' LINKED flag, and is what every store
+ * operation on a key holds. There is no global lock on the request path.
+ */
+#ifndef MCD_STORE_HASHTABLE_H
+#define MCD_STORE_HASHTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct item;
+
+#define HT_STRIPES_POWER_MAX 13
+#define HT_POWER_MAX 31
+
+int ht_setup(unsigned hashpower);
+void ht_teardown(void);
+
+/* murmur3 (32-bit) of the key. */
+uint32_t ht_hash(const char *key, size_t nkey);
+
+void ht_lock(uint32_t hv);
+void ht_unlock(uint32_t hv);
+/* Non-blocking, for callers holding a class lock (reverse lock order). */
+bool ht_trylock(uint32_t hv);
+
+/* The items below require the stripe lock of hv. */
+struct item *ht_find_locked(const char *key, size_t nkey, uint32_t hv);
+void ht_insert_locked(struct item *it, uint32_t hv);
+/* Removes `it` (must be in the table) from its chain. */
+void ht_remove_locked(struct item *it, uint32_t hv);
+
+/* True when `items` is above 1.5 x buckets and no expansion is running. */
+bool ht_expand_due(uint64_t items);
+/* Allocates a table twice as large and starts migrating into it. Briefly
+ * takes every stripe lock. False if it could not (no memory, at max). */
+bool ht_expand_start(void);
+/* Migrates up to `max_buckets` old buckets, each under only its own stripe
+ * lock; finishes the expansion (all stripe locks, briefly) after the last.
+ * Returns true while an expansion is still in progress. */
+bool ht_expand_step(size_t max_buckets);
+
+unsigned ht_power(void);
+uint64_t ht_bytes(void);
+bool ht_is_expanding(void);
+
+#endif /* MCD_STORE_HASHTABLE_H */

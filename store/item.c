@@ -1,0 +1,178 @@
+/*
+ * item.c - item header accessors, initialisation and reference counting.
+ *
+ * Owns the layout described in item.h. Refcount rules: a linked item
+ * holds one reference of its own; every struct item * handed out by the
+ * store carries one more. References are only ever taken while the item is
+ * reachable under a lock that keeps it alive (the stripe lock of a linked
+ * item, or the class lock during eviction), so a count seen at 0 is final:
+ * the thread that drops the last reference puts the chunk back on its
+ * class free list under the class lock.
+ */
+#include "config.h"
+
+#include "store/item.h"
+#include "store/slab.h"
+
+#include <string.h>
+
+_Static_assert(sizeof(struct item) == 48, "item header must stay 48 bytes");
+
+static _Atomic uint64_t cas_counter;
+
+uint64_t
+item_cas_next(void)
+{
+    return atomic_fetch_add_explicit(&cas_counter, 1, memory_order_relaxed) + 1;
+}
+
+uint64_t
+item_cas_last(void)
+{
+    return atomic_load_explicit(&cas_counter, memory_order_relaxed);
+}
+
+void
+item_cas_reset(void)
+{
+    atomic_store(&cas_counter, 0);
+}
+
+size_t
+item_hdr_size(bool use_cas)
+{
+    return sizeof(struct item) + (use_cas ? sizeof(uint64_t) : 0);
+}
+
+size_t
+item_total_size(bool use_cas, size_t nkey, size_t nbytes)
+{
+    return item_hdr_size(use_cas) + nkey + nbytes;
+}
+
+static inline bool
+has_cas(const struct item *it)
+{
+    return (item_iflags(it) & ITEM_HAS_CAS) != 0;
+}
+
+size_t
+item_size(const struct item *it)
+{
+    return item_total_size(has_cas(it), it->nkey, it->nbytes);
+}
+
+void
+item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t nkey,
+          uint32_t flags, rel_time_t exptime, uint32_t nbytes, rel_time_t now)
+{
+    it->h_next = it->prev = it->next = NULL;
+    atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
+    atomic_store_explicit(&it->atime, now, memory_order_relaxed);
+    it->nbytes = nbytes;
+    it->flags = flags;
+    atomic_store_explicit(&it->refcount, 1, memory_order_relaxed);
+    it->nkey = (uint8_t)nkey;
+    it->clsid = (uint8_t)clsid;
+    atomic_store_explicit(&it->iflags, use_cas ? ITEM_HAS_CAS : 0, memory_order_relaxed);
+    if (use_cas)
+        item_set_cas(it, 0);
+    memcpy(item_key_mut(it), key, nkey);
+}
+
+void
+item_set_cas(struct item *it, uint64_t cas)
+{
+    if (has_cas(it))
+        memcpy(it + 1, &cas, sizeof(cas));
+}
+
+char *
+item_key_mut(struct item *it)
+{
+    return (char *)(it + 1) + (has_cas(it) ? sizeof(uint64_t) : 0);
+}
+
+const char *
+item_key(const struct item *it)
+{
+    return (const char *)(it + 1) + (has_cas(it) ? sizeof(uint64_t) : 0);
+}
+
+uint8_t
+item_nkey(const struct item *it)
+{
+    return it->nkey;
+}
+
+char *
+item_data(struct item *it)
+{
+    return item_key_mut(it) + it->nkey;
+}
+
+uint32_t
+item_nbytes(const struct item *it)
+{
+    return it->nbytes;
+}
+
+uint32_t
+item_flags(const struct item *it)
+{
+    return it->flags;
+}
+
+uint64_t
+item_cas(const struct item *it)
+{
+    uint64_t cas = 0;
+    if (has_cas(it))
+        memcpy(&cas, it + 1, sizeof(cas));
+    return cas;
+}
+
+rel_time_t
+item_exptime(const struct item *it)
+{
+    return atomic_load_explicit(&((struct item *)it)->exptime, memory_order_relaxed);
+}
+
+rel_time_t
+item_atime(const struct item *it)
+{
+    return atomic_load_explicit(&((struct item *)it)->atime, memory_order_relaxed);
+}
+
+unsigned
+item_class(const struct item *it)
+{
+    return it->clsid;
+}
+
+static void
+item_free_locked(struct slab_class *c, struct item *it)
+{
+    STAT_SUB(c->mem_requested, item_size(it));
+    slab_free_locked(c, it);
+}
+
+void
+item_release_locked(struct item *it)
+{
+    if (atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1)
+        item_free_locked(slab_class_get(it->clsid), it);
+}
+
+void
+item_release(struct item *it)
+{
+    if (it == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1) {
+        struct slab_class *c = slab_class_get(it->clsid);
+        pthread_mutex_lock(&c->lock);
+        item_free_locked(c, it);
+        pthread_mutex_unlock(&c->lock);
+    }
+}

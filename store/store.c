@@ -1,0 +1,510 @@
+/*
+ * store.c - the facade: the operations of store.h on top of slab, item,
+ * hashtable, lru and expire.
+ *
+ * Owns only the options copy (immutable between setup and teardown). Every
+ * operation on a key runs with that key's stripe lock held from lookup to
+ * the end of the change, so get/set/arith on one key are atomic with
+ * respect to each other; class locks are taken inside (stripe -> class)
+ * for the LRU and the free list. Allocation for append/prepend/arith also
+ * happens under the stripe lock: it takes the class lock (allowed order)
+ * and only trylocks other stripes when it must evict.
+ */
+#include "config.h"
+
+#include "store/store.h"
+#include "store/clock.h"
+#include "store/expire.h"
+#include "store/hashtable.h"
+#include "store/item.h"
+#include "store/lru.h"
+#include "store/slab.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct store_options opts;
+
+int
+store_setup(const struct store_options *o)
+{
+    opts = *o;
+    if (opts.hashpower == 0)
+        opts.hashpower = 16;
+    if (slab_setup(&opts) != 0)
+        return -1;
+    if (ht_setup(opts.hashpower) != 0) {
+        slab_teardown();
+        return -1;
+    }
+    item_cas_reset();
+    expire_setup(opts.use_cas);
+    clock_setup();
+    if (opts.background_threads && expire_thread_start() != 0) {
+        int e = errno;
+        ht_teardown();
+        slab_teardown();
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+void
+store_teardown(void)
+{
+    expire_thread_stop();
+    ht_teardown();
+    slab_teardown();
+}
+
+size_t
+store_max_value_len(size_t nkey)
+{
+    size_t hdr = item_hdr_size(opts.use_cas) + nkey;
+    return opts.item_size_max > hdr ? opts.item_size_max - hdr : 0;
+}
+
+/* Allocation proper; the caller may hold a stripe lock. */
+static struct item *
+do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
+         struct store_tstats *ts, enum store_status *status)
+{
+    if (nkey == 0 || nkey > STORE_KEY_MAX || nbytes > UINT32_MAX) {
+        *status = STORE_TOO_LARGE;
+        return NULL;
+    }
+    size_t total = item_total_size(opts.use_cas, nkey, (size_t)nbytes);
+    unsigned id = slab_clsid(total);
+    if (id == 0) {
+        *status = STORE_TOO_LARGE;
+        return NULL;
+    }
+    struct slab_class *c = slab_class_get(id);
+    rel_time_t now = store_clock_now();
+    pthread_mutex_lock(&c->lock);
+    struct item *it = slab_alloc_locked(c);
+    if (it == NULL)
+        it = lru_pull_tail_locked(c, now, opts.evict_to_free, ts);
+    if (it == NULL) {
+        STAT_INC(c->outofmemory);
+        pthread_mutex_unlock(&c->lock);
+        *status = STORE_NO_MEMORY;
+        return NULL;
+    }
+    STAT_ADD(c->mem_requested, total);
+    pthread_mutex_unlock(&c->lock);
+    item_init(it, id, opts.use_cas, key, nkey, flags, exptime, (uint32_t)nbytes, now);
+    *status = STORE_OK;
+    return it;
+}
+
+struct item *
+store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+            struct store_tstats *ts, enum store_status *status)
+{
+    enum store_status st;
+    struct item *it = do_alloc(key, nkey, flags, exptime, nbytes, ts, &st);
+    if (status != NULL)
+        *status = st;
+    return it;
+}
+
+/* Links `it` under hv: new CAS, atime now, hash + LRU, the link's ref.
+ * Stripe lock held. */
+static void
+do_link(struct item *it, uint32_t hv, rel_time_t now)
+{
+    struct slab_class *c = slab_class_get(it->clsid);
+    if (opts.use_cas)
+        item_set_cas(it, item_cas_next());
+    item_set_atime(it, now);
+    item_iflag_clear(it, ITEM_FETCHED);
+    item_iflag_set(it, ITEM_LINKED);
+    item_incref(it);
+    ht_insert_locked(it, hv);
+    pthread_mutex_lock(&c->lock);
+    lru_link_locked(c, it);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Unlinks a linked item and drops the link's ref. Stripe lock held. */
+static void
+do_unlink(struct item *it, uint32_t hv)
+{
+    struct slab_class *c = slab_class_get(it->clsid);
+    pthread_mutex_lock(&c->lock);
+    lru_unlink_item_locked(c, it, hv);
+    item_release_locked(it);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void
+do_replace(struct item *old, struct item *it, uint32_t hv, rel_time_t now)
+{
+    do_unlink(old, hv);
+    do_link(it, hv, now);
+}
+
+/* The live item under key, or NULL; dead items met are unlinked (and
+ * counted when `ts`). Stripe lock held. */
+static struct item *
+find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
+{
+    struct item *it = ht_find_locked(key, nkey, hv);
+    if (it == NULL)
+        return NULL;
+    enum expire_state st = expire_state(it, now);
+    if (st == EXPIRE_LIVE)
+        return it;
+    if (ts != NULL) {
+        if (st == EXPIRE_EXPIRED)
+            STAT_INC(ts->get_expired);
+        else
+            STAT_INC(ts->get_flushed);
+    }
+    do_unlink(it, hv);
+    return NULL;
+}
+
+enum store_status
+store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_out,
+           struct store_tstats *ts)
+{
+    const char *key = item_key(it);
+    size_t nkey = it->nkey;
+    uint32_t hv = ht_hash(key, nkey);
+    rel_time_t now = store_clock_now();
+    enum store_status st = STORE_OK;
+    struct item *linked = it;
+
+    if (item_iflags(it) & ITEM_LINKED)
+        return STORE_NOT_STORED;
+    STAT_INC(ts->slab[it->clsid].cmd_set);
+    ht_lock(hv);
+    struct item *old = find_live(key, nkey, hv, now, NULL);
+
+    if (mode == STORE_CAS) {
+        if (old == NULL) {
+            STAT_INC(ts->cas_misses);
+            st = STORE_NOT_FOUND;
+        } else if (item_cas(old) != cas) {
+            STAT_INC(ts->slab[old->clsid].cas_badval);
+            st = STORE_EXISTS;
+        } else {
+            STAT_INC(ts->slab[old->clsid].cas_hits);
+            do_replace(old, it, hv, now);
+        }
+        goto out;
+    }
+    if (cas != 0) { /* binary/meta: any mode may carry a CAS to check */
+        if (old == NULL) {
+            st = STORE_NOT_FOUND;
+            goto out;
+        }
+        if (item_cas(old) != cas) {
+            st = STORE_EXISTS;
+            goto out;
+        }
+    }
+    switch (mode) {
+    case STORE_SET:
+        if (old != NULL)
+            do_replace(old, it, hv, now);
+        else
+            do_link(it, hv, now);
+        break;
+    case STORE_ADD:
+        if (old != NULL) {
+            lru_bump(old, now);
+            st = STORE_NOT_STORED;
+        } else {
+            do_link(it, hv, now);
+        }
+        break;
+    case STORE_REPLACE:
+        if (old == NULL)
+            st = STORE_NOT_STORED;
+        else
+            do_replace(old, it, hv, now);
+        break;
+    case STORE_APPEND:
+    case STORE_PREPEND: {
+        if (old == NULL) {
+            st = STORE_NOT_STORED;
+            break;
+        }
+        uint64_t n = (uint64_t)old->nbytes + it->nbytes;
+        struct item *nit = do_alloc(key, nkey, old->flags, item_exptime(old), n, ts, &st);
+        if (nit == NULL)
+            break;
+        char *d = item_data(nit);
+        if (mode == STORE_APPEND) {
+            memcpy(d, item_data(old), old->nbytes);
+            memcpy(d + old->nbytes, item_data(it), it->nbytes);
+        } else {
+            memcpy(d, item_data(it), it->nbytes);
+            memcpy(d + it->nbytes, item_data(old), old->nbytes);
+        }
+        do_replace(old, nit, hv, now);
+        linked = nit;
+        item_release(nit); /* ours from do_alloc; the link keeps it */
+        break;
+    }
+    default:
+        st = STORE_NOT_STORED;
+        break;
+    }
+out:
+    if (st == STORE_OK) {
+        STAT_INC(ts->total_items);
+        if (cas_out != NULL)
+            *cas_out = item_cas(linked);
+    }
+    ht_unlock(hv);
+    return st;
+}
+
+struct item *
+store_get(const char *key, size_t nkey, bool count_get, bool no_bump, struct store_tstats *ts)
+{
+    uint32_t hv = ht_hash(key, nkey);
+    rel_time_t now = store_clock_now();
+    ht_lock(hv);
+    struct item *it = find_live(key, nkey, hv, now, count_get ? ts : NULL);
+    if (it != NULL) {
+        item_incref(it);
+        item_iflag_set(it, ITEM_FETCHED);
+        if (!no_bump)
+            lru_bump(it, now);
+    }
+    ht_unlock(hv);
+    if (count_get) {
+        STAT_INC(ts->get_cmds);
+        if (it != NULL)
+            STAT_INC(ts->slab[it->clsid].get_hits);
+        else
+            STAT_INC(ts->get_misses);
+    }
+    return it;
+}
+
+struct item *
+store_get_touch(const char *key, size_t nkey, rel_time_t exptime, bool count_get,
+                struct store_tstats *ts)
+{
+    uint32_t hv = ht_hash(key, nkey);
+    rel_time_t now = store_clock_now();
+    ht_lock(hv);
+    struct item *it = find_live(key, nkey, hv, now, count_get ? ts : NULL);
+    if (it != NULL) {
+        item_set_exptime(it, exptime);
+        item_incref(it);
+        item_iflag_set(it, ITEM_FETCHED);
+        lru_bump(it, now);
+    }
+    ht_unlock(hv);
+    STAT_INC(ts->touch_cmds);
+    if (count_get)
+        STAT_INC(ts->get_cmds);
+    if (it != NULL) {
+        STAT_INC(ts->slab[it->clsid].touch_hits);
+        if (count_get)
+            STAT_INC(ts->slab[it->clsid].get_hits);
+    } else {
+        STAT_INC(ts->touch_misses);
+        if (count_get)
+            STAT_INC(ts->get_misses);
+    }
+    return it;
+}
+
+enum store_status
+store_delete(const char *key, size_t nkey, uint64_t cas, struct store_tstats *ts)
+{
+    uint32_t hv = ht_hash(key, nkey);
+    rel_time_t now = store_clock_now();
+    enum store_status st = STORE_OK;
+    ht_lock(hv);
+    struct item *it = find_live(key, nkey, hv, now, NULL);
+    if (it == NULL) {
+        STAT_INC(ts->delete_misses);
+        st = STORE_NOT_FOUND;
+    } else if (cas != 0 && item_cas(it) != cas) {
+        st = STORE_EXISTS;
+    } else {
+        STAT_INC(ts->slab[it->clsid].delete_hits);
+        do_unlink(it, hv);
+    }
+    ht_unlock(hv);
+    return st;
+}
+
+/*
+ * Parses a stored value as memcached's incr/decr does (strtoull plus
+ * checks): optional leading white space, an optional sign, at least one
+ * digit, no overflow, then the end of the value or a white-space byte
+ * (anything may follow that). A '-' is accepted only when the negated
+ * result still reads as non-negative (that is, "-0").
+ */
+static bool
+parse_number(const char *p, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    while (i < n && isspace((unsigned char)p[i]))
+        i++;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        neg = p[i++] == '-';
+    size_t start = i;
+    uint64_t v = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (i == start)
+        return false;
+    if (i < n && !isspace((unsigned char)p[i]))
+        return false;
+    if (neg) {
+        v = (uint64_t)0 - v;
+        if ((int64_t)v < 0)
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+enum store_status
+store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t cas,
+            uint64_t *result, uint64_t *cas_out, struct store_tstats *ts)
+{
+    uint32_t hv = ht_hash(key, nkey);
+    rel_time_t now = store_clock_now();
+    enum store_status st = STORE_OK;
+    ht_lock(hv);
+    struct item *it = find_live(key, nkey, hv, now, NULL);
+    if (it == NULL) {
+        if (incr)
+            STAT_INC(ts->incr_misses);
+        else
+            STAT_INC(ts->decr_misses);
+        st = STORE_NOT_FOUND;
+        goto out;
+    }
+    if (cas != 0 && item_cas(it) != cas) {
+        st = STORE_EXISTS;
+        goto out;
+    }
+    uint64_t v;
+    if (!parse_number(item_data(it), it->nbytes, &v)) {
+        st = STORE_NON_NUMERIC;
+        goto out;
+    }
+    if (incr) {
+        v += delta;
+        STAT_INC(ts->slab[it->clsid].incr_hits);
+    } else {
+        v = delta > v ? 0 : v - delta;
+        STAT_INC(ts->slab[it->clsid].decr_hits);
+    }
+    char buf[24];
+    int len = snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    /* In place (padded with spaces, length kept) when nobody else holds
+     * the item and the digits fit, as memcached does; else a new item. */
+    if (item_refcount(it) == 1 && (uint32_t)len <= it->nbytes) {
+        char *d = item_data(it);
+        memcpy(d, buf, (size_t)len);
+        memset(d + len, ' ', it->nbytes - (uint32_t)len);
+        if (opts.use_cas)
+            item_set_cas(it, item_cas_next());
+        lru_bump(it, now);
+    } else {
+        struct item *nit = do_alloc(key, nkey, it->flags, item_exptime(it), (uint64_t)len, ts, &st);
+        if (nit == NULL)
+            goto out;
+        memcpy(item_data(nit), buf, (size_t)len);
+        do_replace(it, nit, hv, now);
+        item_release(nit);
+        it = nit;
+    }
+    if (result != NULL)
+        *result = v;
+    if (cas_out != NULL)
+        *cas_out = item_cas(it);
+out:
+    ht_unlock(hv);
+    return st;
+}
+
+/* ---- statistics ---- */
+
+unsigned
+store_class_count(void)
+{
+    return slab_nclasses();
+}
+
+bool
+store_class_info(unsigned id, struct store_class_info *out)
+{
+    struct slab_class *c = slab_class_get(id);
+    if (c == NULL)
+        return false;
+    rel_time_t now = store_clock_now();
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&c->lock);
+    out->id = id;
+    out->chunk_size = c->size;
+    out->chunks_per_page = c->perslab;
+    out->total_pages = c->npages;
+    out->total_chunks = (uint64_t)c->npages * c->perslab;
+    out->used_chunks = STAT_GET(c->used_chunks);
+    out->free_chunks = STAT_GET(c->free_count);
+    out->free_chunks_end = c->end_left;
+    out->mem_requested = STAT_GET(c->mem_requested);
+    out->curr_items = STAT_GET(c->curr_items);
+    struct item *tail = lru_tail_locked(c);
+    if (tail != NULL && item_atime(tail) < now)
+        out->oldest_age = now - item_atime(tail);
+    pthread_mutex_unlock(&c->lock);
+    out->evicted_time = STAT_GET(c->evicted_time);
+    out->outofmemory = STAT_GET(c->outofmemory);
+    out->tailrepairs = 0;
+    out->expired_unfetched = STAT_GET(c->expired_unfetched);
+    out->evicted_unfetched = STAT_GET(c->evicted_unfetched);
+    out->evicted_active = STAT_GET(c->evicted_active);
+    out->crawler_reclaimed = STAT_GET(c->crawler_reclaimed);
+    out->evicted = STAT_GET(c->evicted);
+    out->reclaimed = STAT_GET(c->reclaimed);
+    return true;
+}
+
+void
+store_info(struct store_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    unsigned n = slab_nclasses();
+    for (unsigned id = 1; id <= n; id++) {
+        struct slab_class *c = slab_class_get(id);
+        out->curr_items += STAT_GET(c->curr_items);
+        out->bytes += STAT_GET(c->bytes);
+        out->expired_reclaimed += STAT_GET(c->crawler_reclaimed);
+        pthread_mutex_lock(&c->lock);
+        if (c->npages > 0)
+            out->active_classes++;
+        pthread_mutex_unlock(&c->lock);
+    }
+    out->limit_maxbytes = slab_mem_limit();
+    out->total_malloced = slab_total_malloced();
+    out->malloc_fails = slab_malloc_fails();
+    out->hash_power_level = ht_power();
+    out->hash_bytes = ht_bytes();
+    out->hash_is_expanding = ht_is_expanding();
+    out->slab_global_page_pool = 0;
+}

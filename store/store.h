@@ -1,0 +1,278 @@
+/*
+ * store.h - the facade of the item store: the only header server/ includes
+ * from store/.
+ *
+ * The store owns item memory (slab classes carved from 1 MB pages, capped
+ * at -m), the hash table (lock-striped, grown incrementally in the
+ * background), one LRU per slab class, TTL expiry, flush_all and the
+ * per-class accounting behind `stats slabs` / `stats items`.
+ * It knows nothing of protocols, sockets or libevent: it is handed its
+ * options at setup, its time through store_clock_set(), and a per-thread
+ * counter block on every call (the caller's thread is the only writer of
+ * that block; readers sum blocks with store_tstats_sum()).
+ *
+ * Items are reference counted. Every function that returns a `struct item *`
+ * hands the caller one reference, which the caller gives back with
+ * item_release() once it no longer reads the item (for a GET: once the
+ * value has been written to the socket). A linked item also holds one
+ * reference of its own. Item memory is never freed while referenced.
+ *
+ * Thread safety: every function here may be called from any thread at any
+ * time, except setup/teardown. Lock order: see doc/threads.md.
+ */
+#ifndef MCD_STORE_H
+#define MCD_STORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_KEY_MAX 250            /* longest key, in bytes */
+#define STORE_CLASSES_MAX 64         /* slab class ids are 1..STORE_CLASSES_MAX-1 */
+#define STORE_REALTIME_MAXDELTA (60 * 60 * 24 * 30) /* above: absolute unix time */
+
+/* Seconds since the store started (memcached's rel_time_t). */
+typedef uint32_t rel_time_t;
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,     /* no live item under the key */
+    STORE_EXISTS,        /* CAS mismatch */
+    STORE_NOT_STORED,    /* add on a live key, replace/append/prepend on a missing one */
+    STORE_NO_MEMORY,     /* could not allocate (eviction off with -M, or nothing evictable) */
+    STORE_TOO_LARGE,     /* item would not fit the largest slab class */
+    STORE_NON_NUMERIC,   /* incr/decr on a value that is not a decimal number */
+    STORE_DELTA_BADVAL,  /* unused by the store; reserved for the command layer */
+};
+
+enum store_mode {         /* how store_link() combines a new item with an existing one */
+    STORE_SET = 1,
+    STORE_ADD,
+    STORE_REPLACE,
+    STORE_APPEND,
+    STORE_PREPEND,
+    STORE_CAS,
+};
+
+struct store_options {
+    size_t mem_limit;          /* -m, bytes of item memory (pages) at most */
+    size_t item_size_max;      /* -I, bytes; also the page size when > 1 MB */
+    double factor;             /* -f, growth factor between classes (> 1.0) */
+    unsigned chunk_size;       /* -n, minimum key+value+flags space of the smallest class */
+    bool use_cas;              /* false with -C: items carry no CAS value (CAS reads as 0) */
+    bool evict_to_free;        /* false with -M: out of memory instead of evicting */
+    unsigned hashpower;        /* log2 of the initial hash table size (-o hashpower, default 16) */
+    bool background_threads;   /* start the maintainer thread (hash growth, expiry sweep) */
+};
+
+/*
+ * Per-thread counters. Each worker owns one block and is its only writer;
+ * the fields are atomics only so that a reader on another thread may load
+ * them without a data race: writers use STAT_INC/STAT_ADD (relaxed load +
+ * relaxed store, a plain increment on x86, no locked instruction).
+ */
+typedef _Atomic uint64_t store_counter_t;
+
+#define STORE_SLAB_TSTATS(X) \
+    X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) \
+    X(cas_hits) X(cas_badval) X(touch_hits)
+
+#define STORE_TSTATS(X) \
+    X(get_cmds) X(get_misses) X(get_expired) X(get_flushed) \
+    X(touch_cmds) X(touch_misses) X(delete_misses) \
+    X(incr_misses) X(decr_misses) X(cas_misses) \
+    X(evictions) X(reclaimed) X(expired_unfetched) X(evicted_unfetched) \
+    X(evicted_active) X(total_items)
+
+struct store_slab_tstats {
+#define X(name) store_counter_t name;
+    STORE_SLAB_TSTATS(X)
+#undef X
+};
+
+struct store_tstats {
+#define X(name) store_counter_t name;
+    STORE_TSTATS(X)
+#undef X
+    struct store_slab_tstats slab[STORE_CLASSES_MAX];
+};
+
+#define STAT_ADD(field, n) \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+#define STAT_INC(field) STAT_ADD(field, 1)
+
+/* A plain (non-atomic) copy of counters, for summing and printing. */
+struct store_slab_tstats_snap {
+#define X(name) uint64_t name;
+    STORE_SLAB_TSTATS(X)
+#undef X
+};
+struct store_tstats_snap {
+#define X(name) uint64_t name;
+    STORE_TSTATS(X)
+#undef X
+    struct store_slab_tstats_snap slab[STORE_CLASSES_MAX];
+};
+
+/* Adds the counters of `t` into `sum`. */
+void store_tstats_sum(struct store_tstats_snap *sum, const struct store_tstats *t);
+
+/*
+ * The item as the rest of the program sees it: opaque, read through
+ * accessors. Layout and its diagram live in store/item.h.
+ */
+struct item;
+
+const char *item_key(const struct item *it);
+uint8_t item_nkey(const struct item *it);
+/* Value bytes, without any "\r\n" terminator (the store keeps none). */
+char *item_data(struct item *it);
+uint32_t item_nbytes(const struct item *it);
+uint32_t item_flags(const struct item *it);
+uint64_t item_cas(const struct item *it);     /* 0 under -C */
+rel_time_t item_exptime(const struct item *it); /* 0 = never */
+rel_time_t item_atime(const struct item *it);
+unsigned item_class(const struct item *it);
+
+/* Gives back one reference. Frees the chunk when the last one goes. */
+void item_release(struct item *it);
+
+/* ---- life cycle ---- */
+
+/* Builds slab classes and the hash table; starts the maintainer thread
+ * when opts->background_threads. Returns 0, or -1 with errno set. */
+int store_setup(const struct store_options *opts);
+/* Stops the maintainer thread and frees all memory. No call may be in flight. */
+void store_teardown(void);
+
+/* ---- time ---- */
+
+/* The store's notion of now, in seconds since start. Set by the server's
+ * once-a-second timer, and by tests directly. */
+void store_clock_set(rel_time_t now);
+rel_time_t store_clock_now(void);
+/* Unix time at which rel time 0 was (memcached's process_started). */
+void store_clock_set_epoch(int64_t unix_start);
+int64_t store_clock_epoch(void);
+/* memcached's realtime(): converts a client exptime (0 never, <= 30 days
+ * relative, above that absolute unix time, negative already expired) to a
+ * rel_time_t; 0 means never. An already-expired time maps to a value <= now
+ * (never 0). */
+rel_time_t store_exptime_convert(int64_t exptime);
+
+/* ---- the operations ---- */
+
+/*
+ * Allocates an unlinked item with room for a value of `nbytes` bytes, for
+ * the caller to fill (item_data()) and then link with store_link(). May
+ * evict from the class's LRU tail (counted into `ts`). Returns NULL and sets
+ * *status to STORE_TOO_LARGE (too big for any class) or STORE_NO_MEMORY.
+ * `exptime` is already converted (store_exptime_convert).
+ */
+struct item *store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime,
+                         uint32_t nbytes, struct store_tstats *ts, enum store_status *status);
+
+/* Largest value length that can ever be stored for a key of nkey bytes. */
+size_t store_max_value_len(size_t nkey);
+
+/*
+ * Links a filled item under its key according to `mode`:
+ * SET always; ADD only if no live item; REPLACE only if one; APPEND/PREPEND
+ * build a new item holding old+new (old's flags and exptime kept); CAS only
+ * if the live item's CAS equals `cas` (STORE_EXISTS if not, STORE_NOT_FOUND
+ * if no live item). On success the item gets a new CAS value; *cas_out (if
+ * not NULL) receives it. Counts cmd_set/cas_* into `ts`. The caller keeps its
+ * reference to `it` and must still item_release() it.
+ */
+enum store_status store_link(struct item *it, enum store_mode mode, uint64_t cas,
+                             uint64_t *cas_out, struct store_tstats *ts);
+
+/*
+ * Looks a key up. Returns the live item with a reference, or NULL (miss,
+ * expired or flushed; expired/flushed items met here are unlinked and counted
+ * as get_expired / get_flushed). Counts get_hits (per class) / get_misses
+ * when `count_get` (a get: true; internal lookups: false), and bumps the
+ * item in its LRU (rate-limited) unless `no_bump`.
+ */
+struct item *store_get(const char *key, size_t nkey, bool count_get, bool no_bump,
+                       struct store_tstats *ts);
+
+/* store_get() that also sets a new exptime (gat/gats/touch). Counts
+ * touch_cmds, touch_hits / touch_misses; also get_hits/get_misses when
+ * `count_get` (gat) . */
+struct item *store_get_touch(const char *key, size_t nkey, rel_time_t exptime, bool count_get,
+                             struct store_tstats *ts);
+
+/* Unlinks the live item under key. `cas` != 0: only if it matches
+ * (STORE_EXISTS otherwise). Counts delete_hits / delete_misses. */
+enum store_status store_delete(const char *key, size_t nkey, uint64_t cas, struct store_tstats *ts);
+
+/*
+ * incr (incr=true) or decr of the live decimal value under key by delta.
+ * incr wraps at 2^64; decr floors at 0. The result is written to *result and
+ * as text into the item (in place when the length allows, else into a new
+ * item). `cas` != 0: only if it matches. Counts incr_hits, incr_misses, decr_hits, decr_misses.
+ * STORE_NON_NUMERIC when the value is not a number of at most 20 digits.
+ */
+enum store_status store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t cas,
+                              uint64_t *result, uint64_t *cas_out, struct store_tstats *ts);
+
+/* flush_all: every item whose time is before `when` (rel time; <= now means
+ * immediately) is invalid from `when` on. */
+void store_flush(rel_time_t when);
+
+/* ---- statistics for `stats`, `stats slabs`, `stats items` ---- */
+
+struct store_class_info {
+    unsigned id;
+    uint32_t chunk_size;        /* bytes per chunk */
+    uint32_t chunks_per_page;
+    uint64_t total_pages;
+    uint64_t total_chunks;
+    uint64_t used_chunks;       /* items plus chunks held by references */
+    uint64_t free_chunks;       /* on the free list */
+    uint64_t free_chunks_end;   /* never used, at the end of the newest page */
+    uint64_t mem_requested;     /* sum of the exact sizes of stored items */
+    /* LRU (stats items) */
+    uint64_t curr_items;
+    rel_time_t oldest_age;      /* now - atime of the LRU tail; 0 when empty */
+    uint64_t evicted_time;      /* seconds since last access of the last evicted item */
+    uint64_t outofmemory;
+    uint64_t tailrepairs;
+    uint64_t expired_unfetched;
+    uint64_t evicted_unfetched;
+    uint64_t evicted_active;
+    uint64_t crawler_reclaimed;
+    /* added by store/ (after the original fields) */
+    uint64_t evicted;           /* items evicted from this class's LRU tail */
+    uint64_t reclaimed;         /* expired/flushed items reused at allocation */
+};
+
+struct store_info {
+    uint64_t curr_items;
+    uint64_t bytes;             /* sum of item sizes (header+key+value) of linked items */
+    uint64_t limit_maxbytes;
+    uint64_t total_malloced;    /* page memory taken so far */
+    uint64_t hash_power_level;
+    uint64_t hash_bytes;
+    bool hash_is_expanding;
+    uint64_t slab_global_page_pool;
+    uint64_t malloc_fails;
+    uint64_t expired_reclaimed; /* by the background sweep (crawler_reclaimed) */
+    unsigned active_classes;    /* number of classes with at least one page */
+};
+
+void store_info(struct store_info *out);
+/* Fills info for class `id` (1-based). Returns false when no such class. */
+bool store_class_info(unsigned id, struct store_class_info *out);
+/* Number of slab classes built (ids 1..n). */
+unsigned store_class_count(void);
+
+/* Runs one pass of the background work synchronously (expiry sweep of every
+ * class, one hash expansion step if due). For tests and for the maintainer
+ * thread itself. Returns the number of items reclaimed. */
+uint64_t store_maintain(void);
+
+#endif /* MCD_STORE_H */

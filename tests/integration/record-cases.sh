@@ -1,0 +1,18 @@
+#!/bin/sh
+# record-cases.sh - re-record the expected replies of a case table from the
+# real memcached. Run from the build tree after `make tests/integration/record_cases`:
+#   tests/integration/record-cases.sh [tests/integration/cases/text.cases]
+# Review the diff before committing: every changed line is a behaviour change.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+table=${1:-$here/cases/text.cases}
+recorder=${RECORDER:-./tests/integration/record_cases}
+MEMCACHED_BIN=${MEMCACHED_BIN:-/usr/bin/memcached}
+export MEMCACHED_BIN
+[ -x "$MEMCACHED_BIN" ] || { echo "record-cases: no memcached at $MEMCACHED_BIN" >&2; exit 2; }
+[ -x "$recorder" ] || { echo "record-cases: build $recorder first" >&2; exit 2; }
+tmp=$(mktemp "${TMPDIR:-/tmp}/cases.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+"$recorder" "$table" "$tmp"
+cp "$tmp" "$table"
+echo "recorded $table from $("$MEMCACHED_BIN" -V)"

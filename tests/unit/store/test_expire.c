@@ -1,0 +1,192 @@
+/* test_expire.c - TTL conversion, expiry, flush_all, background sweep. */
+#include "config.h"
+
+#include "store/store.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static struct store_tstats ts;
+
+static void
+start(bool use_cas, bool bg)
+{
+    struct store_options o = {
+        .mem_limit = 16u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
+        .use_cas = use_cas, .evict_to_free = true, .hashpower = 8, .background_threads = bg,
+    };
+    memset(&ts, 0, sizeof(ts));
+    cr_assert_eq(store_setup(&o), 0);
+    store_clock_set(1000);
+    store_clock_set_epoch(1700000000);
+}
+
+static void
+fini(void)
+{
+    store_teardown();
+}
+
+static void
+put(const char *key, const char *val, rel_time_t exp)
+{
+    enum store_status st;
+    struct item *it = store_alloc(key, strlen(key), 0, exp, (uint32_t)strlen(val), &ts, &st);
+    cr_assert_not_null(it);
+    memcpy(item_data(it), val, strlen(val));
+    cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    item_release(it);
+}
+
+/* 0 missing, else the first byte of the value */
+static char
+get1(const char *key)
+{
+    struct item *it = store_get(key, strlen(key), true, false, &ts);
+    if (it == NULL)
+        return 0;
+    char c = item_data(it)[0];
+    item_release(it);
+    return c;
+}
+
+TestSuite(expire, .fini = fini);
+
+Test(expire, convert)
+{
+    start(true, false);
+    cr_expect_eq(store_exptime_convert(0), 0);
+    cr_expect_eq(store_exptime_convert(10), 1010);
+    cr_expect_eq(store_exptime_convert(STORE_REALTIME_MAXDELTA), 1000 + STORE_REALTIME_MAXDELTA);
+    /* one past 30 days is an absolute unix time, long ago: expired */
+    cr_expect_eq(store_exptime_convert(STORE_REALTIME_MAXDELTA + 1), 1);
+    cr_expect_eq(store_exptime_convert(1700000000 + 5000), 5000);
+    cr_expect_eq(store_exptime_convert(1700000000), 1);
+    cr_expect_eq(store_exptime_convert(-1), 1);
+    cr_expect_leq(store_exptime_convert(-100000), 1000);
+    cr_expect_neq(store_exptime_convert(-100000), 0);
+}
+
+Test(expire, relative)
+{
+    start(true, false);
+    put("a", "1", store_exptime_convert(10));
+    store_clock_set(1009);
+    cr_expect_eq(get1("a"), '1');
+    store_clock_set(1010);
+    cr_expect_eq(get1("a"), 0);
+    cr_expect_eq(atomic_load(&ts.get_expired), 1);
+    cr_expect_eq(atomic_load(&ts.get_misses), 1);
+    struct store_info si;
+    store_info(&si);
+    cr_expect_eq(si.curr_items, 0);
+}
+
+Test(expire, absolute_and_negative)
+{
+    start(true, false);
+    put("abs", "1", store_exptime_convert(1700000000 + 1100));
+    put("neg", "2", store_exptime_convert(-1));
+    put("past", "3", store_exptime_convert(1699999999));
+    cr_expect_eq(get1("neg"), 0);
+    cr_expect_eq(get1("past"), 0);
+    cr_expect_eq(get1("abs"), '1');
+    store_clock_set(1100);
+    cr_expect_eq(get1("abs"), 0);
+}
+
+Test(expire, flush_now)
+{
+    start(true, false);
+    put("a", "1", 0);
+    put("b", "2", 0);
+    store_flush(store_clock_now());
+    cr_expect_eq(get1("a"), 0);
+    cr_expect_eq(atomic_load(&ts.get_flushed), 1);
+    /* a set in the same second survives */
+    put("c", "3", 0);
+    cr_expect_eq(get1("c"), '3');
+    put("a", "4", 0);
+    cr_expect_eq(get1("a"), '4');
+    cr_expect_eq(get1("b"), 0);
+    store_clock_set(1001);
+    cr_expect_eq(get1("c"), '3');
+}
+
+Test(expire, flush_delayed)
+{
+    start(true, false);
+    put("a", "1", 0);
+    store_flush(1010);
+    store_clock_set(1009);
+    cr_expect_eq(get1("a"), '1');
+    store_clock_set(1010);
+    cr_expect_eq(get1("a"), 0);
+    put("b", "2", 0);
+    cr_expect_eq(get1("b"), '2');
+}
+
+Test(expire, flush_without_cas)
+{
+    start(false, false);
+    put("a", "1", 0);
+    store_flush(1000);
+    cr_expect_eq(get1("a"), 0);
+    store_clock_set(1001);
+    put("b", "2", 0);
+    cr_expect_eq(get1("b"), '2');
+}
+
+Test(expire, sweep_reclaims_without_get)
+{
+    start(true, false);
+    for (int i = 0; i < 500; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "t%d", i);
+        put(k, "x", store_exptime_convert(i % 2 ? 10 : 0));
+    }
+    store_clock_set(1020);
+    cr_expect_eq(store_maintain(), 250);
+    struct store_info si;
+    store_info(&si);
+    cr_expect_eq(si.curr_items, 250);
+    cr_expect_eq(si.expired_reclaimed, 250);
+    struct store_class_info ci;
+    struct item *it = store_get("t0", 2, false, true, &ts);
+    cr_assert_not_null(it);
+    store_class_info(item_class(it), &ci);
+    item_release(it);
+    cr_expect_eq(ci.crawler_reclaimed, 250);
+    cr_expect_eq(ci.expired_unfetched, 250);
+    cr_expect_eq(ci.used_chunks, 250);
+    cr_expect_eq(store_maintain(), 0);
+    cr_expect_eq(atomic_load(&ts.get_expired), 0);
+}
+
+Test(expire, sweep_reclaims_flushed)
+{
+    start(true, false);
+    put("a", "1", 0);
+    put("b", "1", 0);
+    store_flush(1000);
+    cr_expect_eq(store_maintain(), 2);
+}
+
+Test(expire, background_thread_sweeps)
+{
+    start(true, true);
+    put("a", "1", store_exptime_convert(5));
+    put("b", "1", 0);
+    store_clock_set(1010);
+    struct store_info si;
+    for (int i = 0; i < 50; i++) {
+        store_info(&si);
+        if (si.curr_items == 1)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+    }
+    cr_expect_eq(si.curr_items, 1);
+    cr_expect_eq(si.expired_reclaimed, 1);
+}

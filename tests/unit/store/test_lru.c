@@ -1,0 +1,215 @@
+/* test_lru.c - LRU order, bump rate limit, eviction, -M. */
+#include "config.h"
+
+#include "store/lru.h"
+#include "store/store.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#define VLEN 200000
+
+static struct store_tstats ts;
+static uint32_t perslab;
+
+static void
+start(bool evict)
+{
+    struct store_options o = {
+        .mem_limit = 1u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
+        .use_cas = true, .evict_to_free = evict, .hashpower = 8,
+    };
+    memset(&ts, 0, sizeof(ts));
+    cr_assert_eq(store_setup(&o), 0);
+    store_clock_set(100);
+}
+
+static void
+fini(void)
+{
+    store_teardown();
+}
+
+static enum store_status
+put(int i, rel_time_t exp)
+{
+    char key[16];
+    int n = snprintf(key, sizeof(key), "k%d", i);
+    enum store_status st;
+    struct item *it = store_alloc(key, (size_t)n, 0, exp, VLEN, &ts, &st);
+    if (it == NULL)
+        return st;
+    memset(item_data(it), 'a' + i % 26, VLEN);
+    st = store_link(it, STORE_SET, 0, NULL, &ts);
+    struct store_class_info ci;
+    store_class_info(item_class(it), &ci);
+    perslab = ci.chunks_per_page;
+    item_release(it);
+    return st;
+}
+
+static bool
+has(int i)
+{
+    char key[16];
+    int n = snprintf(key, sizeof(key), "k%d", i);
+    struct item *it = store_get(key, (size_t)n, false, true, &ts);
+    if (it == NULL)
+        return false;
+    cr_expect_eq(item_data(it)[VLEN - 1], 'a' + i % 26);
+    item_release(it);
+    return true;
+}
+
+static void
+fill(void)
+{
+    cr_assert_eq(put(0, 0), STORE_OK);
+    cr_assert_geq(perslab, 3);
+    for (int i = 1; i < (int)perslab; i++)
+        cr_assert_eq(put(i, 0), STORE_OK);
+    for (int i = 0; i < (int)perslab; i++)
+        cr_assert(has(i));
+}
+
+Test(lru, evicts_from_tail_in_order, .fini = fini)
+{
+    start(true);
+    fill();
+    cr_assert_eq(put(100, 0), STORE_OK);
+    cr_expect_not(has(0));
+    for (int i = 1; i < (int)perslab; i++)
+        cr_expect(has(i), "k%d", i);
+    cr_assert_eq(put(101, 0), STORE_OK);
+    cr_expect_not(has(1));
+    cr_expect(has(2));
+    cr_expect_eq(atomic_load(&ts.evictions), 2);
+    cr_expect_eq(atomic_load(&ts.evicted_unfetched), 0); /* fill() read them all */
+    struct store_info si;
+    store_info(&si);
+    struct store_class_info ci;
+    struct item *it = store_get("k2", 2, false, true, &ts);
+    store_class_info(item_class(it), &ci);
+    item_release(it);
+    cr_expect_eq(ci.evicted, 2);
+    cr_expect_eq(ci.curr_items, perslab);
+    cr_expect_eq(si.total_malloced, 1u << 20);
+}
+
+Test(lru, bump_is_rate_limited, .fini = fini)
+{
+    start(true);
+    fill();
+    /* 30 s later: a hit does not move k0 (atime 100, interval 60) */
+    store_clock_set(130);
+    struct item *it = store_get("k0", 2, true, false, &ts);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_atime(it), 100);
+    item_release(it);
+    cr_assert_eq(put(200, 0), STORE_OK);
+    cr_expect_not(has(0));
+    /* 100 s later: k1 is old enough to be bumped, so k2 goes instead */
+    store_clock_set(200);
+    it = store_get("k1", 2, true, false, &ts);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_atime(it), 200);
+    item_release(it);
+    cr_assert_eq(put(201, 0), STORE_OK);
+    cr_expect(has(1));
+    cr_expect_not(has(2));
+    /* no_bump: k3 stays at the tail */
+    store_clock_set(400);
+    it = store_get("k3", 2, true, true, &ts);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_atime(it), 100);
+    item_release(it);
+    cr_assert_eq(put(202, 0), STORE_OK);
+    cr_expect_not(has(3));
+}
+
+Test(lru, referenced_items_are_skipped, .fini = fini)
+{
+    start(true);
+    fill();
+    struct item *held = store_get("k0", 2, false, true, &ts);
+    cr_assert_not_null(held);
+    cr_assert_eq(put(300, 0), STORE_OK);
+    cr_expect(has(0));
+    cr_expect_not(has(1));
+    cr_expect_eq(item_data(held)[0], 'a');
+    item_release(held);
+}
+
+Test(lru, all_referenced_gives_no_memory, .fini = fini)
+{
+    start(true);
+    fill();
+    struct item *held[LRU_EVICT_TRIES + 8];
+    int n = (int)perslab < LRU_EVICT_TRIES + 8 ? (int)perslab : LRU_EVICT_TRIES + 8;
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        held[i] = store_get(key, (size_t)kl, false, true, &ts);
+        cr_assert_not_null(held[i]);
+    }
+    if (n == (int)perslab) {
+        cr_expect_eq(put(400, 0), STORE_NO_MEMORY);
+    }
+    for (int i = 0; i < n; i++)
+        item_release(held[i]);
+    cr_expect_eq(put(400, 0), STORE_OK);
+}
+
+Test(lru, unfetched_evictions_counted, .fini = fini)
+{
+    start(true);
+    for (int i = 0; i < 3 || i < (int)perslab; i++)
+        cr_assert_eq(put(i, 0), STORE_OK);
+    cr_expect_eq(atomic_load(&ts.evictions), 0);
+    cr_assert_eq(put(1000, 0), STORE_OK);
+    cr_expect_eq(atomic_load(&ts.evictions), 1);
+    cr_expect_eq(atomic_load(&ts.evicted_unfetched), 1);
+    cr_expect_not(has(0));
+}
+
+Test(lru, no_evict_gives_no_memory, .fini = fini)
+{
+    start(false);
+    fill();
+    cr_expect_eq(put(500, 0), STORE_NO_MEMORY);
+    for (int i = 0; i < (int)perslab; i++)
+        cr_expect(has(i));
+    cr_expect_eq(atomic_load(&ts.evictions), 0);
+    struct item *it = store_get("k0", 2, false, true, &ts);
+    struct store_class_info ci;
+    store_class_info(item_class(it), &ci);
+    item_release(it);
+    cr_expect_eq(ci.outofmemory, 1);
+}
+
+Test(lru, no_evict_still_reclaims_expired, .fini = fini)
+{
+    start(false);
+    cr_assert_eq(put(0, 150), STORE_OK);
+    for (int i = 1; i < (int)perslab; i++)
+        cr_assert_eq(put(i, 0), STORE_OK);
+    store_clock_set(200);
+    cr_expect_eq(put(600, 0), STORE_OK);
+    cr_expect_eq(atomic_load(&ts.reclaimed), 1);
+    cr_expect_eq(atomic_load(&ts.expired_unfetched), 1);
+    cr_expect_eq(atomic_load(&ts.evictions), 0);
+    cr_expect(has(600));
+}
+
+Test(lru, oldest_age, .fini = fini)
+{
+    start(true);
+    fill();
+    store_clock_set(145);
+    struct item *it = store_get("k1", 2, false, true, &ts);
+    struct store_class_info ci;
+    store_class_info(item_class(it), &ci);
+    item_release(it);
+    cr_expect_eq(ci.oldest_age, 45);
+}

@@ -1,0 +1,55 @@
+/* test_sizes.c - pins the item header size (memcached's sizes.c idea). */
+#include "config.h"
+
+#include "store/item.h"
+#include "store/store.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static struct store_options
+opts(bool use_cas)
+{
+    struct store_options o = {
+        .mem_limit = 8u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
+        .use_cas = use_cas, .evict_to_free = true, .hashpower = 8,
+    };
+    return o;
+}
+
+Test(sizes, header)
+{
+    cr_expect_eq(sizeof(struct item), 48);
+    cr_expect_eq(item_hdr_size(true), 56);
+    cr_expect_eq(item_hdr_size(false), 48);
+    cr_expect_eq(item_total_size(true, 3, 10), 56 + 3 + 10);
+}
+
+Test(sizes, no_cas_is_8_bytes_smaller)
+{
+    struct store_tstats ts;
+    memset(&ts, 0, sizeof(ts));
+    struct store_options o = opts(true);
+    cr_assert_eq(store_setup(&o), 0);
+    size_t with_cas = store_max_value_len(10);
+    enum store_status st;
+    struct item *it = store_alloc("key", 3, 0, 0, 5, &ts, &st);
+    cr_assert_not_null(it);
+    size_t sz = item_size(it);
+    cr_expect_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_expect_neq(item_cas(it), 0);
+    item_release(it);
+    store_teardown();
+
+    o = opts(false);
+    cr_assert_eq(store_setup(&o), 0);
+    cr_expect_eq(store_max_value_len(10), with_cas + 8);
+    it = store_alloc("key", 3, 0, 0, 5, &ts, &st);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_size(it), sz - 8);
+    cr_expect_eq((size_t)(item_key(it) - (const char *)it), 48);
+    cr_expect_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_expect_eq(item_cas(it), 0);
+    item_release(it);
+    store_teardown();
+}

@@ -1,0 +1,213 @@
+/* test_slab.c - slab classes, page accounting, the memory bound. */
+#include "config.h"
+
+#include "store/slab.h"
+#include "store/store.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct store_tstats ts;
+
+static struct store_options
+opts_default(void)
+{
+    struct store_options o = {
+        .mem_limit = 64u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
+        .use_cas = true, .evict_to_free = true, .hashpower = 16, .background_threads = false,
+    };
+    return o;
+}
+
+static void
+start(struct store_options o)
+{
+    memset(&ts, 0, sizeof(ts));
+    cr_assert_eq(store_setup(&o), 0);
+    store_clock_set(100);
+}
+
+static void
+fini(void)
+{
+    store_teardown();
+}
+
+static uint32_t
+class_size(unsigned id)
+{
+    struct store_class_info ci;
+    cr_assert(store_class_info(id, &ci));
+    return ci.chunk_size;
+}
+
+Test(slab, default_classes, .fini = fini)
+{
+    start(opts_default());
+    const uint32_t want[] = {96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1184};
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_expect_eq(class_size(i + 1), want[i], "class %u: %u", i + 1, class_size(i + 1));
+    unsigned n = store_class_count();
+    cr_assert_leq(n, 63);
+    cr_assert_gt(n, 30);
+    cr_expect_eq(class_size(n), 1u << 20);
+    cr_expect_leq(class_size(n - 1), (uint32_t)((1u << 20) / 1.25));
+    for (unsigned i = 2; i <= n; i++) {
+        cr_expect_gt(class_size(i), class_size(i - 1));
+        cr_expect_eq(class_size(i) % 8, 0);
+    }
+    struct store_class_info ci;
+    cr_assert(store_class_info(1, &ci));
+    cr_expect_eq(ci.chunks_per_page, (1u << 20) / 96);
+    cr_assert(store_class_info(n, &ci));
+    cr_expect_eq(ci.chunks_per_page, 1);
+    cr_expect_not(store_class_info(n + 1, &ci));
+    cr_expect_not(store_class_info(0, &ci));
+}
+
+Test(slab, factor_two, .fini = fini)
+{
+    struct store_options o = opts_default();
+    o.factor = 2.0;
+    start(o);
+    unsigned n = store_class_count();
+    cr_assert_eq(n, 14, "got %u classes", n);
+    for (unsigned i = 1; i < n; i++)
+        cr_expect_eq(class_size(i), 96u << (i - 1));
+    cr_expect_eq(class_size(n), 1u << 20);
+}
+
+Test(slab, item_size_max_2m, .fini = fini)
+{
+    struct store_options o = opts_default();
+    o.item_size_max = 2u << 20;
+    start(o);
+    unsigned n = store_class_count();
+    cr_expect_eq(class_size(n), 2u << 20);
+    cr_expect_leq(class_size(n - 1), (uint32_t)((2u << 20) / 1.25));
+    cr_expect_eq(slab_page_size(), 2u << 20);
+    struct store_class_info ci;
+    cr_assert(store_class_info(1, &ci));
+    cr_expect_eq(ci.chunks_per_page, (2u << 20) / 96);
+    /* a 1.5 MB value now fits */
+    enum store_status st;
+    struct item *it = store_alloc("big", 3, 0, 0, 1500000, &ts, &st);
+    cr_assert_not_null(it);
+    item_release(it);
+}
+
+Test(slab, many_classes_capped, .fini = fini)
+{
+    struct store_options o = opts_default();
+    o.factor = 1.01;
+    start(o);
+    cr_expect_eq(store_class_count(), 63);
+    cr_expect_eq(class_size(63), 1u << 20);
+}
+
+Test(slab, too_large, .fini = fini)
+{
+    start(opts_default());
+    /* memcached 1.6.18 -I 1m accepts at most 1048516 bytes under a 1-byte key */
+    size_t max = store_max_value_len(1);
+    cr_expect_geq(max, 1048516);
+    cr_expect_leq(max, 1048516 + 8);
+    cr_expect_eq(store_max_value_len(250), max - 249);
+    enum store_status st = STORE_OK;
+    struct item *it = store_alloc("k", 1, 0, 0, (uint32_t)max + 1, &ts, &st);
+    cr_expect_null(it);
+    cr_expect_eq(st, STORE_TOO_LARGE);
+    it = store_alloc("k", 1, 0, 0, (uint32_t)max, &ts, &st);
+    cr_assert_not_null(it);
+    cr_expect_eq(st, STORE_OK);
+    cr_expect_eq(item_class(it), store_class_count());
+    cr_expect_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    item_release(it);
+}
+
+Test(slab, accounting_never_above_limit, .fini = fini)
+{
+    struct store_options o = opts_default();
+    o.mem_limit = 4u << 20;
+    start(o);
+    char key[32], val[1000];
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(key, sizeof(key), "key%d", i);
+        enum store_status st;
+        struct item *it = store_alloc(key, (size_t)n, 0, 0, sizeof(val), &ts, &st);
+        cr_assert_not_null(it, "alloc %d failed: %d", i, st);
+        memcpy(item_data(it), val, sizeof(val));
+        cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+        item_release(it);
+        struct store_info si;
+        store_info(&si);
+        cr_assert_leq(si.total_malloced, o.mem_limit);
+    }
+    struct store_info si;
+    store_info(&si);
+    cr_expect_eq(si.total_malloced, 4u << 20);
+    cr_expect_eq(si.limit_maxbytes, 4u << 20);
+    cr_expect_gt(atomic_load(&ts.evictions), 0);
+    cr_expect_eq(si.active_classes, 1);
+    cr_expect_gt(si.curr_items, 3000);
+    cr_expect_lt(si.curr_items, 20000);
+    cr_expect_leq(si.bytes, si.total_malloced);
+}
+
+Test(slab, strict_limit_starves_second_class, .fini = fini)
+{
+    struct store_options o = opts_default();
+    o.mem_limit = 1u << 20; /* one page in total */
+    start(o);
+    enum store_status st;
+    struct item *a = store_alloc("a", 1, 0, 0, 10, &ts, &st);
+    cr_assert_not_null(a);
+    struct item *b = store_alloc("b", 1, 0, 0, 5000, &ts, &st);
+    cr_expect_null(b);
+    cr_expect_eq(st, STORE_NO_MEMORY);
+    struct store_class_info ci;
+    cr_assert(store_class_info(slab_clsid(48 + 8 + 1 + 5000), &ci));
+    cr_expect_eq(ci.outofmemory, 1);
+    item_release(a);
+}
+
+Test(slab, malloc_failure_injected, .fini = fini)
+{
+    start(opts_default());
+    atomic_store(&slab_fail_next_mallocs, 1);
+    enum store_status st;
+    struct item *it = store_alloc("k", 1, 0, 0, 10, &ts, &st);
+    cr_expect_null(it);
+    cr_expect_eq(st, STORE_NO_MEMORY);
+    struct store_info si;
+    store_info(&si);
+    cr_expect_eq(si.malloc_fails, 1);
+    cr_expect_eq(si.total_malloced, 0);
+    it = store_alloc("k", 1, 0, 0, 10, &ts, &st);
+    cr_expect_not_null(it);
+    item_release(it);
+}
+
+Test(slab, chunk_reuse_after_free, .fini = fini)
+{
+    start(opts_default());
+    enum store_status st;
+    struct item *it = store_alloc("k", 1, 0, 0, 10, &ts, &st);
+    cr_assert_not_null(it);
+    unsigned id = item_class(it);
+    struct store_class_info ci;
+    store_class_info(id, &ci);
+    cr_expect_eq(ci.used_chunks, 1);
+    cr_expect_eq(ci.free_chunks_end, ci.chunks_per_page - 1);
+    cr_expect_eq(ci.mem_requested, 48 + 8 + 1 + 10);
+    item_release(it);
+    store_class_info(id, &ci);
+    cr_expect_eq(ci.used_chunks, 0);
+    cr_expect_eq(ci.free_chunks, 1);
+    cr_expect_eq(ci.mem_requested, 0);
+    struct item *again = store_alloc("j", 1, 0, 0, 10, &ts, &st);
+    cr_expect_eq((void *)again, (void *)it);
+    item_release(again);
+}
