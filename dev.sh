@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 PACKAGES=(build-essential autoconf automake pkg-config libevent-dev libcriterion-dev
-          libmemcached-dev libmemcached-tools memcached python3)
+          libmemcached-dev libmemcached-tools memcached python3 strace
+          nutcracker python3-pymemcache libspymemcached-java openjdk-17-jdk-headless systemd)
 
 deps() {
     local missing=() p

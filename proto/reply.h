@@ -69,11 +69,12 @@ void reply_commit(struct reply *r, size_t used);
 /* Bytes of arena memory held (for memory accounting and tests). */
 size_t reply_arena_bytes(const struct reply *r);
 
-/* The unsent pieces: *iovcnt of them from the returned pointer. */
+/* The unsent pieces: *iovcnt of them from the returned pointer (NULL when
+ * there are none: a builder that never grew has no array to offset). */
 static inline const struct iovec *reply_pending(const struct reply *r, size_t *iovcnt)
 {
     *iovcnt = r->niov - r->head;
-    return r->iov + r->head;
+    return *iovcnt > 0 ? r->iov + r->head : NULL;
 }
 static inline bool reply_empty(const struct reply *r) { return r->head == r->niov; }
 

@@ -204,8 +204,8 @@ bool text_next_token(const char *s, size_t len, size_t *pos, const char **tok, s
         return false;
     }
     size_t start = i;
-    while (i < len && s[i] != ' ')
-        i++;
+    const char *sp = memchr(s + i, ' ', len - i);
+    i = sp != NULL ? (size_t)(sp - s) : len;
     *tok = s + start;
     *ntok = i - start;
     *pos = i;
@@ -268,6 +268,31 @@ static enum proto_status client_error(const char **errmsg, const char *msg)
     return PROTO_CLIENT_ERROR;
 }
 
+/* The key list of a get-family line runs from `from` to `end`: sets
+ * req->keys and rejects a key over PROTO_KEY_MAX (memcached sends nothing
+ * but the error then). No key at all is memcached's ERROR for get/gets;
+ * gat/gats without a key come here with their exptime token already seen
+ * and answer END, so the caller checks the token count first. */
+static enum proto_status check_get_keys(const char *from, const char *end, struct mc_request *req,
+                                        const char **errmsg)
+{
+    rest_of_line(from, end, &req->keys, &req->keys_len);
+    if (req->keys_len == 0 && (req->cmd == MC_CMD_GET || req->cmd == MC_CMD_GETS))
+        return PROTO_ERROR;
+    size_t pos = 0;
+    const char *key;
+    size_t nkey;
+    /* a list no longer than one key cannot hold a key that is too long */
+    while (req->keys_len > PROTO_KEY_MAX && text_next_key(req, &pos, &key, &nkey)) {
+        if (nkey > PROTO_KEY_MAX) {
+            req->keys = NULL;
+            req->keys_len = 0;
+            return client_error(errmsg, MSG_BCLF);
+        }
+    }
+    return PROTO_OK;
+}
+
 static enum proto_status parse_get(const struct tok *t, size_t nt, const char *end, struct mc_request *req,
                                    const char **errmsg)
 {
@@ -283,19 +308,7 @@ static enum proto_status parse_get(const struct tok *t, size_t nt, const char *e
         req->exptime = exptime;
         from = t[1].p + t[1].n;
     }
-    rest_of_line(from, end, &req->keys, &req->keys_len);
-
-    size_t pos = 0;
-    const char *key;
-    size_t nkey;
-    while (text_next_key(req, &pos, &key, &nkey)) {
-        if (nkey > PROTO_KEY_MAX) {
-            req->keys = NULL;
-            req->keys_len = 0;
-            return client_error(errmsg, MSG_BCLF);
-        }
-    }
-    return PROTO_OK;
+    return check_get_keys(from, end, req, errmsg);
 }
 
 static enum proto_status parse_storage(const struct tok *t, size_t nt, struct mc_request *req,
@@ -436,6 +449,14 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
 
     memset(req, 0, sizeof(*req));
     *consumed = linelen + 1;
+
+    /* the hot path: "get <keys>" / "gets <keys>" skip the tokenizer (same
+     * rules as parse_get: one space after the command, keys checked) */
+    if (n >= 4 && buf[0] == 'g' && buf[1] == 'e' && buf[2] == 't' &&
+        (buf[3] == ' ' || (buf[3] == 's' && n >= 5 && buf[4] == ' '))) {
+        req->cmd = buf[3] == ' ' ? MC_CMD_GET : MC_CMD_GETS;
+        return check_get_keys(buf + (buf[3] == ' ' ? 4 : 5), end, req, errmsg);
+    }
 
     struct tok t[TEXT_TOKENS];
     size_t nt = tokenize(buf, n, t, TEXT_TOKENS);

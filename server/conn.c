@@ -21,6 +21,7 @@
 #include "server/conn.h"
 
 #include "proto/binary.h"
+#include "proto/meta.h"
 #include "proto/text.h"
 #include "server/listener.h"
 #include "server/log.h"
@@ -336,6 +337,21 @@ static enum proto_status parse_one(struct conn *c, struct mc_request *req, size_
             break;
         default:
             break;
+        }
+    } else if (meta_is_meta(buf, len)) {
+        /* meta commands: errors always go out; a bad ms header that got as
+         * far as its data length has its data block swallowed */
+        const char *errmsg = NULL;
+        size_t swallow = 0;
+        ps = meta_parse(buf, len, &c->meta, consumed, &errmsg, &swallow);
+        if (ps == PROTO_OK) {
+            memset(req, 0, sizeof(*req));
+            c->meta_pending = true;
+        } else if (ps == PROTO_ERROR) {
+            rc = text_encode_error(&c->out);
+        } else if (ps == PROTO_CLIENT_ERROR) {
+            rc = text_encode_client_error(&c->out, errmsg);
+            c->swallow_left = swallow;
         }
     } else {
         const char *errmsg = NULL;

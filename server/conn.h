@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/meta.h"
 #include "proto/proto.h"
 #include "proto/reply.h"
 #include "server/settings.h"
@@ -55,6 +56,10 @@ struct conn {
     uint8_t nread_term;            /* terminator bytes received (0..2) */
     char term[2];
     struct mc_request nread_req;   /* the storage request (its pointers cleared) */
+    /* meta commands (server/process_meta.c); `meta` stays valid through an ms value read */
+    struct meta_request meta;
+    bool meta_pending;             /* process_request(): execute `meta` */
+    bool meta_nread;               /* process_complete_nread(): the value is an ms's */
     /* CONN_SWALLOW: bytes still to drop */
     size_t swallow_left;
 

@@ -15,6 +15,7 @@
 #include "server/worker.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -36,6 +37,7 @@ struct listener {
 };
 
 static struct listener listeners[MAX_LISTENERS];
+static int spare_fd = -1;                     /* given up to accept when out of fds */
 static unsigned nlisteners;
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -44,6 +46,15 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     (void)what;
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        bool out_of_fds = false;
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && spare_fd >= 0) {
+            /* no descriptor left: free the spare one to take the connection
+             * off the queue and turn it away (else it would wake us forever) */
+            close(spare_fd);
+            fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            out_of_fds = true;
+        }
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
@@ -52,7 +63,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             return;
         }
         uint64_t curr = atomic_load(&server_stats.curr_conns);
-        if (curr >= settings.maxconns) {
+        if (curr >= settings.maxconns || out_of_fds) {
             static const char msg[] = "ERROR Too many open connections\r\n";
             if (write(fd, msg, sizeof(msg) - 1) < 0) {
                 /* the client is gone already: nothing to tell it */
@@ -162,6 +173,7 @@ static int listen_tcp_one(struct event_base *base, const char *host)
 
 int listener_setup(struct event_base *base)
 {
+    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (settings.socketpath != NULL)
         return listen_unix(base);
     if (settings.port == 0 && settings.socketpath == NULL) {
@@ -194,4 +206,7 @@ void listener_teardown(void)
     if (settings.socketpath != NULL)
         unlink(settings.socketpath);
     nlisteners = 0;
+    if (spare_fd >= 0)
+        close(spare_fd);
+    spare_fd = -1;
 }

@@ -2,6 +2,12 @@
  * main.c - mcd's entry point: settings, then each module set up in
  * dependency order (store, workers, listener), the main thread's event loop
  * (accept, the once-a-second clock, signals), then teardown in reverse.
+ *
+ * Signals, as memcached: SIGINT and SIGTERM stop at once (exit 0, the
+ * connections are closed); SIGUSR1 stops gracefully: the listening sockets
+ * close, connections between requests are closed, the others finish the
+ * request they are in and get its reply, then the process exits 0 (a
+ * SIGTERM meanwhile still stops at once). SIGHUP is ignored (logged at -v).
  */
 #include "config.h"
 
@@ -26,6 +32,7 @@
 #define CLOCK_START 2
 
 static struct event_base *main_base;
+static bool draining;                 /* SIGUSR1 seen */
 static struct timespec mono_start;
 
 static void clock_tick(void)
@@ -49,6 +56,27 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)arg;
     log_msg(LOG_INFO, "Signal handled: %s.", strsignal((int)sig));
     event_base_loopbreak(main_base);
+}
+
+static void sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    log_msg(LOG_INFO, "SIGHUP handled: ignored.");
+}
+
+static void graceful_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (draining)
+        return;
+    draining = true;
+    log_msg(LOG_INFO, "Graceful shutdown signal handled: %s.", strsignal((int)sig));
+    listener_teardown();
+    atomic_store(&server_stats.accepting, false);
+    worker_drain();
 }
 
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
@@ -89,7 +117,8 @@ int main(int argc, char **argv)
     log_verbosity = settings.verbose;
     signal(SIGPIPE, SIG_IGN);
 
-    daemon_set_limits();
+    if (daemon_set_limits() != 0)
+        return EX_OSERR;
     if (daemon_drop_privileges() != 0)
         return EX_OSERR;
     if (settings.daemonize && daemon_detach() != 0) {
@@ -119,11 +148,18 @@ int main(int argc, char **argv)
     struct event *clock_ev = event_new(main_base, -1, EV_PERSIST, clock_cb, NULL);
     struct event *sigint = evsignal_new(main_base, SIGINT, signal_cb, NULL);
     struct event *sigterm = evsignal_new(main_base, SIGTERM, signal_cb, NULL);
-    event_add(clock_ev, &one);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
-    if (settings.daemonize)
+    struct event *sigusr1 = evsignal_new(main_base, SIGUSR1, graceful_cb, NULL);
+    struct event *sighup = evsignal_new(main_base, SIGHUP, sighup_cb, NULL);
+    if (clock_ev == NULL || sigint == NULL || sigterm == NULL || sigusr1 == NULL || sighup == NULL ||
+        event_add(clock_ev, &one) != 0 || event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0 ||
+        event_add(sigusr1, NULL) != 0 || event_add(sighup, NULL) != 0) {
+        log_msg(LOG_ERROR, "failed to set up the main event loop");
+        return EX_OSERR;
+    }
+    if (settings.daemonize) {
         daemon_write_pidfile();
+        daemon_ready();
+    }
 
     event_base_dispatch(main_base);
 
@@ -132,6 +168,8 @@ int main(int argc, char **argv)
     event_free(clock_ev);
     event_free(sigint);
     event_free(sigterm);
+    event_free(sigusr1);
+    event_free(sighup);
     event_base_free(main_base);
     store_teardown();
     if (settings.daemonize)

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "server/process.h"
+#include "server/process_meta.h"
 
 #include "proto/binary.h"
 #include "proto/proto.h"
@@ -50,7 +51,7 @@ static void emit_status(struct conn *c, const struct mc_request *req, enum mc_st
     emit(c, req, &res);
 }
 
-/* Errors go out even with noreply, as memcached sends them. */
+/* Errors of parsing and of the request itself (sent even with noreply). */
 static void emit_client_error(struct conn *c, const struct mc_request *req, const char *msg)
 {
     int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_EINVAL)
@@ -59,9 +60,12 @@ static void emit_client_error(struct conn *c, const struct mc_request *req, cons
         c->close_after_write = true;
 }
 
+/* memcached 1.6 leaves these unsaid under noreply too */
 static void emit_server_error(struct conn *c, const struct mc_request *req, enum mc_status st, const char *msg)
 {
     int rc;
+    if (req->noreply)
+        return;
     if (is_binary(c)) {
         struct mc_result res = {.status = st};
         rc = binary_encode_result(&c->out, req, &res);
@@ -172,6 +176,11 @@ static enum process_next process_storage(struct conn *c, const struct mc_request
 
 void process_complete_nread(struct conn *c)
 {
+    if (c->meta_nread) {
+        c->meta_nread = false;
+        process_meta_complete(c);
+        return;
+    }
     struct item *it = c->nread_it;
     const struct mc_request *req = &c->nread_req;
 
@@ -196,9 +205,14 @@ void process_complete_nread(struct conn *c)
         emit_server_error(c, req, MC_NO_MEMORY, "out of memory storing object");
         return;
     case STORE_TOO_LARGE:
-        STAT_INC(c->w->ws.store_too_large);
-        emit_server_error(c, req, MC_TOO_LARGE, "object too large for cache");
-        return;
+        /* only append/prepend get here (the combined value is too big):
+         * memcached answers NOT_STORED and counts nothing */
+        if (req->cmd != MC_CMD_APPEND && req->cmd != MC_CMD_PREPEND) {
+            STAT_INC(c->w->ws.store_too_large);
+            emit_server_error(c, req, MC_TOO_LARGE, "object too large for cache");
+            return;
+        }
+        break;
     default: break;
     }
     if (!req->noreply)
@@ -241,11 +255,7 @@ static void process_arith(struct conn *c, const struct mc_request *req)
     switch (st) {
     case STORE_OK: res.status = MC_NUMBER; break;
     case STORE_EXISTS: res.status = MC_EXISTS; break;
-    case STORE_NON_NUMERIC:
-        /* memcached sends this error even with noreply */
-        res.status = MC_NON_NUMERIC;
-        emit(c, req, &res);
-        return;
+    case STORE_NON_NUMERIC: res.status = MC_NON_NUMERIC; break;
     case STORE_NO_MEMORY:
         emit_server_error(c, req, MC_NO_MEMORY, "out of memory");
         return;
@@ -273,6 +283,12 @@ static void process_stats(struct conn *c, const struct mc_request *req)
 {
     struct stats_emit_ctx ctx = {c, req};
     int rc = 0;
+    if (is_binary(c) && req->args_len == 5 && memcmp(req->args, "conns", 5) == 0) {
+        /* memcached 1.6 knows no "conns" group over the binary protocol */
+        if (binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) != 0)
+            c->close_after_write = true;
+        return;
+    }
     switch (stats_group(req->args, req->args_len, emit_stat, &ctx)) {
     case STATS_GROUP_OK:
         if (is_binary(c))
@@ -349,6 +365,10 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
     struct worker *w = c->w;
     int rc = 0;
 
+    if (c->meta_pending) { /* parse_one() parsed a meta command into c->meta */
+        c->meta_pending = false;
+        return process_meta(c, &c->meta);
+    }
     switch (req->cmd) {
     case MC_CMD_GET:
     case MC_CMD_GETS:

@@ -13,11 +13,13 @@
 #include "server/worker.h"
 
 #include "server/conn.h"
+#include "server/listener.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <stdlib.h>
@@ -28,10 +30,16 @@
 struct worker *workers;
 unsigned nworkers;
 
+#define DRAIN_POLL_USEC 10000               /* graceful stop: recheck every 10 ms */
+
 static unsigned next_worker;                  /* listener thread only */
 static struct store_tstats_snap reset_ss;     /* `stats reset` baselines */
 static struct worker_tstats_snap reset_ws;
 static pthread_mutex_t reset_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint drained_workers;           /* graceful stop: workers found empty */
+
+static void start_drain(struct worker *w);
+static bool post(struct worker *w, int fd, int family);
 
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -52,6 +60,16 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
         pthread_mutex_unlock(&w->qlock);
         if (nc == NULL)
             break;
+        if (nc->fd == WORKER_MSG_STOP) {
+            free(nc);
+            event_base_loopbreak(w->base);
+            return;
+        }
+        if (nc->fd == WORKER_MSG_DRAIN) {
+            free(nc);
+            start_drain(w);
+            continue;
+        }
         if (conn_create(w, nc->fd, nc->family) == NULL) {
             log_msg(LOG_WARN, "worker %u: cannot set up a connection (out of memory)", w->id);
             atomic_fetch_sub(&server_stats.curr_conns, 1);
@@ -78,6 +96,49 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Graceful stop, on the worker's thread: close what is idle; report once empty. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    struct conn *c = w->conns, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (c->state == CONN_NEW_CMD && c->rpos == c->rlen && reply_empty(&c->out))
+            conn_destroy(c);
+    }
+    pthread_mutex_lock(&w->qlock);
+    bool queued = w->qhead != NULL;
+    pthread_mutex_unlock(&w->qlock);
+    if (w->drained || w->conns != NULL || queued)
+        return;
+    w->drained = true;
+    if (atomic_fetch_add(&drained_workers, 1) + 1 == nworkers)
+        mcd_request_shutdown();
+}
+
+/* On the worker's thread: start polling for the moment it is empty. */
+static void start_drain(struct worker *w)
+{
+    struct timeval poll = {0, DRAIN_POLL_USEC};
+    if (w->drain_ev != NULL)
+        return;
+    w->drain_ev = event_new(w->base, -1, EV_PERSIST, drain_cb, w);
+    if (w->drain_ev == NULL || event_add(w->drain_ev, &poll) != 0) {
+        log_msg(LOG_WARN, "worker %u: cannot start the graceful stop; stopping now", w->id);
+        mcd_request_shutdown();
+        return;
+    }
+    event_active(w->drain_ev, EV_TIMEOUT, 0);
+}
+
+void worker_drain(void)
+{
+    for (unsigned i = 0; i < nworkers; i++)
+        post(&workers[i], WORKER_MSG_DRAIN, 0);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -100,7 +161,14 @@ int worker_setup(unsigned n)
         w->id = i;
         pthread_mutex_init(&w->qlock, NULL);
         pthread_mutex_init(&w->conns_lock, NULL);
-        w->base = event_base_new();
+        /* a worker's base is touched by its own thread only (others talk
+         * to it through the queue + eventfd), so it needs no locks */
+        struct event_config *cfg = event_config_new();
+        if (cfg != NULL)
+            event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+        w->base = cfg != NULL ? event_base_new_with_config(cfg) : NULL;
+        if (cfg != NULL)
+            event_config_free(cfg);
         w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (w->base == NULL || w->notify_fd < 0) {
             log_warn_errno("worker %u: setup", i);
@@ -130,7 +198,8 @@ int worker_setup(unsigned n)
 void worker_teardown(void)
 {
     for (unsigned i = 0; i < nworkers; i++)
-        event_base_loopexit(workers[i].base, NULL);
+        while (!post(&workers[i], WORKER_MSG_STOP, 0))
+            sched_yield();
     for (unsigned i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
         pthread_join(w->thread, NULL);
@@ -144,6 +213,8 @@ void worker_teardown(void)
         }
         if (w->clock_ev != NULL)
             event_free(w->clock_ev);
+        if (w->drain_ev != NULL)
+            event_free(w->drain_ev);
         event_free(w->notify_ev);
         close(w->notify_fd);
         event_base_free(w->base);
@@ -155,17 +226,13 @@ void worker_teardown(void)
     nworkers = 0;
 }
 
-void worker_dispatch(int fd, int family)
+/* Queues a socket (or a WORKER_MSG_*) for worker w and wakes it. Returns
+ * false when out of memory. Any thread. */
+static bool post(struct worker *w, int fd, int family)
 {
-    struct worker *w = &workers[next_worker];
-    next_worker = (next_worker + 1) % nworkers;
-
     struct new_conn *nc = malloc(sizeof(*nc));
-    if (nc == NULL) {
-        close(fd);
-        atomic_fetch_sub(&server_stats.curr_conns, 1);
-        return;
-    }
+    if (nc == NULL)
+        return false;
     nc->fd = fd;
     nc->family = family;
     nc->next = NULL;
@@ -179,6 +246,17 @@ void worker_dispatch(int fd, int family)
     uint64_t one = 1;
     if (write(w->notify_fd, &one, sizeof(one)) < 0)
         log_warn_errno("worker %u: eventfd write", w->id);
+    return true;
+}
+
+void worker_dispatch(int fd, int family)
+{
+    struct worker *w = &workers[next_worker];
+    next_worker = (next_worker + 1) % nworkers;
+    if (!post(w, fd, family)) {
+        close(fd);
+        atomic_fetch_sub(&server_stats.curr_conns, 1);
+    }
 }
 
 static void sum_raw(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)

@@ -44,6 +44,8 @@ struct worker {
     int notify_fd;                 /* eventfd the listener writes */
     struct event *notify_ev;
     struct event *clock_ev;        /* idle-timeout sweep, once a second */
+    struct event *drain_ev;        /* graceful stop: closes connections once idle */
+    bool drained;                  /* graceful stop: reported empty (own thread only) */
 
     pthread_mutex_t qlock;         /* guards the new-connection queue */
     struct new_conn *qhead, *qtail;
@@ -56,8 +58,12 @@ struct worker {
     struct worker_tstats ws;
 };
 
+/* Queue entries with these fds are messages, not sockets. */
+#define WORKER_MSG_STOP (-1)   /* leave the event loop */
+#define WORKER_MSG_DRAIN (-2)  /* graceful stop: close connections once idle */
+
 struct new_conn {
-    int fd;
+    int fd;                        /* a socket, or a WORKER_MSG_* */
     int family;                    /* AF_INET, AF_INET6 or AF_UNIX */
     struct new_conn *next;
 };
@@ -69,6 +75,14 @@ extern unsigned nworkers;
 int worker_setup(unsigned n);
 /* Stops every worker, closes their connections and joins the threads. */
 void worker_teardown(void);
+/*
+ * Graceful stop (SIGUSR1), after the listeners are closed: each worker
+ * closes every connection that sits between requests with nothing left to
+ * send, and lets the others finish their current request and write its
+ * reply first. Once every worker is empty, mcd_request_shutdown() is called.
+ * Main thread.
+ */
+void worker_drain(void);
 /* Hands an accepted socket to the next worker (round robin). Listener only. */
 void worker_dispatch(int fd, int family);
 

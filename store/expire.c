@@ -36,6 +36,10 @@
 #include <time.h>
 
 #define SWEEP_BATCH 64
+/* Items of each class the thread looks at per pass (once a second): a
+ * class of a million items is swept every ~100 s, without touching all of
+ * its memory every second. */
+#define SWEEP_PER_PASS 10000
 #define MAINTAIN_PERIOD_S 1
 #define EXPAND_BUCKETS_PER_STEP 1024
 
@@ -129,25 +133,32 @@ marker_move_before(struct slab_class *c, struct item *m, struct item *it)
 }
 
 uint64_t
-expire_sweep_class(struct slab_class *c, rel_time_t now)
+expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget)
 {
-    uint64_t reclaimed = 0;
+    uint64_t reclaimed = 0, seen = 0;
     struct item *m = &c->marker;
     pthread_mutex_lock(&c->lock);
-    if (c->tail == NULL) {
-        pthread_mutex_unlock(&c->lock);
-        return 0;
+    if (!c->sweeping) {
+        if (c->tail == NULL) {
+            pthread_mutex_unlock(&c->lock);
+            return 0;
+        }
+        /* a new round: the marker goes in at the tail */
+        m->next = NULL;
+        m->prev = c->tail;
+        c->tail->next = m;
+        c->tail = m;
+        c->sweeping = true;
     }
-    /* the marker goes in at the tail and walks towards the head */
-    m->prev = m->next = NULL;
-    m->prev = c->tail;
-    c->tail->next = m;
-    c->tail = m;
+    /* walk towards the head; a round that spends its budget resumes from
+     * the marker on the next pass */
     for (;;) {
         for (int n = 0; n < SWEEP_BATCH; n++) {
             struct item *it = m->prev;
             if (it == NULL)
-                goto done;
+                goto round_done;
+            if (seen++ == budget)
+                goto out;
             marker_move_before(c, m, it);
             if (item_iflags(it) & ITEM_MARKER)
                 continue;
@@ -167,8 +178,10 @@ expire_sweep_class(struct slab_class *c, rel_time_t now)
         pthread_mutex_unlock(&c->lock);
         pthread_mutex_lock(&c->lock);
     }
-done:
+round_done:
     lru_remove_locked(c, m);
+    c->sweeping = false;
+out:
     pthread_mutex_unlock(&c->lock);
     return reclaimed;
 }
@@ -178,8 +191,10 @@ done:
  * Taken before any class or stripe lock. */
 static pthread_mutex_t maintain_lock = PTHREAD_MUTEX_INITIALIZER;
 
-uint64_t
-store_maintain(void)
+/* One pass: sweep each class (at most `budget` items of each; UINT64_MAX
+ * finishes every round), then drive the hash table's growth. */
+static uint64_t
+maintain_pass(uint64_t budget)
 {
     pthread_mutex_lock(&maintain_lock);
     rel_time_t now = store_clock_now();
@@ -187,7 +202,12 @@ store_maintain(void)
     unsigned n = slab_nclasses();
     for (unsigned id = 1; id <= n; id++) {
         struct slab_class *c = slab_class_get(id);
-        reclaimed += expire_sweep_class(c, now);
+        if (c == NULL)
+            continue;
+        if (budget == UINT64_MAX)
+            while (c->sweeping) /* finish a round the thread left half done */
+                reclaimed += expire_sweep_class(c, now, UINT64_MAX);
+        reclaimed += expire_sweep_class(c, now, budget);
         items += STAT_GET(c->curr_items);
     }
     /* Finish any expansion, then double again while still due (a table
@@ -198,6 +218,12 @@ store_maintain(void)
     } while (ht_expand_due(items) && ht_expand_start());
     pthread_mutex_unlock(&maintain_lock);
     return reclaimed;
+}
+
+uint64_t
+store_maintain(void)
+{
+    return maintain_pass(UINT64_MAX);
 }
 
 /* ---- the maintainer thread ---- */
@@ -221,7 +247,7 @@ maint_main(void *arg)
         if (maint_stop)
             break;
         pthread_mutex_unlock(&maint_lock);
-        store_maintain();
+        maintain_pass(SWEEP_PER_PASS);
         pthread_mutex_lock(&maint_lock);
     }
     pthread_mutex_unlock(&maint_lock);

@@ -27,9 +27,11 @@ void expire_setup(bool use_cas);
  * item's stripe lock held (or on an item nobody else can change). */
 enum expire_state expire_state(const struct item *it, rel_time_t now);
 
-/* Walks the class LRU from the tail and reclaims expired/flushed items,
- * dropping the class lock every few dozen items. Returns the count. */
-uint64_t expire_sweep_class(struct slab_class *c, rel_time_t now);
+/* Walks the class LRU from the tail towards the head and reclaims
+ * expired/flushed items, dropping the class lock every few dozen items.
+ * Looks at `budget` items at most; a round cut short resumes where it
+ * stopped on the next call. Returns the count reclaimed. */
+uint64_t expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget);
 
 /* Starts/stops the maintainer thread (1 s period, woken at stop). */
 int expire_thread_start(void);

@@ -40,6 +40,8 @@ enum item_iflag {
     ITEM_HAS_CAS = 1u << 2,  /* an 8-byte cas field follows the header */
     ITEM_MARKER = 1u << 3,   /* not an item: the sweep's LRU cursor */
     ITEM_FREE = 1u << 4,     /* chunk is on its class free list */
+    ITEM_STALE = 1u << 5,    /* meta: invalidated (md I / ms C<old> I), served with X */
+    ITEM_TOKEN_SENT = 1u << 6, /* meta: a client was handed the win (W) token */
 };
 
 struct item {

@@ -166,7 +166,8 @@ page_new_locked(struct slab_class *c)
         atomic_fetch_add_explicit(&malloc_fails, 1, memory_order_relaxed);
         return false;
     }
-    c->pages[c->npages++] = page;
+    c->pages[c->npages] = page;
+    __atomic_store_n(&c->npages, c->npages + 1, __ATOMIC_RELAXED); /* read unlocked by the page mover */
     c->end_ptr = page;
     c->end_left = c->perslab;
     return true;
@@ -186,6 +187,9 @@ slab_alloc_locked(struct slab_class *c)
         c->end_ptr += c->size;
         c->end_left--;
     }
+    /* in use from now on, before item_init() runs outside the lock: the
+     * page mover must not take this chunk's page for a free one */
+    atomic_store_explicit(&it->iflags, 0, memory_order_relaxed);
     STAT_INC(c->used_chunks);
     return it;
 }
@@ -199,6 +203,13 @@ slab_free_locked(struct slab_class *c, void *chunk)
     c->free_list = it;
     STAT_INC(c->free_count);
     STAT_SUB(c->used_chunks, 1);
+}
+
+void
+slab_page_release(void *page)
+{
+    free(page);
+    atomic_fetch_sub_explicit(&total_malloced, page_size, memory_order_relaxed);
 }
 
 uint64_t

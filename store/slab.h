@@ -46,6 +46,7 @@ struct slab_class {
     /* class lock: the LRU (head = most recent, tail = next to evict) */
     struct item *head, *tail;
     struct item marker;           /* the sweep's cursor (ITEM_MARKER) */
+    bool sweeping;                /* the marker is in the LRU: a round is under way */
     /* class lock to write, atomic-readable */
     store_counter_t free_count;
     store_counter_t used_chunks;
@@ -64,6 +65,9 @@ struct slab_class {
 
 #define STAT_SUB(field, n) STAT_ADD(field, -(uint64_t)(n))
 #define STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+/* Frees a page that belongs to no class and returns it to the budget. */
+void slab_page_release(void *page);
 
 /* Builds the classes from opts. Returns 0 or -1 (errno set). */
 int slab_setup(const struct store_options *opts);

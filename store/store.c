@@ -18,7 +18,9 @@
 #include "store/hashtable.h"
 #include "store/item.h"
 #include "store/lru.h"
+#include "store/rebalance.h"
 #include "store/slab.h"
+#include "store/store_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -89,6 +91,14 @@ do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint6
     struct item *it = slab_alloc_locked(c);
     if (it == NULL)
         it = lru_pull_tail_locked(c, now, opts.evict_to_free, ts);
+    if (it == NULL && opts.evict_to_free) {
+        /* nothing of our own to evict: take a page from another class */
+        pthread_mutex_unlock(&c->lock);
+        bool moved = rebalance_move_page(c, ts);
+        pthread_mutex_lock(&c->lock);
+        if (moved)
+            it = slab_alloc_locked(c);
+    }
     if (it == NULL) {
         STAT_INC(c->outofmemory);
         pthread_mutex_unlock(&c->lock);
@@ -492,6 +502,8 @@ store_info(struct store_info *out)
     unsigned n = slab_nclasses();
     for (unsigned id = 1; id <= n; id++) {
         struct slab_class *c = slab_class_get(id);
+        if (c == NULL)
+            continue;
         out->curr_items += STAT_GET(c->curr_items);
         out->bytes += STAT_GET(c->bytes);
         out->expired_reclaimed += STAT_GET(c->crawler_reclaimed);
@@ -507,4 +519,43 @@ store_info(struct store_info *out)
     out->hash_bytes = ht_bytes();
     out->hash_is_expanding = ht_is_expanding();
     out->slab_global_page_pool = 0;
+}
+
+/* ---- internals shared with store_meta.c (see store/store_internal.h) ---- */
+
+struct item *
+store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
+                struct store_tstats *ts, enum store_status *status)
+{
+    return do_alloc(key, nkey, flags, exptime, nbytes, ts, status);
+}
+
+void
+store_int_link(struct item *it, uint32_t hv, rel_time_t now)
+{
+    do_link(it, hv, now);
+}
+
+void
+store_int_unlink(struct item *it, uint32_t hv)
+{
+    do_unlink(it, hv);
+}
+
+struct item *
+store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
+{
+    return find_live(key, nkey, hv, now, ts);
+}
+
+bool
+store_int_parse_number(const char *p, size_t n, uint64_t *out)
+{
+    return parse_number(p, n, out);
+}
+
+bool
+store_int_use_cas(void)
+{
+    return opts.use_cas;
 }

@@ -275,4 +275,89 @@ unsigned store_class_count(void);
  * thread itself. Returns the number of items reclaimed. */
 uint64_t store_maintain(void);
 
+/* ---- meta commands (store/store_meta.c) ----
+ *
+ * The meta protocol's extra item state lives in two iflags bits: "stale"
+ * (invalidated by md I, or stored by ms with an older CAS and I) and "token
+ * sent" (one client was handed the right to recache, W; everybody else
+ * now gets Z). Both are read and changed only under the key's stripe lock,
+ * so exactly one caller ever wins a given token. A relinked item (any
+ * set) starts clean.
+ */
+
+struct store_meta_get_opts {
+    bool no_bump;               /* u: no LRU bump, no "fetched" mark, atime kept */
+    bool touch;                 /* T: on a hit, set the exptime to touch_exptime */
+    rel_time_t touch_exptime;
+    bool vivify;                /* N: on a miss, create an empty item (flags 0) */
+    rel_time_t vivify_exptime;  /*    with this exptime; its caller wins */
+    bool recache;               /* R: win when 0 < exptime < recache_time */
+    rel_time_t recache_time;
+};
+
+struct store_meta_get_info {
+    bool created;               /* vivified by this call */
+    bool hit_before;            /* fetched before this call */
+    rel_time_t atime_before;    /* last access before this call */
+    rel_time_t exptime_before;  /* 0 = never (created: 0) */
+    bool stale;                 /* X */
+    bool token_sent;            /* a winner was told before this call: Z */
+    bool win;                   /* this call wins: W (the token is now sent) */
+};
+
+/*
+ * mg: looks the key up and applies N/R/T/u, all under the stripe lock.
+ * Returns the item with a reference (also when created), or NULL on a miss.
+ * Counts as memcached: a hit get_cmds+get_hits, or with touch touch_cmds+
+ * touch_hits instead; a miss get_cmds+get_misses; a vivified miss get_cmds+
+ * get_hits+total_items.
+ */
+struct item *store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o,
+                            struct store_meta_get_info *info, struct store_tstats *ts);
+
+/*
+ * ms: store_link(), plus the I flag: with mode STORE_CAS and `invalidate`,
+ * a `cas` lower than the live item's still stores, marks the new item
+ * stale and keeps the old one's exptime and token-sent state.
+ */
+enum store_status store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invalidate,
+                                  uint64_t *cas_out, struct store_tstats *ts);
+
+/*
+ * md: deletes (has_cas: only when `cas` matches, 0 included), or with `invalidate` marks the
+ * item stale with a new CAS, clears its token-sent state, and when
+ * `set_ttl` sets its exptime. Counts delete_hits (not for invalidate) /
+ * delete_misses.
+ */
+enum store_status store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool invalidate, bool set_ttl,
+                                    rel_time_t exptime, struct store_tstats *ts);
+
+struct store_meta_arith_opts {
+    bool incr;
+    uint64_t delta;
+    uint64_t cas;               /* != 0: only on a match */
+    bool vivify;                /* N: a miss creates `initial` (no delta applied) */
+    rel_time_t vivify_exptime;
+    uint64_t initial;
+    bool touch;                 /* T: on success set the exptime */
+    rel_time_t touch_exptime;
+};
+
+/* ma: incr/decr as store_arith(), plus N/J/T, under one stripe lock. On
+ * success *result, *cas_out and *exptime_out describe the item after. */
+enum store_status store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o,
+                                   uint64_t *result, uint64_t *cas_out, rel_time_t *exptime_out,
+                                   struct store_tstats *ts);
+
+/* me: the item's internals, without touching it. False on a miss. */
+struct store_meta_debug_info {
+    rel_time_t exptime;
+    rel_time_t atime;
+    uint64_t cas;
+    bool fetched;
+    unsigned cls;
+    size_t size;
+};
+bool store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out);
+
 #endif /* MCD_STORE_H */

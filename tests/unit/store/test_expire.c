@@ -1,6 +1,8 @@
 /* test_expire.c - TTL conversion, expiry, flush_all, background sweep. */
 #include "config.h"
 
+#include "store/expire.h"
+#include "store/slab.h"
 #include "store/store.h"
 
 #include <criterion/criterion.h>
@@ -189,4 +191,31 @@ Test(expire, background_thread_sweeps)
     }
     cr_expect_eq(si.curr_items, 1);
     cr_expect_eq(si.expired_reclaimed, 1);
+}
+
+/* The thread's sweep looks at a bounded number of items per pass and
+ * resumes where it stopped; store_maintain() still finishes the round. */
+Test(expire, sweep_budget_resumes)
+{
+    start(true, false);
+    char key[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof(key), "b%d", i);
+        put(key, "v", 1005);
+    }
+    store_clock_set(1010);
+    struct item *probe = store_get("b0", 2, false, true, &ts);
+    cr_assert_null(probe, "expired items are never returned");
+    struct slab_class *c = slab_class_get(1);
+    uint64_t first = expire_sweep_class(c, 1010, 100);
+    cr_assert_leq(first, 100, "one pass looks at no more than its budget");
+    cr_assert(c->sweeping, "a round cut short stays open");
+    uint64_t total = first;
+    for (int pass = 0; pass < 10 && c->sweeping; pass++)
+        total += expire_sweep_class(c, 1010, 100);
+    cr_assert_not(c->sweeping, "the round ends at the head");
+    cr_assert_eq(total, 299, "the other 299 expired items were reclaimed");
+    struct store_info si;
+    store_info(&si);
+    cr_assert_eq(si.curr_items, 0);
 }

@@ -1,0 +1,67 @@
+/*
+ * fuzz_util.c - reply checks shared by the fuzz targets (see fuzz.h).
+ */
+#include "config.h"
+
+#include "fuzz/fuzz.h"
+
+#include "proto/binary.h"
+#include "proto/reply.h"
+
+#include <string.h>
+
+void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen)
+{
+    size_t n;
+    const struct iovec *iov = reply_pending(r, &n);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        FUZZ_CHECK(iov[i].iov_base != NULL || iov[i].iov_len == 0);
+        total += iov[i].iov_len;
+    }
+    FUZZ_CHECK(total == r->bytes);
+
+    char *buf = malloc(total + 1);
+    FUZZ_CHECK(buf != NULL);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + off, iov[i].iov_base, iov[i].iov_len); /* ASan checks every byte */
+        off += iov[i].iov_len;
+    }
+    buf[total] = '\0';
+
+    /* Send it in pieces of 1, 7, 4096, 1, 7, 4096 ... bytes, so that
+     * partial sends split iovecs at every kind of boundary. */
+    static const size_t steps[] = {1, 7, 4096};
+    size_t left = total, k = 0;
+    while (left > 0) {
+        size_t step = steps[k++ % 3];
+        if (step > left)
+            step = left;
+        reply_consume(r, step);
+        left -= step;
+        FUZZ_CHECK(r->bytes == left);
+    }
+    FUZZ_CHECK(reply_empty(r));
+    if (out != NULL) {
+        *out = buf;
+        *outlen = total;
+    } else {
+        free(buf);
+    }
+}
+
+void fuzz_check_binary_responses(const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        FUZZ_CHECK(len - off >= BINARY_HEADER_LEN);
+        struct binary_header h;
+        binary_header_decode(buf + off, &h);
+        FUZZ_CHECK(h.magic == BINARY_MAGIC_RESPONSE);
+        FUZZ_CHECK((size_t)h.extlen + h.keylen <= h.bodylen);
+        FUZZ_CHECK(h.bodylen <= len - off - BINARY_HEADER_LEN);
+        off += BINARY_HEADER_LEN + (size_t)h.bodylen;
+    }
+    FUZZ_CHECK(off == len);
+}

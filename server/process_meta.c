@@ -1,0 +1,290 @@
+/*
+ * process_meta.c - the meta commands in the command layer: a parsed
+ * `struct meta_request` in, store_meta_*() calls, replies out through
+ * proto/meta's encoders. The decisions that must be atomic (who wins the
+ * recache token, stale marking, vivify) are the store's, under the key's
+ * stripe lock; this file only maps flags to store options and outcomes to
+ * replies. Worker thread of the connection; counts into its stats.
+ */
+#include "config.h"
+
+#include "server/process_meta.h"
+
+#include "proto/meta.h"
+#include "proto/reply.h"
+#include "proto/text.h"
+#include "server/conn.h"
+#include "server/worker.h"
+#include "store/store.h"
+
+#include <string.h>
+
+/* A reply we cannot even buffer: drop the connection rather than
+ * desynchronise it. */
+static void fail(struct conn *c, int rc)
+{
+    if (rc != 0)
+        c->close_after_write = true;
+}
+
+static void client_error(struct conn *c, const char *msg)
+{
+    fail(c, text_encode_client_error(&c->out, msg));
+}
+
+static void server_error(struct conn *c, const char *msg)
+{
+    fail(c, text_encode_server_error(&c->out, msg));
+}
+
+/* Sends res unless q hides it; releases res->owner when not handed over. */
+static void send_result(struct conn *c, const struct meta_request *m, struct meta_result *res)
+{
+    if (meta_quiet(m, res->status)) {
+        if (res->owner != NULL)
+            item_release(res->owner);
+        return;
+    }
+    if (meta_encode(&c->out, m, res) != 0) {
+        if (res->owner != NULL)
+            item_release(res->owner);
+        c->close_after_write = true;
+    }
+}
+
+static int64_t ttl_of(rel_time_t exptime, rel_time_t now)
+{
+    return exptime == 0 ? -1 : (int64_t)exptime - (int64_t)now;
+}
+
+/* Which of T and N comes last in the request (the TTL a created item ends
+ * with, since memcached applies them in flag order). */
+static rel_time_t vivify_exptime(const struct meta_request *m)
+{
+    rel_time_t e = 0;
+    for (size_t i = 0; i < m->nflags; i++) {
+        if (m->order[i] == 'N')
+            e = store_exptime_convert(m->vivify_ttl);
+        else if (m->order[i] == 'T')
+            e = store_exptime_convert(m->ttl);
+    }
+    return e;
+}
+
+static void meta_get(struct conn *c, const struct meta_request *m)
+{
+    struct worker *w = c->w;
+    rel_time_t now = store_clock_now();
+    struct store_meta_get_opts o = {
+        .no_bump = meta_has(m, 'u'),
+        .touch = meta_has(m, 'T'),
+        .vivify = meta_has(m, 'N'),
+        .recache = meta_has(m, 'R'),
+    };
+    if (o.touch)
+        o.touch_exptime = store_exptime_convert(m->ttl);
+    if (o.vivify)
+        o.vivify_exptime = vivify_exptime(m);
+    if (o.recache)
+        o.recache_time = store_exptime_convert(m->recache);
+
+    struct store_meta_get_info info;
+    struct item *it = store_meta_get(m->key, m->nkey, &o, &info, &w->ts);
+    struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey};
+    if (it == NULL) {
+        send_result(c, m, &res);
+        return;
+    }
+    if (o.touch && !info.created)
+        STAT_INC(w->ws.cmd_touch);
+    res.status = meta_has(m, 'v') ? META_VA : META_HD;
+    res.key = item_key(it);
+    res.nkey = item_nkey(it);
+    res.flags = item_flags(it);
+    res.cas = item_cas(it);
+    res.size = item_nbytes(it);
+    res.ttl_before = ttl_of(info.exptime_before, now);
+    res.ttl_touch = ttl_of(o.touch_exptime, now);
+    res.ttl_vivify = ttl_of(o.vivify ? store_exptime_convert(m->vivify_ttl) : 0, now);
+    res.touched = o.touch;
+    res.created = info.created;
+    res.hit_before = info.hit_before;
+    res.last_access = now > info.atime_before ? now - info.atime_before : 0;
+    res.win = info.win;
+    res.stale = info.stale;
+    res.token_sent = info.token_sent;
+    if (res.status == META_VA) {
+        res.data = item_data(it);
+        res.nbytes = item_nbytes(it);
+        res.owner = it;
+        send_result(c, m, &res);
+    } else {
+        send_result(c, m, &res);
+        item_release(it);
+    }
+}
+
+static enum process_next meta_set(struct conn *c, const struct meta_request *m)
+{
+    struct worker *w = c->w;
+    enum store_status st;
+    rel_time_t exptime = meta_has(m, 'T') ? store_exptime_convert(m->ttl) : 0;
+    struct item *it = store_alloc(m->key, m->nkey, m->client_flags, exptime, m->vlen, &w->ts, &st);
+    if (it == NULL) {
+        if (st == STORE_TOO_LARGE) {
+            STAT_INC(w->ws.store_too_large);
+            server_error(c, "object too large for cache");
+        } else {
+            STAT_INC(w->ws.store_no_memory);
+            server_error(c, "out of memory storing object");
+        }
+        /* as memcached: a failed ms leaves no stale value behind */
+        store_delete(m->key, m->nkey, 0, &w->scratch_ts);
+        c->swallow_left = (size_t)m->vlen + 2;
+        return PROCESS_SWALLOW;
+    }
+    c->nread_it = it;
+    c->nread_got = 0;
+    c->nread_term = 0;
+    c->meta_nread = true;
+    return PROCESS_NREAD;
+}
+
+void process_meta_complete(struct conn *c)
+{
+    struct item *it = c->nread_it;
+    const struct meta_request *m = &c->meta;
+
+    c->nread_it = NULL;
+    if (c->term[0] != '\r' || c->term[1] != '\n') {
+        /* sent even under q */
+        client_error(c, "bad data chunk");
+        item_release(it);
+        return;
+    }
+    bool has_cas = meta_has(m, 'C');
+    enum store_mode mode;
+    uint64_t cas = m->cas;
+    switch (m->mode) {
+    case 'E': mode = STORE_ADD; cas = 0; break;
+    case 'A': mode = STORE_APPEND; break;
+    case 'P': mode = STORE_PREPEND; break;
+    case 'R': mode = has_cas ? STORE_CAS : STORE_REPLACE; break;
+    default: mode = has_cas ? STORE_CAS : STORE_SET; break;
+    }
+    if (!has_cas)
+        cas = 0;
+    uint64_t new_cas = 0;
+    enum store_status st = store_meta_link(it, mode, cas, meta_has(m, 'I'), &new_cas, &c->w->ts);
+    struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey};
+    switch (st) {
+    case STORE_OK:
+        res.status = META_HD;
+        res.cas = new_cas;
+        break;
+    case STORE_EXISTS: res.status = META_EX; break;
+    case STORE_NOT_FOUND:
+        /* append/prepend with C on a missing key: not stored */
+        res.status = (mode == STORE_APPEND || mode == STORE_PREPEND) ? META_NS : META_NF;
+        break;
+    case STORE_NO_MEMORY:
+        STAT_INC(c->w->ws.store_no_memory);
+        server_error(c, "out of memory storing object");
+        item_release(it);
+        return;
+    case STORE_TOO_LARGE:
+        STAT_INC(c->w->ws.store_too_large);
+        server_error(c, "object too large for cache");
+        item_release(it);
+        return;
+    default: break;
+    }
+    item_release(it);
+    send_result(c, m, &res);
+}
+
+static void meta_delete(struct conn *c, const struct meta_request *m)
+{
+    bool set_ttl = meta_has(m, 'T');
+    enum store_status st = store_meta_delete(m->key, m->nkey, meta_has(m, 'C'), m->cas, meta_has(m, 'I'),
+                                             set_ttl, set_ttl ? store_exptime_convert(m->ttl) : 0, &c->w->ts);
+    struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey};
+    if (st == STORE_NOT_FOUND)
+        res.status = META_NF;
+    else if (st == STORE_EXISTS)
+        res.status = META_EX;
+    send_result(c, m, &res);
+}
+
+static void meta_arith(struct conn *c, const struct meta_request *m)
+{
+    struct store_meta_arith_opts o = {
+        .incr = !(m->mode == 'D' || m->mode == '-'),
+        .delta = m->delta,
+        .cas = meta_has(m, 'C') ? m->cas : 0,
+        .vivify = meta_has(m, 'N'),
+        .initial = m->initial,
+        .touch = meta_has(m, 'T'),
+    };
+    if (o.vivify)
+        o.vivify_exptime = store_exptime_convert(m->vivify_ttl);
+    if (o.touch)
+        o.touch_exptime = store_exptime_convert(m->ttl);
+    rel_time_t now = store_clock_now();
+    rel_time_t exptime = 0;
+    struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey};
+    enum store_status st = store_meta_arith(m->key, m->nkey, &o, &res.number, &res.cas, &exptime, &c->w->ts);
+    switch (st) {
+    case STORE_OK:
+        res.status = meta_has(m, 'v') ? META_VA : META_HD;
+        res.ttl_before = ttl_of(exptime, now);
+        break;
+    case STORE_EXISTS: res.status = META_EX; break;
+    case STORE_NON_NUMERIC:
+        client_error(c, "cannot increment or decrement non-numeric value");
+        return;
+    case STORE_NO_MEMORY:
+    case STORE_TOO_LARGE:
+        if (o.vivify) {
+            res.status = META_NS;
+            break;
+        }
+        server_error(c, "out of memory");
+        return;
+    default: break;
+    }
+    send_result(c, m, &res);
+}
+
+static void meta_debug(struct conn *c, const struct meta_request *m)
+{
+    struct store_meta_debug_info info;
+    STAT_INC(c->w->ws.cmd_meta); /* memcached 1.6.18 counts only me here */
+    if (!store_meta_peek(m->key, m->nkey, &info)) {
+        fail(c, reply_add_static(&c->out, "EN\r\n"));
+        return;
+    }
+    rel_time_t now = store_clock_now();
+    struct meta_debug d = {
+        .exp = info.exptime == 0 ? -1 : (int64_t)now - (int64_t)info.exptime,
+        .la = now > info.atime ? now - info.atime : 0,
+        .cas = info.cas,
+        .fetched = info.fetched,
+        .cls = info.cls,
+        .size = info.size,
+    };
+    fail(c, meta_encode_debug(&c->out, m, &d));
+}
+
+enum process_next process_meta(struct conn *c, const struct meta_request *m)
+{
+    switch (m->cmd) {
+    case META_CMD_MG: meta_get(c, m); break;
+    case META_CMD_MS: return meta_set(c, m);
+    case META_CMD_MD: meta_delete(c, m); break;
+    case META_CMD_MA: meta_arith(c, m); break;
+    case META_CMD_MN: fail(c, meta_encode_mn(&c->out)); break;
+    case META_CMD_ME: meta_debug(c, m); break;
+    }
+    return PROCESS_CONTINUE;
+}

@@ -1,0 +1,190 @@
+/*
+ * rebalance.c - moving a page between slab classes (see rebalance.h).
+ *
+ * The victim is the class with the most pages; the page is the one holding
+ * that class's LRU tail (its least recently used data). Under the victim's
+ * class lock every carved chunk of the page must be either free or a linked
+ * item nobody else references; such items are unlinked (stripe locks are
+ * only trylocked: lock order is stripe -> class) and the page's chunks are
+ * dropped from the free list. If any chunk is busy the items already
+ * unlinked become free chunks of the victim and the move is abandoned.
+ * The page then joins `to` under `to`'s lock. total_malloced is unchanged.
+ */
+#include "config.h"
+
+#include "store/rebalance.h"
+
+#include "store/hashtable.h"
+#include "store/item.h"
+#include "store/lru.h"
+#include "store/slab.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REBALANCE_TRIES 4 /* victim classes tried per move */
+
+static bool in_page(const void *p, const char *page, size_t page_size)
+{
+    return (const char *)p >= page && (const char *)p < page + page_size;
+}
+
+/* The class with the most pages, other than `to` and those in `tried`. */
+static struct slab_class *pick_victim(const struct slab_class *to, uint64_t tried)
+{
+    struct slab_class *best = NULL;
+    size_t most = 0;
+    for (unsigned id = 1; id <= slab_nclasses(); id++) {
+        struct slab_class *c = slab_class_get(id);
+        if (c == NULL || c == to || (tried & (UINT64_C(1) << id)))
+            continue;
+        /* a racy read is fine: the choice is re-checked under the lock */
+        size_t n = __atomic_load_n(&c->npages, __ATOMIC_RELAXED);
+        if (n > most) {
+            most = n;
+            best = c;
+        }
+    }
+    return best;
+}
+
+/* Index of the page holding `p`, or npages. */
+static size_t page_index_locked(const struct slab_class *c, const void *p, size_t page_size)
+{
+    for (size_t i = 0; i < c->npages; i++)
+        if (in_page(p, c->pages[i], page_size))
+            return i;
+    return c->npages;
+}
+
+/* Empties page `idx` of class v. Class lock of v held. */
+static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tstats *ts)
+{
+    size_t page_size = slab_page_size();
+    char *page = v->pages[idx];
+    bool newest = v->end_left > 0 && in_page(v->end_ptr, page, page_size);
+    uint32_t carved = newest ? (uint32_t)((v->end_ptr - page) / v->size) : v->perslab;
+
+    /* first pass: every carved chunk free, or linked and unreferenced */
+    for (uint32_t i = 0; i < carved; i++) {
+        struct item *it = (struct item *)(page + (size_t)i * v->size);
+        uint8_t fl = item_iflags(it);
+        if (fl & ITEM_FREE)
+            continue;
+        if (!(fl & ITEM_LINKED) || item_refcount(it) != 1)
+            return false;
+    }
+    /* second pass: unlink the items */
+    uint32_t evicted = 0;
+    for (uint32_t i = 0; i < carved; i++) {
+        struct item *it = (struct item *)(page + (size_t)i * v->size);
+        if (item_iflags(it) & ITEM_FREE)
+            continue;
+        uint32_t hv = ht_hash(item_key(it), it->nkey);
+        bool got = ht_trylock(hv);
+        if (!got || item_refcount(it) != 1 || !(item_iflags(it) & ITEM_LINKED)) {
+            if (got)
+                ht_unlock(hv);
+            /* busy after all: what was unlinked so far becomes free chunks */
+            for (uint32_t j = 0; j < i; j++) {
+                struct item *done = (struct item *)(page + (size_t)j * v->size);
+                if ((item_iflags(done) & (ITEM_FREE | ITEM_LINKED)) == 0)
+                    slab_free_locked(v, done);
+            }
+            return false;
+        }
+        STAT_SUB(v->mem_requested, item_size(it));
+        lru_unlink_item_locked(v, it, hv);
+        ht_unlock(hv);
+        evicted++;
+        STAT_INC(ts->evictions);
+        STAT_INC(v->evicted);
+        if (!(item_iflags(it) & ITEM_FETCHED))
+            STAT_INC(ts->evicted_unfetched);
+    }
+    STAT_SUB(v->used_chunks, evicted);
+    /* drop the page's chunks from the free list */
+    struct item **pp = &v->free_list;
+    uint64_t dropped = 0;
+    while (*pp != NULL) {
+        if (in_page(*pp, page, page_size)) {
+            *pp = (*pp)->h_next;
+            dropped++;
+        } else {
+            pp = &(*pp)->h_next;
+        }
+    }
+    STAT_SUB(v->free_count, dropped);
+    if (newest) {
+        v->end_ptr = NULL;
+        v->end_left = 0;
+    }
+    memmove(&v->pages[idx], &v->pages[idx + 1], (v->npages - idx - 1) * sizeof(v->pages[0]));
+    __atomic_store_n(&v->npages, v->npages - 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+/* Empties one page of some class and returns it, or NULL. Tries the
+ * classes holding the most pages first, a few of them. */
+static char *take_page(const struct slab_class *to, struct store_tstats *ts)
+{
+    size_t page_size = slab_page_size();
+    uint64_t tried = 0;
+    for (int attempt = 0; attempt < REBALANCE_TRIES; attempt++) {
+        struct slab_class *v = pick_victim(to, tried);
+        if (v == NULL)
+            return NULL;
+        tried |= UINT64_C(1) << v->id;
+        pthread_mutex_lock(&v->lock);
+        if (v->npages == 0) {
+            pthread_mutex_unlock(&v->lock);
+            continue;
+        }
+        struct item *tail = lru_tail_locked(v);
+        size_t idx = tail != NULL ? page_index_locked(v, tail, page_size) : 0;
+        if (idx == v->npages)
+            idx = 0;
+        char *page = v->pages[idx];
+        bool ok = empty_page_locked(v, idx, ts);
+        pthread_mutex_unlock(&v->lock);
+        if (ok)
+            return page;
+    }
+    return NULL;
+}
+
+bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
+{
+    char *page = take_page(to, ts);
+    if (page == NULL)
+        return false;
+
+    pthread_mutex_lock(&to->lock);
+    if (to->npages == to->pages_cap) {
+        size_t cap = to->pages_cap ? to->pages_cap * 2 : 16;
+        void **p = realloc(to->pages, cap * sizeof(*p));
+        if (p == NULL) {
+            /* cannot record it: give the memory back to the budget */
+            pthread_mutex_unlock(&to->lock);
+            slab_page_release(page);
+            return false;
+        }
+        to->pages = p;
+        to->pages_cap = cap;
+    }
+    to->pages[to->npages] = page;
+    __atomic_store_n(&to->npages, to->npages + 1, __ATOMIC_RELAXED);
+    if (to->end_left == 0) {
+        to->end_ptr = page;
+        to->end_left = to->perslab;
+    } else {
+        /* another thread gave `to` a page meanwhile: put this one's chunks
+         * on the free list rather than lose the rest of the other */
+        for (uint32_t i = 0; i < to->perslab; i++)
+            slab_free_locked(to, page + (size_t)i * to->size);
+        STAT_ADD(to->used_chunks, to->perslab); /* slab_free_locked counted them as freed */
+    }
+    pthread_mutex_unlock(&to->lock);
+    return true;
+}

@@ -1,0 +1,24 @@
+/*
+ * store_internal.h - store.c's internals that store_meta.c builds on. Not
+ * part of the facade: only store/ includes this. Every function here wants
+ * the key's stripe lock held (ht_lock(hv)), as the static originals do.
+ */
+#ifndef MCD_STORE_INTERNAL_H
+#define MCD_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct item *store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
+                             struct store_tstats *ts, enum store_status *status);
+/* Links with a new CAS, atime now, FETCHED cleared, plus the link's ref. */
+void store_int_link(struct item *it, uint32_t hv, rel_time_t now);
+void store_int_unlink(struct item *it, uint32_t hv);
+struct item *store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts);
+bool store_int_parse_number(const char *p, size_t n, uint64_t *out);
+bool store_int_use_cas(void);
+
+#endif /* MCD_STORE_INTERNAL_H */

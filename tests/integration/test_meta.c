@@ -1,0 +1,211 @@
+/*
+ * test_meta.c - the meta protocol end to end.
+ *
+ *  - table: every exchange of meta_cases/meta.cases (replies recorded from
+ *    memcached 1.6.18) against the server under test;
+ *  - diff: the same exchanges against server/mcd and /usr/bin/memcached side
+ *    by side, replies compared after masking CAS values and me's
+ *    size/cls (skipped when memcached is not installed);
+ *  - stampede: 32 clients miss one key with N at once, exactly one gets W
+ *    (and after md I, exactly one reader of the stale item gets W);
+ *  - example: examples/cache_aside runs 32 clients against the server and
+ *    calls its backend exactly once.
+ */
+#include "config.h"
+
+#include "tests/lib/cases.h"
+#include "tests/lib/harness.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#ifndef MCD_META_CASES
+#define MCD_META_CASES "tests/integration/meta_cases/meta.cases"
+#endif
+#ifndef MCD_EXAMPLE_BIN
+#define MCD_EXAMPLE_BIN "examples/cache_aside"
+#endif
+
+static struct mcd_server *srv;
+
+static void setup(void)
+{
+    srv = mcd_start(NULL);
+    cr_assert_not_null(srv, "server %s did not start", mcd_bin());
+}
+
+static void teardown(void)
+{
+    mcd_stop(srv);
+}
+
+TestSuite(meta, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(meta, recorded_table)
+{
+    struct mcd_case_file *f = mcd_cases_load(MCD_META_CASES);
+    cr_assert_not_null(f);
+    size_t bad = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (!mcd_case_check(srv, &f->cases[i]))
+            bad++;
+    cr_assert_eq(bad, 0, "%zu of %zu meta cases differ from memcached's recorded replies", bad, f->n);
+    mcd_cases_free(f);
+}
+
+/* Masks what legitimately differs: digits after " c" (CAS), and the rest of
+ * an "ME" line after "cas=". In place; returns the new length. */
+static size_t mask(char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (i + 1 < n && s[i] == ' ' && s[i + 1] == 'c' && i + 2 < n && s[i + 2] >= '0' && s[i + 2] <= '9') {
+            memcpy(s + o, " c#", 3);
+            o += 3;
+            i += 2;
+            while (i < n && s[i] >= '0' && s[i] <= '9')
+                i++;
+            continue;
+        }
+        if (i + 4 <= n && memcmp(s + i, "cas=", 4) == 0) {
+            memcpy(s + o, "cas=#", 5);
+            o += 5;
+            while (i < n && s[i] != '\r')
+                i++;
+            continue;
+        }
+        s[o++] = s[i++];
+    }
+    return o;
+}
+
+Test(meta, differential_against_memcached)
+{
+    const char *ob = mcd_oracle_bin();
+    if (mcd_target_is_memcached() || ob == NULL)
+        cr_skip_test("memcached not installed (or it is the server under test)");
+    struct mcd_server *oracle = mcd_start_bin(ob, NULL);
+    cr_assert_not_null(oracle);
+    struct mcd_case_file *f = mcd_cases_load(MCD_META_CASES);
+    cr_assert_not_null(f);
+    size_t bad = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const struct mcd_server *s[2] = {oracle, srv};
+        char *out[2];
+        size_t len[2];
+        for (int j = 0; j < 2; j++) {
+            struct mcd_conn *c = mcd_conn_open(s[j]);
+            bool closed, synced;
+            cr_assert_not_null(c);
+            out[j] = mcd_case_collect(c, &f->cases[i], &len[j], &closed, &synced);
+            len[j] = mask(out[j], len[j]);
+            mcd_conn_close(c);
+        }
+        if (len[0] != len[1] || memcmp(out[0], out[1], len[0]) != 0) {
+            char *e0 = mcd_escape(out[0], len[0]), *e1 = mcd_escape(out[1], len[1]);
+            fprintf(stderr, "meta diff %s:\n  memcached: %s\n  mcd:       %s\n", f->cases[i].name, e0, e1);
+            free(e0);
+            free(e1);
+            bad++;
+        }
+        free(out[0]);
+        free(out[1]);
+    }
+    mcd_cases_free(f);
+    mcd_stop(oracle);
+    cr_assert_eq(bad, 0, "%zu meta exchanges differ from memcached", bad);
+}
+
+#define CLIENTS 32
+
+struct racer {
+    struct mcd_conn *c;
+    const char *cmd;
+    pthread_barrier_t *go;
+    char *line;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    pthread_barrier_wait(r->go);
+    mcd_sendstr(r->c, r->cmd);
+    r->line = mcd_read_line(r->c);
+    return NULL;
+}
+
+static bool has_flag(const char *line, char f)
+{
+    for (const char *p = strchr(line, ' '); p != NULL; p = strchr(p + 1, ' '))
+        if (p[1] == f && (p[2] == ' ' || p[2] == '\0'))
+            return true;
+    return false;
+}
+
+/* Sends cmd from CLIENTS connections at once; returns how many got W and
+ * checks that every other one got Z. */
+static int race_round(struct mcd_conn **conns, const char *cmd)
+{
+    pthread_barrier_t go;
+    pthread_t th[CLIENTS];
+    struct racer r[CLIENTS];
+    pthread_barrier_init(&go, NULL, CLIENTS);
+    for (int i = 0; i < CLIENTS; i++) {
+        r[i] = (struct racer){.c = conns[i], .cmd = cmd, .go = &go};
+        pthread_create(&th[i], NULL, race, &r[i]);
+    }
+    int wins = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_not_null(r[i].line, "client %d got no reply", i);
+        if (has_flag(r[i].line, 'W'))
+            wins++;
+        else
+            cr_assert(has_flag(r[i].line, 'Z'), "loser reply without Z: %s", r[i].line);
+        free(r[i].line);
+    }
+    pthread_barrier_destroy(&go);
+    return wins;
+}
+
+Test(meta, stampede_exactly_one_winner)
+{
+    struct mcd_conn *conns[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        conns[i] = mcd_conn_open(srv);
+        cr_assert_not_null(conns[i]);
+    }
+    char cmd[64];
+    for (int round = 0; round < 20; round++) {
+        snprintf(cmd, sizeof(cmd), "mg hot:%d s t N30\r\n", round);
+        cr_assert_eq(race_round(conns, cmd), 1, "vivify round %d", round);
+    }
+    /* stale-while-revalidate: md I, then every reader sees X, one wins */
+    for (int round = 0; round < 10; round++) {
+        snprintf(cmd, sizeof(cmd), "ms stale:%d 2 T60\r\nok\r\n", round);
+        cr_assert(mcd_roundtrip(conns[0], cmd, "HD\r\n"));
+        snprintf(cmd, sizeof(cmd), "md stale:%d I\r\n", round);
+        cr_assert(mcd_roundtrip(conns[0], cmd, "HD\r\n"));
+        snprintf(cmd, sizeof(cmd), "mg stale:%d s\r\n", round);
+        cr_assert_eq(race_round(conns, cmd), 1, "stale round %d", round);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        mcd_conn_close(conns[i]);
+}
+
+Test(meta, cache_aside_example)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s -p %d -c 32 -d 150 -k example:report", MCD_EXAMPLE_BIN, srv->port);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char line[256] = "";
+    cr_assert_not_null(fgets(line, sizeof(line), p));
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "cache_aside: %s", line);
+    cr_assert(strstr(line, "backend_calls=1") != NULL, "%s", line);
+}

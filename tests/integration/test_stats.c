@@ -1,0 +1,227 @@
+/*
+ * test_stats.c - the `stats` family: names present, counters moving as a
+ * scripted sequence of commands dictates, sub-commands, and reset.
+ * Each test starts its own server.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/lib/harness.h"
+
+static struct mcd_server *srv;
+static struct mcd_conn *conn;
+
+static void setup(void)
+{
+    srv = mcd_start(NULL);
+    cr_assert_not_null(srv, "server %s did not start", mcd_bin());
+    conn = mcd_conn_open(srv);
+    cr_assert_not_null(conn);
+}
+
+static void teardown(void)
+{
+    mcd_conn_close(conn);
+    mcd_stop(srv);
+}
+
+TestSuite(stats, .init = setup, .fini = teardown, .timeout = 30);
+
+static void assert_names(const char *sub, const char *const names[])
+{
+    char *st = mcd_stats(conn, sub);
+
+    cr_assert_not_null(st, "stats %s: no reply", sub ? sub : "");
+    for (size_t i = 0; names[i] != NULL; i++)
+        cr_expect(mcd_stat_find(st, names[i], NULL, 0), "stats %s: missing %s", sub ? sub : "", names[i]);
+    free(st);
+}
+
+Test(stats, general_names)
+{
+    static const char *const names[] = {
+        "pid", "uptime", "time", "version", "curr_connections", "total_connections", "rejected_connections",
+        "cmd_get", "cmd_set", "cmd_flush", "cmd_touch", "get_hits", "get_misses", "get_expired", "get_flushed",
+        "delete_misses", "delete_hits", "incr_misses", "incr_hits", "decr_misses", "decr_hits", "cas_misses",
+        "cas_hits", "cas_badval", "touch_hits", "touch_misses", "bytes_read", "bytes_written", "limit_maxbytes",
+        "threads", "curr_items", "total_items", "bytes", "evictions", "reclaimed", "expired_unfetched",
+        "evicted_unfetched", "rusage_user", "rusage_system", NULL};
+    char *st = mcd_stats(conn, NULL);
+    char v[64];
+
+    cr_assert_not_null(st);
+    cr_assert(strncmp(st, "STAT pid ", 9) == 0, "stats must start with pid: %.40s", st);
+    cr_assert(strlen(st) >= 5 && strcmp(st + strlen(st) - 5, "END\r\n") == 0);
+    free(st);
+    assert_names(NULL, names);
+    cr_assert_eq(mcd_stat_ll(conn, NULL, "pid"), srv->pid);
+    cr_assert_eq(mcd_stat_ll(conn, NULL, "threads"), 4);
+    cr_assert_eq(mcd_stat_ll(conn, NULL, "limit_maxbytes"), 64LL * 1024 * 1024);
+    st = mcd_stats(conn, NULL);
+    cr_assert(mcd_stat_find(st, "rusage_user", v, sizeof(v)));
+    cr_assert_not_null(strchr(v, '.'), "rusage_user is seconds.micros: %s", v);
+    free(st);
+}
+
+/* Counter deltas after a scripted sequence. */
+Test(stats, counters_move)
+{
+    static const char *const names[] = {"cmd_get", "cmd_set", "cmd_touch", "get_hits", "get_misses",
+                                        "delete_hits", "delete_misses", "incr_hits", "incr_misses", "decr_hits",
+                                        "decr_misses", "cas_hits", "cas_badval", "cas_misses", "touch_hits",
+                                        "touch_misses", "curr_items", "total_items", "cmd_flush", "bytes_read",
+                                        "bytes_written"};
+    enum { N = sizeof(names) / sizeof(names[0]) };
+    long long before[N], after[N];
+    /* expected deltas, in names[] order */
+    static const long long want[N] = {
+        /* cmd_get */ 4, /* cmd_set */ 5, /* cmd_touch */ 2, /* get_hits */ 2, /* get_misses */ 2,
+        /* delete_hits */ 1, /* delete_misses */ 1, /* incr_hits */ 1, /* incr_misses */ 1, /* decr_hits */ 1,
+        /* decr_misses */ 1, /* cas_hits */ 0, /* cas_badval */ 1, /* cas_misses */ 1, /* touch_hits */ 1,
+        /* touch_misses */ 1, /* curr_items */ 2, /* total_items */ -2, /* cmd_flush */ 0, -1, -1};
+
+    for (size_t i = 0; i < N; i++)
+        before[i] = mcd_stat_ll(conn, NULL, names[i]);
+    cr_assert(mcd_roundtrip(conn, "set a 0 0 1\r\n1\r\n", "STORED\r\n"));
+    cr_assert(mcd_roundtrip(conn, "set b 0 0 1\r\n2\r\n", "STORED\r\n"));
+    cr_assert(mcd_roundtrip(conn, "set c 0 0 1\r\n3\r\n", "STORED\r\n"));
+    cr_assert(mcd_roundtrip(conn, "get a\r\n", "VALUE a 0 1\r\n1\r\nEND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "get b nope\r\n", "VALUE b 0 1\r\n2\r\nEND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "get nope2\r\n", "END\r\n"));
+    cr_assert(mcd_roundtrip(conn, "delete c\r\n", "DELETED\r\n"));
+    cr_assert(mcd_roundtrip(conn, "delete c\r\n", "NOT_FOUND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "incr a 1\r\n", "2\r\n"));
+    cr_assert(mcd_roundtrip(conn, "incr x 1\r\n", "NOT_FOUND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "decr a 1\r\n", "1\r\n"));
+    cr_assert(mcd_roundtrip(conn, "decr x 1\r\n", "NOT_FOUND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "cas a 0 0 1 999999\r\n5\r\n", "EXISTS\r\n"));
+    cr_assert(mcd_roundtrip(conn, "cas x 0 0 1 1\r\n5\r\n", "NOT_FOUND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "touch a 100\r\n", "TOUCHED\r\n"));
+    cr_assert(mcd_roundtrip(conn, "touch x 100\r\n", "NOT_FOUND\r\n"));
+    for (size_t i = 0; i < N; i++) {
+        after[i] = mcd_stat_ll(conn, NULL, names[i]);
+        cr_expect_geq(after[i], 0, "stat %s missing", names[i]);
+        if (want[i] == -2) /* 3 sets; an incr/decr may or may not store a new item */
+            cr_expect(after[i] - before[i] >= 3 && after[i] - before[i] <= 5, "stat %s moved by %lld",
+                      names[i], after[i] - before[i]);
+        else if (want[i] >= 0)
+            cr_expect_eq(after[i] - before[i], want[i], "stat %s moved by %lld, expected %lld", names[i],
+                         after[i] - before[i], want[i]);
+        else
+            cr_expect_gt(after[i], before[i], "stat %s did not grow", names[i]);
+    }
+    cr_assert(mcd_roundtrip(conn, "flush_all\r\n", "OK\r\n"));
+    cr_expect_eq(mcd_stat_ll(conn, NULL, "cmd_flush"), 1);
+    /* flushed items may be reaped lazily (memcached counts get_flushed only
+     * when a get meets one before its LRU threads do), so only the miss is exact */
+    long long misses = mcd_stat_ll(conn, NULL, "get_misses");
+    cr_assert(mcd_roundtrip(conn, "get a\r\n", "END\r\n"));
+    cr_expect_eq(mcd_stat_ll(conn, NULL, "get_misses"), misses + 1);
+}
+
+Test(stats, connections)
+{
+    long long cur = mcd_stat_ll(conn, NULL, "curr_connections");
+    long long total = mcd_stat_ll(conn, NULL, "total_connections");
+    struct mcd_conn *c2 = mcd_conn_open(srv);
+
+    cr_assert_not_null(c2);
+    cr_assert(mcd_roundtrip(c2, "version\r\n", "VERSION {str}\r\n"));
+    cr_expect_eq(mcd_stat_ll(conn, NULL, "curr_connections"), cur + 1);
+    cr_expect_eq(mcd_stat_ll(conn, NULL, "total_connections"), total + 1);
+    char *st = mcd_stats(conn, "conns");
+    cr_assert_not_null(st);
+    /* one "STAT <fd>:addr tcp:127.0.0.1:<port>" line per connection (and the listener) */
+    size_t addrs = 0;
+    for (const char *p = st; (p = strstr(p, ":addr ")) != NULL; p++)
+        addrs++;
+    cr_expect_geq(addrs, 2, "stats conns lists %zu connections:\n%s", addrs, st);
+    cr_expect_not_null(strstr(st, ":state "), "stats conns has no state lines");
+    free(st);
+    mcd_conn_close(c2);
+}
+
+Test(stats, settings)
+{
+    static const char *const names[] = {"maxbytes", "maxconns", "tcpport", "item_size_max", "evictions",
+                                        "cas_enabled", "num_threads", "growth_factor", "chunk_size", NULL};
+    char *st = mcd_stats(conn, "settings");
+    char v[64];
+
+    cr_assert_not_null(st);
+    assert_names("settings", names);
+    cr_assert(mcd_stat_find(st, "maxbytes", v, sizeof(v)));
+    cr_expect_str_eq(v, "67108864");
+    cr_assert(mcd_stat_find(st, "maxconns", v, sizeof(v)));
+    cr_expect_str_eq(v, "1024");
+    cr_assert(mcd_stat_find(st, "tcpport", v, sizeof(v)));
+    cr_expect_eq(atoi(v), srv->port);
+    cr_assert(mcd_stat_find(st, "item_size_max", v, sizeof(v)));
+    cr_expect_str_eq(v, "1048576");
+    cr_assert(mcd_stat_find(st, "evictions", v, sizeof(v)));
+    cr_expect_str_eq(v, "on");
+    cr_assert(mcd_stat_find(st, "cas_enabled", v, sizeof(v)));
+    cr_expect_str_eq(v, "yes");
+    cr_assert(mcd_stat_find(st, "num_threads", v, sizeof(v)));
+    cr_expect_str_eq(v, "4");
+    free(st);
+}
+
+Test(stats, items_and_slabs)
+{
+    char name[64], v[64];
+
+    cr_assert(mcd_roundtrip(conn, "set small 0 0 5\r\nhello\r\n", "STORED\r\n"));
+    char *st = mcd_stats(conn, "items");
+    cr_assert_not_null(st);
+    /* find the class that holds our one item */
+    const char *p = strstr(st, "STAT items:");
+    cr_assert_not_null(p, "stats items is empty:\n%s", st);
+    int cls = atoi(p + strlen("STAT items:"));
+    cr_assert_gt(cls, 0);
+    snprintf(name, sizeof(name), "items:%d:number", cls);
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)), "no %s", name);
+    cr_expect_str_eq(v, "1");
+    snprintf(name, sizeof(name), "items:%d:evicted", cls);
+    cr_expect(mcd_stat_find(st, name, NULL, 0), "no %s", name);
+    free(st);
+
+    st = mcd_stats(conn, "slabs");
+    cr_assert_not_null(st);
+    snprintf(name, sizeof(name), "%d:chunk_size", cls);
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)), "no %s in\n%s", name, st);
+    cr_expect_geq(atoi(v), 5, "chunk_size %s too small", v);
+    snprintf(name, sizeof(name), "%d:used_chunks", cls);
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)), "no %s", name);
+    cr_expect_str_eq(v, "1");
+    snprintf(name, sizeof(name), "%d:total_pages", cls);
+    cr_expect(mcd_stat_find(st, name, NULL, 0), "no %s", name);
+    cr_assert(mcd_stat_find(st, "active_slabs", v, sizeof(v)));
+    cr_expect_geq(atoi(v), 1);
+    cr_assert(mcd_stat_find(st, "total_malloced", v, sizeof(v)));
+    cr_expect_gt(atoll(v), 0);
+    free(st);
+}
+
+Test(stats, reset)
+{
+    cr_assert(mcd_roundtrip(conn, "set r 0 0 1\r\nx\r\n", "STORED\r\n"));
+    cr_assert(mcd_roundtrip(conn, "get r\r\n", "VALUE r 0 1\r\nx\r\nEND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "get r\r\n", "VALUE r 0 1\r\nx\r\nEND\r\n"));
+    cr_assert_eq(mcd_stat_ll(conn, NULL, "get_hits"), 2);
+    cr_assert(mcd_roundtrip(conn, "stats reset\r\n", "RESET\r\n"));
+    cr_expect_eq(mcd_stat_ll(conn, NULL, "get_hits"), 0);
+    cr_expect_eq(mcd_stat_ll(conn, NULL, "cmd_get"), 0);
+    /* items survive a reset */
+    cr_expect_eq(mcd_stat_ll(conn, NULL, "curr_items"), 1);
+}
+
+Test(stats, unknown_subcommand)
+{
+    cr_assert(mcd_roundtrip(conn, "stats bogus\r\n", "ERROR\r\n"));
+    cr_assert(mcd_roundtrip(conn, "version\r\n", "VERSION {str}\r\n"));
+}

@@ -1,0 +1,264 @@
+/* test_meta_store.c - the meta store operations (store/store_meta.c):
+ * vivify, recache and stale win tokens, invalidating sets and deletes,
+ * ma with auto-create, me's peek; and exactly one winner under threads. */
+#include "config.h"
+
+#include "store/store.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+
+static struct store_tstats ts;
+
+static void
+init(void)
+{
+    struct store_options o = {
+        .mem_limit = 16u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
+        .use_cas = true, .evict_to_free = true, .hashpower = 8,
+    };
+    memset(&ts, 0, sizeof(ts));
+    cr_assert_eq(store_setup(&o), 0);
+    store_clock_set(100);
+}
+
+static void
+fini(void)
+{
+    store_teardown();
+}
+
+TestSuite(meta_store, .init = init, .fini = fini);
+
+static uint64_t
+put(const char *key, const char *val, rel_time_t exp)
+{
+    enum store_status st;
+    uint64_t cas = 0;
+    struct item *it = store_alloc(key, strlen(key), 0, exp, (uint32_t)strlen(val), &ts, &st);
+    cr_assert_not_null(it);
+    memcpy(item_data(it), val, strlen(val));
+    cr_assert_eq(store_link(it, STORE_SET, 0, &cas, &ts), STORE_OK);
+    item_release(it);
+    return cas;
+}
+
+static struct item *
+mget(const char *key, const struct store_meta_get_opts *o, struct store_meta_get_info *info)
+{
+    return store_meta_get(key, strlen(key), o, info, &ts);
+}
+
+Test(meta_store, miss_and_hit)
+{
+    struct store_meta_get_opts o = {0};
+    struct store_meta_get_info info;
+    cr_assert_null(mget("a", &o, &info));
+    cr_assert_eq(ts.get_misses, 1);
+    put("a", "xyz", 0);
+    struct item *it = mget("a", &o, &info);
+    cr_assert_not_null(it);
+    cr_assert_not(info.hit_before);
+    cr_assert_not(info.win);
+    item_release(it);
+    it = mget("a", &o, &info);
+    cr_assert(info.hit_before);
+    item_release(it);
+}
+
+Test(meta_store, no_bump_keeps_fetched_clear)
+{
+    struct store_meta_get_opts o = {.no_bump = true};
+    struct store_meta_get_info info;
+    put("u", "1", 0);
+    item_release(mget("u", &o, &info));
+    item_release(mget("u", &o, &info));
+    cr_assert_not(info.hit_before);
+}
+
+Test(meta_store, vivify_wins_once)
+{
+    struct store_meta_get_opts o = {.vivify = true, .vivify_exptime = 130};
+    struct store_meta_get_info info;
+    struct item *it = mget("v", &o, &info);
+    cr_assert_not_null(it);
+    cr_assert(info.created);
+    cr_assert(info.win);
+    cr_assert_eq(item_nbytes(it), 0);
+    cr_assert_eq(item_exptime(it), 130);
+    item_release(it);
+    it = mget("v", &o, &info);
+    cr_assert_not(info.created);
+    cr_assert_not(info.win);
+    cr_assert(info.token_sent);
+    item_release(it);
+    /* a set clears the token */
+    put("v", "data", 0);
+    it = mget("v", &o, &info);
+    cr_assert_not(info.token_sent);
+    item_release(it);
+}
+
+Test(meta_store, recache_below_ttl)
+{
+    put("r", "1", 200);
+    struct store_meta_get_opts o = {.recache = true, .recache_time = 130};
+    struct store_meta_get_info info;
+    item_release(mget("r", &o, &info));
+    cr_assert_not(info.win); /* 100 s left, token 30 */
+    o.recache_time = 300;
+    item_release(mget("r", &o, &info));
+    cr_assert(info.win);
+    item_release(mget("r", &o, &info));
+    cr_assert_not(info.win);
+    cr_assert(info.token_sent);
+    /* no TTL: never wins */
+    put("r2", "1", 0);
+    item_release(mget("r2", &o, &info));
+    cr_assert_not(info.win);
+}
+
+Test(meta_store, touch)
+{
+    put("t", "1", 200);
+    struct store_meta_get_opts o = {.touch = true, .touch_exptime = 160};
+    struct store_meta_get_info info;
+    struct item *it = mget("t", &o, &info);
+    cr_assert_eq(info.exptime_before, 200);
+    cr_assert_eq(item_exptime(it), 160);
+    cr_assert_eq(ts.touch_cmds, 1);
+    item_release(it);
+}
+
+Test(meta_store, invalidate_delete_then_one_winner)
+{
+    uint64_t cas = put("s", "old", 0);
+    cr_assert_eq(store_meta_delete("s", 1, false, 0, true, true, 150, &ts), STORE_OK);
+    struct store_meta_get_opts o = {0};
+    struct store_meta_get_info info;
+    struct item *it = mget("s", &o, &info);
+    cr_assert(info.stale);
+    cr_assert(info.win);
+    cr_assert_neq(item_cas(it), cas);
+    cr_assert_eq(item_exptime(it), 150);
+    item_release(it);
+    item_release(mget("s", &o, &info));
+    cr_assert(info.stale);
+    cr_assert_not(info.win);
+    cr_assert(info.token_sent);
+    /* md I again: the next reader may win again */
+    cr_assert_eq(store_meta_delete("s", 1, false, 0, true, false, 0, &ts), STORE_OK);
+    item_release(mget("s", &o, &info));
+    cr_assert(info.win);
+}
+
+Test(meta_store, delete_cas)
+{
+    cr_assert_eq(store_meta_delete("d", 1, false, 0, false, false, 0, &ts), STORE_NOT_FOUND);
+    put("d", "1", 0);
+    cr_assert_eq(store_meta_delete("d", 1, true, 0, false, false, 0, &ts), STORE_EXISTS);
+    cr_assert_eq(store_meta_delete("d", 1, false, 0, false, false, 0, &ts), STORE_OK);
+}
+
+Test(meta_store, invalidating_set)
+{
+    uint64_t cas = put("i", "old", 180);
+    enum store_status st;
+    struct item *it = store_alloc("i", 1, 0, 0, 3, &ts, &st);
+    memcpy(item_data(it), "new", 3);
+    /* a higher CAS: exists */
+    cr_assert_eq(store_meta_link(it, STORE_CAS, cas + 100, true, NULL, &ts), STORE_EXISTS);
+    /* a lower one: stored, stale, TTL kept */
+    cr_assert_eq(store_meta_link(it, STORE_CAS, cas - 1, true, NULL, &ts), STORE_OK);
+    item_release(it);
+    struct store_meta_get_opts o = {0};
+    struct store_meta_get_info info;
+    it = mget("i", &o, &info);
+    cr_assert(info.stale);
+    cr_assert(info.win);
+    cr_assert_eq(item_exptime(it), 180);
+    cr_assert_eq(memcmp(item_data(it), "new", 3), 0);
+    item_release(it);
+}
+
+Test(meta_store, arith)
+{
+    struct store_meta_arith_opts o = {.incr = true, .delta = 1};
+    uint64_t v = 0, cas = 0;
+    rel_time_t exp = 0;
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_NOT_FOUND);
+    cr_assert_eq(ts.incr_misses, 1);
+    o.vivify = true;
+    o.initial = 42;
+    o.vivify_exptime = 200;
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_OK);
+    cr_assert_eq(v, 42);
+    cr_assert_eq(exp, 200);
+    cr_assert_eq(ts.incr_misses, 1);
+    o.touch = true;
+    o.touch_exptime = 105;
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_OK);
+    cr_assert_eq(v, 43);
+    cr_assert_eq(exp, 105);
+    o.incr = false;
+    o.delta = 100;
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_OK);
+    cr_assert_eq(v, 0);
+    o.cas = cas + 1;
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, NULL, NULL, &ts), STORE_EXISTS);
+    put("nn", "abc", 0);
+    o.cas = 0;
+    cr_assert_eq(store_meta_arith("nn", 2, &o, &v, NULL, NULL, &ts), STORE_NON_NUMERIC);
+}
+
+Test(meta_store, peek)
+{
+    struct store_meta_debug_info d;
+    cr_assert_not(store_meta_peek("p", 1, &d));
+    uint64_t cas = put("p", "12345", 150);
+    cr_assert(store_meta_peek("p", 1, &d));
+    cr_assert_eq(d.cas, cas);
+    cr_assert_eq(d.exptime, 150);
+    cr_assert_not(d.fetched);
+    cr_assert_gt(d.size, 5);
+    cr_assert_gt(d.cls, 0);
+}
+
+#define RACERS 16
+static atomic_int winners;
+static atomic_int go;
+
+static void *
+racer(void *arg)
+{
+    struct store_tstats *mine = arg;
+    struct store_meta_get_opts o = {.vivify = true, .vivify_exptime = 0};
+    struct store_meta_get_info info;
+    while (!atomic_load(&go))
+        ;
+    struct item *it = store_meta_get("race", 4, &o, &info, mine);
+    if (it != NULL) {
+        if (info.win)
+            atomic_fetch_add(&winners, 1);
+        item_release(it);
+    }
+    return NULL;
+}
+
+Test(meta_store, exactly_one_winner_under_threads)
+{
+    for (int round = 0; round < 50; round++) {
+        pthread_t th[RACERS];
+        static struct store_tstats per[RACERS];
+        atomic_store(&winners, 0);
+        atomic_store(&go, 0);
+        store_meta_delete("race", 4, false, 0, false, false, 0, &ts);
+        for (int i = 0; i < RACERS; i++)
+            pthread_create(&th[i], NULL, racer, &per[i]);
+        atomic_store(&go, 1);
+        for (int i = 0; i < RACERS; i++)
+            pthread_join(th[i], NULL);
+        cr_assert_eq(atomic_load(&winners), 1, "round %d", round);
+    }
+}

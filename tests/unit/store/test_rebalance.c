@@ -1,0 +1,190 @@
+/* test_rebalance.c - the page mover: a class with no page gets one from the
+ * class holding the most, whose items on that page are evicted. */
+#include "config.h"
+
+#include "store/store.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct store_tstats ts;
+
+static void start(bool evict)
+{
+    struct store_options o = {
+        .mem_limit = 2u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
+        .use_cas = true, .evict_to_free = evict, .hashpower = 12,
+    };
+    memset(&ts, 0, sizeof(ts));
+    cr_assert_eq(store_setup(&o), 0);
+    store_clock_set(100);
+}
+
+static void fini(void)
+{
+    store_teardown();
+}
+
+static enum store_status put(const char *prefix, int i, uint32_t vlen, char fill)
+{
+    char key[32];
+    int n = snprintf(key, sizeof(key), "%s%d", prefix, i);
+    enum store_status st;
+    struct item *it = store_alloc(key, (size_t)n, 0, 0, vlen, &ts, &st);
+    if (it == NULL)
+        return st;
+    memset(item_data(it), fill, vlen);
+    st = store_link(it, STORE_SET, 0, NULL, &ts);
+    item_release(it);
+    return st;
+}
+
+/* Every small item still present reads back intact. Returns how many. */
+static int count_small(int n)
+{
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "s%d", i);
+        struct item *it = store_get(key, (size_t)kl, false, true, &ts);
+        if (it == NULL)
+            continue;
+        found++;
+        cr_assert_eq(item_nbytes(it), 40);
+        for (int b = 0; b < 40; b++)
+            cr_assert_eq(item_data(it)[b], 's');
+        item_release(it);
+    }
+    return found;
+}
+
+Test(rebalance, class_without_page_takes_one, .fini = fini)
+{
+    start(true);
+    /* small items take both pages of the 2 MB budget */
+    int n = 0;
+    struct store_info si;
+    do {
+        cr_assert_eq(put("s", n++, 40, 's'), STORE_OK);
+        store_info(&si);
+    } while (si.total_malloced < (2u << 20) || n < 30000);
+    uint64_t before = ts.evictions;
+    /* a value of another class: without the mover this is out of memory */
+    cr_assert_eq(put("big", 0, 5000, 'b'), STORE_OK);
+    cr_assert_gt(ts.evictions, before, "the moved page's items count as evictions");
+    store_info(&si);
+    cr_assert_leq(si.total_malloced, 2u << 20, "moving a page takes no new memory");
+    int left = count_small(n);
+    cr_assert_gt(left, 0);
+    cr_assert_lt(left, n);
+    struct item *it = store_get("big0", 4, false, true, &ts);
+    cr_assert_not_null(it);
+    cr_assert_eq(item_data(it)[4999], 'b');
+    item_release(it);
+}
+
+Test(rebalance, referenced_page_is_not_moved, .fini = fini)
+{
+    start(true);
+    /* one page of small items, every one held by a reference */
+    enum store_status st;
+    struct item *held[64];
+    for (int i = 0; i < 64; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "h%d", i);
+        held[i] = store_alloc(key, (size_t)kl, 0, 0, 40, &ts, &st);
+        cr_assert_not_null(held[i]);
+        cr_assert_eq(store_link(held[i], STORE_SET, 0, NULL, &ts), STORE_OK);
+    }
+    /* the other page goes to a big class and fills */
+    cr_assert_eq(put("big", 0, 600000, 'b'), STORE_OK);
+    /* a third class: the only victims are the held page and the big page;
+     * the big one is free to move */
+    cr_assert_eq(put("mid", 0, 5000, 'm'), STORE_OK);
+    for (int i = 0; i < 64; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "h%d", i);
+        struct item *it = store_get(key, (size_t)kl, false, true, &ts);
+        cr_assert_not_null(it, "held items are never evicted by a move");
+        item_release(it);
+        item_release(held[i]);
+    }
+}
+
+Test(rebalance, no_move_without_eviction, .fini = fini)
+{
+    start(false);
+    int n = 0;
+    while (put("s", n, 40, 's') == STORE_OK)
+        n++;
+    cr_assert_gt(n, 15000, "both pages filled with small items");
+    cr_assert_eq(put("big", 0, 5000, 'b'), STORE_NO_MEMORY, "-M: out of memory, nothing evicted");
+    cr_assert_eq(count_small(n), n);
+}
+
+/* Many threads storing values of every size into 2 MB: pages keep moving
+ * between classes while other threads allocate, read and free in them.
+ * Every value read back must be the one written for its key. */
+#define RB_THREADS 4
+#define RB_OPS 60000
+#define RB_KEYS 2000
+
+static void fill(char *p, uint32_t n, unsigned key)
+{
+    for (uint32_t i = 0; i < n; i++)
+        p[i] = (char)('a' + (key * 7 + i) % 26);
+}
+
+static void *mover_worker(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    struct store_tstats *t = calloc(1, sizeof(*t));
+    long bad = 0;
+    for (int op = 0; op < RB_OPS; op++) {
+        unsigned k = (unsigned)rand_r(&seed) % RB_KEYS;
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "m%u", k);
+        if (rand_r(&seed) % 2) {
+            uint32_t n = 10 + (uint32_t)rand_r(&seed) % 5000;
+            enum store_status st;
+            struct item *it = store_alloc(key, (size_t)kl, k, 0, n, t, &st);
+            if (it == NULL)
+                continue;
+            fill(item_data(it), n, k);
+            store_link(it, STORE_SET, 0, NULL, t);
+            item_release(it);
+        } else {
+            struct item *it = store_get(key, (size_t)kl, true, false, t);
+            if (it == NULL)
+                continue;
+            char *want = malloc(item_nbytes(it));
+            fill(want, item_nbytes(it), k);
+            if (item_flags(it) != k || memcmp(want, item_data(it), item_nbytes(it)) != 0)
+                bad++;
+            free(want);
+            item_release(it);
+        }
+    }
+    free(t);
+    return (void *)(intptr_t)bad;
+}
+
+Test(rebalance, concurrent_moves_keep_values_intact, .fini = fini)
+{
+    start(true);
+    pthread_t th[RB_THREADS];
+    for (uintptr_t i = 0; i < RB_THREADS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, mover_worker, (void *)(i + 1)), 0);
+    for (int i = 0; i < RB_THREADS; i++) {
+        void *bad;
+        pthread_join(th[i], &bad);
+        cr_expect_eq((intptr_t)bad, 0, "thread %d read %ld corrupted values", i, (long)(intptr_t)bad);
+    }
+    struct store_info si;
+    store_info(&si);
+    cr_assert_leq(si.total_malloced, 2u << 20);
+}
