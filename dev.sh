@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 PACKAGES=(build-essential autoconf automake pkg-config libevent-dev libcriterion-dev
-          libmemcached-dev libmemcached-tools memcached python3 strace
+          libmemcached-dev libmemcached-tools memcached python3 strace clang libclang-rt-14-dev
           nutcracker python3-pymemcache libspymemcached-java openjdk-17-jdk-headless systemd)
 
 deps() {
@@ -37,7 +37,7 @@ build() {
     make -j"$(nproc)" >/dev/null
 }
 
-summarise() { # prints "N passed, N failed" from automake's test-suite.log
+summarise() { # prints "N passed, N failed, N skipped" from automake's test-suite.log
     awk '/^# PASS:/ { p = $3 } /^# FAIL:/ { f = $3 } /^# ERROR:/ { e = $3 } /^# SKIP:/ { s = $3 }
          END { printf "%d passed, %d failed, %d skipped\n", p, f + e, s }' "$1"
 }
@@ -53,19 +53,43 @@ case "${1:-}" in
         exec server/mcd -l 127.0.0.1 -p 11211 "${user[@]}" "$@"
         ;;
     test)
+        # the whole suite: the normal build's `make check`, then the same
+        # suite under ASan+UBSan and the concurrency tests under TSan
+        # (tests/sanitizers.sh; MCD_NO_SANITIZERS=1 skips them), then
+        # `make distcheck` (MCD_NO_DISTCHECK=1 skips it)
         deps
         build
         rc=0
-        make -j"$(nproc)" check >/tmp/mcd-check.$$ 2>&1 || rc=$?
-        grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR):' /tmp/mcd-check.$$ || true
+        out=$(mktemp)
+        make -j"$(nproc)" check >"$out" 2>&1 || rc=$?
+        grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR):' "$out" || true
         if [ $rc -ne 0 ]; then
-            tail -n 60 /tmp/mcd-check.$$
-            for log in $(find tests -name '*.log' ! -name test-suite.log); do
+            tail -n 60 "$out"
+            for log in $(find tests fuzz -name '*.log' ! -name test-suite.log); do
                 grep -qE '^(FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null && { echo "==== $log"; tail -n 80 "$log"; }
             done
         fi
-        rm -f /tmp/mcd-check.$$
-        [ -f test-suite.log ] && summarise test-suite.log
+        read -r pass fail skip < <(summarise test-suite.log | awk '{ print $1, $3, $5 }')
+        if [ "${MCD_NO_SANITIZERS:-0}" != 1 ]; then
+            tests/sanitizers.sh all >"$out" 2>&1 || rc=1
+            cat "$out"
+            pass=$((pass + $(awk '/^# PASS:/ { n += $3 } / passed$/ && /TSan/ { n++ } END { print n + 0 }' "$out")))
+            fail=$((fail + $(awk '/^# (FAIL|ERROR):/ { n += $3 } /TSan .* FAILED$/ { n++ } END { print n + 0 }' "$out")))
+        fi
+        if [ "${MCD_NO_DISTCHECK:-0}" != 1 ]; then
+            # the release tarball builds and passes its tests from a read-only tree
+            if make -j"$(nproc)" distcheck >"$out" 2>&1; then
+                echo "distcheck: passed"
+                pass=$((pass + 1))
+            else
+                tail -n 40 "$out"
+                echo "distcheck: FAILED"
+                fail=$((fail + 1))
+                rc=1
+            fi
+        fi
+        rm -f "$out"
+        echo "$pass passed, $fail failed, $skip skipped"
         exit $rc
         ;;
     *)

@@ -99,11 +99,6 @@
 #define META_LINE_MAX TEXT_LINE_MAX
 #define META_TOK_CAP 24   /* tokens looked at; any more is "too long" anyway */
 
-struct mtok {
-    const char *p;
-    size_t n;
-};
-
 static const char *const E_BCLF = "bad command line format";
 static const char *const E_BAD_TOKEN = "bad token in command line format";
 
@@ -203,29 +198,13 @@ size_t meta_base64_encode(const char *in, size_t n, char *out, size_t out_cap)
 
 /* ---- parser ---- */
 
-static size_t tokenize(const char *line, size_t len, struct mtok *t, size_t max)
-{
-    size_t pos = 0, n = 0;
-    const char *p;
-    size_t np;
-
-    while (text_next_token(line, len, &pos, &p, &np)) {
-        if (n == max)
-            return max + 1;
-        t[n].p = p;
-        t[n].n = np;
-        n++;
-    }
-    return n;
-}
-
 /*
  * The flag pre-parse every command shares: records each flag and its
  * token, in order. Unknown and repeated flags fail at once; a bad token
  * records its message and parsing goes on (the last message wins), as
  * memcached does. Returns true when all is well.
  */
-static bool preparse(const struct mtok *t, size_t nt, size_t first, const struct mtok *key,
+static bool preparse(const struct token *t, size_t nt, size_t first, const struct token *key,
                      struct meta_request *req, const char **errmsg)
 {
     bool bad = false;
@@ -349,8 +328,8 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
     req->delta = 1;
     *errmsg = E_BCLF;
 
-    struct mtok t[META_TOK_CAP];
-    size_t nt = tokenize(buf, n, t, META_TOK_CAP);
+    struct token t[META_TOK_CAP];
+    size_t nt = token_split(buf, n, t, META_TOK_CAP);
     if (nt == 0 || t[0].n != 2 || t[0].p[0] != 'm')
         return PROTO_ERROR;
     switch (t[0].p[1]) {
@@ -364,7 +343,7 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
     }
     if (nt < 2)
         return req->cmd == META_CMD_ME ? cerr(errmsg, E_BCLF) : PROTO_ERROR;
-    const struct mtok *key = &t[1];
+    const struct token *key = &t[1];
     if (key->n > PROTO_KEY_MAX)
         return cerr(errmsg, E_BCLF);
     memcpy(req->key, key->p, key->n);

@@ -141,11 +141,6 @@
 #define MSG_EXPTIME "invalid exptime argument"
 #define MSG_DELTA "invalid numeric delta argument"
 
-struct tok {
-    const char *p;
-    size_t n;
-};
-
 static const struct {
     const char *name;
     size_t len;
@@ -174,7 +169,7 @@ static const struct {
     {"shutdown", 8, MC_CMD_SHUTDOWN},
 };
 
-static enum mc_cmd lookup_cmd(const struct tok *t)
+static enum mc_cmd lookup_cmd(const struct token *t)
 {
     for (size_t i = 0; i < sizeof(text_cmds) / sizeof(text_cmds[0]); i++) {
         if (text_cmds[i].len == t->n && memcmp(text_cmds[i].name, t->p, t->n) == 0)
@@ -183,58 +178,24 @@ static enum mc_cmd lookup_cmd(const struct tok *t)
     return MC_CMD_NONE;
 }
 
-static bool tok_is(const struct tok *t, const char *s, size_t n)
+static bool tok_is(const struct token *t, const char *s, size_t n)
 {
     return t->n == n && memcmp(t->p, s, n) == 0;
 }
 
-static bool tok_is_noreply(const struct tok *t)
+static bool tok_is_noreply(const struct token *t)
 {
     return tok_is(t, "noreply", 7);
 }
 
 bool text_next_token(const char *s, size_t len, size_t *pos, const char **tok, size_t *ntok)
 {
-    size_t i = *pos;
-
-    while (i < len && s[i] == ' ')
-        i++;
-    if (i >= len) {
-        *pos = len;
-        return false;
-    }
-    size_t start = i;
-    const char *sp = memchr(s + i, ' ', len - i);
-    i = sp != NULL ? (size_t)(sp - s) : len;
-    *tok = s + start;
-    *ntok = i - start;
-    *pos = i;
-    return true;
+    return token_next(s, len, pos, tok, ntok);
 }
 
 bool text_next_key(const struct mc_request *req, size_t *pos, const char **key, size_t *nkey)
 {
     return text_next_token(req->keys, req->keys_len, pos, key, nkey);
-}
-
-/*
- * Splits line[0..len) into up to `max` tokens. Returns how many were found,
- * or max + 1 when there are more (the count is then only "too many").
- */
-static size_t tokenize(const char *line, size_t len, struct tok *t, size_t max)
-{
-    size_t pos = 0, n = 0;
-    const char *p;
-    size_t np;
-
-    while (text_next_token(line, len, &pos, &p, &np)) {
-        if (n == max)
-            return max + 1;
-        t[n].p = p;
-        t[n].n = np;
-        n++;
-    }
-    return n;
 }
 
 /* Does an unterminated line start like a multiget memcached lets grow? */
@@ -293,7 +254,7 @@ static enum proto_status check_get_keys(const char *from, const char *end, struc
     return PROTO_OK;
 }
 
-static enum proto_status parse_get(const struct tok *t, size_t nt, const char *end, struct mc_request *req,
+static enum proto_status parse_get(const struct token *t, size_t nt, const char *end, struct mc_request *req,
                                    const char **errmsg)
 {
     bool touch = req->cmd == MC_CMD_GAT || req->cmd == MC_CMD_GATS;
@@ -311,7 +272,7 @@ static enum proto_status parse_get(const struct tok *t, size_t nt, const char *e
     return check_get_keys(from, end, req, errmsg);
 }
 
-static enum proto_status parse_storage(const struct tok *t, size_t nt, struct mc_request *req,
+static enum proto_status parse_storage(const struct token *t, size_t nt, struct mc_request *req,
                                        const char **errmsg)
 {
     bool cas = req->cmd == MC_CMD_CAS;
@@ -339,7 +300,7 @@ static enum proto_status parse_storage(const struct tok *t, size_t nt, struct mc
     return PROTO_OK;
 }
 
-static enum proto_status parse_arith(const struct tok *t, size_t nt, struct mc_request *req, const char **errmsg)
+static enum proto_status parse_arith(const struct token *t, size_t nt, struct mc_request *req, const char **errmsg)
 {
     if (nt != 3 && nt != 4)
         return PROTO_ERROR;
@@ -353,7 +314,7 @@ static enum proto_status parse_arith(const struct tok *t, size_t nt, struct mc_r
     return PROTO_OK;
 }
 
-static enum proto_status parse_delete(const struct tok *t, size_t nt, struct mc_request *req,
+static enum proto_status parse_delete(const struct token *t, size_t nt, struct mc_request *req,
                                       const char **errmsg)
 {
     if (nt < 2 || nt > 4)
@@ -373,7 +334,7 @@ static enum proto_status parse_delete(const struct tok *t, size_t nt, struct mc_
     return PROTO_OK;
 }
 
-static enum proto_status parse_touch(const struct tok *t, size_t nt, struct mc_request *req, const char **errmsg)
+static enum proto_status parse_touch(const struct token *t, size_t nt, struct mc_request *req, const char **errmsg)
 {
     int32_t exptime;
 
@@ -390,7 +351,7 @@ static enum proto_status parse_touch(const struct tok *t, size_t nt, struct mc_r
     return PROTO_OK;
 }
 
-static enum proto_status parse_flush_all(const struct tok *t, size_t nt, struct mc_request *req,
+static enum proto_status parse_flush_all(const struct token *t, size_t nt, struct mc_request *req,
                                          const char **errmsg)
 {
     if (nt > 3)
@@ -406,7 +367,7 @@ static enum proto_status parse_flush_all(const struct tok *t, size_t nt, struct 
     return PROTO_OK;
 }
 
-static enum proto_status parse_verbosity(const struct tok *t, size_t nt, struct mc_request *req,
+static enum proto_status parse_verbosity(const struct token *t, size_t nt, struct mc_request *req,
                                          const char **errmsg)
 {
     uint32_t level;
@@ -458,8 +419,8 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
         return check_get_keys(buf + (buf[3] == ' ' ? 4 : 5), end, req, errmsg);
     }
 
-    struct tok t[TEXT_TOKENS];
-    size_t nt = tokenize(buf, n, t, TEXT_TOKENS);
+    struct token t[TEXT_TOKENS];
+    size_t nt = token_split(buf, n, t, TEXT_TOKENS);
     if (nt == 0 || t[0].n < 2)
         return PROTO_ERROR;
     req->cmd = lookup_cmd(&t[0]);

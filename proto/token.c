@@ -113,3 +113,38 @@ size_t token_fmt_u64(char *dst, uint64_t v)
     memcpy(dst, p, len);
     return len;
 }
+
+bool token_next(const char *s, size_t len, size_t *pos, const char **tok, size_t *ntok)
+{
+    size_t i = *pos;
+
+    while (i < len && s[i] == ' ')
+        i++;
+    if (i >= len) {
+        *pos = len;
+        return false;
+    }
+    size_t start = i;
+    const char *sp = memchr(s + i, ' ', len - i);
+    i = sp != NULL ? (size_t)(sp - s) : len;
+    *tok = s + start;
+    *ntok = i - start;
+    *pos = i;
+    return true;
+}
+
+size_t token_split(const char *line, size_t len, struct token *t, size_t max)
+{
+    size_t pos = 0, n = 0;
+    const char *p;
+    size_t np;
+
+    while (token_next(line, len, &pos, &p, &np)) {
+        if (n == max)
+            return max + 1;
+        t[n].p = p;
+        t[n].n = np;
+        n++;
+    }
+    return n;
+}

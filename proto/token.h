@@ -1,5 +1,5 @@
 /*
- * token.h - number parsing and formatting shared by the text (and later meta)
+ * token.h - tokens, number parsing and formatting shared by the text and meta
  * front ends.
  *
  * The parsers reproduce, on a (pointer, length) token, exactly what memcached
@@ -33,6 +33,23 @@ bool token_parse_u32(const char *s, size_t n, uint32_t *out);
 /* memcached safe_strtol on LP64: a signed 64-bit value truncated to 32 bits
  * (exptime, value length, flush_all delay). */
 bool token_parse_i32(const char *s, size_t n, int32_t *out);
+
+/* A space-delimited token of a command line: p[0..n). */
+struct token {
+    const char *p;
+    size_t n;
+};
+
+/*
+ * The next token of s[0..len) from *pos on: tokens are separated by runs of
+ * spaces only (memcached splits on ' ', not on tabs). Returns false at the
+ * end of the line.
+ */
+bool token_next(const char *s, size_t len, size_t *pos, const char **tok, size_t *ntok);
+
+/* Splits line[0..len) into at most `max` tokens. Returns how many, or
+ * max + 1 when there are more (the count is then only "too many"). */
+size_t token_split(const char *line, size_t len, struct token *t, size_t max);
 
 /* Longest decimal rendering of a uint64_t. */
 #define TOKEN_U64_DIGITS 20

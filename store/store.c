@@ -133,11 +133,13 @@ do_link(struct item *it, uint32_t hv, rel_time_t now)
         item_set_cas(it, item_cas_next());
     item_set_atime(it, now);
     item_iflag_clear(it, ITEM_FETCHED);
-    item_iflag_set(it, ITEM_LINKED);
     item_incref(it);
     ht_insert_locked(it, hv);
     pthread_mutex_lock(&c->lock);
     lru_link_locked(c, it);
+    /* set under the class lock: whoever sees LINKED under that lock (the
+     * page mover, eviction) also sees the header written before it */
+    item_iflag_set(it, ITEM_LINKED);
     pthread_mutex_unlock(&c->lock);
 }
 

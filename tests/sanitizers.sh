@@ -19,9 +19,7 @@ set -eu
 mode=${1:-all}
 src=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-# ops-daemon.sh checks that -k locks memory (VmLck > 0) or warns; under ASan
-# mlockall() is intercepted and does nothing, so neither happens.
-skip=${SAN_SKIP:-tests/integration/ops-daemon.sh}
+skip=${SAN_SKIP:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcd-san.XXXXXX")
 cleanup() { [ "${KEEP:-0}" = 1 ] && echo "sanitizers: kept $tmp" || rm -rf "$tmp"; }
 trap cleanup EXIT
