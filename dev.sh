@@ -66,7 +66,7 @@ case "${1:-}" in
         if [ $rc -ne 0 ]; then
             tail -n 60 "$out"
             for log in $(find tests fuzz -name '*.log' ! -name test-suite.log); do
-                grep -qE '^(FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null && { echo "==== $log"; tail -n 80 "$log"; }
+                grep -qE '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null && { echo "==== $log"; tail -n 80 "$log"; }
             done
         fi
         read -r pass fail skip < <(summarise test-suite.log | awk '{ print $1, $3, $5 }')

@@ -35,7 +35,7 @@ copy() {
 
 show_failures() {
     for f in $(find "$1" -name '*.log' ! -name test-suite.log ! -name config.log); do
-        if grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
+        if grep -qE '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
             echo "===== $f"
             tail -40 "$f"
         fi
