@@ -316,12 +316,7 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
     size_t linelen = (size_t)(nl - buf);
     if (linelen >= TEXT_LINE_BUF_MAX)
         return PROTO_CLOSE;
-    size_t n = linelen;
-    if (n > 1 && buf[n - 1] == '\r')
-        n--;
-    const char *nul = memchr(buf, '\0', n);
-    if (nul != NULL)
-        n = (size_t)(nul - buf);
+    size_t n = token_line_len(buf, linelen);
     *consumed = linelen + 1;
 
     memset(req, 0, sizeof(*req));

@@ -400,12 +400,7 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     if (linelen >= TEXT_LINE_BUF_MAX && (linelen >= TEXT_MULTIGET_LINE_MAX || !multiget_prefix(buf, linelen)))
         return PROTO_CLOSE;
 
-    size_t n = linelen;
-    if (n > 1 && buf[n - 1] == '\r')
-        n--;
-    const char *nul = memchr(buf, '\0', n);
-    if (nul != NULL)
-        n = (size_t)(nul - buf);
+    size_t n = token_line_len(buf, linelen);
     const char *end = buf + n;
 
     memset(req, 0, sizeof(*req));

@@ -148,3 +148,12 @@ size_t token_split(const char *line, size_t len, struct token *t, size_t max)
     }
     return n;
 }
+
+size_t token_line_len(const char *line, size_t linelen)
+{
+    size_t n = linelen;
+    if (n > 1 && line[n - 1] == '\r')
+        n--;
+    const char *nul = memchr(line, '\0', n);
+    return nul != NULL ? (size_t)(nul - line) : n;
+}

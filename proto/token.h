@@ -47,6 +47,11 @@ struct token {
  */
 bool token_next(const char *s, size_t len, size_t *pos, const char **tok, size_t *ntok);
 
+/* The part of a command line of `linelen` bytes (its "\n" excluded) that
+ * counts, as memcached reads it: one trailing "\r" dropped, and cut at the
+ * first NUL byte. */
+size_t token_line_len(const char *line, size_t linelen);
+
 /* Splits line[0..len) into at most `max` tokens. Returns how many, or
  * max + 1 when there are more (the count is then only "too many"). */
 size_t token_split(const char *line, size_t len, struct token *t, size_t max);
