@@ -261,6 +261,11 @@ static bool check_ranges(void)
         fprintf(stderr, "Cannot set item size limit higher than 1 gigabyte.\n");
         return false;
     }
+    if ((uint64_t)settings.maxbytes > (uint64_t)32768 * 1024 * 1024) {
+        /* items are named by 32-bit handles of 8-byte granularity */
+        fprintf(stderr, "Cannot set the memory limit higher than 32768 megabytes (32 GB).\n");
+        return false;
+    }
     if (settings.item_size_max > settings.maxbytes / 2) {
         fprintf(stderr, "Cannot set item size limit higher than 1/2 of memory max.\n");
         return false;

@@ -15,12 +15,15 @@
  * reader racing a flush may see the old or the new state, as with
  * memcached's settings.oldest_live.
  *
- * The sweep moves a marker pseudo-item from the tail towards the head of
- * each class's LRU under the class lock, examining the item it passes.
- * The stripe lock of that item is only trylocked (class -> stripe is the
- * reverse of the lock order); busy items are skipped until the next pass.
- * The class lock is dropped every SWEEP_BATCH items so that set/get of the
- * class never wait long behind the sweep.
+ * The sweep moves a cursor (sweep_page, sweep_idx) over the carved chunks
+ * of each class's pages, in page order, under the class lock, examining
+ * the linked item in each chunk. A round starts at the first page and
+ * ends after the last; a pass that spends its budget resumes from the
+ * cursor on the next one. The stripe lock of an item is only trylocked
+ * (class -> stripe is the reverse of the lock order); busy items are
+ * skipped until the next round. The class lock is dropped every
+ * SWEEP_BATCH chunks so that set/get of the class never wait long behind
+ * the sweep.
  */
 #include "config.h"
 
@@ -36,7 +39,7 @@
 #include <time.h>
 
 #define SWEEP_BATCH 64
-/* Items of each class the thread looks at per pass (once a second): a
+/* Chunks of each class the thread looks at per pass (once a second): a
  * class of a million items is swept every ~100 s, without touching all of
  * its memory every second. */
 #define SWEEP_PER_PASS 10000
@@ -118,49 +121,34 @@ store_flush(rel_time_t when)
     pthread_mutex_unlock(&flush_lock);
 }
 
-/* Moves the marker to just before (headwards of) `it`. Class lock held. */
-static void
-marker_move_before(struct slab_class *c, struct item *m, struct item *it)
-{
-    lru_remove_locked(c, m);
-    m->next = it;
-    m->prev = it->prev;
-    if (it->prev != NULL)
-        it->prev->next = m;
-    else
-        c->head = m;
-    it->prev = m;
-}
-
 uint64_t
 expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget)
 {
     uint64_t reclaimed = 0, seen = 0;
-    struct item *m = &c->marker;
     pthread_mutex_lock(&c->lock);
     if (!c->sweeping) {
-        if (c->tail == NULL) {
+        if (c->npages == 0) {
             pthread_mutex_unlock(&c->lock);
             return 0;
         }
-        /* a new round: the marker goes in at the tail */
-        m->next = NULL;
-        m->prev = c->tail;
-        c->tail->next = m;
-        c->tail = m;
+        /* a new round starts at the first chunk of the first page */
+        c->sweep_page = 0;
+        c->sweep_idx = 0;
         c->sweeping = true;
     }
-    /* walk towards the head; a round that spends its budget resumes from
-     * the marker on the next pass */
     for (;;) {
         for (int n = 0; n < SWEEP_BATCH; n++) {
-            struct item *it = m->prev;
-            if (it == NULL)
+            if (c->sweep_page >= c->npages)
                 goto round_done;
+            if (c->sweep_idx >= slab_carved_locked(c, c->sweep_page)) {
+                c->sweep_page++;
+                c->sweep_idx = 0;
+                continue;
+            }
             if (seen++ == budget)
                 goto out;
-            marker_move_before(c, m, it);
-            if (item_iflags(it) & ITEM_MARKER)
+            struct item *it = slab_chunk_locked(c, c->sweep_page, c->sweep_idx++);
+            if (!(item_iflags(it) & ITEM_LINKED))
                 continue;
             uint32_t hv = ht_hash(item_key(it), it->nkey);
             if (!ht_trylock(hv))
@@ -179,7 +167,6 @@ expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget)
         pthread_mutex_lock(&c->lock);
     }
 round_done:
-    lru_remove_locked(c, m);
     c->sweeping = false;
 out:
     pthread_mutex_unlock(&c->lock);
@@ -187,7 +174,7 @@ out:
 }
 
 /* Serialises whole maintenance passes (the thread and store_maintain()
- * callers): the sweep markers and the expansion have one driver at a time.
+ * callers): the sweep cursors and the expansion have one driver at a time.
  * Taken before any class or stripe lock. */
 static pthread_mutex_t maintain_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -28,14 +28,16 @@
 
 #include "store/hashtable.h"
 #include "store/item.h"
+#include "store/slab.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct item **primary;
-static struct item **old;
+/* buckets hold 32-bit item handles (slab_handle), 0 = empty */
+static uint32_t *primary;
+static uint32_t *old;
 static _Atomic unsigned power;
 static _Atomic unsigned old_power;
 static _Atomic bool expanding;
@@ -165,7 +167,7 @@ unlock_all(void)
 }
 
 /* The chain head for hv. Stripe lock held. */
-static struct item **
+static uint32_t *
 bucket(uint32_t hv)
 {
     if (atomic_load_explicit(&expanding, memory_order_relaxed)) {
@@ -179,9 +181,12 @@ bucket(uint32_t hv)
 struct item *
 ht_find_locked(const char *key, size_t nkey, uint32_t hv)
 {
-    for (struct item *it = *bucket(hv); it != NULL; it = it->h_next) {
+    uintptr_t bias = slab_arena_bias;
+    for (uint32_t h = *bucket(hv); h != 0;) {
+        struct item *it = (struct item *)(bias + (uintptr_t)h * SLAB_ALIGN);
         if (it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0)
             return it;
+        h = it->h_next;
     }
     return NULL;
 }
@@ -189,18 +194,19 @@ ht_find_locked(const char *key, size_t nkey, uint32_t hv)
 void
 ht_insert_locked(struct item *it, uint32_t hv)
 {
-    struct item **b = bucket(hv);
+    uint32_t *b = bucket(hv);
     it->h_next = *b;
-    *b = it;
+    *b = slab_handle(it);
 }
 
 void
 ht_remove_locked(struct item *it, uint32_t hv)
 {
-    for (struct item **pp = bucket(hv); *pp != NULL; pp = &(*pp)->h_next) {
-        if (*pp == it) {
+    uint32_t h = slab_handle(it);
+    for (uint32_t *pp = bucket(hv); *pp != 0; pp = &slab_item(*pp)->h_next) {
+        if (*pp == h) {
             *pp = it->h_next;
-            it->h_next = NULL;
+            it->h_next = 0;
             return;
         }
     }
@@ -220,7 +226,7 @@ ht_expand_start(void)
     unsigned p = atomic_load_explicit(&power, memory_order_relaxed);
     if (atomic_load_explicit(&expanding, memory_order_relaxed) || p >= HT_POWER_MAX)
         return false;
-    struct item **t = calloc((size_t)1 << (p + 1), sizeof(*t));
+    uint32_t *t = calloc((size_t)1 << (p + 1), sizeof(*t));
     if (t == NULL)
         return false;
     lock_all();
@@ -247,16 +253,16 @@ ht_expand_step(size_t max_buckets)
             break;
         pthread_mutex_t *m = &stripes[b & stripe_mask];
         pthread_mutex_lock(m);
-        struct item *it = old[b];
+        struct item *it = slab_item(old[b]);
         while (it != NULL) {
-            struct item *next = it->h_next;
+            struct item *next = slab_item(it->h_next);
             uint32_t hv = ht_hash(item_key(it), it->nkey);
-            struct item **nb = &primary[hv & new_mask];
+            uint32_t *nb = &primary[hv & new_mask];
             it->h_next = *nb;
-            *nb = it;
+            *nb = slab_handle(it);
             it = next;
         }
-        old[b] = NULL;
+        old[b] = 0;
         atomic_store_explicit(&cursor, b + 1, memory_order_relaxed);
         pthread_mutex_unlock(m);
     }
@@ -279,9 +285,9 @@ ht_power(void)
 uint64_t
 ht_bytes(void)
 {
-    uint64_t b = (UINT64_C(1) << ht_power()) * sizeof(struct item *);
+    uint64_t b = (UINT64_C(1) << ht_power()) * sizeof(uint32_t);
     if (ht_is_expanding())
-        b += (UINT64_C(1) << old_power) * sizeof(struct item *);
+        b += (UINT64_C(1) << old_power) * sizeof(uint32_t);
     return b;
 }
 

@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-_Static_assert(sizeof(struct item) == 48, "item header must stay 48 bytes");
+_Static_assert(sizeof(struct item) == 28, "item header must stay 28 bytes");
 
 static _Atomic uint64_t cas_counter;
 
@@ -66,7 +66,8 @@ void
 item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t nkey,
           uint32_t flags, rel_time_t exptime, uint32_t nbytes, rel_time_t now)
 {
-    it->h_next = it->prev = it->next = NULL;
+    it->h_next = 0;
+    it->spare = 0;
     atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
     atomic_store_explicit(&it->atime, now, memory_order_relaxed);
     it->nbytes = nbytes;

@@ -3,25 +3,30 @@
  *
  * An item lives in one slab chunk:
  *
- *   0        8        16       24   28   32   36   40   44 45 46 47 48
- *   +--------+--------+--------+----+----+----+----+----+--+--+--+--+
- *   | h_next | prev   | next   |exp |atim|nbyt|flag|ref |nk|cl|if|--|
- *   +--------+--------+--------+----+----+----+----+----+--+--+--+--+
- *   48                 56 (or 48 under -C)
+ *   0    4    8    12   16   20   24 25 26 27 28
+ *   +----+----+----+----+----+----+--+--+--+--+
+ *   |hnxt|exp |atim|nbyt|flag|ref |nk|cl|if|--|
+ *   +----+----+----+----+----+----+--+--+--+--+
+ *   28                 36 (or 28 under -C)
  *   +------------------+---------------------+-------------------------+
  *   | cas (uint64)     | key (nkey, no NUL)  | value (nbytes, no CRLF) |
  *   +------------------+---------------------+-------------------------+
- *   the cas field is absent when the store runs with use_cas = false (-C)
+ *   the cas field is absent when the store runs with use_cas = false (-C);
+ *   it is not 8-aligned and is only ever accessed with memcpy
+ *
+ * h_next is a 32-bit handle (slab_handle()/slab_item() in slab.h): the
+ * chunk's offset in the item arena / 8, plus 1; 0 means none.
  *
  * Fields by the lock that guards them (see doc/threads.md):
  *   stripe lock of the key's hash:  h_next, the LINKED flag, cas, the value
- *                                   bytes of a linked item (arith in place)
- *   class lock of clsid:            prev, next (LRU links), chunk free-list
- *                                   link (h_next of a free chunk)
- *   both (written holding both):    atime (read under either; atomic so the
- *                                   accessor may read it without a lock)
+ *                                   bytes of a linked item (arith in place),
+ *                                   atime after link (rate-limited hits)
+ *   class lock of clsid:            chunk free-list link (h_next of a free
+ *                                   chunk); LINKED changes with it held too
  *   stripe lock, atomic:            exptime (touch)
- *   atomic, no lock:                refcount, iflags
+ *   atomic, no lock:                refcount, iflags (ACTIVE is set on a hit
+ *                                   without any lock and cleared by the
+ *                                   CLOCK hand under the class lock)
  *   immutable once allocated:       nbytes, flags, nkey, clsid, key
  */
 #ifndef MCD_STORE_ITEM_H
@@ -35,19 +40,17 @@
 #include <stdint.h>
 
 enum item_iflag {
-    ITEM_LINKED = 1u << 0,   /* in the hash table and its class LRU */
+    ITEM_LINKED = 1u << 0,   /* in the hash table (and counted in its class) */
     ITEM_FETCHED = 1u << 1,  /* read by a client since it was linked */
     ITEM_HAS_CAS = 1u << 2,  /* an 8-byte cas field follows the header */
-    ITEM_MARKER = 1u << 3,   /* not an item: the sweep's LRU cursor */
+    ITEM_ACTIVE = 1u << 3,   /* hit since the CLOCK hand last passed it */
     ITEM_FREE = 1u << 4,     /* chunk is on its class free list */
     ITEM_STALE = 1u << 5,    /* meta: invalidated (md I / ms C<old> I), served with X */
     ITEM_TOKEN_SENT = 1u << 6, /* meta: a client was handed the win (W) token */
 };
 
 struct item {
-    struct item *h_next;          /* hash chain; free-list link when free */
-    struct item *prev;            /* LRU, towards the head (newer) */
-    struct item *next;            /* LRU, towards the tail (older) */
+    uint32_t h_next;              /* hash chain handle; free-list link when free */
     _Atomic rel_time_t exptime;   /* 0 = never */
     _Atomic rel_time_t atime;     /* last set or (rate-limited) access */
     uint32_t nbytes;              /* value length */
@@ -56,9 +59,10 @@ struct item {
     uint8_t nkey;
     uint8_t clsid;
     _Atomic uint8_t iflags;       /* enum item_iflag */
+    uint8_t spare;
 };
 
-/* Bytes of header in front of the key: 48, plus 8 when items carry a CAS. */
+/* Bytes of header in front of the key: 28, plus 8 when items carry a CAS. */
 size_t item_hdr_size(bool use_cas);
 /* Whole size of an item (header, cas, key, value). */
 size_t item_total_size(bool use_cas, size_t nkey, size_t nbytes);

@@ -1,12 +1,16 @@
 /*
- * lru.c - per-class LRU: order, bumps and eviction.
+ * lru.c - CLOCK replacement per slab class (see lru.h).
  *
- * Owns the prev/next links of linked items and the head/tail of each
- * class's list, all under that class's lock. Lock order is stripe lock ->
- * class lock; eviction runs with the class lock held and therefore only
- * trylocks a victim's stripe lock, skipping the victim when it is busy.
- * An item someone holds a reference to (refcount > 1) is never evicted:
- * its chunk could not be reused.
+ * Owns each class's hand (hand_page, hand_idx), under the class lock.
+ * Lock order is stripe lock -> class lock; eviction runs with the class
+ * lock held and therefore only trylocks a victim's stripe lock, skipping
+ * the victim when it is busy. An item someone holds a reference to
+ * (refcount > 1) is never evicted: its chunk could not be reused.
+ *
+ * The hand only reads chunks that were carved (slab_carved_locked): such a
+ * chunk is either on the free list (ITEM_FREE) or in use; ITEM_LINKED is
+ * set and cleared only under the class lock, after the item is fully
+ * written, so a LINKED chunk seen here has a valid header and key.
  */
 #include "config.h"
 
@@ -19,35 +23,8 @@
 #include <pthread.h>
 
 void
-lru_insert_head_locked(struct slab_class *c, struct item *it)
-{
-    it->prev = NULL;
-    it->next = c->head;
-    if (c->head != NULL)
-        c->head->prev = it;
-    c->head = it;
-    if (c->tail == NULL)
-        c->tail = it;
-}
-
-void
-lru_remove_locked(struct slab_class *c, struct item *it)
-{
-    if (it->prev != NULL)
-        it->prev->next = it->next;
-    else
-        c->head = it->next;
-    if (it->next != NULL)
-        it->next->prev = it->prev;
-    else
-        c->tail = it->prev;
-    it->prev = it->next = NULL;
-}
-
-void
 lru_link_locked(struct slab_class *c, struct item *it)
 {
-    lru_insert_head_locked(c, it);
     STAT_INC(c->curr_items);
     STAT_ADD(c->bytes, item_size(it));
 }
@@ -56,8 +33,7 @@ void
 lru_unlink_item_locked(struct slab_class *c, struct item *it, uint32_t hv)
 {
     ht_remove_locked(it, hv);
-    lru_remove_locked(c, it);
-    item_iflag_clear(it, ITEM_LINKED);
+    item_iflag_clear(it, ITEM_LINKED | ITEM_ACTIVE);
     STAT_SUB(c->curr_items, 1);
     STAT_SUB(c->bytes, item_size(it));
 }
@@ -65,52 +41,73 @@ lru_unlink_item_locked(struct slab_class *c, struct item *it, uint32_t hv)
 void
 lru_bump(struct item *it, rel_time_t now)
 {
-    if (item_atime(it) + ITEM_UPDATE_INTERVAL >= now)
-        return;
-    struct slab_class *c = slab_class_get(it->clsid);
-    pthread_mutex_lock(&c->lock);
-    if (item_iflags(it) & ITEM_LINKED) {
-        lru_remove_locked(c, it);
-        lru_insert_head_locked(c, it);
+    if (!(item_iflags(it) & ITEM_ACTIVE))
+        item_iflag_set(it, ITEM_ACTIVE);
+    if (item_atime(it) + ITEM_UPDATE_INTERVAL < now)
         item_set_atime(it, now);
+}
+
+/* The chunk under the hand, which then moves one step; NULL when the step
+ * only crossed to the next page. Class lock held, npages > 0. */
+static struct item *
+hand_step(struct slab_class *c)
+{
+    if (c->hand_page >= c->npages) {
+        c->hand_page = 0;
+        c->hand_idx = 0;
     }
-    pthread_mutex_unlock(&c->lock);
+    if (c->hand_idx >= slab_carved_locked(c, c->hand_page)) {
+        c->hand_page = c->hand_page + 1 < c->npages ? c->hand_page + 1 : 0;
+        c->hand_idx = 0;
+        return NULL;
+    }
+    return slab_chunk_locked(c, c->hand_page, c->hand_idx++);
 }
 
 struct item *
-lru_tail_locked(struct slab_class *c)
+lru_hand_item_locked(struct slab_class *c)
 {
-    struct item *it = c->tail;
-    while (it != NULL && (item_iflags(it) & ITEM_MARKER))
-        it = it->prev;
-    return it;
+    if (c->npages == 0)
+        return NULL;
+    size_t page = c->hand_page < c->npages ? c->hand_page : 0;
+    uint32_t idx = c->hand_page < c->npages ? c->hand_idx : 0;
+    for (unsigned n = 0; n < 1024; n++) {
+        if (idx >= slab_carved_locked(c, page)) {
+            page = page + 1 < c->npages ? page + 1 : 0;
+            idx = 0;
+            continue;
+        }
+        struct item *it = slab_chunk_locked(c, page, idx++);
+        if (item_iflags(it) & ITEM_LINKED)
+            return it;
+    }
+    return NULL;
 }
 
 struct item *
-lru_pull_tail_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_tstats *ts)
+lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_tstats *ts)
 {
-    int tries = LRU_EVICT_TRIES;
-    struct item *it = c->tail;
-    while (it != NULL && tries > 0) {
-        struct item *prev = it->prev;
-        if (item_iflags(it) & ITEM_MARKER) {
-            it = prev;
+    if (c->npages == 0)
+        return NULL;
+    for (uint64_t steps = (uint64_t)LRU_EVICT_SWEEPS * c->perslab; steps > 0; steps--) {
+        struct item *it = hand_step(c);
+        if (it == NULL)
+            continue;
+        uint8_t fl = item_iflags(it);
+        if (!(fl & ITEM_LINKED))
+            continue; /* free, or allocated and not linked (yet or any more) */
+        if (fl & ITEM_ACTIVE) {
+            item_iflag_clear(it, ITEM_ACTIVE); /* second chance */
             continue;
         }
-        tries--;
-        if (item_refcount(it) > 1) {
-            it = prev;
+        if (item_refcount(it) > 1)
             continue;
-        }
         uint32_t hv = ht_hash(item_key(it), it->nkey);
-        if (!ht_trylock(hv)) {
-            it = prev;
+        if (!ht_trylock(hv))
             continue;
-        }
         /* No new reference can appear now that we hold the stripe lock. */
         if (item_refcount(it) != 1 || !(item_iflags(it) & ITEM_LINKED)) {
             ht_unlock(hv);
-            it = prev;
             continue;
         }
         bool fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
@@ -138,7 +135,6 @@ lru_pull_tail_locked(struct slab_class *c, rel_time_t now, bool evict, struct st
             }
         } else {
             ht_unlock(hv);
-            it = prev;
             continue;
         }
         lru_unlink_item_locked(c, it, hv);

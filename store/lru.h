@@ -1,14 +1,19 @@
 /*
- * lru.h - one LRU list per slab class: link, unlink, rate-limited bump,
- * eviction from the tail.
+ * lru.h - replacement by CLOCK, one hand per slab class: link/unlink
+ * bookkeeping, the lock-free hit mark, eviction at the hand.
  *
- * The list lives in struct slab_class and is guarded by the class lock.
- * Head = most recently linked or bumped; tail = first to go. The list may
- * contain the class's sweep marker (ITEM_MARKER), which every walker skips.
+ * (The file keeps its historical name; there is no list any more.) A hit
+ * sets ITEM_ACTIVE on the item with a relaxed atomic OR and takes no lock.
+ * Eviction, with the class lock held, advances the class's hand over the
+ * chunks of its pages in page order: free chunks and unlinked ones are
+ * skipped, a linked ACTIVE item loses the bit (second chance), an expired
+ * or flushed one is reclaimed, any other is evicted if nobody else holds a
+ * reference and its stripe lock can be trylocked.
  */
 #ifndef MCD_STORE_LRU_H
 #define MCD_STORE_LRU_H
 
+#include "store/item.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -17,41 +22,51 @@
 struct item;
 struct slab_class;
 
-/* A hit moves an item to the head at most this often (seconds). */
+/* A hit refreshes an item's atime at most this often (seconds). */
 #define ITEM_UPDATE_INTERVAL 60
-/* Items looked at from the tail per eviction attempt. */
-#define LRU_EVICT_TRIES 5
+/* Chunks the hand looks at per eviction attempt: this many x perslab. */
+#define LRU_EVICT_SWEEPS 2
 
-/* Raw list operations (class lock held); no counters. */
-void lru_insert_head_locked(struct slab_class *c, struct item *it);
-void lru_remove_locked(struct slab_class *c, struct item *it);
-
-/* Adds a just-linked item to its LRU and the class counters.
+/* Counts a just-linked item into the class counters.
  * Stripe lock and class lock held. */
 void lru_link_locked(struct slab_class *c, struct item *it);
 
 /*
- * Takes a linked item out of the hash table and its LRU and clears
- * LINKED, with the stripe lock of hv AND the class lock held. Does not
- * drop the link's reference: the caller does (item_release_locked) or
- * reuses the chunk.
+ * Takes a linked item out of the hash table and clears LINKED, with the
+ * stripe lock of hv AND the class lock held. Does not drop the link's
+ * reference: the caller does (item_release_locked) or reuses the chunk.
  */
 void lru_unlink_item_locked(struct slab_class *c, struct item *it, uint32_t hv);
 
-/* Moves `it` to the head if its atime is older than ITEM_UPDATE_INTERVAL
- * and updates atime. Stripe lock held; takes the class lock. */
+/* A hit: sets ITEM_ACTIVE (if not set yet) and refreshes atime when it is
+ * older than ITEM_UPDATE_INTERVAL. Stripe lock held; no other lock. */
 void lru_bump(struct item *it, rel_time_t now);
 
-/*
- * Frees one chunk by pulling an item off the tail (class lock held): an
- * expired/flushed item is reclaimed; otherwise, when `evict`, the oldest
- * item nobody else references is evicted. Stripe locks are only
- * trylocked. Returns the chunk (refcount 1, unlinked) or NULL.
- */
-struct item *lru_pull_tail_locked(struct slab_class *c, rel_time_t now, bool evict,
-                                  struct store_tstats *ts);
+/* A read hit: marks the item FETCHED and, when `bump`, does lru_bump().
+ * Each bit is written only when it is not set yet, so a hot item's cache
+ * line is not dirtied on every read. Stripe lock held; no other lock. */
+static inline void
+lru_hit(struct item *it, rel_time_t now, bool bump)
+{
+    uint8_t want = bump ? (uint8_t)(ITEM_FETCHED | ITEM_ACTIVE) : (uint8_t)ITEM_FETCHED;
+    if ((item_iflags(it) & want) != want)
+        item_iflag_set(it, want);
+    if (bump && item_atime(it) + ITEM_UPDATE_INTERVAL < now)
+        item_set_atime(it, now);
+}
 
-/* The tail item (marker skipped) or NULL. Class lock held. */
-struct item *lru_tail_locked(struct slab_class *c);
+/*
+ * Frees one chunk by advancing the class's hand (class lock held), at most
+ * LRU_EVICT_SWEEPS x perslab chunks: an expired/flushed item is reclaimed;
+ * otherwise, when `evict`, the first unreferenced item without ACTIVE is
+ * evicted. Stripe locks are only trylocked. Returns the chunk (refcount 1,
+ * unlinked) or NULL.
+ */
+struct item *lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict,
+                              struct store_tstats *ts);
+
+/* The first linked item at or after the hand (a bounded look, the hand
+ * does not move), or NULL. Class lock held. */
+struct item *lru_hand_item_locked(struct slab_class *c);
 
 #endif /* MCD_STORE_LRU_H */

@@ -1,8 +1,8 @@
 /*
  * rebalance.c - moving a page between slab classes (see rebalance.h).
  *
- * The victim is the class with the most pages; the page is the one holding
- * that class's LRU tail (its least recently used data). Under the victim's
+ * The victim is the class with the most pages; the page is the one under
+ * that class's CLOCK hand (the next it would evict from). Under the victim's
  * class lock every carved chunk of the page must be either free or a linked
  * item nobody else references; such items are unlinked (stripe locks are
  * only trylocked: lock order is stripe -> class) and the page's chunks are
@@ -47,15 +47,6 @@ static struct slab_class *pick_victim(const struct slab_class *to, uint64_t trie
         }
     }
     return best;
-}
-
-/* Index of the page holding `p`, or npages. */
-static size_t page_index_locked(const struct slab_class *c, const void *p, size_t page_size)
-{
-    for (size_t i = 0; i < c->npages; i++)
-        if (in_page(p, c->pages[i], page_size))
-            return i;
-    return c->npages;
 }
 
 /* Empties page `idx` of class v. Class lock of v held. */
@@ -105,14 +96,15 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
     }
     STAT_SUB(v->used_chunks, evicted);
     /* drop the page's chunks from the free list */
-    struct item **pp = &v->free_list;
+    uint32_t *pp = &v->free_list;
     uint64_t dropped = 0;
-    while (*pp != NULL) {
-        if (in_page(*pp, page, page_size)) {
-            *pp = (*pp)->h_next;
+    while (*pp != 0) {
+        struct item *f = slab_item(*pp);
+        if (in_page(f, page, page_size)) {
+            *pp = f->h_next;
             dropped++;
         } else {
-            pp = &(*pp)->h_next;
+            pp = &f->h_next;
         }
     }
     STAT_SUB(v->free_count, dropped);
@@ -122,6 +114,15 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
     }
     memmove(&v->pages[idx], &v->pages[idx + 1], (v->npages - idx - 1) * sizeof(v->pages[0]));
     __atomic_store_n(&v->npages, v->npages - 1, __ATOMIC_RELAXED);
+    /* the hand and the sweep cursor keep pointing at the same chunks */
+    if (v->hand_page > idx)
+        v->hand_page--;
+    else if (v->hand_page == idx)
+        v->hand_idx = 0;
+    if (v->sweep_page > idx)
+        v->sweep_page--;
+    else if (v->sweep_page == idx)
+        v->sweep_idx = 0;
     return true;
 }
 
@@ -129,7 +130,6 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
  * classes holding the most pages first, a few of them. */
 static char *take_page(const struct slab_class *to, struct store_tstats *ts)
 {
-    size_t page_size = slab_page_size();
     uint64_t tried = 0;
     for (int attempt = 0; attempt < REBALANCE_TRIES; attempt++) {
         struct slab_class *v = pick_victim(to, tried);
@@ -141,10 +141,7 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
             pthread_mutex_unlock(&v->lock);
             continue;
         }
-        struct item *tail = lru_tail_locked(v);
-        size_t idx = tail != NULL ? page_index_locked(v, tail, page_size) : 0;
-        if (idx == v->npages)
-            idx = 0;
+        size_t idx = v->hand_page < v->npages ? v->hand_page : 0;
         char *page = v->pages[idx];
         bool ok = empty_page_locked(v, idx, ts);
         pthread_mutex_unlock(&v->lock);

@@ -1,22 +1,26 @@
 /*
- * slab.c - slab classes, pages and the memory limit.
+ * slab.c - slab classes, pages, the item arena and the memory limit.
  *
  * Owns the class table (immutable after setup except what each class lock
- * guards, see slab.h) and the page budget: `total_malloced` is reserved
- * with a compare-and-swap BEFORE malloc, so concurrent classes can never
- * take more than mem_limit together, no lock involved.
+ * guards, see slab.h), the arena and the page budget: `total_malloced` is
+ * reserved with a compare-and-swap BEFORE a page is taken, so concurrent
+ * classes can never take more than mem_limit together, no lock involved.
+ * A page comes from the pool of pages given back (slab_page_release, rare)
+ * or else is carved from the arena at `arena_next`, which only grows; a
+ * page is carved only while the pool is empty and the budget allows one
+ * more, so the arena never overflows. `pool_lock` is a leaf lock.
  *
  * Memory bound policy (strict): a page is taken only if the running total
  * plus one page stays <= mem_limit. There is no "first page per class"
- * allowance: with a limit smaller than one page nothing can be stored, and
- * a class that finds the budget spent by other classes while it owns no
- * page returns STORE_NO_MEMORY (there is no page rebalancing).
+ * allowance: with a limit smaller than one page nothing can be stored.
  */
 #include "config.h"
 
 #include "store/slab.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +30,16 @@ static struct slab_class classes[STORE_CLASSES_MAX];
 static unsigned nclasses;
 static size_t page_size;
 static uint64_t mem_limit;
+static size_t item_max;           /* item_size_max: the largest item */
 static _Atomic uint64_t total_malloced;
 static _Atomic uint64_t malloc_fails;
+
+char *slab_arena;
+uintptr_t slab_arena_bias;
+static size_t arena_size;
+static _Atomic uint64_t arena_next;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *pool;                /* released pages, linked through their first word */
 
 static uint32_t
 align_up(double v)
@@ -47,33 +59,49 @@ class_init(unsigned id, uint32_t size)
     c->id = id;
     c->size = size;
     c->perslab = (uint32_t)(page_size / size);
-    c->marker.iflags = ITEM_MARKER;
-    c->marker.clsid = (uint8_t)id;
 }
 
 int
 slab_setup(const struct store_options *opts)
 {
     if (opts->factor <= 1.0 || opts->item_size_max < 1024 ||
-        opts->item_size_max > (size_t)1024 * 1024 * 1024) {
+        opts->item_size_max > (size_t)1024 * 1024 * 1024 || opts->mem_limit > SLAB_ARENA_MAX + 8) {
         errno = EINVAL;
         return -1;
     }
     page_size = opts->item_size_max > SLAB_PAGE_MIN ? opts->item_size_max : SLAB_PAGE_MIN;
+    page_size = (page_size + SLAB_ALIGN - 1) & ~(size_t)(SLAB_ALIGN - 1);
     mem_limit = opts->mem_limit;
+    item_max = opts->item_size_max;
+    uint64_t npages = mem_limit / page_size;
+    if (npages * page_size > SLAB_ARENA_MAX)
+        npages = SLAB_ARENA_MAX / page_size;
+    arena_size = (size_t)(npages * page_size);
+    slab_arena = NULL;
+    slab_arena_bias = 0;
+    if (arena_size > 0) {
+        void *m = mmap(NULL, arena_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED)
+            return -1;
+        slab_arena = m;
+        slab_arena_bias = (uintptr_t)m - SLAB_ALIGN;
+    }
+    atomic_store(&arena_next, 0);
+    pool = NULL;
     atomic_store(&total_malloced, 0);
     atomic_store(&malloc_fails, 0);
     atomic_store(&slab_fail_next_mallocs, 0);
 
     double limit = (double)opts->item_size_max / opts->factor;
-    uint32_t size = align_up((double)(sizeof(struct item) + opts->chunk_size));
+    uint32_t size = align_up((double)(SLAB_CLASS1_HDR + opts->chunk_size));
     unsigned id = 1;
     while (id < STORE_CLASSES_MAX - 1 && size <= limit) {
         class_init(id++, size);
         uint32_t next = align_up((double)size * opts->factor);
         size = next > size ? next : size + SLAB_ALIGN;
     }
-    class_init(id, (uint32_t)opts->item_size_max);
+    class_init(id, align_up((double)opts->item_size_max));
     nclasses = id;
     return 0;
 }
@@ -83,14 +111,17 @@ slab_teardown(void)
 {
     for (unsigned i = 1; i <= nclasses; i++) {
         struct slab_class *c = &classes[i];
-        for (size_t p = 0; p < c->npages; p++)
-            free(c->pages[p]);
         free(c->pages);
         pthread_mutex_destroy(&c->lock);
         memset(c, 0, sizeof(*c));
     }
     nclasses = 0;
     atomic_store(&total_malloced, 0);
+    if (slab_arena != NULL)
+        munmap(slab_arena, arena_size);
+    slab_arena = NULL;
+    arena_size = 0;
+    pool = NULL;
 }
 
 unsigned
@@ -114,7 +145,7 @@ slab_class_get(unsigned id)
 unsigned
 slab_clsid(size_t size)
 {
-    if (nclasses == 0 || size > classes[nclasses].size)
+    if (nclasses == 0 || size > item_max)
         return 0;
     unsigned lo = 1, hi = nclasses;
     while (lo < hi) {  /* first class with size >= `size` */
@@ -140,6 +171,26 @@ budget_take(void)
     return true;
 }
 
+/* A page from the pool, else a never-used one from the arena. The caller
+ * holds one page of budget. */
+static char *
+page_get(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    char *page = pool;
+    if (page != NULL)
+        memcpy(&pool, page, sizeof(pool));
+    pthread_mutex_unlock(&pool_lock);
+    if (page != NULL)
+        return page;
+    uint64_t off = atomic_fetch_add_explicit(&arena_next, page_size, memory_order_relaxed);
+    if (off + page_size > arena_size) {
+        atomic_fetch_sub_explicit(&arena_next, page_size, memory_order_relaxed);
+        return NULL;
+    }
+    return slab_arena + off;
+}
+
 static bool
 page_new_locked(struct slab_class *c)
 {
@@ -160,7 +211,7 @@ page_new_locked(struct slab_class *c)
     if (inject > 0)
         atomic_fetch_sub_explicit(&slab_fail_next_mallocs, 1, memory_order_relaxed);
     else
-        page = malloc(page_size);
+        page = page_get();
     if (page == NULL) {
         atomic_fetch_sub_explicit(&total_malloced, page_size, memory_order_relaxed);
         atomic_fetch_add_explicit(&malloc_fails, 1, memory_order_relaxed);
@@ -176,7 +227,7 @@ page_new_locked(struct slab_class *c)
 void *
 slab_alloc_locked(struct slab_class *c)
 {
-    struct item *it = c->free_list;
+    struct item *it = slab_item(c->free_list);
     if (it != NULL) {
         c->free_list = it->h_next;
         STAT_SUB(c->free_count, 1);
@@ -200,15 +251,29 @@ slab_free_locked(struct slab_class *c, void *chunk)
     struct item *it = chunk;
     atomic_store_explicit(&it->iflags, ITEM_FREE, memory_order_relaxed);
     it->h_next = c->free_list;
-    c->free_list = it;
+    c->free_list = slab_handle(it);
     STAT_INC(c->free_count);
     STAT_SUB(c->used_chunks, 1);
+}
+
+uint32_t
+slab_carved_locked(const struct slab_class *c, size_t idx)
+{
+    const char *page = c->pages[idx];
+    if (c->end_left > 0 && c->end_ptr >= page && c->end_ptr < page + page_size)
+        return (uint32_t)((size_t)(c->end_ptr - page) / c->size);
+    return c->perslab;
 }
 
 void
 slab_page_release(void *page)
 {
-    free(page);
+    /* into the pool first, then the budget: whoever takes the budget back
+     * finds the page there rather than carving a new one */
+    pthread_mutex_lock(&pool_lock);
+    memcpy(page, &pool, sizeof(pool));
+    pool = page;
+    pthread_mutex_unlock(&pool_lock);
     atomic_fetch_sub_explicit(&total_malloced, page_size, memory_order_relaxed);
 }
 

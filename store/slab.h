@@ -1,20 +1,27 @@
 /*
- * slab.h - slab classes: chunk sizes, pages, the memory limit, free lists.
+ * slab.h - slab classes: chunk sizes, pages, the memory limit, free lists,
+ * the item arena and 32-bit item handles.
  *
- * Item memory comes in pages of page_size = max(1 MB, item_size_max)
- * bytes, malloc'd on demand (nothing is preallocated) while the total stays
- * within mem_limit. Each page belongs to one class for good and is cut
- * into chunks of that class's size. Class 1 holds sizeof(struct item) +
- * chunk_size bytes (96 by default), each next class `factor` times larger
- * (rounded up to 8) while it stays <= item_size_max / factor; the last
- * class is exactly item_size_max. At most 63 classes (ids 1..63).
+ * Item memory is ONE contiguous virtual reservation of mem_limit bytes
+ * (mmap MAP_NORESERVE: physical memory only where pages are touched), cut
+ * on demand, in address order, into pages of page_size = max(1 MB,
+ * item_size_max) bytes (rounded up to 8) while the total stays within
+ * mem_limit. Each page belongs to one class until the page mover gives it
+ * to another, and is cut into chunks of that class's size. Class 1 holds
+ * SLAB_CLASS1_HDR + chunk_size bytes (96 by default, as memcached),
+ * each next class `factor` times larger (rounded up to 8) while it stays
+ * <= item_size_max / factor; the last class is item_size_max (rounded up
+ * to 8). At most 63 classes (ids 1..63).
+ *
+ * An item is named by a 32-bit handle, (offset in the arena) / 8 + 1, with
+ * 0 for none; so the arena is at most 32 GB (SLAB_ARENA_MAX).
  *
  * Each class has one mutex, its "class lock", which guards everything in
  * struct slab_class except the fields marked atomic-readable: the free
- * list, the page array, the never-used tail of the newest page, the LRU
- * (head, tail, the items' prev/next links, the sweep marker) and the
- * counters. The counters are atomics only so that `stats` may read them
- * without the lock; they are written with the lock held.
+ * list, the page array, the never-used tail of the newest page, the CLOCK
+ * hand, the sweep cursor and the counters. The counters are atomics only
+ * so that `stats` may read them without the lock; they are written with
+ * the lock held.
  */
 #ifndef MCD_STORE_SLAB_H
 #define MCD_STORE_SLAB_H
@@ -30,6 +37,29 @@
 
 #define SLAB_PAGE_MIN (1024 * 1024)
 #define SLAB_ALIGN 8
+/* Class 1 is SLAB_CLASS1_HDR + chunk_size bytes: memcached's item header
+ * size, so that the chunk sizes (96, 120, 152, 192, ...) match its own. */
+#define SLAB_CLASS1_HDR 48
+/* Largest arena that 32-bit handles of 8-byte granularity can name. */
+#define SLAB_ARENA_MAX ((uint64_t)UINT32_MAX * SLAB_ALIGN)
+
+/* Base of the item arena, and that address minus SLAB_ALIGN (so that
+ * handle h is at slab_arena_bias + h * 8); immutable between setup and
+ * teardown. */
+extern char *slab_arena;
+extern uintptr_t slab_arena_bias;
+
+static inline uint32_t
+slab_handle(const struct item *it)
+{
+    return it == NULL ? 0 : (uint32_t)(((uintptr_t)it - slab_arena_bias) / SLAB_ALIGN);
+}
+
+static inline struct item *
+slab_item(uint32_t h)
+{
+    return h == 0 ? NULL : (struct item *)(slab_arena_bias + (uintptr_t)h * SLAB_ALIGN);
+}
 
 struct slab_class {
     pthread_mutex_t lock;
@@ -38,15 +68,18 @@ struct slab_class {
     uint32_t size;                /* chunk size */
     uint32_t perslab;             /* chunks per page */
     /* class lock: memory */
-    struct item *free_list;       /* chunks given back, linked through h_next */
+    uint32_t free_list;           /* handles of chunks given back, linked through h_next */
     char *end_ptr;                /* next never-used chunk of the newest page */
     uint32_t end_left;            /* never-used chunks left there */
     void **pages;
     size_t npages, pages_cap;
-    /* class lock: the LRU (head = most recent, tail = next to evict) */
-    struct item *head, *tail;
-    struct item marker;           /* the sweep's cursor (ITEM_MARKER) */
-    bool sweeping;                /* the marker is in the LRU: a round is under way */
+    /* class lock: the CLOCK hand (next chunk eviction looks at) */
+    size_t hand_page;
+    uint32_t hand_idx;
+    /* class lock: the expiry sweep's cursor */
+    size_t sweep_page;
+    uint32_t sweep_idx;
+    bool sweeping;                /* a round is under way */
     /* class lock to write, atomic-readable */
     store_counter_t free_count;
     store_counter_t used_chunks;
@@ -66,7 +99,7 @@ struct slab_class {
 #define STAT_SUB(field, n) STAT_ADD(field, -(uint64_t)(n))
 #define STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
-/* Frees a page that belongs to no class and returns it to the budget. */
+/* Gives a page that belongs to no class back to the pool and the budget. */
 void slab_page_release(void *page);
 
 /* Builds the classes from opts. Returns 0 or -1 (errno set). */
@@ -87,6 +120,15 @@ unsigned slab_clsid(size_t size);
  * held. NULL when none of these has one (the caller then evicts).
  */
 void *slab_alloc_locked(struct slab_class *c);
+/* Chunks of page `idx` of the class that were ever handed out (the rest
+ * of the newest page was never used). Class lock held. */
+uint32_t slab_carved_locked(const struct slab_class *c, size_t idx);
+/* Chunk `i` of page `idx` of the class. Class lock held. */
+static inline struct item *
+slab_chunk_locked(const struct slab_class *c, size_t idx, uint32_t i)
+{
+    return (struct item *)((char *)c->pages[idx] + (size_t)i * c->size);
+}
 /* Gives a chunk back to the class free list. Class lock held. */
 void slab_free_locked(struct slab_class *c, void *chunk);
 

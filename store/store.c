@@ -6,7 +6,8 @@
  * operation on a key runs with that key's stripe lock held from lookup to
  * the end of the change, so get/set/arith on one key are atomic with
  * respect to each other; class locks are taken inside (stripe -> class)
- * for the LRU and the free list. Allocation for append/prepend/arith also
+ * for the class counters and the free list; a hit takes no class lock (it
+ * only sets the item's ACTIVE bit for the CLOCK hand). Allocation for append/prepend/arith also
  * happens under the stripe lock: it takes the class lock (allowed order)
  * and only trylocks other stripes when it must evict.
  */
@@ -90,7 +91,7 @@ do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint6
     pthread_mutex_lock(&c->lock);
     struct item *it = slab_alloc_locked(c);
     if (it == NULL)
-        it = lru_pull_tail_locked(c, now, opts.evict_to_free, ts);
+        it = lru_evict_locked(c, now, opts.evict_to_free, ts);
     if (it == NULL && opts.evict_to_free) {
         /* nothing of our own to evict: take a page from another class */
         pthread_mutex_unlock(&c->lock);
@@ -123,7 +124,7 @@ store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, ui
     return it;
 }
 
-/* Links `it` under hv: new CAS, atime now, hash + LRU, the link's ref.
+/* Links `it` under hv: new CAS, atime now, hash + class counters, the link's ref.
  * Stripe lock held. */
 static void
 do_link(struct item *it, uint32_t hv, rel_time_t now)
@@ -289,9 +290,7 @@ store_get(const char *key, size_t nkey, bool count_get, bool no_bump, struct sto
     struct item *it = find_live(key, nkey, hv, now, count_get ? ts : NULL);
     if (it != NULL) {
         item_incref(it);
-        item_iflag_set(it, ITEM_FETCHED);
-        if (!no_bump)
-            lru_bump(it, now);
+        lru_hit(it, now, !no_bump);
     }
     ht_unlock(hv);
     if (count_get) {
@@ -315,8 +314,7 @@ store_get_touch(const char *key, size_t nkey, rel_time_t exptime, bool count_get
     if (it != NULL) {
         item_set_exptime(it, exptime);
         item_incref(it);
-        item_iflag_set(it, ITEM_FETCHED);
-        lru_bump(it, now);
+        lru_hit(it, now, true);
     }
     ht_unlock(hv);
     STAT_INC(ts->touch_cmds);
@@ -481,9 +479,11 @@ store_class_info(unsigned id, struct store_class_info *out)
     out->free_chunks_end = c->end_left;
     out->mem_requested = STAT_GET(c->mem_requested);
     out->curr_items = STAT_GET(c->curr_items);
-    struct item *tail = lru_tail_locked(c);
-    if (tail != NULL && item_atime(tail) < now)
-        out->oldest_age = now - item_atime(tail);
+    /* approximation: the age of the item at the CLOCK hand (the next
+     * eviction candidate), not of the least recently used one */
+    struct item *hand = lru_hand_item_locked(c);
+    if (hand != NULL && item_atime(hand) < now)
+        out->oldest_age = now - item_atime(hand);
     pthread_mutex_unlock(&c->lock);
     out->evicted_time = STAT_GET(c->evicted_time);
     out->outofmemory = STAT_GET(c->outofmemory);

@@ -2,9 +2,10 @@
  * store.h - the facade of the item store: the only header server/ includes
  * from store/.
  *
- * The store owns item memory (slab classes carved from 1 MB pages, capped
- * at -m), the hash table (lock-striped, grown incrementally in the
- * background), one LRU per slab class, TTL expiry, flush_all and the
+ * The store owns item memory (slab classes carved from 1 MB pages of one
+ * address-space reservation of -m bytes), the hash table (lock-striped,
+ * grown incrementally in the background), CLOCK replacement per slab
+ * class, TTL expiry, flush_all and the
  * per-class accounting behind `stats slabs` / `stats items`.
  * It knows nothing of protocols, sockets or libevent: it is handed its
  * options at setup, its time through store_clock_set(), and a per-thread
@@ -167,7 +168,7 @@ rel_time_t store_exptime_convert(int64_t exptime);
 /*
  * Allocates an unlinked item with room for a value of `nbytes` bytes, for
  * the caller to fill (item_data()) and then link with store_link(). May
- * evict from the class's LRU tail (counted into `ts`). Returns NULL and sets
+ * evict at the class's CLOCK hand (counted into `ts`). Returns NULL and sets
  * *status to STORE_TOO_LARGE (too big for any class) or STORE_NO_MEMORY.
  * `exptime` is already converted (store_exptime_convert).
  */
@@ -193,8 +194,9 @@ enum store_status store_link(struct item *it, enum store_mode mode, uint64_t cas
  * Looks a key up. Returns the live item with a reference, or NULL (miss,
  * expired or flushed; expired/flushed items met here are unlinked and counted
  * as get_expired / get_flushed). Counts get_hits (per class) / get_misses
- * when `count_get` (a get: true; internal lookups: false), and bumps the
- * item in its LRU (rate-limited) unless `no_bump`.
+ * when `count_get` (a get: true; internal lookups: false), and marks the
+ * item ACTIVE for the CLOCK hand (atime refreshed at most once a minute)
+ * unless `no_bump`.
  */
 struct item *store_get(const char *key, size_t nkey, bool count_get, bool no_bump,
                        struct store_tstats *ts);
@@ -235,9 +237,9 @@ struct store_class_info {
     uint64_t free_chunks;       /* on the free list */
     uint64_t free_chunks_end;   /* never used, at the end of the newest page */
     uint64_t mem_requested;     /* sum of the exact sizes of stored items */
-    /* LRU (stats items) */
+    /* replacement (stats items) */
     uint64_t curr_items;
-    rel_time_t oldest_age;      /* now - atime of the LRU tail; 0 when empty */
+    rel_time_t oldest_age;      /* now - atime of the item at the CLOCK hand (an approximation of the oldest); 0 when empty */
     uint64_t evicted_time;      /* seconds since last access of the last evicted item */
     uint64_t outofmemory;
     uint64_t tailrepairs;
@@ -246,7 +248,7 @@ struct store_class_info {
     uint64_t evicted_active;
     uint64_t crawler_reclaimed;
     /* added by store/ (after the original fields) */
-    uint64_t evicted;           /* items evicted from this class's LRU tail */
+    uint64_t evicted;           /* items evicted at this class's CLOCK hand */
     uint64_t reclaimed;         /* expired/flushed items reused at allocation */
 };
 
@@ -286,7 +288,7 @@ uint64_t store_maintain(void);
  */
 
 struct store_meta_get_opts {
-    bool no_bump;               /* u: no LRU bump, no "fetched" mark, atime kept */
+    bool no_bump;               /* u: no ACTIVE bit, no "fetched" mark, atime kept */
     bool touch;                 /* T: on a hit, set the exptime to touch_exptime */
     rel_time_t touch_exptime;
     bool vivify;                /* N: on a miss, create an empty item (flags 0) */

@@ -77,8 +77,7 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
         item_set_exptime(it, o->touch_exptime);
     item_incref(it);
     if (!o->no_bump) {
-        item_iflag_set(it, ITEM_FETCHED);
-        lru_bump(it, now);
+        lru_hit(it, now, true);
     }
     ht_unlock(hv);
     if (o->touch) {

@@ -1,4 +1,5 @@
-/* test_lru.c - LRU order, bump rate limit, eviction, -M. */
+/* test_lru.c - CLOCK replacement: hand order, second chance for hits,
+ * atime refresh rate limit, referenced items skipped, eviction, -M. */
 #include "config.h"
 
 #include "store/lru.h"
@@ -73,7 +74,8 @@ fill(void)
         cr_assert(has(i));
 }
 
-Test(lru, evicts_from_tail_in_order, .fini = fini)
+/* Nothing was hit (has() does not bump): the hand evicts in chunk order. */
+Test(lru, evicts_at_hand_in_order, .fini = fini)
 {
     start(true);
     fill();
@@ -97,35 +99,91 @@ Test(lru, evicts_from_tail_in_order, .fini = fini)
     cr_expect_eq(si.total_malloced, 1u << 20);
 }
 
-Test(lru, bump_is_rate_limited, .fini = fini)
+/* A hit sets ACTIVE: the hand clears it and passes (second chance), so
+ * the item survives one sweep of the hand and goes on the next. */
+Test(lru, hit_survives_one_sweep, .fini = fini)
 {
     start(true);
     fill();
-    /* 30 s later: a hit does not move k0 (atime 100, interval 60) */
+    struct item *it = store_get("k0", 2, true, false, &ts);
+    cr_assert_not_null(it);
+    item_release(it);
+    cr_assert_eq(put(200, 0), STORE_OK);
+    cr_expect(has(0), "the hit item got a second chance");
+    cr_expect_not(has(1), "the next one went instead");
+    /* the rest of the sweep: k2.. go, k0 is not hit again */
+    for (int i = 2; i < (int)perslab; i++) {
+        cr_assert_eq(put(200 + i, 0), STORE_OK);
+        cr_expect_not(has(i), "k%d", i);
+        cr_expect(has(0));
+    }
+    /* the hand is back at k0, whose bit it cleared on the way */
+    cr_assert_eq(put(300, 0), STORE_OK);
+    cr_expect_not(has(0), "no second hit: evicted on the next sweep");
+    cr_expect_eq(atomic_load(&ts.evictions), perslab);
+}
+
+/* no_bump (meta's u flag) sets no ACTIVE bit. */
+Test(lru, no_bump_gives_no_second_chance, .fini = fini)
+{
+    start(true);
+    fill();
+    struct item *it = store_get("k0", 2, true, true, &ts);
+    cr_assert_not_null(it);
+    item_release(it);
+    cr_assert_eq(put(200, 0), STORE_OK);
+    cr_expect_not(has(0));
+    cr_expect(has(1));
+}
+
+/* A hit refreshes atime at most every ITEM_UPDATE_INTERVAL seconds. */
+Test(lru, atime_refresh_is_rate_limited, .fini = fini)
+{
+    start(true);
+    fill();
+    /* 30 s later: a hit keeps atime 100 (interval 60) */
     store_clock_set(130);
     struct item *it = store_get("k0", 2, true, false, &ts);
     cr_assert_not_null(it);
     cr_expect_eq(item_atime(it), 100);
     item_release(it);
-    cr_assert_eq(put(200, 0), STORE_OK);
-    cr_expect_not(has(0));
-    /* 100 s later: k1 is old enough to be bumped, so k2 goes instead */
+    /* 100 s later: k1's atime is refreshed */
     store_clock_set(200);
     it = store_get("k1", 2, true, false, &ts);
     cr_assert_not_null(it);
     cr_expect_eq(item_atime(it), 200);
     item_release(it);
-    cr_assert_eq(put(201, 0), STORE_OK);
-    cr_expect(has(1));
-    cr_expect_not(has(2));
-    /* no_bump: k3 stays at the tail */
+    /* no_bump: k3 keeps its atime */
     store_clock_set(400);
     it = store_get("k3", 2, true, true, &ts);
     cr_assert_not_null(it);
     cr_expect_eq(item_atime(it), 100);
     item_release(it);
-    cr_assert_eq(put(202, 0), STORE_OK);
-    cr_expect_not(has(3));
+    /* both hit items pass the hand once; k2 goes first */
+    cr_assert_eq(put(500, 0), STORE_OK);
+    cr_expect(has(0));
+    cr_expect(has(1));
+    cr_expect_not(has(2));
+}
+
+/* Every item hit: the hand clears all the bits, wraps round and evicts
+ * the first one. */
+Test(lru, all_active_evicts_after_a_sweep, .fini = fini)
+{
+    start(true);
+    fill();
+    for (int i = 0; i < (int)perslab; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        struct item *it = store_get(key, (size_t)kl, true, false, &ts);
+        cr_assert_not_null(it);
+        item_release(it);
+    }
+    cr_assert_eq(put(600, 0), STORE_OK);
+    cr_expect_not(has(0));
+    for (int i = 1; i < (int)perslab; i++)
+        cr_expect(has(i), "k%d", i);
+    cr_expect_eq(atomic_load(&ts.evictions), 1);
 }
 
 Test(lru, referenced_items_are_skipped, .fini = fini)
@@ -145,8 +203,8 @@ Test(lru, all_referenced_gives_no_memory, .fini = fini)
 {
     start(true);
     fill();
-    struct item *held[LRU_EVICT_TRIES + 8];
-    int n = (int)perslab < LRU_EVICT_TRIES + 8 ? (int)perslab : LRU_EVICT_TRIES + 8;
+    struct item *held[16];
+    int n = (int)perslab < 16 ? (int)perslab : 16;
     for (int i = 0; i < n; i++) {
         char key[16];
         int kl = snprintf(key, sizeof(key), "k%d", i);

@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <string.h>
 
 static struct store_options
@@ -19,10 +20,39 @@ opts(bool use_cas)
 
 Test(sizes, header)
 {
-    cr_expect_eq(sizeof(struct item), 48);
-    cr_expect_eq(item_hdr_size(true), 56);
-    cr_expect_eq(item_hdr_size(false), 48);
-    cr_expect_eq(item_total_size(true, 3, 10), 56 + 3 + 10);
+    cr_expect_eq(sizeof(struct item), 28);
+    cr_expect_eq(item_hdr_size(true), 36);
+    cr_expect_eq(item_hdr_size(false), 28);
+    cr_expect_eq(item_total_size(true, 3, 10), 36 + 3 + 10);
+    cr_expect_eq(offsetof(struct item, h_next), 0);
+    cr_expect_eq(offsetof(struct item, exptime), 4);
+    cr_expect_eq(offsetof(struct item, atime), 8);
+    cr_expect_eq(offsetof(struct item, nbytes), 12);
+    cr_expect_eq(offsetof(struct item, flags), 16);
+    cr_expect_eq(offsetof(struct item, refcount), 20);
+    cr_expect_eq(offsetof(struct item, nkey), 24);
+    cr_expect_eq(offsetof(struct item, clsid), 25);
+    cr_expect_eq(offsetof(struct item, iflags), 26);
+    cr_expect_eq(sizeof(((struct item *)0)->h_next), 4); /* a 32-bit handle */
+}
+
+/* The issue's target: a 16-byte key and a 100-byte value with CAS is
+ * 152 bytes and fits the 152-byte class exactly (memcached: 192). */
+Test(sizes, key16_value100_fits_152_class)
+{
+    struct store_tstats ts;
+    memset(&ts, 0, sizeof(ts));
+    struct store_options o = opts(true);
+    cr_assert_eq(store_setup(&o), 0);
+    cr_expect_eq(item_total_size(true, 16, 100), 152);
+    enum store_status st;
+    struct item *it = store_alloc("0123456789abcdef", 16, 0, 0, 100, &ts, &st);
+    cr_assert_not_null(it);
+    struct store_class_info ci;
+    cr_assert(store_class_info(item_class(it), &ci));
+    cr_expect_eq(ci.chunk_size, 152);
+    item_release(it);
+    store_teardown();
 }
 
 Test(sizes, no_cas_is_8_bytes_smaller)
@@ -47,7 +77,7 @@ Test(sizes, no_cas_is_8_bytes_smaller)
     it = store_alloc("key", 3, 0, 0, 5, &ts, &st);
     cr_assert_not_null(it);
     cr_expect_eq(item_size(it), sz - 8);
-    cr_expect_eq((size_t)(item_key(it) - (const char *)it), 48);
+    cr_expect_eq((size_t)(item_key(it) - (const char *)it), 28);
     cr_expect_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
     cr_expect_eq(item_cas(it), 0);
     item_release(it);

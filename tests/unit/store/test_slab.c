@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,7 +113,7 @@ Test(slab, too_large, .fini = fini)
     /* memcached 1.6.18 -I 1m accepts at most 1048516 bytes under a 1-byte key */
     size_t max = store_max_value_len(1);
     cr_expect_geq(max, 1048516);
-    cr_expect_leq(max, 1048516 + 8);
+    cr_expect_leq(max, 1048516 + 28); /* a 36-byte header where memcached has 56 */
     cr_expect_eq(store_max_value_len(250), max - 249);
     enum store_status st = STORE_OK;
     struct item *it = store_alloc("k", 1, 0, 0, (uint32_t)max + 1, &ts, &st);
@@ -168,7 +169,7 @@ Test(slab, strict_limit_starves_second_class, .fini = fini)
     cr_expect_null(b);
     cr_expect_eq(st, STORE_NO_MEMORY);
     struct store_class_info ci;
-    cr_assert(store_class_info(slab_clsid(48 + 8 + 1 + 5000), &ci));
+    cr_assert(store_class_info(slab_clsid(28 + 8 + 1 + 5000), &ci));
     cr_expect_eq(ci.outofmemory, 1);
     item_release(a);
 }
@@ -201,7 +202,7 @@ Test(slab, chunk_reuse_after_free, .fini = fini)
     store_class_info(id, &ci);
     cr_expect_eq(ci.used_chunks, 1);
     cr_expect_eq(ci.free_chunks_end, ci.chunks_per_page - 1);
-    cr_expect_eq(ci.mem_requested, 48 + 8 + 1 + 10);
+    cr_expect_eq(ci.mem_requested, 28 + 8 + 1 + 10);
     item_release(it);
     store_class_info(id, &ci);
     cr_expect_eq(ci.used_chunks, 0);
@@ -210,4 +211,35 @@ Test(slab, chunk_reuse_after_free, .fini = fini)
     struct item *again = store_alloc("j", 1, 0, 0, 10, &ts, &st);
     cr_expect_eq((void *)again, (void *)it);
     item_release(again);
+}
+
+/* Items are named by 32-bit handles into one arena of mem_limit bytes. */
+Test(slab, handles_name_items, .fini = fini)
+{
+    start(opts_default());
+    enum store_status st;
+    struct item *a = store_alloc("a", 1, 0, 0, 10, &ts, &st);
+    struct item *b = store_alloc("b", 1, 0, 0, 5000, &ts, &st);
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    cr_expect_eq(slab_handle(NULL), 0);
+    cr_expect_null(slab_item(0));
+    cr_expect_neq(slab_handle(a), 0);
+    cr_expect_neq(slab_handle(a), slab_handle(b));
+    cr_expect_eq(slab_item(slab_handle(a)), a);
+    cr_expect_eq(slab_item(slab_handle(b)), b);
+    cr_expect_geq((const char *)a, slab_arena);
+    cr_expect_lt((const char *)b, slab_arena + (64u << 20));
+    item_release(a);
+    item_release(b);
+}
+
+/* 32-bit handles of 8 bytes reach 32 GB: a larger limit is refused. */
+Test(slab, limit_above_32g_refused)
+{
+    struct store_options o = opts_default();
+    o.mem_limit = (UINT64_C(32) << 30) + (UINT64_C(1) << 20);
+    errno = 0;
+    cr_expect_eq(store_setup(&o), -1);
+    cr_expect_eq(errno, EINVAL);
 }

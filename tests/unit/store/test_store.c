@@ -85,7 +85,7 @@ Test(store, set_get_replace_value)
     struct store_info si;
     store_info(&si);
     cr_expect_eq(si.curr_items, 1);
-    cr_expect_eq(si.bytes, 56 + 1 + 3);
+    cr_expect_eq(si.bytes, 36 + 1 + 3); /* 28-byte header + CAS + key + value */
 }
 
 Test(store, add)
