@@ -15,6 +15,7 @@
 #include "proto/proto.h"
 #include "proto/reply.h"
 #include "proto/text.h"
+#include "proto/token.h"
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/settings.h"
@@ -22,7 +23,6 @@
 #include "server/worker.h"
 #include "store/store.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static bool is_binary(const struct conn *c)
@@ -223,14 +223,14 @@ void process_complete_nread(struct conn *c)
  * STORE_EXISTS when another client created the key first (retry the arith). */
 static enum store_status arith_create(struct conn *c, const struct mc_request *req, uint64_t *cas)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)req->initial);
+    char buf[TOKEN_U64_DIGITS];
+    size_t n = token_fmt_u64(buf, req->initial);
     enum store_status st;
     struct item *it = store_alloc(req->key, req->nkey, 0, store_exptime_convert(req->exptime), (uint32_t)n,
                                   &c->w->scratch_ts, &st);
     if (it == NULL)
         return st;
-    memcpy(item_data(it), buf, (size_t)n);
+    memcpy(item_data(it), buf, n);
     st = store_link(it, STORE_ADD, 0, cas, &c->w->scratch_ts);
     item_release(it);
     return st == STORE_NOT_STORED ? STORE_EXISTS : st;

@@ -33,8 +33,6 @@ struct settings {
     unsigned idle_timeout;     /* seconds; 0: never */
     bool maxconns_fast;
     bool lru_crawler;          /* background expiry sweep */
-    /* derived */
-    long oldest_live;          /* unused placeholder for `stats settings` oldest */
 };
 
 extern struct settings settings;

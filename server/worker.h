@@ -24,7 +24,7 @@ struct conn;
 /* Per-thread server counters (the store keeps its own in store_tstats). */
 #define WORKER_STATS(X) \
     X(cmd_touch) X(cmd_flush) X(cmd_meta) X(bytes_read) X(bytes_written) \
-    X(conn_yields) X(store_too_large) X(store_no_memory) X(get_cmds_unused)
+    X(conn_yields) X(store_too_large) X(store_no_memory)
 
 struct worker_tstats {
 #define X(name) store_counter_t name;

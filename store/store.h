@@ -44,7 +44,6 @@ enum store_status {
     STORE_NO_MEMORY,     /* could not allocate (eviction off with -M, or nothing evictable) */
     STORE_TOO_LARGE,     /* item would not fit the largest slab class */
     STORE_NON_NUMERIC,   /* incr/decr on a value that is not a decimal number */
-    STORE_DELTA_BADVAL,  /* unused by the store; reserved for the command layer */
 };
 
 enum store_mode {         /* how store_link() combines a new item with an existing one */

@@ -231,21 +231,6 @@ static void *client(void *arg)
     return NULL;
 }
 
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), fp) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(fp);
-    return kb;
-}
-
 int main(int argc, char **argv)
 {
     const char *env = getenv("SOAK_SECONDS");
@@ -269,7 +254,7 @@ int main(int argc, char **argv)
         long long next = mcd_now_ms() + 10000;
         while (mcd_now_ms() < next && mcd_now_ms() - t0 < seconds * 1000LL)
             mcd_poll_pause();
-        long r = rss_kb(srv->pid);
+        long r = mcd_rss_kb(srv->pid);
         if (r < 0) {
             died = true;
             break;

@@ -34,31 +34,7 @@
 
 #include "tests/lib/harness.h"
 
-/* Under ASan/TSan the allocators keep freed memory in quarantine and shadow
- * memory counts in RSS: RSS bounds are logged but not asserted there. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define RSS_ASSERTED 0
-#else
-#define RSS_ASSERTED 1
-#endif
-
 /* ---- helpers the harness lacks ---------------------------------------- */
-
-/* VmRSS of a process in KB, or -1. */
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), fp) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(fp);
-    return kb;
-}
 
 /* A well-behaved client still gets served: set, get, delete round trip. */
 static void expect_serving(const struct mcd_server *srv, const char *tag)
@@ -378,7 +354,7 @@ Test(hostile, pipeline_never_reads, .timeout = 60)
     cr_assert(mcd_send(ok, v, h + 1026));
     cr_assert(mcd_expectstr(ok, "STORED\r\n"));
     free(v);
-    long base = rss_kb(srv->pid);
+    long base = mcd_rss_kb(srv->pid);
 
     struct mcd_conn *hog = mcd_conn_open(srv);
     cr_assert_not_null(hog);
@@ -409,7 +385,7 @@ Test(hostile, pipeline_never_reads, .timeout = 60)
     /* let the server process what it has read, then measure */
     long peak = 0;
     for (int i = 0; i < 10; i++) {
-        long r = rss_kb(srv->pid);
+        long r = mcd_rss_kb(srv->pid);
         if (r > peak)
             peak = r;
         cr_expect(mcd_roundtrip(ok, "get nothing\r\n", "END\r\n"), "bystander stalled");
@@ -419,7 +395,7 @@ Test(hostile, pipeline_never_reads, .timeout = 60)
     /* 1 MB of unsent replies plus the read buffer and socket buffers: allow
      * 32 MB, a third of the 100 MB the replies would take */
     cr_expect_lt(off, total, "the server read all %zu request bytes of a client that never reads", total);
-    if (RSS_ASSERTED)
+    if (MCD_RSS_ASSERTED)
         cr_expect_lt(peak - base, 32 * 1024, "RSS grew by %ld KB for one client that does not read",
                      peak - base);
     mcd_conn_close(hog);

@@ -16,29 +16,6 @@
 
 #include "tests/lib/harness.h"
 
-/* Under ASan/TSan the allocators keep freed memory in quarantine and shadow
- * memory counts in RSS: RSS bounds are logged but not asserted there. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define RSS_ASSERTED 0
-#else
-#define RSS_ASSERTED 1
-#endif
-
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), fp) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(fp);
-    return kb;
-}
-
 struct loader {
     const struct mcd_server *srv;
     int id;
@@ -83,7 +60,7 @@ Test(memory, item_memory_and_rss_bounded, .timeout = 120)
     static const char *const args[] = {"-m", "32", "-t", "4", NULL};
     struct mcd_server *srv = mcd_start(args);
     cr_assert_not_null(srv);
-    long base = rss_kb(srv->pid);
+    long base = mcd_rss_kb(srv->pid);
     enum { NLOAD = 4 };
     struct loader l[NLOAD];
     pthread_t th[NLOAD];
@@ -94,7 +71,7 @@ Test(memory, item_memory_and_rss_bounded, .timeout = 120)
     long peak = 0;
     bool joined[NLOAD] = {false};
     for (int left = NLOAD; left > 0;) {
-        long r = rss_kb(srv->pid);
+        long r = mcd_rss_kb(srv->pid);
         if (r > peak)
             peak = r;
         for (int i = 0; i < NLOAD; i++) {
@@ -112,7 +89,7 @@ Test(memory, item_memory_and_rss_bounded, .timeout = 120)
     long long malloced = mcd_stat_ll(c, "slabs", "total_malloced");
     long long bytes = mcd_stat_ll(c, NULL, "bytes");
     long long evictions = mcd_stat_ll(c, NULL, "evictions");
-    long end = rss_kb(srv->pid);
+    long end = mcd_rss_kb(srv->pid);
     if (end > peak)
         peak = end;
     for (int i = 0; i < NLOAD; i++)
@@ -124,7 +101,7 @@ Test(memory, item_memory_and_rss_bounded, .timeout = 120)
     cr_expect_leq(malloced, limit, "total_malloced %lld over -m %lld", malloced, limit);
     cr_expect_leq(bytes, limit);
     cr_expect_gt(evictions, 0);
-    if (RSS_ASSERTED)
+    if (MCD_RSS_ASSERTED)
         cr_expect_leq(peak, (32L << 10) + 24 * 1024, "RSS peak %ld KB over -m + 24 MB", peak);
     mcd_conn_close(c);
     mcd_stop(srv);
@@ -151,7 +128,7 @@ Test(memory, long_multiget_buffers_shrink, .timeout = 60)
         cr_assert_not_null(c[i]);
         cr_assert(mcd_roundtrip(c[i], "version\r\n", "VERSION {str}\r\n"));
     }
-    long base = rss_kb(srv->pid);
+    long base = mcd_rss_kb(srv->pid);
     size_t cap = 1000 * 1000, len = 0;
     char *line = malloc(cap + 64);
     cr_assert_not_null(line);
@@ -165,16 +142,16 @@ Test(memory, long_multiget_buffers_shrink, .timeout = 60)
             cr_assert(mcd_send(c[i], line, len));
         for (int i = 0; i < NCONN; i++)
             cr_assert(mcd_expectstr(c[i], "END\r\n"));
-        long r = rss_kb(srv->pid);
+        long r = mcd_rss_kb(srv->pid);
         if (r > peak)
             peak = r;
     }
     /* a few small commands on each connection, then measure */
     for (int i = 0; i < NCONN; i++)
         cr_assert(mcd_roundtrip(c[i], "get x\r\n", "END\r\n"));
-    long after = rss_kb(srv->pid);
+    long after = mcd_rss_kb(srv->pid);
     cr_log_info("8 x 1 MB get lines: RSS base %ld KB, peak %ld KB, after %ld KB", base, peak, after);
-    if (RSS_ASSERTED)
+    if (MCD_RSS_ASSERTED)
         cr_expect_lt(after - base, 4 * 1024, "RSS stayed %ld KB above baseline after 1 MB lines", after - base);
     free(line);
     for (int i = 0; i < NCONN; i++)

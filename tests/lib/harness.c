@@ -36,6 +36,21 @@
 #define START_ATTEMPTS 6
 #define STOP_DEADLINE_MS 5000
 
+long mcd_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), fp) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(fp);
+    return kb;
+}
+
 long long mcd_now_ms(void)
 {
     struct timespec ts;

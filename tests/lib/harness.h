@@ -135,6 +135,17 @@ int mcd_pattern_prefix(const char *pat, size_t plen, const char *actual, size_t 
 /* Escapes bytes C-style (\r \n \\ \xHH) into a malloc'd string. */
 char *mcd_escape(const void *buf, size_t len);
 
+/* VmRSS of a process in KB, or -1. */
+long mcd_rss_kb(pid_t pid);
+
+/* Under ASan/TSan the allocators keep freed memory in quarantine and shadow
+ * memory counts in RSS: RSS bounds are logged but not asserted there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MCD_RSS_ASSERTED 0
+#else
+#define MCD_RSS_ASSERTED 1
+#endif
+
 /* Monotonic milliseconds, for deadlines. */
 long long mcd_now_ms(void);
 /* Short pause used only between polls of some condition (never as a sync). */
