@@ -17,7 +17,8 @@
  *
  * The sweep moves a cursor (sweep_page, sweep_idx) over the carved chunks
  * of each class's pages, in page order, under the class lock, examining
- * the linked item in each chunk. A round starts at the first page and
+ * the linked item in each chunk (found, as the CLOCK hand does, through
+ * the stripe recorded in its state: lru.c). A round starts at the first page and
  * ends after the last; a pass that spends its budget resumes from the
  * cursor on the next one. The stripe lock of an item is only trylocked
  * (class -> stripe is the reverse of the lock order); busy items are
@@ -33,6 +34,7 @@
 #include "store/item.h"
 #include "store/lru.h"
 #include "store/slab.h"
+#include "store/tcache.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -125,10 +127,10 @@ uint64_t
 expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget)
 {
     uint64_t reclaimed = 0, seen = 0;
-    pthread_mutex_lock(&c->lock);
+    slab_lock(c);
     if (!c->sweeping) {
         if (c->npages == 0) {
-            pthread_mutex_unlock(&c->lock);
+            slab_unlock(c);
             return 0;
         }
         /* a new round starts at the first chunk of the first page */
@@ -148,28 +150,27 @@ expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget)
             if (seen++ == budget)
                 goto out;
             struct item *it = slab_chunk_locked(c, c->sweep_page, c->sweep_idx++);
-            if (!(item_iflags(it) & ITEM_LINKED))
+            uint16_t st = item_state(it);
+            uint32_t hv;
+            if (!(st & ITEM_LINKED) || !lru_trylock_linked(it, st, false, &hv))
                 continue;
-            uint32_t hv = ht_hash(item_key(it), it->nkey);
-            if (!ht_trylock(hv))
-                continue;
-            if ((item_iflags(it) & ITEM_LINKED) && expire_state(it, now) != EXPIRE_LIVE) {
+            if (expire_state(it, now) != EXPIRE_LIVE) {
                 if (!(item_iflags(it) & ITEM_FETCHED))
                     STAT_INC(c->expired_unfetched);
                 STAT_INC(c->crawler_reclaimed);
-                lru_unlink_item_locked(c, it, hv);
+                lru_unlink_item_locked(it, hv);
                 item_release_locked(it);
                 reclaimed++;
             }
             ht_unlock(hv);
         }
-        pthread_mutex_unlock(&c->lock);
-        pthread_mutex_lock(&c->lock);
+        slab_unlock(c);
+        slab_lock(c);
     }
 round_done:
     c->sweeping = false;
 out:
-    pthread_mutex_unlock(&c->lock);
+    slab_unlock(c);
     return reclaimed;
 }
 
@@ -195,7 +196,9 @@ maintain_pass(uint64_t budget)
             while (c->sweeping) /* finish a round the thread left half done */
                 reclaimed += expire_sweep_class(c, now, UINT64_MAX);
         reclaimed += expire_sweep_class(c, now, budget);
-        items += STAT_GET(c->curr_items);
+        struct tcache_totals t;
+        tcache_totals(id, &t);
+        items += t.items > 0 ? (uint64_t)t.items : 0;
     }
     /* Finish any expansion, then double again while still due (a table
      * far too small after a burst of sets catches up in one pass). */

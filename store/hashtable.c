@@ -134,6 +134,12 @@ ht_teardown(void)
     nstripes = 0;
 }
 
+uint32_t
+ht_stripe(uint32_t hv)
+{
+    return hv & stripe_mask;
+}
+
 void
 ht_lock(uint32_t hv)
 {

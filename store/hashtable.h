@@ -2,8 +2,9 @@
  * hashtable.h - the key -> item index: chained buckets, striped locks,
  * incremental growth.
  *
- * Locks: 2^k stripe mutexes (k = min(13, initial hashpower)); a key's
- * stripe is hash & stripe_mask. Because there are never more stripes than
+ * Locks: 2^k stripe mutexes (k = min(8, initial hashpower)); a key's
+ * stripe is hash & stripe_mask. At most 256, so that an item can record
+ * the stripe it is linked under in one byte (item.h). Because there are never more stripes than
  * buckets, all items of one bucket - and of the two buckets it splits into
  * on growth - share one stripe. The stripe lock guards those buckets'
  * chains (h_next), the items' LINKED flag, and is what every store
@@ -18,7 +19,7 @@
 
 struct item;
 
-#define HT_STRIPES_POWER_MAX 13
+#define HT_STRIPES_POWER_MAX 8
 #define HT_POWER_MAX 31
 
 int ht_setup(unsigned hashpower);
@@ -27,6 +28,8 @@ void ht_teardown(void);
 /* murmur3 (32-bit) of the key. */
 uint32_t ht_hash(const char *key, size_t nkey);
 
+/* The stripe of hv: 0 .. 2^k - 1. ht_lock(stripe) locks the same mutex as ht_lock(hv). */
+uint32_t ht_stripe(uint32_t hv);
 void ht_lock(uint32_t hv);
 void ht_unlock(uint32_t hv);
 /* Non-blocking, for callers holding a class lock (reverse lock order). */

@@ -6,17 +6,20 @@
  * store carries one more. References are only ever taken while the item is
  * reachable under a lock that keeps it alive (the stripe lock of a linked
  * item, or the class lock during eviction), so a count seen at 0 is final:
- * the thread that drops the last reference puts the chunk back on its
- * class free list under the class lock.
+ * the thread that drops the last reference puts the chunk in its own chunk
+ * cache (tcache.h), or on the class free list when it holds the class lock.
  */
 #include "config.h"
 
 #include "store/item.h"
+#include "store/hashtable.h"
 #include "store/slab.h"
+#include "store/tcache.h"
 
 #include <string.h>
 
 _Static_assert(sizeof(struct item) == 28, "item header must stay 28 bytes");
+_Static_assert(HT_STRIPES_POWER_MAX <= 8, "an item records its stripe in one byte");
 
 static _Atomic uint64_t cas_counter;
 
@@ -67,7 +70,6 @@ item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t
           uint32_t flags, rel_time_t exptime, uint32_t nbytes, rel_time_t now)
 {
     it->h_next = 0;
-    it->spare = 0;
     atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
     atomic_store_explicit(&it->atime, now, memory_order_relaxed);
     it->nbytes = nbytes;
@@ -75,7 +77,7 @@ item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t
     atomic_store_explicit(&it->refcount, 1, memory_order_relaxed);
     it->nkey = (uint8_t)nkey;
     it->clsid = (uint8_t)clsid;
-    atomic_store_explicit(&it->iflags, use_cas ? ITEM_HAS_CAS : 0, memory_order_relaxed);
+    atomic_store_explicit(&it->state, use_cas ? ITEM_HAS_CAS : 0, memory_order_relaxed);
     if (use_cas)
         item_set_cas(it, 0);
     memcpy(item_key_mut(it), key, nkey);
@@ -151,29 +153,18 @@ item_class(const struct item *it)
     return it->clsid;
 }
 
-static void
-item_free_locked(struct slab_class *c, struct item *it)
-{
-    STAT_SUB(c->mem_requested, item_size(it));
-    slab_free_locked(c, it);
-}
-
 void
 item_release_locked(struct item *it)
 {
-    if (atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1)
-        item_free_locked(slab_class_get(it->clsid), it);
+    if (atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1) {
+        tcache_count_requested(it->clsid, -(int64_t)item_size(it));
+        slab_free_locked(slab_class_get(it->clsid), it);
+    }
 }
 
 void
 item_release(struct item *it)
 {
-    if (it == NULL)
-        return;
-    if (atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1) {
-        struct slab_class *c = slab_class_get(it->clsid);
-        pthread_mutex_lock(&c->lock);
-        item_free_locked(c, it);
-        pthread_mutex_unlock(&c->lock);
-    }
+    if (it != NULL && atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1)
+        tcache_free(it);
 }

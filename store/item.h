@@ -5,7 +5,7 @@
  *
  *   0    4    8    12   16   20   24 25 26 27 28
  *   +----+----+----+----+----+----+--+--+--+--+
- *   |hnxt|exp |atim|nbyt|flag|ref |nk|cl|if|--|
+ *   |hnxt|exp |atim|nbyt|flag|ref |nk|cl|if|st|
  *   +----+----+----+----+----+----+--+--+--+--+
  *   28                 36 (or 28 under -C)
  *   +------------------+---------------------+-------------------------+
@@ -17,14 +17,23 @@
  * h_next is a 32-bit handle (slab_handle()/slab_item() in slab.h): the
  * chunk's offset in the item arena / 8, plus 1; 0 means none.
  *
+ * `state` is one 16-bit atomic: the iflags in its low byte and, in the
+ * high byte, the stripe lock the item was linked under (written together
+ * with LINKED). So whoever walks chunks without the stripe lock (the CLOCK
+ * hand, the expiry sweep, the page mover) can find that lock without
+ * reading the key of a chunk another thread may be rewriting. After a
+ * trylock of stripe s, it re-reads `state`. LINKED with stripe s then
+ * means the item was linked under s, and it stays linked while s is held.
+ *
  * Fields by the lock that guards them (see doc/threads.md):
- *   stripe lock of the key's hash:  h_next, the LINKED flag, cas, the value
- *                                   bytes of a linked item (arith in place),
- *                                   atime after link (rate-limited hits)
+ *   stripe lock of the key's hash:  h_next, the LINKED flag and the stripe
+ *                                   byte, cas, the value bytes of a linked
+ *                                   item (arith in place), atime after link
+ *                                   (rate-limited hits)
  *   class lock of clsid:            chunk free-list link (h_next of a free
- *                                   chunk); LINKED changes with it held too
+ *                                   chunk), FREE
  *   stripe lock, atomic:            exptime (touch)
- *   atomic, no lock:                refcount, iflags (ACTIVE is set on a hit
+ *   atomic, no lock:                refcount, state (ACTIVE is set on a hit
  *                                   without any lock and cleared by the
  *                                   CLOCK hand under the class lock)
  *   immutable once allocated:       nbytes, flags, nkey, clsid, key
@@ -47,7 +56,10 @@ enum item_iflag {
     ITEM_FREE = 1u << 4,     /* chunk is on its class free list */
     ITEM_STALE = 1u << 5,    /* meta: invalidated (md I / ms C<old> I), served with X */
     ITEM_TOKEN_SENT = 1u << 6, /* meta: a client was handed the win (W) token */
+    ITEM_MOVING = 1u << 7,   /* unlinked by the page mover, which holds the chunk */
 };
+
+#define ITEM_STRIPE_SHIFT 8
 
 struct item {
     uint32_t h_next;              /* hash chain handle; free-list link when free */
@@ -58,8 +70,7 @@ struct item {
     _Atomic uint32_t refcount;    /* one for the link, one per holder */
     uint8_t nkey;
     uint8_t clsid;
-    _Atomic uint8_t iflags;       /* enum item_iflag */
-    uint8_t spare;
+    _Atomic uint16_t state;       /* enum item_iflag | stripe << ITEM_STRIPE_SHIFT */
 };
 
 /* Bytes of header in front of the key: 28, plus 8 when items carry a CAS. */
@@ -79,17 +90,47 @@ char *item_key_mut(struct item *it);
 static inline uint8_t
 item_iflags(const struct item *it)
 {
-    return atomic_load_explicit(&((struct item *)it)->iflags, memory_order_relaxed);
+    return (uint8_t)atomic_load_explicit(&((struct item *)it)->state, memory_order_relaxed);
 }
 static inline void
 item_iflag_set(struct item *it, uint8_t f)
 {
-    atomic_fetch_or_explicit(&it->iflags, f, memory_order_relaxed);
+    atomic_fetch_or_explicit(&it->state, f, memory_order_relaxed);
 }
 static inline void
 item_iflag_clear(struct item *it, uint8_t f)
 {
-    atomic_fetch_and_explicit(&it->iflags, (uint8_t)~f, memory_order_relaxed);
+    atomic_fetch_and_explicit(&it->state, (uint16_t)~f, memory_order_relaxed);
+}
+/* The whole state word, for a walker that only has the class lock. */
+static inline uint16_t
+item_state(const struct item *it)
+{
+    return atomic_load_explicit(&((struct item *)it)->state, memory_order_acquire);
+}
+/* Sets LINKED and records `stripe`, releasing the item's header and key
+ * to whoever reads LINKED in item_state(). Stripe lock held. */
+static inline void
+item_mark_linked(struct item *it, unsigned stripe)
+{
+    uint16_t old = atomic_load_explicit(&it->state, memory_order_relaxed), want;
+    do
+        want = (uint16_t)((old & 0xffu) | ITEM_LINKED | stripe << ITEM_STRIPE_SHIFT);
+    while (!atomic_compare_exchange_weak_explicit(&it->state, &old, want, memory_order_release,
+                                                  memory_order_relaxed));
+}
+/* True when a walker holding stripe lock `stripe` may treat `it` as
+ * linked under that lock (see `state` above). */
+static inline bool
+item_linked_under(const struct item *it, unsigned stripe)
+{
+    uint16_t st = item_state(it);
+    return (st & ITEM_LINKED) && (st >> ITEM_STRIPE_SHIFT) == stripe;
+}
+static inline unsigned
+item_state_stripe(uint16_t st)
+{
+    return st >> ITEM_STRIPE_SHIFT;
 }
 static inline uint32_t
 item_refcount(const struct item *it)
@@ -114,7 +155,9 @@ item_set_exptime(struct item *it, rel_time_t t)
 
 /*
  * Drops one reference with the item's class lock ALREADY HELD by the
- * caller; frees the chunk onto the free list when it was the last.
+ * caller; frees the chunk onto the class free list when it was the last.
+ * (item_release(), in store.h, takes no lock: the last reference puts the
+ * chunk in the thread's cache, tcache.h.)
  */
 void item_release_locked(struct item *it);
 

@@ -8,9 +8,13 @@
  * (refcount > 1) is never evicted: its chunk could not be reused.
  *
  * The hand only reads chunks that were carved (slab_carved_locked): such a
- * chunk is either on the free list (ITEM_FREE) or in use; ITEM_LINKED is
- * set and cleared only under the class lock, after the item is fully
- * written, so a LINKED chunk seen here has a valid header and key.
+ * chunk is on the free list (ITEM_FREE), in a thread's chunk cache, or in
+ * use. Items are linked and unlinked under their stripe lock alone, and a
+ * cached chunk is reused without any class lock, so before the stripe lock
+ * is held the hand reads nothing but the atomic `state` (and refcount): the
+ * stripe comes from `state`, and once it is trylocked item_linked_under()
+ * says whether the chunk still holds an item linked under it. Only then
+ * are its key and sizes read.
  */
 #include "config.h"
 
@@ -19,23 +23,37 @@
 #include "store/hashtable.h"
 #include "store/item.h"
 #include "store/slab.h"
+#include "store/tcache.h"
 
 #include <pthread.h>
 
 void
-lru_link_locked(struct slab_class *c, struct item *it)
+lru_link_locked(struct item *it, uint32_t hv)
 {
-    STAT_INC(c->curr_items);
-    STAT_ADD(c->bytes, item_size(it));
+    tcache_count_items(it->clsid, 1, (int64_t)item_size(it));
+    item_mark_linked(it, ht_stripe(hv));
 }
 
 void
-lru_unlink_item_locked(struct slab_class *c, struct item *it, uint32_t hv)
+lru_unlink_item_locked(struct item *it, uint32_t hv)
 {
     ht_remove_locked(it, hv);
     item_iflag_clear(it, ITEM_LINKED | ITEM_ACTIVE);
-    STAT_SUB(c->curr_items, 1);
-    STAT_SUB(c->bytes, item_size(it));
+    tcache_count_items(it->clsid, -1, -(int64_t)item_size(it));
+}
+
+bool
+lru_trylock_linked(struct item *it, uint16_t st, bool unreferenced, uint32_t *hv)
+{
+    unsigned stripe = item_state_stripe(st);
+    if (!ht_trylock(stripe))
+        return false;
+    if (!item_linked_under(it, stripe) || (unreferenced && item_refcount(it) != 1)) {
+        ht_unlock(stripe);
+        return false;
+    }
+    *hv = ht_hash(item_key(it), it->nkey);
+    return true;
 }
 
 void
@@ -93,26 +111,22 @@ lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_
         struct item *it = hand_step(c);
         if (it == NULL)
             continue;
-        uint8_t fl = item_iflags(it);
-        if (!(fl & ITEM_LINKED))
-            continue; /* free, or allocated and not linked (yet or any more) */
-        if (fl & ITEM_ACTIVE) {
+        uint16_t st = item_state(it);
+        if (!(st & ITEM_LINKED))
+            continue; /* free, cached, or allocated and not linked (yet or any more) */
+        if (st & ITEM_ACTIVE) {
             item_iflag_clear(it, ITEM_ACTIVE); /* second chance */
             continue;
         }
         if (item_refcount(it) > 1)
             continue;
-        uint32_t hv = ht_hash(item_key(it), it->nkey);
-        if (!ht_trylock(hv))
+        uint32_t hv;
+        if (!lru_trylock_linked(it, st, true, &hv))
             continue;
         /* No new reference can appear now that we hold the stripe lock. */
-        if (item_refcount(it) != 1 || !(item_iflags(it) & ITEM_LINKED)) {
-            ht_unlock(hv);
-            continue;
-        }
         bool fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
-        enum expire_state st = expire_state(it, now);
-        if (st != EXPIRE_LIVE) {
+        enum expire_state es = expire_state(it, now);
+        if (es != EXPIRE_LIVE) {
             STAT_INC(ts->reclaimed);
             STAT_INC(c->reclaimed);
             if (!fetched) {
@@ -137,10 +151,10 @@ lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_
             ht_unlock(hv);
             continue;
         }
-        lru_unlink_item_locked(c, it, hv);
+        lru_unlink_item_locked(it, hv);
         ht_unlock(hv);
         /* The chunk keeps the link's reference, which becomes the caller's. */
-        STAT_SUB(c->mem_requested, item_size(it));
+        tcache_count_requested(it->clsid, -(int64_t)item_size(it));
         return it;
     }
     return NULL;

@@ -27,16 +27,25 @@ struct slab_class;
 /* Chunks the hand looks at per eviction attempt: this many x perslab. */
 #define LRU_EVICT_SWEEPS 2
 
-/* Counts a just-linked item into the class counters.
- * Stripe lock and class lock held. */
-void lru_link_locked(struct slab_class *c, struct item *it);
+/* Counts a just-inserted item into this thread's counters and sets LINKED
+ * with its stripe (item_mark_linked). Stripe lock of hv held. */
+void lru_link_locked(struct item *it, uint32_t hv);
 
 /*
- * Takes a linked item out of the hash table and clears LINKED, with the
- * stripe lock of hv AND the class lock held. Does not drop the link's
- * reference: the caller does (item_release_locked) or reuses the chunk.
+ * Takes a linked item out of the hash table, clears LINKED and uncounts
+ * it, with the stripe lock of hv held. Does not drop the link's reference:
+ * the caller does (item_release) or reuses the chunk.
  */
-void lru_unlink_item_locked(struct slab_class *c, struct item *it, uint32_t hv);
+void lru_unlink_item_locked(struct item *it, uint32_t hv);
+
+/*
+ * For a walker over chunks holding a class lock: `st` is item_state(it)
+ * with LINKED seen. Trylocks the stripe recorded in `st`, then checks that
+ * `it` is still linked under it and, when `unreferenced`, that it has no
+ * reference but the link's. On true the stripe lock is held (release it
+ * with ht_unlock(*hv)) and *hv is the key's hash; on false no lock is held.
+ */
+bool lru_trylock_linked(struct item *it, uint16_t st, bool unreferenced, uint32_t *hv);
 
 /* A hit: sets ITEM_ACTIVE (if not set yet) and refreshes atime when it is
  * older than ITEM_UPDATE_INTERVAL. Stripe lock held; no other lock. */

@@ -2,11 +2,12 @@
  * rebalance.c - moving a page between slab classes (see rebalance.h).
  *
  * The victim is the class with the most pages; the page is the one under
- * that class's CLOCK hand (the next it would evict from). Under the victim's
- * class lock every carved chunk of the page must be either free or a linked
- * item nobody else references; such items are unlinked (stripe locks are
- * only trylocked: lock order is stripe -> class) and the page's chunks are
- * dropped from the free list. If any chunk is busy the items already
+ * that class's CLOCK hand (the next it would evict from), else one of the
+ * few after it. Under the victim's class lock every carved chunk of the
+ * page must be either free or a linked item nobody else references (a
+ * chunk in some thread's cache counts as busy); such items are unlinked
+ * (stripe locks are only trylocked, found as the CLOCK hand finds them:
+ * lru.c) and the page's chunks are dropped from the free list. If any chunk is busy the items already
  * unlinked become free chunks of the victim and the move is abandoned.
  * The page then joins `to` under `to`'s lock. total_malloced is unchanged.
  */
@@ -18,12 +19,14 @@
 #include "store/item.h"
 #include "store/lru.h"
 #include "store/slab.h"
+#include "store/tcache.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define REBALANCE_TRIES 4 /* victim classes tried per move */
+#define REBALANCE_PAGES 4 /* pages of a victim tried, from its CLOCK hand on */
 
 static bool in_page(const void *p, const char *page, size_t page_size)
 {
@@ -57,36 +60,38 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
     bool newest = v->end_left > 0 && in_page(v->end_ptr, page, page_size);
     uint32_t carved = newest ? (uint32_t)((v->end_ptr - page) / v->size) : v->perslab;
 
-    /* first pass: every carved chunk free, or linked and unreferenced */
+    /* first pass: every carved chunk free, or linked and unreferenced
+     * (atomics only: a chunk in a thread cache can be rewritten meanwhile) */
     for (uint32_t i = 0; i < carved; i++) {
         struct item *it = (struct item *)(page + (size_t)i * v->size);
-        uint8_t fl = item_iflags(it);
-        if (fl & ITEM_FREE)
+        uint16_t st = item_state(it);
+        if (st & ITEM_FREE)
             continue;
-        if (!(fl & ITEM_LINKED) || item_refcount(it) != 1)
+        if (!(st & ITEM_LINKED) || item_refcount(it) != 1)
             return false;
     }
-    /* second pass: unlink the items */
+    /* second pass: unlink the items. A chunk may have been unlinked and
+     * cached by its owner since the first pass, so the ones taken here are
+     * marked MOVING: only those go back if the move is abandoned. */
     uint32_t evicted = 0;
     for (uint32_t i = 0; i < carved; i++) {
         struct item *it = (struct item *)(page + (size_t)i * v->size);
-        if (item_iflags(it) & ITEM_FREE)
+        uint16_t st = item_state(it);
+        if (st & ITEM_FREE)
             continue;
-        uint32_t hv = ht_hash(item_key(it), it->nkey);
-        bool got = ht_trylock(hv);
-        if (!got || item_refcount(it) != 1 || !(item_iflags(it) & ITEM_LINKED)) {
-            if (got)
-                ht_unlock(hv);
+        uint32_t hv;
+        if (!(st & ITEM_LINKED) || !lru_trylock_linked(it, st, true, &hv)) {
             /* busy after all: what was unlinked so far becomes free chunks */
             for (uint32_t j = 0; j < i; j++) {
                 struct item *done = (struct item *)(page + (size_t)j * v->size);
-                if ((item_iflags(done) & (ITEM_FREE | ITEM_LINKED)) == 0)
+                if (item_iflags(done) & ITEM_MOVING)
                     slab_free_locked(v, done);
             }
             return false;
         }
-        STAT_SUB(v->mem_requested, item_size(it));
-        lru_unlink_item_locked(v, it, hv);
+        tcache_count_requested(v->id, -(int64_t)item_size(it));
+        lru_unlink_item_locked(it, hv);
+        item_iflag_set(it, ITEM_MOVING);
         ht_unlock(hv);
         evicted++;
         STAT_INC(ts->evictions);
@@ -136,16 +141,23 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
         if (v == NULL)
             return NULL;
         tried |= UINT64_C(1) << v->id;
-        pthread_mutex_lock(&v->lock);
+        slab_lock(v);
         if (v->npages == 0) {
-            pthread_mutex_unlock(&v->lock);
+            slab_unlock(v);
             continue;
         }
-        size_t idx = v->hand_page < v->npages ? v->hand_page : 0;
-        char *page = v->pages[idx];
-        bool ok = empty_page_locked(v, idx, ts);
-        pthread_mutex_unlock(&v->lock);
-        if (ok)
+        /* our own cached chunks of the class would pin their pages */
+        tcache_drain_locked(v);
+        size_t first = v->hand_page < v->npages ? v->hand_page : 0;
+        char *page = NULL;
+        for (size_t k = 0; k < REBALANCE_PAGES && k < v->npages && page == NULL; k++) {
+            size_t idx = (first + k) % v->npages;
+            char *p = v->pages[idx];
+            if (empty_page_locked(v, idx, ts))
+                page = p;
+        }
+        slab_unlock(v);
+        if (page != NULL)
             return page;
     }
     return NULL;
@@ -157,13 +169,13 @@ bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
     if (page == NULL)
         return false;
 
-    pthread_mutex_lock(&to->lock);
+    slab_lock(to);
     if (to->npages == to->pages_cap) {
         size_t cap = to->pages_cap ? to->pages_cap * 2 : 16;
         void **p = realloc(to->pages, cap * sizeof(*p));
         if (p == NULL) {
             /* cannot record it: give the memory back to the budget */
-            pthread_mutex_unlock(&to->lock);
+            slab_unlock(to);
             slab_page_release(page);
             return false;
         }
@@ -182,6 +194,6 @@ bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
             slab_free_locked(to, page + (size_t)i * to->size);
         STAT_ADD(to->used_chunks, to->perslab); /* slab_free_locked counted them as freed */
     }
-    pthread_mutex_unlock(&to->lock);
+    slab_unlock(to);
     return true;
 }

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include "store/slab.h"
+#include "store/tcache.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -59,6 +60,8 @@ class_init(unsigned id, uint32_t size)
     c->id = id;
     c->size = size;
     c->perslab = (uint32_t)(page_size / size);
+    c->cache_max = tcache_class_max(c->perslab);
+    c->cache_batch = tcache_class_batch(c->cache_max);
 }
 
 int
@@ -240,7 +243,7 @@ slab_alloc_locked(struct slab_class *c)
     }
     /* in use from now on, before item_init() runs outside the lock: the
      * page mover must not take this chunk's page for a free one */
-    atomic_store_explicit(&it->iflags, 0, memory_order_relaxed);
+    atomic_store_explicit(&it->state, 0, memory_order_relaxed);
     STAT_INC(c->used_chunks);
     return it;
 }
@@ -249,7 +252,7 @@ void
 slab_free_locked(struct slab_class *c, void *chunk)
 {
     struct item *it = chunk;
-    atomic_store_explicit(&it->iflags, ITEM_FREE, memory_order_relaxed);
+    atomic_store_explicit(&it->state, ITEM_FREE, memory_order_relaxed);
     it->h_next = c->free_list;
     c->free_list = slab_handle(it);
     STAT_INC(c->free_count);

@@ -21,7 +21,10 @@
  * list, the page array, the never-used tail of the newest page, the CLOCK
  * hand, the sweep cursor and the counters. The counters are atomics only
  * so that `stats` may read them without the lock; they are written with
- * the lock held.
+ * the lock held. The request path does not take it: chunks come from and
+ * go to per-thread caches, and the item/byte counts are per thread
+ * (tcache.h); only a refill, a flush, eviction, the sweep and the page
+ * mover do.
  */
 #ifndef MCD_STORE_SLAB_H
 #define MCD_STORE_SLAB_H
@@ -67,6 +70,8 @@ struct slab_class {
     unsigned id;
     uint32_t size;                /* chunk size */
     uint32_t perslab;             /* chunks per page */
+    uint32_t cache_max;           /* chunks one thread may cache (tcache.h) */
+    uint32_t cache_batch;         /* chunks per refill or flush */
     /* class lock: memory */
     uint32_t free_list;           /* handles of chunks given back, linked through h_next */
     char *end_ptr;                /* next never-used chunk of the newest page */
@@ -82,11 +87,10 @@ struct slab_class {
     bool sweeping;                /* a round is under way */
     /* class lock to write, atomic-readable */
     store_counter_t free_count;
-    store_counter_t used_chunks;
-    store_counter_t mem_requested;   /* exact sizes of allocated chunks */
-    store_counter_t curr_items;      /* linked items */
-    store_counter_t bytes;           /* exact sizes of linked items */
+    store_counter_t used_chunks;     /* taken from the class, thread caches included */
     store_counter_t outofmemory;
+    store_counter_t lock_taken;      /* slab_lock() calls: the tests' witness
+                                        that the request path stays off it */
     store_counter_t evicted_time;
     store_counter_t expired_unfetched;
     store_counter_t evicted_unfetched;
@@ -98,6 +102,19 @@ struct slab_class {
 
 #define STAT_SUB(field, n) STAT_ADD(field, -(uint64_t)(n))
 #define STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+/* The class lock; every taker goes through these. */
+static inline void
+slab_lock(struct slab_class *c)
+{
+    pthread_mutex_lock(&c->lock);
+    STAT_INC(c->lock_taken);
+}
+static inline void
+slab_unlock(struct slab_class *c)
+{
+    pthread_mutex_unlock(&c->lock);
+}
 
 /* Gives a page that belongs to no class back to the pool and the budget. */
 void slab_page_release(void *page);

@@ -5,11 +5,14 @@
  * Owns only the options copy (immutable between setup and teardown). Every
  * operation on a key runs with that key's stripe lock held from lookup to
  * the end of the change, so get/set/arith on one key are atomic with
- * respect to each other; class locks are taken inside (stripe -> class)
- * for the class counters and the free list; a hit takes no class lock (it
- * only sets the item's ACTIVE bit for the CLOCK hand). Allocation for append/prepend/arith also
- * happens under the stripe lock: it takes the class lock (allowed order)
- * and only trylocks other stripes when it must evict.
+ * respect to each other. The request path takes no other lock: a hit only
+ * sets the item's ACTIVE bit for the CLOCK hand, chunks come from and go
+ * back to the thread's chunk cache, and link/unlink count into the
+ * thread's counters (tcache.h). A class lock (order: stripe -> class) is
+ * taken only to refill an empty cache, a batch at a time, from the free
+ * list, new pages or eviction, and to flush a full one. Allocation for
+ * append/prepend/arith happens under the stripe lock; eviction only
+ * trylocks other stripes.
  */
 #include "config.h"
 
@@ -22,6 +25,7 @@
 #include "store/rebalance.h"
 #include "store/slab.h"
 #include "store/store_internal.h"
+#include "store/tcache.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,6 +48,7 @@ store_setup(const struct store_options *o)
         return -1;
     }
     item_cas_reset();
+    tcache_setup();
     expire_setup(opts.use_cas);
     clock_setup();
     if (opts.background_threads && expire_thread_start() != 0) {
@@ -60,6 +65,7 @@ void
 store_teardown(void)
 {
     expire_thread_stop();
+    tcache_teardown();
     ht_teardown();
     slab_teardown();
 }
@@ -69,6 +75,50 @@ store_max_value_len(size_t nkey)
 {
     size_t hdr = item_hdr_size(opts.use_cas) + nkey;
     return opts.item_size_max > hdr ? opts.item_size_max - hdr : 0;
+}
+
+/* The first chunk a refill takes is the caller's, the others are cached. */
+static void
+keep(struct slab_class *c, struct item *it, struct item **first, uint32_t *got)
+{
+    if ((*got)++ == 0)
+        *first = it;
+    else
+        tcache_put_locked(c, it);
+}
+
+/* Takes chunks for this thread, whose cache of class c is empty: up to a
+ * batch from the free list or the newest page (a new page only when
+ * neither has any); failing those, a batch of evictions (reclaims only,
+ * under -M); failing those, a page from another class. Returns one chunk
+ * and caches the rest, or NULL. No lock held. */
+static struct item *
+refill(unsigned id, rel_time_t now, struct store_tstats *ts)
+{
+    struct slab_class *c = slab_class_get(id);
+    struct item *first = NULL, *it;
+    uint32_t got = 0;
+    if (c == NULL)
+        return NULL;
+    slab_lock(c);
+    while (got < c->cache_batch && (got == 0 || c->free_list != 0 || c->end_left > 0) &&
+           (it = slab_alloc_locked(c)) != NULL)
+        keep(c, it, &first, &got);
+    if (got == 0)
+        while (got < c->cache_batch && (it = lru_evict_locked(c, now, opts.evict_to_free, ts)) != NULL)
+            keep(c, it, &first, &got);
+    if (got == 0 && opts.evict_to_free) {
+        /* nothing of our own to evict: take a page from another class */
+        slab_unlock(c);
+        bool moved = rebalance_move_page(c, ts);
+        slab_lock(c);
+        if (moved)
+            first = slab_alloc_locked(c);
+    }
+    if (first == NULL)
+        STAT_INC(c->outofmemory);
+    slab_unlock(c);
+    return first;
 }
 
 /* Allocation proper; the caller may hold a stripe lock. */
@@ -86,28 +136,15 @@ do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint6
         *status = STORE_TOO_LARGE;
         return NULL;
     }
-    struct slab_class *c = slab_class_get(id);
     rel_time_t now = store_clock_now();
-    pthread_mutex_lock(&c->lock);
-    struct item *it = slab_alloc_locked(c);
+    struct item *it = tcache_pop(id);
     if (it == NULL)
-        it = lru_evict_locked(c, now, opts.evict_to_free, ts);
-    if (it == NULL && opts.evict_to_free) {
-        /* nothing of our own to evict: take a page from another class */
-        pthread_mutex_unlock(&c->lock);
-        bool moved = rebalance_move_page(c, ts);
-        pthread_mutex_lock(&c->lock);
-        if (moved)
-            it = slab_alloc_locked(c);
-    }
+        it = refill(id, now, ts);
     if (it == NULL) {
-        STAT_INC(c->outofmemory);
-        pthread_mutex_unlock(&c->lock);
         *status = STORE_NO_MEMORY;
         return NULL;
     }
-    STAT_ADD(c->mem_requested, total);
-    pthread_mutex_unlock(&c->lock);
+    tcache_count_requested(id, (int64_t)total);
     item_init(it, id, opts.use_cas, key, nkey, flags, exptime, (uint32_t)nbytes, now);
     *status = STORE_OK;
     return it;
@@ -124,35 +161,26 @@ store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, ui
     return it;
 }
 
-/* Links `it` under hv: new CAS, atime now, hash + class counters, the link's ref.
+/* Links `it` under hv: new CAS, atime now, hash + counters, the link's ref.
  * Stripe lock held. */
 static void
 do_link(struct item *it, uint32_t hv, rel_time_t now)
 {
-    struct slab_class *c = slab_class_get(it->clsid);
     if (opts.use_cas)
         item_set_cas(it, item_cas_next());
     item_set_atime(it, now);
     item_iflag_clear(it, ITEM_FETCHED);
     item_incref(it);
     ht_insert_locked(it, hv);
-    pthread_mutex_lock(&c->lock);
-    lru_link_locked(c, it);
-    /* set under the class lock: whoever sees LINKED under that lock (the
-     * page mover, eviction) also sees the header written before it */
-    item_iflag_set(it, ITEM_LINKED);
-    pthread_mutex_unlock(&c->lock);
+    lru_link_locked(it, hv);
 }
 
 /* Unlinks a linked item and drops the link's ref. Stripe lock held. */
 static void
 do_unlink(struct item *it, uint32_t hv)
 {
-    struct slab_class *c = slab_class_get(it->clsid);
-    pthread_mutex_lock(&c->lock);
-    lru_unlink_item_locked(c, it, hv);
-    item_release_locked(it);
-    pthread_mutex_unlock(&c->lock);
+    lru_unlink_item_locked(it, hv);
+    item_release(it);
 }
 
 static void
@@ -468,23 +496,29 @@ store_class_info(unsigned id, struct store_class_info *out)
         return false;
     rel_time_t now = store_clock_now();
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&c->lock);
+    struct tcache_totals t;
+    tcache_totals(id, &t); /* before the class lock: lock order */
+    slab_lock(c);
     out->id = id;
     out->chunk_size = c->size;
     out->chunks_per_page = c->perslab;
     out->total_pages = c->npages;
     out->total_chunks = (uint64_t)c->npages * c->perslab;
-    out->used_chunks = STAT_GET(c->used_chunks);
-    out->free_chunks = STAT_GET(c->free_count);
+    /* chunks in thread caches are free; the thread counts race the class
+     * ones by a few items at most, so clamp rather than wrap */
+    uint64_t used = STAT_GET(c->used_chunks);
+    uint64_t cached = t.cached > 0 ? (uint64_t)t.cached : 0;
+    out->used_chunks = used > cached ? used - cached : 0;
+    out->free_chunks = STAT_GET(c->free_count) + (used > cached ? cached : used);
     out->free_chunks_end = c->end_left;
-    out->mem_requested = STAT_GET(c->mem_requested);
-    out->curr_items = STAT_GET(c->curr_items);
+    out->mem_requested = t.requested > 0 ? (uint64_t)t.requested : 0;
+    out->curr_items = t.items > 0 ? (uint64_t)t.items : 0;
     /* approximation: the age of the item at the CLOCK hand (the next
      * eviction candidate), not of the least recently used one */
     struct item *hand = lru_hand_item_locked(c);
     if (hand != NULL && item_atime(hand) < now)
         out->oldest_age = now - item_atime(hand);
-    pthread_mutex_unlock(&c->lock);
+    slab_unlock(c);
     out->evicted_time = STAT_GET(c->evicted_time);
     out->outofmemory = STAT_GET(c->outofmemory);
     out->tailrepairs = 0;
@@ -494,6 +528,7 @@ store_class_info(unsigned id, struct store_class_info *out)
     out->crawler_reclaimed = STAT_GET(c->crawler_reclaimed);
     out->evicted = STAT_GET(c->evicted);
     out->reclaimed = STAT_GET(c->reclaimed);
+    out->lock_taken = STAT_GET(c->lock_taken);
     return true;
 }
 
@@ -506,13 +541,15 @@ store_info(struct store_info *out)
         struct slab_class *c = slab_class_get(id);
         if (c == NULL)
             continue;
-        out->curr_items += STAT_GET(c->curr_items);
-        out->bytes += STAT_GET(c->bytes);
+        struct tcache_totals t;
+        tcache_totals(id, &t);
+        out->curr_items += t.items > 0 ? (uint64_t)t.items : 0;
+        out->bytes += t.bytes > 0 ? (uint64_t)t.bytes : 0;
         out->expired_reclaimed += STAT_GET(c->crawler_reclaimed);
-        pthread_mutex_lock(&c->lock);
+        slab_lock(c);
         if (c->npages > 0)
             out->active_classes++;
-        pthread_mutex_unlock(&c->lock);
+        slab_unlock(c);
     }
     out->limit_maxbytes = slab_mem_limit();
     out->total_malloced = slab_total_malloced();

@@ -233,7 +233,7 @@ struct store_class_info {
     uint64_t total_pages;
     uint64_t total_chunks;
     uint64_t used_chunks;       /* items plus chunks held by references */
-    uint64_t free_chunks;       /* on the free list */
+    uint64_t free_chunks;       /* on the free list or in threads' chunk caches */
     uint64_t free_chunks_end;   /* never used, at the end of the newest page */
     uint64_t mem_requested;     /* sum of the exact sizes of stored items */
     /* replacement (stats items) */
@@ -249,6 +249,7 @@ struct store_class_info {
     /* added by store/ (after the original fields) */
     uint64_t evicted;           /* items evicted at this class's CLOCK hand */
     uint64_t reclaimed;         /* expired/flushed items reused at allocation */
+    uint64_t lock_taken;        /* times the class lock was taken (not in `stats`) */
 };
 
 struct store_info {

@@ -32,7 +32,8 @@ Test(sizes, header)
     cr_expect_eq(offsetof(struct item, refcount), 20);
     cr_expect_eq(offsetof(struct item, nkey), 24);
     cr_expect_eq(offsetof(struct item, clsid), 25);
-    cr_expect_eq(offsetof(struct item, iflags), 26);
+    cr_expect_eq(offsetof(struct item, state), 26);
+    cr_expect_eq(sizeof(((struct item *)0)->state), 2); /* iflags + stripe byte */
     cr_expect_eq(sizeof(((struct item *)0)->h_next), 4); /* a 32-bit handle */
 }
 

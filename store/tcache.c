@@ -1,0 +1,240 @@
+/*
+ * tcache.c - per-thread chunk caches and counters (see tcache.h).
+ *
+ * Owns the thread-local caches, the registry of live threads' caches and
+ * what exited threads left in the counters. The cache is static TLS, so it
+ * exists as soon as the thread does and there is no allocation to fail. A
+ * thread enrols on first use. A pthread key's destructor, run when the
+ * thread exits, flushes the chunks to their classes and folds the counters
+ * into `left`. Lock order: registry_lock -> class lock. Nothing takes the
+ * registry lock while it holds a class lock.
+ */
+#include "config.h"
+
+#include "store/tcache.h"
+#include "store/item.h"
+#include "store/slab.h"
+
+#include <pthread.h>
+#include <string.h>
+
+struct tcache_class {
+    _Atomic uint32_t n;                 /* cached chunks, top of `chunks` */
+    uint32_t chunks[TCACHE_MAX];        /* handles */
+    store_counter_t items, bytes, requested;   /* signed, in two's complement */
+};
+
+struct tcache {
+    struct tcache *prev, *next;         /* registry, under registry_lock */
+    bool enrolled;
+    struct tcache_class cls[STORE_CLASSES_MAX];
+};
+
+static _Thread_local struct tcache self;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tcache *registry;
+static bool live;                       /* between tcache_setup and tcache_teardown */
+static struct tcache_totals left[STORE_CLASSES_MAX];
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void
+clear(struct tcache *t)
+{
+    for (unsigned id = 0; id < STORE_CLASSES_MAX; id++) {
+        struct tcache_class *k = &t->cls[id];
+        atomic_store_explicit(&k->n, 0, memory_order_relaxed);
+        atomic_store_explicit(&k->items, 0, memory_order_relaxed);
+        atomic_store_explicit(&k->bytes, 0, memory_order_relaxed);
+        atomic_store_explicit(&k->requested, 0, memory_order_relaxed);
+    }
+}
+
+/* Gives `count` chunks from the top of the cache back to class c.
+ * Class lock held. */
+static void
+give_back_locked(struct slab_class *c, struct tcache_class *k, uint32_t count)
+{
+    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
+    for (; count > 0 && n > 0; count--)
+        slab_free_locked(c, slab_item(k->chunks[--n]));
+    atomic_store_explicit(&k->n, n, memory_order_relaxed);
+}
+
+static int64_t
+get(store_counter_t *v)
+{
+    return (int64_t)atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* pthread key destructor: the thread is exiting. */
+static void
+thread_exit(void *arg)
+{
+    struct tcache *t = arg;
+    pthread_mutex_lock(&registry_lock);
+    for (unsigned id = 1; id < STORE_CLASSES_MAX; id++) {
+        struct tcache_class *k = &t->cls[id];
+        struct slab_class *c = live ? slab_class_get(id) : NULL;
+        if (c != NULL && atomic_load_explicit(&k->n, memory_order_relaxed) > 0) {
+            slab_lock(c);
+            give_back_locked(c, k, TCACHE_MAX);
+            slab_unlock(c);
+        }
+        left[id].items += get(&k->items);
+        left[id].bytes += get(&k->bytes);
+        left[id].requested += get(&k->requested);
+    }
+    clear(t);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        registry = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    t->enrolled = false;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void
+make_exit_key(void)
+{
+    (void)pthread_key_create(&exit_key, thread_exit);
+}
+
+static void
+enrol(struct tcache *t)
+{
+    pthread_once(&exit_key_once, make_exit_key);
+    /* Without the destructor (ENOMEM here) this thread's cached chunks
+     * stay in use and its counter shares stay out of the totals after it
+     * exits; the store works on. */
+    (void)pthread_setspecific(exit_key, t);
+    pthread_mutex_lock(&registry_lock);
+    t->prev = NULL;
+    t->next = registry;
+    if (registry != NULL)
+        registry->prev = t;
+    registry = t;
+    t->enrolled = true;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static inline struct tcache_class *
+mine(unsigned clsid)
+{
+    struct tcache *t = &self;
+    if (__builtin_expect(!t->enrolled, 0))
+        enrol(t);
+    return &t->cls[clsid];
+}
+
+struct item *
+tcache_pop(unsigned clsid)
+{
+    struct tcache_class *k = mine(clsid);
+    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
+    if (n == 0)
+        return NULL;
+    atomic_store_explicit(&k->n, n - 1, memory_order_relaxed);
+    return slab_item(k->chunks[n - 1]);
+}
+
+void
+tcache_put_locked(struct slab_class *c, struct item *chunk)
+{
+    struct tcache_class *k = mine(c->id);
+    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
+    if (n >= c->cache_max) {
+        slab_free_locked(c, chunk);
+        return;
+    }
+    atomic_store_explicit(&chunk->refcount, 0, memory_order_relaxed);
+    atomic_store_explicit(&chunk->state, 0, memory_order_relaxed);
+    k->chunks[n] = slab_handle(chunk);
+    atomic_store_explicit(&k->n, n + 1, memory_order_relaxed);
+}
+
+void
+tcache_free(struct item *it)
+{
+    unsigned clsid = it->clsid;
+    struct tcache_class *k = mine(clsid);
+    STAT_SUB(k->requested, item_size(it));
+    atomic_store_explicit(&it->state, 0, memory_order_relaxed);
+    struct slab_class *c = slab_class_get(clsid);
+    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
+    if (n >= c->cache_max) {
+        slab_lock(c);
+        if (c->cache_max == 0) {
+            slab_free_locked(c, it);
+            slab_unlock(c);
+            return;
+        }
+        give_back_locked(c, k, c->cache_batch);
+        slab_unlock(c);
+        n = atomic_load_explicit(&k->n, memory_order_relaxed);
+    }
+    k->chunks[n] = slab_handle(it);
+    atomic_store_explicit(&k->n, n + 1, memory_order_relaxed);
+}
+
+void
+tcache_drain_locked(struct slab_class *c)
+{
+    give_back_locked(c, mine(c->id), TCACHE_MAX);
+}
+
+void
+tcache_count_items(unsigned clsid, int64_t items, int64_t bytes)
+{
+    struct tcache_class *k = mine(clsid);
+    STAT_ADD(k->items, (uint64_t)items);
+    STAT_ADD(k->bytes, (uint64_t)bytes);
+}
+
+void
+tcache_count_requested(unsigned clsid, int64_t bytes)
+{
+    STAT_ADD(mine(clsid)->requested, (uint64_t)bytes);
+}
+
+void
+tcache_totals(unsigned clsid, struct tcache_totals *out)
+{
+    pthread_mutex_lock(&registry_lock);
+    *out = left[clsid];
+    for (struct tcache *t = registry; t != NULL; t = t->next) {
+        struct tcache_class *k = &t->cls[clsid];
+        out->cached += atomic_load_explicit(&k->n, memory_order_relaxed);
+        out->items += get(&k->items);
+        out->bytes += get(&k->bytes);
+        out->requested += get(&k->requested);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void
+reset_all(bool now_live)
+{
+    pthread_mutex_lock(&registry_lock);
+    live = now_live;
+    memset(left, 0, sizeof(left));
+    for (struct tcache *t = registry; t != NULL; t = t->next)
+        clear(t);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void
+tcache_setup(void)
+{
+    reset_all(true);
+}
+
+void
+tcache_teardown(void)
+{
+    reset_all(false);
+}

@@ -1,0 +1,90 @@
+/*
+ * tcache.h - per-thread chunk caches and per-thread item counters: what
+ * lets set, overwrite and delete run without taking any slab class lock.
+ *
+ * Every thread that uses the store owns one tcache (thread-local storage,
+ * registered on first use, given back when the thread exits). For each
+ * class it holds:
+ *   - up to cache_max free chunks (tcache_class_max()). An allocation
+ *     pops one; a chunk whose last reference is dropped is pushed back.
+ *     Only an empty cache (refill) or a full one (flush) takes the class
+ *     lock, and moves half a cache at a time.
+ *   - the thread's share of the class's linked items, their bytes, and
+ *     the requested memory. Link, unlink, alloc and free add to these.
+ *     `stats` sums them over all threads.
+ * Only the owner thread writes its tcache. The counters are atomics so
+ * that a reader may sum them without a data race.
+ *
+ * A cached chunk has iflags 0, neither FREE nor LINKED, so everyone else
+ * sees it as in use: the CLOCK hand skips it and the page mover leaves
+ * its page alone. A thread can hand back its own cached chunks of a class
+ * (tcache_drain_locked). Other threads' chunks come back through their own
+ * flushes, or when the thread exits.
+ */
+#ifndef MCD_STORE_TCACHE_H
+#define MCD_STORE_TCACHE_H
+
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct item;
+struct slab_class;
+
+#define TCACHE_MAX 32          /* chunks per class per thread, at most */
+#define TCACHE_PAGE_SHARE 64   /* and at most 1/64 of a page's chunks */
+
+/* How many chunks of a class with `perslab` chunks per page one thread may
+ * cache: TCACHE_MAX for small items (512 bytes and less in 1 MB pages),
+ * fewer for larger ones, and none for classes of fewer than 64 chunks per
+ * page, where hoarding even one chunk would be felt and a lock is nothing
+ * next to copying the value. */
+static inline uint32_t
+tcache_class_max(uint32_t perslab)
+{
+    uint32_t n = perslab / TCACHE_PAGE_SHARE;
+    return n < TCACHE_MAX ? n : TCACHE_MAX;
+}
+
+/* Chunks moved per refill or flush: half the class's cache, at least 1. */
+static inline uint32_t
+tcache_class_batch(uint32_t cache_max)
+{
+    return cache_max >= 2 ? cache_max / 2 : 1;
+}
+
+/* A cached chunk of class `clsid` (iflags 0, no reference), or NULL. */
+struct item *tcache_pop(unsigned clsid);
+/* Caches a chunk just taken from class c (class lock held); gives it back
+ * to the class free list when the cache is full. */
+void tcache_put_locked(struct slab_class *c, struct item *chunk);
+/* Takes back a chunk whose last reference was dropped (no lock held): it
+ * stops counting as requested memory, and is cached. When the cache is
+ * full, half of it goes back to the class free list first, under the
+ * class lock (straight there when the class caches nothing). */
+void tcache_free(struct item *it);
+/* Gives this thread's cached chunks of class c back to its free list.
+ * Class lock held. */
+void tcache_drain_locked(struct slab_class *c);
+
+/* This thread's counter changes for class `clsid`. */
+void tcache_count_items(unsigned clsid, int64_t items, int64_t bytes);
+void tcache_count_requested(unsigned clsid, int64_t bytes);
+
+struct tcache_totals {
+    int64_t cached;      /* chunks held in thread caches */
+    int64_t items;       /* linked items */
+    int64_t bytes;       /* their sizes */
+    int64_t requested;   /* sizes of every allocated chunk's item */
+};
+/* Class `clsid`'s totals: what exited threads left plus every live
+ * thread's share. */
+void tcache_totals(unsigned clsid, struct tcache_totals *out);
+
+/* store_setup(): caches start empty. store_teardown(): every thread's
+ * cache is emptied (its chunks belong to the arena being freed). */
+void tcache_setup(void);
+void tcache_teardown(void);
+
+#endif /* MCD_STORE_TCACHE_H */
