@@ -127,6 +127,7 @@ uint64_t
 expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget)
 {
     uint64_t reclaimed = 0, seen = 0;
+    tcache_enrol(); /* it counts with the class lock held: tcache.h */
     slab_lock(c);
     if (!c->sweeping) {
         if (c->npages == 0) {

@@ -165,6 +165,7 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
 
 bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
 {
+    tcache_enrol(); /* it counts with a class lock held: tcache.h */
     char *page = take_page(to, ts);
     if (page == NULL)
         return false;

@@ -131,6 +131,12 @@ mine(unsigned clsid)
     return &t->cls[clsid];
 }
 
+void
+tcache_enrol(void)
+{
+    (void)mine(0);
+}
+
 struct item *
 tcache_pop(unsigned clsid)
 {

@@ -54,6 +54,13 @@ tcache_class_batch(uint32_t cache_max)
     return cache_max >= 2 ? cache_max / 2 : 1;
 }
 
+/* Enrols this thread if it has not touched the store yet. Enrolling takes
+ * registry_lock, which must never be taken while a class lock is held: a
+ * path that takes a class lock and then counts (the sweep, which may be a
+ * thread's first use of the store) calls this first. Every other function
+ * here enrols as needed, and the allocation path pops before it refills. */
+void tcache_enrol(void);
+
 /* A cached chunk of class `clsid` (iflags 0, no reference), or NULL. */
 struct item *tcache_pop(unsigned clsid);
 /* Caches a chunk just taken from class c (class lock held); gives it back
