@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "server/settings.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -261,9 +262,10 @@ static bool check_ranges(void)
         fprintf(stderr, "Cannot set item size limit higher than 1 gigabyte.\n");
         return false;
     }
-    if ((uint64_t)settings.maxbytes > (uint64_t)32768 * 1024 * 1024) {
-        /* items are named by 32-bit handles of 8-byte granularity */
-        fprintf(stderr, "Cannot set the memory limit higher than 32768 megabytes (32 GB).\n");
+    if ((uint64_t)settings.maxbytes > STORE_MEM_LIMIT_MAX) {
+        /* items are named by 32-bit handles of at most 256-byte granularity */
+        fprintf(stderr, "Cannot set the memory limit higher than %llu megabytes (1 TB).\n",
+                (unsigned long long)(STORE_MEM_LIMIT_MAX >> 20));
         return false;
     }
     if (settings.item_size_max > settings.maxbytes / 2) {

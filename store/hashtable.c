@@ -188,8 +188,9 @@ struct item *
 ht_find_locked(const char *key, size_t nkey, uint32_t hv)
 {
     uintptr_t bias = slab_arena_bias;
+    unsigned shift = slab_shift;
     for (uint32_t h = *bucket(hv); h != 0;) {
-        struct item *it = (struct item *)(bias + (uintptr_t)h * SLAB_ALIGN);
+        struct item *it = (struct item *)(bias + ((uintptr_t)h << shift));
         if (it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0)
             return it;
         h = it->h_next;

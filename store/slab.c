@@ -36,6 +36,7 @@ static _Atomic uint64_t total_malloced;
 static _Atomic uint64_t malloc_fails;
 
 char *slab_arena;
+unsigned slab_shift = SLAB_SHIFT_MIN;
 uintptr_t slab_arena_bias;
 static size_t arena_size;
 static _Atomic uint64_t arena_next;
@@ -48,7 +49,8 @@ align_up(double v)
     uint64_t s = (uint64_t)v;
     if ((double)s < v)
         s++;
-    return (uint32_t)((s + SLAB_ALIGN - 1) & ~(uint64_t)(SLAB_ALIGN - 1));
+    uint64_t g = (uint64_t)1 << slab_shift;
+    return (uint32_t)((s + g - 1) & ~(g - 1));
 }
 
 static void
@@ -68,27 +70,34 @@ int
 slab_setup(const struct store_options *opts)
 {
     if (opts->factor <= 1.0 || opts->item_size_max < 1024 ||
-        opts->item_size_max > (size_t)1024 * 1024 * 1024 || opts->mem_limit > SLAB_ARENA_MAX + 8) {
+        opts->item_size_max > (size_t)1024 * 1024 * 1024 || opts->mem_limit > SLAB_LIMIT_MAX) {
         errno = EINVAL;
         return -1;
     }
+    /* the finest granularity whose handles reach mem_limit (at 2^(32+s)
+     * exactly, the last page is left out rather than coarsen every chunk) */
+    slab_shift = SLAB_SHIFT_MIN;
+    while (opts->mem_limit > (uint64_t)1 << (32 + slab_shift))
+        slab_shift++;
+    uint64_t granule = (uint64_t)1 << slab_shift;
+    uint64_t arena_max = (uint64_t)UINT32_MAX << slab_shift; /* the last handle's granule */
     page_size = opts->item_size_max > SLAB_PAGE_MIN ? opts->item_size_max : SLAB_PAGE_MIN;
-    page_size = (page_size + SLAB_ALIGN - 1) & ~(size_t)(SLAB_ALIGN - 1);
+    page_size = (page_size + granule - 1) & ~(size_t)(granule - 1);
     mem_limit = opts->mem_limit;
     item_max = opts->item_size_max;
     uint64_t npages = mem_limit / page_size;
-    if (npages * page_size > SLAB_ARENA_MAX)
-        npages = SLAB_ARENA_MAX / page_size;
+    if (npages * page_size > arena_max)
+        npages = arena_max / page_size;
     arena_size = (size_t)(npages * page_size);
     slab_arena = NULL;
     slab_arena_bias = 0;
     if (arena_size > 0) {
-        void *m = mmap(NULL, arena_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        /* address space only: page_get() makes each page writable */
+        void *m = mmap(NULL, arena_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED)
             return -1;
         slab_arena = m;
-        slab_arena_bias = (uintptr_t)m - SLAB_ALIGN;
+        slab_arena_bias = (uintptr_t)m - granule;
     }
     atomic_store(&arena_next, 0);
     pool = NULL;
@@ -102,7 +111,7 @@ slab_setup(const struct store_options *opts)
     while (id < STORE_CLASSES_MAX - 1 && size <= limit) {
         class_init(id++, size);
         uint32_t next = align_up((double)size * opts->factor);
-        size = next > size ? next : size + SLAB_ALIGN;
+        size = next > size ? next : size + (uint32_t)granule;
     }
     class_init(id, align_up((double)opts->item_size_max));
     nclasses = id;
@@ -191,6 +200,11 @@ page_get(void)
         atomic_fetch_sub_explicit(&arena_next, page_size, memory_order_relaxed);
         return NULL;
     }
+    /* Commits the page (this is where vm.overcommit_memory=2 may say no).
+     * A page that fails stays PROT_NONE, and its address range is not used
+     * again: with no memory to commit, the store lives on with what it has. */
+    if (mprotect(slab_arena + off, page_size, PROT_READ | PROT_WRITE) != 0)
+        return NULL;
     return slab_arena + off;
 }
 

@@ -2,19 +2,25 @@
  * slab.h - slab classes: chunk sizes, pages, the memory limit, free lists,
  * the item arena and 32-bit item handles.
  *
- * Item memory is ONE contiguous virtual reservation of mem_limit bytes
- * (mmap MAP_NORESERVE: physical memory only where pages are touched), cut
- * on demand, in address order, into pages of page_size = max(1 MB,
- * item_size_max) bytes (rounded up to 8) while the total stays within
- * mem_limit. Each page belongs to one class until the page mover gives it
- * to another, and is cut into chunks of that class's size. Class 1 holds
+ * Item memory is ONE contiguous virtual reservation of mem_limit bytes,
+ * mapped PROT_NONE and MAP_NORESERVE: it costs address space only. It is
+ * cut on demand, in address order, into pages of page_size = max(1 MB,
+ * item_size_max) bytes (rounded up to the granularity), each made
+ * readable and writable (mprotect) when it is first handed out, so that
+ * memory is committed page by page even under vm.overcommit_memory=2.
+ * Pages are handed out while the total stays within mem_limit. Each page
+ * belongs to one class until the page mover gives it to another, and is
+ * cut into chunks of that class's size. Class 1 holds
  * SLAB_CLASS1_HDR + chunk_size bytes (96 by default, as memcached),
- * each next class `factor` times larger (rounded up to 8) while it stays
- * <= item_size_max / factor; the last class is item_size_max (rounded up
- * to 8). At most 63 classes (ids 1..63).
+ * each next class `factor` times larger (rounded up to the granularity)
+ * while it stays <= item_size_max / factor; the last class is
+ * item_size_max (rounded up). At most 63 classes (ids 1..63).
  *
- * An item is named by a 32-bit handle, (offset in the arena) / 8 + 1, with
- * 0 for none; so the arena is at most 32 GB (SLAB_ARENA_MAX).
+ * An item is named by a 32-bit handle, (offset in the arena) / granularity
+ * + 1, with 0 for none. The granularity is 8 bytes (slab_shift 3) for
+ * arenas up to 32 GB and doubles with each doubling of mem_limit beyond,
+ * up to 256 bytes for 1 TB (SLAB_SHIFT_MAX): 4 billion chunks at most.
+ * Chunk sizes are multiples of it, so only a -m above 32 GB changes them.
  *
  * Each class has one mutex, its "class lock", which guards everything in
  * struct slab_class except the fields marked atomic-readable: the free
@@ -39,29 +45,32 @@
 #include <stdint.h>
 
 #define SLAB_PAGE_MIN (1024 * 1024)
-#define SLAB_ALIGN 8
+#define SLAB_SHIFT_MIN 3   /* 8-byte granularity: arenas up to 32 GB */
+#define SLAB_SHIFT_MAX 8   /* 256-byte granularity: arenas up to 1 TB */
 /* Class 1 is SLAB_CLASS1_HDR + chunk_size bytes: memcached's item header
  * size, so that the chunk sizes (96, 120, 152, 192, ...) match its own. */
 #define SLAB_CLASS1_HDR 48
-/* Largest arena that 32-bit handles of 8-byte granularity can name. */
-#define SLAB_ARENA_MAX ((uint64_t)UINT32_MAX * SLAB_ALIGN)
+/* The largest -m (bytes) that handles can cover. */
+#define SLAB_LIMIT_MAX ((uint64_t)1 << (32 + SLAB_SHIFT_MAX))
+_Static_assert(SLAB_LIMIT_MAX == STORE_MEM_LIMIT_MAX, "store.h states the same limit");
 
-/* Base of the item arena, and that address minus SLAB_ALIGN (so that
- * handle h is at slab_arena_bias + h * 8); immutable between setup and
- * teardown. */
+/* Base of the item arena; log2 of the handle granularity; the base minus
+ * one granule, so that handle h is at slab_arena_bias + (h << slab_shift).
+ * Immutable between setup and teardown. */
 extern char *slab_arena;
+extern unsigned slab_shift;
 extern uintptr_t slab_arena_bias;
 
 static inline uint32_t
 slab_handle(const struct item *it)
 {
-    return it == NULL ? 0 : (uint32_t)(((uintptr_t)it - slab_arena_bias) / SLAB_ALIGN);
+    return it == NULL ? 0 : (uint32_t)(((uintptr_t)it - slab_arena_bias) >> slab_shift);
 }
 
 static inline struct item *
 slab_item(uint32_t h)
 {
-    return h == 0 ? NULL : (struct item *)(slab_arena_bias + (uintptr_t)h * SLAB_ALIGN);
+    return h == 0 ? NULL : (struct item *)(slab_arena_bias + ((uintptr_t)h << slab_shift));
 }
 
 struct slab_class {

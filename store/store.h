@@ -31,6 +31,7 @@
 
 #define STORE_KEY_MAX 250            /* longest key, in bytes */
 #define STORE_CLASSES_MAX 64         /* slab class ids are 1..STORE_CLASSES_MAX-1 */
+#define STORE_MEM_LIMIT_MAX ((uint64_t)1 << 40) /* the largest mem_limit: 1 TB (store/slab.h) */
 #define STORE_REALTIME_MAXDELTA (60 * 60 * 24 * 30) /* above: absolute unix time */
 
 /* Seconds since the store started (memcached's rel_time_t). */

@@ -108,10 +108,14 @@ static void
 enrol(struct tcache *t)
 {
     pthread_once(&exit_key_once, make_exit_key);
-    /* Without the destructor (ENOMEM here) this thread's cached chunks
-     * stay in use and its counter shares stay out of the totals after it
-     * exits; the store works on. */
-    (void)pthread_setspecific(exit_key, t);
+    if (pthread_setspecific(exit_key, t) != 0) {
+        /* No destructor (ENOMEM), so the registry must not point at this
+         * thread's storage, which goes when the thread does. The store works
+         * on; this thread's counts are missing from `stats`, and its cached
+         * chunks stay in use. */
+        t->enrolled = true;
+        return;
+    }
     pthread_mutex_lock(&registry_lock);
     t->prev = NULL;
     t->next = registry;

@@ -222,6 +222,28 @@ Test(limits, item_size_max_default, .timeout = 30)
     mcd_stop(srv);
 }
 
+/* Above 32 GB of -m, item handles coarsen (16-byte chunks here) instead of
+ * the server refusing to start; the arena is address space until used. */
+Test(limits, memory_limit_above_32g, .timeout = 30)
+{
+    static const char *const args[] = {"-m", "65536", NULL};
+    struct mcd_server *srv = mcd_start(args);
+    struct mcd_conn *c = mcd_conn_open(srv);
+
+    cr_assert_not_null(c);
+    cr_assert(mcd_roundtrip(c, "set k 0 0 5\r\nhello\r\n", "STORED\r\n"));
+    cr_assert(mcd_roundtrip(c, "get k\r\n", "VALUE k 0 5\r\nhello\r\nEND\r\n"));
+    cr_expect_eq(mcd_stat_ll(c, "settings", "maxbytes"), 65536LL << 20);
+    /* a 107-byte item: class 2, whose chunks are 128 bytes (120 below 32 GB) */
+    char set70[128];
+    snprintf(set70, sizeof(set70), "set m 0 0 70\r\n%070d\r\n", 7);
+    cr_assert(mcd_roundtrip(c, set70, "STORED\r\n"));
+    cr_expect_eq(mcd_stat_ll(c, "slabs", "1:chunk_size"), 96);
+    cr_expect_eq(mcd_stat_ll(c, "slabs", "2:chunk_size"), 128);
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}
+
 Test(limits, shutdown_disabled, .timeout = 30)
 {
     struct mcd_server *srv = mcd_start(NULL);

@@ -236,12 +236,76 @@ Test(slab, handles_name_items, .fini = fini)
     item_release(b);
 }
 
-/* 32-bit handles of 8 bytes reach 32 GB: a larger limit is refused. */
-Test(slab, limit_above_32g_refused)
+/* Up to 32 GB handles have 8-byte granularity; beyond, it doubles with
+ * the limit, so chunk sizes become multiples of 16, 32, ... */
+Test(slab, large_limits_coarsen_handles, .fini = fini)
 {
     struct store_options o = opts_default();
-    o.mem_limit = (UINT64_C(32) << 30) + (UINT64_C(1) << 20);
+    o.mem_limit = UINT64_C(32) << 30;
+    start(o);
+    cr_expect_eq(slab_shift, 3);
+    cr_expect_eq(class_size(3), 152);
+    store_teardown();
+
+    o.mem_limit = (UINT64_C(48) << 30);
+    start(o);
+    cr_expect_eq(slab_shift, 4);
+    for (unsigned id = 1; id <= store_class_count(); id++)
+        cr_expect_eq(class_size(id) % 16, 0, "class %u: %u", id, class_size(id));
+    cr_expect_eq(class_size(3), 160);
+    /* the last granule of the arena has a handle, and it round-trips */
+    struct item *last = (struct item *)(slab_arena + (o.mem_limit - 16));
+    cr_expect_eq(slab_handle(last), (uint32_t)(o.mem_limit / 16));
+    cr_expect_eq(slab_item(slab_handle(last)), last);
+    enum store_status st;
+    struct item *it = store_alloc("k", 1, 0, 0, 100, &ts, &st);
+    cr_assert_not_null(it);
+    cr_expect_eq(((uintptr_t)it - (uintptr_t)slab_arena) % 16, 0);
+    cr_expect_eq(slab_item(slab_handle(it)), it);
+    item_release(it);
+}
+
+/* 32-bit handles of at most 256 bytes reach 1 TB: a larger limit is refused. */
+Test(slab, limit_above_1t_refused)
+{
+    struct store_options o = opts_default();
+    o.mem_limit = STORE_MEM_LIMIT_MAX + (UINT64_C(1) << 20);
     errno = 0;
     cr_expect_eq(store_setup(&o), -1);
     cr_expect_eq(errno, EINVAL);
+}
+
+/* The permissions of the mapping that holds `addr`, from /proc/self/maps. */
+static void
+perms_at(const void *addr, char out[5])
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(f);
+    unsigned long lo, hi;
+    char perms[5];
+    strcpy(out, "none");
+    while (fscanf(f, "%lx-%lx %4s%*[^\n]", &lo, &hi, perms) == 3)
+        if ((uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+            memcpy(out, perms, 5);
+            break;
+        }
+    fclose(f);
+}
+
+/* The arena is address space only: a page becomes writable when it is
+ * handed out, so memory is committed page by page (overcommit_memory=2). */
+Test(slab, arena_is_committed_page_by_page, .fini = fini)
+{
+    start(opts_default());
+    char p[5];
+    perms_at(slab_arena, p);
+    cr_expect_str_eq(p, "---p", "an untouched arena is PROT_NONE");
+    enum store_status st;
+    struct item *it = store_alloc("k", 1, 0, 0, 10, &ts, &st);
+    cr_assert_not_null(it);
+    perms_at(it, p);
+    cr_expect_str_eq(p, "rw-p");
+    perms_at(slab_arena + slab_page_size(), p);
+    cr_expect_str_eq(p, "---p", "the next page is not committed yet");
+    item_release(it);
 }
