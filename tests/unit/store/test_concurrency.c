@@ -9,23 +9,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/unit/store/fixture.h"
+
 enum { THREADS = 4, KEYS = 20000, OPS = 150000, VMAX = 3000 };
 
 static void
 start(void)
 {
-    struct store_options o = {
-        .mem_limit = 16u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = true, .evict_to_free = true, .hashpower = 8, .background_threads = true,
-    };
-    cr_assert_eq(store_setup(&o), 0);
-    store_clock_set(100);
-}
-
-static void
-fini(void)
-{
-    store_teardown();
+    struct store_options o = store_test_opts(16u << 20, 8);
+    o.background_threads = true;
+    store_test_start(o, NULL, 100);
 }
 
 static uint64_t

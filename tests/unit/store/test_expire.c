@@ -10,25 +10,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/unit/store/fixture.h"
+
 static struct store_tstats ts;
 
 static void
 start(bool use_cas, bool bg)
 {
-    struct store_options o = {
-        .mem_limit = 16u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = use_cas, .evict_to_free = true, .hashpower = 8, .background_threads = bg,
-    };
-    memset(&ts, 0, sizeof(ts));
-    cr_assert_eq(store_setup(&o), 0);
-    store_clock_set(1000);
+    struct store_options o = store_test_opts(16u << 20, 8);
+    o.use_cas = use_cas;
+    o.background_threads = bg;
+    store_test_start(o, &ts, 1000);
     store_clock_set_epoch(1700000000);
-}
-
-static void
-fini(void)
-{
-    store_teardown();
 }
 
 static void

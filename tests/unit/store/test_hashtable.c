@@ -9,24 +9,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/unit/store/fixture.h"
+
 static struct store_tstats ts;
 
 static void
 start(unsigned hashpower, bool bg)
 {
-    struct store_options o = {
-        .mem_limit = 64u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = true, .evict_to_free = true, .hashpower = hashpower, .background_threads = bg,
-    };
-    memset(&ts, 0, sizeof(ts));
-    cr_assert_eq(store_setup(&o), 0);
-    store_clock_set(100);
-}
-
-static void
-fini(void)
-{
-    store_teardown();
+    struct store_options o = store_test_opts(64u << 20, hashpower);
+    o.background_threads = bg;
+    store_test_start(o, &ts, 100);
 }
 
 static void

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/unit/store/fixture.h"
+
 #define VLEN 200000
 
 static struct store_tstats ts;
@@ -17,19 +19,9 @@ static uint32_t perslab;
 static void
 start(bool evict)
 {
-    struct store_options o = {
-        .mem_limit = 1u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = true, .evict_to_free = evict, .hashpower = 8,
-    };
-    memset(&ts, 0, sizeof(ts));
-    cr_assert_eq(store_setup(&o), 0);
-    store_clock_set(100);
-}
-
-static void
-fini(void)
-{
-    store_teardown();
+    struct store_options o = store_test_opts(1u << 20, 8);
+    o.evict_to_free = evict;
+    store_test_start(o, &ts, 100);
 }
 
 static enum store_status

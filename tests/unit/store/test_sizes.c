@@ -8,13 +8,13 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "tests/unit/store/fixture.h"
+
 static struct store_options
 opts(bool use_cas)
 {
-    struct store_options o = {
-        .mem_limit = 8u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = use_cas, .evict_to_free = true, .hashpower = 8,
-    };
+    struct store_options o = store_test_opts(8u << 20, 8);
+    o.use_cas = use_cas;
     return o;
 }
 

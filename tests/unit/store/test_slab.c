@@ -9,30 +9,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/unit/store/fixture.h"
+
 static struct store_tstats ts;
 
 static struct store_options
 opts_default(void)
 {
-    struct store_options o = {
-        .mem_limit = 64u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = true, .evict_to_free = true, .hashpower = 16, .background_threads = false,
-    };
-    return o;
+    return store_test_opts(64u << 20, 16);
 }
 
 static void
 start(struct store_options o)
 {
-    memset(&ts, 0, sizeof(ts));
-    cr_assert_eq(store_setup(&o), 0);
-    store_clock_set(100);
-}
-
-static void
-fini(void)
-{
-    store_teardown();
+    store_test_start(o, &ts, 100);
 }
 
 static uint32_t

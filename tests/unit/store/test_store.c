@@ -6,24 +6,14 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "tests/unit/store/fixture.h"
+
 static struct store_tstats ts;
 
 static void
 init(void)
 {
-    struct store_options o = {
-        .mem_limit = 16u << 20, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = true, .evict_to_free = true, .hashpower = 8,
-    };
-    memset(&ts, 0, sizeof(ts));
-    cr_assert_eq(store_setup(&o), 0);
-    store_clock_set(100);
-}
-
-static void
-fini(void)
-{
-    store_teardown();
+    store_test_start(store_test_opts(16u << 20, 8), &ts, 100);
 }
 
 static enum store_status

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/unit/store/fixture.h"
+
 #define VLEN 100  /* 16-byte keys + 100 bytes + CAS: the 152-byte class */
 
 static struct store_tstats ts;
@@ -19,19 +21,7 @@ static struct store_tstats ts;
 static void
 start(uint64_t mem_limit)
 {
-    struct store_options o = {
-        .mem_limit = mem_limit, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
-        .use_cas = true, .evict_to_free = true, .hashpower = 16,
-    };
-    memset(&ts, 0, sizeof(ts));
-    cr_assert_eq(store_setup(&o), 0);
-    store_clock_set(100);
-}
-
-static void
-fini(void)
-{
-    store_teardown();
+    store_test_start(store_test_opts(mem_limit, 16), &ts, 100);
 }
 
 static enum store_status
