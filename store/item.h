@@ -5,7 +5,7 @@
  *
  *   0    4    8    12   16   20   24 25 26 27 28
  *   +----+----+----+----+----+----+--+--+--+--+
- *   |hnxt|exp |atim|nbyt|flag|ref |nk|cl|if|st|
+ *   |hnxt|exp |atim|nbyt|flag|ref |nk|cl|if|sp|   if, sp: `state` (iflags, stripe)
  *   +----+----+----+----+----+----+--+--+--+--+
  *   28                 36 (or 28 under -C)
  *   +------------------+---------------------+-------------------------+
@@ -15,7 +15,8 @@
  *   it is not 8-aligned and is only ever accessed with memcpy
  *
  * h_next is a 32-bit handle (slab_handle()/slab_item() in slab.h): the
- * chunk's offset in the item arena / 8, plus 1; 0 means none.
+ * chunk's offset in the item arena / granularity (8 bytes up to 32 GB of
+ * -m), plus 1; 0 means none.
  *
  * `state` is one 16-bit atomic: the iflags in its low byte and, in the
  * high byte, the stripe lock the item was linked under (written together
