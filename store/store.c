@@ -418,6 +418,51 @@ parse_number(const char *p, size_t n, uint64_t *out)
     return true;
 }
 
+/*
+ * incr/decr of the linked item `it` under hv (stripe lock held): parses its
+ * value, counts the hit, and writes the result in place (padded with
+ * spaces, length kept) when nobody else holds the item and the digits fit,
+ * as memcached does; else links a new item in its place. Returns the item
+ * now linked with *out the new value, or NULL with *st set (NON_NUMERIC,
+ * or an allocation failure).
+ */
+static struct item *
+arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
+            struct store_tstats *ts, uint64_t *out, enum store_status *st)
+{
+    uint64_t v;
+    if (!parse_number(item_data(it), it->nbytes, &v)) {
+        *st = STORE_NON_NUMERIC;
+        return NULL;
+    }
+    if (incr) {
+        v += delta;
+        STAT_INC(ts->slab[it->clsid].incr_hits);
+    } else {
+        v = delta > v ? 0 : v - delta;
+        STAT_INC(ts->slab[it->clsid].decr_hits);
+    }
+    *out = v;
+    char buf[24];
+    int len = snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    if (item_refcount(it) == 1 && (uint32_t)len <= it->nbytes) {
+        char *d = item_data(it);
+        memcpy(d, buf, (size_t)len);
+        memset(d + len, ' ', it->nbytes - (uint32_t)len);
+        if (opts.use_cas)
+            item_set_cas(it, item_cas_next());
+        lru_bump(it, now);
+        return it;
+    }
+    struct item *nit = do_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), (uint64_t)len, ts, st);
+    if (nit == NULL)
+        return NULL;
+    memcpy(item_data(nit), buf, (size_t)len);
+    do_replace(it, nit, hv, now);
+    item_release(nit); /* the link holds it */
+    return nit;
+}
+
 enum store_status
 store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t cas,
             uint64_t *result, uint64_t *cas_out, struct store_tstats *ts)
@@ -440,37 +485,9 @@ store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t ca
         goto out;
     }
     uint64_t v;
-    if (!parse_number(item_data(it), it->nbytes, &v)) {
-        st = STORE_NON_NUMERIC;
+    it = arith_apply(it, hv, incr, delta, now, ts, &v, &st);
+    if (it == NULL)
         goto out;
-    }
-    if (incr) {
-        v += delta;
-        STAT_INC(ts->slab[it->clsid].incr_hits);
-    } else {
-        v = delta > v ? 0 : v - delta;
-        STAT_INC(ts->slab[it->clsid].decr_hits);
-    }
-    char buf[24];
-    int len = snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    /* In place (padded with spaces, length kept) when nobody else holds
-     * the item and the digits fit, as memcached does; else a new item. */
-    if (item_refcount(it) == 1 && (uint32_t)len <= it->nbytes) {
-        char *d = item_data(it);
-        memcpy(d, buf, (size_t)len);
-        memset(d + len, ' ', it->nbytes - (uint32_t)len);
-        if (opts.use_cas)
-            item_set_cas(it, item_cas_next());
-        lru_bump(it, now);
-    } else {
-        struct item *nit = do_alloc(key, nkey, it->flags, item_exptime(it), (uint64_t)len, ts, &st);
-        if (nit == NULL)
-            goto out;
-        memcpy(item_data(nit), buf, (size_t)len);
-        do_replace(it, nit, hv, now);
-        item_release(nit);
-        it = nit;
-    }
     if (result != NULL)
         *result = v;
     if (cas_out != NULL)
@@ -587,10 +604,11 @@ store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, s
     return find_live(key, nkey, hv, now, ts);
 }
 
-bool
-store_int_parse_number(const char *p, size_t n, uint64_t *out)
+struct item *
+store_int_arith(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
+                struct store_tstats *ts, uint64_t *out, enum store_status *st)
 {
-    return parse_number(p, n, out);
+    return arith_apply(it, hv, incr, delta, now, ts, out, st);
 }
 
 bool

@@ -18,7 +18,10 @@ struct item *store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_t
 void store_int_link(struct item *it, uint32_t hv, rel_time_t now);
 void store_int_unlink(struct item *it, uint32_t hv);
 struct item *store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts);
-bool store_int_parse_number(const char *p, size_t n, uint64_t *out);
+/* incr/decr of the linked item `it` (in place or as a new item); returns
+ * the item now linked with *out the new value, or NULL with *st set. */
+struct item *store_int_arith(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
+                             struct store_tstats *ts, uint64_t *out, enum store_status *st);
 bool store_int_use_cas(void);
 
 #endif /* MCD_STORE_INTERNAL_H */

@@ -167,36 +167,6 @@ store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool
     return st;
 }
 
-/* Writes the number v into the linked item `it` (in place when nobody else
- * holds it and the digits fit, else as a new item). Stripe lock held.
- * Returns the item now linked, or NULL when out of memory. */
-static struct item *
-arith_store(struct item *it, uint32_t hv, uint64_t v, rel_time_t now, struct store_tstats *ts,
-            enum store_status *st)
-{
-    char buf[24];
-    int len = snprintf(buf, sizeof(buf), "%" PRIu64, v);
-
-    if (item_refcount(it) == 1 && (uint32_t)len <= item_nbytes(it)) {
-        char *d = item_data(it);
-        memcpy(d, buf, (size_t)len);
-        memset(d + len, ' ', item_nbytes(it) - (uint32_t)len);
-        if (store_int_use_cas())
-            item_set_cas(it, item_cas_next());
-        lru_bump(it, now);
-        return it;
-    }
-    struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(it), item_exptime(it),
-                                       (uint64_t)len, ts, st);
-    if (nit == NULL)
-        return NULL;
-    memcpy(item_data(nit), buf, (size_t)len);
-    store_int_unlink(it, hv);
-    store_int_link(nit, hv, now);
-    item_release(nit); /* the link holds it; we keep the stripe lock */
-    return nit;
-}
-
 enum store_status
 store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o, uint64_t *result,
                  uint64_t *cas_out, rel_time_t *exptime_out, struct store_tstats *ts)
@@ -232,18 +202,7 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
             st = STORE_EXISTS;
             goto out;
         }
-        if (!store_int_parse_number(item_data(it), item_nbytes(it), &v)) {
-            st = STORE_NON_NUMERIC;
-            goto out;
-        }
-        if (o->incr) {
-            v += o->delta;
-            STAT_INC(ts->slab[it->clsid].incr_hits);
-        } else {
-            v = o->delta > v ? 0 : v - o->delta;
-            STAT_INC(ts->slab[it->clsid].decr_hits);
-        }
-        it = arith_store(it, hv, v, now, ts, &st);
+        it = store_int_arith(it, hv, o->incr, o->delta, now, ts, &v, &st);
         if (it == NULL)
             goto out;
         if (o->touch)
