@@ -19,13 +19,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/buf.h"
 #include "tests/lib/harness.h"
 
 #ifndef MCD_CASES_DIR
@@ -37,68 +37,6 @@
 #define OP_NOOP 0x0a
 #define OP_VERSION 0x0b
 #define OP_STAT 0x10
-
-/* ---- small growable buffers --------------------------------------------- */
-
-struct bytes {
-    unsigned char *p;
-    size_t len, cap;
-};
-
-static void bytes_add(struct bytes *b, const void *data, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 64;
-
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        b->p = realloc(b->p, ncap);
-        if (b->p == NULL)
-            abort();
-        b->cap = ncap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void bytes_addc(struct bytes *b, unsigned char c)
-{
-    bytes_add(b, &c, 1);
-}
-
-static void bytes_addf(struct bytes *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void bytes_addf(struct bytes *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        bytes_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-
-    if (d == NULL)
-        abort();
-    return d;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (p == NULL)
-        abort();
-    return p;
-}
 
 static uint32_t rd32(const unsigned char *p)
 {
@@ -116,7 +54,7 @@ static uint16_t rd16(const unsigned char *p)
 enum pk { PK_LIT, PK_ANY, PK_CAS, PK_REST };
 
 struct step {
-    struct bytes data;
+    struct mcd_buf data;
     size_t *cas_at; /* offsets of {cas} placeholders (8 bytes each) */
     size_t ncas;
     bool bytewise;
@@ -124,7 +62,7 @@ struct step {
 
 struct expect {
     bool is_stats;
-    struct bytes pat;   /* bytes, with kinds[] alongside */
+    struct mcd_buf pat;   /* bytes, with kinds[] alongside */
     unsigned char *kinds;
     uint32_t opaque;    /* <stats */
     char **names;       /* <stats */
@@ -153,29 +91,12 @@ struct btable {
     size_t ntrailer;
 };
 
-static void push_line(char ***arr, size_t *n, const char *line)
-{
-    *arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
-    (*arr)[(*n)++] = xstrdup(line);
-}
-
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Compiles the tokens of one ">" or "<" line. For a request (kinds == NULL)
  * {cas} records a placeholder in *cas_at; for a reply every byte gets a
  * kind. Returns false with *err set on a bad token.
  */
-static bool compile_tokens(const char *s, struct bytes *out, struct bytes *kinds, size_t **cas_at, size_t *ncas,
+static bool compile_tokens(const char *s, struct mcd_buf *out, struct mcd_buf *kinds, size_t **cas_at, size_t *ncas,
                            const char **err)
 {
     while (*s != '\0') {
@@ -190,19 +111,19 @@ static bool compile_tokens(const char *s, struct bytes *out, struct bytes *kinds
                 *err = "unterminated string";
                 return false;
             }
-            bytes_add(out, s + 1, (size_t)(e - s - 1));
+            mcd_buf_add(out, s + 1, (size_t)(e - s - 1));
             for (const char *q = s + 1; kinds != NULL && q < e; q++)
-                bytes_addc(kinds, PK_LIT);
+                mcd_buf_addc(kinds, PK_LIT);
             s = e + 1;
         } else if (strncmp(s, "{cas}", 5) == 0) {
             if (kinds == NULL) {
-                *cas_at = xrealloc(*cas_at, (*ncas + 1) * sizeof(**cas_at));
+                *cas_at = mcd_xrealloc(*cas_at, (*ncas + 1) * sizeof(**cas_at));
                 (*cas_at)[(*ncas)++] = out->len;
             }
             for (int i = 0; i < 8; i++) {
-                bytes_addc(out, 0);
+                mcd_buf_addc(out, 0);
                 if (kinds != NULL)
-                    bytes_addc(kinds, PK_CAS);
+                    mcd_buf_addc(kinds, PK_CAS);
             }
             s += 5;
         } else if (strncmp(s, "{body}", 6) == 0) {
@@ -210,14 +131,14 @@ static bool compile_tokens(const char *s, struct bytes *out, struct bytes *kinds
                 *err = "{body} in a request";
                 return false;
             }
-            bytes_addc(out, 0);
-            bytes_addc(kinds, PK_REST);
+            mcd_buf_addc(out, 0);
+            mcd_buf_addc(kinds, PK_REST);
             s += 6;
         } else {
             const char *t = s;
             size_t n = 0;
 
-            while (hexv(*t) >= 0 || *t == '?') {
+            while (mcd_hexval(*t) >= 0 || *t == '?') {
                 t++;
                 n++;
             }
@@ -233,11 +154,11 @@ static bool compile_tokens(const char *s, struct bytes *out, struct bytes *kinds
                     *err = "bad HH*N run";
                     return false;
                 }
-                unsigned char c = (unsigned char)(hexv(s[0]) * 16 + hexv(s[1]));
+                unsigned char c = (unsigned char)(mcd_hexval(s[0]) * 16 + mcd_hexval(s[1]));
                 for (unsigned long i = 0; i < rep; i++) {
-                    bytes_addc(out, c);
+                    mcd_buf_addc(out, c);
                     if (kinds != NULL)
-                        bytes_addc(kinds, PK_LIT);
+                        mcd_buf_addc(kinds, PK_LIT);
                 }
                 s = end;
                 continue;
@@ -248,12 +169,12 @@ static bool compile_tokens(const char *s, struct bytes *out, struct bytes *kinds
                         *err = "bad ?? wildcard";
                         return false;
                     }
-                    bytes_addc(out, 0);
-                    bytes_addc(kinds, PK_ANY);
+                    mcd_buf_addc(out, 0);
+                    mcd_buf_addc(kinds, PK_ANY);
                 } else {
-                    bytes_addc(out, (unsigned char)(hexv(q[0]) * 16 + hexv(q[1])));
+                    mcd_buf_addc(out, (unsigned char)(mcd_hexval(q[0]) * 16 + mcd_hexval(q[1])));
                     if (kinds != NULL)
-                        bytes_addc(kinds, PK_LIT);
+                        mcd_buf_addc(kinds, PK_LIT);
                 }
             }
             s = t;
@@ -264,7 +185,7 @@ static bool compile_tokens(const char *s, struct bytes *out, struct bytes *kinds
 
 static bool parse_stats_line(const char *s, struct expect *e)
 {
-    char *copy = xstrdup(s), *save = NULL, *tok;
+    char *copy = mcd_xstrdup(s), *save = NULL, *tok;
     bool ok = false;
 
     tok = strtok_r(copy, " \t", &save);
@@ -274,7 +195,7 @@ static bool parse_stats_line(const char *s, struct expect *e)
         e->opaque = (uint32_t)strtoul(tok, &end, 16);
         ok = *end == '\0';
         while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
-            push_line(&e->names, &e->nnames, tok);
+            mcd_strv_push(&e->names, &e->nnames, tok);
     }
     free(copy);
     e->is_stats = true;
@@ -341,7 +262,7 @@ static struct btable *table_load(const char *path)
         while (ll > 0 && (line[ll - 1] == '\n' || line[ll - 1] == '\r'))
             line[--ll] = '\0';
         if (line[0] == '#' || line[0] == '\0') {
-            push_line(&pending, &npending, line);
+            mcd_strv_push(&pending, &npending, line);
             continue;
         }
         if (strncmp(line, "=== ", 4) == 0) {
@@ -350,16 +271,16 @@ static struct btable *table_load(const char *path)
                     err = "duplicate case name";
                     goto bad;
                 }
-            t->cases = xrealloc(t->cases, (t->n + 1) * sizeof(*t->cases));
+            t->cases = mcd_xrealloc(t->cases, (t->n + 1) * sizeof(*t->cases));
             cur = &t->cases[t->n++];
             memset(cur, 0, sizeof(*cur));
-            cur->name = xstrdup(line + 4);
+            cur->name = mcd_xstrdup(line + 4);
             cur->line = lineno;
             cur->raw = pending;
             cur->nraw = npending;
             pending = NULL;
             npending = 0;
-            push_line(&cur->raw, &cur->nraw, line);
+            mcd_strv_push(&cur->raw, &cur->nraw, line);
             continue;
         }
         if (cur == NULL) {
@@ -372,17 +293,17 @@ static struct btable *table_load(const char *path)
             if (!compile_tokens(line + (st.bytewise ? 2 : 1), &st.data, NULL, &st.cas_at, &st.ncas, &err))
                 goto bad;
             if (st.data.p == NULL)
-                bytes_add(&st.data, "", 0);
-            cur->steps = xrealloc(cur->steps, (cur->nsteps + 1) * sizeof(*cur->steps));
+                mcd_buf_add(&st.data, "", 0);
+            cur->steps = mcd_xrealloc(cur->steps, (cur->nsteps + 1) * sizeof(*cur->steps));
             cur->steps[cur->nsteps++] = st;
             for (size_t i = 0; i < npending; i++) {
-                push_line(&cur->raw, &cur->nraw, pending[i]);
+                mcd_strv_push(&cur->raw, &cur->nraw, pending[i]);
                 free(pending[i]);
             }
             free(pending);
             pending = NULL;
             npending = 0;
-            push_line(&cur->raw, &cur->nraw, line);
+            mcd_strv_push(&cur->raw, &cur->nraw, line);
             continue;
         }
         if (line[0] != '<') {
@@ -393,8 +314,8 @@ static struct btable *table_load(const char *path)
             cur->expect_close = true;
             continue;
         }
-        push_line(&cur->exp_lines, &cur->nexp_lines, line);
-        cur->exp = xrealloc(cur->exp, (cur->nexp + 1) * sizeof(*cur->exp));
+        mcd_strv_push(&cur->exp_lines, &cur->nexp_lines, line);
+        cur->exp = mcd_xrealloc(cur->exp, (cur->nexp + 1) * sizeof(*cur->exp));
         struct expect *e = &cur->exp[cur->nexp++];
         memset(e, 0, sizeof(*e));
         if (strncmp(line, "<stats ", 7) == 0) {
@@ -405,7 +326,7 @@ static struct btable *table_load(const char *path)
             }
             continue;
         }
-        struct bytes kinds = {0};
+        struct mcd_buf kinds = {0};
         if (!compile_tokens(line + 1, &e->pat, &kinds, NULL, NULL, &err)) {
             free(kinds.p);
             goto bad;
@@ -448,7 +369,7 @@ struct replies {
 
 static void replies_push(struct replies *r, const void *p, size_t len)
 {
-    r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+    r->v = mcd_xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
     r->v[r->n].p = malloc(len + 1);
     if (r->v[r->n].p == NULL)
         abort();
@@ -576,7 +497,7 @@ static bool printable(unsigned char c)
     return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-static void format_bytes(struct bytes *o, const unsigned char *p, size_t n)
+static void format_bytes(struct mcd_buf *o, const unsigned char *p, size_t n)
 {
     size_t i = 0;
 
@@ -586,19 +507,19 @@ static void format_bytes(struct bytes *o, const unsigned char *p, size_t n)
         while (j < n && p[j] == p[i])
             j++;
         if (j - i >= 16) {
-            bytes_addf(o, " %02x*%zu", p[i], j - i);
+            mcd_buf_addf(o, " %02x*%zu", p[i], j - i);
             i = j;
             continue;
         }
-        bytes_addc(o, ' ');
+        mcd_buf_addc(o, ' ');
         if (printable(p[i])) {
-            bytes_addc(o, '"');
+            mcd_buf_addc(o, '"');
             while (i < n && printable(p[i]))
-                bytes_addc(o, p[i++]);
-            bytes_addc(o, '"');
+                mcd_buf_addc(o, p[i++]);
+            mcd_buf_addc(o, '"');
         } else {
             while (i < n && !printable(p[i])) {
-                bytes_addf(o, "%02x", p[i]);
+                mcd_buf_addf(o, "%02x", p[i]);
                 i++;
             }
         }
@@ -608,13 +529,13 @@ static void format_bytes(struct bytes *o, const unsigned char *p, size_t n)
 /* One "<" line for a reply packet, with the CAS and version masked. */
 static char *format_packet(const struct packet *pk)
 {
-    struct bytes o = {0};
+    struct mcd_buf o = {0};
     const unsigned char *p = pk->p;
     static const unsigned char zero[8];
 
-    bytes_add(&o, "<", 1);
+    mcd_buf_add(&o, "<", 1);
     if (pk->len < HDR || pk->len != HDR + (size_t)rd32(p + 8)) {
-        bytes_add(&o, " # fragment:", 12);
+        mcd_buf_add(&o, " # fragment:", 12);
         format_bytes(&o, p, pk->len);
         return (char *)o.p;
     }
@@ -623,32 +544,32 @@ static char *format_packet(const struct packet *pk)
     uint32_t bodylen = rd32(p + 8);
     bool version = p[1] == OP_VERSION && rd16(p + 6) == 0;
 
-    bytes_addf(&o, " %02x %02x %04x %02x %02x %04x", p[0], p[1], keylen, extlen, p[5], rd16(p + 6));
+    mcd_buf_addf(&o, " %02x %02x %04x %02x %02x %04x", p[0], p[1], keylen, extlen, p[5], rd16(p + 6));
     if (version)
-        bytes_addf(&o, " ????????");
+        mcd_buf_addf(&o, " ????????");
     else
-        bytes_addf(&o, " %08x", bodylen);
-    bytes_addf(&o, " %08x", rd32(p + 12));
+        mcd_buf_addf(&o, " %08x", bodylen);
+    mcd_buf_addf(&o, " %08x", rd32(p + 12));
     if (memcmp(p + 16, zero, 8) != 0)
-        bytes_addf(&o, " {cas}");
+        mcd_buf_addf(&o, " {cas}");
     else
-        bytes_addf(&o, " 0000000000000000");
+        mcd_buf_addf(&o, " 0000000000000000");
     if (bodylen == 0)
         return (char *)o.p;
-    bytes_add(&o, " |", 2);
+    mcd_buf_add(&o, " |", 2);
     if (version) {
-        bytes_add(&o, " {body}", 7);
+        mcd_buf_add(&o, " {body}", 7);
     } else if ((size_t)extlen + keylen > bodylen) {
         format_bytes(&o, p + HDR, bodylen);
     } else if ((p[1] == 0x05 || p[1] == 0x06 || p[1] == 0x15 || p[1] == 0x16) && bodylen == 8) {
-        bytes_addc(&o, ' '); /* an incr/decr result: a 64-bit number, in hex */
+        mcd_buf_addc(&o, ' '); /* an incr/decr result: a 64-bit number, in hex */
         for (size_t i = 0; i < 8; i++)
-            bytes_addf(&o, "%02x", p[HDR + i]);
+            mcd_buf_addf(&o, "%02x", p[HDR + i]);
     } else {
         if (extlen > 0) {
-            bytes_addc(&o, ' ');
+            mcd_buf_addc(&o, ' ');
             for (size_t i = 0; i < extlen; i++)
-                bytes_addf(&o, "%02x", p[HDR + i]);
+                mcd_buf_addf(&o, "%02x", p[HDR + i]);
         }
         format_bytes(&o, p + HDR + extlen, keylen);
         format_bytes(&o, p + HDR + extlen + keylen, bodylen - extlen - keylen);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "tests/lib/cases.h"
+#include "tests/lib/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,62 +18,24 @@
 #define SYNC_TAIL "<<SYNC-9d41>>\r\nEND\r\n"
 #define SYNC_HEAD "VALUE __mcd_sync__ 0 13\r\n"
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const void *data, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 256;
-
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        b->p = realloc(b->p, ncap);
-        if (b->p == NULL)
-            abort();
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_addc(struct buf *b, char c)
-{
-    buf_add(b, &c, 1);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes escapes of one directive's text into b; false on a bad escape. */
-static bool unescape(const char *s, struct buf *b)
+static bool unescape(const char *s, struct mcd_buf *b)
 {
     while (*s != '\0') {
         if (*s == '\\') {
             s++;
             switch (*s) {
-            case 'r': buf_addc(b, '\r'); s++; break;
-            case 'n': buf_addc(b, '\n'); s++; break;
-            case 't': buf_addc(b, '\t'); s++; break;
-            case '\\': buf_addc(b, '\\'); s++; break;
-            case '{': buf_addc(b, '{'); s++; break;
+            case 'r': mcd_buf_addc(b, '\r'); s++; break;
+            case 'n': mcd_buf_addc(b, '\n'); s++; break;
+            case 't': mcd_buf_addc(b, '\t'); s++; break;
+            case '\\': mcd_buf_addc(b, '\\'); s++; break;
+            case '{': mcd_buf_addc(b, '{'); s++; break;
             case 'x': {
-                int h = hexval(s[1]), l = h >= 0 ? hexval(s[2]) : -1;
+                int h = mcd_hexval(s[1]), l = h >= 0 ? mcd_hexval(s[2]) : -1;
 
                 if (l < 0)
                     return false;
-                buf_addc(b, (char)(h * 16 + l));
+                mcd_buf_addc(b, (char)(h * 16 + l));
                 s += 3;
                 break;
             }
@@ -86,30 +49,13 @@ static bool unescape(const char *s, struct buf *b)
             if (*end != ':' || end[1] == '\0' || end[2] != '}')
                 return false;
             for (unsigned long i = 0; i < n; i++)
-                buf_addc(b, end[1]);
+                mcd_buf_addc(b, end[1]);
             s = end + 3;
         } else {
-            buf_addc(b, *s++);
+            mcd_buf_addc(b, *s++);
         }
     }
     return true;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-
-    if (d == NULL)
-        abort();
-    return d;
-}
-
-static void push_raw(char ***arr, size_t *n, const char *line)
-{
-    *arr = realloc(*arr, (*n + 1) * sizeof(**arr));
-    if (*arr == NULL)
-        abort();
-    (*arr)[(*n)++] = xstrdup(line);
 }
 
 struct mcd_case_file *mcd_cases_load(const char *path)
@@ -117,7 +63,7 @@ struct mcd_case_file *mcd_cases_load(const char *path)
     FILE *fp = fopen(path, "r");
     struct mcd_case_file *f;
     struct mcd_case *cur = NULL;
-    struct buf expect = {0};
+    struct mcd_buf expect = {0};
     char **pending = NULL;
     size_t npending = 0;
     char *line = NULL;
@@ -138,12 +84,12 @@ struct mcd_case_file *mcd_cases_load(const char *path)
         while (ll > 0 && (line[ll - 1] == '\n' || line[ll - 1] == '\r'))
             line[--ll] = '\0';
         if (line[0] == '#' || line[0] == '\0') {
-            push_raw(&pending, &npending, line);
+            mcd_strv_push(&pending, &npending, line);
             continue;
         }
         if (strncmp(line, "=== ", 4) == 0) {
             if (cur != NULL) {
-                cur->expect = expect.p ? expect.p : xstrdup("");
+                cur->expect = expect.p ? (char *)expect.p : mcd_xstrdup("");
                 cur->elen = expect.len;
                 memset(&expect, 0, sizeof(expect));
             }
@@ -152,13 +98,13 @@ struct mcd_case_file *mcd_cases_load(const char *path)
                 abort();
             cur = &f->cases[f->n++];
             memset(cur, 0, sizeof(*cur));
-            cur->name = xstrdup(line + 4);
+            cur->name = mcd_xstrdup(line + 4);
             cur->line = lineno;
             cur->raw = pending;
             cur->nraw = npending;
             pending = NULL;
             npending = 0;
-            push_raw(&cur->raw, &cur->nraw, line);
+            mcd_strv_push(&cur->raw, &cur->nraw, line);
             continue;
         }
         if (cur == NULL)
@@ -166,7 +112,7 @@ struct mcd_case_file *mcd_cases_load(const char *path)
         if (line[0] == '>') {
             bool bytewise = line[1] == '1';
             const char *text = line + (bytewise ? 2 : 1);
-            struct buf b = {0};
+            struct mcd_buf b = {0};
 
             if (*text == ' ')
                 text++;
@@ -175,19 +121,19 @@ struct mcd_case_file *mcd_cases_load(const char *path)
             cur->steps = realloc(cur->steps, (cur->nsteps + 1) * sizeof(*cur->steps));
             if (cur->steps == NULL)
                 abort();
-            cur->steps[cur->nsteps].data = b.p ? b.p : xstrdup("");
+            cur->steps[cur->nsteps].data = b.p ? (char *)b.p : mcd_xstrdup("");
             cur->steps[cur->nsteps].len = b.len;
             cur->steps[cur->nsteps].bytewise = bytewise;
             cur->nsteps++;
             /* comments between steps are kept in place */
             for (size_t i = 0; i < npending; i++) {
-                push_raw(&cur->raw, &cur->nraw, pending[i]);
+                mcd_strv_push(&cur->raw, &cur->nraw, pending[i]);
                 free(pending[i]);
             }
             free(pending);
             pending = NULL;
             npending = 0;
-            push_raw(&cur->raw, &cur->nraw, line);
+            mcd_strv_push(&cur->raw, &cur->nraw, line);
             continue;
         }
         if (strcmp(line, "<close") == 0) {
@@ -213,7 +159,7 @@ struct mcd_case_file *mcd_cases_load(const char *path)
         return NULL;
     }
     if (cur != NULL) {
-        cur->expect = expect.p ? expect.p : xstrdup("");
+        cur->expect = expect.p ? (char *)expect.p : mcd_xstrdup("");
         cur->elen = expect.len;
     }
     f->trailer = pending;
@@ -319,10 +265,10 @@ bool mcd_case_check(const struct mcd_server *srv, const struct mcd_case *k)
 
 char *mcd_reply_normalize(const char *buf, size_t len, size_t *outlen)
 {
-    struct buf b = {0};
+    struct mcd_buf b = {0};
     size_t i = 0;
 
-    buf_add(&b, "", 0);
+    mcd_buf_add(&b, "", 0);
     while (i < len) {
         const char *eol = memchr(buf + i, '\n', len - i);
         size_t llen = eol ? (size_t)(eol - (buf + i)) + 1 : len - i;
@@ -342,32 +288,32 @@ char *mcd_reply_normalize(const char *buf, size_t len, size_t *outlen)
             if (nt == 4 || nt == 5) {
                 unsigned long n = strtoul(tok[3], NULL, 10);
 
-                buf_add(&b, "VALUE ", 6);
-                buf_add(&b, tok[1], strlen(tok[1]));
-                buf_addc(&b, ' ');
-                buf_add(&b, tok[2], strlen(tok[2]));
-                buf_addc(&b, ' ');
-                buf_add(&b, tok[3], strlen(tok[3]));
+                mcd_buf_add(&b, "VALUE ", 6);
+                mcd_buf_add(&b, tok[1], strlen(tok[1]));
+                mcd_buf_addc(&b, ' ');
+                mcd_buf_add(&b, tok[2], strlen(tok[2]));
+                mcd_buf_addc(&b, ' ');
+                mcd_buf_add(&b, tok[3], strlen(tok[3]));
                 if (nt == 5)
-                    buf_add(&b, " {cas}", 6);
-                buf_add(&b, "\r\n", 2);
+                    mcd_buf_add(&b, " {cas}", 6);
+                mcd_buf_add(&b, "\r\n", 2);
                 i += llen;
                 size_t dl = n + 2 <= len - i ? n + 2 : len - i;
-                buf_add(&b, buf + i, dl);
+                mcd_buf_add(&b, buf + i, dl);
                 i += dl;
                 continue;
             }
         }
         if (llen > 8 && memcmp(l, "VERSION ", 8) == 0 && eol != NULL && eol > l && eol[-1] == '\r') {
-            buf_add(&b, "VERSION {str}\r\n", 15);
+            mcd_buf_add(&b, "VERSION {str}\r\n", 15);
             i += llen;
             continue;
         }
-        buf_add(&b, l, llen);
+        mcd_buf_add(&b, l, llen);
         i += llen;
     }
     *outlen = b.len;
-    return b.p;
+    return (char *)b.p;
 }
 
 /* Escapes recorded bytes for a "<" line; runs of 32+ equal bytes use {rep}. */
