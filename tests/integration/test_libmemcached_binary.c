@@ -13,67 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/lib/harness.h"
-
-static struct mcd_server *srv;
-static memcached_st *mc;
+#include "tests/integration/libmc_client.h"
 
 static void setup(void)
 {
-    srv = mcd_start(NULL);
-    cr_assert_not_null(srv, "server %s did not start", mcd_bin());
-    mc = memcached_create(NULL);
-    cr_assert_not_null(mc);
-    cr_assert_eq(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1), MEMCACHED_SUCCESS);
-    cr_assert_eq(memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL), 1);
-    cr_assert_eq(memcached_server_add(mc, "127.0.0.1", (in_port_t)srv->port), MEMCACHED_SUCCESS);
+    libmc_start(true);
 }
 
-static void teardown(void)
-{
-    memcached_free(mc);
-    mcd_stop(srv);
-}
-
-TestSuite(libmemcached_binary, .init = setup, .fini = teardown, .timeout = 30);
-
-static char *get(const char *key, size_t *len, uint32_t *flags, memcached_return_t *rc)
-{
-    return memcached_get(mc, key, strlen(key), len, flags, rc);
-}
-
-static void assert_value(const char *key, const char *want, uint32_t want_flags)
-{
-    memcached_return_t rc;
-    uint32_t flags = 0;
-    size_t len = 0;
-    char *v = get(key, &len, &flags, &rc);
-
-    cr_assert_eq(rc, MEMCACHED_SUCCESS, "get %s: %s", key, memcached_strerror(mc, rc));
-    if (*want == '\0' && v == NULL) /* libmemcached hands back NULL for an empty value */
-        return;
-    cr_assert_not_null(v);
-    cr_assert_eq(len, strlen(want), "get %s: length %zu, want %zu", key, len, strlen(want));
-    cr_assert_arr_eq(v, want, len, "get %s: wrong value", key);
-    cr_assert_eq(flags, want_flags, "get %s: flags %u, want %u", key, flags, want_flags);
-    free(v);
-}
-
-static void assert_miss(const char *key)
-{
-    memcached_return_t rc;
-    uint32_t flags;
-    size_t len;
-    char *v = get(key, &len, &flags, &rc);
-
-    cr_assert_eq(rc, MEMCACHED_NOTFOUND, "get %s: %s", key, memcached_strerror(mc, rc));
-    cr_assert_null(v);
-}
-
-static memcached_return_t set(const char *key, const char *val, time_t exp, uint32_t flags)
-{
-    return memcached_set(mc, key, strlen(key), val, strlen(val), exp, flags);
-}
+TestSuite(libmemcached_binary, .init = setup, .fini = libmc_stop, .timeout = 30);
 
 /* The CAS of key, read with a one-key mget (a binary GetK). */
 static uint64_t cas_of(const char *key)
