@@ -108,6 +108,30 @@ Test(rebalance, referenced_page_is_not_moved, .fini = fini)
     }
 }
 
+/* Chunks this thread caches (tcache.h) would pin their page: the mover
+ * gives its own cached chunks of the victim class back first. */
+Test(rebalance, own_cached_chunks_do_not_pin_the_page, .fini = fini)
+{
+    start(true);
+    /* one page: a big item, held, so that page cannot move */
+    enum store_status st;
+    struct item *big = store_alloc("big0", 4, 0, 0, 600000, &ts, &st);
+    cr_assert_not_null(big);
+    cr_assert_eq(store_link(big, STORE_SET, 0, NULL, &ts), STORE_OK);
+    /* the other page: small items, until a set evicts a batch, of which
+     * this thread now caches all but one */
+    int n = 0;
+    while (ts.evictions == 0)
+        cr_assert_eq(put("s", n++, 40, 's'), STORE_OK);
+    /* a third class: the small page is the only one that can move */
+    cr_assert_eq(put("mid", 0, 5000, 'm'), STORE_OK);
+    struct item *it = store_get("mid0", 4, false, true, &ts);
+    cr_assert_not_null(it);
+    cr_assert_eq(item_data(it)[4999], 'm');
+    item_release(it);
+    item_release(big);
+}
+
 Test(rebalance, no_move_without_eviction, .fini = fini)
 {
     start(false);
