@@ -10,7 +10,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 table=${1:-$here/cases/binary.cases}
 recorder=${RECORDER:-./tests/integration/record_binary_cases}
-MEMCACHED_BIN=${MEMCACHED_BIN:-/usr/bin/memcached}
+MEMCACHED_BIN=${MEMCACHED_BIN:-$here/../../../shared/oracle/memcached-1.6.45/memcached}
 export MEMCACHED_BIN
 [ -x "$MEMCACHED_BIN" ] || { echo "record-binary-cases: no memcached at $MEMCACHED_BIN" >&2; exit 2; }
 [ -x "$recorder" ] || { echo "record-binary-cases: build $recorder first" >&2; exit 2; }

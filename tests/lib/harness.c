@@ -28,6 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* the reference memcached (1.6.45 from ../shared/oracle, else Debian's) */
+#ifndef MCD_ORACLE_BIN
+#define MCD_ORACLE_BIN "/usr/bin/memcached"
+#endif
 #ifndef MCD_DEFAULT_BIN
 #define MCD_DEFAULT_BIN "server/mcd"
 #endif
@@ -90,7 +94,7 @@ const char *mcd_oracle_bin(void)
     const char *b = getenv("MEMCACHED_BIN");
 
     if (b == NULL || *b == '\0')
-        b = "/usr/bin/memcached";
+        b = MCD_ORACLE_BIN;
     return access(b, X_OK) == 0 ? b : NULL;
 }
 
