@@ -301,6 +301,7 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
         return true;
     case MC_CMD_VERBOSITY:
     case MC_CMD_NOOP:
+    case MC_CMD_SLABS:
         emit_status(f, req, MC_OK);
         return true;
     case MC_CMD_QUIT:
@@ -335,7 +336,8 @@ static bool step_text(struct fx *f)
         FUZZ_CHECK(text_encode_error(&f->out) == 0);
         return true;
     case PROTO_CLIENT_ERROR:
-        f->pos += consumed;
+        /* a bad storage header swallows its data block (req.vlen bytes) */
+        f->pos += consumed + (req.vlen < f->size - f->pos - consumed ? req.vlen : f->size - f->pos - consumed);
         if (!req.noreply)
             FUZZ_CHECK(text_encode_client_error(&f->out, errmsg) == 0);
         return true;

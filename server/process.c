@@ -348,7 +348,7 @@ static enum process_next process_shutdown(struct conn *c, const struct mc_reques
 {
     if (!settings.shutdown_command) {
         int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_UNKNOWN_COMMAND)
-                              : reply_add_static(&c->out, "ERROR: shutdown not enabled\r\n");
+                              : reply_add_static(&c->out, "SERVER_ERROR: shutdown not enabled\r\n");
         if (rc != 0)
             c->close_after_write = true;
         return PROCESS_CONTINUE;
@@ -416,6 +416,12 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
     case MC_CMD_SHUTDOWN:
         return process_shutdown(c, req);
     case MC_CMD_NOOP:
+        emit_status(c, req, MC_OK);
+        return PROCESS_CONTINUE;
+    case MC_CMD_SLABS:
+        /* "slabs automove N": mcd moves pages on demand only; the mode is
+         * remembered for `stats settings` */
+        stats_set_slab_automove((int)req->delay);
         emit_status(c, req, MC_OK);
         return PROCESS_CONTINUE;
     case MC_CMD_NONE:

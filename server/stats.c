@@ -24,6 +24,14 @@
 
 struct server_stats server_stats;
 
+/* memcached's default mode is 1; any worker may set it */
+static _Atomic int slab_automove = 1;
+
+void stats_set_slab_automove(int mode)
+{
+    atomic_store_explicit(&slab_automove, mode, memory_order_relaxed);
+}
+
 struct emitter {
     stats_emit_fn emit;
     void *ctx;
@@ -245,19 +253,20 @@ static bool arg_is(const char *args, size_t len, const char *word)
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx)
 {
     struct emitter e = {emit, ctx};
-    while (args_len > 0 && args[args_len - 1] == ' ')
-        args_len--;
+    /* 1.6.45 picks the group by the first word and ignores the rest */
+    const char *sp = memchr(args, ' ', args_len);
+    size_t n = sp != NULL ? (size_t)(sp - args) : args_len;
     if (args_len == 0)
         stats_general(&e);
-    else if (arg_is(args, args_len, "settings"))
+    else if (arg_is(args, n, "settings"))
         stats_settings(&e);
-    else if (arg_is(args, args_len, "slabs"))
+    else if (arg_is(args, n, "slabs"))
         stats_slabs(&e);
-    else if (arg_is(args, args_len, "items"))
+    else if (arg_is(args, n, "items"))
         stats_items(&e);
-    else if (arg_is(args, args_len, "conns"))
+    else if (arg_is(args, n, "conns"))
         stats_conns(&e);
-    else if (arg_is(args, args_len, "reset")) {
+    else if (arg_is(args, n, "reset")) {
         worker_stats_reset();
         return STATS_GROUP_RESET;
     } else

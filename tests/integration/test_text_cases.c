@@ -1,6 +1,7 @@
 /*
  * test_text_cases.c - replays cases/text.cases (recorded from memcached
- * 1.6.18) against the server under test and compares every reply byte.
+ * 1.6.45) and cases/text-mcd.cases (mcd's deliberate differences, written
+ * by hand) against the server under test and compares every reply byte.
  *
  * One server for the whole table; each case gets a fresh connection and
  * keys of its own. $MCD_CASES_DIR overrides the table's directory.
@@ -49,4 +50,11 @@ static void run_table(const char *file)
 Test(text_cases, table, .timeout = 60)
 {
     run_table("text.cases");
+}
+
+Test(text_cases, deliberate_differences, .timeout = 60)
+{
+    if (mcd_target_is_memcached())
+        cr_skip_test("text-mcd.cases holds mcd's replies, not memcached's");
+    run_table("text-mcd.cases");
 }
