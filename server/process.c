@@ -279,12 +279,25 @@ static void emit_stat(void *ctx, const char *name, const char *value)
         e->c->close_after_write = true;
 }
 
+/* Groups the binary protocol answers with "not found". */
+static bool binary_stats_unknown(const char *args, size_t n)
+{
+    static const char *const groups[] = {"conns", "detail", "sizes", "extstore"};
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        size_t len = strlen(groups[i]);
+        if (n >= len && memcmp(args, groups[i], len) == 0 && (n == len || args[len] == ' '))
+            return true;
+    }
+    return false;
+}
+
 static void process_stats(struct conn *c, const struct mc_request *req)
 {
     struct stats_emit_ctx ctx = {c, req};
     int rc = 0;
-    if (is_binary(c) && req->args_len == 5 && memcmp(req->args, "conns", 5) == 0) {
-        /* memcached 1.6 knows no "conns" group over the binary protocol */
+    if (is_binary(c) && binary_stats_unknown(req->args, req->args_len)) {
+        /* memcached 1.6 knows no "conns" group over the binary protocol
+         * (and mcd keeps the text-only groups text-only) */
         if (binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) != 0)
             c->close_after_write = true;
         return;
@@ -300,6 +313,8 @@ static void process_stats(struct conn *c, const struct mc_request *req)
         rc = is_binary(c) ? binary_encode_stat(&c->out, req, NULL, NULL) : reply_add_static(&c->out, "RESET\r\n");
         break;
     case STATS_GROUP_BAD_ARGS: emit_client_error(c, req, "bad command line format"); break;
+    case STATS_GROUP_DONE_OK: emit_status(c, req, MC_OK); break;
+    case STATS_GROUP_DETAIL_USAGE: emit_client_error(c, req, "usage: stats detail on|off|dump"); break;
     case STATS_GROUP_UNKNOWN:
         rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) : text_encode_error(&c->out);
         break;
