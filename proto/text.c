@@ -78,12 +78,18 @@
  *   "version", "version x y z"           -> VERSION 1.6.45 (args ignored)
  *   "quit", "quit x y"                   -> connection closed
  *   "shutdown ..." without -A            -> SERVER_ERROR: shutdown not enabled
+ *                                           (silent with a trailing noreply)
  *   "shutdown x", "shutdown graceful x"  -> (with -A) CE invalid shutdown mode
  *   "stats reset x", "stats items x"     -> the group; the rest is ignored
  *   "stats\t", "stats bogus"             -> ERROR
  *   "noop", "lru", "lru_crawler", "watch", "misbehave", "cache_memlimit",
- *   "debugtime"                          -> ERROR (mcd has no such machinery;
+ *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
+ *   "xx noreply", "slabs noreply", "lru_crawler noreply" -> silent: a
+ *                                           trailing noreply silences ERROR
+ *   "stats bogus noreply"                -> ERROR (stats takes no noreply)
+ *   "lru HTTP/1.0", "watch HTTP/1.0"     -> ERROR (memcached knows them);
+ *   "misbehave HTTP/1.0", "debugtime ..." -> closed (memcached does not)
  *   "mn", "mg a v", "me a"               -> meta commands (MN, EN): not parsed
  *                                           here: PROTO_ERROR
  *
@@ -150,6 +156,20 @@ static const struct {
     {"shutdown", 8, MC_CMD_SHUTDOWN},
     {"slabs", 5, MC_CMD_SLABS},
 };
+
+/* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
+ * HTTP-looking last token does not close the connection for them. */
+static const char *const text_unsupported[] = {"lru", "lru_crawler", "watch", "cache_memlimit", "extstore",
+                                               "refresh_certs"};
+
+static bool is_unsupported(const struct token *t)
+{
+    for (size_t i = 0; i < sizeof(text_unsupported) / sizeof(text_unsupported[0]); i++) {
+        if (strlen(text_unsupported[i]) == t->n && memcmp(text_unsupported[i], t->p, t->n) == 0)
+            return true;
+    }
+    return false;
+}
 
 /* A command line split on runs of spaces. t[0] is the command: the bytes
  * before the first space (empty when the line starts with one). */
@@ -480,8 +500,10 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     case MC_CMD_SLABS:
         st = parse_slabs(&l, req, errmsg);
         break;
-    case MC_CMD_STATS:
     case MC_CMD_SHUTDOWN:
+        req->noreply = last_is_noreply(&l);
+        /* fall through */
+    case MC_CMD_STATS:
         rest_of_line(l.t[0].p + l.t[0].n, end, &req->args, &req->args_len);
         st = PROTO_OK;
         break;
@@ -491,15 +513,17 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
         break;
     default:
         /* an HTTP request line ("GET / HTTP/1.0"): hang up, as memcached */
-        if (l.nt > 1 && l.last.n >= 5 && memcmp(l.last.p, "HTTP/", 5) == 0) {
+        if (l.nt > 1 && l.last.n >= 5 && memcmp(l.last.p, "HTTP/", 5) == 0 && !is_unsupported(&l.t[0])) {
             *consumed = 0;
             return PROTO_CLOSE;
         }
         st = PROTO_ERROR;
         break;
     }
+    /* 1.6.45 silences ERROR too when the last token is noreply (but for
+     * stats, which takes no noreply) */
     if (st == PROTO_ERROR)
-        req->noreply = false;
+        req->noreply = req->cmd != MC_CMD_STATS && last_is_noreply(&l);
     return st;
 }
 

@@ -27,7 +27,7 @@ struct reply;
  * Parses one command line from buf[0..len).
  * PROTO_OK: *req filled, *consumed = bytes of the line including "\n".
  * PROTO_NEED_MORE: no complete line yet (*consumed = 0).
- * PROTO_ERROR: reply "ERROR"; *consumed = the line to skip.
+ * PROTO_ERROR: *consumed = the line to skip (see below for the reply).
  * PROTO_CLIENT_ERROR: reply "CLIENT_ERROR " *errmsg; *consumed = the line to
  *   skip. req->cmd is the command (MC_CMD_NONE for a line under 2 bytes);
  *   req->noreply is set when memcached stays silent (a trailing "noreply"):
@@ -35,7 +35,8 @@ struct reply;
  *   the line: a storage header whose length parsed but that is otherwise
  *   bad has its data block skipped (length + 2), as memcached 1.6.45 does;
  *   0 for every other error.
- * PROTO_ERROR is never silenced by noreply.
+ * PROTO_ERROR: reply "ERROR", unless req->noreply (a trailing "noreply"
+ *   silences it, as in memcached 1.6.45; never for stats).
  * PROTO_CLOSE: an endless line (see the limits above), or an HTTP request
  *   line ("GET / HTTP/1.0"): close the connection; *consumed = 0.
  * On PROTO_NEED_MORE *req and *errmsg are left untouched.

@@ -357,7 +357,8 @@ static enum proto_status parse_one(struct conn *c, struct mc_request *req, size_
         const char *errmsg = NULL;
         ps = text_parse(buf, len, req, consumed, &errmsg);
         if (ps == PROTO_ERROR) {
-            rc = text_encode_error(&c->out);
+            if (!req->noreply) /* 1.6.45: a trailing noreply silences ERROR */
+                rc = text_encode_error(&c->out);
         } else if (ps == PROTO_CLIENT_ERROR) {
             /* a bad storage header whose length parsed has its data block
              * swallowed (req->vlen bytes); a trailing noreply silences */

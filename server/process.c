@@ -362,6 +362,8 @@ static void process_touch(struct conn *c, const struct mc_request *req)
 static enum process_next process_shutdown(struct conn *c, const struct mc_request *req)
 {
     if (!settings.shutdown_command) {
+        if (req->noreply)
+            return PROCESS_CONTINUE;
         int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_UNKNOWN_COMMAND)
                               : reply_add_static(&c->out, "SERVER_ERROR: shutdown not enabled\r\n");
         if (rc != 0)
