@@ -72,8 +72,10 @@
  *   "verbosity noreply"                  -> silenced CE BCLF
  *  slabs
  *   "slabs automove 0|1|2 [...]"         -> OK (mcd: remembered, no effect)
- *   "slabs automove invalid", "-1"       -> CE BCLF
- *   "slabs", "slabs x", "slabs automove [3]", "slabs reassign ..." -> ERROR
+ *   "slabs automove invalid", "-1", "+1" -> CE BCLF
+ *   "slabs reassign x 1", "1 +2"         -> CE BCLF
+ *   "slabs", "slabs x", "slabs automove [3]", "slabs reassign 1 2" -> ERROR
+ *                                           (mcd: no manual page mover)
  *  Others
  *   "version", "version x y z"           -> VERSION 1.6.45 (args ignored)
  *   "quit", "quit x y"                   -> connection closed
@@ -408,22 +410,27 @@ static enum proto_status parse_verbosity(const struct text_line *l, struct mc_re
     return PROTO_OK;
 }
 
-/* "slabs automove <0|1|2>": delay = the mode. Other slabs subcommands
- * (reassign) are not supported: ERROR. */
+/* "slabs automove <0|1|2>": delay = the mode. "slabs reassign <src> <dst>"
+ * is not supported (mcd has no manual page mover): ERROR, but malformed
+ * class ids get memcached's CE first. */
 static enum proto_status parse_slabs(const struct text_line *l, struct mc_request *req, const char **errmsg)
 {
-    int32_t mode;
+    int32_t v;
 
-    if (l->nt < 3 || !tok_is(&l->t[1], "automove", 8))
-        return PROTO_ERROR;
-    req->noreply = last_is_noreply(l);
-    if (!token_parse_i32(l->t[2].p, l->t[2].n, &mode) || mode < 0)
+    if (l->nt >= 3 && tok_is(&l->t[1], "automove", 8)) {
+        req->noreply = last_is_noreply(l);
+        if (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &v) || v < 0)
+            return client_error(errmsg, MSG_BCLF);
+        if (v > 2)
+            return PROTO_ERROR;
+        req->delay = v;
+        req->has_delay = true;
+        return PROTO_OK;
+    }
+    if (l->nt == 4 && tok_is(&l->t[1], "reassign", 8) &&
+        (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &v) || !token_parse_digits_i32(l->t[3].p, l->t[3].n, &v)))
         return client_error(errmsg, MSG_BCLF);
-    if (mode > 2)
-        return PROTO_ERROR;
-    req->delay = mode;
-    req->has_delay = true;
-    return PROTO_OK;
+    return PROTO_ERROR;
 }
 
 enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req, size_t *consumed,

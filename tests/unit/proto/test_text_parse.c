@@ -625,6 +625,11 @@ Test(text_parse, client_errors)
         /* slabs automove */
         {"slabs automove invalid\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
         {"slabs automove -1\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
+        {"slabs automove +1\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
+        {"slabs automove 4294967297\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
+        {"slabs reassign x 1\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
+        {"slabs reassign 1 +2\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
+        {"slabs reassign x 1 noreply\r\n", PROTO_ERROR, NULL, true, 0},
     };
     check_errors(c, sizeof(c) / sizeof(c[0]));
 }
