@@ -276,6 +276,11 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
         return true;
     }
     case MC_CMD_FLUSH_ALL: {
+        if (req->args != NULL) { /* a delay that did not parse */
+            if (!req->noreply)
+                FUZZ_CHECK(text_encode_client_error(&f->out, "invalid exptime argument") == 0);
+            return true;
+        }
         rel_time_t when = f->now;
         if (req->has_delay && req->delay > 0) {
             rel_time_t t = store_exptime_convert(req->delay);

@@ -65,7 +65,8 @@
  *  flush_all
  *   "flush_all", "10", "-1", "0 20 30"   -> OK
  *   "flush_all noreply", "10 noreply"    -> silent OK
- *   "flush_all noreply 10", "abc", "+1"  -> CE invalid exptime argument
+ *   "flush_all noreply 10", "abc", "+1"  -> CE invalid exptime argument (with
+ *                                           -F: CE flush_all not allowed)
  *  verbosity: digits, 0..2^32-1
  *   "verbosity 1", "1 2 3"               -> OK
  *   "verbosity abc", "-1", "+1", 2^32    -> CE BCLF
@@ -388,8 +389,13 @@ static enum proto_status parse_flush_all(const struct text_line *l, struct mc_re
     req->noreply = last_is_noreply(l);
     if (l->nt > 1 && !(l->nt == 2 && req->noreply)) {
         int32_t delay;
-        if (!token_parse_digits_i32(l->t[1].p, l->t[1].n, &delay))
-            return client_error(errmsg, MSG_EXPTIME);
+        if (!token_parse_digits_i32(l->t[1].p, l->t[1].n, &delay)) {
+            /* memcached checks -F first: the server answers the bad delay */
+            (void)errmsg;
+            req->args = l->t[1].p;
+            req->args_len = l->t[1].n;
+            return PROTO_OK;
+        }
         req->delay = delay;
         req->has_delay = true;
     }

@@ -46,7 +46,10 @@ struct reply;
  * Command specifics beyond proto.h's field comments:
  *   get/gets/gat/gats: keys/keys_len (trimmed; never empty);
  *     every key was checked against PROTO_KEY_MAX.
- *   gat/gats/touch: exptime. flush_all: has_delay/delay. verbosity: delay =
+ *   gat/gats/touch: exptime. flush_all: has_delay/delay; a delay that
+ *     does not parse comes back as PROTO_OK with args/args_len = that token:
+ *     answer "CLIENT_ERROR invalid exptime argument" (unless noreply), but
+ *     only after the -F check, as memcached. verbosity: delay =
  *     the level (has_delay true).
  *   stats/shutdown: args = the rest of the line after the command, trimmed
  *     of surrounding spaces (inner runs of spaces kept: split with

@@ -326,10 +326,17 @@ static void process_stats(struct conn *c, const struct mc_request *req)
 static void process_flush(struct conn *c, const struct mc_request *req)
 {
     if (!settings.flush_enabled) {
+        if (req->noreply)
+            return;
         int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_AUTH_ERROR)
                               : text_encode_client_error(&c->out, "flush_all not allowed");
         if (rc != 0)
             c->close_after_write = true;
+        return;
+    }
+    if (req->args != NULL) { /* text: a delay that did not parse */
+        if (!req->noreply)
+            emit_client_error(c, req, "invalid exptime argument");
         return;
     }
     STAT_INC(c->w->ws.cmd_flush);
@@ -371,7 +378,9 @@ static enum process_next process_shutdown(struct conn *c, const struct mc_reques
         return PROCESS_CONTINUE;
     }
     if (req->args_len > 0 && !(req->args_len == 8 && memcmp(req->args, "graceful", 8) == 0)) {
-        emit_client_error(c, req, "invalid shutdown mode");
+        /* "shutdown noreply" is a bad mode too, silenced */
+        if (!req->noreply)
+            emit_client_error(c, req, "invalid shutdown mode");
         return PROCESS_CONTINUE;
     }
     return PROCESS_SHUTDOWN;

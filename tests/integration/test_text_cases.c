@@ -58,3 +58,30 @@ Test(text_cases, deliberate_differences, .timeout = 60)
         cr_skip_test("text-mcd.cases holds mcd's replies, not memcached's");
     run_table("text-mcd.cases");
 }
+
+/* With -A -F (shutdown enabled, flush_all disabled), as 1.6.45 answers:
+ * -F is checked before the delay, and noreply silences both errors. */
+Test(text_cases, shutdown_enabled_flush_disabled, .timeout = 30)
+{
+    static const char *const flags[] = {"-A", "-F", NULL};
+    static const struct {
+        const char *req, *reply;
+    } c[] = {
+        {"flush_all\r\n", "CLIENT_ERROR flush_all not allowed\r\n"},
+        {"flush_all abc\r\n", "CLIENT_ERROR flush_all not allowed\r\n"},
+        {"flush_all noreply\r\nmn\r\n", "MN\r\n"},
+        {"shutdown x\r\n", "CLIENT_ERROR invalid shutdown mode\r\n"},
+        {"shutdown graceful x\r\n", "CLIENT_ERROR invalid shutdown mode\r\n"},
+        {"shutdown x noreply\r\nmn\r\n", "MN\r\n"},
+        {"shutdown noreply\r\nmn\r\n", "MN\r\n"}, /* a bad mode, silenced: still running */
+        {"shutdown graceful noreply\r\nmn\r\n", "MN\r\n"},
+    };
+    struct mcd_server *srv = mcd_start(flags);
+    cr_assert_not_null(srv);
+    struct mcd_conn *conn = mcd_conn_open(srv);
+    cr_assert_not_null(conn);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        cr_expect(mcd_roundtrip(conn, c[i].req, c[i].reply), "%s", c[i].req);
+    mcd_conn_close(conn);
+    mcd_stop(srv);
+}
