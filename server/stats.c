@@ -292,7 +292,9 @@ static void stats_settings(struct emitter *e)
     line(e, "slab_automove", "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
     line(e, "slab_automove_ratio", "0.80");
     line(e, "slab_automove_window", "10");
-    u64(e, "slab_chunk_max", settings.item_size_max / 2);
+    /* memcached's chunk limit: half a 1 MB page, whatever -I (memcached
+     * refuses an -I below it; mcd does not chain chunks) */
+    u64(e, "slab_chunk_max", settings.item_size_max < 524288 ? settings.item_size_max : 524288);
     line(e, "lru_crawler", "%s", settings.lru_crawler ? "yes" : "no");
     line(e, "lru_crawler_sleep", "100");
     line(e, "lru_crawler_tocrawl", "0");

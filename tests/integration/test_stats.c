@@ -310,6 +310,38 @@ Test(stats, text_only_groups)
     free(st);
 }
 
+/* stats settings with non-default flags: the same lines and values as
+ * 1.6.45 started with the same flags (but the port). */
+Test(stats, settings_values_follow_flags)
+{
+    static const char *const flags[] = {"-m", "100", "-c", "500", "-t", "2", "-R", "5", "-B", "ascii", "-I", "2m",
+                                        "-f", "1.5", "-n", "64", "-o", "hashpower=20", "-M", "-C", "-b", "64", NULL};
+
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("needs mcd and the memcached oracle");
+    struct mcd_server *mine = mcd_start(flags), *oracle = mcd_start_bin(mcd_oracle_bin(), flags);
+    cr_assert_not_null(mine);
+    cr_assert_not_null(oracle);
+    struct mcd_conn *a = mcd_conn_open(mine), *b = mcd_conn_open(oracle);
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    char *sa = mcd_stats(a, "settings"), *sb = mcd_stats(b, "settings");
+    cr_assert_not_null(sa);
+    cr_assert_not_null(sb);
+    /* the ports differ: blank the tcpport line out of both */
+    char *pa = strstr(sa, "STAT tcpport "), *pb = strstr(sb, "STAT tcpport ");
+    cr_assert(pa != NULL && pb != NULL);
+    memmove(pa, strchr(pa, '\n') + 1, strlen(strchr(pa, '\n') + 1) + 1);
+    memmove(pb, strchr(pb, '\n') + 1, strlen(strchr(pb, '\n') + 1) + 1);
+    cr_expect_str_eq(sa, sb);
+    free(sa);
+    free(sb);
+    mcd_conn_close(a);
+    mcd_conn_close(b);
+    mcd_stop(mine);
+    mcd_stop(oracle);
+}
+
 /* What 1.6.45 resets: total_connections and the per-class counters of
  * `stats items` too, not only the per-thread counters. */
 Test(stats, reset_connections_and_items)
