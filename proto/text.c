@@ -384,14 +384,13 @@ static enum proto_status parse_touch(const struct text_line *l, struct mc_reques
     return PROTO_OK;
 }
 
-static enum proto_status parse_flush_all(const struct text_line *l, struct mc_request *req, const char **errmsg)
+static enum proto_status parse_flush_all(const struct text_line *l, struct mc_request *req)
 {
     req->noreply = last_is_noreply(l);
     if (l->nt > 1 && !(l->nt == 2 && req->noreply)) {
         int32_t delay;
         if (!token_parse_digits_i32(l->t[1].p, l->t[1].n, &delay)) {
             /* memcached checks -F first: the server answers the bad delay */
-            (void)errmsg;
             req->args = l->t[1].p;
             req->args_len = l->t[1].n;
             return PROTO_OK;
@@ -505,7 +504,7 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
         st = parse_touch(&l, req, errmsg);
         break;
     case MC_CMD_FLUSH_ALL:
-        st = parse_flush_all(&l, req, errmsg);
+        st = parse_flush_all(&l, req);
         break;
     case MC_CMD_VERBOSITY:
         st = parse_verbosity(&l, req, errmsg);

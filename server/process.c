@@ -334,7 +334,7 @@ static void process_flush(struct conn *c, const struct mc_request *req)
             c->close_after_write = true;
         return;
     }
-    if (req->args != NULL) { /* text: a delay that did not parse */
+    if (!is_binary(c) && req->args != NULL) { /* a text delay that did not parse */
         if (!req->noreply)
             emit_client_error(c, req, "invalid exptime argument");
         return;
