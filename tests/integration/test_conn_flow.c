@@ -251,6 +251,8 @@ static char *multiget_line(size_t *len)
 Test(conn_flow, never_reading_multiget_bounded, .timeout = 120)
 {
     enum { NCLIENTS = 8 };
+    if (is_oracle_run())
+        cr_skip_test("mcd's bound: memcached 1.6.45 grows by 2.4 GB here and keeps it");
     struct mcd_server *srv = mcd_start(NULL);
     cr_assert_not_null(srv);
     struct mcd_conn *mon = mcd_conn_open(srv);
@@ -306,8 +308,10 @@ Test(conn_flow, never_reading_multiget_bounded, .timeout = 120)
 }
 
 /* The same line read by a client that reads: the reply, built in slices as
- * the output drains, is complete and in order. Then a multi-get of hits and
- * misses of several sizes compared byte for byte with memcached's. */
+ * the output drains, is complete and in order (memcached stops finding a
+ * key once ~60000 references to it are pending: 59999 hits, then misses).
+ * Then a multi-get of hits and misses of several sizes, each key repeated
+ * fewer times than that, compared byte for byte with memcached's. */
 static char *slow_multiget(const struct mcd_server *srv, const char *line, size_t len, size_t *outlen)
 {
     struct mcd_conn *c = mcd_conn_open(srv);
@@ -322,6 +326,8 @@ static char *slow_multiget(const struct mcd_server *srv, const char *line, size_
 
 Test(conn_flow, suspended_multiget_complete, .timeout = 120)
 {
+    if (is_oracle_run())
+        cr_skip_test("memcached 1.6.45 answers a key held ~60000 times at once as a miss (memcached-compat.md)");
     struct mcd_server *srv = mcd_start(NULL);
     cr_assert_not_null(srv);
     struct mcd_conn *c = mcd_conn_open(srv);
