@@ -101,8 +101,9 @@
  *   "version", "version x y z"           -> VERSION 1.6.18 (args ignored)
  *   "VERSION"                            -> ERROR
  *   "quit", "quit x y"                   -> connection closed
- *   "shutdown ..." without -A            -> ERROR: shutdown not enabled
+ *   "shutdown ..." without -A            -> SERVER_ERROR: shutdown not enabled
  *   "shutdown x", "shutdown graceful x"  -> (with -A) CE invalid shutdown mode
+ *   "shutdown ... noreply"               -> either refusal left unsaid
  *   "stats  reset", "stats reset x"      -> RESET
  *   "stats detail  on"                   -> OK
  *   "stats\t"                            -> ERROR (not "stats")

@@ -53,8 +53,8 @@ struct reply;
  *     of surrounding spaces (inner runs of spaces kept: split with
  *     text_next_token). shutdown: args_len 0 = now, "graceful" = graceful,
  *     anything else = "CLIENT_ERROR invalid shutdown mode" (and when
- *     shutdown is disabled memcached replies "ERROR: shutdown not enabled"
- *     whatever the args).
+ *     shutdown is disabled memcached 1.6.45 replies "SERVER_ERROR: shutdown
+ *     not enabled" whatever the args; a last token "noreply" silences both).
  *   exptime/delay are the 32-bit values memcached computes (it truncates:
  *     4294967306 means 10).
  */

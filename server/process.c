@@ -354,20 +354,31 @@ static void process_touch(struct conn *c, const struct mc_request *req)
         emit(c, req, &res);
 }
 
+/* memcached 1.6.45: a last token "noreply" silences both refusals */
+static bool shutdown_noreply(const struct mc_request *req)
+{
+    return req->args_len >= 7 && memcmp(req->args + req->args_len - 7, "noreply", 7) == 0 &&
+           (req->args_len == 7 || req->args[req->args_len - 8] == ' ');
+}
+
 static enum process_next process_shutdown(struct conn *c, const struct mc_request *req)
 {
     if (!settings.shutdown_command) {
-        int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_UNKNOWN_COMMAND)
-                              : reply_add_static(&c->out, "ERROR: shutdown not enabled\r\n");
+        int rc = 0;
+        if (is_binary(c))
+            rc = binary_encode_status(&c->out, req, BINARY_STATUS_UNKNOWN_COMMAND);
+        else if (!shutdown_noreply(req))
+            rc = reply_add_static(&c->out, "SERVER_ERROR: shutdown not enabled\r\n");
         if (rc != 0)
             c->close_after_write = true;
         return PROCESS_CONTINUE;
     }
     if (req->args_len > 0 && !(req->args_len == 8 && memcmp(req->args, "graceful", 8) == 0)) {
-        emit_client_error(c, req, "invalid shutdown mode");
+        if (!shutdown_noreply(req))
+            emit_client_error(c, req, "invalid shutdown mode");
         return PROCESS_CONTINUE;
     }
-    return PROCESS_SHUTDOWN;
+    return PROCESS_SHUTDOWN;   /* "graceful" is told apart by conn.c */
 }
 
 enum process_next process_request(struct conn *c, const struct mc_request *req)
