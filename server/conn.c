@@ -509,7 +509,12 @@ static void conn_close_after_flush(struct conn *c)
         conn_destroy(c);
         return;
     }
-    set_state(c, CONN_CLOSING);
+    if (c->state != CONN_CLOSING) {
+        /* nothing more is parsed: a grown input buffer goes back now */
+        set_state(c, CONN_CLOSING);
+        c->rpos = c->rlen;
+        maybe_shrink(c);
+    }
     update_events(c, false);
 }
 
