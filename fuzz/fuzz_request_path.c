@@ -315,7 +315,7 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
         return false;
     case MC_CMD_SHUTDOWN:
         FUZZ_CHECK((f->binary ? binary_encode_status(&f->out, req, BINARY_STATUS_UNKNOWN_COMMAND)
-                              : reply_add_static(&f->out, "ERROR: shutdown not enabled\r\n")) == 0);
+                              : reply_add_static(&f->out, "SERVER_ERROR: shutdown not enabled\r\n")) == 0);
         return true;
     case MC_CMD_NONE:
     case MC_CMD__COUNT:

@@ -55,7 +55,7 @@ struct reply;
  *     of surrounding spaces (inner runs of spaces kept: split with
  *     text_next_token). shutdown: args_len 0 = now, "graceful" = graceful,
  *     anything else = "CLIENT_ERROR invalid shutdown mode" (and when
- *     shutdown is disabled memcached replies "ERROR: shutdown not enabled"
+ *     shutdown is disabled memcached 1.6.45 replies "SERVER_ERROR: shutdown not enabled"
  *     whatever the args).
  *   slabs: "slabs automove N": delay = N (0..2).
  *   exptime of storage commands is the 32-bit value memcached computes (it

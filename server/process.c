@@ -110,7 +110,10 @@ static void get_one(struct conn *c, const struct mc_request *req, const char *ke
     }
 }
 
-static void process_get(struct conn *c, const struct mc_request *req)
+/* A text get line stops between two keys once the output is over the cap
+ * (conn.h) and resumes at c->mget_pos, so one line cannot pin more than
+ * the cap however many keys it names. */
+static enum process_next process_get(struct conn *c, const struct mc_request *req)
 {
     bool touch = req->cmd == MC_CMD_GAT || req->cmd == MC_CMD_GATS;
     rel_time_t exptime = touch ? store_exptime_convert(req->exptime) : 0;
@@ -118,13 +121,20 @@ static void process_get(struct conn *c, const struct mc_request *req)
     if (is_binary(c)) {
         /* binary keys may hold spaces: one key, never split */
         get_one(c, req, req->key, req->nkey, exptime);
-        return;
+        return PROCESS_CONTINUE;
     }
     const char *key;
-    size_t nkey, pos = 0;
-    while (text_next_key(req, &pos, &key, &nkey))
+    size_t nkey, pos = c->mget_pos;
+    while (text_next_key(req, &pos, &key, &nkey)) {
         get_one(c, req, key, nkey, exptime);
+        if (conn_out_full(c) && !c->close_after_write) {
+            c->mget_pos = pos;
+            return PROCESS_MORE;
+        }
+    }
+    c->mget_pos = 0;
     emit_status(c, req, MC_END);
+    return PROCESS_CONTINUE;
 }
 
 static enum store_mode store_mode_of(enum mc_cmd cmd)
@@ -366,6 +376,7 @@ static void process_touch(struct conn *c, const struct mc_request *req)
         emit(c, req, &res);
 }
 
+/* memcached 1.6.45: a last token "noreply" silences both refusals */
 static enum process_next process_shutdown(struct conn *c, const struct mc_request *req)
 {
     if (!settings.shutdown_command) {
@@ -383,7 +394,7 @@ static enum process_next process_shutdown(struct conn *c, const struct mc_reques
             emit_client_error(c, req, "invalid shutdown mode");
         return PROCESS_CONTINUE;
     }
-    return PROCESS_SHUTDOWN;
+    return PROCESS_SHUTDOWN;   /* "graceful" is told apart by conn.c */
 }
 
 enum process_next process_request(struct conn *c, const struct mc_request *req)
@@ -400,8 +411,7 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
     case MC_CMD_GETS:
     case MC_CMD_GAT:
     case MC_CMD_GATS:
-        process_get(c, req);
-        return PROCESS_CONTINUE;
+        return process_get(c, req);
     case MC_CMD_SET:
     case MC_CMD_ADD:
     case MC_CMD_REPLACE:

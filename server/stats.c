@@ -206,6 +206,8 @@ static void stats_general(struct emitter *e)
     u64(e, "store_no_memory", ws.store_no_memory);
     u64(e, "auth_cmds", 0);
     u64(e, "auth_errors", 0);
+    if (settings.idle_timeout > 0) /* as 1.6.45: only with -o idle_timeout */
+        u64(e, "idle_kicks", ws.idle_kicks);
     u64(e, "bytes_read", ws.bytes_read);
     u64(e, "bytes_written", ws.bytes_written);
     u64(e, "limit_maxbytes", si.limit_maxbytes);
