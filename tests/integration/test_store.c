@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "tests/lib/harness.h"
 
@@ -234,4 +235,65 @@ Test(store, md_invalidate_while_reading, .timeout = 120)
     free(val);
     mcd_conn_close(c);
     mcd_stop(srv);
+}
+
+/* ---- verbosity and flush_all from several connections ---- */
+
+/* `verbosity` is written by whichever worker gets the command and read by
+ * every thread that logs (the main thread logs the SIGTERM); flush_all and
+ * a delayed flush_all are published to every worker's lookups. Under the
+ * TSan server (tests/sanitizers.sh) a race on either ends the server with
+ * a report, which this test sees as a lost connection or a bad exit. */
+static void *flush_loop(void *arg)
+{
+    struct reader *r = arg;
+    struct mcd_conn *c = mcd_conn_open(r->srv);
+    r->ok = c != NULL;
+    for (int i = 0; r->ok && i < 200; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "set f%d 0 0 1\r\nx\r\n", i % 16);
+        r->ok = mcd_roundtrip(c, cmd, "STORED\r\n") &&
+                mcd_roundtrip(c, i % 3 ? "flush_all\r\n" : "flush_all 2\r\n", "OK\r\n") &&
+                mcd_roundtrip(c, i % 2 ? "verbosity 1\r\n" : "verbosity 0\r\n", "OK\r\n");
+    }
+    mcd_conn_close(c);
+    return NULL;
+}
+
+static void *get_loop(void *arg)
+{
+    struct reader *r = arg;
+    struct mcd_conn *c = mcd_conn_open(r->srv);
+    r->ok = c != NULL;
+    for (int i = 0; r->ok && i < 400; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "get f%d\r\n", i % 16);
+        r->ok = mcd_sendstr(c, cmd);
+        char *got = r->ok ? mcd_read_until(c, "END\r\n", NULL) : NULL;
+        r->ok = got != NULL;
+        free(got);
+    }
+    mcd_conn_close(c);
+    return NULL;
+}
+
+Test(store, flush_and_verbosity_from_many_connections, .timeout = 120)
+{
+    struct mcd_server *srv = mcd_start(NULL);
+    cr_assert_not_null(srv);
+    struct reader r[3] = {{.srv = srv}, {.srv = srv}, {.srv = srv}};
+    pthread_t th[3];
+    cr_assert_eq(pthread_create(&th[0], NULL, flush_loop, &r[0]), 0);
+    cr_assert_eq(pthread_create(&th[1], NULL, get_loop, &r[1]), 0);
+    cr_assert_eq(pthread_create(&th[2], NULL, get_loop, &r[2]), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect(r[i].ok, "client %d", i);
+    }
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    cr_expect(mcd_roundtrip(c, "verbosity 1\r\n", "OK\r\n"));
+    mcd_conn_close(c);
+    int status = mcd_stop(srv); /* the main thread logs the signal at verbosity 1 */
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status 0x%x", status);
 }
