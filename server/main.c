@@ -107,7 +107,8 @@ static struct store_options store_options_from_settings(void)
         .use_cas = settings.use_cas,
         .evict_to_free = settings.evict_to_free,
         .hashpower = settings.hashpower_init ? settings.hashpower_init : 16,
-        .background_threads = settings.lru_crawler,
+        .background_threads = true, /* hash table growth, with or without the crawler */
+        .no_sweep = !settings.lru_crawler,
     };
 }
 

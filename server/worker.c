@@ -160,9 +160,12 @@ void worker_teardown(void)
     for (unsigned i = 0; i < nworkers; i++)
         while (!post(&workers[i], WORKER_MSG_STOP, 0))
             sched_yield();
+    /* every worker stopped before any is freed: a worker answering
+     * `stats conns` takes the other workers' conns_lock */
+    for (unsigned i = 0; i < nworkers; i++)
+        pthread_join(workers[i].thread, NULL);
     for (unsigned i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
-        pthread_join(w->thread, NULL);
         while (w->conns != NULL)
             conn_close_flush(w->conns);
         while (w->qhead != NULL) {

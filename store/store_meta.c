@@ -38,7 +38,7 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
             enum store_status st;
             it = store_int_alloc(key, nkey, 0, 0, 0, ts, &st);
             if (it != NULL) {
-                store_int_link(it, hv, now);
+                store_int_link(it, hv, now, 0);
                 item_set_exptime(it, o->vivify_exptime);
                 item_iflag_set(it, ITEM_TOKEN_SENT);
                 if (!o->no_bump)
@@ -107,6 +107,7 @@ store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invali
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
     ht_lock(hv);
+    uint64_t new_cas = store_int_cas_draw();
     struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
     if (old == NULL) {
         STAT_INC(ts->cas_misses);
@@ -114,7 +115,7 @@ store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invali
     } else if (cas == item_cas(old)) {
         STAT_INC(ts->slab[old->clsid].cas_hits);
         store_int_unlink(old, hv);
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, new_cas);
     } else if (cas < item_cas(old)) {
         /* an older writer: keep its data, but as stale, with the current
          * item's TTL and token state */
@@ -124,7 +125,7 @@ store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invali
         if (item_iflags(old) & ITEM_TOKEN_SENT)
             item_iflag_set(it, ITEM_TOKEN_SENT);
         store_int_unlink(old, hv);
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, new_cas);
     } else {
         STAT_INC(ts->slab[old->clsid].cas_badval);
         st = STORE_EXISTS;
@@ -136,6 +137,46 @@ store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invali
     }
     ht_unlock(hv);
     return st;
+}
+
+/*
+ * md I: the item becomes stale, its next reader may win, and it gets a new
+ * CAS. Readers holding a reference read the CAS (an unaligned 8-byte
+ * field, item.h) without any lock, so it is rewritten in place only when
+ * nobody holds the item (refcount 1 under the stripe lock: no reference
+ * can appear meanwhile), as incr/decr does. Otherwise a copy with the new
+ * CAS, the same value, TTL, atime and fetched bit replaces it, and the
+ * readers finish with the old one untouched. Should memory for the copy
+ * run out, the item is marked stale and keeps its CAS. Stripe lock held.
+ */
+static void
+meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime,
+           struct store_tstats *ts)
+{
+    bool use_cas = store_int_use_cas();
+    if (use_cas && item_refcount(it) > 1) {
+        enum store_status st;
+        struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(it), item_exptime(it),
+                                           item_nbytes(it), ts, &st);
+        if (nit != NULL) {
+            memcpy(item_data(nit), item_data(it), item_nbytes(it));
+            uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE);
+            rel_time_t atime = item_atime(it);
+            store_int_unlink(it, hv);
+            store_int_link(nit, hv, now, 0);
+            item_iflag_set(nit, keep);
+            item_set_atime(nit, atime);
+            item_release(nit); /* the link holds it */
+            it = nit;
+            use_cas = false; /* done */
+        }
+    }
+    if (set_ttl)
+        item_set_exptime(it, exptime);
+    item_iflag_set(it, ITEM_STALE);
+    item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
+    if (use_cas && item_refcount(it) == 1)
+        item_set_cas(it, item_cas_next());
 }
 
 enum store_status
@@ -156,12 +197,7 @@ store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool
         STAT_INC(ts->slab[it->clsid].delete_hits);
         store_int_unlink(it, hv);
     } else {
-        if (set_ttl)
-            item_set_exptime(it, exptime);
-        item_iflag_set(it, ITEM_STALE);
-        item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
-        if (store_int_use_cas())
-            item_set_cas(it, item_cas_next());
+        meta_invalidate(it, hv, now, set_ttl, exptime, ts);
     }
     ht_unlock(hv);
     return st;
@@ -193,7 +229,7 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         if (it == NULL)
             goto out;
         memcpy(item_data(it), buf, (size_t)len);
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, 0);
         item_release(it); /* the link holds it */
         STAT_INC(ts->total_items);
         v = o->initial;
