@@ -442,7 +442,7 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
                           : text_encode_version(&c->out, MCD_COMPAT_VERSION);
         break;
     case MC_CMD_VERBOSITY:
-        log_verbosity = req->delay < 0 ? 0 : req->delay > 3 ? 3 : (int)req->delay;
+        log_verbosity = req->delay < 0 ? 0 : req->delay > 2 ? 2 : (int)req->delay; /* 1.6.45 caps it at 2 */
         emit_status(c, req, MC_OK);
         return PROCESS_CONTINUE;
     case MC_CMD_QUIT:

@@ -325,6 +325,9 @@ Test(stats, settings_values_follow_flags)
     struct mcd_conn *a = mcd_conn_open(mine), *b = mcd_conn_open(oracle);
     cr_assert_not_null(a);
     cr_assert_not_null(b);
+    /* the verbosity command caps its level at 2 (-vvv can still set 3) */
+    cr_assert(mcd_roundtrip(a, "verbosity 10\r\n", "OK\r\n"));
+    cr_assert(mcd_roundtrip(b, "verbosity 10\r\n", "OK\r\n"));
     char *sa = mcd_stats(a, "settings"), *sb = mcd_stats(b, "settings");
     cr_assert_not_null(sa);
     cr_assert_not_null(sb);
