@@ -290,6 +290,12 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     op = &opcodes[h.opcode];
 
     /* Header-only errors, in memcached's order. */
+    if (h.bodylen > BINARY_BODY_MAX) {
+        request_start(req, &h);
+        *err_status = BINARY_STATUS_EINVAL;
+        *consumed = BINARY_HEADER_LEN;
+        return PROTO_CLOSE;
+    }
     if ((uint32_t)h.keylen + h.extlen > h.bodylen) {
         request_start(req, &h);
         *err_status = BINARY_STATUS_UNKNOWN_COMMAND;
@@ -366,6 +372,46 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     }
     *consumed = need;
     return PROTO_OK;
+}
+
+static bool key_is(const char *key, size_t nkey, const char *word)
+{
+    size_t n = strlen(word);
+    return nkey == n && memcmp(key, word, n) == 0;
+}
+
+static bool key_starts(const char *key, size_t nkey, const char *word)
+{
+    size_t n = strlen(word);
+    return nkey >= n && memcmp(key, word, n) == 0;
+}
+
+enum binary_stat_group binary_stat_group(const char *key, size_t nkey)
+{
+    if (nkey == 0)
+        return BINARY_STAT_GENERAL;
+    if (key_starts(key, nkey, "reset"))
+        return BINARY_STAT_RESET;
+    if (key_starts(key, nkey, "settings"))
+        return BINARY_STAT_SETTINGS;
+    if (key_starts(key, nkey, "detail")) {
+        key += 6;
+        nkey -= 6;
+        if (key_starts(key, nkey, " dump"))
+            return BINARY_STAT_DETAIL_DUMP;
+        if (key_starts(key, nkey, " on"))
+            return BINARY_STAT_DETAIL_ON;
+        if (key_starts(key, nkey, " off"))
+            return BINARY_STAT_DETAIL_OFF;
+        return BINARY_STAT_UNKNOWN;
+    }
+    if (key_is(key, nkey, "items"))
+        return BINARY_STAT_ITEMS;
+    if (key_is(key, nkey, "slabs"))
+        return BINARY_STAT_SLABS;
+    if (key_is(key, nkey, "sizes"))
+        return BINARY_STAT_SIZES;
+    return BINARY_STAT_UNKNOWN;
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -447,13 +493,16 @@ static int encode_packet(struct reply *r, const struct mc_request *req, const st
     return 0;
 }
 
+int binary_encode_error(struct reply *r, const struct mc_request *req, uint16_t status, const char *text)
+{
+    struct packet pk = {.status = status, .body = text, .nbody = strlen(text)};
+
+    return encode_packet(r, req, &pk);
+}
+
 int binary_encode_status(struct reply *r, const struct mc_request *req, uint16_t status)
 {
-    struct packet pk = {.status = status};
-
-    pk.body = binary_status_text(status);
-    pk.nbody = strlen(pk.body);
-    return encode_packet(r, req, &pk);
+    return binary_encode_error(r, req, status, binary_status_text(status));
 }
 
 int binary_encode_version(struct reply *r, const struct mc_request *req, const char *version)

@@ -60,7 +60,8 @@
  *                    opcode/opaque set) and close once it is written
  *                    ("close after write", as memcached does for every
  *                    malformed header: 0x04 Invalid arguments for a bad
- *                    shape or a key over 250 bytes, 0x81 Unknown command
+ *                    shape, a key over 250 bytes or a body over
+ *                    BINARY_BODY_MAX, 0x81 Unknown command
  *                    when extlen + keylen > bodylen). If *err_status == 0
  *                    (wrong magic byte), close at once without a reply;
  *                    *consumed = 0 and *req is untouched in that case,
@@ -103,6 +104,9 @@ struct reply;
 #define BINARY_MAGIC_REQUEST 0x80
 #define BINARY_MAGIC_RESPONSE 0x81
 #define BINARY_HEADER_LEN 24
+/* Largest body length memcached 1.6.45 accepts (1 GiB, whatever -I is):
+ * above it, 0x04 "Invalid arguments" and close. */
+#define BINARY_BODY_MAX (1024u * 1024u * 1024u)
 /* Largest extras any opcode carries (Increment/Decrement). */
 #define BINARY_EXTRAS_MAX 20
 
@@ -266,8 +270,35 @@ int binary_encode_result(struct reply *r, const struct mc_request *req, const st
  * body = binary_status_text(status). Never suppressed by quiet. 0 or -1. */
 int binary_encode_status(struct reply *r, const struct mc_request *req, uint16_t status);
 
+/* The same with a body of the caller's choosing: memcached words one error
+ * by where it happened (a storage command's failed allocation is 0x82 "Out
+ * of memory allocating item", any other 0x82 is "Out of memory"). */
+int binary_encode_error(struct reply *r, const struct mc_request *req, uint16_t status, const char *text);
+
 /* Appends a success response whose body is the version string. 0 or -1. */
 int binary_encode_version(struct reply *r, const struct mc_request *req, const char *version);
+
+/*
+ * What a Stat request's key asks for, matched as memcached 1.6.45 does over
+ * the binary protocol: "reset", "settings" and "detail" are prefixes
+ * ("reset x" resets, "settings " lists the settings), "items", "slabs" and
+ * "sizes" must be exact ("items " is unknown), "detail" must go on with
+ * " on", " off" or " dump" (prefixes again), and everything else
+ * (including "conns") is unknown: 0x01 "Not found".
+ */
+enum binary_stat_group {
+    BINARY_STAT_GENERAL,     /* empty key */
+    BINARY_STAT_RESET,
+    BINARY_STAT_SETTINGS,
+    BINARY_STAT_ITEMS,
+    BINARY_STAT_SLABS,
+    BINARY_STAT_SIZES,
+    BINARY_STAT_DETAIL_ON,
+    BINARY_STAT_DETAIL_OFF,
+    BINARY_STAT_DETAIL_DUMP,
+    BINARY_STAT_UNKNOWN,
+};
+enum binary_stat_group binary_stat_group(const char *key, size_t nkey);
 
 /* Appends one stat packet: key = name, value = value (both copied).
  * binary_encode_stat(r, req, NULL, NULL) appends the terminator (empty key

@@ -108,9 +108,14 @@ store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invali
     STAT_INC(ts->slab[it->clsid].cmd_set);
     ht_lock(hv);
     struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
+    if (!store_int_use_cas())
+        cas = 0; /* as store_link: -C items hold no CAS, so none matches */
     if (old == NULL) {
         STAT_INC(ts->cas_misses);
         st = STORE_NOT_FOUND;
+    } else if (cas == 0) {
+        STAT_INC(ts->slab[old->clsid].cas_badval);
+        st = STORE_EXISTS;
     } else if (cas == item_cas(old)) {
         STAT_INC(ts->slab[old->clsid].cas_hits);
         store_int_unlink(old, hv);

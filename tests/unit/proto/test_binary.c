@@ -264,13 +264,47 @@ Test(binary_parse, set_empty_value_and_large_value_announced)
     cr_assert_eq(req.vlen, 0);
     free(buf);
 
-    /* a 3 GiB value is announced, not awaited */
-    p = mkraw(0x80, BINARY_OP_SET, ext, 8, "k", 1, NULL, 0, 0, 1, -1, 0xC0000000ll);
+    /* a 1 GiB body (memcached 1.6.45's largest) is announced, not awaited */
+    p = mkraw(0x80, BINARY_OP_SET, ext, 8, "k", 1, NULL, 0, 0, 1, -1, 0x40000000ll);
     size_t consumed;
     uint16_t err = ERR_SENTINEL;
     cr_assert_eq(binary_parse((const char *)p.b, p.len, &req, &consumed, &err), PROTO_OK);
     cr_assert_eq(consumed, 33);
-    cr_assert_eq(req.vlen, 0xC0000000u - 9);
+    cr_assert_eq(req.vlen, 0x40000000u - 9);
+}
+
+/* memcached 1.6.45: a body length over 1 GiB is 0x04 and a close, for every
+ * opcode, decided from the header alone */
+Test(binary_parse, body_over_one_gib_closes)
+{
+    unsigned char ext[8] = {0};
+    const struct {
+        unsigned op;
+        const unsigned char *ext;
+        uint8_t extlen;
+        const char *key;
+        uint16_t keylen;
+    } cases[] = {
+        {BINARY_OP_SET, ext, 8, "k", 1},
+        {BINARY_OP_GET, NULL, 0, "k", 1},
+        {0x30, NULL, 0, NULL, 0},
+        {BINARY_OP_SASL_AUTH, NULL, 0, "PLAIN", 5},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long long sizes[] = {0x40000001ll, 0xC0000000ll, 0xffffffffll};
+        for (size_t j = 0; j < 3; j++) {
+            struct pkt p = mkraw(0x80, cases[i].op, cases[i].ext, cases[i].extlen, cases[i].key, cases[i].keylen,
+                                 NULL, 0, 0, 7, -1, sizes[j]);
+            struct mc_request req;
+            size_t consumed;
+            uint16_t err = ERR_SENTINEL;
+            cr_assert_eq(binary_parse((const char *)p.b, 24, &req, &consumed, &err), PROTO_CLOSE);
+            cr_assert_eq(err, BINARY_STATUS_EINVAL);
+            cr_assert_eq(consumed, 24);
+            cr_assert_eq(req.opaque, 7);
+            cr_assert_eq(req.opcode, cases[i].op);
+        }
+    }
 }
 
 Test(binary_parse, append_prepend)
@@ -598,14 +632,14 @@ Test(binary_parse, unknown_opcodes_skip_the_body)
         cr_assert_eq(req.vlen, 11, "the caller skips the whole body");
         cr_assert_eq(binary_opcode_name((uint8_t)ops[i]), NULL);
     }
-    /* a huge body is announced from the header alone */
-    struct pkt p = mkraw(0x80, 0x30, NULL, 0, NULL, 0, NULL, 0, 0, 0xabcdef01u, -1, 0xffffffffll);
+    /* a large body is announced from the header alone */
+    struct pkt p = mkraw(0x80, 0x30, NULL, 0, NULL, 0, NULL, 0, 0, 0xabcdef01u, -1, 0x40000000ll);
     struct mc_request req;
     size_t consumed;
     uint16_t err;
     cr_assert_eq(binary_parse((const char *)p.b, 24, &req, &consumed, &err), PROTO_ERROR);
     cr_assert_eq(consumed, 24);
-    cr_assert_eq(req.vlen, 0xffffffffu);
+    cr_assert_eq(req.vlen, 0x40000000u);
     cr_assert_eq(err, BINARY_STATUS_UNKNOWN_COMMAND);
 }
 
@@ -1132,4 +1166,54 @@ Test(binary_encode, many_values_keep_their_owners)
     free(all);
     reply_consume(&rep, rep.bytes);
     cr_assert_eq(releases, 200);
+}
+
+/* Stat keys as memcached 1.6.45 matches them over the binary protocol
+ * (recorded: "reset x" resets, "items " is not found, "detail on" lists
+ * nothing, "conns" is not found). */
+Test(binary_stat_group, prefixes_and_exact_names)
+{
+    const struct {
+        const char *key;
+        enum binary_stat_group g;
+    } cases[] = {
+        {"", BINARY_STAT_GENERAL},
+        {"reset", BINARY_STAT_RESET},
+        {"reset x", BINARY_STAT_RESET},
+        {"resetting", BINARY_STAT_RESET},
+        {"settings", BINARY_STAT_SETTINGS},
+        {"settings ", BINARY_STAT_SETTINGS},
+        {"items", BINARY_STAT_ITEMS},
+        {"items ", BINARY_STAT_UNKNOWN},
+        {"items x", BINARY_STAT_UNKNOWN},
+        {" items", BINARY_STAT_UNKNOWN},
+        {"ITEMS", BINARY_STAT_UNKNOWN},
+        {"slabs", BINARY_STAT_SLABS},
+        {"slabs ", BINARY_STAT_UNKNOWN},
+        {"sizes", BINARY_STAT_SIZES},
+        {"sizes_enable", BINARY_STAT_UNKNOWN},
+        {"detail", BINARY_STAT_UNKNOWN},
+        {"detail foo", BINARY_STAT_UNKNOWN},
+        {"detail  on", BINARY_STAT_UNKNOWN},
+        {"detail on", BINARY_STAT_DETAIL_ON},
+        {"detail onx", BINARY_STAT_DETAIL_ON},
+        {"detail off", BINARY_STAT_DETAIL_OFF},
+        {"detail dump", BINARY_STAT_DETAIL_DUMP},
+        {"conns", BINARY_STAT_UNKNOWN},
+        {"extstore", BINARY_STAT_UNKNOWN},
+        {"cachedump 1 1", BINARY_STAT_UNKNOWN},
+        {"bogus", BINARY_STAT_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_assert_eq(binary_stat_group(cases[i].key, strlen(cases[i].key)), cases[i].g, "key \"%s\"", cases[i].key);
+}
+
+/* memcached words one 0x82 by where it happened */
+Test(binary_encode, error_with_its_own_text, .init = enc_setup, .fini = enc_teardown)
+{
+    static const char text[] = "Out of memory allocating item";
+    struct mc_request req = {.opcode = BINARY_OP_SETQ, .opaque = 0x01020304u, .quiet = true};
+    cr_assert_eq(binary_encode_error(&rep, &req, BINARY_STATUS_ENOMEM, text), 0);
+    struct pkt want = mkres(BINARY_OP_SETQ, 0x82, NULL, 0, NULL, 0, text, sizeof(text) - 1, 0, 0x01020304u);
+    expect_bytes(&want);
 }
