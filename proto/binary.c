@@ -3,9 +3,19 @@
  * caller's contract). Owns no state; knows nothing of sockets or the store.
  *
  * Every opcode memcached 1.6 knows, what it parses into, the header shape it
- * must have, and what memcached 1.6.18 answers (checked by sending packets to
- * it). "Shape" violations are answered 0x04 "Invalid arguments" and the
- * connection is closed after the write.
+ * must have, and what memcached 1.6.45 answers (checked by sending packets to
+ * it: tests/integration/cases/binary.cases and test_binary_matrix). "Shape"
+ * violations are answered 0x04 "Invalid arguments" and the connection is
+ * closed after the write.
+ *
+ * A header CAS (checked in store_link, the same rules for every protocol):
+ * Set/Add/Replace(+Q) with a CAS are a compare-and-swap (match: stored; stale:
+ * 2; key missing: 1), Append/Prepend compare it with a present item (stale:
+ * 2; missing: 5 "Not stored."), Delete and Incr/Decr compare it with a
+ * present item, and Incr/Decr create a missing key all the same. Under -C
+ * items hold no CAS: a storage command's CAS is ignored, while Delete and
+ * Incr/Decr with a non-zero CAS on a present key answer 2 (the item's CAS
+ * reads as 0). Get/Touch/GAT/Noop/Version/Stat/Flush/Quit ignore it.
  *
  *  op    name        mc_cmd      shape (ext / key / body)        reply on success
  *  0x00  get         GET         0 / >0 / =key                   flags+value, cas
@@ -34,8 +44,9 @@
  *  0x08  flush       FLUSH_ALL   0 or 4 / 0 / =ext               empty
  *  0x18  flushq      FLUSH_ALL q 0 or 4 / 0 / =ext               silent
  *  0x0a  noop        NOOP        0 / 0 / 0                       empty
- *  0x0b  version     VERSION     0 / 0 / 0                       body "1.6.18"
+ *  0x0b  version     VERSION     0 / 0 / 0                       body "1.6.45"
  *  0x10  stat        STATS       0 / any / =key (*)              one packet per stat, empty terminator;
+ *                                                                key matched by binary_stat_group();
  *                                                                unknown group: 1 "Not found"
  *  0x20  sasl_list_mechs  -      0 / 0 / 0                       0x81 "Unknown command" (no -S)
  *  0x21  sasl_auth   -           0 / >0 / any                    0x81, body skipped (no -S)
@@ -43,20 +54,26 @@
  *  other (0x1b verbosity, 0x25.., 0x30 rget ...)                 0x81, body skipped, conn kept
  *
  * Checked first, for every opcode, in memcached's order:
+ *   bodylen > 1 GiB            -> 0x04 "Invalid arguments", close
  *   keylen + extlen > bodylen  -> 0x81 "Unknown command", close
  *   keylen > 250               -> 0x04 "Invalid arguments", close
  *   magic != 0x80              -> close, no reply
  *
- * (*) Deliberate differences from memcached 1.6.18, both about bytes it
+ * Error bodies are memcached's: "Not found", "Data exists for key.", "Too
+ * large.", "Invalid arguments", "Not stored.", "Non-numeric server-side value
+ * for incr or decr", "Auth failure.", "Unknown command", and for 0x82 "Out of
+ * memory allocating item" when a storage command cannot get its item, "Out of
+ * memory" elsewhere.
+ *
+ * (*) Deliberate differences from memcached 1.6.45, both about bytes it
  * never reads correctly:
  *   - Touch, GAT* and Stat: memcached does not check bodylen, so extra body bytes
  *     are parsed as the next header and the stream desynchronises (it then
  *     usually closes on a bad magic). We demand bodylen == extlen + keylen
  *     and answer 0x04 + close, which is what such a client sees anyway.
  *   - Unknown opcodes: memcached has already consumed extras + key when it
- *     swallows `bodylen` more bytes (over-reading by extlen + keylen), and a
- *     bodylen over 2 GiB overflows its swallow count. We skip exactly the
- *     body.
+ *     swallows `bodylen` more bytes (over-reading by extlen + keylen). We
+ *     skip exactly the body.
  */
 #include "config.h"
 

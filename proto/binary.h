@@ -236,7 +236,7 @@ bool binary_is_quiet_success(const struct mc_request *req, enum mc_status status
  * owner is handed over all the same, on an empty piece. For every other
  * status the owner is ignored: the caller keeps it.
  *
- * Mapping (status -> response), confirmed against memcached 1.6.18:
+ * Mapping (status -> response), confirmed against memcached 1.6.45:
  *   MC_VALUE        0, extras = flags (4 bytes), key if req->return_key
  *                   (res->key, or req->key when res->key is NULL), value =
  *                   res->data/nbytes by reference, cas = res->cas.

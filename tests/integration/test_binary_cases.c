@@ -1,7 +1,7 @@
 /*
  * test_binary_cases.c - the binary protocol, packet by packet.
  *
- * 1. Replays cases/binary.cases (recorded from memcached 1.6.18; format at
+ * 1. Replays cases/binary.cases (recorded from memcached 1.6.45; format at
  *    the top of that file) against the server under test. The text case
  *    runner (tests/lib/cases.c) ends a reply with a text sentinel, which a
  *    binary connection cannot carry, so this file has its own runner: after
@@ -9,6 +9,7 @@
  *    collects whole response packets up to that Noop's answer (or EOF).
  * 2. Protocol selection: -B binary refuses text, -B ascii reads 0x80 as
  *    text, -B auto serves both on separate connections.
+ * 3. Errors that need a server of their own: out of memory under -M.
  *
  * Built twice: as the Criterion test, and with -DMCD_BINARY_RECORDER as
  * tests/integration/record_binary_cases, which replays the requests against
