@@ -485,6 +485,11 @@ store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t ca
         st = STORE_NOT_FOUND;
         goto out;
     }
+    /* memcached rejects an empty value before it compares the CAS */
+    if (it->nbytes == 0) {
+        st = STORE_NON_NUMERIC;
+        goto out;
+    }
     if (cas != 0 && item_cas(it) != cas) {
         st = STORE_EXISTS;
         goto out;

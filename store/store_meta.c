@@ -203,6 +203,10 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         STAT_INC(ts->total_items);
         v = o->initial;
     } else {
+        if (it->nbytes == 0) {
+            st = STORE_NON_NUMERIC; /* before the CAS, as store_arith */
+            goto out;
+        }
         if (o->cas != 0 && item_cas(it) != o->cas) {
             st = STORE_EXISTS;
             goto out;

@@ -43,7 +43,10 @@ static void run_both(const char *const flags[], const struct exchange *x, size_t
     {"set k 0 0 1\r\na\r\n", "STORED\r\n"}, {"cas k 0 0 1 0\r\nb\r\n", "EXISTS\r\n"},                                \
         {"cas nokey 0 0 1 0\r\nb\r\n", "NOT_FOUND\r\n"}, {"ms k 1 C0\r\nb\r\n", "EX\r\n"},                           \
         {"ms k 1 C0 I\r\nb\r\n", "EX\r\n"}, {"ms k 1 C99999\r\nb\r\n", "EX\r\n"}, {"ms k 1 MR C0\r\nb\r\n", "EX\r\n"}, \
-        {"ms nokey 1 C0\r\nb\r\n", "NF\r\n"}, {"md k C99999\r\n", "EX\r\n"}, {"ma k C99999\r\n", "EX\r\n"}
+        {"ms nokey 1 C0\r\nb\r\n", "NF\r\n"}, {"md k C99999\r\n", "EX\r\n"}, {"ma k C99999\r\n", "EX\r\n"},   \
+        /* an empty value is non-numeric before the CAS is compared */                                               \
+        {"ms e 0\r\n\r\n", "HD\r\n"},                                                                                 \
+        {"ma e C99999\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"}
 
 Test(cas_rules, cas_zero_never_matches, .timeout = 30)
 {
