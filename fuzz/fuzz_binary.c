@@ -7,7 +7,9 @@
  * the contract in proto/binary.h:
  *   - PROTO_OK consumes exactly header + extras + key, the key lies inside
  *     the packet and is at most 250 bytes, only storage opcodes carry a
- *     value, and no body is over 1 GiB (that closes with 0x04);
+ *     value, and no body is over 1 GiB (that closes with 0x04); nothing is
+ *     decided before header + extras + key are there (over 16 KB of them
+ *     close silently);
  *   - a Stat key always classifies (binary_stat_group);
  *   - a packet cut short is NEED_MORE, never a different answer;
  *   - every result encoded for the request (all mc_status values) is a
@@ -84,8 +86,11 @@ int fuzz_binary_input(const uint8_t *data, size_t size)
         if (st == PROTO_CLOSE) {
             struct binary_header ch;
             binary_header_decode(pkt, &ch);
-            if (ch.magic == BINARY_MAGIC_REQUEST && ch.bodylen > BINARY_BODY_MAX)
-                FUZZ_CHECK(err == BINARY_STATUS_EINVAL);
+            size_t head = BINARY_HEADER_LEN + (size_t)ch.extlen + ch.keylen;
+            if (ch.magic == BINARY_MAGIC_REQUEST && head > BINARY_HEAD_MAX)
+                FUZZ_CHECK(err == 0 && left >= BINARY_HEAD_MAX);
+            else if (ch.magic == BINARY_MAGIC_REQUEST)
+                FUZZ_CHECK(left >= head && (ch.bodylen <= BINARY_BODY_MAX || err == BINARY_STATUS_EINVAL));
             if (err != 0) {
                 FUZZ_CHECK(consumed == BINARY_HEADER_LEN);
                 FUZZ_CHECK(binary_encode_status(&r, &req, err) == 0);

@@ -53,7 +53,9 @@
  *  0x22  sasl_step   -           0 / >0 / any                    0x81, body skipped (no -S)
  *  other (0x1b verbosity, 0x25.., 0x30 rget ...)                 0x81, body skipped, conn kept
  *
- * Checked first, for every opcode, in memcached's order:
+ * Nothing is decided before header + extras + key are buffered (as memcached
+ * 1.6.45; the value is never waited for); over 16 KB of them: close, no reply.
+ * Then, for every opcode, in memcached's order:
  *   bodylen > 1 GiB            -> 0x04 "Invalid arguments", close
  *   keylen + extlen > bodylen  -> 0x81 "Unknown command", close
  *   keylen > 250               -> 0x04 "Invalid arguments", close
@@ -306,7 +308,22 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     binary_header_decode(buf, &h);
     op = &opcodes[h.opcode];
 
-    /* Header-only errors, in memcached's order. */
+    /*
+     * memcached 1.6.45 reads the extras and key before it looks at the
+     * header's lengths; a header whose extras and key cannot fit its 16 KB
+     * read buffer closes the connection, silently, once that buffer is full.
+     */
+    need = (size_t)BINARY_HEADER_LEN + h.extlen + h.keylen;
+    if (need > BINARY_HEAD_MAX) {
+        if (len < BINARY_HEAD_MAX)
+            return PROTO_NEED_MORE;
+        *err_status = 0;
+        return PROTO_CLOSE;
+    }
+    if (len < need)
+        return PROTO_NEED_MORE;
+
+    /* Then the header's errors, in memcached's order. */
     if (h.bodylen > BINARY_BODY_MAX) {
         request_start(req, &h);
         *err_status = BINARY_STATUS_EINVAL;
@@ -327,16 +344,11 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     }
     if (op->shape == SHAPE_UNKNOWN || op->shape == SHAPE_SASL_LIST || op->shape == SHAPE_SASL_AUTH) {
         request_start(req, &h);
-        req->vlen = h.bodylen;
+        req->vlen = h.bodylen - h.extlen - h.keylen;
         *err_status = BINARY_STATUS_UNKNOWN_COMMAND;
-        *consumed = BINARY_HEADER_LEN;
+        *consumed = need;
         return PROTO_ERROR;
     }
-
-    /* Wait for header + extras + key (which, but for storage, is the packet). */
-    need = (size_t)BINARY_HEADER_LEN + h.extlen + h.keylen;
-    if (len < need)
-        return PROTO_NEED_MORE;
 
     request_start(req, &h);
     ext = (const unsigned char *)buf + BINARY_HEADER_LEN;

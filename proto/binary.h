@@ -47,10 +47,11 @@
  *                    those bytes (so copy/hash it before reusing the buffer).
  *
  *   PROTO_ERROR      Unknown opcode (including SASL and every opcode
- *                    memcached 1.6 lacks): *err_status = 0x81. *consumed = 24
- *                    (the header only) and req->vlen = the body length,
- *                    which the caller must skip (it may be larger than what
- *                    is buffered, up to 4 GiB; swallow it as it arrives).
+ *                    memcached 1.6 lacks): *err_status = 0x81. *consumed =
+ *                    24 + extlen + keylen (buffered) and req->vlen = the
+ *                    rest of the body, which the caller must skip (it may be
+ *                    larger than what is buffered, up to 1 GiB; swallow it
+ *                    as it arrives).
  *                    Reply binary_encode_status(r, req, *err_status); the
  *                    connection stays open. req->cmd is MC_CMD_NONE,
  *                    req->opcode/opaque are set for the reply.
@@ -70,8 +71,11 @@
  *   PROTO_CLIENT_ERROR is never returned: memcached 1.6 has no "reply an
  *                    error and keep reading" path for a malformed header.
  *
- * Errors are decided from the 24-byte header alone, so a malformed packet
- * never waits for its body.
+ * Nothing is decided, errors included, before the 24-byte header, the
+ * extras and the key are buffered (memcached 1.6.45 reads them first); a
+ * value is never waited for. When header + extras + key exceed
+ * BINARY_HEAD_MAX, PROTO_CLOSE without a reply once that many bytes are
+ * buffered.
  *
  * Quiet opcodes (req->quiet): binary_encode_result() itself drops what a
  * quiet opcode suppresses, and binary_is_quiet_success() tells which those
@@ -107,6 +111,9 @@ struct reply;
 /* Largest body length memcached 1.6.45 accepts (1 GiB, whatever -I is):
  * above it, 0x04 "Invalid arguments" and close. */
 #define BINARY_BODY_MAX (1024u * 1024u * 1024u)
+/* Largest header + extras + key memcached 1.6.45 buffers (its read buffer):
+ * a request that needs more is closed without a reply. */
+#define BINARY_HEAD_MAX (16u * 1024u)
 /* Largest extras any opcode carries (Increment/Decrement). */
 #define BINARY_EXTRAS_MAX 20
 

@@ -298,7 +298,8 @@ Test(binary_parse, body_over_one_gib_closes)
             struct mc_request req;
             size_t consumed;
             uint16_t err = ERR_SENTINEL;
-            cr_assert_eq(binary_parse((const char *)p.b, 24, &req, &consumed, &err), PROTO_CLOSE);
+            cr_assert_eq(binary_parse((const char *)p.b, p.len - 1, &req, &consumed, &err), PROTO_NEED_MORE);
+            cr_assert_eq(binary_parse((const char *)p.b, p.len, &req, &consumed, &err), PROTO_CLOSE);
             cr_assert_eq(err, BINARY_STATUS_EINVAL);
             cr_assert_eq(consumed, 24);
             cr_assert_eq(req.opaque, 7);
@@ -482,12 +483,21 @@ Test(binary_parse, key_of_250_is_fine)
 
 /* ---- parsing: malformed headers ------------------------------------------ */
 
-/* Expects `st` with `err` and `consumed` from the full packet and from the
- * bare header; below 24 bytes, NEED_MORE. */
+/* Header + extras + key, as the header announces them: what memcached
+ * 1.6.45 buffers before it judges a header. */
+static size_t head_need(const struct pkt *p)
+{
+    return 24 + (size_t)p->b[4] + ((size_t)p->b[2] << 8 | p->b[3]);
+}
+
+/* Expects `st` with `err` and `consumed` from header + extras + key and from
+ * the full packet (bytes past p->len read as zeros); below, NEED_MORE. */
 static void expect_error(const struct pkt *p, enum proto_status want, uint16_t want_err, size_t want_consumed)
 {
-    check_splits(p, 24);
-    size_t lens[2] = {24, p->len};
+    size_t need = head_need(p);
+    cr_assert(need <= PKT_MAX);
+    check_splits(p, need);
+    size_t lens[2] = {need, p->len > need ? p->len : need};
     for (size_t i = 0; i < 2; i++) {
         struct mc_request req;
         memset(&req, SENTINEL, sizeof(req));
@@ -554,10 +564,52 @@ Test(binary_parse, inconsistent_lengths)
     /* an unknown opcode too: the length check comes first */
     p = mkraw(0x80, 0x30, NULL, 0, "ab", 2, NULL, 0, 0, 0xabcdef01u, -1, 1);
     expect_error(&p, PROTO_CLOSE, BINARY_STATUS_UNKNOWN_COMMAND, 24);
-    /* an overflowing sum must not wrap: keylen 0xffff, extlen 0xff */
-    p = mkraw(0x80, BINARY_OP_GET, NULL, 0, NULL, 0, NULL, 0, 0, 0xabcdef01u, 0xffff, 0xffff);
-    p.b[4] = 0xff;
-    expect_error(&p, PROTO_CLOSE, BINARY_STATUS_UNKNOWN_COMMAND, 24);
+}
+
+/* memcached 1.6.45 buffers header + extras + key before it judges a header;
+ * when they cannot fit its 16 KB read buffer, it closes without a reply once
+ * the buffer is full (and waits until then). */
+Test(binary_parse, extras_and_key_over_16k_close_silently)
+{
+    const struct {
+        unsigned op;
+        unsigned extlen;
+        unsigned keylen;
+        unsigned bodylen;
+    } cases[] = {
+        {BINARY_OP_GET, 0xff, 0xffff, 0xffff}, /* the sum must not wrap */
+        {BINARY_OP_GET, 0, 16361, 100},        /* 24 + 16361 > 16384 */
+        {BINARY_OP_SET, 8, 16353, 0x7fffffff},
+        {0x30, 255, 16200, 16455},
+    };
+    char *buf = calloc(1, BINARY_HEAD_MAX);
+    cr_assert_not_null(buf);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pkt p = mkraw(0x80, cases[i].op, NULL, 0, NULL, 0, NULL, 0, 0, 1, cases[i].keylen, cases[i].bodylen);
+        p.b[4] = (unsigned char)cases[i].extlen;
+        memcpy(buf, p.b, 24);
+        struct mc_request req;
+        size_t consumed = 777;
+        uint16_t err = ERR_SENTINEL;
+        for (size_t len = 24; len < BINARY_HEAD_MAX; len += 4093) {
+            cr_assert_eq(binary_parse(buf, len, &req, &consumed, &err), PROTO_NEED_MORE, "case %zu, %zu bytes", i, len);
+            cr_assert_eq(consumed, 0);
+        }
+        cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX - 1, &req, &consumed, &err), PROTO_NEED_MORE);
+        cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX, &req, &consumed, &err), PROTO_CLOSE, "case %zu", i);
+        cr_assert_eq(err, 0);
+        cr_assert_eq(consumed, 0);
+    }
+    /* exactly 16 KB of header, extras and key is judged as usual */
+    struct pkt p = mkraw(0x80, BINARY_OP_GET, NULL, 0, NULL, 0, NULL, 0, 0, 1, 16360, 16360);
+    memcpy(buf, p.b, 24);
+    struct mc_request req;
+    size_t consumed;
+    uint16_t err = ERR_SENTINEL;
+    cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX - 1, &req, &consumed, &err), PROTO_NEED_MORE);
+    cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX, &req, &consumed, &err), PROTO_CLOSE);
+    cr_assert_eq(err, BINARY_STATUS_EINVAL, "a key over 250 bytes");
+    free(buf);
 }
 
 struct bad_case {
@@ -624,12 +676,12 @@ Test(binary_parse, unknown_opcodes_skip_the_body)
     unsigned ops[] = {0x1b, 0x25, 0x30, 0x3c, 0x7f, 0xff};
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         struct pkt p = mkreq(ops[i], "ext", 3, "key", "value", 0, 0xabcdef01u);
-        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 24);
+        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 30);
         struct mc_request req;
         size_t consumed;
         uint16_t err;
         cr_assert_eq(binary_parse((const char *)p.b, p.len, &req, &consumed, &err), PROTO_ERROR);
-        cr_assert_eq(req.vlen, 11, "the caller skips the whole body");
+        cr_assert_eq(req.vlen, 5, "the caller skips the rest of the body");
         cr_assert_eq(binary_opcode_name((uint8_t)ops[i]), NULL);
     }
     /* a large body is announced from the header alone */
@@ -650,12 +702,12 @@ Test(binary_parse, sasl_is_unknown)
     unsigned ops[] = {BINARY_OP_SASL_AUTH, BINARY_OP_SASL_STEP};
     for (size_t i = 0; i < 2; i++) {
         p = mkreq(ops[i], NULL, 0, "PLAIN", "\0user\0pass", 0, 0xabcdef01u);
-        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 24);
+        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 29);
         struct mc_request req;
         size_t consumed;
         uint16_t err;
         binary_parse((const char *)p.b, p.len, &req, &consumed, &err);
-        cr_assert_eq(req.vlen, 5);
+        cr_assert_eq(req.vlen, 0);
     }
     cr_assert_str_eq(binary_opcode_name(BINARY_OP_SASL_AUTH), "sasl_auth");
 }
