@@ -357,11 +357,14 @@ static enum proto_status parse_one(struct conn *c, struct mc_request *req, size_
         const char *errmsg = NULL;
         ps = text_parse(buf, len, req, consumed, &errmsg);
         if (ps == PROTO_ERROR) {
-            rc = text_encode_error(&c->out);
-        } else if (ps == PROTO_CLIENT_ERROR && !req->noreply) {
-            /* memcached swallows no data block after a bad header, and a
-             * trailing noreply it already saw silences the error */
-            rc = text_encode_client_error(&c->out, errmsg ? errmsg : "bad command line format");
+            if (!req->noreply) /* 1.6.45: a trailing noreply silences ERROR */
+                rc = text_encode_error(&c->out);
+        } else if (ps == PROTO_CLIENT_ERROR) {
+            /* a bad storage header whose length parsed has its data block
+             * swallowed (req->vlen bytes); a trailing noreply silences */
+            c->swallow_left = req->vlen;
+            if (!req->noreply)
+                rc = text_encode_client_error(&c->out, errmsg ? errmsg : "bad command line format");
         }
     }
     if (rc != 0)

@@ -286,43 +286,35 @@ static void emit_stat(void *ctx, const char *name, const char *value)
 
 /*
  * Binary Stat: the key is matched as memcached 1.6.45 does
- * (binary_stat_group), then listed by the text groups. mcd keeps no
- * per-prefix ("detail") stats: "detail on|off" are accepted and do nothing,
- * "detail dump" is the empty dump memcached sends while detail is off.
+ * (binary_stat_group), then listed by the text groups (stats_group), whose
+ * names it is given exactly. mcd keeps no per-prefix ("detail") stats:
+ * "detail on|off" only set what `stats settings` reports, "detail dump" is
+ * the empty dump memcached sends while detail is off.
  */
 static void process_binary_stats(struct conn *c, const struct mc_request *req)
 {
     static const char *const group_name[] = {
-        [BINARY_STAT_GENERAL] = "", [BINARY_STAT_RESET] = "reset", [BINARY_STAT_SETTINGS] = "settings",
-        [BINARY_STAT_ITEMS] = "items", [BINARY_STAT_SLABS] = "slabs",
+        [BINARY_STAT_GENERAL] = "",           [BINARY_STAT_RESET] = "reset",     [BINARY_STAT_SETTINGS] = "settings",
+        [BINARY_STAT_ITEMS] = "items",        [BINARY_STAT_SLABS] = "slabs",     [BINARY_STAT_SIZES] = "sizes",
+        [BINARY_STAT_DETAIL_ON] = "detail on", [BINARY_STAT_DETAIL_OFF] = "detail off",
     };
     struct stats_emit_ctx ctx = {c, req};
     enum binary_stat_group g = binary_stat_group(req->args, req->args_len);
-    int rc = 0;
+    int rc;
 
     switch (g) {
-    case BINARY_STAT_GENERAL:
-    case BINARY_STAT_RESET:
-    case BINARY_STAT_SETTINGS:
-    case BINARY_STAT_ITEMS:
-    case BINARY_STAT_SLABS:
-        stats_group(group_name[g], strlen(group_name[g]), emit_stat, &ctx);
-        break;
-    case BINARY_STAT_SIZES:
-        emit_stat(&ctx, "sizes_status", "disabled");
+    case BINARY_STAT_UNKNOWN:
+        rc = binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT);
         break;
     case BINARY_STAT_DETAIL_DUMP:
         emit_stat(&ctx, "detailed", "END\r\n");
+        rc = binary_encode_stat(&c->out, req, NULL, NULL);
         break;
-    case BINARY_STAT_DETAIL_ON:
-    case BINARY_STAT_DETAIL_OFF:
+    default:
+        stats_group(group_name[g], strlen(group_name[g]), emit_stat, &ctx);
+        rc = binary_encode_stat(&c->out, req, NULL, NULL);
         break;
-    case BINARY_STAT_UNKNOWN:
-        if (binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) != 0)
-            c->close_after_write = true;
-        return;
     }
-    rc = binary_encode_stat(&c->out, req, NULL, NULL);
     if (rc != 0)
         c->close_after_write = true;
 }
@@ -346,6 +338,8 @@ static void process_stats(struct conn *c, const struct mc_request *req)
         rc = is_binary(c) ? binary_encode_stat(&c->out, req, NULL, NULL) : reply_add_static(&c->out, "RESET\r\n");
         break;
     case STATS_GROUP_BAD_ARGS: emit_client_error(c, req, "bad command line format"); break;
+    case STATS_GROUP_DONE_OK: emit_status(c, req, MC_OK); break;
+    case STATS_GROUP_DETAIL_USAGE: emit_client_error(c, req, "usage: stats detail on|off|dump"); break;
     case STATS_GROUP_UNKNOWN:
         rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) : text_encode_error(&c->out);
         break;
@@ -357,10 +351,17 @@ static void process_stats(struct conn *c, const struct mc_request *req)
 static void process_flush(struct conn *c, const struct mc_request *req)
 {
     if (!settings.flush_enabled) {
+        if (req->noreply)
+            return;
         int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_AUTH_ERROR)
                               : text_encode_client_error(&c->out, "flush_all not allowed");
         if (rc != 0)
             c->close_after_write = true;
+        return;
+    }
+    if (!is_binary(c) && req->args != NULL) { /* a text delay that did not parse */
+        if (!req->noreply)
+            emit_client_error(c, req, "invalid exptime argument");
         return;
     }
     STAT_INC(c->w->ws.cmd_flush);
@@ -393,14 +394,18 @@ static void process_touch(struct conn *c, const struct mc_request *req)
 static enum process_next process_shutdown(struct conn *c, const struct mc_request *req)
 {
     if (!settings.shutdown_command) {
+        if (req->noreply)
+            return PROCESS_CONTINUE;
         int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_UNKNOWN_COMMAND)
-                              : reply_add_static(&c->out, "ERROR: shutdown not enabled\r\n");
+                              : reply_add_static(&c->out, "SERVER_ERROR: shutdown not enabled\r\n");
         if (rc != 0)
             c->close_after_write = true;
         return PROCESS_CONTINUE;
     }
     if (req->args_len > 0 && !(req->args_len == 8 && memcmp(req->args, "graceful", 8) == 0)) {
-        emit_client_error(c, req, "invalid shutdown mode");
+        /* "shutdown noreply" is a bad mode too, silenced */
+        if (!req->noreply)
+            emit_client_error(c, req, "invalid shutdown mode");
         return PROCESS_CONTINUE;
     }
     return PROCESS_SHUTDOWN;
@@ -462,6 +467,12 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
     case MC_CMD_SHUTDOWN:
         return process_shutdown(c, req);
     case MC_CMD_NOOP:
+        emit_status(c, req, MC_OK);
+        return PROCESS_CONTINUE;
+    case MC_CMD_SLABS:
+        /* "slabs automove N": mcd moves pages on demand only; the mode is
+         * remembered for `stats settings` */
+        stats_set_slab_automove((int)req->delay);
         emit_status(c, req, MC_OK);
         return PROCESS_CONTINUE;
     case MC_CMD_NONE:
