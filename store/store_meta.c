@@ -109,9 +109,14 @@ store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invali
     ht_lock(hv);
     uint64_t new_cas = store_int_cas_draw();
     struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
+    if (!store_int_use_cas())
+        cas = 0; /* as store_link: -C items hold no CAS, so none matches */
     if (old == NULL) {
         STAT_INC(ts->cas_misses);
         st = STORE_NOT_FOUND;
+    } else if (cas == 0) {
+        STAT_INC(ts->slab[old->clsid].cas_badval);
+        st = STORE_EXISTS;
     } else if (cas == item_cas(old)) {
         STAT_INC(ts->slab[old->clsid].cas_hits);
         store_int_unlink(old, hv);
@@ -234,6 +239,10 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         STAT_INC(ts->total_items);
         v = o->initial;
     } else {
+        if (it->nbytes == 0) {
+            st = STORE_NON_NUMERIC; /* before the CAS, as store_arith */
+            goto out;
+        }
         if (o->cas != 0 && item_cas(it) != o->cas) {
             st = STORE_EXISTS;
             goto out;

@@ -153,12 +153,15 @@ Test(meta_store, delete_cas)
 
 Test(meta_store, invalidating_set)
 {
+    put("i0", "x", 0); /* so that "i" has a CAS above 1: a CAS of 0 never matches */
     uint64_t cas = put("i", "old", 180);
     enum store_status st;
     struct item *it = store_alloc("i", 1, 0, 0, 3, &ts, &st);
     memcpy(item_data(it), "new", 3);
     /* a higher CAS: exists */
     cr_assert_eq(store_meta_link(it, STORE_CAS, cas + 100, true, NULL, &ts), STORE_EXISTS);
+    /* 0 is no CAS at all: exists, as memcached 1.6.45 answers */
+    cr_assert_eq(store_meta_link(it, STORE_CAS, 0, true, NULL, &ts), STORE_EXISTS);
     /* a lower one: stored, stale, TTL kept */
     cr_assert_eq(store_meta_link(it, STORE_CAS, cas - 1, true, NULL, &ts), STORE_OK);
     item_release(it);
