@@ -90,6 +90,8 @@ void dg_seq_push(struct dg_seq *s, const struct dg_req *r);
 
 /* gen.c: also generate the divergences memcached-compat.md documents. */
 extern bool dg_gen_documented;
+/* gen.c: comma-separated tokens; a text request whose command line has one is left out. */
+extern const char *dg_gen_avoid;
 
 /*
  * gen.c: a random sequence for flag set fs; `prefix` starts every key.

@@ -34,6 +34,33 @@
 #include <string.h>
 
 bool dg_gen_documented;
+const char *dg_gen_avoid;
+
+/* True when the first line of r has a space-separated token listed in `avoid`. */
+static bool avoided(const struct dg_req *r, const char *avoid)
+{
+    const unsigned char *nl = memchr(r->b, '\n', r->len);
+    size_t end = nl != NULL ? (size_t)(nl - r->b) : r->len;
+
+    for (size_t i = 0; i < end;) {
+        while (i < end && r->b[i] == ' ')
+            i++;
+        size_t s = i;
+        while (i < end && r->b[i] != ' ' && r->b[i] != '\r')
+            i++;
+        const char *a = avoid;
+        while (i > s && a != NULL && *a != '\0') {
+            const char *e = strchr(a, ',');
+            size_t n = e != NULL ? (size_t)(e - a) : strlen(a);
+            if (n == i - s && memcmp(a, r->b + s, n) == 0)
+                return true;
+            a = e != NULL ? e + 1 : NULL;
+        }
+        if (i < end && r->b[i] == '\r')
+            break;
+    }
+    return false;
+}
 
 struct gen {
     struct dg_rng r;
@@ -722,7 +749,11 @@ static void filter(struct dg_seq *s, const char *only)
     size_t k = 0;
 
     for (size_t i = 0; i < s->n; i++) {
-        if (dg_class_in(s->reqs[i].cls, only)) {
+        bool keep = only == NULL || dg_class_in(s->reqs[i].cls, only);
+
+        if (keep && dg_gen_avoid != NULL && s->mode == DG_TEXT && avoided(&s->reqs[i], dg_gen_avoid))
+            keep = false;
+        if (keep) {
             s->reqs[k++] = s->reqs[i];
         } else {
             if (s->reqs[i].batch_end && k > 0)
@@ -799,7 +830,7 @@ void dg_generate(struct dg_seq *out, uint64_t seed, const struct dg_flagset *fs,
         else
             bin_quit(g);
     }
-    if (only != NULL)
+    if (only != NULL || dg_gen_avoid != NULL)
         filter(out, only);
     if (out->n == 0) {
         struct mcd_buf b = {0};
