@@ -94,7 +94,7 @@ bool dg_compare_fresh(const struct dg_flagset *fs, const struct dg_seq *s, int s
     for (int i = 0; ok && i < 2; i++)
         v->exited[i] = mcd_wait_exit(srv[i], 0);
     mcd_kill(srv[0]);
-    mcd_stop(srv[1]);
+    mcd_kill(srv[1]);
     if (ok)
         dg_judge(v);
     if (ok && v->exited[0] != v->exited[1]) {

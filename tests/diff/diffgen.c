@@ -341,7 +341,7 @@ int main(void)
     K.fail_classes = getenv("MCD_DIFFGEN_FAIL_CLASSES") != NULL ? getenv("MCD_DIFFGEN_FAIL_CLASSES")
                                                                  : DEFAULT_FAIL_CLASSES;
     K.flags = getenv("MCD_DIFFGEN_FLAGS");
-    K.have_seqseed = getenv("MCD_DIFFGEN_SEQSEED") != NULL;
+    K.have_seqseed = getenv("MCD_DIFFGEN_SEQSEED") != NULL && *getenv("MCD_DIFFGEN_SEQSEED") != '\0';
     K.seqseed = K.have_seqseed ? (uint64_t)strtoull(getenv("MCD_DIFFGEN_SEQSEED"), NULL, 0) : 0;
     K.shrink_tries = (int)env_long("MCD_DIFFGEN_SHRINK_TRIES", 150);
     K.max_shrinks = (int)env_long("MCD_DIFFGEN_MAX_SHRINKS", 6);
