@@ -619,7 +619,12 @@ static void bin_cmd(struct gen *g)
         malformed = true;
         switch (R(9)) {
         case 0: extlen = extlen == 0 ? 4 : extlen - 4; break;              /* wrong extras length */
-        case 1: free(key.p); memset(&key, 0, sizeof(key)); break;          /* missing key */
+        case 1:                                                            /* missing key */
+            if (op != 0x10) { /* Stat without a key is every counter: not comparable */
+                free(key.p);
+                memset(&key, 0, sizeof(key));
+            }
+            break;
         case 2:                                                            /* key over 250 bytes */
             free(key.p);
             memset(&key, 0, sizeof(key));
