@@ -28,7 +28,8 @@
  * with that seed, from a report; with MCD_DIFFGEN_SEQGUARD=1 for a guard
  * one), MCD_DIFFGEN_SHRINK_TRIES, MCD_DIFFGEN_MAX_SHRINKS (new signatures
  * shrunk per run; later ones are reported unshrunk), MCD_DIFFGEN_STALL_MS,
- * MCD_DIFFGEN_REPORT (also append reports to this file),
+ * MCD_DIFFGEN_REPORT (also append reports to this file), MCD_DIFFGEN_PRINT_MAX
+ * (bytes of each request batch and reply printed, 1500),
  * MCD_DIFFGEN_AVOID (comma-separated tokens, e.g. "E77,s": leave out text and
  * meta requests whose command line has one, to look past a known divergence),
  * MCD_DIFFGEN_DOCUMENTED=1 (also generate the divergences memcached-compat.md
@@ -68,6 +69,7 @@ struct knobs {
     int shrink_tries;
     int max_shrinks;
     int stall_ms;
+    size_t print_max;
     FILE *report;
 };
 
@@ -184,14 +186,14 @@ static void print_repro(const struct dg_flagset *fs, const struct dg_seq *s, uin
             if (s->reqs[j].cas_ref >= 0)
                 mcd_buf_addf(&bytes, "<CAS#%d at +%zu>", s->reqs[j].cas_ref, s->reqs[j].cas_off);
         }
-        char *e = c_escape(bytes.p, bytes.len, 1500);
+        char *e = c_escape(bytes.p, bytes.len, K.print_max);
         say("    send%s %zu: \"%s\n", batches > 1 ? " batch" : "", ++b, e);
         free(e);
         free(bytes.p);
         from = i + 1;
     }
     for (int i = 0; i < 2; i++) {
-        char *e = c_escape(v->r[i].raw.p, v->r[i].raw.len, 1500);
+        char *e = c_escape(v->r[i].raw.p, v->r[i].raw.len, K.print_max);
         say("    %-9s \"%s  <%s%s>\n", i == 0 ? "memcached" : "mcd", e, dg_end_names[v->r[i].end],
             v->exited[i] ? ", process exited" : "");
         free(e);
@@ -346,6 +348,7 @@ int main(void)
     K.shrink_tries = (int)env_long("MCD_DIFFGEN_SHRINK_TRIES", 150);
     K.max_shrinks = (int)env_long("MCD_DIFFGEN_MAX_SHRINKS", 6);
     K.stall_ms = (int)env_long("MCD_DIFFGEN_STALL_MS", 500);
+    K.print_max = (size_t)env_long("MCD_DIFFGEN_PRINT_MAX", 1500);
     dg_gen_documented = env_long("MCD_DIFFGEN_DOCUMENTED", 0) != 0;
     dg_gen_avoid = getenv("MCD_DIFFGEN_AVOID");
     K.report = rp != NULL && *rp != '\0' ? fopen(rp, "a") : NULL;
