@@ -226,7 +226,10 @@ Test(conn_flow, quit_after_large_replies_flushes_them, .timeout = 60)
 
 /* ---- 3. memory of clients that never read --------------------------------- */
 
-enum { MG_KEYS = 499990 };   /* "get" + " k" x MG_KEYS + "\r\n" < 1 MB */
+enum { MG_KEYS_FULL = 499990 };   /* "get" + " k" x MG_KEYS + "\r\n" < 1 MB */
+/* A sanitized server takes ~10x the CPU per key: a tenth of the keys still
+ * makes a reply (1.6 MB) over the output cap, so the suspension is tested. */
+#define MG_KEYS (mcd_bin_sanitized() ? MG_KEYS_FULL / 10 : MG_KEYS_FULL)
 
 static char *multiget_line(size_t *len)
 {
