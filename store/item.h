@@ -45,6 +45,7 @@
 #ifndef MCD_STORE_ITEM_H
 #define MCD_STORE_ITEM_H
 
+#include "store/debug.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -141,10 +142,17 @@ item_refcount(const struct item *it)
 {
     return atomic_load_explicit(&((struct item *)it)->refcount, memory_order_acquire);
 }
+/* Takes one more reference to an item someone already holds: a count
+ * of 0 is final (item.c), so it is never raised from there. */
 static inline void
 item_incref(struct item *it)
 {
+#if STORE_DEBUG
+    uint32_t was = atomic_fetch_add_explicit(&it->refcount, 1, memory_order_relaxed);
+    STORE_ASSERT(was >= 1 && was < UINT32_MAX && !(item_iflags(it) & ITEM_FREE));
+#else
     atomic_fetch_add_explicit(&it->refcount, 1, memory_order_relaxed);
+#endif
 }
 static inline void
 item_set_atime(struct item *it, rel_time_t t)
