@@ -1,11 +1,11 @@
 #!/bin/sh
-# tests/unit/store/exports.sh - fails if store/libmcdstore.a, the store as
-# server/ links it, exports a symbol that store/store.h does not declare
-# (the store's internals are local to it: store/local.am), or does not
-# export the API itself.
+# tests/unit/store/exports.sh - fails if store/mcdstore.o, the store as
+# server/ links it (store/libmcdstore.a; under LTO it links the objects),
+# exports a symbol that store/store.h does not declare (the store's
+# internals are local to it: store/local.am), or does not export the API.
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-lib=store/libmcdstore.a
+lib=store/mcdstore.o
 nm=${NM:-nm}
 [ -f "$lib" ] || { echo "exports: $lib not built"; exit 99; }
 syms=$("$nm" -g --defined-only "$lib" | awk 'NF == 3 { print $3 }' | sort -u)
