@@ -116,7 +116,7 @@ item_state(const struct item *it)
 /* Sets LINKED and records `stripe`, releasing the item's header and key
  * to whoever reads LINKED in item_state(). Stripe lock held. */
 static inline void
-item_mark_linked(struct item *it, unsigned stripe)
+item_mark_linked_locked(struct item *it, unsigned stripe)
 {
     uint16_t old = atomic_load_explicit(&it->state, memory_order_relaxed), want;
     do

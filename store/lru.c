@@ -32,7 +32,7 @@ lru_link_locked(struct item *it, uint32_t hv)
 {
     ht_assert_locked(hv);
     tcache_count_items(it->clsid, 1, (int64_t)item_size(it));
-    item_mark_linked(it, ht_stripe(hv));
+    item_mark_linked_locked(it, ht_stripe(hv));
 }
 
 void
