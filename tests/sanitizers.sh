@@ -18,7 +18,8 @@
 #         store/debug.h) in a third copy, then the whole `make check`: the
 #         unit tests and every integration test against that build's
 #         server/mcd, which aborts on a broken invariant.
-#   all   the three (the default). About 9 minutes on 2 cores.
+#   all   the three (the default). About 5 minutes on 2 cores (the debug
+#         build and its `make check` about 1 of them).
 #
 # Environment: JOBS (make -j, default: nproc), KEEP=1 keeps the copies,
 # MEMCACHED_BIN (the oracle; default: the one configure finds beside the
