@@ -36,6 +36,7 @@
 #include "config.h"
 
 #include "store/hashtable.h"
+#include "store/debug.h"
 #include "store/item.h"
 #include "store/slab.h"
 
@@ -60,6 +61,9 @@ static _Atomic bool expanding;
 static _Atomic uint64_t cursor;
 
 static pthread_mutex_t *stripes;
+#if STORE_DEBUG
+static _Atomic uintptr_t *owners;   /* each stripe's holder (debug.h) */
+#endif
 static struct ht_view *views;
 static uint32_t stripe_mask;
 static unsigned nstripes;
@@ -122,6 +126,13 @@ ht_setup(unsigned hashpower)
     stripe_mask = nstripes - 1;
     stripes = calloc(nstripes, sizeof(*stripes));
     views = calloc(nstripes, sizeof(*views));
+#if STORE_DEBUG
+    owners = calloc(nstripes, sizeof(*owners));
+    if (owners == NULL) {
+        free(views);
+        views = NULL;
+    }
+#endif
     if (table == NULL || stripes == NULL || views == NULL) {
         free(table);
         free(stripes);
@@ -152,6 +163,10 @@ ht_teardown(void)
     free(views);
     free(table);
     free(old_table);
+#if STORE_DEBUG
+    free(owners);
+    owners = NULL;
+#endif
     stripes = NULL;
     views = NULL;
     table = old_table = NULL;
@@ -164,39 +179,73 @@ ht_stripe(uint32_t hv)
     return hv & stripe_mask;
 }
 
+/* Every stripe lock is taken and given back through these two, which
+ * keep the debug owner record. */
+static inline void
+stripe_lock(uint32_t s)
+{
+    pthread_mutex_lock(&stripes[s]);
+#if STORE_DEBUG
+    store_debug_own(&owners[s]);
+#endif
+}
+
+static inline void
+stripe_unlock(uint32_t s)
+{
+#if STORE_DEBUG
+    store_debug_disown(&owners[s]);
+#endif
+    pthread_mutex_unlock(&stripes[s]);
+}
+
 void
 ht_lock(uint32_t hv)
 {
-    pthread_mutex_lock(&stripes[hv & stripe_mask]);
+    stripe_lock(hv & stripe_mask);
 }
 
 void
 ht_unlock(uint32_t hv)
 {
-    pthread_mutex_unlock(&stripes[hv & stripe_mask]);
+    stripe_unlock(hv & stripe_mask);
 }
 
 bool
 ht_trylock(uint32_t hv)
 {
-    return pthread_mutex_trylock(&stripes[hv & stripe_mask]) == 0;
+    if (pthread_mutex_trylock(&stripes[hv & stripe_mask]) != 0)
+        return false;
+#if STORE_DEBUG
+    store_debug_own(&owners[hv & stripe_mask]);
+#endif
+    return true;
 }
+
+#if STORE_DEBUG
+bool
+ht_holds(uint32_t hv)
+{
+    return stripes != NULL && store_debug_owned(&owners[hv & stripe_mask]);
+}
+#endif
 
 /* Sets every stripe's view to `v`, one stripe lock at a time. */
 static void
 switch_views(struct ht_view v)
 {
     for (unsigned i = 0; i < nstripes; i++) {
-        pthread_mutex_lock(&stripes[i]);
+        stripe_lock(i);
         views[i] = v;
-        pthread_mutex_unlock(&stripes[i]);
+        stripe_unlock(i);
     }
 }
 
 /* The chain head for hv. Stripe lock held. */
 static uint32_t *
-bucket(uint32_t hv)
+bucket_locked(uint32_t hv)
 {
+    ht_assert_locked(hv);
     const struct ht_view *v = &views[hv & stripe_mask];
     if (v->expanding) {
         uint32_t ob = hv & MASK(v->old_power);
@@ -211,8 +260,10 @@ ht_find_locked(const char *key, size_t nkey, uint32_t hv)
 {
     uintptr_t bias = slab_arena_bias;
     unsigned shift = slab_shift;
-    for (uint32_t h = *bucket(hv); h != 0;) {
+    for (uint32_t h = *bucket_locked(hv); h != 0;) {
         struct item *it = (struct item *)(bias + ((uintptr_t)h << shift));
+        /* every item of a chain is linked, under this stripe */
+        STORE_ASSERT(item_linked_under(it, hv & stripe_mask));
         if (it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0)
             return it;
         h = it->h_next;
@@ -223,7 +274,8 @@ ht_find_locked(const char *key, size_t nkey, uint32_t hv)
 void
 ht_insert_locked(struct item *it, uint32_t hv)
 {
-    uint32_t *b = bucket(hv);
+    uint32_t *b = bucket_locked(hv);
+    STORE_ASSERT(!(item_iflags(it) & (ITEM_LINKED | ITEM_FREE)) && item_refcount(it) >= 1);
     it->h_next = *b;
     *b = slab_handle(it);
 }
@@ -232,13 +284,14 @@ void
 ht_remove_locked(struct item *it, uint32_t hv)
 {
     uint32_t h = slab_handle(it);
-    for (uint32_t *pp = bucket(hv); *pp != 0; pp = &slab_item(*pp)->h_next) {
+    for (uint32_t *pp = bucket_locked(hv); *pp != 0; pp = &slab_item(*pp)->h_next) {
         if (*pp == h) {
             *pp = it->h_next;
             it->h_next = 0;
             return;
         }
     }
+    STORE_ASSERT(!"ht_remove_locked: the item is not in its chain");
 }
 
 bool
@@ -280,12 +333,13 @@ ht_expand_step(size_t max_buckets)
         uint64_t b = atomic_load_explicit(&cursor, memory_order_relaxed);
         if (b >= nold)
             break;
-        pthread_mutex_t *m = &stripes[b & stripe_mask];
-        pthread_mutex_lock(m);
+        uint32_t s = (uint32_t)(b & stripe_mask);
+        stripe_lock(s);
         struct item *it = slab_item(old_table[b]);
         while (it != NULL) {
             struct item *next = slab_item(it->h_next);
             uint32_t hv = ht_hash(item_key(it), it->nkey);
+            STORE_ASSERT((hv & MASK(old_power)) == b && item_linked_under(it, s));
             uint32_t *nb = &table[hv & new_mask];
             it->h_next = *nb;
             *nb = slab_handle(it);
@@ -293,7 +347,7 @@ ht_expand_step(size_t max_buckets)
         }
         old_table[b] = 0;
         atomic_store_explicit(&cursor, b + 1, memory_order_relaxed);
-        pthread_mutex_unlock(m);
+        stripe_unlock(s);
     }
     if (atomic_load_explicit(&cursor, memory_order_relaxed) < nold)
         return true;

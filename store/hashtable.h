@@ -13,6 +13,8 @@
 #ifndef MCD_STORE_HASHTABLE_H
 #define MCD_STORE_HASHTABLE_H
 
+#include "store/debug.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +36,17 @@ void ht_lock(uint32_t hv);
 void ht_unlock(uint32_t hv);
 /* Non-blocking, for callers holding a class lock (reverse lock order). */
 bool ht_trylock(uint32_t hv);
+
+/* Debug builds (debug.h): whether this thread holds the stripe lock of
+ * hv, from the stripe's owner record; ht_assert_locked(hv) asserts it in
+ * every function whose contract is "stripe lock held", and is nothing in
+ * a release build. */
+#if STORE_DEBUG
+bool ht_holds(uint32_t hv);
+#define ht_assert_locked(hv) STORE_ASSERT(ht_holds(hv))
+#else
+#define ht_assert_locked(hv) ((void)0)
+#endif
 
 /* The items below require the stripe lock of hv. */
 struct item *ht_find_locked(const char *key, size_t nkey, uint32_t hv);

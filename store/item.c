@@ -72,6 +72,9 @@ void
 item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t nkey,
           uint32_t flags, rel_time_t exptime, uint32_t nbytes, rel_time_t now)
 {
+    /* a chunk being written is this thread's alone: off the free list,
+     * unlinked, taken from a page of its class */
+    STORE_ASSERT(!(item_state(it) & (ITEM_FREE | ITEM_LINKED)) && slab_chunk_of_class(it, clsid));
     it->h_next = 0;
     atomic_store_explicit(&it->exptime, exptime, memory_order_relaxed);
     atomic_store_explicit(&it->atime, now, memory_order_relaxed);
@@ -159,7 +162,11 @@ item_class(const struct item *it)
 void
 item_release_locked(struct item *it)
 {
-    if (atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1) {
+    slab_assert_locked(slab_class_get(it->clsid));
+    uint32_t was = atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel);
+    STORE_ASSERT(was >= 1); /* never below zero, never released twice */
+    if (was == 1) {
+        STORE_ASSERT(!(item_iflags(it) & ITEM_LINKED)); /* the link holds a reference */
         tcache_count_requested(it->clsid, -(int64_t)item_size(it));
         slab_free_locked(slab_class_get(it->clsid), it);
     }
@@ -168,6 +175,10 @@ item_release_locked(struct item *it)
 void
 item_release(struct item *it)
 {
-    if (it != NULL && atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1)
+    if (it == NULL)
+        return;
+    uint32_t was = atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel);
+    STORE_ASSERT(was >= 1); /* never below zero, never released twice */
+    if (was == 1)
         tcache_free(it);
 }

@@ -45,6 +45,7 @@
 #ifndef MCD_STORE_ITEM_H
 #define MCD_STORE_ITEM_H
 
+#include "store/debug.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -115,7 +116,7 @@ item_state(const struct item *it)
 /* Sets LINKED and records `stripe`, releasing the item's header and key
  * to whoever reads LINKED in item_state(). Stripe lock held. */
 static inline void
-item_mark_linked(struct item *it, unsigned stripe)
+item_mark_linked_locked(struct item *it, unsigned stripe)
 {
     uint16_t old = atomic_load_explicit(&it->state, memory_order_relaxed), want;
     do
@@ -141,10 +142,17 @@ item_refcount(const struct item *it)
 {
     return atomic_load_explicit(&((struct item *)it)->refcount, memory_order_acquire);
 }
+/* Takes one more reference to an item someone already holds: a count
+ * of 0 is final (item.c), so it is never raised from there. */
 static inline void
 item_incref(struct item *it)
 {
+#if STORE_DEBUG
+    uint32_t was = atomic_fetch_add_explicit(&it->refcount, 1, memory_order_relaxed);
+    STORE_ASSERT(was >= 1 && was < UINT32_MAX && !(item_iflags(it) & ITEM_FREE));
+#else
     atomic_fetch_add_explicit(&it->refcount, 1, memory_order_relaxed);
+#endif
 }
 static inline void
 item_set_atime(struct item *it, rel_time_t t)

@@ -30,13 +30,16 @@
 void
 lru_link_locked(struct item *it, uint32_t hv)
 {
+    ht_assert_locked(hv);
     tcache_count_items(it->clsid, 1, (int64_t)item_size(it));
-    item_mark_linked(it, ht_stripe(hv));
+    item_mark_linked_locked(it, ht_stripe(hv));
 }
 
 void
 lru_unlink_item_locked(struct item *it, uint32_t hv)
 {
+    ht_assert_locked(hv);
+    STORE_ASSERT(item_linked_under(it, ht_stripe(hv)) && item_refcount(it) >= 1);
     ht_remove_locked(it, hv);
     item_iflag_clear(it, ITEM_LINKED | ITEM_ACTIVE);
     tcache_count_items(it->clsid, -1, -(int64_t)item_size(it));
@@ -59,6 +62,7 @@ lru_trylock_linked(struct item *it, uint16_t st, bool unreferenced, uint32_t *hv
 void
 lru_bump(struct item *it, rel_time_t now)
 {
+    STORE_ASSERT(!(item_iflags(it) & ITEM_LINKED) || ht_holds(item_state_stripe(item_state(it))));
     if (!(item_iflags(it) & ITEM_ACTIVE))
         item_iflag_set(it, ITEM_ACTIVE);
     if (item_atime(it) + ITEM_UPDATE_INTERVAL < now)
@@ -70,8 +74,9 @@ lru_bump(struct item *it, rel_time_t now)
  * so a class of one chunk a page is scanned chunk by chunk as any other.
  * NULL when no page has a carved chunk. Class lock held, npages > 0. */
 static struct item *
-hand_step(struct slab_class *c)
+hand_step_locked(struct slab_class *c)
 {
+    slab_assert_locked(c);
     if (c->hand_page >= c->npages) {
         c->hand_page = 0;
         c->hand_idx = 0;
@@ -101,6 +106,7 @@ evict_budget(const struct slab_class *c)
 struct item *
 lru_hand_item_locked(struct slab_class *c)
 {
+    slab_assert_locked(c);
     if (c->npages == 0)
         return NULL;
     size_t page = c->hand_page < c->npages ? c->hand_page : 0;
@@ -121,10 +127,11 @@ lru_hand_item_locked(struct slab_class *c)
 struct item *
 lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_tstats *ts)
 {
+    slab_assert_locked(c);
     if (c->npages == 0)
         return NULL;
     for (uint64_t steps = evict_budget(c); steps > 0; steps--) {
-        struct item *it = hand_step(c);
+        struct item *it = hand_step_locked(c);
         if (it == NULL)
             return NULL;
         uint16_t st = item_state(it);
@@ -168,6 +175,7 @@ lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_
             continue;
         }
         lru_unlink_item_locked(it, hv);
+        STORE_ASSERT(item_refcount(it) == 1);
         ht_unlock(hv);
         /* The chunk keeps the link's reference, which becomes the caller's. */
         tcache_count_requested(it->clsid, -(int64_t)item_size(it));

@@ -32,7 +32,7 @@ struct slab_class;
 #define LRU_EVICT_ROUND_CAP 4096
 
 /* Counts a just-inserted item into this thread's counters and sets LINKED
- * with its stripe (item_mark_linked). Stripe lock of hv held. */
+ * with its stripe (item_mark_linked_locked). Stripe lock of hv held. */
 void lru_link_locked(struct item *it, uint32_t hv);
 
 /*

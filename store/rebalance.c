@@ -55,6 +55,7 @@ static struct slab_class *pick_victim(const struct slab_class *to, uint64_t trie
 /* Empties page `idx` of class v. Class lock of v held. */
 static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tstats *ts)
 {
+    slab_assert_locked(v);
     size_t page_size = slab_page_size();
     char *page = v->pages[idx];
     bool newest = v->end_left > 0 && in_page(v->end_ptr, page, page_size);
@@ -117,6 +118,7 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
         v->end_ptr = NULL;
         v->end_left = 0;
     }
+    slab_page_owner(page, 0);
     memmove(&v->pages[idx], &v->pages[idx + 1], (v->npages - idx - 1) * sizeof(v->pages[0]));
     __atomic_store_n(&v->npages, v->npages - 1, __ATOMIC_RELAXED);
     /* the hand and the sweep cursor keep pointing at the same chunks */
@@ -183,6 +185,7 @@ bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
         to->pages = p;
         to->pages_cap = cap;
     }
+    slab_page_owner(page, to->id);
     to->pages[to->npages] = page;
     __atomic_store_n(&to->npages, to->npages + 1, __ATOMIC_RELAXED);
     if (to->end_left == 0) {
@@ -191,8 +194,12 @@ bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
     } else {
         /* another thread gave `to` a page meanwhile: put this one's chunks
          * on the free list rather than lose the rest of the other */
-        for (uint32_t i = 0; i < to->perslab; i++)
-            slab_free_locked(to, page + (size_t)i * to->size);
+        for (uint32_t i = 0; i < to->perslab; i++) {
+            struct item *f = (struct item *)(page + (size_t)i * to->size);
+            /* the old class's bytes are no state of this chunk's */
+            atomic_store_explicit(&f->state, 0, memory_order_relaxed);
+            slab_free_locked(to, f);
+        }
         STAT_ADD(to->used_chunks, to->perslab); /* slab_free_locked counted them as freed */
     }
     slab_unlock(to);

@@ -42,6 +42,31 @@ static size_t arena_size;
 static _Atomic uint64_t arena_next;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *pool;                /* released pages, linked through their first word */
+#if STORE_DEBUG
+/* Debug builds: the class of each page of the arena (0: none), written by
+ * whoever hands the page to a class or takes it away. */
+static _Atomic uint8_t *page_class;
+
+void
+slab_page_owner_set(const void *page, unsigned id)
+{
+    size_t off = (size_t)((const char *)page - slab_arena);
+    STORE_ASSERT((const char *)page >= slab_arena && off < arena_size && off % page_size == 0);
+    atomic_store_explicit(&page_class[off / page_size], (uint8_t)id, memory_order_relaxed);
+}
+
+bool
+slab_chunk_of_class(const void *chunk, unsigned id)
+{
+    const char *p = chunk;
+    if (id < 1 || id > nclasses || p < slab_arena || p >= slab_arena + arena_size)
+        return false;
+    size_t off = (size_t)(p - slab_arena);
+    if (atomic_load_explicit(&page_class[off / page_size], memory_order_relaxed) != id)
+        return false;
+    return (off % page_size) % classes[id].size == 0 && (off % page_size) / classes[id].size < classes[id].perslab;
+}
+#endif
 
 static uint32_t
 align_up(double v)
@@ -99,6 +124,16 @@ slab_setup(const struct store_options *opts)
         slab_arena = m;
         slab_arena_bias = (uintptr_t)m - granule;
     }
+#if STORE_DEBUG
+    page_class = calloc(npages > 0 ? (size_t)npages : 1, sizeof(*page_class));
+    if (page_class == NULL) {
+        if (slab_arena != NULL)
+            munmap(slab_arena, arena_size);
+        slab_arena = NULL;
+        errno = ENOMEM;
+        return -1;
+    }
+#endif
     atomic_store(&arena_next, 0);
     pool = NULL;
     atomic_store(&total_malloced, 0);
@@ -133,6 +168,10 @@ slab_teardown(void)
         munmap(slab_arena, arena_size);
     slab_arena = NULL;
     arena_size = 0;
+#if STORE_DEBUG
+    free(page_class);
+    page_class = NULL;
+#endif
     pool = NULL;
 }
 
@@ -211,6 +250,7 @@ page_get(void)
 static bool
 page_new_locked(struct slab_class *c)
 {
+    slab_assert_locked(c);
     if (c->npages == c->pages_cap) {
         size_t cap = c->pages_cap ? c->pages_cap * 2 : 16;
         void **p = realloc(c->pages, cap * sizeof(*p));
@@ -234,6 +274,7 @@ page_new_locked(struct slab_class *c)
         atomic_fetch_add_explicit(&malloc_fails, 1, memory_order_relaxed);
         return false;
     }
+    slab_page_owner(page, c->id);
     c->pages[c->npages] = page;
     __atomic_store_n(&c->npages, c->npages + 1, __ATOMIC_RELAXED); /* read unlocked by the page mover */
     c->end_ptr = page;
@@ -244,8 +285,11 @@ page_new_locked(struct slab_class *c)
 void *
 slab_alloc_locked(struct slab_class *c)
 {
+    slab_assert_locked(c);
     struct item *it = slab_item(c->free_list);
     if (it != NULL) {
+        /* a chunk on the free list is FREE, and of this class's pages */
+        STORE_ASSERT(item_state(it) == ITEM_FREE && slab_chunk_of_class(it, c->id));
         c->free_list = it->h_next;
         STAT_SUB(c->free_count, 1);
     } else {
@@ -266,6 +310,9 @@ void
 slab_free_locked(struct slab_class *c, void *chunk)
 {
     struct item *it = chunk;
+    slab_assert_locked(c);
+    /* never freed twice, never while linked, only into its page's class */
+    STORE_ASSERT(!(item_state(it) & (ITEM_FREE | ITEM_LINKED)) && slab_chunk_of_class(it, c->id));
     atomic_store_explicit(&it->state, ITEM_FREE, memory_order_relaxed);
     it->h_next = c->free_list;
     c->free_list = slab_handle(it);
@@ -276,6 +323,7 @@ slab_free_locked(struct slab_class *c, void *chunk)
 uint32_t
 slab_carved_locked(const struct slab_class *c, size_t idx)
 {
+    slab_assert_locked(c);
     const char *page = c->pages[idx];
     if (c->end_left > 0 && c->end_ptr >= page && c->end_ptr < page + page_size)
         return (uint32_t)((size_t)(c->end_ptr - page) / c->size);
@@ -287,6 +335,7 @@ slab_page_release(void *page)
 {
     /* into the pool first, then the budget: whoever takes the budget back
      * finds the page there rather than carving a new one */
+    slab_page_owner(page, 0);
     pthread_mutex_lock(&pool_lock);
     memcpy(page, &pool, sizeof(pool));
     pool = page;

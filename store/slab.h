@@ -35,6 +35,7 @@
 #ifndef MCD_STORE_SLAB_H
 #define MCD_STORE_SLAB_H
 
+#include "store/debug.h"
 #include "store/item.h"
 #include "store/store.h"
 
@@ -75,6 +76,9 @@ slab_item(uint32_t h)
 
 struct slab_class {
     pthread_mutex_t lock;
+#if STORE_DEBUG
+    _Atomic uintptr_t owner;      /* the class lock's holder (debug.h) */
+#endif
     /* immutable after setup */
     unsigned id;
     uint32_t size;                /* chunk size */
@@ -117,13 +121,40 @@ static inline void
 slab_lock(struct slab_class *c)
 {
     pthread_mutex_lock(&c->lock);
+#if STORE_DEBUG
+    store_debug_own(&c->owner);
+#endif
     STAT_INC(c->lock_taken);
 }
 static inline void
 slab_unlock(struct slab_class *c)
 {
+#if STORE_DEBUG
+    store_debug_disown(&c->owner);
+#endif
     pthread_mutex_unlock(&c->lock);
 }
+
+/* Debug builds: asserts that this thread holds c's class lock, in every
+ * function whose contract is "class lock held". Nothing in a release. */
+#if STORE_DEBUG
+#define slab_assert_locked(c) STORE_ASSERT(store_debug_owned(&(c)->owner))
+#else
+#define slab_assert_locked(c) ((void)0)
+#endif
+
+#if STORE_DEBUG
+/* Debug builds: whether `chunk` is a chunk (at a chunk boundary) of a page
+ * that belongs to class `id` now. Each page's class is recorded when a
+ * class takes the page (a new page, or the page mover) and cleared when
+ * it goes back to the pool. */
+bool slab_chunk_of_class(const void *chunk, unsigned id);
+/* Records that `page` now belongs to class `id` (0: to none). */
+void slab_page_owner_set(const void *page, unsigned id);
+#define slab_page_owner(page, id) slab_page_owner_set((page), (id))
+#else
+#define slab_page_owner(page, id) ((void)0)
+#endif
 
 /* Gives a page that belongs to no class back to the pool and the budget. */
 void slab_page_release(void *page);
@@ -153,6 +184,8 @@ uint32_t slab_carved_locked(const struct slab_class *c, size_t idx);
 static inline struct item *
 slab_chunk_locked(const struct slab_class *c, size_t idx, uint32_t i)
 {
+    slab_assert_locked(c);
+    STORE_ASSERT(idx < c->npages && i < c->perslab);
     return (struct item *)((char *)c->pages[idx] + (size_t)i * c->size);
 }
 /* Gives a chunk back to the class free list. Class lock held. */

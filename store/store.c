@@ -176,6 +176,7 @@ store_cas_draw(void)
 static void
 do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
+    ht_assert_locked(hv);
     if (opts.use_cas)
         item_set_cas(it, cas != 0 ? cas : item_cas_next());
     item_set_atime(it, now);
@@ -189,6 +190,7 @@ do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 static void
 do_unlink(struct item *it, uint32_t hv)
 {
+    ht_assert_locked(hv);
     lru_unlink_item_locked(it, hv);
     item_release(it);
 }
@@ -205,6 +207,7 @@ do_replace(struct item *old, struct item *it, uint32_t hv, rel_time_t now, uint6
 static struct item *
 find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
 {
+    ht_assert_locked(hv);
     struct item *it = ht_find_locked(key, nkey, hv);
     if (it == NULL)
         return NULL;
@@ -446,6 +449,7 @@ static struct item *
 arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
             struct store_tstats *ts, uint64_t *out, enum store_status *st)
 {
+    ht_assert_locked(hv);
     uint64_t v;
     if (!parse_number(item_data(it), it->nbytes, &v)) {
         *st = STORE_NON_NUMERIC;

@@ -29,6 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What this file declares is the store's API, the only symbols that
+ * store/libmcdstore.a exports (store/local.am): store/ is compiled with
+ * -fvisibility=hidden, and these declarations alone are default. */
+#pragma GCC visibility push(default)
+
 #define STORE_KEY_MAX 250            /* longest key, in bytes */
 #define STORE_CLASSES_MAX 64         /* slab class ids are 1..STORE_CLASSES_MAX-1 */
 #define STORE_MEM_LIMIT_MAX ((uint64_t)1 << 40) /* the largest mem_limit: 1 TB (store/slab.h) */
@@ -373,5 +378,7 @@ struct store_meta_debug_info {
     size_t size;
 };
 bool store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out);
+
+#pragma GCC visibility pop
 
 #endif /* MCD_STORE_H */

@@ -158,6 +158,7 @@ static void
 meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime,
            struct store_tstats *ts)
 {
+    ht_assert_locked(hv);
     bool use_cas = store_int_use_cas();
     if (use_cas && item_refcount(it) > 1) {
         enum store_status st;

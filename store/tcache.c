@@ -56,6 +56,7 @@ clear(struct tcache *t)
 static void
 give_back_locked(struct slab_class *c, struct tcache_class *k, uint32_t count)
 {
+    slab_assert_locked(c);
     uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
     for (; count > 0 && n > 0; count--)
         slab_free_locked(c, slab_item(k->chunks[--n]));
@@ -149,12 +150,17 @@ tcache_pop(unsigned clsid)
     if (n == 0)
         return NULL;
     atomic_store_explicit(&k->n, n - 1, memory_order_relaxed);
-    return slab_item(k->chunks[n - 1]);
+    struct item *it = slab_item(k->chunks[n - 1]);
+    /* a cached chunk: no reference, neither FREE nor LINKED, of its class */
+    STORE_ASSERT(item_refcount(it) == 0 && item_state(it) == 0 && slab_chunk_of_class(it, clsid));
+    return it;
 }
 
 void
 tcache_put_locked(struct slab_class *c, struct item *chunk)
 {
+    slab_assert_locked(c);
+    STORE_ASSERT(!(item_state(chunk) & (ITEM_FREE | ITEM_LINKED)) && slab_chunk_of_class(chunk, c->id));
     struct tcache_class *k = mine(c->id);
     uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
     if (n >= c->cache_max) {
@@ -171,6 +177,9 @@ void
 tcache_free(struct item *it)
 {
     unsigned clsid = it->clsid;
+    /* freed only at zero, once, unlinked, into its page's class */
+    STORE_ASSERT(item_refcount(it) == 0 && !(item_state(it) & (ITEM_FREE | ITEM_LINKED)) &&
+                 slab_chunk_of_class(it, clsid));
     struct tcache_class *k = mine(clsid);
     STAT_SUB(k->requested, item_size(it));
     atomic_store_explicit(&it->state, 0, memory_order_relaxed);

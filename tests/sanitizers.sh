@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/sanitizers.sh [asan|tsan|all] - sanitizer builds for CI.
+# tests/sanitizers.sh [asan|tsan|debug|all] - sanitizer and debug builds for CI.
 #
 #   asan  ./configure --enable-sanitizers (ASan + UBSan) in a temporary copy
 #         of the tree, then the whole `make check` (LeakSanitizer on, with
@@ -14,12 +14,18 @@
 #         below) with MCD_BIN pointing at the TSan server. The server halts
 #         on its first report; reports land in the copy's tsan-report.*
 #         files and fail the run.
-#   all   both (the default). About 8 minutes on 2 cores.
+#   debug ./configure --enable-debug (the store's invariant asserts on,
+#         store/debug.h) in a third copy, then the whole `make check`: the
+#         unit tests and every integration test against that build's
+#         server/mcd, which aborts on a broken invariant.
+#   all   the three (the default). About 5 minutes on 2 cores (the debug
+#         build and its `make check` about 1 of them).
 #
 # Environment: JOBS (make -j, default: nproc), KEEP=1 keeps the copies,
 # MEMCACHED_BIN (the oracle; default: the one configure finds beside the
 # checkout, ../shared/oracle),
 # SAN_SKIP: tests left out of the ASan `make check` (default below),
+# DEBUG_SKIP: tests left out of the debug build's `make check` (default: none),
 # TSAN_SKIP: tests left out of the TSan server run (default: the syscall
 # count, which counts TSan's own calls too).
 set -eu
@@ -77,6 +83,27 @@ run_asan() {
     fi
     grep -E '^# (TOTAL|PASS|FAIL)' make-check.out
     echo "sanitizers: ASan+UBSan passed"
+}
+
+run_debug() {
+    d=$tmp/debug
+    echo "sanitizers: debug build (store asserts) in $d"
+    copy "$d" || return 1
+    cd "$d" || return 1
+    ./configure --enable-werror --enable-debug >/dev/null || return 1
+    make -j"$jobs" >/dev/null || return 1
+    tests=
+    for t in $(make -s print-tests); do
+        case " ${DEBUG_SKIP:-} " in *" $t "*) echo "sanitizers: debug: skipping $t" ;; *) tests="$tests $t" ;; esac
+    done
+    if ! make -j"$jobs" check TESTS="$tests" >make-check.out 2>&1; then
+        grep -E '^(FAIL|ERROR|# )' make-check.out || true
+        show_failures "$d"
+        echo "sanitizers: debug build FAILED"
+        return 1
+    fi
+    grep -E '^# (TOTAL|PASS|FAIL)' make-check.out
+    echo "sanitizers: debug build passed"
 }
 
 run_tsan() {
@@ -137,10 +164,12 @@ rc=0
 case $mode in
 asan) run_asan || rc=1 ;;
 tsan) run_tsan || rc=1 ;;
+debug) run_debug || rc=1 ;;
 all)
     (run_asan) || rc=1
     (run_tsan) || rc=1
+    (run_debug) || rc=1
     ;;
-*) echo "usage: $0 [asan|tsan|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [asan|tsan|debug|all]" >&2; exit 2 ;;
 esac
 exit $rc
