@@ -104,11 +104,9 @@ static const char *const E_BAD_TOKEN = "bad token in command line format";
 
 bool meta_is_meta(const char *buf, size_t len)
 {
-    size_t i = 0;
+    size_t i = 0; /* 1.6.45: "  mg k" is not a meta command (ERROR) */
 
-    while (i < len && buf[i] == ' ')
-        i++;
-    if (len - i < 3 || buf[i] != 'm')
+    if (len < 3 || buf[i] != 'm')
         return false;
     if (strchr("gsdane", buf[i + 1]) == NULL || buf[i + 1] == '\0')
         return false;
@@ -141,37 +139,45 @@ static int b64_val(unsigned char c)
     return -1;
 }
 
+/*
+ * As lax as memcached's decoder: bytes outside the alphabet are skipped,
+ * but the bytes inside it ('=' included) must come in groups of four; the
+ * first group holding '=' ends the key ('=' counts as 0, one pad drops one
+ * byte, two drop two, more is an error). "YjE=YjE=" is "b1"; "Yj=E" "b0".
+ */
 size_t meta_base64_decode(const char *in, size_t n, char *out, size_t out_cap)
 {
-    size_t o = 0;
+    size_t count = 0, o = 0;
+    int v[4];
+    int pad = 0;
 
-    if (n == 0 || n % 4 != 0)
+    for (size_t i = 0; i < n; i++)
+        if (in[i] == '=' || b64_val((unsigned char)in[i]) >= 0)
+            count++;
+    if (count == 0 || count % 4 != 0)
         return 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int j = 0; j < 4; j++) {
-            unsigned char c = (unsigned char)in[i + j];
-            if (c == '=' && i + 4 == n && j >= 2) {
-                v[j] = 0;
-                pad++;
-                continue;
-            }
-            if (pad > 0)
-                return 0; /* data after padding */
-            v[j] = b64_val(c);
-            if (v[j] < 0)
-                return 0;
-        }
-        uint32_t w = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) | (uint32_t)v[3];
-        size_t take = (size_t)(3 - pad);
-        if (o + take > out_cap)
+    count = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int x = c == '=' ? 0 : b64_val(c);
+        if (x < 0)
+            continue;
+        if (c == '=')
+            pad++;
+        v[count++] = x;
+        if (count < 4)
+            continue;
+        count = 0;
+        if (pad > 2 || o + 3 > out_cap)
             return 0;
+        uint32_t w = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) | (uint32_t)v[3];
         out[o++] = (char)(w >> 16);
-        if (take > 1)
-            out[o++] = (char)(w >> 8);
-        if (take > 2)
-            out[o++] = (char)w;
+        out[o++] = (char)(w >> 8);
+        out[o++] = (char)w;
+        if (pad > 0) {
+            o -= (size_t)pad;
+            break;
+        }
     }
     return o;
 }
@@ -215,7 +221,7 @@ static bool preparse(const struct token *t, size_t nt, size_t first, const struc
         size_t vn = t[i].n - 1;
         bool alpha = (o >= 'a' && o <= 'z') || (o >= 'A' && o <= 'Z');
 
-        if (o >= 127 || (alpha && (req->seen & META_BIT(o)))) {
+        if (alpha && (req->seen & META_BIT(o))) {
             *errmsg = "duplicate flag";
             return false;
         }
@@ -249,23 +255,25 @@ static bool preparse(const struct token *t, size_t nt, size_t first, const struc
             }
             break;
         }
-        case 'F':
-            if (!token_parse_u32(v, vn, &req->client_flags))
+        case 'F': {
+            /* 32 bits, strictly: F4294967296 is refused (1.6.45) */
+            uint64_t f;
+            if (!token_parse_u64(v, vn, &f) || f > UINT32_MAX)
                 bad = true; /* message unchanged */
+            else
+                req->client_flags = (uint32_t)f;
             break;
+        }
         case 'C':
-            if (!token_parse_u64(v, vn, &req->cas)) {
+        case 'E':
+            if (!token_parse_u64(v, vn, o == 'C' ? &req->cas : &req->new_cas)) {
                 *errmsg = E_BAD_TOKEN;
                 bad = true;
             }
             break;
         case 'M':
-            if (t[i].n != 2) {
-                *errmsg = "incorrect length for M token";
-                bad = true;
-            } else {
-                req->mode = t[i].p[1];
-            }
+            /* checked by ms and ma only */
+            req->mode = t[i].n == 2 ? t[i].p[1] : '?';
             break;
         case 'J':
             if (!token_parse_u64(v, vn, &req->initial)) {
@@ -280,11 +288,10 @@ static bool preparse(const struct token *t, size_t nt, size_t first, const struc
             }
             break;
         case 'O':
+            /* too long: mg and ma still run, ms and md do not; all answer
+             * with the error (meta_parse, process_meta) */
             if (vn > META_OPAQUE_MAX) {
-                /* memcached finds this only while building the reply; the
-                 * message is the same */
-                *errmsg = "opaque token too long";
-                bad = true;
+                req->opaque_too_long = true;
             } else {
                 memcpy(req->opaque, v, vn);
                 req->nopaque = (uint8_t)vn;
@@ -292,7 +299,7 @@ static bool preparse(const struct token *t, size_t nt, size_t first, const struc
             break;
         case 'P': case 'L':
         case 'k': case 's': case 't': case 'c': case 'f': case 'v':
-        case 'h': case 'u': case 'q': case 'l': case 'I':
+        case 'h': case 'u': case 'q': case 'l': case 'I': case 'x':
             break;
         default:
             *errmsg = "invalid flag";
@@ -302,6 +309,18 @@ static bool preparse(const struct token *t, size_t nt, size_t first, const struc
         req->order[req->nflags++] = (char)o;
     }
     return !bad;
+}
+
+/* 1.6.45 refuses the whole line, before anything else, when a flag starts
+ * with a byte that is neither a digit nor in 'A'..'z'. */
+static bool flags_charset_ok(const struct token *t, size_t nt, size_t first)
+{
+    for (size_t i = first; i < nt; i++) {
+        unsigned char c = (unsigned char)t[i].p[0];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'z')))
+            return false;
+    }
+    return true;
 }
 
 enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *req, size_t *consumed,
@@ -337,50 +356,58 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
     default: return PROTO_ERROR;
     }
     if (nt < 2)
-        return req->cmd == META_CMD_ME ? cerr(errmsg, E_BCLF) : PROTO_ERROR;
-    const struct token *key = &t[1];
-    if (key->n > PROTO_KEY_MAX)
         return cerr(errmsg, E_BCLF);
-    memcpy(req->key, key->p, key->n);
-    req->nkey = (uint8_t)key->n;
+    size_t first = req->cmd == META_CMD_MS ? 3 : 2;
+    if (nt > META_TOK_CAP) {
+        /* too many to keep: check the bytes of every flag on the line */
+        size_t pos = t[META_TOK_CAP - 1].p + t[META_TOK_CAP - 1].n - buf;
+        const char *p;
+        size_t np;
+        while (token_next(buf, n, &pos, &p, &np)) {
+            struct token x = {p, np};
+            if (!flags_charset_ok(&x, 1, 0))
+                return cerr(errmsg, E_BCLF);
+        }
+    }
+    if (!flags_charset_ok(t, nt > META_TOK_CAP ? META_TOK_CAP : nt, first))
+        return cerr(errmsg, E_BCLF);
+    const struct token *key = &t[1];
+    bool key_ok = key->n <= PROTO_KEY_MAX;
+    if (key_ok) {
+        memcpy(req->key, key->p, key->n);
+        req->nkey = (uint8_t)key->n;
+    }
 
     if (req->cmd == META_CMD_ME) {
-        /* only a 'b' token right after the key means anything */
-        if (nt >= 3 && t[2].n == 1 && t[2].p[0] == 'b') {
-            char dec[PROTO_KEY_MAX];
-            size_t dn = meta_base64_decode(key->p, key->n, dec, sizeof(dec));
-            if (dn == 0)
-                return cerr(errmsg, E_BCLF);
-            memcpy(req->key, dec, dn);
-            req->nkey = (uint8_t)dn;
-            req->key_binary = true;
-        }
+        /* "me <key> b": the key is looked up as sent and printed base64
+         * encoded (1.6.45 does not decode it) */
+        if (!key_ok)
+            return cerr(errmsg, E_BCLF);
+        req->key_binary = nt >= 3 && t[2].n == 1 && t[2].p[0] == 'b';
         return PROTO_OK;
     }
 
-    size_t first = 2;
     if (req->cmd == META_CMD_MS) {
         if (nt == 2)
             return cerr(errmsg, E_BCLF);
-        if (nt > META_TOKENS_MAX)
-            return cerr(errmsg, "options flags too long");
         int32_t vlen;
         if (!token_parse_i32(t[2].p, t[2].n, &vlen) || vlen < 0 || vlen > INT32_MAX - 2)
             return cerr(errmsg, E_BCLF);
         req->vlen = (uint32_t)vlen;
         *swallow = (size_t)vlen + 2;
-        first = 3;
-    } else if (nt > META_TOKENS_MAX) {
-        return cerr(errmsg, req->cmd == META_CMD_MG ? "options flags are too long" : "options flags too long");
     }
-
     const char *perr = E_BCLF;
-    bool ok = preparse(t, nt, first, key, req, &perr);
-    if (!ok) {
-        if (req->cmd == META_CMD_MD || req->cmd == META_CMD_MA)
-            perr = "invalid or duplicate flag";
-        return cerr(errmsg, perr);
+    bool ok;
+    if (!key_ok) {
+        ok = false;
+    } else if (nt > META_TOKENS_MAX) {
+        perr = "options flags are too long";
+        ok = false;
+    } else {
+        ok = preparse(t, nt, first, key, req, &perr);
     }
+    if (!ok)
+        return cerr(errmsg, req->cmd == META_CMD_MA ? "invalid or duplicate flag" : perr);
     if (req->cmd == META_CMD_MS) {
         switch (req->mode) {
         case 0: case 'E': case 'A': case 'P': case 'R': case 'S': break;
@@ -392,6 +419,8 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
         default: return cerr(errmsg, "invalid mode for ma M token");
         }
     }
+    if (req->opaque_too_long && (req->cmd == META_CMD_MS || req->cmd == META_CMD_MD))
+        return cerr(errmsg, "opaque token too long");
     *swallow = 0;
     return PROTO_OK;
 }
@@ -463,7 +492,7 @@ static const char *returned_flags(const struct meta_request *req, enum meta_stat
     bool ok = st == META_HD || st == META_VA;
     switch (req->cmd) {
     case META_CMD_MG: return ok ? "cfhklOst" : "kO";
-    case META_CMD_MS: return "kOc";
+    case META_CMD_MS: return "kOcs";
     case META_CMD_MD: return "kO";
     case META_CMD_MA: return ok ? "kOtc" : "kO";
     default: return "";

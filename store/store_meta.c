@@ -40,6 +40,8 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
             if (it != NULL) {
                 store_int_link(it, hv, now);
                 item_set_exptime(it, o->vivify_exptime);
+                if (o->has_new_cas && store_int_use_cas())
+                    item_set_cas(it, o->new_cas);
                 item_iflag_set(it, ITEM_TOKEN_SENT);
                 if (!o->no_bump)
                     item_iflag_set(it, ITEM_FETCHED);
@@ -66,7 +68,8 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
     info->stale = (fl & ITEM_STALE) != 0;
     info->token_sent = (fl & ITEM_TOKEN_SENT) != 0;
     if (!info->token_sent) {
-        if (o->recache && exp != 0 && exp < o->recache_time)
+        rel_time_t rexp = o->touch && o->recache_after_touch ? o->touch_exptime : exp;
+        if (o->recache && rexp != 0 && rexp < o->recache_time)
             info->win = true;
         if (info->stale)
             info->win = true;
@@ -90,57 +93,123 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
     return it;
 }
 
+/* The meta-only cases of ms: E (a given CAS), append/prepend (with N,
+ * autovivify), C with I (stale). Stripe lock held. */
+static enum store_status
+meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t hv, rel_time_t now,
+                 struct item **linked, struct store_tstats *ts)
+{
+    const char *key = item_key(it);
+    size_t nkey = item_nkey(it);
+    struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
+    bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
+    enum store_status st = STORE_OK;
+
+    *linked = it;
+    if (old == NULL && pend && o->vivify) {
+        item_set_exptime(it, o->vivify_exptime);
+        store_int_link(it, hv, now);
+        return STORE_OK;
+    }
+    if (o->mode == STORE_CAS || (o->has_cas && !pend)) {
+        if (old == NULL) {
+            STAT_INC(ts->cas_misses);
+            return STORE_NOT_FOUND;
+        }
+        if (o->cas == item_cas(old)) {
+            STAT_INC(ts->slab[old->clsid].cas_hits);
+        } else if (o->invalidate && o->cas < item_cas(old)) {
+            /* an older writer: keep its data, but as stale, with the
+             * current item's TTL and token state */
+            STAT_INC(ts->slab[old->clsid].cas_hits);
+            item_set_exptime(it, item_exptime(old));
+            item_iflag_set(it, ITEM_STALE);
+            if (item_iflags(old) & ITEM_TOKEN_SENT)
+                item_iflag_set(it, ITEM_TOKEN_SENT);
+        } else {
+            STAT_INC(ts->slab[old->clsid].cas_badval);
+            return STORE_EXISTS;
+        }
+        store_int_unlink(old, hv);
+        store_int_link(it, hv, now);
+        return STORE_OK;
+    }
+    switch (o->mode) {
+    case STORE_ADD:
+        if (old != NULL)
+            return STORE_NOT_STORED;
+        store_int_link(it, hv, now);
+        break;
+    case STORE_REPLACE:
+        if (old == NULL)
+            return STORE_NOT_STORED;
+        /* fall through */
+    case STORE_SET:
+        if (old != NULL)
+            store_int_unlink(old, hv);
+        store_int_link(it, hv, now);
+        break;
+    case STORE_APPEND:
+    case STORE_PREPEND: {
+        if (old == NULL)
+            return STORE_NOT_STORED;
+        if (o->has_cas && o->cas != item_cas(old))
+            return STORE_EXISTS;
+        uint64_t n = (uint64_t)item_nbytes(old) + item_nbytes(it);
+        struct item *nit = store_int_alloc(key, nkey, item_flags(old), item_exptime(old), n, ts, &st);
+        if (nit == NULL)
+            return st;
+        char *d = item_data(nit);
+        struct item *first = o->mode == STORE_APPEND ? old : it;
+        struct item *second = o->mode == STORE_APPEND ? it : old;
+        memcpy(d, item_data(first), item_nbytes(first));
+        memcpy(d + item_nbytes(first), item_data(second), item_nbytes(second));
+        store_int_unlink(old, hv);
+        store_int_link(nit, hv, now);
+        item_release(nit); /* the link holds it */
+        *linked = nit;
+        break;
+    }
+    default:
+        return STORE_NOT_STORED;
+    }
+    return STORE_OK;
+}
+
 enum store_status
-store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invalidate, uint64_t *cas_out,
+store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t *cas_out, uint32_t *size_out,
                 struct store_tstats *ts)
 {
-    if (!invalidate || mode != STORE_CAS)
-        return store_link(it, mode, cas, cas_out, ts);
+    bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
+    *size_out = item_nbytes(it);
+    if (!o->invalidate && !o->has_new_cas && !pend)
+        return store_link(it, o->mode, o->cas, cas_out, ts);
 
     const char *key = item_key(it);
     size_t nkey = item_nkey(it);
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
-    enum store_status st = STORE_OK;
 
     if (item_iflags(it) & ITEM_LINKED)
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
     ht_lock(hv);
-    struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
-    if (old == NULL) {
-        STAT_INC(ts->cas_misses);
-        st = STORE_NOT_FOUND;
-    } else if (cas == item_cas(old)) {
-        STAT_INC(ts->slab[old->clsid].cas_hits);
-        store_int_unlink(old, hv);
-        store_int_link(it, hv, now);
-    } else if (cas < item_cas(old)) {
-        /* an older writer: keep its data, but as stale, with the current
-         * item's TTL and token state */
-        STAT_INC(ts->slab[old->clsid].cas_hits);
-        item_set_exptime(it, item_exptime(old));
-        item_iflag_set(it, ITEM_STALE);
-        if (item_iflags(old) & ITEM_TOKEN_SENT)
-            item_iflag_set(it, ITEM_TOKEN_SENT);
-        store_int_unlink(old, hv);
-        store_int_link(it, hv, now);
-    } else {
-        STAT_INC(ts->slab[old->clsid].cas_badval);
-        st = STORE_EXISTS;
-    }
+    struct item *linked;
+    enum store_status st = meta_link_locked(it, o, hv, now, &linked, ts);
     if (st == STORE_OK) {
+        if (o->has_new_cas && store_int_use_cas())
+            item_set_cas(linked, o->new_cas);
         STAT_INC(ts->total_items);
         if (cas_out != NULL)
-            *cas_out = item_cas(it);
+            *cas_out = item_cas(linked);
+        *size_out = item_nbytes(linked);
     }
     ht_unlock(hv);
     return st;
 }
 
 enum store_status
-store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool invalidate, bool set_ttl,
-                  rel_time_t exptime, struct store_tstats *ts)
+store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_opts *o, struct store_tstats *ts)
 {
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
@@ -150,32 +219,49 @@ store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool
     if (it == NULL) {
         STAT_INC(ts->delete_misses);
         st = STORE_NOT_FOUND;
-    } else if (has_cas && item_cas(it) != cas) {
+    } else if (o->has_cas && item_cas(it) != o->cas) {
         st = STORE_EXISTS;
-    } else if (!invalidate) {
+    } else if (!o->invalidate && !o->remove_value) {
         STAT_INC(ts->slab[it->clsid].delete_hits);
         store_int_unlink(it, hv);
     } else {
-        if (set_ttl)
-            item_set_exptime(it, exptime);
-        item_iflag_set(it, ITEM_STALE);
-        item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
-        if (store_int_use_cas())
-            item_set_cas(it, item_cas_next());
+        if (o->remove_value) {
+            /* x: the same key with an empty value, flags 0 */
+            struct item *nit = store_int_alloc(key, nkey, 0, o->set_ttl ? o->exptime : 0, 0, ts, &st);
+            if (nit == NULL)
+                goto out;
+            store_int_unlink(it, hv);
+            store_int_link(nit, hv, now);
+            item_release(nit); /* the link holds it */
+            it = nit;
+        }
+        if (o->invalidate) {
+            if (o->set_ttl)
+                item_set_exptime(it, o->exptime);
+            item_iflag_set(it, ITEM_STALE);
+            item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
+            if (store_int_use_cas())
+                item_set_cas(it, o->has_new_cas ? o->new_cas : item_cas_next());
+        } else if (o->has_new_cas && store_int_use_cas()) {
+            item_set_cas(it, o->new_cas);
+        }
     }
+out:
     ht_unlock(hv);
     return st;
 }
 
 enum store_status
 store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o, uint64_t *result,
-                 uint64_t *cas_out, rel_time_t *exptime_out, struct store_tstats *ts)
+                 uint64_t *cas_out, rel_time_t *exptime_out, bool *created, struct store_tstats *ts)
 {
+    rel_time_t exp_before = 0;
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
     enum store_status st = STORE_OK;
     uint64_t v = 0;
 
+    *created = false;
     ht_lock(hv);
     struct item *it = store_int_find_live(key, nkey, hv, now, NULL);
     if (it == NULL) {
@@ -197,23 +283,27 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         item_release(it); /* the link holds it */
         STAT_INC(ts->total_items);
         v = o->initial;
+        *created = true;
     } else {
         if (o->cas != 0 && item_cas(it) != o->cas) {
             st = STORE_EXISTS;
             goto out;
         }
+        exp_before = item_exptime(it);
         it = store_int_arith(it, hv, o->incr, o->delta, now, ts, &v, &st);
         if (it == NULL)
             goto out;
         if (o->touch)
             item_set_exptime(it, o->touch_exptime);
     }
+    if (o->has_new_cas && store_int_use_cas())
+        item_set_cas(it, o->new_cas);
     if (result != NULL)
         *result = v;
     if (cas_out != NULL)
         *cas_out = item_cas(it);
     if (exptime_out != NULL)
-        *exptime_out = item_exptime(it);
+        *exptime_out = exp_before;
 out:
     ht_unlock(hv);
     return st;
