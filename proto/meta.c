@@ -458,11 +458,11 @@ static char *put_i64(char *p, int64_t v)
     return put_u64(p, (uint64_t)v);
 }
 
-static char *put_key(char *p, const struct meta_request *req, const char *key, size_t nkey)
+static char *put_key(char *p, bool binary, const char *key, size_t nkey)
 {
     *p++ = ' ';
     *p++ = 'k';
-    if (req->key_binary) {
+    if (binary) {
         p += meta_base64_encode(key, nkey, p, 4 * ((PROTO_KEY_MAX + 2) / 3));
         memcpy(p, " b", 2);
         p += 2;
@@ -526,7 +526,7 @@ int meta_encode(struct reply *r, const struct meta_request *req, const struct me
             continue;
         switch (f) {
         case 'k':
-            p = put_key(p, req, res->key, res->nkey);
+            p = put_key(p, res->key_binary, res->key, res->nkey);
             continue;
         case 'O':
             *p++ = ' ';

@@ -106,6 +106,7 @@ struct meta_result {
     /* key to return with k (the item's key, decoded form) */
     const char *key;
     size_t nkey;
+    bool key_binary;              /* k shows the key base64 encoded, with " b" */
     /* VA: the data block, referenced; `owner` is released once sent */
     const char *data;
     uint32_t nbytes;

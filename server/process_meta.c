@@ -98,10 +98,11 @@ static void meta_get(struct conn *c, const struct meta_request *m)
     o.recache_after_touch = tpos != NULL && rpos != NULL && tpos < rpos;
     o.has_new_cas = meta_has(m, 'E');
     o.new_cas = m->new_cas;
+    o.key_binary = m->key_binary;
 
     struct store_meta_get_info info;
     struct item *it = store_meta_get(m->key, m->nkey, &o, &info, &w->ts);
-    struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey};
+    struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (it == NULL) {
         send_result(c, m, &res);
         return;
@@ -111,6 +112,7 @@ static void meta_get(struct conn *c, const struct meta_request *m)
     res.status = meta_has(m, 'v') ? META_VA : META_HD;
     res.key = item_key(it);
     res.nkey = item_nkey(it);
+    res.key_binary = item_key_binary(it); /* as stored, whatever this request's b */
     res.flags = item_flags(it);
     res.cas = item_cas(it);
     res.size = item_nbytes(it);
@@ -154,6 +156,8 @@ static enum process_next meta_set(struct conn *c, const struct meta_request *m)
         c->swallow_left = (size_t)m->vlen + 2;
         return PROCESS_SWALLOW;
     }
+    if (m->key_binary)
+        item_set_key_binary(it);
     c->nread_it = it;
     c->nread_got = 0;
     c->nread_term = 0;
@@ -194,7 +198,8 @@ void process_meta_complete(struct conn *c)
     uint64_t new_cas = 0;
     uint32_t size = 0;
     enum store_status st = store_meta_link(it, &o, &new_cas, &size, &c->w->ts);
-    struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey, .size = size};
+    struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary,
+                              .size = size};
     switch (st) {
     case STORE_OK:
         res.status = META_HD;
@@ -235,7 +240,7 @@ static void meta_delete(struct conn *c, const struct meta_request *m)
         .new_cas = m->new_cas,
     };
     enum store_status st = store_meta_delete(m->key, m->nkey, &o, &c->w->ts);
-    struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey};
+    struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (st == STORE_NOT_FOUND)
         res.status = META_NF;
     else if (st == STORE_EXISTS)
@@ -254,6 +259,7 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
         .touch = meta_has(m, 'T'),
         .has_new_cas = meta_has(m, 'E'),
         .new_cas = m->new_cas,
+        .key_binary = m->key_binary,
     };
     if (o.vivify)
         o.vivify_exptime = vivify_exptime(m); /* T and N in flag order */
@@ -261,7 +267,7 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
         o.touch_exptime = store_exptime_convert(m->ttl);
     rel_time_t now = store_clock_now();
     rel_time_t exptime = 0;
-    struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey};
+    struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     bool created = false;
     enum store_status st = store_meta_arith(m->key, m->nkey, &o, &res.number, &res.cas, &exptime, &created,
                                             &c->w->ts);

@@ -288,6 +288,11 @@ uint64_t store_maintain(void);
  * set) starts clean.
  */
 
+/* b: the item's key was sent base64 encoded; meta replies encode it back.
+ * Set on an item not linked yet (from store_alloc). */
+bool item_key_binary(const struct item *it);
+void item_set_key_binary(struct item *it);
+
 struct store_meta_get_opts {
     bool no_bump;               /* u: no ACTIVE bit, no "fetched" mark, atime kept */
     bool touch;                 /* T: on a hit, set the exptime to touch_exptime */
@@ -299,6 +304,7 @@ struct store_meta_get_opts {
     bool recache_after_touch;   /* R comes after T: it sees T's exptime */
     bool has_new_cas;           /* E: a vivified item gets new_cas */
     uint64_t new_cas;
+    bool key_binary;            /* b: a vivified item's key is binary */
 };
 
 struct store_meta_get_info {
@@ -370,6 +376,7 @@ struct store_meta_arith_opts {
     rel_time_t touch_exptime;
     bool has_new_cas;           /* E: on success the item gets new_cas */
     uint64_t new_cas;
+    bool key_binary;            /* b: a created item's key is binary */
 };
 
 /* ma: incr/decr as store_arith(), plus N/J/T/E, under one stripe lock. On

@@ -23,6 +23,18 @@
 #include <stdio.h>
 #include <string.h>
 
+bool
+item_key_binary(const struct item *it)
+{
+    return (item_state(it) & ITEM_KEY_BINARY) != 0;
+}
+
+void
+item_set_key_binary(struct item *it)
+{
+    atomic_fetch_or_explicit(&it->state, ITEM_KEY_BINARY, memory_order_relaxed);
+}
+
 struct item *
 store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o,
                struct store_meta_get_info *info, struct store_tstats *ts)
@@ -38,6 +50,8 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
             enum store_status st;
             it = store_int_alloc(key, nkey, 0, 0, 0, ts, &st);
             if (it != NULL) {
+                if (o->key_binary)
+                    item_set_key_binary(it);
                 store_int_link(it, hv, now);
                 item_set_exptime(it, o->vivify_exptime);
                 if (o->has_new_cas && store_int_use_cas())
@@ -159,6 +173,8 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
         struct item *nit = store_int_alloc(key, nkey, item_flags(old), item_exptime(old), n, ts, &st);
         if (nit == NULL)
             return st;
+        if (item_key_binary(old))
+            item_set_key_binary(nit);
         char *d = item_data(nit);
         struct item *first = o->mode == STORE_APPEND ? old : it;
         struct item *second = o->mode == STORE_APPEND ? it : old;
@@ -230,6 +246,8 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
             struct item *nit = store_int_alloc(key, nkey, 0, o->set_ttl ? o->exptime : 0, 0, ts, &st);
             if (nit == NULL)
                 goto out;
+            if (item_key_binary(it))
+                item_set_key_binary(nit);
             store_int_unlink(it, hv);
             store_int_link(nit, hv, now);
             item_release(nit); /* the link holds it */
@@ -279,6 +297,8 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         if (it == NULL)
             goto out;
         memcpy(item_data(it), buf, (size_t)len);
+        if (o->key_binary)
+            item_set_key_binary(it);
         store_int_link(it, hv, now);
         item_release(it); /* the link holds it */
         STAT_INC(ts->total_items);

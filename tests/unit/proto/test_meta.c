@@ -420,9 +420,14 @@ Test(meta, encode_mg)
     res.token_sent = false;
     res.win = true;
     expect_encoded("mg foo\r\n", &res, "HD X W\r\n");
-    struct meta_result miss = {.status = META_EN, .key = "bar", .nkey = 3};
+    struct meta_result miss = {.status = META_EN, .key = "bar", .nkey = 3, .key_binary = true};
     expect_encoded("mg YmFy b k O1 v t\r\n", &miss, "EN kYmFy b O1\r\n");
     expect_encoded("mg bar v\r\n", &miss, "EN\r\n");
+    /* k shows the key the way the item was stored, not by the request's b */
+    struct meta_result bin = {.status = META_HD, .key = "b1", .nkey = 2, .key_binary = false};
+    expect_encoded("mg YjE= b k\r\n", &bin, "HD kb1\r\n");
+    bin.key_binary = true;
+    expect_encoded("mg b1 k\r\n", &bin, "HD kYjE= b\r\n");
 }
 
 Test(meta, encode_ttl_in_flag_order)

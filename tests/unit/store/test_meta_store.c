@@ -306,3 +306,35 @@ Test(meta_store, append_vivify_and_new_cas)
     cr_assert_eq(item_exptime(it), 160);
     item_release(it);
 }
+
+/* b: the "key is binary" bit survives linking (it shares `state` with the stripe) and an append. */
+Test(meta_store, key_binary_bit)
+{
+    enum store_status st;
+    uint32_t size = 0;
+    struct item *it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
+    memcpy(item_data(it), "a", 1);
+    cr_assert_not(item_key_binary(it));
+    item_set_key_binary(it);
+    struct store_meta_link_opts o = {.mode = STORE_SET};
+    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    item_release(it);
+    struct store_meta_get_opts g = {0};
+    struct store_meta_get_info info;
+    it = mget("kb", &g, &info);
+    cr_assert(item_key_binary(it));
+    item_release(it);
+    it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
+    memcpy(item_data(it), "b", 1);
+    o.mode = STORE_APPEND;
+    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    item_release(it);
+    it = mget("kb", &g, &info);
+    cr_assert(item_key_binary(it));
+    cr_assert_eq(item_nbytes(it), 2);
+    item_release(it);
+    put("plain", "x", 0);
+    it = mget("plain", &g, &info);
+    cr_assert_not(item_key_binary(it));
+    item_release(it);
+}
