@@ -204,6 +204,44 @@ size_t meta_base64_encode(const char *in, size_t n, char *out, size_t out_cap)
 
 /* ---- parser ---- */
 
+/* Numbers as 1.6.45 reads meta tokens: decimal digits only (no '+', no
+ * spaces, no wrap-around); signed ones may start with '-'. */
+static bool num_u64(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool num_u32(const char *p, size_t n, uint32_t *out)
+{
+    uint64_t v;
+    if (!num_u64(p, n, &v) || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool num_i32(const char *p, size_t n, int32_t *out)
+{
+    bool neg = n > 0 && p[0] == '-';
+    uint64_t v;
+    if (!num_u64(p + neg, n - neg, &v) || v > (neg ? (uint64_t)INT32_MAX + 1 : (uint64_t)INT32_MAX))
+        return false;
+    *out = neg ? (int32_t)(0 - v) : (int32_t)v;
+    return true;
+}
+
 /*
  * The flag pre-parse every command shares: records each flag and its
  * token, in order. Unknown and repeated flags fail at once; a bad token
@@ -243,7 +281,7 @@ static bool preparse(const struct token *t, size_t nt, size_t first, const struc
         case 'T':
         case 'R': {
             int32_t x;
-            if (!token_parse_i32(v, vn, &x)) {
+            if (!num_i32(v, vn, &x)) {
                 *errmsg = E_BAD_TOKEN;
                 bad = true;
             } else if (o == 'N') {
@@ -257,32 +295,29 @@ static bool preparse(const struct token *t, size_t nt, size_t first, const struc
         }
         case 'F': {
             /* 32 bits, strictly: F4294967296 is refused (1.6.45) */
-            uint64_t f;
-            if (!token_parse_u64(v, vn, &f) || f > UINT32_MAX)
+            if (!num_u32(v, vn, &req->client_flags))
                 bad = true; /* message unchanged */
-            else
-                req->client_flags = (uint32_t)f;
             break;
         }
         case 'C':
         case 'E':
-            if (!token_parse_u64(v, vn, o == 'C' ? &req->cas : &req->new_cas)) {
+            if (!num_u64(v, vn, o == 'C' ? &req->cas : &req->new_cas)) {
                 *errmsg = E_BAD_TOKEN;
                 bad = true;
             }
             break;
         case 'M':
             /* checked by ms and ma only */
-            req->mode = t[i].n == 2 ? t[i].p[1] : '?';
+            req->mode = t[i].n >= 2 ? t[i].p[1] : '?'; /* "MEE" is E */
             break;
         case 'J':
-            if (!token_parse_u64(v, vn, &req->initial)) {
+            if (!num_u64(v, vn, &req->initial)) {
                 *errmsg = "invalid numeric initial value";
                 bad = true;
             }
             break;
         case 'D':
-            if (!token_parse_u64(v, vn, &req->delta)) {
+            if (!num_u64(v, vn, &req->delta)) {
                 *errmsg = "invalid numeric delta value";
                 bad = true;
             }
@@ -391,7 +426,7 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
         if (nt == 2)
             return cerr(errmsg, E_BCLF);
         int32_t vlen;
-        if (!token_parse_i32(t[2].p, t[2].n, &vlen) || vlen < 0 || vlen > INT32_MAX - 2)
+        if (!num_i32(t[2].p, t[2].n, &vlen) || vlen < 0 || vlen > INT32_MAX - 2)
             return cerr(errmsg, E_BCLF);
         req->vlen = (uint32_t)vlen;
         *swallow = (size_t)vlen + 2;

@@ -99,6 +99,7 @@ static void meta_get(struct conn *c, const struct meta_request *m)
     o.has_new_cas = meta_has(m, 'E');
     o.new_cas = m->new_cas;
     o.key_binary = m->key_binary;
+    o.no_token = m->opaque_too_long;
 
     struct store_meta_get_info info;
     struct item *it = store_meta_get(m->key, m->nkey, &o, &info, &w->ts);

@@ -305,6 +305,7 @@ struct store_meta_get_opts {
     bool has_new_cas;           /* E: a vivified item gets new_cas */
     uint64_t new_cas;
     bool key_binary;            /* b: a vivified item's key is binary */
+    bool no_token;              /* the reply fails (O too long): hand out no win token */
 };
 
 struct store_meta_get_info {

@@ -56,7 +56,8 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
                 item_set_exptime(it, o->vivify_exptime);
                 if (o->has_new_cas && store_int_use_cas())
                     item_set_cas(it, o->new_cas);
-                item_iflag_set(it, ITEM_TOKEN_SENT);
+                if (!o->no_token)
+                    item_iflag_set(it, ITEM_TOKEN_SENT);
                 if (!o->no_bump)
                     item_iflag_set(it, ITEM_FETCHED);
                 info->created = true;
@@ -88,6 +89,8 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
         if (info->stale)
             info->win = true;
     }
+    if (o->no_token)
+        info->win = false;
     if (info->win)
         item_iflag_set(it, ITEM_TOKEN_SENT);
     if (o->touch)

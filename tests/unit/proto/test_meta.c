@@ -165,20 +165,38 @@ Test(meta, every_flag)
     cr_assert_eq(m.nopaque, 31);
 }
 
-Test(meta, numbers_wrap_like_memcached)
+Test(meta, numbers_are_strict)
 {
+    /* 1.6.45: decimal digits only, no '+', no wrap-around */
     struct meta_request m;
     expect_cerr("ms k 1 F4294967296\r\n", "bad command line format"); /* 32 bits, strictly */
+    expect_cerr("ms k 1 F+5\r\n", "bad command line format");
+    expect_cerr("ms k 1 F-0\r\n", "bad command line format");
     expect_ok("ms k 1 F4294967295\r\n", &m);
     cr_assert_eq(m.client_flags, UINT32_MAX);
-    expect_ok("ms k 1 F+5\r\n", &m);
-    cr_assert_eq(m.client_flags, 5);
-    expect_ok("mg k T4294967306\r\n", &m);
-    cr_assert_eq(m.ttl, 10);
+    expect_cerr("mg k T4294967306\r\n", "bad token in command line format");
+    expect_cerr("mg k T2147483648\r\n", "bad token in command line format");
+    expect_cerr("mg k T-2147483649\r\n", "bad token in command line format");
+    expect_cerr("mg k T+5\r\n", "bad token in command line format");
+    expect_cerr("mg k T5x\r\n", "bad token in command line format");
+    expect_cerr("mg k C+5\r\n", "bad token in command line format");
+    expect_cerr("ma k D+5\r\n", "invalid or duplicate flag");
+    expect_cerr("ma k D-1\r\n", "invalid or duplicate flag");
+    expect_cerr("ms k +1\r\n", "bad command line format");
+    expect_cerr("ms k 4294967297\r\n", "bad command line format");
+    expect_ok("mg k T05\r\n", &m);
+    cr_assert_eq(m.ttl, 5);
+    expect_ok("mg k T2147483647 N-2147483648\r\n", &m);
+    cr_assert_eq(m.vivify_ttl, INT32_MIN);
     expect_ok("mg k N-1\r\n", &m);
     cr_assert_eq(m.vivify_ttl, -1);
     expect_ok("ma k J18446744073709551615\r\n", &m);
     cr_assert_eq(m.initial, UINT64_MAX);
+    /* the mode is the byte after M, whatever follows */
+    expect_ok("ms k 1 MEE\r\n", &m);
+    cr_assert_eq(m.mode, 'E');
+    expect_ok("ma k MII\r\n", &m);
+    cr_assert_eq(m.mode, 'I');
 }
 
 Test(meta, flag_errors)
