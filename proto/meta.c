@@ -621,7 +621,7 @@ int meta_encode_debug(struct reply *r, const struct meta_request *req, const str
     char key[4 * ((PROTO_KEY_MAX + 2) / 3) + 1];
     size_t nkey;
 
-    if (req->key_binary) {
+    if (d->key_binary) {
         nkey = meta_base64_encode(req->key, req->nkey, key, sizeof(key));
     } else {
         memcpy(key, req->key, req->nkey);

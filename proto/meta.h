@@ -146,9 +146,10 @@ bool meta_quiet(const struct meta_request *req, enum meta_status st);
 int meta_encode_mn(struct reply *r);
 
 /* me: "ME <key> exp=.. la=.. cas=.. fetch=yes|no cls=.. size=..\r\n";
- * the key is base64 encoded when req->key_binary. */
+ * the key is base64 encoded when the item's is binary (d->key_binary). */
 struct meta_debug {
-    int64_t exp;                  /* -1 = never, else now - exptime */
+    bool key_binary;
+    int64_t exp;                  /* -1 = never, else seconds left */
     uint64_t la;
     uint64_t cas;
     bool fetched;

@@ -239,6 +239,7 @@ static void meta_delete(struct conn *c, const struct meta_request *m)
         .exptime = set_ttl ? store_exptime_convert(m->ttl) : 0,
         .has_new_cas = meta_has(m, 'E'),
         .new_cas = m->new_cas,
+        .key_binary = m->key_binary,
     };
     enum store_status st = store_meta_delete(m->key, m->nkey, &o, &c->w->ts);
     struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
@@ -310,12 +311,13 @@ static void meta_debug(struct conn *c, const struct meta_request *m)
     }
     rel_time_t now = store_clock_now();
     struct meta_debug d = {
-        .exp = info.exptime == 0 ? -1 : (int64_t)now - (int64_t)info.exptime,
+        .exp = info.exptime == 0 ? -1 : (int64_t)info.exptime - (int64_t)now, /* 1.6.45: time left */
         .la = now > info.atime ? now - info.atime : 0,
         .cas = info.cas,
         .fetched = info.fetched,
         .cls = info.cls,
         .size = info.size,
+        .key_binary = info.key_binary,
     };
     fail(c, meta_encode_debug(&c->out, m, &d));
 }

@@ -362,6 +362,7 @@ struct store_meta_delete_opts {
     rel_time_t exptime;
     bool has_new_cas;
     uint64_t new_cas;
+    bool key_binary;            /* x: the emptied item's key is binary (b) */
 };
 enum store_status store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_opts *o,
                                     struct store_tstats *ts);
@@ -395,6 +396,7 @@ struct store_meta_debug_info {
     bool fetched;
     unsigned cls;
     size_t size;
+    bool key_binary;
 };
 bool store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out);
 

@@ -170,13 +170,13 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
     case STORE_PREPEND: {
         if (old == NULL)
             return STORE_NOT_STORED;
-        if (o->has_cas && o->cas != item_cas(old))
+        if (o->has_cas && o->cas != 0 && o->cas != item_cas(old)) /* C0: no check */
             return STORE_EXISTS;
         uint64_t n = (uint64_t)item_nbytes(old) + item_nbytes(it);
         struct item *nit = store_int_alloc(key, nkey, item_flags(old), item_exptime(old), n, ts, &st);
         if (nit == NULL)
             return st;
-        if (item_key_binary(old))
+        if (item_key_binary(it)) /* the appended item's kind, as memcached */
             item_set_key_binary(nit);
         char *d = item_data(nit);
         struct item *first = o->mode == STORE_APPEND ? old : it;
@@ -249,7 +249,7 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
             struct item *nit = store_int_alloc(key, nkey, 0, o->set_ttl ? o->exptime : 0, 0, ts, &st);
             if (nit == NULL)
                 goto out;
-            if (item_key_binary(it))
+            if (o->key_binary)
                 item_set_key_binary(nit);
             store_int_unlink(it, hv);
             store_int_link(nit, hv, now);
@@ -309,7 +309,8 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         *created = true;
     } else {
         if (o->cas != 0 && item_cas(it) != o->cas) {
-            st = STORE_EXISTS;
+            /* memcached refuses an empty value before it compares the CAS */
+            st = item_nbytes(it) == 0 ? STORE_NON_NUMERIC : STORE_EXISTS;
             goto out;
         }
         exp_before = item_exptime(it);
@@ -347,6 +348,7 @@ store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out)
         out->fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
         out->cls = item_class(it);
         out->size = item_size(it);
+        out->key_binary = item_key_binary(it);
     }
     ht_unlock(hv);
     return it != NULL;

@@ -484,7 +484,7 @@ Test(meta, encode_mn_me)
     cr_assert_eq(meta_encode_mn(&r), 0);
     struct meta_request m;
     expect_ok("me abc b\r\n", &m);
-    struct meta_debug d = {.exp = -30, .la = 2, .cas = 3, .fetched = true, .cls = 1, .size = 63};
+    struct meta_debug d = {.key_binary = true, .exp = -30, .la = 2, .cas = 3, .fetched = true, .cls = 1, .size = 63};
     cr_assert_eq(meta_encode_debug(&r, &m, &d), 0);
     char *got = flatten(&r);
     cr_assert_str_eq(got, "MN\r\nME YWJj exp=-30 la=2 cas=3 fetch=yes cls=1 size=63\r\n");
