@@ -170,7 +170,8 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
     case STORE_PREPEND: {
         if (old == NULL)
             return STORE_NOT_STORED;
-        if (o->has_cas && o->cas != 0 && o->cas != item_cas(old)) /* C0: no check */
+        /* C0 checks nothing, nor does any C under -C (no CAS to compare) */
+        if (o->has_cas && o->cas != 0 && store_int_use_cas() && o->cas != item_cas(old))
             return STORE_EXISTS;
         uint64_t n = (uint64_t)item_nbytes(old) + item_nbytes(it);
         struct item *nit = store_int_alloc(key, nkey, item_flags(old), item_exptime(old), n, ts, &st);

@@ -307,7 +307,7 @@ Test(meta_store, append_vivify_and_new_cas)
     item_release(it);
 }
 
-/* b: the "key is binary" bit survives linking (it shares `state` with the stripe) and an append. */
+/* b: the "key is binary" bit survives linking (it shares `state` with the stripe). */
 Test(meta_store, key_binary_bit)
 {
     enum store_status st;
@@ -324,14 +324,24 @@ Test(meta_store, key_binary_bit)
     it = mget("kb", &g, &info);
     cr_assert(item_key_binary(it));
     item_release(it);
+    /* an append takes the kind of the appending request's key */
     it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
     memcpy(item_data(it), "b", 1);
+    item_set_key_binary(it);
     o.mode = STORE_APPEND;
     cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
     item_release(it);
     it = mget("kb", &g, &info);
     cr_assert(item_key_binary(it));
     cr_assert_eq(item_nbytes(it), 2);
+    item_release(it);
+    it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
+    memcpy(item_data(it), "c", 1);
+    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    item_release(it);
+    it = mget("kb", &g, &info);
+    cr_assert_not(item_key_binary(it));
+    cr_assert_eq(item_nbytes(it), 3);
     item_release(it);
     put("plain", "x", 0);
     it = mget("plain", &g, &info);
