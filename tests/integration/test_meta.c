@@ -2,10 +2,11 @@
  * test_meta.c - the meta protocol end to end.
  *
  *  - table: every exchange of meta_cases/meta.cases (replies recorded from
- *    memcached 1.6.18) against the server under test;
- *  - diff: the same exchanges against server/mcd and /usr/bin/memcached side
- *    by side, replies compared after masking CAS values and me's
- *    size/cls (skipped when memcached is not installed);
+ *    memcached 1.6.45) against the server under test;
+ *  - diff: the same exchanges against server/mcd and the oracle (memcached
+ *    1.6.45) side by side, by default and both under -C, replies compared
+ *    after masking CAS values and me's details after cas= (skipped when
+ *    the oracle is missing);
  *  - stampede: 32 clients miss one key with N at once, exactly one gets W
  *    (and after md I, exactly one reader of the stale item gets W);
  *  - example: examples/cache_aside runs 32 clients against the server and
@@ -83,18 +84,17 @@ static size_t mask(char *s, size_t n)
     return o;
 }
 
-Test(meta, differential_against_memcached)
+/* Replays every case against the oracle and against `ours`, both started
+ * with `extra`; returns how many exchanges differ (after masking). */
+static size_t diff_cases(const char *const extra[], struct mcd_server *ours)
 {
-    const char *ob = mcd_oracle_bin();
-    if (mcd_target_is_memcached() || ob == NULL)
-        cr_skip_test("memcached not installed (or it is the server under test)");
-    struct mcd_server *oracle = mcd_start_bin(ob, NULL);
+    struct mcd_server *oracle = mcd_start_bin(mcd_oracle_bin(), extra);
     cr_assert_not_null(oracle);
     struct mcd_case_file *f = mcd_cases_load(MCD_META_CASES);
     cr_assert_not_null(f);
     size_t bad = 0;
     for (size_t i = 0; i < f->n; i++) {
-        const struct mcd_server *s[2] = {oracle, srv};
+        const struct mcd_server *s[2] = {oracle, ours};
         char *out[2];
         size_t len[2];
         for (int j = 0; j < 2; j++) {
@@ -107,7 +107,8 @@ Test(meta, differential_against_memcached)
         }
         if (len[0] != len[1] || memcmp(out[0], out[1], len[0]) != 0) {
             char *e0 = mcd_escape(out[0], len[0]), *e1 = mcd_escape(out[1], len[1]);
-            fprintf(stderr, "meta diff %s:\n  memcached: %s\n  mcd:       %s\n", f->cases[i].name, e0, e1);
+            fprintf(stderr, "meta diff %s%s:\n  memcached: %s\n  mcd:       %s\n", f->cases[i].name,
+                    extra != NULL ? " (-C)" : "", e0, e1);
             free(e0);
             free(e1);
             bad++;
@@ -117,7 +118,28 @@ Test(meta, differential_against_memcached)
     }
     mcd_cases_free(f);
     mcd_stop(oracle);
+    return bad;
+}
+
+Test(meta, differential_against_memcached)
+{
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("memcached not installed (or it is the server under test)");
+    size_t bad = diff_cases(NULL, srv);
     cr_assert_eq(bad, 0, "%zu meta exchanges differ from memcached", bad);
+}
+
+/* The same exchanges with CAS disabled on both sides (c0 everywhere). */
+Test(meta, differential_against_memcached_without_cas)
+{
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("memcached not installed (or it is the server under test)");
+    static const char *const no_cas[] = {"-C", NULL};
+    struct mcd_server *ours = mcd_start(no_cas);
+    cr_assert_not_null(ours);
+    size_t bad = diff_cases(no_cas, ours);
+    mcd_stop(ours);
+    cr_assert_eq(bad, 0, "%zu meta exchanges differ from memcached under -C", bad);
 }
 
 #define CLIENTS 32
