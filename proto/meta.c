@@ -1,89 +1,97 @@
 /*
  * meta.c - the meta text commands: line parser and reply encoders.
  *
- * Compatibility rules, each checked against memcached 1.6.18 (the oracle)
+ * Compatibility rules, each checked against memcached 1.6.45 (the oracle)
  * by sending the bytes on the left and recording the reply on the right.
  * "CE" is "CLIENT_ERROR ", BCLF "bad command line format", K251 a 251-byte
  * key. tests/unit/proto/test_meta.c pins the parser rules and
  * tests/integration/meta_cases/meta.cases the exchanges.
  *
  *  Command line
- *   "mg", "mg ", "md", "ma", "ms"          -> ERROR (no key)
+ *   "mg", "mg ", "md", "ma", "ms", "me"    -> CE BCLF (no key)
  *   "ms k" (no datalen)                    -> CE BCLF
- *   "me" (no key)                          -> CE BCLF
  *   "mn anything"                          -> MN (arguments ignored)
- *   "MG k", "mgx k", "mz k"                -> ERROR
+ *   "MG k", "mgx k", "mz k", "  mg k"      -> ERROR
  *   "mg  k  v" (runs of spaces)            -> served; only ' ' separates
  *   "mg k\tv"                              -> key "k\tv"
- *   K251 with mg/ms/md/ma/me               -> CE BCLF (ms: data not swallowed)
+ *   a flag whose first byte is not 0-9 or  -> CE BCLF for the whole line,
+ *     'A'..'z' ("!", "@", "{", "\xc3")        before any other check; ms: the
+ *                                             data is not swallowed
+ *   K251 with mg/ms/md/me                  -> CE BCLF (ms: data swallowed)
  *   key checked before base64 decoding     -> a 251-byte b key is CE BCLF
- *   mg/md/ma with 18 flags, ms with 17     -> CE options flags are too long
- *                                             (mg) / options flags too long
- *                                             (ms md ma); ms: not swallowed
- *   "ms k abc", "ms k -1"                  -> CE BCLF, data not swallowed
+ *   19 flags (ms: 18)                      -> CE options flags are too long
+ *   "ms k abc", "ms k -1", "ms k +1"       -> CE BCLF, data not swallowed
  *  Flags (shared pre-parse, in request order)
- *   unknown letter, digit, '!'             -> CE invalid flag (at once)
+ *   unknown letter or digit                -> CE invalid flag (at once)
  *   repeated letter ("v v", "Oa Ob")       -> CE duplicate flag (at once)
- *   first byte >= 127                      -> CE duplicate flag
  *   "vv" (trailing bytes of a plain flag)  -> same as "v"
- *   T/N/R not a 32-bit number ("T", "Tx")  -> CE bad token in command line format
- *   C not a u64 ("C-1")                    -> CE bad token in command line format
- *   F not a number ("Fx", "F-1")           -> CE BCLF; F4294967296 -> 0 (wraps)
- *   M not exactly one letter ("M", "Mset") -> CE incorrect length for M token
+ *   numbers: decimal digits only, no '+', no wrap-around
+ *   T/N/R not an i32 ("T", "Tx", "T+5")    -> CE bad token in command line format
+ *   C/E not a u64 ("C-1")                  -> CE bad token in command line format
+ *   F not a u32 ("Fx", "F4294967296")      -> CE BCLF (a later bad token's message wins)
  *   J / D not a u64                        -> CE invalid numeric initial/delta value
- *   b with a key that is not base64        -> CE error decoding key
- *   O longer than 31 bytes                 -> CE opaque token too long
- *   P, L (proxy hints)                     -> accepted and ignored everywhere
- *   every pre-parse flag is accepted by every command (mg C1 M5 J1 D1 I F1
- *   -> HD) and ignored where it means nothing
- *   the x (md) and E (ms) flags of later versions -> CE invalid flag
- *   md/ma: any pre-parse failure           -> CE invalid or duplicate flag
+ *   M: the byte after it is the mode ("MEE" is E); checked by ms / ma only
+ *   b with a key that is not base64        -> CE error decoding key; decoding is
+ *     lax: bytes outside the alphabet are skipped, the first group with '='
+ *     ends the key ("YjE=YjE=" -> "b1", "Yj=E" -> "b0")
+ *   O longer than 31 bytes                 -> mg, ma: run, then CE opaque token
+ *                                             too long; ms, md: that error only
+ *   P, L (proxy hints), x, E, s            -> accepted by every command
+ *   md: pre-parse messages as they are; ma: any of them (key length
+ *     included)                            -> CE invalid or duplicate flag
  *   ms: any error after the datalen        -> the data block is swallowed
- *   ms Mx / ma Mx (unknown mode)           -> CE invalid mode for ms/ma M token
+ *   ms M<bad> / ma M<bad> ("M", "Mset")    -> CE invalid mode for ms/ma M token
  *   errors are never silenced by q
  *  mg
  *   hit, no v                              -> HD <flags>; with v: VA <n> <flags>
  *   miss                                   -> EN, plus O and k (and b) only
  *   q: miss silent; hits are still sent (HD and VA)
  *   return flags c f h k l O s t in order; t -1 when no TTL
+ *   k: base64 with " b" when the item was stored with b (not by this b)
  *   h, l: the values before this access; u: no bump, no "fetched" mark
  *   T: applied in flag order ("t T60" shows the old TTL, "T60 t" the new)
  *   T on a hit counts cmd_touch/touch_hits, not cmd_get
- *   N on a miss: creates an empty item (flags 0), replies as a hit with
- *     W; its TTL is set when the N flag is reached in flag order ("t N30"
- *     -> t-1, "N30 t" -> t30); counted as get_hits
+ *   N on a miss: creates an empty item (flags 0, CAS from E if given),
+ *     replies as a hit with W; its TTL is set when the N flag is reached in
+ *     flag order ("t N30" -> t-1, "N30 t" -> t30); counted as get_hits
  *   afterwards (token sent, item not replaced): Z on every mg
- *   R<n>: W when the item has a TTL and less than n seconds remain, and no
- *     token was sent yet; then Z
+ *   R<n>: W when the item has a TTL and less than n seconds remain at R's
+ *     place in flag order ("T10 R20" wins), and no token was sent yet; then Z
  *   stale item (md I, ms C<lower> I): X; the first mg gets W, later Z
  *   trailer order: Z, X, W
  *  ms
- *   HD / NS / EX / NF; return flags O k c (c0 unless stored); q hides HD only
+ *   HD / NS / EX / NF; return flags O k c s (c0 unless stored; s the size
+ *     stored, or the request's on failure); q hides HD only
  *   modes E A P R S (add append prepend replace set); lower case invalid
- *   C with S/R mode: a cas (NF missing, EX mismatch); E ignores C; A/P: EX
- *     on mismatch, NS when missing
+ *   C with S/R mode: a cas (NF missing, EX mismatch); E mode ignores C;
+ *     A/P: EX on mismatch, NS when missing, C0 (and any C under -C) no check
+ *   A/P with N<ttl>: a miss stores the value with N's TTL
+ *   E<cas>: the stored item gets that CAS
  *   C<lower than the item's> with I: stored, marked stale, TTL and token
  *     state kept; C higher: EX
- *   N ignored (no auto-vivify for append in 1.6.18)
  *   "ms k 1\r\nabc\r\n"                     -> CE bad data chunk (q too), then the
  *                                             rest is read as commands
  *   too large                              -> SERVER_ERROR object too large for
  *                                             cache, data swallowed, old item gone
  *  md
  *   HD / NF / EX; return flags O k; q hides HD only (NF still sent)
- *   I: mark stale, new CAS (no delete counted); T with I sets the TTL
+ *   I: mark stale, new CAS (E's if given; no delete counted); T with I sets the TTL
+ *   x: the value replaced by an empty one (flags 0, TTL from T or none)
  *   C0 is compared like any CAS (an existing item: EX)
  *  ma
  *   HD, or VA <n> with v (the number, not the padded item); NF, NS, EX
  *   return flags O k t c (v); others ignored; q hides HD and VA
  *   N<ttl> on a miss: creates J (default 0) without applying D; no miss
  *     counted; M I + D - modes ("Mi", "Md": invalid mode; default incr,
- *     D default 1); decr floors at 0; C0 means no CAS check
+ *     D default 1); decr floors at 0; C0 means no CAS check; E sets the CAS
+ *   t: the TTL at its place among T and N; the item ends with the last
  *   non-numeric value -> CE cannot increment or decrement non-numeric value
+ *     (an empty value says so even when C does not match)
  *  me
- *   "ME <key> exp=<now-exptime or -1> la=<secs> cas=<n> fetch=yes|no
- *     cls=<class> size=<bytes>"; miss: EN; "me <b64> b": key decoded,
- *     printed base64; bad base64 -> CE BCLF; other extra tokens ignored
+ *   "ME <key> exp=<seconds left or -1> la=<secs> cas=<n> fetch=yes|no
+ *     cls=<class> size=<bytes>"; miss: EN; the key is looked up as sent
+ *     (b does not decode it) and printed base64 when the item's key is
+ *     binary; other extra tokens ignored
  *  mn -> MN
  */
 #include "config.h"

@@ -304,7 +304,7 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
 static void meta_debug(struct conn *c, const struct meta_request *m)
 {
     struct store_meta_debug_info info;
-    STAT_INC(c->w->ws.cmd_meta); /* memcached 1.6.18 counts only me here */
+    STAT_INC(c->w->ws.cmd_meta); /* memcached 1.6.45 counts only me here */
     if (!store_meta_peek(m->key, m->nkey, &info)) {
         fail(c, reply_add_static(&c->out, "EN\r\n"));
         return;
