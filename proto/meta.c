@@ -25,7 +25,8 @@
  *   unknown letter or digit                -> CE invalid flag (at once)
  *   repeated letter ("v v", "Oa Ob")       -> CE duplicate flag (at once)
  *   "vv" (trailing bytes of a plain flag)  -> same as "v"
- *   numbers: decimal digits only, no '+', no wrap-around
+ *   numbers: decimal digits only, no '+', no wrap-around, at most 11 bytes
+ *     (T N R F) or 22 (C E J D) even for zeros; "T-" is T0
  *   T/N/R not an i32 ("T", "Tx", "T+5")    -> CE bad token in command line format
  *   C/E not a u64 ("C-1")                  -> CE bad token in command line format
  *   F not a u32 ("Fx", "F4294967296")      -> CE BCLF (a later bad token's message wins)
@@ -213,11 +214,16 @@ size_t meta_base64_encode(const char *in, size_t n, char *out, size_t out_cap)
 /* ---- parser ---- */
 
 /* Numbers as 1.6.45 reads meta tokens: decimal digits only (no '+', no
- * spaces, no wrap-around); signed ones may start with '-'. */
+ * spaces, no wrap-around); signed ones may start with '-', and "-" alone
+ * is 0. A token longer than 11 bytes (32-bit numbers) or 22 bytes (64-bit)
+ * is refused whatever its value ("T000000000000"). */
+#define META_NUM32_LEN_MAX 11
+#define META_NUM64_LEN_MAX 22
+
 static bool num_u64(const char *p, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
-    if (n == 0)
+    if (n == 0 || n > META_NUM64_LEN_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
         if (p[i] < '0' || p[i] > '9')
@@ -234,7 +240,7 @@ static bool num_u64(const char *p, size_t n, uint64_t *out)
 static bool num_u32(const char *p, size_t n, uint32_t *out)
 {
     uint64_t v;
-    if (!num_u64(p, n, &v) || v > UINT32_MAX)
+    if (n > META_NUM32_LEN_MAX || !num_u64(p, n, &v) || v > UINT32_MAX)
         return false;
     *out = (uint32_t)v;
     return true;
@@ -243,8 +249,12 @@ static bool num_u32(const char *p, size_t n, uint32_t *out)
 static bool num_i32(const char *p, size_t n, int32_t *out)
 {
     bool neg = n > 0 && p[0] == '-';
-    uint64_t v;
-    if (!num_u64(p + neg, n - neg, &v) || v > (neg ? (uint64_t)INT32_MAX + 1 : (uint64_t)INT32_MAX))
+    uint64_t v = 0;
+    if (n > META_NUM32_LEN_MAX)
+        return false;
+    if (!(neg && n == 1) && !num_u64(p + neg, n - neg, &v))
+        return false;
+    if (v > (neg ? (uint64_t)INT32_MAX + 1 : (uint64_t)INT32_MAX))
         return false;
     *out = neg ? (int32_t)(0 - v) : (int32_t)v;
     return true;

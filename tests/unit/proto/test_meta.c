@@ -184,6 +184,17 @@ Test(meta, numbers_are_strict)
     expect_cerr("ma k D-1\r\n", "invalid or duplicate flag");
     expect_cerr("ms k +1\r\n", "bad command line format");
     expect_cerr("ms k 4294967297\r\n", "bad command line format");
+    /* at most 11 bytes for 32-bit numbers, 22 for 64-bit ones, zeros too */
+    expect_cerr("mg k T000000000000\r\n", "bad token in command line format");
+    expect_cerr("mg k T-00000000001\r\n", "bad token in command line format");
+    expect_cerr("mg k F000000000000\r\n", "bad command line format");
+    expect_cerr("mg k C00000000000000000000000\r\n", "bad token in command line format");
+    expect_cerr("ma k J00000000000000000000000\r\n", "invalid or duplicate flag");
+    expect_ok("mg k T00000000000 C0000000000000000000000 N-0000000001\r\n", &m);
+    cr_assert_eq(m.vivify_ttl, -1);
+    expect_ok("mg k T-\r\n", &m); /* "-" alone is 0 */
+    cr_assert_eq(m.ttl, 0);
+    expect_cerr("mg k F-\r\n", "bad command line format");
     expect_ok("mg k T05\r\n", &m);
     cr_assert_eq(m.ttl, 5);
     expect_ok("mg k T2147483647 N-2147483648\r\n", &m);
