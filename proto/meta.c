@@ -90,9 +90,10 @@
  *     (an empty value says so even when C does not match)
  *  me
  *   "ME <key> exp=<seconds left or -1> la=<secs> cas=<n> fetch=yes|no
- *     cls=<class> size=<bytes>"; miss: EN; the key is looked up as sent
- *     (b does not decode it) and printed base64 when the item's key is
- *     binary; other extra tokens ignored
+ *     cls=<class> size=<bytes>"; miss: EN; "me <b64> b" decodes the key
+ *     (bad base64: CE BCLF; 1.6.45 decodes only when a token follows the
+ *     b, not copied); printed base64 when the item's key is binary; other
+ *     extra tokens ignored
  *  mn -> MN
  */
 #include "config.h"
@@ -432,11 +433,20 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
     }
 
     if (req->cmd == META_CMD_ME) {
-        /* "me <key> b": the key is looked up as sent and printed base64
-         * encoded (1.6.45 does not decode it) */
+        /* "me <key> b": the key is base64 (protocol.txt). 1.6.45 decodes it
+         * only when another token follows the b, an off-by-one not copied
+         * (memcached-compat.md) */
         if (!key_ok)
             return cerr(errmsg, E_BCLF);
-        req->key_binary = nt >= 3 && t[2].n == 1 && t[2].p[0] == 'b';
+        if (nt >= 3 && t[2].n == 1 && t[2].p[0] == 'b') {
+            char dec[PROTO_KEY_MAX];
+            size_t dn = meta_base64_decode(key->p, key->n, dec, sizeof(dec));
+            if (dn == 0)
+                return cerr(errmsg, E_BCLF);
+            memcpy(req->key, dec, dn);
+            req->nkey = (uint8_t)dn;
+            req->key_binary = true;
+        }
         return PROTO_OK;
     }
 

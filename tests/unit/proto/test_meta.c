@@ -338,11 +338,14 @@ Test(meta, base64_keys)
     cr_assert(m.key_binary);
     cr_assert_eq(m.nkey, 3);
     cr_assert_eq(memcmp(m.key, "foo", 3), 0);
-    /* me looks the key up as sent, and prints it base64 encoded */
-    expect_ok("me abc b\r\n", &m);
+    /* me <b64> b decodes the key, also when b is the last token */
+    expect_ok("me YWJj b\r\n", &m);
     cr_assert(m.key_binary);
     cr_assert_eq(m.nkey, 3);
     cr_assert_eq(memcmp(m.key, "abc", 3), 0);
+    expect_cerr("me abc b\r\n", "bad command line format");
+    expect_ok("me abc x b\r\n", &m); /* b elsewhere means nothing */
+    cr_assert_not(m.key_binary);
     /* decoding as lax as memcached's */
     expect_ok("mg YjE=YjE= b\r\n", &m);
     cr_assert_eq(m.nkey, 2);
@@ -494,7 +497,7 @@ Test(meta, encode_mn_me)
     reply_init(&r, NULL);
     cr_assert_eq(meta_encode_mn(&r), 0);
     struct meta_request m;
-    expect_ok("me abc b\r\n", &m);
+    expect_ok("me YWJj b\r\n", &m);
     struct meta_debug d = {.key_binary = true, .exp = -30, .la = 2, .cas = 3, .fetched = true, .cls = 1, .size = 63};
     cr_assert_eq(meta_encode_debug(&r, &m, &d), 0);
     char *got = flatten(&r);
