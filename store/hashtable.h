@@ -4,7 +4,7 @@
  *
  * Locks: 2^k stripe mutexes (k = min(7, initial hashpower)); a key's
  * stripe is hash & stripe_mask. At most 128, so that an item can record
- * the stripe it is linked under in one byte (item.h). Because there are never more stripes than
+ * the stripe it is linked under in 7 bits of its state (item.h). Because there are never more stripes than
  * buckets, all items of one bucket - and of the two buckets it splits into
  * on growth - share one stripe. The stripe lock guards those buckets'
  * chains (h_next), the items' LINKED flag, and is what every store
