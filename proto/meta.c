@@ -14,6 +14,7 @@
  *   "MG k", "mgx k", "mz k", "  mg k"      -> ERROR
  *   "mg  k  v" (runs of spaces)            -> served; only ' ' separates
  *   "mg k\tv"                              -> key "k\tv"
+ *   NUL bytes are ordinary bytes: "mg k v\0 t" is v and t; "mg\0 k": ERROR
  *   a flag whose first byte is not 0-9 or  -> CE BCLF for the whole line,
  *     'A'..'z' ("!", "@", "{", "\xc3")        before any other check; ms: the
  *                                             data is not swallowed
@@ -121,7 +122,7 @@ bool meta_is_meta(const char *buf, size_t len)
     if (strchr("gsdane", buf[i + 1]) == NULL || buf[i + 1] == '\0')
         return false;
     char c = buf[i + 2];
-    return c == ' ' || c == '\r' || c == '\n' || c == '\0';
+    return c == ' ' || c == '\r' || c == '\n'; /* "mg\0" is an unknown command */
 }
 
 static enum proto_status cerr(const char **errmsg, const char *msg)
@@ -389,7 +390,9 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
     size_t linelen = (size_t)(nl - buf);
     if (linelen >= TEXT_LINE_BUF_MAX)
         return PROTO_CLOSE;
-    size_t n = token_line_len(buf, linelen);
+    /* one trailing "\r" dropped; a NUL is an ordinary byte here (1.6.45:
+     * "mg k v\0 t" is v and t, "mg k\0" another key), unlike in text */
+    size_t n = linelen > 0 && buf[linelen - 1] == '\r' ? linelen - 1 : linelen;
     *consumed = linelen + 1;
 
     memset(req, 0, sizeof(*req));

@@ -69,6 +69,7 @@ Test(meta, is_meta)
     cr_assert_not(meta_is_meta("mz k\r\n", 6));
     cr_assert_not(meta_is_meta("get k\r\n", 7));
     cr_assert_not(meta_is_meta("mg", 2)); /* cannot tell yet */
+    cr_assert_not(meta_is_meta("mg\0 k\r\n", 7)); /* 1.6.45: ERROR */
 }
 
 Test(meta, commands)
@@ -97,6 +98,14 @@ Test(meta, commands)
     expect_ok("mg foo v\n", &m);
     expect_ok("mg k\tv\r\n", &m);
     cr_assert_eq(m.nkey, 3);
+    /* a NUL is an ordinary byte of a meta line (text lines end there) */
+    const char nul[] = "mg k\0 v\0 t\r\n";
+    size_t consumed, swallow;
+    const char *err = NULL;
+    cr_assert_eq(meta_parse(nul, sizeof(nul) - 1, &m, &consumed, &err, &swallow), PROTO_OK);
+    cr_assert_eq(consumed, sizeof(nul) - 1);
+    cr_assert_eq(m.nkey, 2);
+    cr_assert(meta_has(&m, 'v') && meta_has(&m, 't'));
 }
 
 Test(meta, no_key_is_error)
