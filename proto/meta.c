@@ -78,7 +78,7 @@
  *  md
  *   HD / NF / EX; return flags O k; q hides HD only (NF still sent)
  *   I: mark stale, new CAS (E's if given; no delete counted); T with I sets the TTL
- *   x: the value replaced by an empty one (flags 0, TTL from T or none)
+ *   x: the value replaced by an empty one (flags from F or 0, TTL from T or none)
  *   C0 is compared like any CAS (an existing item: EX)
  *  ma
  *   HD, or VA <n> with v (the number, not the padded item); NF, NS, EX

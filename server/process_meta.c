@@ -240,6 +240,7 @@ static void meta_delete(struct conn *c, const struct meta_request *m)
         .has_new_cas = meta_has(m, 'E'),
         .new_cas = m->new_cas,
         .key_binary = m->key_binary,
+        .flags = m->client_flags,
     };
     enum store_status st = store_meta_delete(m->key, m->nkey, &o, &c->w->ts);
     struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};

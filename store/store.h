@@ -348,7 +348,7 @@ enum store_status store_meta_link(struct item *it, const struct store_meta_link_
 
 /*
  * md: deletes (has_cas: only when `cas` matches, 0 included); with
- * `remove_value` (x) replaces the item by an empty one (flags 0, exptime
+ * `remove_value` (x) replaces the item by an empty one (`flags`, exptime
  * from T or none); with `invalidate` (I) marks the item stale with a new
  * CAS (or E's), clears its token-sent state, and when `set_ttl` sets its
  * exptime. Counts delete_hits (plain delete) / delete_misses.
@@ -363,6 +363,7 @@ struct store_meta_delete_opts {
     bool has_new_cas;
     uint64_t new_cas;
     bool key_binary;            /* x: the emptied item's key is binary (b) */
+    uint32_t flags;             /* x: the emptied item's client flags (F, else 0) */
 };
 enum store_status store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_opts *o,
                                     struct store_tstats *ts);

@@ -246,8 +246,8 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
         store_int_unlink(it, hv);
     } else {
         if (o->remove_value) {
-            /* x: the same key with an empty value, flags 0 */
-            struct item *nit = store_int_alloc(key, nkey, 0, o->set_ttl ? o->exptime : 0, 0, ts, &st);
+            /* x: the same key with an empty value and F's flags */
+            struct item *nit = store_int_alloc(key, nkey, o->flags, o->set_ttl ? o->exptime : 0, 0, ts, &st);
             if (nit == NULL)
                 goto out;
             if (o->key_binary)

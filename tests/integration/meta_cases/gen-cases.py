@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # gen-cases.py - writes meta_gen.cases: the generated meta exchanges (every
 # command x every flag letter x a valid, missing, bad, too long and repeated
-# token, with and without q, on a miss and on a hit; b keys; ms modes).
+# token, with and without q, on a miss and on a hit; b keys; ms modes; pairs
+# of item-changing flags on a hit and on a stale item).
 # Only the requests are written; record the replies from the oracle with
 #   tests/integration/record-cases.sh tests/integration/meta_cases/meta_gen.cases
 # then run mask-cas.py on it. Cases that hit the divergences listed in
@@ -66,6 +67,21 @@ def main():
                 out.append("=== ms-M%s-%s%s" % (mode or "none", extra.replace(" ", "_") or "plain",
                                                  "-hit" if hit else ""))
                 out.append("> " + esc(req))
+    # pairs of flags that change the item, on a hit and on a stale item
+    pairs = "xIFTENRCqvt"
+    for cmd in ("mg", "md", "ma"):
+        for i, a in enumerate(pairs):
+            for b in pairs[i + 1:]:
+                for state in ("hit", "stale"):
+                    n += 1
+                    key = "g%d" % n
+                    req = "ms %s 2 T90 F9\r\n10\r\n" % key
+                    if state == "stale":
+                        req += "md %s I\r\n" % key
+                    req += "%s %s %s%s %s%s\r\n" % (cmd, key, a, VALID.get(a, ""), b, VALID.get(b, ""))
+                    req += "mg %s v c f s k t\r\nmn\r\n" % key
+                    out.append("=== %s-%s%s-%s" % (cmd, a, b, state))
+                    out.append("> " + esc(req))
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "meta_gen.cases"), "w") as f:
         f.write("\n".join(out) + "\n")

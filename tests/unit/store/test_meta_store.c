@@ -262,14 +262,14 @@ Test(meta_store, delete_remove_value)
 {
     put("x", "abc", 180);
     struct store_meta_delete_opts o = {.remove_value = true, .set_ttl = true, .exptime = 150,
-                                       .has_new_cas = true, .new_cas = 77};
+                                       .has_new_cas = true, .new_cas = 77, .flags = 3};
     cr_assert_eq(store_meta_delete("x", 1, &o, &ts), STORE_OK);
     struct store_meta_get_opts g = {0};
     struct store_meta_get_info info;
     struct item *it = mget("x", &g, &info);
     cr_assert_not_null(it);
     cr_assert_eq(item_nbytes(it), 0);
-    cr_assert_eq(item_flags(it), 0);
+    cr_assert_eq(item_flags(it), 3);
     cr_assert_eq(item_exptime(it), 150);
     cr_assert_eq(item_cas(it), 77);
     item_release(it);
