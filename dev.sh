@@ -54,7 +54,9 @@ case "${1:-}" in
         ;;
     test)
         # the whole suite: the normal build's `make check`, then the same
-        # suite under ASan+UBSan and the concurrency tests under TSan
+        # suite under ASan+UBSan, and every integration test and ops script
+        # against a ThreadSanitizer build of server/mcd, deadlock detection
+        # on, plus the store's concurrency tests in-process under TSan
         # (tests/sanitizers.sh; MCD_NO_SANITIZERS=1 skips them), then
         # `make distcheck` (MCD_NO_DISTCHECK=1 skips it)
         deps

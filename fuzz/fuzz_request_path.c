@@ -276,6 +276,11 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
         return true;
     }
     case MC_CMD_FLUSH_ALL: {
+        if (req->args != NULL) { /* a delay that did not parse */
+            if (!req->noreply)
+                FUZZ_CHECK(text_encode_client_error(&f->out, "invalid exptime argument") == 0);
+            return true;
+        }
         rel_time_t when = f->now;
         if (req->has_delay && req->delay > 0) {
             rel_time_t t = store_exptime_convert(req->delay);
@@ -301,6 +306,7 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
         return true;
     case MC_CMD_VERBOSITY:
     case MC_CMD_NOOP:
+    case MC_CMD_SLABS:
         emit_status(f, req, MC_OK);
         return true;
     case MC_CMD_QUIT:
@@ -309,7 +315,7 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
         return false;
     case MC_CMD_SHUTDOWN:
         FUZZ_CHECK((f->binary ? binary_encode_status(&f->out, req, BINARY_STATUS_UNKNOWN_COMMAND)
-                              : reply_add_static(&f->out, "ERROR: shutdown not enabled\r\n")) == 0);
+                              : reply_add_static(&f->out, "SERVER_ERROR: shutdown not enabled\r\n")) == 0);
         return true;
     case MC_CMD_NONE:
     case MC_CMD__COUNT:
@@ -332,10 +338,12 @@ static bool step_text(struct fx *f)
         return false;
     case PROTO_ERROR:
         f->pos += consumed;
-        FUZZ_CHECK(text_encode_error(&f->out) == 0);
+        if (!req.noreply)
+            FUZZ_CHECK(text_encode_error(&f->out) == 0);
         return true;
     case PROTO_CLIENT_ERROR:
-        f->pos += consumed;
+        /* a bad storage header swallows its data block (req.vlen bytes) */
+        f->pos += consumed + (req.vlen < f->size - f->pos - consumed ? req.vlen : f->size - f->pos - consumed);
         if (!req.noreply)
             FUZZ_CHECK(text_encode_client_error(&f->out, errmsg) == 0);
         return true;

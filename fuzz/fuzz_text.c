@@ -204,12 +204,15 @@ int fuzz_text_input(const uint8_t *data, size_t size)
             encode_ok(&r, &req);
             break;
         case PROTO_ERROR:
-            FUZZ_CHECK(!req.noreply);
-            FUZZ_CHECK(text_encode_error(&r) == 0);
+            /* a trailing noreply silences ERROR (never for stats) */
+            FUZZ_CHECK(!req.noreply || req.cmd != MC_CMD_STATS);
+            if (!req.noreply)
+                FUZZ_CHECK(text_encode_error(&r) == 0);
             break;
         case PROTO_CLIENT_ERROR:
             FUZZ_CHECK(errmsg != NULL);
-            FUZZ_CHECK(req.vlen == 0);
+            /* only a storage header swallows (its length + 2) */
+            FUZZ_CHECK(req.vlen == 0 || (is_storage(req.cmd) && req.vlen >= 2 && req.vlen <= INT32_MAX));
             if (!req.noreply)
                 FUZZ_CHECK(text_encode_client_error(&r, errmsg) == 0);
             break;
@@ -219,9 +222,9 @@ int fuzz_text_input(const uint8_t *data, size_t size)
         check_text_reply(&r);
 
         pos += consumed;
-        if (st == PROTO_OK && is_storage(req.cmd)) {
+        if ((st == PROTO_OK && is_storage(req.cmd)) || (st == PROTO_CLIENT_ERROR && req.vlen > 0)) {
             /* skip the data block and its terminator, as the server reads them */
-            size_t block = (size_t)req.vlen + 2;
+            size_t block = (size_t)req.vlen + (st == PROTO_OK ? 2 : 0);
             if (block > size - pos)
                 break;
             pos += block;

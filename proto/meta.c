@@ -37,7 +37,9 @@
  *     lax: bytes outside the alphabet are skipped, the first group with '='
  *     ends the key ("YjE=YjE=" -> "b1", "Yj=E" -> "b0")
  *   O longer than 31 bytes                 -> mg, ma: run, then CE opaque token
- *                                             too long; ms, md: that error only
+ *                                             too long; md: that error only; ms:
+ *                                             that error, data swallowed, a CAS
+ *                                             used up (process_meta)
  *   P, L (proxy hints), x, E, s            -> accepted by every command
  *   md: pre-parse messages as they are; ma: any of them (key length
  *     included)                            -> CE invalid or duplicate flag
@@ -485,7 +487,7 @@ enum proto_status meta_parse(const char *buf, size_t len, struct meta_request *r
         default: return cerr(errmsg, "invalid mode for ma M token");
         }
     }
-    if (req->opaque_too_long && (req->cmd == META_CMD_MS || req->cmd == META_CMD_MD))
+    if (req->opaque_too_long && req->cmd == META_CMD_MD)
         return cerr(errmsg, "opaque token too long");
     *swallow = 0;
     return PROTO_OK;

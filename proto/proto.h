@@ -27,7 +27,7 @@
     X(DELETE, "delete") X(INCR, "incr") X(DECR, "decr") X(TOUCH, "touch") \
     X(FLUSH_ALL, "flush_all") X(STATS, "stats") X(VERSION, "version") \
     X(VERBOSITY, "verbosity") X(QUIT, "quit") X(SHUTDOWN, "shutdown") \
-    X(NOOP, "noop")
+    X(NOOP, "noop") X(SLABS, "slabs")
 
 enum mc_cmd {
 #define X(id, name) MC_CMD_##id,

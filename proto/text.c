@@ -6,115 +6,102 @@
  * into the caller's buffer. It never consumes a storage command's data block
  * and never touches the store, a socket or the reply.
  *
- * Compatibility rules, each checked against memcached 1.6.18 (the oracle) by
+ * Compatibility rules, each checked against memcached 1.6.45 (the oracle) by
  * sending the bytes on the left and recording the reply on the right. "CE"
  * is "CLIENT_ERROR ", "BCLF" is "bad command line format", K251 is a 251-byte
- * key. The unit tests (tests/unit/proto/test_text_parse.c) pin these.
+ * key. The unit tests (tests/unit/proto/test_text_parse.c) and the recorded
+ * cases (tests/integration/cases/text.cases) pin these.
  *
  *  Lines and tokens
  *   "get a\n" (bare LF)                  -> served like "get a\r\n"
  *   "get a\r\r\n"                        -> one "\r" stripped: key "a\r" (miss)
- *   "" / "\r" (empty line)               -> ERROR
- *   "x", "GET a", "Get a", "getx a"      -> ERROR (exact, case-sensitive names)
- *   "  get a" (leading spaces)           -> served (runs of ' ' separate tokens)
+ *   "", "\r", " ", "x", "\0" (< 2 bytes) -> CE BCLF
+ *   "ab", "   ", "x\0yz"                 -> ERROR
+ *   "  get a" (leading spaces)           -> ERROR (the command is empty)
+ *   "GET a", "getx a", "get\ta"          -> ERROR (exact, case-sensitive names)
  *   "get a  a   a"                       -> three keys
- *   "get\ta", "set\tk 0 0 5"             -> ERROR (only ' ' separates)
  *   "get a\tb"                           -> key "a\tb"
  *   "get a\0b"                           -> key "a" (a NUL ends the line)
- *   "get a\x01\x02", "set a\x01\x7f ..." -> accepted (no key charset check)
- *   get with 30 keys (> 24 tokens)       -> all 30 served
+ *   "<unknown> ... HTTP/x" (last token)  -> connection closed ("GET / HTTP/1.0")
+ *   noreply                              -> only as the LAST token, anywhere
+ *                                           after the arguments; tokens past
+ *                                           a command's arguments are ignored
  *  Line length (no "\n" yet)
  *   2048 bytes                           -> waits for more
  *   2049 bytes, not get/gets             -> connection closed
  *   "get "/"gets " after <= 100 spaces   -> keeps reading (1 MB and more)
- *   101 leading spaces, "gat ", "get\t"  -> connection closed
  *   non-get line of 16000 bytes + "\n"   -> served (fits memcached's 16 KB read)
  *   non-get line of 17000 bytes + "\n"   -> connection closed
+ *  Too few arguments: CE BCLF
+ *   "get", "get   ", "gat", "gat 10", "set k 0 0", "incr k", "delete",
+ *   "touch k", "verbosity"
  *  Get family
- *   "get", "get ", "gets", "gat"         -> ERROR
- *   "gat 10", "gats 10" (no key)         -> END
- *   "gat abc a"                          -> CE invalid exptime argument
- *   "get a K251 b" (a exists)            -> CE BCLF only (no VALUE, no END)
- *   "gets K251", "gat 1 K251 noreply"    -> CE BCLF ("noreply" is just a key)
- *   250-byte key                         -> served
- *  Storage
- *   "set k 0 0" / "cas k 0 0 5"          -> ERROR, and the data line -> ERROR
- *   "set k 0 0 5 noreply x" (8 tokens)   -> ERROR, data line -> ERROR
- *   "set k 0 0 5 foo" (7th not noreply)  -> STORED (extra token ignored)
- *   "set k abc 0 5" + "hello"            -> CE BCLF, then ERROR for "hello":
- *                                           the data block is NOT swallowed
- *   "set k abc 0 5 noreply" + "hello"    -> (silent), then ERROR
- *   "set K251 0 0 5"                     -> CE BCLF, then ERROR
- *   flags 4294967296 / 2^64-1            -> stored as 0 / 4294967295 (truncated)
- *   flags -1, 18446744073709551616, 5x   -> CE BCLF
- *   flags +5, -0, " \t0", "5\t"          -> 5, 0, 0, 5
- *   exptime 2147483648                   -> accepted, wraps negative: expired
+ *   "gat abc a", "+1", 2147483648        -> CE invalid exptime argument
+ *   "get a K251 b"                       -> CE BCLF only (no VALUE, no END);
+ *                                           see "Differences" below
+ *  Storage (flags and exptime keep 1.6's strtoul/strtol rules; the length
+ *  is digits with an optional '-')
+ *   length abc, -1, +5, 2147483646, 4294967301 -> CE BCLF, nothing swallowed
+ *   with a good length, any other error  -> CE BCLF and the data block is
+ *     (K251, flags -1/2^64/5x/0x10,         swallowed (silently with a
+ *     exptime 2^63, cas missing/-1/+1)      trailing noreply)
+ *   "set k 0 0 5 noreply x"              -> STORED (noreply is not last)
+ *   flags 4294967296 / 2^64-1            -> stored as 0 / 4294967295
+ *   flags +5, -0, "5\t"                  -> 5, 0, 5
  *   exptime 4294967306                   -> accepted, wraps to 10
- *   exptime 9223372036854775808          -> CE BCLF
- *   bytes -1, abc, 2147483646, 2147483648 -> CE BCLF (bytes > INT_MAX-2, or
- *                                           negative after 32-bit wrap)
- *   bytes 4294967301                     -> wraps to 5: STORED
- *   bytes 2147483645, 1048577            -> header accepted; the server then
+ *   length 2147483645, 1048577           -> header accepted; the server then
  *                                           answers SERVER_ERROR object too
  *                                           large for cache and swallows
- *   "cas k 0 0 5 abc" / "... -1"         -> CE BCLF
- *   "cas k 0 0 5 1 x"                    -> accepted (x ignored)
- *  incr/decr
- *   "incr k"                             -> ERROR
- *   "incr k abc", "-1", "1x", 2^64       -> CE invalid numeric delta argument
- *   "incr k +1", "-0", "\t1", "1\t"      -> accepted (1, 0, 1, 1)
- *   "incr k -18446744073709551615"       -> accepted as 1 (strtoull wraps)
- *   "incr k abc noreply"                 -> silent
- *   "incr k 1 noreply x"                 -> ERROR
+ *  incr/decr: delta is digits only, 0..2^64-1
+ *   "incr k abc", "-1", "+1", "-0", 2^64 -> CE invalid numeric delta argument
  *   "incr K251 1"                        -> CE BCLF
  *  delete
- *   "delete"                             -> ERROR
- *   "delete k 0", "delete k 0 noreply"   -> accepted
- *   "delete k 5", "k 0 0", "k 00"        -> CE BCLF.  Usage: delete <key> [noreply]
- *   "delete k 5 noreply", "k x noreply"  -> silent (noreply seen first)
- *   "delete k noreply noreply"           -> silent (invalid, but noreply)
- *   "delete k 0 noreply x"               -> ERROR (6 tokens)
- *   "delete K251"                        -> CE BCLF
- *   "delete K251 5"                      -> CE BCLF.  Usage: ... (checked first)
- *  touch
- *   "touch k"                            -> ERROR
- *   "touch k abc", 9223372036854775808   -> CE invalid exptime argument
- *   "touch k abc noreply"                -> silent
- *   "touch k 10 x"                       -> accepted
- *   "touch K251 10"                      -> CE BCLF
+ *   "delete k <anything ...>"            -> accepted ("delete k 10": DELETED)
+ *   "delete noreply"                     -> silent delete of key "noreply"
+ *   "delete K251", "delete K251 5"       -> CE BCLF
+ *  touch / gat exptime, flush_all delay: '-'? digits, int32 range
+ *   "touch k +1", 2147483648, 4294967306 -> CE invalid exptime argument
+ *   "touch k 10 x y z"                   -> accepted
  *  flush_all
- *   "flush_all", "flush_all 10", "-1", "0", "4294967296" -> OK
+ *   "flush_all", "10", "-1", "0 20 30"   -> OK
  *   "flush_all noreply", "10 noreply"    -> silent OK
- *   "flush_all 10 20"                    -> OK (20 ignored)
- *   "flush_all 10 20 30"                 -> ERROR
- *   "flush_all abc"                      -> CE invalid exptime argument
- *   "flush_all abc noreply"              -> silent
- *   "flush_all noreply 10"               -> CE invalid exptime argument
- *  verbosity
- *   "verbosity"                          -> ERROR
- *   "verbosity 1", "verbosity 1 2"       -> OK
- *   "verbosity 1 noreply", "noreply"     -> silent ("verbosity noreply" is a
- *                                           silenced CE BCLF)
- *   "verbosity abc", "-1", 2^64          -> CE BCLF
- *   "verbosity 1 2 3"                    -> ERROR
+ *   "flush_all noreply 10", "abc", "+1"  -> CE invalid exptime argument (with
+ *                                           -F: CE flush_all not allowed)
+ *  verbosity: digits, 0..2^32-1
+ *   "verbosity 1", "1 2 3"               -> OK
+ *   "verbosity abc", "-1", "+1", 2^32    -> CE BCLF
+ *   "verbosity noreply"                  -> silenced CE BCLF
+ *  slabs
+ *   "slabs automove 0|1|2 [...]"         -> OK (mcd: remembered, no effect)
+ *   "slabs automove invalid", "-1", "+1" -> CE BCLF
+ *   "slabs reassign x 1", "1 +2"         -> CE BCLF
+ *   "slabs", "slabs x", "slabs automove [3]", "slabs reassign 1 2" -> ERROR
+ *                                           (mcd: no manual page mover)
  *  Others
- *   "version", "version x y z"           -> VERSION 1.6.18 (args ignored)
- *   "VERSION"                            -> ERROR
+ *   "version", "version x y z"           -> VERSION 1.6.45 (args ignored)
  *   "quit", "quit x y"                   -> connection closed
- *   "shutdown ..." without -A            -> ERROR: shutdown not enabled
+ *   "shutdown ..." without -A            -> SERVER_ERROR: shutdown not enabled
+ *                                           (silent with a trailing noreply)
  *   "shutdown x", "shutdown graceful x"  -> (with -A) CE invalid shutdown mode
- *   "stats  reset", "stats reset x"      -> RESET
- *   "stats detail  on"                   -> OK
- *   "stats\t"                            -> ERROR (not "stats")
- *   "stats bogus"                        -> ERROR
- *   "noop", "slabs"                      -> ERROR
+ *   "stats reset x", "stats items x"     -> the group; the rest is ignored
+ *   "stats\t", "stats bogus"             -> ERROR
+ *   "noop", "lru", "lru_crawler", "watch", "misbehave", "cache_memlimit",
+ *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
+ *                                           see memcached-compat.md)
+ *   "xx noreply", "slabs noreply", "lru_crawler noreply" -> silent: a
+ *                                           trailing noreply silences ERROR
+ *   "stats bogus noreply"                -> ERROR (stats takes no noreply)
+ *   "lru HTTP/1.0", "watch HTTP/1.0"     -> ERROR (memcached knows them);
+ *   "misbehave HTTP/1.0", "debugtime ..." -> closed (memcached does not)
  *   "mn", "mg a v", "me a"               -> meta commands (MN, EN): not parsed
  *                                           here: PROTO_ERROR
  *
  * Differences kept on purpose: memcached fetches (and for gat touches) the
  * keys of a multiget before the first over-long key and then throws those
- * replies away; we reject the whole line up front, which gives the same
- * bytes on the wire without the side effects. A multiget line is limited to
+ * replies away; we reject the whole line up front, without the side
+ * effects. 1.6.45 then also sends a stray "\r\n" after the CLIENT_ERROR and
+ * drops the replies still queued for earlier pipelined commands: mcd sends
+ * the error line alone (tests/integration/cases/text-mcd.cases). A multiget line is limited to
  * TEXT_MULTIGET_LINE_MAX (memcached grows without bound).
  */
 #include "config.h"
@@ -132,12 +119,15 @@
  * deciding whether an endless line may keep growing. */
 #define TEXT_MULTIGET_LEADING_SPACES 100
 
-/* We need at most 8 tokens to validate any command except the get family
- * (keys are walked separately) and stats/shutdown (the rest is args). */
+/* The tokens we keep: enough to validate any command except the get family
+ * (keys are walked separately) and stats/shutdown (the rest is args). Tokens
+ * past these are counted and ignored, except the last one (noreply). */
 #define TEXT_TOKENS 8
 
+/* A line shorter than this (after its "\r") is CLIENT_ERROR in 1.6.45. */
+#define TEXT_LINE_MIN 2
+
 #define MSG_BCLF "bad command line format"
-#define MSG_DELETE_USAGE "bad command line format.  Usage: delete <key> [noreply]"
 #define MSG_EXPTIME "invalid exptime argument"
 #define MSG_DELTA "invalid numeric delta argument"
 
@@ -167,6 +157,29 @@ static const struct {
     {"verbosity", 9, MC_CMD_VERBOSITY},
     {"quit", 4, MC_CMD_QUIT},
     {"shutdown", 8, MC_CMD_SHUTDOWN},
+    {"slabs", 5, MC_CMD_SLABS},
+};
+
+/* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
+ * HTTP-looking last token does not close the connection for them. */
+static const char *const text_unsupported[] = {"lru", "lru_crawler", "watch", "cache_memlimit", "extstore",
+                                               "refresh_certs"};
+
+static bool is_unsupported(const struct token *t)
+{
+    for (size_t i = 0; i < sizeof(text_unsupported) / sizeof(text_unsupported[0]); i++) {
+        if (strlen(text_unsupported[i]) == t->n && memcmp(text_unsupported[i], t->p, t->n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A command line split on runs of spaces. t[0] is the command: the bytes
+ * before the first space (empty when the line starts with one). */
+struct text_line {
+    struct token t[TEXT_TOKENS];
+    size_t nt;          /* all tokens, including those not kept in t[] */
+    struct token last;  /* the last token */
 };
 
 static enum mc_cmd lookup_cmd(const struct token *t)
@@ -183,9 +196,33 @@ static bool tok_is(const struct token *t, const char *s, size_t n)
     return t->n == n && memcmp(t->p, s, n) == 0;
 }
 
-static bool tok_is_noreply(const struct token *t)
+static void split_line(const char *buf, size_t n, struct text_line *l)
 {
-    return tok_is(t, "noreply", 7);
+    const char *sp = memchr(buf, ' ', n);
+    size_t pos = sp != NULL ? (size_t)(sp - buf) : n;
+    const char *p;
+    size_t np;
+
+    l->t[0].p = buf;
+    l->t[0].n = pos;
+    l->nt = 1;
+    while (token_next(buf, n, &pos, &p, &np)) {
+        if (l->nt < TEXT_TOKENS) {
+            l->t[l->nt].p = p;
+            l->t[l->nt].n = np;
+        }
+        l->nt++;
+        l->last.p = p;
+        l->last.n = np;
+    }
+    if (l->nt == 1)
+        l->last = l->t[0];
+}
+
+/* 1.6.45: a trailing "noreply" (the last token, wherever it is) silences. */
+static bool last_is_noreply(const struct text_line *l)
+{
+    return l->nt > 1 && tok_is(&l->last, "noreply", 7);
 }
 
 bool text_next_token(const char *s, size_t len, size_t *pos, const char **tok, size_t *ntok)
@@ -230,16 +267,13 @@ static enum proto_status client_error(const char **errmsg, const char *msg)
 }
 
 /* The key list of a get-family line runs from `from` to `end`: sets
- * req->keys and rejects a key over PROTO_KEY_MAX (memcached sends nothing
- * but the error then). No key at all is memcached's ERROR for get/gets;
- * gat/gats without a key come here with their exptime token already seen
- * and answer END, so the caller checks the token count first. */
+ * req->keys; no key at all, or a key over PROTO_KEY_MAX, is CE BCLF. */
 static enum proto_status check_get_keys(const char *from, const char *end, struct mc_request *req,
                                         const char **errmsg)
 {
     rest_of_line(from, end, &req->keys, &req->keys_len);
-    if (req->keys_len == 0 && (req->cmd == MC_CMD_GET || req->cmd == MC_CMD_GETS))
-        return PROTO_ERROR;
+    if (req->keys_len == 0)
+        return client_error(errmsg, MSG_BCLF);
     size_t pos = 0;
     const char *key;
     size_t nkey;
@@ -254,132 +288,154 @@ static enum proto_status check_get_keys(const char *from, const char *end, struc
     return PROTO_OK;
 }
 
-static enum proto_status parse_get(const struct token *t, size_t nt, const char *end, struct mc_request *req,
+static enum proto_status parse_get(const struct text_line *l, const char *end, struct mc_request *req,
                                    const char **errmsg)
 {
     bool touch = req->cmd == MC_CMD_GAT || req->cmd == MC_CMD_GATS;
 
-    if (nt < 2)
-        return PROTO_ERROR;
-    const char *from = t[1].p;
+    if (l->nt < (touch ? 3u : 2u))
+        return client_error(errmsg, MSG_BCLF);
+    const char *from = l->t[1].p;
     if (touch) {
         int32_t exptime;
-        if (!token_parse_i32(t[1].p, t[1].n, &exptime))
+        if (!token_parse_digits_i32(l->t[1].p, l->t[1].n, &exptime))
             return client_error(errmsg, MSG_EXPTIME);
         req->exptime = exptime;
-        from = t[1].p + t[1].n;
+        from = l->t[1].p + l->t[1].n;
     }
     return check_get_keys(from, end, req, errmsg);
 }
 
-static enum proto_status parse_storage(const struct token *t, size_t nt, struct mc_request *req,
-                                       const char **errmsg)
+/* "<cmd> <key> <flags> <exptime> <bytes> [<cas>] ... [noreply]". Once the
+ * length parses, every other error swallows the data block (req->vlen is
+ * then the bytes to skip, "\r\n" included). */
+static enum proto_status parse_storage(const struct text_line *l, struct mc_request *req, const char **errmsg)
 {
-    bool cas = req->cmd == MC_CMD_CAS;
-    size_t want = cas ? 6 : 5; /* tokens, without "noreply" */
+    const struct token *t = l->t;
     uint32_t flags;
-    int32_t exptime, vlen;
+    int32_t exptime;
+    int64_t vlen;
 
-    if (nt != want && nt != want + 1)
-        return PROTO_ERROR;
-    req->noreply = tok_is_noreply(&t[nt - 1]);
-    if (t[1].n > PROTO_KEY_MAX)
+    if (l->nt < 5)
         return client_error(errmsg, MSG_BCLF);
-    if (!token_parse_u32(t[2].p, t[2].n, &flags) || !token_parse_i32(t[3].p, t[3].n, &exptime) ||
-        !token_parse_i32(t[4].p, t[4].n, &vlen))
+    if (!token_parse_digits_i64(t[4].p, t[4].n, &vlen) || vlen < 0 || vlen > INT32_MAX - 2)
         return client_error(errmsg, MSG_BCLF);
-    if (cas && !token_parse_u64(t[5].p, t[5].n, &req->cas))
+    req->noreply = last_is_noreply(l);
+    req->vlen = (uint32_t)vlen;
+    if (l->nt < (req->cmd == MC_CMD_CAS ? 6u : 5u) || t[1].n > PROTO_KEY_MAX ||
+        !token_parse_u32(t[2].p, t[2].n, &flags) || !token_parse_i32(t[3].p, t[3].n, &exptime) ||
+        (req->cmd == MC_CMD_CAS && !token_parse_digits_u64(t[5].p, t[5].n, &req->cas))) {
+        req->vlen += 2;
         return client_error(errmsg, MSG_BCLF);
-    if (vlen < 0 || vlen > INT32_MAX - 2)
-        return client_error(errmsg, MSG_BCLF);
+    }
     req->key = t[1].p;
     req->nkey = t[1].n;
     req->flags = flags;
     req->exptime = exptime;
-    req->vlen = (uint32_t)vlen;
     return PROTO_OK;
 }
 
-static enum proto_status parse_arith(const struct token *t, size_t nt, struct mc_request *req, const char **errmsg)
+/* The key of delete/incr/decr/touch: present (the caller checked the
+ * count) and not too long. */
+static bool take_key(const struct text_line *l, struct mc_request *req)
 {
-    if (nt != 3 && nt != 4)
-        return PROTO_ERROR;
-    req->noreply = tok_is_noreply(&t[nt - 1]);
-    if (t[1].n > PROTO_KEY_MAX)
+    if (l->t[1].n > PROTO_KEY_MAX)
+        return false;
+    req->key = l->t[1].p;
+    req->nkey = l->t[1].n;
+    return true;
+}
+
+static enum proto_status parse_arith(const struct text_line *l, struct mc_request *req, const char **errmsg)
+{
+    if (l->nt < 3)
         return client_error(errmsg, MSG_BCLF);
-    if (!token_parse_u64(t[2].p, t[2].n, &req->delta))
+    req->noreply = last_is_noreply(l);
+    if (!take_key(l, req))
+        return client_error(errmsg, MSG_BCLF);
+    if (!token_parse_digits_u64(l->t[2].p, l->t[2].n, &req->delta))
         return client_error(errmsg, MSG_DELTA);
-    req->key = t[1].p;
-    req->nkey = t[1].n;
     return PROTO_OK;
 }
 
-static enum proto_status parse_delete(const struct token *t, size_t nt, struct mc_request *req,
-                                      const char **errmsg)
+/* 1.6.45 ignores whatever follows the key (the old hold time included). */
+static enum proto_status parse_delete(const struct text_line *l, struct mc_request *req, const char **errmsg)
 {
-    if (nt < 2 || nt > 4)
-        return PROTO_ERROR;
-    if (nt > 2) {
-        /* only a literal "0" (the old hold time) and/or noreply may follow */
-        bool hold_is_zero = tok_is(&t[2], "0", 1);
-        req->noreply = tok_is_noreply(&t[nt - 1]);
-        bool valid = (nt == 3 && (hold_is_zero || req->noreply)) || (nt == 4 && hold_is_zero && req->noreply);
-        if (!valid)
-            return client_error(errmsg, MSG_DELETE_USAGE);
-    }
-    if (t[1].n > PROTO_KEY_MAX)
+    if (l->nt < 2)
         return client_error(errmsg, MSG_BCLF);
-    req->key = t[1].p;
-    req->nkey = t[1].n;
+    req->noreply = last_is_noreply(l);
+    if (!take_key(l, req))
+        return client_error(errmsg, MSG_BCLF);
     return PROTO_OK;
 }
 
-static enum proto_status parse_touch(const struct token *t, size_t nt, struct mc_request *req, const char **errmsg)
+static enum proto_status parse_touch(const struct text_line *l, struct mc_request *req, const char **errmsg)
 {
     int32_t exptime;
 
-    if (nt != 3 && nt != 4)
-        return PROTO_ERROR;
-    req->noreply = tok_is_noreply(&t[nt - 1]);
-    if (t[1].n > PROTO_KEY_MAX)
+    if (l->nt < 3)
         return client_error(errmsg, MSG_BCLF);
-    if (!token_parse_i32(t[2].p, t[2].n, &exptime))
+    req->noreply = last_is_noreply(l);
+    if (!take_key(l, req))
+        return client_error(errmsg, MSG_BCLF);
+    if (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &exptime))
         return client_error(errmsg, MSG_EXPTIME);
-    req->key = t[1].p;
-    req->nkey = t[1].n;
     req->exptime = exptime;
     return PROTO_OK;
 }
 
-static enum proto_status parse_flush_all(const struct token *t, size_t nt, struct mc_request *req,
-                                         const char **errmsg)
+static enum proto_status parse_flush_all(const struct text_line *l, struct mc_request *req)
 {
-    if (nt > 3)
-        return PROTO_ERROR;
-    req->noreply = nt > 1 && tok_is_noreply(&t[nt - 1]);
-    if (nt != (req->noreply ? 2u : 1u)) {
+    req->noreply = last_is_noreply(l);
+    if (l->nt > 1 && !(l->nt == 2 && req->noreply)) {
         int32_t delay;
-        if (!token_parse_i32(t[1].p, t[1].n, &delay))
-            return client_error(errmsg, MSG_EXPTIME);
+        if (!token_parse_digits_i32(l->t[1].p, l->t[1].n, &delay)) {
+            /* memcached checks -F first: the server answers the bad delay */
+            req->args = l->t[1].p;
+            req->args_len = l->t[1].n;
+            return PROTO_OK;
+        }
         req->delay = delay;
         req->has_delay = true;
     }
     return PROTO_OK;
 }
 
-static enum proto_status parse_verbosity(const struct token *t, size_t nt, struct mc_request *req,
-                                         const char **errmsg)
+static enum proto_status parse_verbosity(const struct text_line *l, struct mc_request *req, const char **errmsg)
 {
     uint32_t level;
 
-    if (nt != 2 && nt != 3)
-        return PROTO_ERROR;
-    req->noreply = tok_is_noreply(&t[nt - 1]);
-    if (!token_parse_u32(t[1].p, t[1].n, &level))
+    if (l->nt < 2)
+        return client_error(errmsg, MSG_BCLF);
+    req->noreply = last_is_noreply(l);
+    if (!token_parse_digits_u32(l->t[1].p, l->t[1].n, &level))
         return client_error(errmsg, MSG_BCLF);
     req->delay = level;
     req->has_delay = true;
     return PROTO_OK;
+}
+
+/* "slabs automove <0|1|2>": delay = the mode. "slabs reassign <src> <dst>"
+ * is not supported (mcd has no manual page mover): ERROR, but malformed
+ * class ids get memcached's CE first. */
+static enum proto_status parse_slabs(const struct text_line *l, struct mc_request *req, const char **errmsg)
+{
+    int32_t v;
+
+    if (l->nt >= 3 && tok_is(&l->t[1], "automove", 8)) {
+        req->noreply = last_is_noreply(l);
+        if (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &v) || v < 0)
+            return client_error(errmsg, MSG_BCLF);
+        if (v > 2)
+            return PROTO_ERROR;
+        req->delay = v;
+        req->has_delay = true;
+        return PROTO_OK;
+    }
+    if (l->nt == 4 && tok_is(&l->t[1], "reassign", 8) &&
+        (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &v) || !token_parse_digits_i32(l->t[3].p, l->t[3].n, &v)))
+        return client_error(errmsg, MSG_BCLF);
+    return PROTO_ERROR;
 }
 
 enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req, size_t *consumed,
@@ -400,11 +456,14 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     if (linelen >= TEXT_LINE_BUF_MAX && (linelen >= TEXT_MULTIGET_LINE_MAX || !multiget_prefix(buf, linelen)))
         return PROTO_CLOSE;
 
-    size_t n = token_line_len(buf, linelen);
-    const char *end = buf + n;
-
     memset(req, 0, sizeof(*req));
     *consumed = linelen + 1;
+    /* too short to hold a command: CE, before the NUL cut */
+    if (linelen < TEXT_LINE_MIN || (linelen == TEXT_LINE_MIN && buf[1] == '\r'))
+        return client_error(errmsg, MSG_BCLF);
+
+    size_t n = token_line_len(buf, linelen);
+    const char *end = buf + n;
 
     /* the hot path: "get <keys>" / "gets <keys>" skip the tokenizer (same
      * rules as parse_get: one space after the command, keys checked) */
@@ -414,11 +473,9 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
         return check_get_keys(buf + (buf[3] == ' ' ? 4 : 5), end, req, errmsg);
     }
 
-    struct token t[TEXT_TOKENS];
-    size_t nt = token_split(buf, n, t, TEXT_TOKENS);
-    if (nt == 0 || t[0].n < 2)
-        return PROTO_ERROR;
-    req->cmd = lookup_cmd(&t[0]);
+    struct text_line l;
+    split_line(buf, n, &l);
+    req->cmd = lookup_cmd(&l.t[0]);
 
     enum proto_status st;
     switch (req->cmd) {
@@ -426,7 +483,7 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     case MC_CMD_GETS:
     case MC_CMD_GAT:
     case MC_CMD_GATS:
-        st = parse_get(t, nt, end, req, errmsg);
+        st = parse_get(&l, end, req, errmsg);
         break;
     case MC_CMD_SET:
     case MC_CMD_ADD:
@@ -434,27 +491,32 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     case MC_CMD_APPEND:
     case MC_CMD_PREPEND:
     case MC_CMD_CAS:
-        st = parse_storage(t, nt, req, errmsg);
+        st = parse_storage(&l, req, errmsg);
         break;
     case MC_CMD_INCR:
     case MC_CMD_DECR:
-        st = parse_arith(t, nt, req, errmsg);
+        st = parse_arith(&l, req, errmsg);
         break;
     case MC_CMD_DELETE:
-        st = parse_delete(t, nt, req, errmsg);
+        st = parse_delete(&l, req, errmsg);
         break;
     case MC_CMD_TOUCH:
-        st = parse_touch(t, nt, req, errmsg);
+        st = parse_touch(&l, req, errmsg);
         break;
     case MC_CMD_FLUSH_ALL:
-        st = parse_flush_all(t, nt, req, errmsg);
+        st = parse_flush_all(&l, req);
         break;
     case MC_CMD_VERBOSITY:
-        st = parse_verbosity(t, nt, req, errmsg);
+        st = parse_verbosity(&l, req, errmsg);
         break;
-    case MC_CMD_STATS:
+    case MC_CMD_SLABS:
+        st = parse_slabs(&l, req, errmsg);
+        break;
     case MC_CMD_SHUTDOWN:
-        rest_of_line(t[0].p + t[0].n, end, &req->args, &req->args_len);
+        req->noreply = last_is_noreply(&l);
+        /* fall through */
+    case MC_CMD_STATS:
+        rest_of_line(l.t[0].p + l.t[0].n, end, &req->args, &req->args_len);
         st = PROTO_OK;
         break;
     case MC_CMD_VERSION:
@@ -462,13 +524,18 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
         st = PROTO_OK;
         break;
     default:
+        /* an HTTP request line ("GET / HTTP/1.0"): hang up, as memcached */
+        if (l.nt > 1 && l.last.n >= 5 && memcmp(l.last.p, "HTTP/", 5) == 0 && !is_unsupported(&l.t[0])) {
+            *consumed = 0;
+            return PROTO_CLOSE;
+        }
         st = PROTO_ERROR;
         break;
     }
+    /* 1.6.45 silences ERROR too when the last token is noreply (but for
+     * stats, which takes no noreply) */
     if (st == PROTO_ERROR)
-        req->noreply = false;
-    else if (st == PROTO_CLIENT_ERROR)
-        req->vlen = 0;
+        req->noreply = req->cmd != MC_CMD_STATS && last_is_noreply(&l);
     return st;
 }
 

@@ -27,36 +27,40 @@ struct reply;
  * Parses one command line from buf[0..len).
  * PROTO_OK: *req filled, *consumed = bytes of the line including "\n".
  * PROTO_NEED_MORE: no complete line yet (*consumed = 0).
- * PROTO_ERROR: reply "ERROR"; *consumed = the line to skip.
+ * PROTO_ERROR: *consumed = the line to skip (see below for the reply).
  * PROTO_CLIENT_ERROR: reply "CLIENT_ERROR " *errmsg; *consumed = the line to
- *   skip. req->cmd is the command; req->noreply is set when memcached would
- *   stay silent (it had already seen a trailing "noreply"): then send
- *   nothing. NOTHING is to be swallowed after a bad storage header:
- *   memcached 1.6.18 does not swallow (req->vlen is 0), so the data block
- *   is read as the next command line and usually draws "ERROR".
- *   (Swallowing vlen+2 bytes is the server's job only after a well-formed
- *   header that it cannot store: SERVER_ERROR object too large / out of
- *   memory.)
- * PROTO_ERROR is never silenced by noreply.
- * PROTO_CLOSE: an endless line (see the limits above): close the connection;
- *   *consumed = 0.
- * On PROTO_NEED_MORE and PROTO_CLOSE *req and *errmsg are left untouched.
+ *   skip. req->cmd is the command (MC_CMD_NONE for a line under 2 bytes);
+ *   req->noreply is set when memcached stays silent (a trailing "noreply"):
+ *   then send nothing. req->vlen is the number of bytes to swallow after
+ *   the line: a storage header whose length parsed but that is otherwise
+ *   bad has its data block skipped (length + 2), as memcached 1.6.45 does;
+ *   0 for every other error.
+ * PROTO_ERROR: reply "ERROR", unless req->noreply (a trailing "noreply"
+ *   silences it, as in memcached 1.6.45; never for stats).
+ * PROTO_CLOSE: an endless line (see the limits above), or an HTTP request
+ *   line ("GET / HTTP/1.0"): close the connection; *consumed = 0.
+ * On PROTO_NEED_MORE *req and *errmsg are left untouched.
  * A line ends at "\n"; a "\r" before it is dropped; a NUL byte ends it early.
  * See the table at the top of text.c for every rule and its oracle result.
  *
  * Command specifics beyond proto.h's field comments:
- *   get/gets/gat/gats: keys/keys_len (trimmed; may be empty only for
- *     gat/gats); every key was checked against PROTO_KEY_MAX.
- *   gat/gats/touch: exptime. flush_all: has_delay/delay. verbosity: delay =
+ *   get/gets/gat/gats: keys/keys_len (trimmed; never empty);
+ *     every key was checked against PROTO_KEY_MAX.
+ *   gat/gats/touch: exptime. flush_all: has_delay/delay; a delay that
+ *     does not parse comes back as PROTO_OK with args/args_len = that token:
+ *     answer "CLIENT_ERROR invalid exptime argument" (unless noreply), but
+ *     only after the -F check, as memcached. verbosity: delay =
  *     the level (has_delay true).
  *   stats/shutdown: args = the rest of the line after the command, trimmed
  *     of surrounding spaces (inner runs of spaces kept: split with
  *     text_next_token). shutdown: args_len 0 = now, "graceful" = graceful,
  *     anything else = "CLIENT_ERROR invalid shutdown mode" (and when
- *     shutdown is disabled memcached replies "ERROR: shutdown not enabled"
+ *     shutdown is disabled memcached 1.6.45 replies "SERVER_ERROR: shutdown not enabled"
  *     whatever the args).
- *   exptime/delay are the 32-bit values memcached computes (it truncates:
- *     4294967306 means 10).
+ *   slabs: "slabs automove N": delay = N (0..2).
+ *   exptime of storage commands is the 32-bit value memcached computes (it
+ *     truncates: 4294967306 means 10); touch/gat/flush_all reject values
+ *     outside int32.
  */
 enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req, size_t *consumed,
                              const char **errmsg);

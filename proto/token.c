@@ -86,6 +86,67 @@ bool token_parse_i32(const char *s, size_t n, int32_t *out)
     return true;
 }
 
+/* Digits only from s[0]; false when empty, not all digits or over limit. */
+static bool parse_digits(const char *s, size_t n, uint64_t limit, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (limit - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool token_parse_digits_u64(const char *s, size_t n, uint64_t *out)
+{
+    return parse_digits(s, n, UINT64_MAX, out);
+}
+
+bool token_parse_digits_u32(const char *s, size_t n, uint32_t *out)
+{
+    uint64_t v;
+
+    if (!parse_digits(s, n, UINT32_MAX, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* An optional '-' then digits, within [-limit_neg, limit_pos]. */
+static bool parse_signed(const char *s, size_t n, uint64_t limit_pos, uint64_t limit_neg, int64_t *out)
+{
+    bool neg = n > 0 && s[0] == '-';
+    uint64_t mag;
+
+    if (!parse_digits(s + neg, n - neg, neg ? limit_neg : limit_pos, &mag))
+        return false;
+    *out = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
+    return true;
+}
+
+bool token_parse_digits_i32(const char *s, size_t n, int32_t *out)
+{
+    int64_t v;
+
+    if (!parse_signed(s, n, INT32_MAX, (uint64_t)INT32_MAX + 1, &v))
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+bool token_parse_digits_i64(const char *s, size_t n, int64_t *out)
+{
+    return parse_signed(s, n, INT64_MAX, (uint64_t)INT64_MAX + 1, out);
+}
+
 static const char digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"

@@ -34,6 +34,22 @@ bool token_parse_u32(const char *s, size_t n, uint32_t *out);
  * (exptime, value length, flush_all delay). */
 bool token_parse_i32(const char *s, size_t n, int32_t *out);
 
+/*
+ * The stricter number rules of memcached 1.6.45's text commands outside the
+ * storage header: decimal digits only (no white space, no '+'), and a '-'
+ * only where a negative value is allowed.
+ *   token_parse_digits_u64: 0..2^64-1, no sign (incr/decr delta, cas unique).
+ *   token_parse_digits_u32: 0..2^32-1, no sign (verbosity level).
+ *   token_parse_digits_i32: INT32_MIN..INT32_MAX, optional '-' (exptime of
+ *     touch/gat/gats, flush_all delay).
+ *   token_parse_digits_i64: optional '-', no overflow (storage value length,
+ *     which the caller range-checks).
+ */
+bool token_parse_digits_u64(const char *s, size_t n, uint64_t *out);
+bool token_parse_digits_u32(const char *s, size_t n, uint32_t *out);
+bool token_parse_digits_i32(const char *s, size_t n, int32_t *out);
+bool token_parse_digits_i64(const char *s, size_t n, int64_t *out);
+
 /* A space-delimited token of a command line: p[0..n). */
 struct token {
     const char *p;

@@ -10,9 +10,21 @@
  *
  * Output: replies accumulate in a reply builder (iovecs; values referenced
  * in item memory, each item pinned until written) and go out with one
- * writev per batch. Backpressure: while more than CONN_OUT_HIGH bytes are
- * unsent, the connection stops reading and parsing, so a client that
- * pipelines without reading cannot grow server memory without bound.
+ * writev per batch. Backpressure: while the unsent replies are over the
+ * cap (conn_out_full(), conn.h) the connection neither reads nor parses,
+ * and a get line with many keys stops between two keys (CONN_MWRITE), so
+ * a client that pipelines without reading holds at most about the cap in
+ * replies (plus its read buffer). Parsing resumes as soon as the output
+ * drains below the cap, from whichever event drained it.
+ *
+ * End of input: a peer that shuts its write side (nc -N, batch loaders)
+ * still gets every reply: the buffered requests run (-R at a time), the
+ * replies are flushed, then the connection closes. quit and fatal errors
+ * close the same way, once their replies are out.
+ *
+ * Memory: buffers of 128 KB and more are mmap'd (worker_setup() fixes
+ * glibc's threshold), so they go back to the system when freed; a
+ * connection that grew its buffers trims the heap when it closes.
  *
  * Everything here runs on the owning worker's thread.
  */
@@ -33,6 +45,9 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +58,6 @@
 #include <unistd.h>
 
 #define CONN_RBUF_INIT (16 * 1024)
-#define CONN_OUT_HIGH (1024 * 1024)   /* stop reading while this much is unsent */
 #define CONN_DIRECT_READ_MIN 4096     /* read values this large straight into the item */
 
 static const char *const state_names[] = {
@@ -152,7 +166,16 @@ void conn_destroy(struct conn *c)
         item_release(c->nread_it);
     reply_deinit(&c->out);
     free(c->rbuf);
+    bool big = c->big;
     free(c);
+#ifdef __GLIBC__
+    /* the small blocks of a large reply sit in the middle of the heap:
+     * give their pages back (rare: only connections that grew big) */
+    if (big)
+        malloc_trim(0);
+#else
+    (void)big;
+#endif
     atomic_fetch_sub(&server_stats.curr_conns, 1);
     atomic_fetch_sub(&server_stats.conn_structs, 1);
 }
@@ -248,7 +271,7 @@ static void maybe_shrink(struct conn *c)
     }
 }
 
-enum read_result { READ_DATA, READ_NONE, READ_EOF };
+enum read_result { READ_DATA, READ_NONE, READ_EOF, READ_ERROR };
 
 /* One read(). Reads straight into the item while a large value is pending. */
 static enum read_result read_input(struct conn *c)
@@ -283,7 +306,7 @@ check:
         return READ_EOF;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return READ_NONE;
-    return READ_EOF;
+    return READ_ERROR;
 }
 
 /* Feeds buffered bytes to a pending value. Returns true when it is complete. */
@@ -357,11 +380,14 @@ static enum proto_status parse_one(struct conn *c, struct mc_request *req, size_
         const char *errmsg = NULL;
         ps = text_parse(buf, len, req, consumed, &errmsg);
         if (ps == PROTO_ERROR) {
-            rc = text_encode_error(&c->out);
-        } else if (ps == PROTO_CLIENT_ERROR && !req->noreply) {
-            /* memcached swallows no data block after a bad header, and a
-             * trailing noreply it already saw silences the error */
-            rc = text_encode_client_error(&c->out, errmsg ? errmsg : "bad command line format");
+            if (!req->noreply) /* 1.6.45: a trailing noreply silences ERROR */
+                rc = text_encode_error(&c->out);
+        } else if (ps == PROTO_CLIENT_ERROR) {
+            /* a bad storage header whose length parsed has its data block
+             * swallowed (req->vlen bytes); a trailing noreply silences */
+            c->swallow_left = req->vlen;
+            if (!req->noreply)
+                rc = text_encode_client_error(&c->out, errmsg ? errmsg : "bad command line format");
         }
     }
     if (rc != 0)
@@ -369,21 +395,49 @@ static enum proto_status parse_one(struct conn *c, struct mc_request *req, size_
     return ps;
 }
 
-enum run_result { RUN_OK, RUN_CLOSE, RUN_SHUTDOWN };
+/* Why run_requests() stopped. */
+enum run_result {
+    RUN_NEED_INPUT,   /* everything complete is done; waiting for more bytes */
+    RUN_BUDGET,       /* -R spent with complete input still buffered */
+    RUN_OUTPUT_FULL,  /* the output is over the cap (conn_out_full) */
+    RUN_CLOSE,        /* quit or a fatal error: close once the replies are out */
+    RUN_SHUTDOWN,     /* `shutdown`: stop the server now */
+    RUN_GRACEFUL,     /* `shutdown graceful`: as SIGUSR1 */
+};
+
+static enum run_result run_next(struct conn *c, enum process_next next)
+{
+    switch (next) {
+    case PROCESS_NREAD: set_state(c, CONN_NREAD); break;
+    case PROCESS_SWALLOW: set_state(c, CONN_SWALLOW); break;
+    case PROCESS_CLOSE: return RUN_CLOSE;
+    case PROCESS_SHUTDOWN: return RUN_SHUTDOWN;
+    case PROCESS_MORE: /* handled by the caller */
+    case PROCESS_CONTINUE: break;
+    }
+    return RUN_NEED_INPUT;
+}
+
+/* process.c answers `shutdown` and `shutdown graceful` alike (after its
+ * checks); the mode is told apart here, where the stop is carried out. */
+static bool is_graceful(const struct mc_request *req)
+{
+    return req->cmd == MC_CMD_SHUTDOWN && req->args_len == 8 && memcmp(req->args, "graceful", 8) == 0;
+}
 
 /*
- * Parses and executes buffered requests, at most -R of them. Sets *more when
- * it stopped with complete input still buffered (budget spent).
+ * Parses and executes buffered requests until the input runs out, the
+ * output is over the cap or *budget (-R requests, a resumed get line counts
+ * as one) is spent.
  */
-static enum run_result run_requests(struct conn *c, bool *more)
+static enum run_result run_requests(struct conn *c, unsigned *budget)
 {
-    unsigned budget = settings.reqs_per_event;
-    *more = false;
-
-    while (c->out.bytes < CONN_OUT_HIGH) {
+    for (;;) {
+        if (conn_out_full(c))
+            return RUN_OUTPUT_FULL;
         if (c->state == CONN_NREAD) {
             if (!fill_value(c))
-                return RUN_OK;
+                return RUN_NEED_INPUT;
             set_state(c, CONN_NEW_CMD);
             process_complete_nread(c);
             continue;
@@ -394,47 +448,103 @@ static enum run_result run_requests(struct conn *c, bool *more)
             c->rpos += take;
             c->swallow_left -= take;
             if (c->swallow_left > 0)
-                return RUN_OK;
+                return RUN_NEED_INPUT;
             set_state(c, CONN_NEW_CMD);
             continue;
         }
         if (c->close_after_write)
             return RUN_CLOSE;
-        if (c->rpos == c->rlen)
-            return RUN_OK;
-        if (budget == 0) {
-            *more = true;
-            return RUN_OK;
-        }
+        if (c->state != CONN_MWRITE && c->rpos == c->rlen)
+            return RUN_NEED_INPUT;
+        if (*budget == 0)
+            return RUN_BUDGET;
 
         struct mc_request req;
         size_t consumed = 0;
-        enum proto_status ps = parse_one(c, &req, &consumed);
-        if (ps == PROTO_NEED_MORE)
-            return RUN_OK;
-        budget--;
+        if (c->state == CONN_MWRITE) {
+            /* resume the get line where process_get() stopped */
+            req = c->mget_req;
+            req.keys = c->rbuf + c->rpos + c->mget_keys_off;
+            consumed = c->mget_consumed;
+        } else {
+            enum proto_status ps = parse_one(c, &req, &consumed);
+            if (ps == PROTO_NEED_MORE)
+                return RUN_NEED_INPUT;
+            if (ps == PROTO_CLOSE) {
+                (*budget)--;
+                return RUN_CLOSE;
+            }
+            if (ps != PROTO_OK) {
+                (*budget)--;
+                c->rpos += consumed;
+                if (c->swallow_left > 0)
+                    set_state(c, CONN_SWALLOW);
+                continue;
+            }
+        }
+        (*budget)--;
         atomic_store_explicit(&c->last_cmd_time, store_clock_now(), memory_order_relaxed);
-        if (ps == PROTO_CLOSE)
-            return RUN_CLOSE;
-        if (ps != PROTO_OK) {
-            c->rpos += consumed;
-            if (c->swallow_left > 0)
-                set_state(c, CONN_SWALLOW);
-            continue;
-        }
         enum process_next next = process_request(c, &req);
-        c->rpos += consumed;
-        switch (next) {
-        case PROCESS_NREAD: set_state(c, CONN_NREAD); break;
-        case PROCESS_SWALLOW: set_state(c, CONN_SWALLOW); break;
-        case PROCESS_CLOSE: return RUN_CLOSE;
-        case PROCESS_SHUTDOWN: return RUN_SHUTDOWN;
-        case PROCESS_CONTINUE: break;
+        if (next == PROCESS_MORE) {
+            if (c->state != CONN_MWRITE) {
+                c->mget_req = req;
+                c->mget_keys_off = (size_t)(req.keys - (c->rbuf + c->rpos));
+                c->mget_consumed = consumed;
+                set_state(c, CONN_MWRITE);
+            }
+            continue;   /* the cap check at the top stops the loop */
         }
+        if (c->state == CONN_MWRITE)
+            set_state(c, CONN_NEW_CMD);
+        c->rpos += consumed;
+        if (next == PROCESS_SHUTDOWN && is_graceful(&req))
+            return RUN_GRACEFUL;
+        enum run_result r = run_next(c, next);
+        if (r != RUN_NEED_INPUT)
+            return r;
     }
-    return RUN_OK;
 }
 
+/* Closes now, or once the pending replies are written (EV_WRITE only). */
+static void conn_close_after_flush(struct conn *c)
+{
+    if (reply_empty(&c->out)) {
+        conn_destroy(c);
+        return;
+    }
+    if (c->state != CONN_CLOSING) {
+        /* nothing more is parsed: a grown input buffer goes back now */
+        set_state(c, CONN_CLOSING);
+        c->rpos = c->rlen;
+        maybe_shrink(c);
+    }
+    update_events(c, false);
+}
+
+void conn_close_flush(struct conn *c)
+{
+    /* what the socket does not take now is dropped, as memcached does */
+    (void)flush_output(c);
+    conn_destroy(c);
+}
+
+/*
+ * One callback for every event of a connection:
+ *
+ *   1. write what is pending (EV_WRITE);
+ *   2. read once (EV_READ), unless the peer has shut its side, a get line
+ *      is suspended or the output is over the cap;
+ *   3. run requests (at most -R) and flush, again while the socket takes
+ *      the output as fast as it is made, so buffered input never waits for
+ *      an event that will not come;
+ *   4. register what is needed next: EV_READ while input is welcome,
+ *      EV_WRITE while output is pending; with -R spent, yield to the other
+ *      connections of the worker and come back through event_active().
+ *
+ * End of input (read() == 0) is not the end of the connection: requests
+ * already buffered are answered (-R at a time, as usual), then the replies
+ * are flushed, then it closes. A read or write error closes at once.
+ */
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -444,29 +554,60 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
         conn_destroy(c);
         return;
     }
-    bool eof = false;
-    if (what & EV_READ) {
-        enum read_result rr = read_input(c);
-        if (rr == READ_EOF)
-            eof = true;
-    }
-    bool more = false;
-    enum run_result run = run_requests(c, &more);
-    if (!flush_output(c) || run == RUN_CLOSE || eof) {
-        /* quit/close: the replies already produced go out first (best effort) */
-        conn_destroy(c);
+    if (c->state == CONN_CLOSING) {
+        conn_close_after_flush(c);
         return;
     }
-    if (run == RUN_SHUTDOWN) {
+    if ((what & EV_READ) && !c->eof && c->state != CONN_MWRITE && !conn_out_full(c)) {
+        switch (read_input(c)) {
+        case READ_EOF: c->eof = true; break;
+        case READ_ERROR: conn_destroy(c); return;
+        case READ_DATA:
+        case READ_NONE: break;
+        }
+    }
+
+    unsigned budget = settings.reqs_per_event;
+    enum run_result run;
+    for (;;) {
+        run = run_requests(c, &budget);
+        if (!flush_output(c)) {
+            conn_destroy(c);
+            return;
+        }
+        if (run != RUN_OUTPUT_FULL || conn_out_full(c))
+            break;
+        /* the socket took it all: go on with what is buffered */
+    }
+    if (c->out.cap > 1024 || c->rsize > CONN_RBUF_INIT)
+        c->big = true;
+
+    switch (run) {
+    case RUN_SHUTDOWN:
         conn_destroy(c);
         mcd_request_shutdown();
         return;
+    case RUN_GRACEFUL:
+        conn_destroy(c);
+        mcd_request_graceful();
+        return;
+    case RUN_CLOSE:
+        conn_close_after_flush(c);
+        return;
+    case RUN_NEED_INPUT:
+        if (c->eof) {
+            conn_close_after_flush(c);
+            return;
+        }
+        break;
+    case RUN_BUDGET:
+    case RUN_OUTPUT_FULL:
+        break;
     }
     if (c->state == CONN_NEW_CMD && c->rpos == c->rlen)
         maybe_shrink(c);
-    bool want_read = c->out.bytes < CONN_OUT_HIGH;
-    update_events(c, want_read);
-    if (more) {
+    update_events(c, !c->eof && c->state != CONN_MWRITE && !conn_out_full(c));
+    if (run == RUN_BUDGET) {
         /* -R spent with requests still buffered: let the other connections
          * of this worker run, then come back */
         STAT_INC(c->w->ws.conn_yields);

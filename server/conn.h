@@ -22,10 +22,13 @@
 struct event;
 struct worker;
 
+/* MWRITE: a multi-key get line stopped half way because its replies
+ * reached the output cap; it resumes (from mget_pos) as they drain. */
 #define CONN_STATES(X) \
     X(NEW_CMD, "conn_new_cmd") \
     X(NREAD, "conn_nread") \
     X(SWALLOW, "conn_swallow") \
+    X(MWRITE, "conn_mwrite") \
     X(CLOSING, "conn_closing")
 
 enum conn_state {
@@ -35,6 +38,17 @@ enum conn_state {
 };
 
 const char *conn_state_name(enum conn_state s);
+
+/*
+ * Output cap. While a connection's unsent replies weigh more than this, it
+ * reads and parses no more input (and a multi-key get stops between two
+ * keys); it resumes once the socket has taken enough. The weight is the
+ * unsent bytes plus CONN_IOV_WEIGHT per pending iovec, so that replies made
+ * of many tiny pieces (a get of many small values) are bounded by the
+ * memory they hold, not only by their length on the wire.
+ */
+#define CONN_OUT_HIGH (1024 * 1024)
+#define CONN_IOV_WEIGHT 24             /* sizeof(struct iovec) + the owner pointer */
 
 struct conn {
     int fd;
@@ -62,11 +76,21 @@ struct conn {
     bool meta_nread;               /* process_complete_nread(): the value is an ms's */
     /* CONN_SWALLOW: bytes still to drop */
     size_t swallow_left;
+    /* CONN_MWRITE: the suspended get line. Its keys stay in rbuf (rpos is
+     * not advanced until the line is done); mget_keys_off is their offset
+     * from rbuf + rpos, so the buffer may move meanwhile. */
+    struct mc_request mget_req;
+    size_t mget_keys_off;
+    size_t mget_consumed;          /* the line's length, skipped once done */
+    size_t mget_pos;               /* process_get(): next key (0 = from the start) */
 
     _Atomic rel_time_t last_cmd_time; /* idle_timeout and stats conns (read by other threads) */
     _Atomic int pub_state;         /* mirror of state for stats conns */
     char peer[64];                 /* "tcp:1.2.3.4:5678" / "unix:path", fixed at creation */
-    bool close_after_write;        /* quit: close once replies are out */
+    bool close_after_write;        /* quit, fatal errors: stop parsing, close once replies are out */
+    bool eof;                      /* the peer shut its write side: no more reads; answer
+                                      what is buffered, flush, then close */
+    bool big;                      /* held large buffers once: trim the heap when it closes */
     struct conn *prev, *next;      /* worker's list; under w->conns_lock */
 };
 
@@ -75,6 +99,16 @@ struct conn {
 struct conn *conn_create(struct worker *w, int fd, int family);
 /* Closes the socket, releases every item the connection pins, frees it. */
 void conn_destroy(struct conn *c);
+
+/* True while the unsent replies are over the output cap. */
+static inline bool conn_out_full(const struct conn *c)
+{
+    return c->out.bytes + (c->out.niov - c->out.head) * CONN_IOV_WEIGHT >= CONN_OUT_HIGH;
+}
+
+/* Graceful stop: flushes what the socket takes now (no waiting), then
+ * closes, as memcached 1.6.45 closes every connection at once. */
+void conn_close_flush(struct conn *c);
 
 /* Emits the `stats conns` lines of this connection. Any thread, under the
  * owning worker's conns_lock. */

@@ -14,5 +14,8 @@ void listener_teardown(void);
 
 /* Asks the main loop to stop (shutdown command, signals). Any thread. */
 void mcd_request_shutdown(void);
+/* The same, gracefully (`shutdown graceful`, SIGUSR1): "Gracefully
+ * stopping" on stderr, then the same stop. Any thread. */
+void mcd_request_graceful(void);
 
 #endif /* MCD_LISTENER_H */

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-int log_verbosity;
+_Atomic int log_verbosity;
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    if ((int)level > log_verbosity)
+    if ((int)level > atomic_load_explicit(&log_verbosity, memory_order_relaxed))
         return;
     char buf[1024];
     va_list ap;

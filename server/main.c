@@ -3,11 +3,13 @@
  * dependency order (store, workers, listener), the main thread's event loop
  * (accept, the once-a-second clock, signals), then teardown in reverse.
  *
- * Signals, as memcached: SIGINT and SIGTERM stop at once (exit 0, the
- * connections are closed); SIGUSR1 stops gracefully: the listening sockets
- * close, connections between requests are closed, the others finish the
- * request they are in and get its reply, then the process exits 0 (a
- * SIGTERM meanwhile still stops at once). SIGHUP is ignored (logged at -v).
+ * Signals, as memcached 1.6.45: SIGINT and SIGTERM stop at once (exit 0);
+ * SIGUSR1, like the `shutdown graceful` command, prints "Gracefully
+ * stopping" and stops the same way. Either way the listening sockets close
+ * first, then the workers stop and every connection is closed at once,
+ * after one non-blocking attempt to write the replies it has pending; a
+ * request in flight is not waited for (memcached does not wait either).
+ * SIGHUP is ignored (logged at -v).
  */
 #include "config.h"
 
@@ -21,6 +23,7 @@
 
 #include <event2/event.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -32,7 +35,7 @@
 #define CLOCK_START 2
 
 static struct event_base *main_base;
-static bool draining;                 /* SIGUSR1 seen */
+static atomic_bool graceful;           /* stop gracefully (SIGUSR1, shutdown graceful) */
 static struct timespec mono_start;
 
 static void clock_tick(void)
@@ -70,13 +73,8 @@ static void graceful_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     (void)arg;
-    if (draining)
-        return;
-    draining = true;
     log_msg(LOG_INFO, "Graceful shutdown signal handled: %s.", strsignal((int)sig));
-    listener_teardown();
-    atomic_store(&server_stats.accepting, false);
-    worker_drain();
+    mcd_request_graceful();
 }
 
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
@@ -93,6 +91,12 @@ void mcd_request_shutdown(void)
     event_base_once(main_base, -1, EV_TIMEOUT, shutdown_cb, NULL, NULL);
 }
 
+void mcd_request_graceful(void)
+{
+    atomic_store(&graceful, true);
+    mcd_request_shutdown();
+}
+
 static struct store_options store_options_from_settings(void)
 {
     return (struct store_options){
@@ -103,7 +107,8 @@ static struct store_options store_options_from_settings(void)
         .use_cas = settings.use_cas,
         .evict_to_free = settings.evict_to_free,
         .hashpower = settings.hashpower_init ? settings.hashpower_init : 16,
-        .background_threads = settings.lru_crawler,
+        .background_threads = true, /* hash table growth, with or without the crawler */
+        .no_sweep = !settings.lru_crawler,
     };
 }
 
@@ -163,7 +168,10 @@ int main(int argc, char **argv)
 
     event_base_dispatch(main_base);
 
+    if (atomic_load(&graceful))
+        fprintf(stderr, "Gracefully stopping\n");
     listener_teardown();
+    atomic_store(&server_stats.accepting, false);
     worker_teardown();
     event_free(clock_ev);
     event_free(sigint);

@@ -110,7 +110,10 @@ static void get_one(struct conn *c, const struct mc_request *req, const char *ke
     }
 }
 
-static void process_get(struct conn *c, const struct mc_request *req)
+/* A text get line stops between two keys once the output is over the cap
+ * (conn.h) and resumes at c->mget_pos, so one line cannot pin more than
+ * the cap however many keys it names. */
+static enum process_next process_get(struct conn *c, const struct mc_request *req)
 {
     bool touch = req->cmd == MC_CMD_GAT || req->cmd == MC_CMD_GATS;
     rel_time_t exptime = touch ? store_exptime_convert(req->exptime) : 0;
@@ -118,13 +121,20 @@ static void process_get(struct conn *c, const struct mc_request *req)
     if (is_binary(c)) {
         /* binary keys may hold spaces: one key, never split */
         get_one(c, req, req->key, req->nkey, exptime);
-        return;
+        return PROCESS_CONTINUE;
     }
     const char *key;
-    size_t nkey, pos = 0;
-    while (text_next_key(req, &pos, &key, &nkey))
+    size_t nkey, pos = c->mget_pos;
+    while (text_next_key(req, &pos, &key, &nkey)) {
         get_one(c, req, key, nkey, exptime);
+        if (conn_out_full(c) && !c->close_after_write) {
+            c->mget_pos = pos;
+            return PROCESS_MORE;
+        }
+    }
+    c->mget_pos = 0;
     emit_status(c, req, MC_END);
+    return PROCESS_CONTINUE;
 }
 
 static enum store_mode store_mode_of(enum mc_cmd cmd)
@@ -279,12 +289,25 @@ static void emit_stat(void *ctx, const char *name, const char *value)
         e->c->close_after_write = true;
 }
 
+/* Groups the binary protocol answers with "not found". */
+static bool binary_stats_unknown(const char *args, size_t n)
+{
+    static const char *const groups[] = {"conns", "detail", "sizes", "extstore"};
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        size_t len = strlen(groups[i]);
+        if (n >= len && memcmp(args, groups[i], len) == 0 && (n == len || args[len] == ' '))
+            return true;
+    }
+    return false;
+}
+
 static void process_stats(struct conn *c, const struct mc_request *req)
 {
     struct stats_emit_ctx ctx = {c, req};
     int rc = 0;
-    if (is_binary(c) && req->args_len == 5 && memcmp(req->args, "conns", 5) == 0) {
-        /* memcached 1.6 knows no "conns" group over the binary protocol */
+    if (is_binary(c) && binary_stats_unknown(req->args, req->args_len)) {
+        /* memcached 1.6 knows no "conns" group over the binary protocol
+         * (and mcd keeps the text-only groups text-only) */
         if (binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) != 0)
             c->close_after_write = true;
         return;
@@ -300,6 +323,8 @@ static void process_stats(struct conn *c, const struct mc_request *req)
         rc = is_binary(c) ? binary_encode_stat(&c->out, req, NULL, NULL) : reply_add_static(&c->out, "RESET\r\n");
         break;
     case STATS_GROUP_BAD_ARGS: emit_client_error(c, req, "bad command line format"); break;
+    case STATS_GROUP_DONE_OK: emit_status(c, req, MC_OK); break;
+    case STATS_GROUP_DETAIL_USAGE: emit_client_error(c, req, "usage: stats detail on|off|dump"); break;
     case STATS_GROUP_UNKNOWN:
         rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) : text_encode_error(&c->out);
         break;
@@ -311,10 +336,17 @@ static void process_stats(struct conn *c, const struct mc_request *req)
 static void process_flush(struct conn *c, const struct mc_request *req)
 {
     if (!settings.flush_enabled) {
+        if (req->noreply)
+            return;
         int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_AUTH_ERROR)
                               : text_encode_client_error(&c->out, "flush_all not allowed");
         if (rc != 0)
             c->close_after_write = true;
+        return;
+    }
+    if (!is_binary(c) && req->args != NULL) { /* a text delay that did not parse */
+        if (!req->noreply)
+            emit_client_error(c, req, "invalid exptime argument");
         return;
     }
     STAT_INC(c->w->ws.cmd_flush);
@@ -344,20 +376,25 @@ static void process_touch(struct conn *c, const struct mc_request *req)
         emit(c, req, &res);
 }
 
+/* memcached 1.6.45: a last token "noreply" silences both refusals */
 static enum process_next process_shutdown(struct conn *c, const struct mc_request *req)
 {
     if (!settings.shutdown_command) {
+        if (req->noreply)
+            return PROCESS_CONTINUE;
         int rc = is_binary(c) ? binary_encode_status(&c->out, req, BINARY_STATUS_UNKNOWN_COMMAND)
-                              : reply_add_static(&c->out, "ERROR: shutdown not enabled\r\n");
+                              : reply_add_static(&c->out, "SERVER_ERROR: shutdown not enabled\r\n");
         if (rc != 0)
             c->close_after_write = true;
         return PROCESS_CONTINUE;
     }
     if (req->args_len > 0 && !(req->args_len == 8 && memcmp(req->args, "graceful", 8) == 0)) {
-        emit_client_error(c, req, "invalid shutdown mode");
+        /* "shutdown noreply" is a bad mode too, silenced */
+        if (!req->noreply)
+            emit_client_error(c, req, "invalid shutdown mode");
         return PROCESS_CONTINUE;
     }
-    return PROCESS_SHUTDOWN;
+    return PROCESS_SHUTDOWN;   /* "graceful" is told apart by conn.c */
 }
 
 enum process_next process_request(struct conn *c, const struct mc_request *req)
@@ -374,8 +411,7 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
     case MC_CMD_GETS:
     case MC_CMD_GAT:
     case MC_CMD_GATS:
-        process_get(c, req);
-        return PROCESS_CONTINUE;
+        return process_get(c, req);
     case MC_CMD_SET:
     case MC_CMD_ADD:
     case MC_CMD_REPLACE:
@@ -406,7 +442,7 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
                           : text_encode_version(&c->out, MCD_COMPAT_VERSION);
         break;
     case MC_CMD_VERBOSITY:
-        log_verbosity = req->delay < 0 ? 0 : req->delay > 3 ? 3 : (int)req->delay;
+        log_verbosity = req->delay < 0 ? 0 : req->delay > 2 ? 2 : (int)req->delay; /* 1.6.45 caps it at 2 */
         emit_status(c, req, MC_OK);
         return PROCESS_CONTINUE;
     case MC_CMD_QUIT:
@@ -416,6 +452,12 @@ enum process_next process_request(struct conn *c, const struct mc_request *req)
     case MC_CMD_SHUTDOWN:
         return process_shutdown(c, req);
     case MC_CMD_NOOP:
+        emit_status(c, req, MC_OK);
+        return PROCESS_CONTINUE;
+    case MC_CMD_SLABS:
+        /* "slabs automove N": mcd moves pages on demand only; the mode is
+         * remembered for `stats settings` */
+        stats_set_slab_automove((int)req->delay);
         emit_status(c, req, MC_OK);
         return PROCESS_CONTINUE;
     case MC_CMD_NONE:

@@ -17,6 +17,9 @@ enum process_next {
     PROCESS_SWALLOW,       /* drop c->swallow_left bytes of input, then continue */
     PROCESS_CLOSE,         /* close the connection after flushing replies */
     PROCESS_SHUTDOWN,      /* shutdown: stop the server */
+    PROCESS_MORE,          /* a multi-key get stopped at the output cap (conn_out_full);
+                              call again with the same request once output drains
+                              (it resumes at c->mget_pos) */
 };
 
 /* Executes one parsed request. */

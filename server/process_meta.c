@@ -142,6 +142,13 @@ static enum process_next meta_set(struct conn *c, const struct meta_request *m)
 {
     struct worker *w = c->w;
     enum store_status st;
+    if (m->opaque_too_long) {
+        /* stores nothing, but uses up a CAS as 1.6.45 does */
+        store_meta_cas_skip();
+        client_error(c, "opaque token too long");
+        c->swallow_left = (size_t)m->vlen + 2;
+        return PROCESS_SWALLOW;
+    }
     rel_time_t exptime = meta_has(m, 'T') ? store_exptime_convert(m->ttl) : 0;
     struct item *it = store_alloc(m->key, m->nkey, m->client_flags, exptime, m->vlen, &w->ts, &st);
     if (it == NULL) {

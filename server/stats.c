@@ -1,20 +1,31 @@
 /*
  * stats.c - the `stats` groups, each line in memcached's name and order.
  * Counters are summed from the workers on read (worker_stats_sum); gauges
- * come from the store (store_info) and server_stats. Lines memcached prints
- * for machinery mcd does not have are left out (see memcached-compat.md).
+ * come from the store (store_info) and server_stats. Lines memcached 1.6.45
+ * prints for machinery mcd does not have (segmented LRU, slab rebalancer,
+ * logger, extstore, TLS, response/read buffer pools) are printed with the
+ * value an idle memcached prints (see memcached-compat.md, "Stats").
+ *
+ * `stats reset` resets what 1.6.45 resets: the per-thread counters (a
+ * baseline in worker.c), total_connections, rejected_connections,
+ * malloc_fails, crawler_reclaimed and the per-class counters of `stats
+ * items`. The counters owned by the store and server_stats are reset by a
+ * baseline kept here (reset_lock, taken only by `stats` commands).
  */
 #include "config.h"
 
 #include "server/stats.h"
 
+#include "proto/token.h"
 #include "server/conn.h"
+#include "server/log.h"
 #include "server/settings.h"
 #include "server/worker.h"
 #include "store/store.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +34,83 @@
 #include <unistd.h>
 
 struct server_stats server_stats;
+
+/* memcached's default mode is 1; any worker may set it */
+static _Atomic int slab_automove = 1;
+
+void stats_set_slab_automove(int mode)
+{
+    atomic_store_explicit(&slab_automove, mode, memory_order_relaxed);
+}
+
+/* `stats detail on|off`: only reported (mcd keeps no per-prefix stats) */
+static _Atomic bool detail_enabled;
+
+/* The per-class counters of `stats items` that `stats reset` zeroes. */
+#define ITEM_RESET_FIELDS(X) \
+    X(evicted) X(outofmemory) X(tailrepairs) X(reclaimed) X(expired_unfetched) X(evicted_unfetched) \
+    X(evicted_active) X(crawler_reclaimed)
+
+struct reset_base {
+    uint64_t total_conns;
+    uint64_t rejected_conns;
+    uint64_t malloc_fails;
+    uint64_t expired_reclaimed;
+    struct {
+#define X(f) uint64_t f;
+        ITEM_RESET_FIELDS(X)
+#undef X
+        bool evicted_time_cleared;
+    } cls[STORE_CLASSES_MAX];
+};
+
+/* Guards `base`; taken only by stats commands, never on the request path. */
+static pthread_mutex_t reset_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reset_base base;
+
+static uint64_t since(uint64_t now, uint64_t then)
+{
+    return now >= then ? now - then : 0;
+}
+
+static void reset_store_counters(void)
+{
+    struct store_info si;
+    unsigned n = store_class_count();
+
+    store_info(&si);
+    pthread_mutex_lock(&reset_lock);
+    base.total_conns = atomic_load(&server_stats.total_conns);
+    base.rejected_conns = atomic_load(&server_stats.rejected_conns);
+    base.malloc_fails = si.malloc_fails;
+    base.expired_reclaimed = si.expired_reclaimed;
+    for (unsigned id = 1; id <= n && id < STORE_CLASSES_MAX; id++) {
+        struct store_class_info ci;
+        if (!store_class_info(id, &ci))
+            continue;
+#define X(f) base.cls[id].f = ci.f;
+        ITEM_RESET_FIELDS(X)
+#undef X
+        base.cls[id].evicted_time_cleared = true;
+    }
+    pthread_mutex_unlock(&reset_lock);
+}
+
+/* ci's resettable counters, less the baseline of the last `stats reset`. */
+static void class_since_reset(unsigned id, struct store_class_info *ci)
+{
+    pthread_mutex_lock(&reset_lock);
+    if (id < STORE_CLASSES_MAX) {
+        bool evicted_since = ci->evicted > base.cls[id].evicted;
+#define X(f) ci->f = since(ci->f, base.cls[id].f);
+        ITEM_RESET_FIELDS(X)
+#undef X
+        /* memcached zeroes evicted_time until the next eviction */
+        if (base.cls[id].evicted_time_cleared && !evicted_since)
+            ci->evicted_time = 0;
+    }
+    pthread_mutex_unlock(&reset_lock);
+}
 
 struct emitter {
     stats_emit_fn emit;
@@ -54,6 +142,10 @@ static void stats_general(struct emitter *e)
     worker_stats_sum(&ss, &ws);
     store_info(&si);
     getrusage(RUSAGE_SELF, &ru);
+    pthread_mutex_lock(&reset_lock);
+    uint64_t base_total_conns = base.total_conns, base_rejected_conns = base.rejected_conns,
+             base_malloc_fails = base.malloc_fails, base_expired_reclaimed = base.expired_reclaimed;
+    pthread_mutex_unlock(&reset_lock);
 
     uint64_t get_hits = 0, cmd_set = 0, delete_hits = 0, incr_hits = 0, decr_hits = 0, cas_hits = 0,
              cas_badval = 0, touch_hits = 0;
@@ -78,9 +170,18 @@ static void stats_general(struct emitter *e)
     line(e, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
     u64(e, "max_connections", settings.maxconns);
     u64(e, "curr_connections", atomic_load(&server_stats.curr_conns));
-    u64(e, "total_connections", atomic_load(&server_stats.total_conns));
-    u64(e, "rejected_connections", atomic_load(&server_stats.rejected_conns));
+    u64(e, "total_connections", since(atomic_load(&server_stats.total_conns), base_total_conns));
+    u64(e, "rejected_connections", since(atomic_load(&server_stats.rejected_conns), base_rejected_conns));
     u64(e, "connection_structures", atomic_load(&server_stats.conn_structs));
+    /* memcached's response objects and read buffers: an idle memcached's values */
+    u64(e, "response_obj_oom", 0);
+    u64(e, "response_obj_count", 1);
+    u64(e, "response_obj_bytes", 16384);
+    u64(e, "read_buf_count", 2);
+    u64(e, "read_buf_bytes", 32768);
+    u64(e, "read_buf_bytes_free", 0);
+    u64(e, "read_buf_oom", 0);
+    u64(e, "reserved_fds", 20);
     u64(e, "cmd_get", ss.get_cmds);
     u64(e, "cmd_set", cmd_set);
     u64(e, "cmd_flush", ws.cmd_flush);
@@ -105,6 +206,8 @@ static void stats_general(struct emitter *e)
     u64(e, "store_no_memory", ws.store_no_memory);
     u64(e, "auth_cmds", 0);
     u64(e, "auth_errors", 0);
+    if (settings.idle_timeout > 0) /* as 1.6.45: only with -o idle_timeout */
+        u64(e, "idle_kicks", ws.idle_kicks);
     u64(e, "bytes_read", ws.bytes_read);
     u64(e, "bytes_written", ws.bytes_written);
     u64(e, "limit_maxbytes", si.limit_maxbytes);
@@ -116,7 +219,28 @@ static void stats_general(struct emitter *e)
     u64(e, "hash_power_level", si.hash_power_level);
     u64(e, "hash_bytes", si.hash_bytes);
     u64(e, "hash_is_expanding", si.hash_is_expanding ? 1 : 0);
-    u64(e, "malloc_fails", si.malloc_fails);
+    /* memcached's slab rebalancer, crawler and LRU maintainer: idle values */
+    u64(e, "slab_reassign_rescues", 0);
+    u64(e, "slab_reassign_chunk_rescues", 0);
+    u64(e, "slab_reassign_inline_reclaim", 0);
+    u64(e, "slab_reassign_busy_items", 0);
+    u64(e, "slab_reassign_busy_deletes", 0);
+    u64(e, "slab_reassign_busy_nomem", 0);
+    line(e, "slab_reassign_last_busy_status", "none");
+    u64(e, "slab_reassign_running", 0);
+    u64(e, "slabs_moved", 0);
+    u64(e, "lru_crawler_running", 0);
+    u64(e, "lru_crawler_starts", 0);
+    u64(e, "lru_maintainer_juggles", 0);
+    u64(e, "malloc_fails", since(si.malloc_fails, base_malloc_fails));
+    /* memcached's logger (watch): nothing logged, no watchers */
+    u64(e, "log_worker_dropped", 0);
+    u64(e, "log_worker_written", 0);
+    u64(e, "log_watcher_skipped", 0);
+    u64(e, "log_watcher_sent", 0);
+    u64(e, "log_watchers", 0);
+    u64(e, "unexpected_napi_ids", 0);
+    u64(e, "round_robin_fallback", 0);
     u64(e, "bytes", si.bytes);
     u64(e, "curr_items", si.curr_items);
     u64(e, "total_items", ss.total_items);
@@ -126,7 +250,15 @@ static void stats_general(struct emitter *e)
     u64(e, "evicted_active", ss.evicted_active);
     u64(e, "evictions", ss.evictions);
     u64(e, "reclaimed", ss.reclaimed);
-    u64(e, "crawler_reclaimed", si.expired_reclaimed);
+    u64(e, "crawler_reclaimed", since(si.expired_reclaimed, base_expired_reclaimed));
+    /* segmented-LRU counters: mcd has one CLOCK per class */
+    u64(e, "crawler_items_checked", 0);
+    u64(e, "lrutail_reflocked", 0);
+    u64(e, "moves_to_cold", 0);
+    u64(e, "moves_to_warm", 0);
+    u64(e, "moves_within_lru", 0);
+    u64(e, "direct_reclaims", 0);
+    u64(e, "lru_bumps_dropped", 0);
 }
 
 static void stats_settings(struct emitter *e)
@@ -136,7 +268,7 @@ static void stats_settings(struct emitter *e)
     line(e, "tcpport", "%d", settings.port);
     line(e, "udpport", "%d", settings.udpport);
     line(e, "inter", "%s", settings.inter ? settings.inter : "NULL");
-    line(e, "verbosity", "%d", settings.verbose);
+    line(e, "verbosity", "%d", log_verbosity);
     u64(e, "oldest", 0);
     line(e, "evictions", "%s", settings.evict_to_free ? "on" : "off");
     line(e, "domain_socket", "%s", settings.socketpath ? settings.socketpath : "NULL");
@@ -145,8 +277,9 @@ static void stats_settings(struct emitter *e)
     line(e, "growth_factor", "%.2f", settings.factor);
     u64(e, "chunk_size", settings.chunk_size);
     u64(e, "num_threads", settings.num_threads);
+    u64(e, "num_threads_per_udp", settings.num_threads);
     line(e, "stat_key_prefix", ":");
-    line(e, "detail_enabled", "no");
+    line(e, "detail_enabled", "%s", atomic_load(&detail_enabled) ? "yes" : "no");
     u64(e, "reqs_per_event", settings.reqs_per_event);
     line(e, "cas_enabled", "%s", settings.use_cas ? "yes" : "no");
     u64(e, "tcp_backlog", settings.backlog);
@@ -156,10 +289,64 @@ static void stats_settings(struct emitter *e)
     u64(e, "item_size_max", settings.item_size_max);
     line(e, "maxconns_fast", "%s", settings.maxconns_fast ? "yes" : "no");
     u64(e, "hashpower_init", settings.hashpower_init);
+    /* mcd moves pages between classes on demand (no automover thread) */
+    line(e, "slab_reassign", "yes");
+    line(e, "slab_automove", "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
+    line(e, "slab_automove_ratio", "0.80");
+    line(e, "slab_automove_window", "10");
+    /* memcached's chunk limit: half a 1 MB page, whatever -I (memcached
+     * refuses an -I below it; mcd does not chain chunks) */
+    u64(e, "slab_chunk_max", settings.item_size_max < 524288 ? settings.item_size_max : 524288);
     line(e, "lru_crawler", "%s", settings.lru_crawler ? "yes" : "no");
+    line(e, "lru_crawler_sleep", "100");
+    line(e, "lru_crawler_tocrawl", "0");
+    line(e, "tail_repair_time", "0");
     line(e, "flush_enabled", "%s", settings.flush_enabled ? "yes" : "no");
     line(e, "dump_enabled", "%s", settings.dump_enabled ? "yes" : "no");
+    /* memcached internals mcd accepts as -o options without effect:
+     * memcached's defaults */
+    line(e, "hash_algorithm", "murmur3");
+    line(e, "lru_maintainer_thread", "yes");
+    line(e, "lru_segmented", "yes");
+    line(e, "hot_lru_pct", "20");
+    line(e, "warm_lru_pct", "40");
+    line(e, "hot_max_factor", "0.20");
+    line(e, "warm_max_factor", "2.00");
+    line(e, "temp_lru", "no");
+    line(e, "temporary_ttl", "61");
     u64(e, "idle_timeout", settings.idle_timeout);
+    line(e, "watcher_logbuf_size", "262144");
+    line(e, "worker_logbuf_size", "65536");
+    line(e, "read_buf_mem_limit", "0");
+    line(e, "track_sizes", "no");
+    line(e, "inline_ascii_response", "no");
+    /* extstore (compiled in, not configured) */
+    line(e, "ext_item_size", "512");
+    line(e, "ext_item_age", "4294967295");
+    line(e, "ext_low_ttl", "0");
+    line(e, "ext_recache_rate", "2000");
+    line(e, "ext_wbuf_size", "4194304");
+    line(e, "ext_compact_under", "0");
+    line(e, "ext_drop_under", "0");
+    line(e, "ext_max_sleep", "1000000");
+    line(e, "ext_max_frag", "0.80");
+    line(e, "slab_automove_freeratio", "0.010");
+    line(e, "ext_drop_unread", "no");
+    /* TLS (compiled in, not enabled) */
+    line(e, "ssl_enabled", "no");
+    line(e, "ssl_chain_cert", "(null)");
+    line(e, "ssl_key", "(null)");
+    line(e, "ssl_verify_mode", "0");
+    line(e, "ssl_keyformat", "1");
+    line(e, "ssl_ciphers", "NULL");
+    line(e, "ssl_ca_cert", "NULL");
+    line(e, "ssl_wbuf_size", "16384");
+    line(e, "ssl_session_cache", "no");
+    line(e, "ssl_kernel_tls", "no");
+    line(e, "ssl_min_version", "tlsv1.2");
+    line(e, "num_napi_ids", "0");
+    line(e, "memory_file", "(null)");
+    line(e, "client_flags_size", "4");
 }
 
 static void stats_slabs(struct emitter *e)
@@ -208,8 +395,15 @@ static void stats_items(struct emitter *e)
         struct store_class_info ci;
         if (!store_class_info(id, &ci) || ci.curr_items == 0)
             continue;
+        class_since_reset(id, &ci);
 #define S(field, val) do { snprintf(name, sizeof(name), "items:%u:" field, id); u64(e, name, (uint64_t)(val)); } while (0)
+        /* one CLOCK per class: every item counts as cold */
         S("number", ci.curr_items);
+        S("number_hot", 0);
+        S("number_warm", 0);
+        S("number_cold", ci.curr_items);
+        S("age_hot", 0);
+        S("age_warm", 0);
         S("age", ci.oldest_age);
         S("mem_requested", ci.mem_requested);
         S("evicted", ci.evicted);
@@ -222,6 +416,16 @@ static void stats_items(struct emitter *e)
         S("evicted_unfetched", ci.evicted_unfetched);
         S("evicted_active", ci.evicted_active);
         S("crawler_reclaimed", ci.crawler_reclaimed);
+        S("crawler_items_checked", 0);
+        S("lrutail_reflocked", 0);
+        S("moves_to_cold", 0);
+        S("moves_to_warm", 0);
+        S("moves_within_lru", 0);
+        S("direct_reclaims", 0);
+        S("hits_to_hot", 0);
+        S("hits_to_warm", 0);
+        S("hits_to_cold", 0);
+        S("hits_to_temp", 0);
 #undef S
     }
 }
@@ -242,23 +446,46 @@ static bool arg_is(const char *args, size_t len, const char *word)
     return len == n && memcmp(args, word, n) == 0;
 }
 
+/* "stats detail on|off|dump": mcd keeps no per-prefix stats; dump is empty */
+static enum stats_group_status stats_detail(const char *args, size_t len)
+{
+    size_t pos = 0, n;
+    const char *w;
+
+    if (!token_next(args, len, &pos, &w, &n) || !token_next(args, len, &pos, &w, &n))
+        return STATS_GROUP_DETAIL_USAGE;
+    if (arg_is(w, n, "on") || arg_is(w, n, "off")) {
+        atomic_store(&detail_enabled, w[1] == 'n');
+        return STATS_GROUP_DONE_OK;
+    }
+    return arg_is(w, n, "dump") ? STATS_GROUP_OK : STATS_GROUP_DETAIL_USAGE;
+}
+
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx)
 {
     struct emitter e = {emit, ctx};
-    while (args_len > 0 && args[args_len - 1] == ' ')
-        args_len--;
+    /* 1.6.45 picks the group by the first word and ignores the rest */
+    const char *sp = memchr(args, ' ', args_len);
+    size_t n = sp != NULL ? (size_t)(sp - args) : args_len;
     if (args_len == 0)
         stats_general(&e);
-    else if (arg_is(args, args_len, "settings"))
+    else if (arg_is(args, n, "settings"))
         stats_settings(&e);
-    else if (arg_is(args, args_len, "slabs"))
+    else if (arg_is(args, n, "slabs"))
         stats_slabs(&e);
-    else if (arg_is(args, args_len, "items"))
+    else if (arg_is(args, n, "items"))
         stats_items(&e);
-    else if (arg_is(args, args_len, "conns"))
+    else if (arg_is(args, n, "conns"))
         stats_conns(&e);
-    else if (arg_is(args, args_len, "reset")) {
+    else if (arg_is(args, n, "sizes"))
+        line(&e, "sizes_status", "disabled");
+    else if (arg_is(args, n, "extstore"))
+        ; /* not configured: no lines */
+    else if (arg_is(args, n, "detail"))
+        return stats_detail(args, args_len);
+    else if (arg_is(args, n, "reset")) {
         worker_stats_reset();
+        reset_store_counters();
         return STATS_GROUP_RESET;
     } else
         return STATS_GROUP_UNKNOWN;

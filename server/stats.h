@@ -26,13 +26,28 @@ struct server_stats {
 };
 extern struct server_stats server_stats;
 
-enum stats_group_status { STATS_GROUP_OK = 0, STATS_GROUP_UNKNOWN, STATS_GROUP_RESET, STATS_GROUP_BAD_ARGS };
+enum stats_group_status {
+    STATS_GROUP_OK = 0,
+    STATS_GROUP_UNKNOWN,
+    STATS_GROUP_RESET,
+    STATS_GROUP_BAD_ARGS,
+    STATS_GROUP_DONE_OK,
+    STATS_GROUP_DETAIL_USAGE,
+};
 
 /*
- * Emits the stats of group `args` (args_len 0: general) through emit.
+ * Emits the stats of group `args` (args_len 0: general; else the group is
+ * the first word, the rest is ignored but by "detail") through emit.
+ * STATS_GROUP_OK: lines emitted (text: then "END").
  * STATS_GROUP_RESET: counters were reset (reply "RESET").
  * STATS_GROUP_UNKNOWN: no such group (text reply: "ERROR").
+ * STATS_GROUP_DONE_OK: "stats detail on|off" done (text reply: "OK").
+ * STATS_GROUP_DETAIL_USAGE: "stats detail" without on/off/dump (text reply:
+ *   "CLIENT_ERROR usage: stats detail on|off|dump").
  */
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx);
+
+/* `slabs automove N` (0..2): shown by `stats settings` as slab_automove. */
+void stats_set_slab_automove(int mode);
 
 #endif /* MCD_STATS_H */

@@ -19,6 +19,9 @@
 #include "server/stats.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sched.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -30,15 +33,12 @@
 struct worker *workers;
 unsigned nworkers;
 
-#define DRAIN_POLL_USEC 10000               /* graceful stop: recheck every 10 ms */
+#define WORKER_MMAP_THRESHOLD (128 * 1024)
 
 static unsigned next_worker;                  /* listener thread only */
 static struct store_tstats_snap reset_ss;     /* `stats reset` baselines */
 static struct worker_tstats_snap reset_ws;
 static pthread_mutex_t reset_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_uint drained_workers;           /* graceful stop: workers found empty */
-
-static void start_drain(struct worker *w);
 static bool post(struct worker *w, int fd, int family);
 
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
@@ -65,11 +65,6 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
             event_base_loopbreak(w->base);
             return;
         }
-        if (nc->fd == WORKER_MSG_DRAIN) {
-            free(nc);
-            start_drain(w);
-            continue;
-        }
         if (conn_create(w, nc->fd, nc->family) == NULL) {
             log_msg(LOG_WARN, "worker %u: cannot set up a connection (out of memory)", w->id);
             atomic_fetch_sub(&server_stats.curr_conns, 1);
@@ -91,52 +86,10 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
         rel_time_t last = atomic_load_explicit(&c->last_cmd_time, memory_order_relaxed);
         if (c->state == CONN_NEW_CMD && now > last && now - last > settings.idle_timeout) {
             log_msg(LOG_INFO, "closing idle connection %d", c->fd);
+            STAT_INC(w->ws.idle_kicks);
             conn_destroy(c);
         }
     }
-}
-
-/* Graceful stop, on the worker's thread: close what is idle; report once empty. */
-static void drain_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct worker *w = arg;
-    (void)fd;
-    (void)what;
-    struct conn *c = w->conns, *next;
-    for (; c != NULL; c = next) {
-        next = c->next;
-        if (c->state == CONN_NEW_CMD && c->rpos == c->rlen && reply_empty(&c->out))
-            conn_destroy(c);
-    }
-    pthread_mutex_lock(&w->qlock);
-    bool queued = w->qhead != NULL;
-    pthread_mutex_unlock(&w->qlock);
-    if (w->drained || w->conns != NULL || queued)
-        return;
-    w->drained = true;
-    if (atomic_fetch_add(&drained_workers, 1) + 1 == nworkers)
-        mcd_request_shutdown();
-}
-
-/* On the worker's thread: start polling for the moment it is empty. */
-static void start_drain(struct worker *w)
-{
-    struct timeval poll = {0, DRAIN_POLL_USEC};
-    if (w->drain_ev != NULL)
-        return;
-    w->drain_ev = event_new(w->base, -1, EV_PERSIST, drain_cb, w);
-    if (w->drain_ev == NULL || event_add(w->drain_ev, &poll) != 0) {
-        log_msg(LOG_WARN, "worker %u: cannot start the graceful stop; stopping now", w->id);
-        mcd_request_shutdown();
-        return;
-    }
-    event_active(w->drain_ev, EV_TIMEOUT, 0);
-}
-
-void worker_drain(void)
-{
-    for (unsigned i = 0; i < nworkers; i++)
-        post(&workers[i], WORKER_MSG_DRAIN, 0);
 }
 
 static void *worker_main(void *arg)
@@ -148,6 +101,13 @@ static void *worker_main(void *arg)
 
 int worker_setup(unsigned n)
 {
+#ifdef __GLIBC__
+    /* A fixed mmap threshold (glibc raises it after each large free by
+     * default, up to 32 MB): connection buffers and reply arrays of 128 KB
+     * or more are always mmap'd, so a burst of large multi-gets gives its
+     * memory back when it is over instead of leaving it in the heap. */
+    mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD);
+#endif
     if (evthread_use_pthreads() != 0) {
         log_msg(LOG_ERROR, "libevent has no pthreads support");
         return -1;
@@ -200,11 +160,14 @@ void worker_teardown(void)
     for (unsigned i = 0; i < nworkers; i++)
         while (!post(&workers[i], WORKER_MSG_STOP, 0))
             sched_yield();
+    /* every worker stopped before any is freed: a worker answering
+     * `stats conns` takes the other workers' conns_lock */
+    for (unsigned i = 0; i < nworkers; i++)
+        pthread_join(workers[i].thread, NULL);
     for (unsigned i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
-        pthread_join(w->thread, NULL);
         while (w->conns != NULL)
-            conn_destroy(w->conns);
+            conn_close_flush(w->conns);
         while (w->qhead != NULL) {
             struct new_conn *nc = w->qhead;
             w->qhead = nc->next;
@@ -213,8 +176,6 @@ void worker_teardown(void)
         }
         if (w->clock_ev != NULL)
             event_free(w->clock_ev);
-        if (w->drain_ev != NULL)
-            event_free(w->drain_ev);
         event_free(w->notify_ev);
         close(w->notify_fd);
         event_base_free(w->base);

@@ -24,7 +24,7 @@ struct conn;
 /* Per-thread server counters (the store keeps its own in store_tstats). */
 #define WORKER_STATS(X) \
     X(cmd_touch) X(cmd_flush) X(cmd_meta) X(bytes_read) X(bytes_written) \
-    X(conn_yields) X(store_too_large) X(store_no_memory)
+    X(conn_yields) X(store_too_large) X(store_no_memory) X(idle_kicks)
 
 struct worker_tstats {
 #define X(name) store_counter_t name;
@@ -44,8 +44,6 @@ struct worker {
     int notify_fd;                 /* eventfd the listener writes */
     struct event *notify_ev;
     struct event *clock_ev;        /* idle-timeout sweep, once a second */
-    struct event *drain_ev;        /* graceful stop: closes connections once idle */
-    bool drained;                  /* graceful stop: reported empty (own thread only) */
 
     pthread_mutex_t qlock;         /* guards the new-connection queue */
     struct new_conn *qhead, *qtail;
@@ -60,7 +58,6 @@ struct worker {
 
 /* Queue entries with these fds are messages, not sockets. */
 #define WORKER_MSG_STOP (-1)   /* leave the event loop */
-#define WORKER_MSG_DRAIN (-2)  /* graceful stop: close connections once idle */
 
 struct new_conn {
     int fd;                        /* a socket, or a WORKER_MSG_* */
@@ -73,16 +70,10 @@ extern unsigned nworkers;
 
 /* Creates and starts n workers. Returns 0, or -1 (logged). */
 int worker_setup(unsigned n);
-/* Stops every worker, closes their connections and joins the threads. */
+/* Stops every worker and joins the threads, then closes their connections
+ * (conn_close_flush: what the sockets take at once is written, the rest
+ * dropped). Main thread, after the listeners are closed. */
 void worker_teardown(void);
-/*
- * Graceful stop (SIGUSR1), after the listeners are closed: each worker
- * closes every connection that sits between requests with nothing left to
- * send, and lets the others finish their current request and write its
- * reply first. Once every worker is empty, mcd_request_shutdown() is called.
- * Main thread.
- */
-void worker_drain(void);
 /* Hands an accepted socket to the next worker (round robin). Listener only. */
 void worker_dispatch(int fd, int family);
 

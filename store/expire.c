@@ -6,14 +6,16 @@
  *   flush_cas         items whose CAS is non-zero and below it are flushed
  *                     (an immediate flush_all with CAS on: every item linked
  *                     before it, so a set in the same second survives)
- *   flush_when /      from rel time flush_when on, items whose atime is <=
- *   flush_atime_max   flush_atime_max are flushed (delayed flush_all, and
- *                     immediate flush_all under -C, where same-second sets
- *                     made after the flush are lost, as there is no CAS to
- *                     tell them apart)
- * All three are atomics, written under flush_lock and read lock-free; a
- * reader racing a flush may see the old or the new state, as with
- * memcached's settings.oldest_live.
+ *   flush_time        0, or when << 32 | atime_max: from rel time `when` on,
+ *                     items whose atime is <= atime_max are flushed (delayed
+ *                     flush_all, and immediate flush_all under -C, where
+ *                     same-second sets made after the flush are lost, as
+ *                     there is no CAS to tell them apart). One word, so a
+ *                     reader never pairs one flush's time with another's
+ *                     atime bound.
+ * Both are atomics, written under flush_lock (store with release) and read
+ * lock-free (load with acquire); a reader racing a flush may see the old or
+ * the new state, as with memcached's settings.oldest_live.
  *
  * The sweep moves a cursor (sweep_page, sweep_idx) over the carved chunks
  * of each class's pages, in page order, under the class lock, examining
@@ -50,8 +52,13 @@
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t flush_cas;
-static _Atomic int64_t flush_when = -1;
-static _Atomic int64_t flush_atime_max = -1;
+static _Atomic uint64_t flush_time;
+
+static uint64_t
+flush_time_pack(rel_time_t when, rel_time_t atime_max)
+{
+    return (uint64_t)when << 32 | atime_max;
+}
 static bool flush_use_cas;
 
 void
@@ -59,8 +66,7 @@ expire_setup(bool use_cas)
 {
     flush_use_cas = use_cas;
     atomic_store(&flush_cas, 0);
-    atomic_store(&flush_when, -1);
-    atomic_store(&flush_atime_max, -1);
+    atomic_store(&flush_time, 0);
 }
 
 rel_time_t
@@ -88,15 +94,14 @@ expire_state(const struct item *it, rel_time_t now)
     rel_time_t exp = item_exptime(it);
     if (exp != 0 && exp <= now)
         return EXPIRE_EXPIRED;
-    uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_relaxed);
+    uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
     if (fc != 0) {
         uint64_t cas = item_cas(it);
         if (cas != 0 && cas < fc)
             return EXPIRE_FLUSHED;
     }
-    int64_t fw = atomic_load_explicit(&flush_when, memory_order_relaxed);
-    if (fw >= 0 && fw <= (int64_t)now &&
-        (int64_t)item_atime(it) <= atomic_load_explicit(&flush_atime_max, memory_order_relaxed))
+    uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
+    if (ft != 0 && (rel_time_t)(ft >> 32) <= now && item_atime(it) <= (rel_time_t)ft)
         return EXPIRE_FLUSHED;
     return EXPIRE_LIVE;
 }
@@ -109,16 +114,14 @@ store_flush(rel_time_t when)
     if (when <= now) {
         if (flush_use_cas) {
             /* Everything linked so far has a CAS <= the last one issued. */
-            atomic_store(&flush_cas, item_cas_last() + 1);
-            atomic_store(&flush_when, -1);
-            atomic_store(&flush_atime_max, -1);
+            atomic_store_explicit(&flush_time, 0, memory_order_release);
+            atomic_store_explicit(&flush_cas, item_cas_last() + 1, memory_order_release);
         } else {
-            atomic_store(&flush_atime_max, (int64_t)now);
-            atomic_store(&flush_when, (int64_t)now);
+            atomic_store_explicit(&flush_time, flush_time_pack(now, now), memory_order_release);
         }
     } else {
-        atomic_store(&flush_atime_max, (int64_t)when - 1);
-        atomic_store(&flush_when, (int64_t)when);
+        /* when > now >= CLOCK_START, so the word is never 0 */
+        atomic_store_explicit(&flush_time, flush_time_pack(when, when - 1), memory_order_release);
     }
     pthread_mutex_unlock(&flush_lock);
 }
@@ -181,7 +184,8 @@ out:
 static pthread_mutex_t maintain_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One pass: sweep each class (at most `budget` items of each; UINT64_MAX
- * finishes every round), then drive the hash table's growth. */
+ * finishes every round; 0 sweeps nothing), then drive the hash table's
+ * growth. */
 static uint64_t
 maintain_pass(uint64_t budget)
 {
@@ -196,7 +200,8 @@ maintain_pass(uint64_t budget)
         if (budget == UINT64_MAX)
             while (c->sweeping) /* finish a round the thread left half done */
                 reclaimed += expire_sweep_class(c, now, UINT64_MAX);
-        reclaimed += expire_sweep_class(c, now, budget);
+        if (budget > 0)
+            reclaimed += expire_sweep_class(c, now, budget);
         struct tcache_totals t;
         tcache_totals(id, &t);
         items += t.items > 0 ? (uint64_t)t.items : 0;
@@ -222,6 +227,7 @@ store_maintain(void)
 static pthread_t maint_thread;
 static bool maint_running;
 static bool maint_stop;
+static bool maint_sweep;             /* written before the thread starts */
 static pthread_mutex_t maint_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t maint_cond = PTHREAD_COND_INITIALIZER;
 
@@ -238,7 +244,7 @@ maint_main(void *arg)
         if (maint_stop)
             break;
         pthread_mutex_unlock(&maint_lock);
-        maintain_pass(SWEEP_PER_PASS);
+        maintain_pass(maint_sweep ? SWEEP_PER_PASS : 0);
         pthread_mutex_lock(&maint_lock);
     }
     pthread_mutex_unlock(&maint_lock);
@@ -246,9 +252,10 @@ maint_main(void *arg)
 }
 
 int
-expire_thread_start(void)
+expire_thread_start(bool sweep)
 {
     maint_stop = false;
+    maint_sweep = sweep;
     int rc = pthread_create(&maint_thread, NULL, maint_main, NULL);
     if (rc != 0) {
         errno = rc;

@@ -33,8 +33,9 @@ enum expire_state expire_state(const struct item *it, rel_time_t now);
  * stopped on the next call. Returns the count reclaimed. */
 uint64_t expire_sweep_class(struct slab_class *c, rel_time_t now, uint64_t budget);
 
-/* Starts/stops the maintainer thread (1 s period, woken at stop). */
-int expire_thread_start(void);
+/* Starts/stops the maintainer thread (1 s period, woken at stop). It
+ * grows the hash table when due and, when `sweep`, sweeps expired items. */
+int expire_thread_start(bool sweep);
 void expire_thread_stop(void);
 
 #endif /* MCD_STORE_EXPIRE_H */

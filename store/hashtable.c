@@ -7,22 +7,31 @@
  *
  * Growth, the essay. When the item count passes 1.5 x buckets, the
  * maintainer thread calls ht_expand_start(): it allocates a table twice the
- * size, then takes every stripe lock for a moment to swap it in as primary,
- * keep the old one, and set cursor = 0. From then on old bucket b is moved
- * by ht_expand_step() holding only stripe(b): each item is rehashed into
- * the primary table, then cursor becomes b + 1. A lookup of hash hv holds
- * stripe(hv) and asks: is (hv & old_mask) >= cursor? Then the bucket is
- * still in the old table, else it has moved. The answer for hv can only
- * change while stripe(hv) is held by the migrator (the stripe of an old
- * bucket equals the stripe of every hash in it, since stripes never
- * outnumber buckets), so a reader holding that lock sees a stable answer.
- * The last step takes all stripe locks again to drop the old table.
+ * size, sets cursor = 0, then switches the stripes over one at a time:
+ * under stripe s alone, stripe s's view becomes "primary = new table, old
+ * = old table, expanding". Every hash of stripe s, in the old table and in
+ * the new one, lands in buckets that only stripe s's holders touch (there
+ * are never more stripes than buckets), so a stripe that has switched and
+ * one that has not never share a bucket. Once all have switched, old
+ * bucket b is moved by ht_expand_step() holding only stripe(b): each item
+ * is rehashed into the new table, then cursor becomes b + 1. A lookup of
+ * hash hv holds stripe(hv) and asks its view: expanding, and (hv &
+ * old_mask) >= cursor? Then the bucket is still in the old table, else it
+ * has moved. The answer for hv can only change while stripe(hv) is held
+ * by the migrator (the stripe of an old bucket equals the stripe of every
+ * hash in it), so a reader holding that lock sees a stable answer. After
+ * the last bucket each stripe's view is switched back to "not expanding",
+ * one stripe at a time again, and then the old table is freed. No one
+ * ever holds more than one stripe lock here (ThreadSanitizer's deadlock
+ * detector tracks at most 64 held mutexes; the old way took all 256).
  *
- * Fields: `primary`, `old`, `power`, `expanding` are written only with
- * every stripe lock held (by the maintainer, their only writer) and read
- * under any one stripe lock; `cursor` is written under the stripe of the
- * bucket being migrated. They are atomics (relaxed) only so that stats may
- * peek at them without a lock.
+ * Fields: each stripe's `view` is written only under that stripe's lock
+ * (by the maintainer) and read under it. `table`, `old_table` are the
+ * maintainer's own. `power`, `old_power`, `expanding` are atomics written
+ * by the maintainer for stats to peek at without a lock; `cursor` is
+ * written under the stripe of the bucket being migrated and read under
+ * any stripe (relaxed: see above for why the answer that matters is
+ * stable).
  */
 #include "config.h"
 
@@ -35,15 +44,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* buckets hold 32-bit item handles (slab_handle), 0 = empty */
-static uint32_t *primary;
-static uint32_t *old;
+/* What a stripe's holders see of the table. Under that stripe's lock. */
+struct ht_view {
+    uint32_t *primary;    /* buckets: 32-bit item handles (slab_handle), 0 = empty */
+    uint32_t *old;        /* while expanding: the table being emptied */
+    unsigned power, old_power;
+    bool expanding;
+};
+
+static uint32_t *table;        /* the maintainer's: current primary */
+static uint32_t *old_table;    /* the maintainer's: the old one while expanding */
 static _Atomic unsigned power;
 static _Atomic unsigned old_power;
 static _Atomic bool expanding;
 static _Atomic uint64_t cursor;
 
 static pthread_mutex_t *stripes;
+static struct ht_view *views;
 static uint32_t stripe_mask;
 static unsigned nstripes;
 
@@ -99,25 +116,30 @@ ht_setup(unsigned hashpower)
         errno = EINVAL;
         return -1;
     }
-    primary = calloc((size_t)1 << hashpower, sizeof(*primary));
+    table = calloc((size_t)1 << hashpower, sizeof(*table));
     unsigned sp = hashpower < HT_STRIPES_POWER_MAX ? hashpower : HT_STRIPES_POWER_MAX;
     nstripes = 1u << sp;
     stripe_mask = nstripes - 1;
     stripes = calloc(nstripes, sizeof(*stripes));
-    if (primary == NULL || stripes == NULL) {
-        free(primary);
+    views = calloc(nstripes, sizeof(*views));
+    if (table == NULL || stripes == NULL || views == NULL) {
+        free(table);
         free(stripes);
-        primary = NULL;
+        free(views);
+        table = NULL;
         stripes = NULL;
+        views = NULL;
         errno = ENOMEM;
         return -1;
     }
-    for (unsigned i = 0; i < nstripes; i++)
+    for (unsigned i = 0; i < nstripes; i++) {
         pthread_mutex_init(&stripes[i], NULL);
+        views[i] = (struct ht_view){.primary = table, .power = hashpower};
+    }
     atomic_store(&power, hashpower);
     atomic_store(&expanding, false);
     atomic_store(&cursor, 0);
-    old = NULL;
+    old_table = NULL;
     return 0;
 }
 
@@ -127,10 +149,12 @@ ht_teardown(void)
     for (unsigned i = 0; i < nstripes; i++)
         pthread_mutex_destroy(&stripes[i]);
     free(stripes);
-    free(primary);
-    free(old);
+    free(views);
+    free(table);
+    free(old_table);
     stripes = NULL;
-    primary = old = NULL;
+    views = NULL;
+    table = old_table = NULL;
     nstripes = 0;
 }
 
@@ -158,30 +182,28 @@ ht_trylock(uint32_t hv)
     return pthread_mutex_trylock(&stripes[hv & stripe_mask]) == 0;
 }
 
+/* Sets every stripe's view to `v`, one stripe lock at a time. */
 static void
-lock_all(void)
+switch_views(struct ht_view v)
 {
-    for (unsigned i = 0; i < nstripes; i++)
+    for (unsigned i = 0; i < nstripes; i++) {
         pthread_mutex_lock(&stripes[i]);
-}
-
-static void
-unlock_all(void)
-{
-    for (unsigned i = nstripes; i-- > 0;)
+        views[i] = v;
         pthread_mutex_unlock(&stripes[i]);
+    }
 }
 
 /* The chain head for hv. Stripe lock held. */
 static uint32_t *
 bucket(uint32_t hv)
 {
-    if (atomic_load_explicit(&expanding, memory_order_relaxed)) {
-        uint32_t ob = hv & MASK(old_power);
+    const struct ht_view *v = &views[hv & stripe_mask];
+    if (v->expanding) {
+        uint32_t ob = hv & MASK(v->old_power);
         if (ob >= atomic_load_explicit(&cursor, memory_order_relaxed))
-            return &old[ob];
+            return &v->old[ob];
     }
-    return &primary[hv & MASK(atomic_load_explicit(&power, memory_order_relaxed))];
+    return &v->primary[hv & MASK(v->power)];
 }
 
 struct item *
@@ -236,14 +258,14 @@ ht_expand_start(void)
     uint32_t *t = calloc((size_t)1 << (p + 1), sizeof(*t));
     if (t == NULL)
         return false;
-    lock_all();
-    old = primary;
-    old_power = p;
-    primary = t;
+    old_table = table;
+    table = t;
     atomic_store_explicit(&cursor, 0, memory_order_relaxed);
+    switch_views((struct ht_view){.primary = t, .old = old_table, .power = p + 1, .old_power = p,
+                                  .expanding = true});
+    atomic_store_explicit(&old_power, p, memory_order_relaxed);
     atomic_store_explicit(&power, p + 1, memory_order_relaxed);
     atomic_store_explicit(&expanding, true, memory_order_relaxed);
-    unlock_all();
     return true;
 }
 
@@ -260,26 +282,26 @@ ht_expand_step(size_t max_buckets)
             break;
         pthread_mutex_t *m = &stripes[b & stripe_mask];
         pthread_mutex_lock(m);
-        struct item *it = slab_item(old[b]);
+        struct item *it = slab_item(old_table[b]);
         while (it != NULL) {
             struct item *next = slab_item(it->h_next);
             uint32_t hv = ht_hash(item_key(it), it->nkey);
-            uint32_t *nb = &primary[hv & new_mask];
+            uint32_t *nb = &table[hv & new_mask];
             it->h_next = *nb;
             *nb = slab_handle(it);
             it = next;
         }
-        old[b] = 0;
+        old_table[b] = 0;
         atomic_store_explicit(&cursor, b + 1, memory_order_relaxed);
         pthread_mutex_unlock(m);
     }
     if (atomic_load_explicit(&cursor, memory_order_relaxed) < nold)
         return true;
-    lock_all();
+    switch_views((struct ht_view){.primary = table,
+                                  .power = atomic_load_explicit(&power, memory_order_relaxed)});
     atomic_store_explicit(&expanding, false, memory_order_relaxed);
-    free(old);
-    old = NULL;
-    unlock_all();
+    free(old_table); /* no view names it any more */
+    old_table = NULL;
     return false;
 }
 

@@ -43,11 +43,12 @@ void ht_remove_locked(struct item *it, uint32_t hv);
 
 /* True when `items` is above 1.5 x buckets and no expansion is running. */
 bool ht_expand_due(uint64_t items);
-/* Allocates a table twice as large and starts migrating into it. Briefly
- * takes every stripe lock. False if it could not (no memory, at max). */
+/* Allocates a table twice as large and starts migrating into it. Takes
+ * each stripe lock in turn (never two at once) to switch that stripe to
+ * the new table. False if it could not (no memory, at max). */
 bool ht_expand_start(void);
 /* Migrates up to `max_buckets` old buckets, each under only its own stripe
- * lock; finishes the expansion (all stripe locks, briefly) after the last.
+ * lock; finishes the expansion (each stripe lock in turn) after the last.
  * Returns true while an expansion is still in progress. */
 bool ht_expand_step(size_t max_buckets);
 

@@ -30,7 +30,10 @@
  *   stripe lock of the key's hash:  h_next, the LINKED flag and the stripe
  *                                   byte, cas, the value bytes of a linked
  *                                   item (arith in place), atime after link
- *                                   (rate-limited hits)
+ *                                   (rate-limited hits). A linked item's
+ *                                   cas and value are rewritten only when
+ *                                   its refcount is 1 (nobody else reads
+ *                                   them); md I replaces a held item
  *   class lock of clsid:            chunk free-list link (h_next of a free
  *                                   chunk), FREE
  *   stripe lock, atomic:            exptime (touch)

@@ -65,8 +65,10 @@ lru_bump(struct item *it, rel_time_t now)
         item_set_atime(it, now);
 }
 
-/* The chunk under the hand, which then moves one step; NULL when the step
- * only crossed to the next page. Class lock held, npages > 0. */
+/* The chunk under the hand, which then moves one step, crossing to the
+ * next page (and wrapping round) as needed: a page boundary costs no step,
+ * so a class of one chunk a page is scanned chunk by chunk as any other.
+ * NULL when no page has a carved chunk. Class lock held, npages > 0. */
 static struct item *
 hand_step(struct slab_class *c)
 {
@@ -74,12 +76,26 @@ hand_step(struct slab_class *c)
         c->hand_page = 0;
         c->hand_idx = 0;
     }
-    if (c->hand_idx >= slab_carved_locked(c, c->hand_page)) {
+    for (size_t crossed = 0; c->hand_idx >= slab_carved_locked(c, c->hand_page); crossed++) {
+        if (crossed > c->npages)
+            return NULL;
         c->hand_page = c->hand_page + 1 < c->npages ? c->hand_page + 1 : 0;
         c->hand_idx = 0;
-        return NULL;
     }
     return slab_chunk_locked(c, c->hand_page, c->hand_idx++);
+}
+
+/* Chunks one eviction attempt may look at: LRU_EVICT_SWEEPS rounds of the
+ * class, but rounds of at most max(perslab, LRU_EVICT_ROUND_CAP) chunks,
+ * so that a big class costs what it always did (two pages' worth) and a
+ * class of a few chunks a page is still gone round twice: every ACTIVE
+ * bit cleared on the first round, a victim found on the second. */
+static uint64_t
+evict_budget(const struct slab_class *c)
+{
+    uint64_t round = (uint64_t)c->npages * c->perslab;
+    uint64_t cap = c->perslab > LRU_EVICT_ROUND_CAP ? c->perslab : LRU_EVICT_ROUND_CAP;
+    return (uint64_t)LRU_EVICT_SWEEPS * (round < cap ? round : cap);
 }
 
 struct item *
@@ -107,10 +123,10 @@ lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_
 {
     if (c->npages == 0)
         return NULL;
-    for (uint64_t steps = (uint64_t)LRU_EVICT_SWEEPS * c->perslab; steps > 0; steps--) {
+    for (uint64_t steps = evict_budget(c); steps > 0; steps--) {
         struct item *it = hand_step(c);
         if (it == NULL)
-            continue;
+            return NULL;
         uint16_t st = item_state(it);
         if (!(st & ITEM_LINKED))
             continue; /* free, cached, or allocated and not linked (yet or any more) */

@@ -24,8 +24,12 @@ struct slab_class;
 
 /* A hit refreshes an item's atime at most this often (seconds). */
 #define ITEM_UPDATE_INTERVAL 60
-/* Chunks the hand looks at per eviction attempt: this many x perslab. */
+/* Rounds of its class the hand may go per eviction attempt (a second
+ * round finds the items whose ACTIVE bit the first one cleared)... */
 #define LRU_EVICT_SWEEPS 2
+/* ...where a round is the class's carved chunks, but at most
+ * max(perslab, LRU_EVICT_ROUND_CAP) of them. */
+#define LRU_EVICT_ROUND_CAP 4096
 
 /* Counts a just-inserted item into this thread's counters and sets LINKED
  * with its stripe (item_mark_linked). Stripe lock of hv held. */
@@ -66,7 +70,8 @@ lru_hit(struct item *it, rel_time_t now, bool bump)
 
 /*
  * Frees one chunk by advancing the class's hand (class lock held), at most
- * LRU_EVICT_SWEEPS x perslab chunks: an expired/flushed item is reclaimed;
+ * LRU_EVICT_SWEEPS rounds of the class (a round capped as said above): an
+ * expired/flushed item is reclaimed;
  * otherwise, when `evict`, the first unreferenced item without ACTIVE is
  * evicted. Stripe locks are only trylocked. Returns the chunk (refcount 1,
  * unlinked) or NULL.

@@ -51,7 +51,7 @@ store_setup(const struct store_options *o)
     tcache_setup();
     expire_setup(opts.use_cas);
     clock_setup();
-    if (opts.background_threads && expire_thread_start() != 0) {
+    if (opts.background_threads && expire_thread_start(!opts.no_sweep) != 0) {
         int e = errno;
         ht_teardown();
         slab_teardown();
@@ -161,13 +161,23 @@ store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, ui
     return it;
 }
 
-/* Links `it` under hv: new CAS, atime now, hash + counters, the link's ref.
- * Stripe lock held. */
+/* A CAS value for a store command: memcached 1.6.45 draws one for every
+ * store (set, add, replace, append, prepend, cas; binary and meta alike)
+ * that got as far as an item, stored or not, so the next item's CAS is one
+ * further on even after a NOT_STORED or EXISTS. 0 under -C. */
+static uint64_t
+store_cas_draw(void)
+{
+    return opts.use_cas ? item_cas_next() : 0;
+}
+
+/* Links `it` under hv: CAS `cas` (0: a new one), atime now, hash +
+ * counters, the link's ref. Stripe lock held. */
 static void
-do_link(struct item *it, uint32_t hv, rel_time_t now)
+do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
     if (opts.use_cas)
-        item_set_cas(it, item_cas_next());
+        item_set_cas(it, cas != 0 ? cas : item_cas_next());
     item_set_atime(it, now);
     item_iflag_clear(it, ITEM_FETCHED);
     item_incref(it);
@@ -184,10 +194,10 @@ do_unlink(struct item *it, uint32_t hv)
 }
 
 static void
-do_replace(struct item *old, struct item *it, uint32_t hv, rel_time_t now)
+do_replace(struct item *old, struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
     do_unlink(old, hv);
-    do_link(it, hv, now);
+    do_link(it, hv, now, cas);
 }
 
 /* The live item under key, or NULL; dead items met are unlinked (and
@@ -226,6 +236,7 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
     ht_lock(hv);
+    uint64_t new_cas = store_cas_draw();
     struct item *old = find_live(key, nkey, hv, now, NULL);
 
     if (mode == STORE_CAS) {
@@ -237,7 +248,7 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
             st = STORE_EXISTS;
         } else {
             STAT_INC(ts->slab[old->clsid].cas_hits);
-            do_replace(old, it, hv, now);
+            do_replace(old, it, hv, now, new_cas);
         }
         goto out;
     }
@@ -254,23 +265,23 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
     switch (mode) {
     case STORE_SET:
         if (old != NULL)
-            do_replace(old, it, hv, now);
+            do_replace(old, it, hv, now, new_cas);
         else
-            do_link(it, hv, now);
+            do_link(it, hv, now, new_cas);
         break;
     case STORE_ADD:
         if (old != NULL) {
             lru_bump(old, now);
             st = STORE_NOT_STORED;
         } else {
-            do_link(it, hv, now);
+            do_link(it, hv, now, new_cas);
         }
         break;
     case STORE_REPLACE:
         if (old == NULL)
             st = STORE_NOT_STORED;
         else
-            do_replace(old, it, hv, now);
+            do_replace(old, it, hv, now, new_cas);
         break;
     case STORE_APPEND:
     case STORE_PREPEND: {
@@ -290,7 +301,7 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
             memcpy(d, item_data(it), it->nbytes);
             memcpy(d + it->nbytes, item_data(old), old->nbytes);
         }
-        do_replace(old, nit, hv, now);
+        do_replace(old, nit, hv, now, new_cas);
         linked = nit;
         item_release(nit); /* ours from do_alloc; the link keeps it */
         break;
@@ -458,7 +469,7 @@ arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t 
     if (nit == NULL)
         return NULL;
     memcpy(item_data(nit), buf, (size_t)len);
-    do_replace(it, nit, hv, now);
+    do_replace(it, nit, hv, now, 0);
     item_release(nit); /* the link holds it */
     return nit;
 }
@@ -587,9 +598,15 @@ store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime
 }
 
 void
-store_int_link(struct item *it, uint32_t hv, rel_time_t now)
+store_int_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
-    do_link(it, hv, now);
+    do_link(it, hv, now, cas);
+}
+
+uint64_t
+store_int_cas_draw(void)
+{
+    return store_cas_draw();
 }
 
 void

@@ -65,6 +65,8 @@ struct store_options {
     bool evict_to_free;        /* false with -M: out of memory instead of evicting */
     unsigned hashpower;        /* log2 of the initial hash table size (-o hashpower, default 16) */
     bool background_threads;   /* start the maintainer thread (hash growth, expiry sweep) */
+    bool no_sweep;             /* the maintainer thread only grows the hash table, it
+                                  does not sweep expired items (-o no_lru_crawler) */
 };
 
 /*
@@ -143,7 +145,8 @@ void item_release(struct item *it);
 /* ---- life cycle ---- */
 
 /* Builds slab classes and the hash table; starts the maintainer thread
- * when opts->background_threads. Returns 0, or -1 with errno set. */
+ * when opts->background_threads (which grows the hash table, and sweeps
+ * expired items unless opts->no_sweep). Returns 0, or -1 with errno set. */
 int store_setup(const struct store_options *opts);
 /* Stops the maintainer thread and frees all memory. No call may be in flight. */
 void store_teardown(void);
@@ -388,6 +391,10 @@ struct store_meta_arith_opts {
 enum store_status store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o,
                                    uint64_t *result, uint64_t *cas_out, rel_time_t *exptime_out,
                                    bool *created, struct store_tstats *ts);
+
+/* ms whose opaque is too long: stores nothing but uses up a CAS value,
+ * as memcached 1.6.45 does (so the next item's CAS matches). */
+void store_meta_cas_skip(void);
 
 /* me: the item's internals, without touching it. False on a miss. */
 struct store_meta_debug_info {

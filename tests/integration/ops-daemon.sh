@@ -83,10 +83,10 @@ ops_poll 5 core_raised || fail "-r left the core limit at 0: $(grep core "/proc/
 ops_stop "$p"
 echo "ok: -r"
 
-# --- -k locks memory, or warns (not under AddressSanitizer, whose
-# mlockall() interceptor does nothing and says nothing) ---
-if ldd "$MCD" 2>/dev/null | grep -q libasan; then
-    echo "skip: -k (AddressSanitizer build)"
+# --- -k locks memory, or warns (not under AddressSanitizer or
+# ThreadSanitizer, whose mlockall() interceptors do nothing and say nothing) ---
+if ldd "$MCD" 2>/dev/null | grep -qE 'lib(a|t)san'; then
+    echo "skip: -k (sanitizer build)"
 else
     ops_start -k
     locked=$(awk '/^VmLck/ { print $2 }' "/proc/$OPS_PID/status")

@@ -93,10 +93,17 @@ echo "ok: instance ejected, $want hits, the rest misses"
 pids[1]=$!
 ops_track "${pids[1]}"
 ops_poll 10 ops_ready "${ports[1]}" || fail "restarted instance not answering"
+# The proxy puts the instance back on its ring only after
+# server_retry_timeout, at its next request, and may answer SERVER_ERROR for
+# requests routed to it while it reconnects. Until a whole set_all is
+# STORED with the instance back on the ring, some keys can be missing or
+# left on the other two, so each poll stores everything again and then
+# reads it all back. (Checking only "instance 1 has an item" after one
+# set_all, then polling reads alone, failed under ASan with 222 of 300.)
 rejoined() {
-    set_all "$pport" >/dev/null
-    [ "$(ops_stat "${ports[1]}" curr_items)" -gt 0 ] 2>/dev/null
+    [ "$(set_all "$pport")" = $N ] || return 1
+    [ "$(ops_stat "${ports[1]}" curr_items)" -gt 0 ] 2>/dev/null || return 1
+    [ "$(get_all "$pport")" = $N ]
 }
-ops_poll 10 rejoined || fail "restarted instance never got keys back"
-ops_poll 5 eval '[ "$(get_all "$pport")" = $N ]' || fail "after the rejoin: $(get_all "$pport") hits, want $N"
+ops_poll 15 rejoined || fail "after the rejoin: $(get_all "$pport") hits, want $N (items: $(for i in 0 1 2; do ops_stat "${ports[i]}" curr_items; done | tr '\n' ' '))"
 echo "ok: instance rejoined with $(ops_stat "${ports[1]}" curr_items) items"

@@ -3,9 +3,12 @@
 # real memcached. Run from the build tree after `make tests/integration/record_cases`:
 #   tests/integration/record-cases.sh [tests/integration/cases/text.cases]
 # Review the diff before committing: every changed line is a behaviour change.
+# cases/text-mcd.cases is hand-written (mcd's deliberate differences): never
+# record it.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 table=${1:-$here/cases/text.cases}
+case $table in *-mcd.cases) echo "record-cases: $table holds mcd's own replies, not memcached's" >&2; exit 2 ;; esac
 recorder=${RECORDER:-./tests/integration/record_cases}
 MEMCACHED_BIN=${MEMCACHED_BIN:-$here/../../../shared/oracle/memcached-1.6.45/memcached}
 export MEMCACHED_BIN

@@ -3,8 +3,10 @@
  * memcached and rewrites the table with the replies it gave.
  *
  * Usage: record_cases IN.cases [OUT.cases]   (OUT defaults to IN)
- * The binary is $MEMCACHED_BIN, else /usr/bin/memcached; it is started with
- * its defaults, exactly as test_text_cases starts the server under test.
+ * The binary is $MEMCACHED_BIN, else the oracle the build points at
+ * (memcached 1.6.45, mcd_oracle_bin()); it is started with its defaults,
+ * exactly as test_text_cases starts the server under test. Never run it on
+ * text-mcd.cases: that table holds mcd's deliberate differences.
  * CAS numbers and the version string are recorded as {cas} and {str}.
  */
 #include "config.h"

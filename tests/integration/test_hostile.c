@@ -319,12 +319,14 @@ Test(hostile, data_block_long, .timeout = 30)
     cr_assert_not_null(srv);
     struct mcd_conn *c = mcd_conn_open(srv);
     cr_assert_not_null(c);
-    /* 3 announced, 6 sent: "abc", then "de" is no terminator, "f" is a command */
+    /* 3 announced, 6 sent: "abc", then "de" is no terminator, "f" is a
+     * one-byte line (1.6.45: CLIENT_ERROR, as for any line under 2 bytes) */
     cr_expect(mcd_roundtrip(c, "set long 0 0 3\r\nabcdef\r\nget long\r\n",
-                            "CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n"));
-    /* 3 announced, an extra empty line after a good block: STORED, then ERROR */
+                            "CLIENT_ERROR bad data chunk\r\nCLIENT_ERROR bad command line format\r\nEND\r\n"));
+    /* 3 announced, an extra empty line after a good block: STORED, then
+     * the empty line is CLIENT_ERROR */
     cr_expect(mcd_roundtrip(c, "set long 0 0 3\r\nabc\r\n\r\nget long\r\n",
-                            "STORED\r\nERROR\r\nVALUE long 0 3\r\nabc\r\nEND\r\n"));
+                            "STORED\r\nCLIENT_ERROR bad command line format\r\nVALUE long 0 3\r\nabc\r\nEND\r\n"));
     mcd_conn_close(c);
     expect_serving(srv, "long");
     mcd_stop(srv);
@@ -666,5 +668,48 @@ Test(defaults, disable_dumping_accepted, .timeout = 30)
     struct mcd_server *srv = mcd_start(args);
     cr_assert_not_null(srv, "-X refused");
     expect_serving(srv, "dashX");
+    mcd_stop(srv);
+}
+
+/* memcached 1.6.45 hangs up on an HTTP request line (a browser or a health
+ * check pointed at the cache port); the server keeps serving others. */
+Test(hostile, http_request_closed, .timeout = 30)
+{
+    struct mcd_server *srv = mcd_start(NULL);
+    cr_assert_not_null(srv);
+    static const char *const reqs[] = {"GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                       "POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"};
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert_not_null(c);
+        cr_assert(mcd_sendstr(c, reqs[i]));
+        cr_expect(closed_within(c, 5000), "not closed after %s", reqs[i]);
+        mcd_conn_close(c);
+    }
+    expect_serving(srv, "http");
+    mcd_stop(srv);
+}
+
+/* A bad storage header with a length near 2 GB: the block is swallowed as
+ * it arrives (nothing is allocated for it), and the connection serves the
+ * command after it. */
+Test(hostile, bad_header_swallows_huge_block, .timeout = 30)
+{
+    struct mcd_server *srv = mcd_start(NULL);
+    cr_assert_not_null(srv);
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    cr_assert(mcd_sendstr(c, "set huge abc 0 1000000\r\n"));
+    char *block = malloc(1000002);
+    cr_assert_not_null(block);
+    memset(block, 'x', 1000000);
+    memcpy(block + 1000000, "\r\n", 2);
+    cr_assert(mcd_send(c, block, 1000002));
+    free(block);
+    cr_expect(mcd_roundtrip(c, "get huge\r\n", "CLIENT_ERROR bad command line format\r\nEND\r\n"));
+    cr_assert(mcd_sendstr(c, "set huge2 0 abc 2147483645\r\n"));
+    cr_expect(mcd_expectstr(c, "CLIENT_ERROR bad command line format\r\n"));
+    mcd_conn_close(c);
+    expect_serving(srv, "swallow");
     mcd_stop(srv);
 }

@@ -165,6 +165,42 @@ Test(meta, differential_against_memcached_without_cas)
     cr_assert_eq(bad, 0, "%zu meta exchanges differ from memcached under -C", bad);
 }
 
+/* Exact CAS values (not masked): a fresh mcd numbers the CAS of meta
+ * commands as a fresh memcached 1.6.45 does (E uses none up; md x keeps
+ * the item's; ms with an opaque too long uses one up). */
+Test(meta, cas_numbering_as_memcached)
+{
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("memcached not installed (or it is the server under test)");
+    static const char seq[] =
+        "ms a 1 c\r\nx\r\nmd a x\r\nmg a c\r\nms b 1 c\r\nx\r\n"
+        "ms c 1 E50 c\r\nx\r\nms d 1 c\r\nx\r\nmd d I\r\nmg d c\r\n"
+        "mg e N30 c\r\nma f N0 c\r\nma f c\r\nma f E9 c\r\nmd f x I\r\nmg f c\r\n"
+        "ms g 1 MA N30 c\r\nx\r\nms g 1 MP c\r\ny\r\nms g 1 ME c\r\nz\r\nms g 1 MA C99 c\r\nz\r\n"
+        "ms h 1 O123456789012345678901234567890123 c\r\nx\r\nms i 1 c\r\nx\r\nmn\r\n";
+    struct mcd_server *oracle = mcd_start_bin(mcd_oracle_bin(), NULL);
+    struct mcd_server *ours = mcd_start(NULL);
+    cr_assert_not_null(oracle);
+    cr_assert_not_null(ours);
+    char *out[2];
+    size_t len[2];
+    struct mcd_server *s[2] = {oracle, ours};
+    for (int j = 0; j < 2; j++) {
+        struct mcd_conn *c = mcd_conn_open(s[j]);
+        cr_assert_not_null(c);
+        cr_assert(mcd_sendstr(c, seq));
+        out[j] = mcd_read_until(c, "MN\r\n", &len[j]);
+        cr_assert_not_null(out[j]);
+        mcd_conn_close(c);
+    }
+    cr_expect(len[0] == len[1] && memcmp(out[0], out[1], len[0]) == 0, "memcached: %.*s\nmcd:       %.*s",
+              (int)len[0], out[0], (int)len[1], out[1]);
+    free(out[0]);
+    free(out[1]);
+    mcd_stop(ours);
+    mcd_stop(oracle);
+}
+
 #define CLIENTS 32
 
 struct racer {

@@ -245,3 +245,162 @@ Test(stats, unknown_subcommand)
     cr_assert(mcd_roundtrip(conn, "stats bogus\r\n", "ERROR\r\n"));
     cr_assert(mcd_roundtrip(conn, "version\r\n", "VERSION {str}\r\n"));
 }
+
+/* The names of a stats reply, one per line ("STAT <name> ..." -> "<name>\n"). */
+static char *names_of(const char *st)
+{
+    char *out = malloc(strlen(st) + 1), *o = out;
+    cr_assert_not_null(out);
+    for (const char *p = st; (p = strstr(p, "STAT ")) != NULL;) {
+        p += 5;
+        while (*p != ' ' && *p != '\r' && *p != '\0')
+            *o++ = *p++;
+        *o++ = '\n';
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Every group prints memcached 1.6.45's names in its order (values of
+ * machinery mcd lacks are an idle memcached's, see memcached-compat.md). */
+Test(stats, names_in_memcached_order)
+{
+    static const char *const groups[] = {NULL, "settings", "items", "slabs", "sizes", "extstore", "detail dump"};
+
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("needs mcd and the memcached oracle");
+    struct mcd_server *oracle = mcd_start_bin(mcd_oracle_bin(), NULL);
+    cr_assert_not_null(oracle);
+    struct mcd_conn *oc = mcd_conn_open(oracle);
+    cr_assert_not_null(oc);
+    cr_assert(mcd_roundtrip(conn, "set order 0 0 5\r\nhello\r\n", "STORED\r\n"));
+    cr_assert(mcd_roundtrip(oc, "set order 0 0 5\r\nhello\r\n", "STORED\r\n"));
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        char *mine = mcd_stats(conn, groups[i]), *theirs = mcd_stats(oc, groups[i]);
+        cr_assert_not_null(mine, "stats %s", groups[i] ? groups[i] : "");
+        cr_assert_not_null(theirs, "stats %s (memcached)", groups[i] ? groups[i] : "");
+        char *a = names_of(mine), *b = names_of(theirs);
+        cr_expect_str_eq(a, b, "stats %s: names differ from memcached's", groups[i] ? groups[i] : "");
+        free(a);
+        free(b);
+        free(mine);
+        free(theirs);
+    }
+    mcd_conn_close(oc);
+    mcd_stop(oracle);
+}
+
+Test(stats, text_only_groups)
+{
+    cr_assert(mcd_roundtrip(conn, "stats sizes\r\n", "STAT sizes_status disabled\r\nEND\r\n"));
+    cr_assert(mcd_roundtrip(conn, "stats extstore\r\n", "END\r\n"));
+    cr_assert(mcd_roundtrip(conn, "stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n"));
+    cr_assert(mcd_roundtrip(conn, "stats detail on\r\n", "OK\r\n"));
+    char *st = mcd_stats(conn, "settings");
+    char v[16];
+    cr_assert(mcd_stat_find(st, "detail_enabled", v, sizeof(v)));
+    cr_expect_str_eq(v, "yes");
+    free(st);
+    cr_assert(mcd_roundtrip(conn, "stats detail off\r\n", "OK\r\n"));
+    cr_assert(mcd_roundtrip(conn, "stats detail dump\r\n", "END\r\n"));
+    cr_assert(mcd_roundtrip(conn, "slabs automove 2\r\n", "OK\r\n"));
+    st = mcd_stats(conn, "settings");
+    cr_assert(mcd_stat_find(st, "slab_automove", v, sizeof(v)));
+    cr_expect_str_eq(v, "2");
+    free(st);
+}
+
+/* stats settings with non-default flags: the same lines and values as
+ * 1.6.45 started with the same flags (but the port). */
+Test(stats, settings_values_follow_flags)
+{
+    static const char *const flags[] = {"-m", "100", "-c", "500", "-t", "2", "-R", "5", "-B", "ascii", "-I", "2m",
+                                        "-f", "1.5", "-n", "64", "-o", "hashpower=20", "-M", "-C", "-b", "64", NULL};
+
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("needs mcd and the memcached oracle");
+    struct mcd_server *mine = mcd_start(flags), *oracle = mcd_start_bin(mcd_oracle_bin(), flags);
+    cr_assert_not_null(mine);
+    cr_assert_not_null(oracle);
+    struct mcd_conn *a = mcd_conn_open(mine), *b = mcd_conn_open(oracle);
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    /* the verbosity command caps its level at 2 (-vvv can still set 3) */
+    cr_assert(mcd_roundtrip(a, "verbosity 10\r\n", "OK\r\n"));
+    cr_assert(mcd_roundtrip(b, "verbosity 10\r\n", "OK\r\n"));
+    char *sa = mcd_stats(a, "settings"), *sb = mcd_stats(b, "settings");
+    cr_assert_not_null(sa);
+    cr_assert_not_null(sb);
+    /* the ports differ: blank the tcpport line out of both */
+    char *pa = strstr(sa, "STAT tcpport "), *pb = strstr(sb, "STAT tcpport ");
+    cr_assert(pa != NULL && pb != NULL);
+    memmove(pa, strchr(pa, '\n') + 1, strlen(strchr(pa, '\n') + 1) + 1);
+    memmove(pb, strchr(pb, '\n') + 1, strlen(strchr(pb, '\n') + 1) + 1);
+    cr_expect_str_eq(sa, sb);
+    free(sa);
+    free(sb);
+    mcd_conn_close(a);
+    mcd_conn_close(b);
+    mcd_stop(mine);
+    mcd_stop(oracle);
+}
+
+/* What 1.6.45 resets: total_connections and the per-class counters of
+ * `stats items` too, not only the per-thread counters. */
+Test(stats, reset_connections_and_items)
+{
+    static const char *const small[] = {"-m", "8", NULL};
+    struct mcd_server *s = mcd_start(small);
+    cr_assert_not_null(s);
+    struct mcd_conn *c = mcd_conn_open(s);
+    cr_assert_not_null(c);
+    /* 40 items of 500 KB in 8 MB: evictions in their class */
+    size_t n = 500000;
+    char *val = malloc(n + 64);
+    cr_assert_not_null(val);
+    for (int i = 0; i < 40; i++) {
+        int h = snprintf(val, 64, "set big%d 0 0 %zu\r\n", i, n);
+        memset(val + h, 'x', n);
+        memcpy(val + h + n, "\r\n", 2);
+        cr_assert(mcd_send(c, val, (size_t)h + n + 2));
+        cr_assert(mcd_expectstr(c, "STORED\r\n"));
+    }
+    free(val);
+    /* three more connections, each surely accepted (a round trip) before
+     * it closes, so none is counted after the reset */
+    for (int i = 0; i < 3; i++) {
+        struct mcd_conn *o = mcd_conn_open(s);
+        cr_assert_not_null(o);
+        cr_assert(mcd_roundtrip(o, "version\r\n", "VERSION {str}\r\n"));
+        mcd_conn_close(o);
+    }
+    cr_assert_gt(mcd_stat_ll(c, NULL, "total_connections"), 3);
+    char *st = mcd_stats(c, "items");
+    const char *p = strstr(st, "STAT items:");
+    cr_assert_not_null(p);
+    int cls = atoi(p + strlen("STAT items:"));
+    char name[64], v[32];
+    snprintf(name, sizeof(name), "items:%d:evicted", cls);
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)));
+    cr_assert_gt(atoll(v), 0, "no evictions to reset");
+    free(st);
+
+    cr_assert(mcd_roundtrip(c, "stats reset\r\n", "RESET\r\n"));
+    cr_expect_eq(mcd_stat_ll(c, NULL, "total_connections"), 0);
+    cr_expect_eq(mcd_stat_ll(c, NULL, "evictions"), 0);
+    st = mcd_stats(c, "items");
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)));
+    cr_expect_str_eq(v, "0", "%s after reset", name);
+    snprintf(name, sizeof(name), "items:%d:evicted_unfetched", cls);
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)));
+    cr_expect_str_eq(v, "0", "%s after reset", name);
+    snprintf(name, sizeof(name), "items:%d:evicted_time", cls);
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)));
+    cr_expect_str_eq(v, "0", "%s after reset", name);
+    snprintf(name, sizeof(name), "items:%d:number", cls);
+    cr_assert(mcd_stat_find(st, name, v, sizeof(v)));
+    cr_expect_neq(atoll(v), 0, "items survive a reset");
+    free(st);
+    mcd_conn_close(c);
+    mcd_stop(s);
+}

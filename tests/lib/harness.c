@@ -40,6 +40,12 @@
 #define START_ATTEMPTS 6
 #define STOP_DEADLINE_MS 5000
 
+bool mcd_bin_sanitized(void)
+{
+    const char *v = getenv("MCD_BIN_SANITIZED");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
 long mcd_rss_kb(pid_t pid)
 {
     char path[64], line[256];

@@ -82,6 +82,35 @@ Test(token, i32_truncates)
     cr_assert(i32("+3", &v) && v == 3);
 }
 
+/* 1.6.45's strict rules for delta, cas unique, verbosity, touch/gat exptime */
+Test(token, digits_only)
+{
+    uint64_t u;
+    uint32_t u32;
+    int32_t i;
+    int64_t l;
+
+    cr_assert(token_parse_digits_u64("18446744073709551615", 20, &u) && u == UINT64_MAX);
+    cr_assert(token_parse_digits_u64("007", 3, &u) && u == 7);
+    cr_assert_not(token_parse_digits_u64("18446744073709551616", 20, &u));
+    cr_assert_not(token_parse_digits_u64("+1", 2, &u));
+    cr_assert_not(token_parse_digits_u64("-0", 2, &u));
+    cr_assert_not(token_parse_digits_u64("\t1", 2, &u));
+    cr_assert_not(token_parse_digits_u64("1\t", 2, &u));
+    cr_assert_not(token_parse_digits_u64("", 0, &u));
+    cr_assert(token_parse_digits_u32("4294967295", 10, &u32) && u32 == UINT32_MAX);
+    cr_assert_not(token_parse_digits_u32("4294967296", 10, &u32));
+    cr_assert(token_parse_digits_i32("-2147483648", 11, &i) && i == INT32_MIN);
+    cr_assert(token_parse_digits_i32("2147483647", 10, &i) && i == INT32_MAX);
+    cr_assert(token_parse_digits_i32("-0", 2, &i) && i == 0);
+    cr_assert_not(token_parse_digits_i32("2147483648", 10, &i));
+    cr_assert_not(token_parse_digits_i32("-2147483649", 11, &i));
+    cr_assert_not(token_parse_digits_i32("-", 1, &i));
+    cr_assert_not(token_parse_digits_i32("+1", 2, &i));
+    cr_assert(token_parse_digits_i64("-9223372036854775808", 20, &l) && l == INT64_MIN);
+    cr_assert_not(token_parse_digits_i64("9223372036854775808", 19, &l));
+}
+
 Test(token, fmt_u64)
 {
     char buf[TOKEN_U64_DIGITS + 1];

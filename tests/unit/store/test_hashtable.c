@@ -181,3 +181,34 @@ Test(hashtable, background_thread_grows, .fini = fini)
     for (int i = 0; i < 3000; i++)
         cr_assert(found(&ts, i));
 }
+
+/* -o no_lru_crawler: the maintainer thread runs without its sweep, and the
+ * table still grows (it used to stay at its initial size: without the
+ * sweep there was no thread, and nothing else drove the growth). */
+Test(hashtable, grows_without_the_sweep, .fini = fini)
+{
+    struct store_options o = store_test_opts(64u << 20, 4);
+    o.background_threads = true;
+    o.no_sweep = true;
+    store_test_start(o, &ts, 100);
+    for (int i = 0; i < 3000; i++)
+        put(&ts, i);
+    struct store_info si;
+    long long deadline = 0;
+    for (struct timespec t0, t; ; ) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (deadline == 0) {
+            t0 = t;
+            deadline = 1;
+        }
+        store_info(&si);
+        if ((si.hash_power_level >= 11 && !si.hash_is_expanding) || t.tv_sec - t0.tv_sec > 10)
+            break;
+        struct timespec d = {.tv_nsec = 20000000};
+        nanosleep(&d, NULL);
+    }
+    cr_expect_geq(si.hash_power_level, 11, "hash power %u", si.hash_power_level);
+    cr_expect_eq(si.hash_bytes, (UINT64_C(1) << si.hash_power_level) * 4);
+    for (int i = 0; i < 3000; i++)
+        cr_assert(found(&ts, i));
+}

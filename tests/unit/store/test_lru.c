@@ -6,6 +6,7 @@
 #include "store/store.h"
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -262,4 +263,55 @@ Test(lru, oldest_age, .fini = fini)
     store_class_info(item_class(it), &ci);
     item_release(it);
     cr_expect_eq(ci.oldest_age, 45);
+}
+
+/* Classes whose page holds one chunk (or a few): every item hit since the
+ * hand last passed (ACTIVE), and all memory in that one class, so neither
+ * a free chunk nor the page mover can help. The hand must go round the
+ * class, clearing ACTIVE bits, and evict on its second round; it used to
+ * look at one chunk (2 x perslab steps, a page boundary costing one) and
+ * answer STORE_NO_MEMORY. */
+static void
+set_get_big(size_t item_max, uint64_t mem, size_t vlen)
+{
+    struct store_options o = store_test_opts(mem, 8);
+    o.item_size_max = item_max;
+    store_test_start(o, &ts, 100);
+    if (vlen == 0) /* the largest value a 6-byte key allows */
+        vlen = store_max_value_len(6);
+    for (int i = 0; i < 200; i++) {
+        char key[16];
+        int n = snprintf(key, sizeof(key), "big%03d", i);
+        enum store_status st;
+        struct item *it = store_alloc(key, (size_t)n, 0, 0, (uint32_t)vlen, &ts, &st);
+        cr_assert_not_null(it, "item %d (%zu bytes, -I %zu): status %d", i, vlen, item_max, st);
+        item_data(it)[0] = 'v';
+        cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+        item_release(it);
+        struct item *got = store_get(key, (size_t)n, true, false, &ts); /* a hit: ACTIVE */
+        cr_assert_not_null(got);
+        item_release(got);
+    }
+    uint64_t ev = atomic_load(&ts.evictions);
+    cr_expect_gt(ev, 100, "%" PRIu64 " evictions", ev);
+}
+
+Test(lru, one_chunk_a_page_evicts_hit_items, .fini = fini)
+{
+    set_get_big(1u << 20, 48u << 20, 573u * 1024);
+}
+
+Test(lru, largest_items_evict, .fini = fini)
+{
+    set_get_big(1u << 20, 48u << 20, 0);
+}
+
+Test(lru, few_chunks_a_page_evict_with_2m_items, .fini = fini)
+{
+    set_get_big(2u << 20, 48u << 20, 573u * 1024);
+}
+
+Test(lru, largest_2m_items_evict, .fini = fini)
+{
+    set_get_big(2u << 20, 48u << 20, 0);
 }

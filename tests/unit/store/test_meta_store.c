@@ -348,3 +348,36 @@ Test(meta_store, key_binary_bit)
     cr_assert_not(item_key_binary(it));
     item_release(it);
 }
+
+/* md I while a reader holds the item (a GET still sending it): the
+ * reader's item keeps the CAS it had, since that reader reads it without
+ * any lock; the key now names a stale copy with a new CAS, the same value,
+ * TTL and fetched bit. (md I used to rewrite the held item's CAS in place.) */
+Test(meta_store, invalidate_leaves_a_held_item_alone)
+{
+    uint64_t cas = put("h", "held", 500);
+    struct store_meta_get_opts o = {0};
+    struct store_meta_get_info info;
+    struct item *held = mget("h", &o, &info);
+    cr_assert_not_null(held);
+    cr_assert_eq(store_meta_delete("h", 1, &(struct store_meta_delete_opts){.invalidate = true}, &ts), STORE_OK);
+    cr_expect_eq(item_cas(held), cas);
+    struct item *now = mget("h", &o, &info);
+    cr_assert_not_null(now);
+    cr_expect_neq(now, held);
+    cr_expect_gt(item_cas(now), cas);
+    cr_expect(info.stale);
+    cr_expect(info.hit_before);
+    cr_expect_eq(item_exptime(now), 500);
+    cr_expect_eq(memcmp(item_data(now), "held", 4), 0);
+    item_release(now);
+    item_release(held);
+    /* nobody holds it now: rewritten in place */
+    now = mget("h", &o, &info);
+    uint64_t before = item_cas(now);
+    item_release(now);
+    cr_assert_eq(store_meta_delete("h", 1, &(struct store_meta_delete_opts){.invalidate = true}, &ts), STORE_OK);
+    now = mget("h", &o, &info);
+    cr_expect_gt(item_cas(now), before);
+    item_release(now);
+}
