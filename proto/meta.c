@@ -48,6 +48,7 @@
  *   errors are never silenced by q
  *  mg
  *   hit, no v                              -> HD <flags>; with v: VA <n> <flags>
+ *   C<cas> with v: HD (no value) when the item's CAS is <cas> (-C: C0)
  *   miss                                   -> EN, plus O and k (and b) only
  *   q: miss silent; hits are still sent (HD and VA)
  *   return flags c f h k l O s t in order; t -1 when no TTL

@@ -110,7 +110,9 @@ static void meta_get(struct conn *c, const struct meta_request *m)
     }
     if (o.touch && !info.created)
         STAT_INC(w->ws.cmd_touch);
-    res.status = meta_has(m, 'v') ? META_VA : META_HD;
+    /* v with C: the value only when the CAS does not match (1.6.45) */
+    bool same = meta_has(m, 'C') && item_cas(it) == m->cas;
+    res.status = meta_has(m, 'v') && !same ? META_VA : META_HD;
     res.key = item_key(it);
     res.nkey = item_nkey(it);
     res.key_binary = item_key_binary(it); /* as stored, whatever this request's b */
