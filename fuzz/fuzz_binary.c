@@ -6,8 +6,11 @@
  * way server/conn.c does (skipping values and unknown bodies), and checks
  * the contract in proto/binary.h:
  *   - PROTO_OK consumes exactly header + extras + key, the key lies inside
- *     the packet and is at most 250 bytes, and only storage opcodes carry a
- *     value;
+ *     the packet and is at most 250 bytes, only storage opcodes carry a
+ *     value, and no body is over 1 GiB (that closes with 0x04); nothing is
+ *     decided before header + extras + key are there (over 16 KB of them
+ *     close silently);
+ *   - a Stat key always classifies (binary_stat_group);
  *   - a packet cut short is NEED_MORE, never a different answer;
  *   - every result encoded for the request (all mc_status values) is a
  *     well-formed response packet (or nothing, for quiet successes), and
@@ -39,11 +42,15 @@ static void encode_all(struct reply *r, const struct mc_request *req)
         FUZZ_CHECK(binary_encode_result(r, req, &res) == 0);
     }
     if (req->cmd == MC_CMD_STATS) {
+        enum binary_stat_group g = binary_stat_group(req->args, req->args_len);
+        FUZZ_CHECK(g >= BINARY_STAT_GENERAL && g <= BINARY_STAT_UNKNOWN);
+        FUZZ_CHECK((g == BINARY_STAT_GENERAL) == (req->args_len == 0));
         FUZZ_CHECK(binary_encode_stat(r, req, "pid", "1") == 0);
         FUZZ_CHECK(binary_encode_stat(r, req, NULL, NULL) == 0);
     }
-    FUZZ_CHECK(binary_encode_version(r, req, "1.6.18") == 0);
+    FUZZ_CHECK(binary_encode_version(r, req, "1.6.45") == 0);
     FUZZ_CHECK(binary_encode_status(r, req, BINARY_STATUS_EINVAL) == 0);
+    FUZZ_CHECK(binary_encode_error(r, req, BINARY_STATUS_ENOMEM, "Out of memory allocating item") == 0);
 }
 
 static void drain(struct reply *r)
@@ -77,6 +84,13 @@ int fuzz_binary_input(const uint8_t *data, size_t size)
         FUZZ_CHECK(st != PROTO_CLIENT_ERROR);
         FUZZ_CHECK(consumed <= left);
         if (st == PROTO_CLOSE) {
+            struct binary_header ch;
+            binary_header_decode(pkt, &ch);
+            size_t head = BINARY_HEADER_LEN + (size_t)ch.extlen + ch.keylen;
+            if (ch.magic == BINARY_MAGIC_REQUEST && head > BINARY_HEAD_MAX)
+                FUZZ_CHECK(err == 0 && left >= BINARY_HEAD_MAX);
+            else if (ch.magic == BINARY_MAGIC_REQUEST)
+                FUZZ_CHECK(left >= head && (ch.bodylen <= BINARY_BODY_MAX || err == BINARY_STATUS_EINVAL));
             if (err != 0) {
                 FUZZ_CHECK(consumed == BINARY_HEADER_LEN);
                 FUZZ_CHECK(binary_encode_status(&r, &req, err) == 0);
@@ -110,6 +124,7 @@ int fuzz_binary_input(const uint8_t *data, size_t size)
             binary_header_decode(pkt, &h);
             FUZZ_CHECK(consumed == BINARY_HEADER_LEN + (size_t)h.extlen + h.keylen);
             FUZZ_CHECK((uint64_t)consumed - BINARY_HEADER_LEN + req.vlen == h.bodylen);
+            FUZZ_CHECK(h.bodylen <= BINARY_BODY_MAX);
             FUZZ_CHECK(req.nkey <= PROTO_KEY_MAX);
             if (req.nkey > 0)
                 FUZZ_CHECK(req.key >= pkt && req.key + req.nkey <= pkt + consumed);

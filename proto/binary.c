@@ -3,9 +3,19 @@
  * caller's contract). Owns no state; knows nothing of sockets or the store.
  *
  * Every opcode memcached 1.6 knows, what it parses into, the header shape it
- * must have, and what memcached 1.6.18 answers (checked by sending packets to
- * it). "Shape" violations are answered 0x04 "Invalid arguments" and the
- * connection is closed after the write.
+ * must have, and what memcached 1.6.45 answers (checked by sending packets to
+ * it: tests/integration/cases/binary.cases and test_binary_matrix). "Shape"
+ * violations are answered 0x04 "Invalid arguments" and the connection is
+ * closed after the write.
+ *
+ * A header CAS (checked in store_link, the same rules for every protocol):
+ * Set/Add/Replace(+Q) with a CAS are a compare-and-swap (match: stored; stale:
+ * 2; key missing: 1), Append/Prepend compare it with a present item (stale:
+ * 2; missing: 5 "Not stored."), Delete and Incr/Decr compare it with a
+ * present item, and Incr/Decr create a missing key all the same. Under -C
+ * items hold no CAS: a storage command's CAS is ignored, while Delete and
+ * Incr/Decr with a non-zero CAS on a present key answer 2 (the item's CAS
+ * reads as 0). Get/Touch/GAT/Noop/Version/Stat/Flush/Quit ignore it.
  *
  *  op    name        mc_cmd      shape (ext / key / body)        reply on success
  *  0x00  get         GET         0 / >0 / =key                   flags+value, cas
@@ -34,29 +44,38 @@
  *  0x08  flush       FLUSH_ALL   0 or 4 / 0 / =ext               empty
  *  0x18  flushq      FLUSH_ALL q 0 or 4 / 0 / =ext               silent
  *  0x0a  noop        NOOP        0 / 0 / 0                       empty
- *  0x0b  version     VERSION     0 / 0 / 0                       body "1.6.18"
+ *  0x0b  version     VERSION     0 / 0 / 0                       body "1.6.45"
  *  0x10  stat        STATS       0 / any / =key (*)              one packet per stat, empty terminator;
+ *                                                                key matched by binary_stat_group();
  *                                                                unknown group: 1 "Not found"
  *  0x20  sasl_list_mechs  -      0 / 0 / 0                       0x81 "Unknown command" (no -S)
  *  0x21  sasl_auth   -           0 / >0 / any                    0x81, body skipped (no -S)
  *  0x22  sasl_step   -           0 / >0 / any                    0x81, body skipped (no -S)
  *  other (0x1b verbosity, 0x25.., 0x30 rget ...)                 0x81, body skipped, conn kept
  *
- * Checked first, for every opcode, in memcached's order:
+ * Nothing is decided before header + extras + key are buffered (as memcached
+ * 1.6.45; the value is never waited for); over 16 KB of them: close, no reply.
+ * Then, for every opcode, in memcached's order:
+ *   bodylen > 1 GiB            -> 0x04 "Invalid arguments", close
  *   keylen + extlen > bodylen  -> 0x81 "Unknown command", close
  *   keylen > 250               -> 0x04 "Invalid arguments", close
  *   magic != 0x80              -> close, no reply
  *
- * (*) Deliberate differences from memcached 1.6.18, both about bytes it
+ * Error bodies are memcached's: "Not found", "Data exists for key.", "Too
+ * large.", "Invalid arguments", "Not stored.", "Non-numeric server-side value
+ * for incr or decr", "Auth failure.", "Unknown command", and for 0x82 "Out of
+ * memory allocating item" when a storage command cannot get its item, "Out of
+ * memory" elsewhere.
+ *
+ * (*) Deliberate differences from memcached 1.6.45, both about bytes it
  * never reads correctly:
  *   - Touch, GAT* and Stat: memcached does not check bodylen, so extra body bytes
  *     are parsed as the next header and the stream desynchronises (it then
  *     usually closes on a bad magic). We demand bodylen == extlen + keylen
  *     and answer 0x04 + close, which is what such a client sees anyway.
  *   - Unknown opcodes: memcached has already consumed extras + key when it
- *     swallows `bodylen` more bytes (over-reading by extlen + keylen), and a
- *     bodylen over 2 GiB overflows its swallow count. We skip exactly the
- *     body.
+ *     swallows `bodylen` more bytes (over-reading by extlen + keylen). We
+ *     skip exactly the body.
  */
 #include "config.h"
 
@@ -289,7 +308,28 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     binary_header_decode(buf, &h);
     op = &opcodes[h.opcode];
 
-    /* Header-only errors, in memcached's order. */
+    /*
+     * memcached 1.6.45 reads the extras and key before it looks at the
+     * header's lengths; a header whose extras and key cannot fit its 16 KB
+     * read buffer closes the connection, silently, once that buffer is full.
+     */
+    need = (size_t)BINARY_HEADER_LEN + h.extlen + h.keylen;
+    if (need > BINARY_HEAD_MAX) {
+        if (len < BINARY_HEAD_MAX)
+            return PROTO_NEED_MORE;
+        *err_status = 0;
+        return PROTO_CLOSE;
+    }
+    if (len < need)
+        return PROTO_NEED_MORE;
+
+    /* Then the header's errors, in memcached's order. */
+    if (h.bodylen > BINARY_BODY_MAX) {
+        request_start(req, &h);
+        *err_status = BINARY_STATUS_EINVAL;
+        *consumed = BINARY_HEADER_LEN;
+        return PROTO_CLOSE;
+    }
     if ((uint32_t)h.keylen + h.extlen > h.bodylen) {
         request_start(req, &h);
         *err_status = BINARY_STATUS_UNKNOWN_COMMAND;
@@ -304,16 +344,11 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     }
     if (op->shape == SHAPE_UNKNOWN || op->shape == SHAPE_SASL_LIST || op->shape == SHAPE_SASL_AUTH) {
         request_start(req, &h);
-        req->vlen = h.bodylen;
+        req->vlen = h.bodylen - h.extlen - h.keylen;
         *err_status = BINARY_STATUS_UNKNOWN_COMMAND;
-        *consumed = BINARY_HEADER_LEN;
+        *consumed = need;
         return PROTO_ERROR;
     }
-
-    /* Wait for header + extras + key (which, but for storage, is the packet). */
-    need = (size_t)BINARY_HEADER_LEN + h.extlen + h.keylen;
-    if (len < need)
-        return PROTO_NEED_MORE;
 
     request_start(req, &h);
     ext = (const unsigned char *)buf + BINARY_HEADER_LEN;
@@ -366,6 +401,46 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     }
     *consumed = need;
     return PROTO_OK;
+}
+
+static bool key_is(const char *key, size_t nkey, const char *word)
+{
+    size_t n = strlen(word);
+    return nkey == n && memcmp(key, word, n) == 0;
+}
+
+static bool key_starts(const char *key, size_t nkey, const char *word)
+{
+    size_t n = strlen(word);
+    return nkey >= n && memcmp(key, word, n) == 0;
+}
+
+enum binary_stat_group binary_stat_group(const char *key, size_t nkey)
+{
+    if (nkey == 0)
+        return BINARY_STAT_GENERAL;
+    if (key_starts(key, nkey, "reset"))
+        return BINARY_STAT_RESET;
+    if (key_starts(key, nkey, "settings"))
+        return BINARY_STAT_SETTINGS;
+    if (key_starts(key, nkey, "detail")) {
+        key += 6;
+        nkey -= 6;
+        if (key_starts(key, nkey, " dump"))
+            return BINARY_STAT_DETAIL_DUMP;
+        if (key_starts(key, nkey, " on"))
+            return BINARY_STAT_DETAIL_ON;
+        if (key_starts(key, nkey, " off"))
+            return BINARY_STAT_DETAIL_OFF;
+        return BINARY_STAT_UNKNOWN;
+    }
+    if (key_is(key, nkey, "items"))
+        return BINARY_STAT_ITEMS;
+    if (key_is(key, nkey, "slabs"))
+        return BINARY_STAT_SLABS;
+    if (key_is(key, nkey, "sizes"))
+        return BINARY_STAT_SIZES;
+    return BINARY_STAT_UNKNOWN;
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -447,13 +522,16 @@ static int encode_packet(struct reply *r, const struct mc_request *req, const st
     return 0;
 }
 
+int binary_encode_error(struct reply *r, const struct mc_request *req, uint16_t status, const char *text)
+{
+    struct packet pk = {.status = status, .body = text, .nbody = strlen(text)};
+
+    return encode_packet(r, req, &pk);
+}
+
 int binary_encode_status(struct reply *r, const struct mc_request *req, uint16_t status)
 {
-    struct packet pk = {.status = status};
-
-    pk.body = binary_status_text(status);
-    pk.nbody = strlen(pk.body);
-    return encode_packet(r, req, &pk);
+    return binary_encode_error(r, req, status, binary_status_text(status));
 }
 
 int binary_encode_version(struct reply *r, const struct mc_request *req, const char *version)

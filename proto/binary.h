@@ -47,10 +47,11 @@
  *                    those bytes (so copy/hash it before reusing the buffer).
  *
  *   PROTO_ERROR      Unknown opcode (including SASL and every opcode
- *                    memcached 1.6 lacks): *err_status = 0x81. *consumed = 24
- *                    (the header only) and req->vlen = the body length,
- *                    which the caller must skip (it may be larger than what
- *                    is buffered, up to 4 GiB; swallow it as it arrives).
+ *                    memcached 1.6 lacks): *err_status = 0x81. *consumed =
+ *                    24 + extlen + keylen (buffered) and req->vlen = the
+ *                    rest of the body, which the caller must skip (it may be
+ *                    larger than what is buffered, up to 1 GiB; swallow it
+ *                    as it arrives).
  *                    Reply binary_encode_status(r, req, *err_status); the
  *                    connection stays open. req->cmd is MC_CMD_NONE,
  *                    req->opcode/opaque are set for the reply.
@@ -60,7 +61,8 @@
  *                    opcode/opaque set) and close once it is written
  *                    ("close after write", as memcached does for every
  *                    malformed header: 0x04 Invalid arguments for a bad
- *                    shape or a key over 250 bytes, 0x81 Unknown command
+ *                    shape, a key over 250 bytes or a body over
+ *                    BINARY_BODY_MAX, 0x81 Unknown command
  *                    when extlen + keylen > bodylen). If *err_status == 0
  *                    (wrong magic byte), close at once without a reply;
  *                    *consumed = 0 and *req is untouched in that case,
@@ -69,8 +71,11 @@
  *   PROTO_CLIENT_ERROR is never returned: memcached 1.6 has no "reply an
  *                    error and keep reading" path for a malformed header.
  *
- * Errors are decided from the 24-byte header alone, so a malformed packet
- * never waits for its body.
+ * Nothing is decided, errors included, before the 24-byte header, the
+ * extras and the key are buffered (memcached 1.6.45 reads them first); a
+ * value is never waited for. When header + extras + key exceed
+ * BINARY_HEAD_MAX, PROTO_CLOSE without a reply once that many bytes are
+ * buffered.
  *
  * Quiet opcodes (req->quiet): binary_encode_result() itself drops what a
  * quiet opcode suppresses, and binary_is_quiet_success() tells which those
@@ -103,6 +108,12 @@ struct reply;
 #define BINARY_MAGIC_REQUEST 0x80
 #define BINARY_MAGIC_RESPONSE 0x81
 #define BINARY_HEADER_LEN 24
+/* Largest body length memcached 1.6.45 accepts (1 GiB, whatever -I is):
+ * above it, 0x04 "Invalid arguments" and close. */
+#define BINARY_BODY_MAX (1024u * 1024u * 1024u)
+/* Largest header + extras + key memcached 1.6.45 buffers (its read buffer):
+ * a request that needs more is closed without a reply. */
+#define BINARY_HEAD_MAX (16u * 1024u)
 /* Largest extras any opcode carries (Increment/Decrement). */
 #define BINARY_EXTRAS_MAX 20
 
@@ -232,7 +243,7 @@ bool binary_is_quiet_success(const struct mc_request *req, enum mc_status status
  * owner is handed over all the same, on an empty piece. For every other
  * status the owner is ignored: the caller keeps it.
  *
- * Mapping (status -> response), confirmed against memcached 1.6.18:
+ * Mapping (status -> response), confirmed against memcached 1.6.45:
  *   MC_VALUE        0, extras = flags (4 bytes), key if req->return_key
  *                   (res->key, or req->key when res->key is NULL), value =
  *                   res->data/nbytes by reference, cas = res->cas.
@@ -266,8 +277,35 @@ int binary_encode_result(struct reply *r, const struct mc_request *req, const st
  * body = binary_status_text(status). Never suppressed by quiet. 0 or -1. */
 int binary_encode_status(struct reply *r, const struct mc_request *req, uint16_t status);
 
+/* The same with a body of the caller's choosing: memcached words one error
+ * by where it happened (a storage command's failed allocation is 0x82 "Out
+ * of memory allocating item", any other 0x82 is "Out of memory"). */
+int binary_encode_error(struct reply *r, const struct mc_request *req, uint16_t status, const char *text);
+
 /* Appends a success response whose body is the version string. 0 or -1. */
 int binary_encode_version(struct reply *r, const struct mc_request *req, const char *version);
+
+/*
+ * What a Stat request's key asks for, matched as memcached 1.6.45 does over
+ * the binary protocol: "reset", "settings" and "detail" are prefixes
+ * ("reset x" resets, "settings " lists the settings), "items", "slabs" and
+ * "sizes" must be exact ("items " is unknown), "detail" must go on with
+ * " on", " off" or " dump" (prefixes again), and everything else
+ * (including "conns") is unknown: 0x01 "Not found".
+ */
+enum binary_stat_group {
+    BINARY_STAT_GENERAL,     /* empty key */
+    BINARY_STAT_RESET,
+    BINARY_STAT_SETTINGS,
+    BINARY_STAT_ITEMS,
+    BINARY_STAT_SLABS,
+    BINARY_STAT_SIZES,
+    BINARY_STAT_DETAIL_ON,
+    BINARY_STAT_DETAIL_OFF,
+    BINARY_STAT_DETAIL_DUMP,
+    BINARY_STAT_UNKNOWN,
+};
+enum binary_stat_group binary_stat_group(const char *key, size_t nkey);
 
 /* Appends one stat packet: key = name, value = value (both copied).
  * binary_encode_stat(r, req, NULL, NULL) appends the terminator (empty key

@@ -161,7 +161,12 @@ static enum process_next process_storage(struct conn *c, const struct mc_request
             emit_server_error(c, req, MC_TOO_LARGE, "object too large for cache");
         } else {
             STAT_INC(w->ws.store_no_memory);
-            emit_server_error(c, req, MC_NO_MEMORY, "out of memory storing object");
+            if (is_binary(c)) {
+                if (binary_encode_error(&c->out, req, BINARY_STATUS_ENOMEM, "Out of memory allocating item") != 0)
+                    c->close_after_write = true;
+            } else {
+                emit_server_error(c, req, MC_NO_MEMORY, "out of memory storing object");
+            }
         }
         /* as memcached: a failed set leaves no stale value behind */
         if (req->cmd == MC_CMD_SET)
@@ -254,7 +259,7 @@ static void process_arith(struct conn *c, const struct mc_request *req)
 
     for (int tries = 0;; tries++) {
         st = store_arith(req->key, req->nkey, incr, req->delta, req->cas, &res.number, &res.cas, &c->w->ts);
-        if (st != STORE_NOT_FOUND || !is_binary(c) || !req->create || req->cas != 0 || tries == 2)
+        if (st != STORE_NOT_FOUND || !is_binary(c) || !req->create || tries == 2)
             break;
         st = arith_create(c, req, &res.cas);
         if (st != STORE_EXISTS) {
@@ -289,27 +294,47 @@ static void emit_stat(void *ctx, const char *name, const char *value)
         e->c->close_after_write = true;
 }
 
-/* Groups the binary protocol answers with "not found". */
-static bool binary_stats_unknown(const char *args, size_t n)
+/*
+ * Binary Stat: the key is matched as memcached 1.6.45 does
+ * (binary_stat_group), then listed by the text groups (stats_group), whose
+ * names it is given exactly. mcd keeps no per-prefix ("detail") stats:
+ * "detail on|off" only set what `stats settings` reports, "detail dump" is
+ * the empty dump memcached sends while detail is off.
+ */
+static void process_binary_stats(struct conn *c, const struct mc_request *req)
 {
-    static const char *const groups[] = {"conns", "detail", "sizes", "extstore"};
-    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-        size_t len = strlen(groups[i]);
-        if (n >= len && memcmp(args, groups[i], len) == 0 && (n == len || args[len] == ' '))
-            return true;
+    static const char *const group_name[] = {
+        [BINARY_STAT_GENERAL] = "",           [BINARY_STAT_RESET] = "reset",     [BINARY_STAT_SETTINGS] = "settings",
+        [BINARY_STAT_ITEMS] = "items",        [BINARY_STAT_SLABS] = "slabs",     [BINARY_STAT_SIZES] = "sizes",
+        [BINARY_STAT_DETAIL_ON] = "detail on", [BINARY_STAT_DETAIL_OFF] = "detail off",
+    };
+    struct stats_emit_ctx ctx = {c, req};
+    enum binary_stat_group g = binary_stat_group(req->args, req->args_len);
+    int rc;
+
+    switch (g) {
+    case BINARY_STAT_UNKNOWN:
+        rc = binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT);
+        break;
+    case BINARY_STAT_DETAIL_DUMP:
+        emit_stat(&ctx, "detailed", "END\r\n");
+        rc = binary_encode_stat(&c->out, req, NULL, NULL);
+        break;
+    default:
+        stats_group(group_name[g], strlen(group_name[g]), emit_stat, &ctx);
+        rc = binary_encode_stat(&c->out, req, NULL, NULL);
+        break;
     }
-    return false;
+    if (rc != 0)
+        c->close_after_write = true;
 }
 
 static void process_stats(struct conn *c, const struct mc_request *req)
 {
     struct stats_emit_ctx ctx = {c, req};
     int rc = 0;
-    if (is_binary(c) && binary_stats_unknown(req->args, req->args_len)) {
-        /* memcached 1.6 knows no "conns" group over the binary protocol
-         * (and mcd keeps the text-only groups text-only) */
-        if (binary_encode_status(&c->out, req, BINARY_STATUS_KEY_ENOENT) != 0)
-            c->close_after_write = true;
+    if (is_binary(c)) {
+        process_binary_stats(c, req);
         return;
     }
     switch (stats_group(req->args, req->args_len, emit_stat, &ctx)) {

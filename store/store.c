@@ -239,11 +239,21 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
     uint64_t new_cas = store_cas_draw();
     struct item *old = find_live(key, nkey, hv, now, NULL);
 
+    /*
+     * The CAS rules of memcached's do_store_item, for every protocol. Under
+     * -C an item cannot carry the client's CAS, so it reads as 0 (memcached's
+     * ITEM_set_cas is then a no-op): a SET/ADD/REPLACE is never turned into
+     * a compare-and-swap and a compare-and-swap never matches.
+     */
+    if (!opts.use_cas)
+        cas = 0;
+    if (cas != 0 && (mode == STORE_SET || mode == STORE_ADD || mode == STORE_REPLACE))
+        mode = STORE_CAS;
     if (mode == STORE_CAS) {
         if (old == NULL) {
             STAT_INC(ts->cas_misses);
             st = STORE_NOT_FOUND;
-        } else if (item_cas(old) != cas) {
+        } else if (cas == 0 || item_cas(old) != cas) {
             STAT_INC(ts->slab[old->clsid].cas_badval);
             st = STORE_EXISTS;
         } else {
@@ -252,15 +262,10 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
         }
         goto out;
     }
-    if (cas != 0) { /* binary/meta: any mode may carry a CAS to check */
-        if (old == NULL) {
-            st = STORE_NOT_FOUND;
-            goto out;
-        }
-        if (item_cas(old) != cas) {
-            st = STORE_EXISTS;
-            goto out;
-        }
+    /* append/prepend: a CAS is checked against a present item only */
+    if (cas != 0 && old != NULL && item_cas(old) != cas) {
+        st = STORE_EXISTS;
+        goto out;
     }
     switch (mode) {
     case STORE_SET:
@@ -489,6 +494,11 @@ store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t ca
         else
             STAT_INC(ts->decr_misses);
         st = STORE_NOT_FOUND;
+        goto out;
+    }
+    /* memcached rejects an empty value before it compares the CAS */
+    if (it->nbytes == 0) {
+        st = STORE_NON_NUMERIC;
         goto out;
     }
     if (cas != 0 && item_cas(it) != cas) {

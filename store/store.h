@@ -185,8 +185,16 @@ size_t store_max_value_len(size_t nkey);
  * Links a filled item under its key according to `mode`:
  * SET always; ADD only if no live item; REPLACE only if one; APPEND/PREPEND
  * build a new item holding old+new (old's flags and exptime kept); CAS only
- * if the live item's CAS equals `cas` (STORE_EXISTS if not, STORE_NOT_FOUND
- * if no live item). On success the item gets a new CAS value; *cas_out (if
+ * if the live item's CAS equals `cas` (STORE_EXISTS if not, or if `cas` is
+ * 0; STORE_NOT_FOUND if no live item).
+ * CAS rules for the other modes, as memcached's do_store_item: a non-zero
+ * `cas` turns SET/ADD/REPLACE into CAS (the binary protocol's rule; meta
+ * and text pass 0 where they do not want it); APPEND/PREPEND with a
+ * non-zero `cas` answer STORE_EXISTS when a live item's CAS differs, and
+ * STORE_NOT_STORED when there is none. Without CAS (-C, use_cas false)
+ * `cas` is taken as 0: it cannot be stored, so nothing is compared and a
+ * CAS mode never matches.
+ * On success the item gets a new CAS value; *cas_out (if
  * not NULL) receives it. Counts cmd_set/cas_* into `ts`. The caller keeps its
  * reference to `it` and must still item_release() it.
  */

@@ -129,13 +129,20 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
         return STORE_OK;
     }
     if (o->mode == STORE_CAS || (o->has_cas && !pend)) {
+        /* as store_link: 0 is no CAS and never matches; -C items hold no
+         * CAS, so under -C none does */
+        uint64_t want = store_int_use_cas() ? o->cas : 0;
         if (old == NULL) {
             STAT_INC(ts->cas_misses);
             return STORE_NOT_FOUND;
         }
-        if (o->cas == item_cas(old)) {
+        if (want == 0) {
+            STAT_INC(ts->slab[old->clsid].cas_badval);
+            return STORE_EXISTS;
+        }
+        if (want == item_cas(old)) {
             STAT_INC(ts->slab[old->clsid].cas_hits);
-        } else if (o->invalidate && o->cas < item_cas(old)) {
+        } else if (o->invalidate && want < item_cas(old)) {
             /* an older writer: keep its data, but as stale, with the
              * current item's TTL and token state */
             STAT_INC(ts->slab[old->clsid].cas_hits);
@@ -351,9 +358,12 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         v = o->initial;
         *created = true;
     } else {
+        if (it->nbytes == 0) {
+            st = STORE_NON_NUMERIC; /* before the CAS, as store_arith */
+            goto out;
+        }
         if (o->cas != 0 && item_cas(it) != o->cas) {
-            /* memcached refuses an empty value before it compares the CAS */
-            st = item_nbytes(it) == 0 ? STORE_NON_NUMERIC : STORE_EXISTS;
+            st = STORE_EXISTS;
             goto out;
         }
         exp_before = item_exptime(it);

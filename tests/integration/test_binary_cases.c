@@ -1,7 +1,7 @@
 /*
  * test_binary_cases.c - the binary protocol, packet by packet.
  *
- * 1. Replays cases/binary.cases (recorded from memcached 1.6.18; format at
+ * 1. Replays cases/binary.cases (recorded from memcached 1.6.45; format at
  *    the top of that file) against the server under test. The text case
  *    runner (tests/lib/cases.c) ends a reply with a text sentinel, which a
  *    binary connection cannot carry, so this file has its own runner: after
@@ -9,6 +9,7 @@
  *    collects whole response packets up to that Noop's answer (or EOF).
  * 2. Protocol selection: -B binary refuses text, -B ascii reads 0x80 as
  *    text, -B auto serves both on separate connections.
+ * 3. Errors that need a server of their own: out of memory under -M.
  *
  * Built twice: as the Criterion test, and with -DMCD_BINARY_RECORDER as
  * tests/integration/record_binary_cases, which replays the requests against
@@ -995,5 +996,68 @@ Test(protocol_select, auto_serves_both, .timeout = 30)
     mcd_conn_close(text);
     mcd_conn_close(bin);
     mcd_stop(srv);
+}
+
+/* ---- out of memory (-M) --------------------------------------------------- */
+
+/*
+ * Fills a -M -m 2 server with 100 KB values until a Set fails: the reply is
+ * 0x82 with memcached 1.6.45's text for a failed item allocation, the value
+ * is swallowed and the connection kept. Run against memcached too when it is
+ * installed, to keep the expectation honest.
+ */
+static void set_until_out_of_memory(const char *bin)
+{
+    static const char *const args[] = {"-M", "-m", "2", NULL};
+    static const char text[] = "Out of memory allocating item";
+    enum { VLEN = 100000 };
+    struct mcd_server *srv = mcd_start_bin(bin, args);
+    cr_assert_not_null(srv, "%s -M -m 2 did not start", bin != NULL ? bin : mcd_bin());
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    unsigned char *req = calloc(1, HDR + 8 + 8 + VLEN);
+    cr_assert_not_null(req);
+    bool failed = false;
+
+    for (uint32_t i = 0; i < 200 && !failed; i++) {
+        struct replies r = {0};
+        bool sync;
+        bin_header(req, 0x01, i);
+        req[3] = 8;  /* keylen */
+        req[4] = 8;  /* extlen */
+        uint32_t body = 8 + 8 + VLEN;
+        req[8] = (unsigned char)(body >> 24);
+        req[9] = (unsigned char)(body >> 16);
+        req[10] = (unsigned char)(body >> 8);
+        req[11] = (unsigned char)body;
+        snprintf((char *)req + HDR + 8, 9, "oom%05u", (unsigned)i);
+        memset(req + HDR + 16, 'v', VLEN);
+        cr_assert(mcd_send(c, req, HDR + 16 + VLEN));
+        cr_assert_eq(read_packet(c, &r, &sync), 1, "set %u: no reply", (unsigned)i);
+        cr_assert_eq(r.n, 1);
+        const unsigned char *p = r.v[0].p;
+        uint16_t status = rd16(p + 6);
+        if (status != 0) {
+            failed = true;
+            cr_expect_eq(status, 0x82, "set %u: status 0x%x", (unsigned)i, status);
+            cr_expect_eq(rd32(p + 12), i, "opaque");
+            cr_expect_eq(rd32(p + 8), sizeof(text) - 1, "body length");
+            cr_expect(r.v[0].len == HDR + sizeof(text) - 1 && memcmp(p + HDR, text, sizeof(text) - 1) == 0,
+                      "body is not \"%s\"", text);
+        }
+        replies_free(&r);
+    }
+    cr_expect(failed, "200 sets of 100 KB all fit in -m 2");
+    cr_expect(bin_version_ok(c, 0x0000c0de), "connection not kept after out of memory");
+    free(req);
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}
+
+Test(binary_errors, out_of_memory_text, .timeout = 60)
+{
+    set_until_out_of_memory(NULL);
+    if (!mcd_target_is_memcached() && mcd_oracle_bin() != NULL)
+        set_until_out_of_memory(mcd_oracle_bin());
 }
 #endif

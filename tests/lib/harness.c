@@ -166,8 +166,23 @@ static pid_t spawn(const char *bin, const char *const argv[], const char *log_pa
     _exit(127);
 }
 
-/* Polls for a "version" round trip; false when the child died or timed out. */
-static bool wait_ready(struct mcd_server *srv)
+/* A binary Version request, and whether buf holds a complete success reply to it. */
+static const unsigned char BIN_VERSION_REQ[24] = {0x80, 0x0b};
+
+static bool bin_version_reply(const struct mcd_conn *c)
+{
+    const unsigned char *p = (const unsigned char *)c->buf;
+
+    if (c->len < 24 || p[0] != 0x81 || p[1] != 0x0b || p[6] != 0 || p[7] != 0)
+        return false;
+    return c->len >= 24 + ((size_t)p[8] << 24 | (size_t)p[9] << 16 | (size_t)p[10] << 8 | p[11]);
+}
+
+/*
+ * Polls for a "version" round trip (a binary Version when `binary`, for
+ * -B binary servers); false when the child died or timed out.
+ */
+static bool wait_ready(struct mcd_server *srv, bool binary)
 {
     long long deadline = mcd_now_ms() + START_DEADLINE_MS;
 
@@ -184,9 +199,18 @@ static bool wait_ready(struct mcd_server *srv)
             struct mcd_conn c = {.fd = fd};
             char *line = NULL;
 
-            if (mcd_send(&c, "version\r\n", 9))
-                line = mcd_read_line(&c);
-            bool ok = line != NULL && strncmp(line, "VERSION ", 8) == 0;
+            bool ok = false;
+
+            if (binary) {
+                if (mcd_send(&c, BIN_VERSION_REQ, sizeof(BIN_VERSION_REQ)))
+                    while (!bin_version_reply(&c) && mcd_fill(&c, MCD_IO_TIMEOUT_MS) > 0)
+                        ;
+                ok = bin_version_reply(&c);
+            } else {
+                if (mcd_send(&c, "version\r\n", 9))
+                    line = mcd_read_line(&c);
+                ok = line != NULL && strncmp(line, "VERSION ", 8) == 0;
+            }
             free(line);
             free(c.buf);
             close(fd);
@@ -198,7 +222,7 @@ static bool wait_ready(struct mcd_server *srv)
     return false;
 }
 
-static struct mcd_server *start_common(const char *bin, const char *const extra[], bool unix_sock)
+static struct mcd_server *start_common(const char *bin, const char *const extra[], bool unix_sock, bool binary)
 {
     static int seq;
     const char *tmp = getenv("TMPDIR");
@@ -252,7 +276,7 @@ static struct mcd_server *start_common(const char *bin, const char *const extra[
             free(srv);
             return NULL;
         }
-        if (wait_ready(srv))
+        if (wait_ready(srv, binary))
             return srv;
         bool died = srv->pid == 0;
         if (!died || attempt == START_ATTEMPTS - 1) {
@@ -268,17 +292,22 @@ static struct mcd_server *start_common(const char *bin, const char *const extra[
 
 struct mcd_server *mcd_start_bin(const char *bin, const char *const extra[])
 {
-    return start_common(bin, extra, false);
+    return start_common(bin, extra, false, false);
+}
+
+struct mcd_server *mcd_start_bin_binary(const char *bin, const char *const extra[])
+{
+    return start_common(bin, extra, false, true);
 }
 
 struct mcd_server *mcd_start(const char *const extra[])
 {
-    return start_common(NULL, extra, false);
+    return start_common(NULL, extra, false, false);
 }
 
 struct mcd_server *mcd_start_unix(const char *const extra[])
 {
-    return start_common(NULL, extra, true);
+    return start_common(NULL, extra, true, false);
 }
 
 bool mcd_wait_exit(struct mcd_server *srv, int timeout_ms)
@@ -324,6 +353,18 @@ int mcd_stop(struct mcd_server *srv)
         unlink(srv->unix_path);
     free(srv);
     return st;
+}
+
+void mcd_kill(struct mcd_server *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->pid > 0) {
+        kill(srv->pid, SIGKILL);
+        waitpid(srv->pid, &srv->exit_status, 0);
+        srv->pid = 0;
+    }
+    mcd_stop(srv);
 }
 
 /* --- connections ---------------------------------------------------------- */

@@ -56,6 +56,9 @@ const char *mcd_oracle_bin(void);
  */
 struct mcd_server *mcd_start_bin(const char *bin, const char *const extra[]);
 struct mcd_server *mcd_start(const char *const extra[]);
+/* mcd_start_bin for a server that speaks only binary (-B binary): the
+ * readiness probe is a binary Version request. */
+struct mcd_server *mcd_start_bin_binary(const char *bin, const char *const extra[]);
 /* Same, listening only on a fresh unix socket path (-s PATH). */
 struct mcd_server *mcd_start_unix(const char *const extra[]);
 
@@ -69,6 +72,11 @@ bool mcd_wait_exit(struct mcd_server *srv, int timeout_ms);
  * socket. Returns the waitpid status (e.g. for WIFEXITED checks). NULL is ok.
  */
 int mcd_stop(struct mcd_server *srv);
+/*
+ * SIGKILL, reap, free: for servers whose clean exit is slow (memcached takes
+ * ~0.7 s to stop on SIGTERM) when only a fresh state is wanted. NULL is ok.
+ */
+void mcd_kill(struct mcd_server *srv);
 
 /* Returns a connected socket fd (TCP_NODELAY) or -1. */
 int mcd_connect_fd(const struct mcd_server *srv);

@@ -264,13 +264,48 @@ Test(binary_parse, set_empty_value_and_large_value_announced)
     cr_assert_eq(req.vlen, 0);
     free(buf);
 
-    /* a 3 GiB value is announced, not awaited */
-    p = mkraw(0x80, BINARY_OP_SET, ext, 8, "k", 1, NULL, 0, 0, 1, -1, 0xC0000000ll);
+    /* a 1 GiB body (memcached 1.6.45's largest) is announced, not awaited */
+    p = mkraw(0x80, BINARY_OP_SET, ext, 8, "k", 1, NULL, 0, 0, 1, -1, 0x40000000ll);
     size_t consumed;
     uint16_t err = ERR_SENTINEL;
     cr_assert_eq(binary_parse((const char *)p.b, p.len, &req, &consumed, &err), PROTO_OK);
     cr_assert_eq(consumed, 33);
-    cr_assert_eq(req.vlen, 0xC0000000u - 9);
+    cr_assert_eq(req.vlen, 0x40000000u - 9);
+}
+
+/* memcached 1.6.45: a body length over 1 GiB is 0x04 and a close, for every
+ * opcode, decided from the header alone */
+Test(binary_parse, body_over_one_gib_closes)
+{
+    unsigned char ext[8] = {0};
+    const struct {
+        unsigned op;
+        const unsigned char *ext;
+        uint8_t extlen;
+        const char *key;
+        uint16_t keylen;
+    } cases[] = {
+        {BINARY_OP_SET, ext, 8, "k", 1},
+        {BINARY_OP_GET, NULL, 0, "k", 1},
+        {0x30, NULL, 0, NULL, 0},
+        {BINARY_OP_SASL_AUTH, NULL, 0, "PLAIN", 5},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long long sizes[] = {0x40000001ll, 0xC0000000ll, 0xffffffffll};
+        for (size_t j = 0; j < 3; j++) {
+            struct pkt p = mkraw(0x80, cases[i].op, cases[i].ext, cases[i].extlen, cases[i].key, cases[i].keylen,
+                                 NULL, 0, 0, 7, -1, sizes[j]);
+            struct mc_request req;
+            size_t consumed;
+            uint16_t err = ERR_SENTINEL;
+            cr_assert_eq(binary_parse((const char *)p.b, p.len - 1, &req, &consumed, &err), PROTO_NEED_MORE);
+            cr_assert_eq(binary_parse((const char *)p.b, p.len, &req, &consumed, &err), PROTO_CLOSE);
+            cr_assert_eq(err, BINARY_STATUS_EINVAL);
+            cr_assert_eq(consumed, 24);
+            cr_assert_eq(req.opaque, 7);
+            cr_assert_eq(req.opcode, cases[i].op);
+        }
+    }
 }
 
 Test(binary_parse, append_prepend)
@@ -448,12 +483,21 @@ Test(binary_parse, key_of_250_is_fine)
 
 /* ---- parsing: malformed headers ------------------------------------------ */
 
-/* Expects `st` with `err` and `consumed` from the full packet and from the
- * bare header; below 24 bytes, NEED_MORE. */
+/* Header + extras + key, as the header announces them: what memcached
+ * 1.6.45 buffers before it judges a header. */
+static size_t head_need(const struct pkt *p)
+{
+    return 24 + (size_t)p->b[4] + ((size_t)p->b[2] << 8 | p->b[3]);
+}
+
+/* Expects `st` with `err` and `consumed` from header + extras + key and from
+ * the full packet (bytes past p->len read as zeros); below, NEED_MORE. */
 static void expect_error(const struct pkt *p, enum proto_status want, uint16_t want_err, size_t want_consumed)
 {
-    check_splits(p, 24);
-    size_t lens[2] = {24, p->len};
+    size_t need = head_need(p);
+    cr_assert(need <= PKT_MAX);
+    check_splits(p, need);
+    size_t lens[2] = {need, p->len > need ? p->len : need};
     for (size_t i = 0; i < 2; i++) {
         struct mc_request req;
         memset(&req, SENTINEL, sizeof(req));
@@ -520,10 +564,52 @@ Test(binary_parse, inconsistent_lengths)
     /* an unknown opcode too: the length check comes first */
     p = mkraw(0x80, 0x30, NULL, 0, "ab", 2, NULL, 0, 0, 0xabcdef01u, -1, 1);
     expect_error(&p, PROTO_CLOSE, BINARY_STATUS_UNKNOWN_COMMAND, 24);
-    /* an overflowing sum must not wrap: keylen 0xffff, extlen 0xff */
-    p = mkraw(0x80, BINARY_OP_GET, NULL, 0, NULL, 0, NULL, 0, 0, 0xabcdef01u, 0xffff, 0xffff);
-    p.b[4] = 0xff;
-    expect_error(&p, PROTO_CLOSE, BINARY_STATUS_UNKNOWN_COMMAND, 24);
+}
+
+/* memcached 1.6.45 buffers header + extras + key before it judges a header;
+ * when they cannot fit its 16 KB read buffer, it closes without a reply once
+ * the buffer is full (and waits until then). */
+Test(binary_parse, extras_and_key_over_16k_close_silently)
+{
+    const struct {
+        unsigned op;
+        unsigned extlen;
+        unsigned keylen;
+        unsigned bodylen;
+    } cases[] = {
+        {BINARY_OP_GET, 0xff, 0xffff, 0xffff}, /* the sum must not wrap */
+        {BINARY_OP_GET, 0, 16361, 100},        /* 24 + 16361 > 16384 */
+        {BINARY_OP_SET, 8, 16353, 0x7fffffff},
+        {0x30, 255, 16200, 16455},
+    };
+    char *buf = calloc(1, BINARY_HEAD_MAX);
+    cr_assert_not_null(buf);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pkt p = mkraw(0x80, cases[i].op, NULL, 0, NULL, 0, NULL, 0, 0, 1, cases[i].keylen, cases[i].bodylen);
+        p.b[4] = (unsigned char)cases[i].extlen;
+        memcpy(buf, p.b, 24);
+        struct mc_request req;
+        size_t consumed = 777;
+        uint16_t err = ERR_SENTINEL;
+        for (size_t len = 24; len < BINARY_HEAD_MAX; len += 4093) {
+            cr_assert_eq(binary_parse(buf, len, &req, &consumed, &err), PROTO_NEED_MORE, "case %zu, %zu bytes", i, len);
+            cr_assert_eq(consumed, 0);
+        }
+        cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX - 1, &req, &consumed, &err), PROTO_NEED_MORE);
+        cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX, &req, &consumed, &err), PROTO_CLOSE, "case %zu", i);
+        cr_assert_eq(err, 0);
+        cr_assert_eq(consumed, 0);
+    }
+    /* exactly 16 KB of header, extras and key is judged as usual */
+    struct pkt p = mkraw(0x80, BINARY_OP_GET, NULL, 0, NULL, 0, NULL, 0, 0, 1, 16360, 16360);
+    memcpy(buf, p.b, 24);
+    struct mc_request req;
+    size_t consumed;
+    uint16_t err = ERR_SENTINEL;
+    cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX - 1, &req, &consumed, &err), PROTO_NEED_MORE);
+    cr_assert_eq(binary_parse(buf, BINARY_HEAD_MAX, &req, &consumed, &err), PROTO_CLOSE);
+    cr_assert_eq(err, BINARY_STATUS_EINVAL, "a key over 250 bytes");
+    free(buf);
 }
 
 struct bad_case {
@@ -590,22 +676,22 @@ Test(binary_parse, unknown_opcodes_skip_the_body)
     unsigned ops[] = {0x1b, 0x25, 0x30, 0x3c, 0x7f, 0xff};
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         struct pkt p = mkreq(ops[i], "ext", 3, "key", "value", 0, 0xabcdef01u);
-        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 24);
+        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 30);
         struct mc_request req;
         size_t consumed;
         uint16_t err;
         cr_assert_eq(binary_parse((const char *)p.b, p.len, &req, &consumed, &err), PROTO_ERROR);
-        cr_assert_eq(req.vlen, 11, "the caller skips the whole body");
+        cr_assert_eq(req.vlen, 5, "the caller skips the rest of the body");
         cr_assert_eq(binary_opcode_name((uint8_t)ops[i]), NULL);
     }
-    /* a huge body is announced from the header alone */
-    struct pkt p = mkraw(0x80, 0x30, NULL, 0, NULL, 0, NULL, 0, 0, 0xabcdef01u, -1, 0xffffffffll);
+    /* a large body is announced from the header alone */
+    struct pkt p = mkraw(0x80, 0x30, NULL, 0, NULL, 0, NULL, 0, 0, 0xabcdef01u, -1, 0x40000000ll);
     struct mc_request req;
     size_t consumed;
     uint16_t err;
     cr_assert_eq(binary_parse((const char *)p.b, 24, &req, &consumed, &err), PROTO_ERROR);
     cr_assert_eq(consumed, 24);
-    cr_assert_eq(req.vlen, 0xffffffffu);
+    cr_assert_eq(req.vlen, 0x40000000u);
     cr_assert_eq(err, BINARY_STATUS_UNKNOWN_COMMAND);
 }
 
@@ -616,12 +702,12 @@ Test(binary_parse, sasl_is_unknown)
     unsigned ops[] = {BINARY_OP_SASL_AUTH, BINARY_OP_SASL_STEP};
     for (size_t i = 0; i < 2; i++) {
         p = mkreq(ops[i], NULL, 0, "PLAIN", "\0user\0pass", 0, 0xabcdef01u);
-        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 24);
+        expect_error(&p, PROTO_ERROR, BINARY_STATUS_UNKNOWN_COMMAND, 29);
         struct mc_request req;
         size_t consumed;
         uint16_t err;
         binary_parse((const char *)p.b, p.len, &req, &consumed, &err);
-        cr_assert_eq(req.vlen, 5);
+        cr_assert_eq(req.vlen, 0);
     }
     cr_assert_str_eq(binary_opcode_name(BINARY_OP_SASL_AUTH), "sasl_auth");
 }
@@ -1132,4 +1218,54 @@ Test(binary_encode, many_values_keep_their_owners)
     free(all);
     reply_consume(&rep, rep.bytes);
     cr_assert_eq(releases, 200);
+}
+
+/* Stat keys as memcached 1.6.45 matches them over the binary protocol
+ * (recorded: "reset x" resets, "items " is not found, "detail on" lists
+ * nothing, "conns" is not found). */
+Test(binary_stat_group, prefixes_and_exact_names)
+{
+    const struct {
+        const char *key;
+        enum binary_stat_group g;
+    } cases[] = {
+        {"", BINARY_STAT_GENERAL},
+        {"reset", BINARY_STAT_RESET},
+        {"reset x", BINARY_STAT_RESET},
+        {"resetting", BINARY_STAT_RESET},
+        {"settings", BINARY_STAT_SETTINGS},
+        {"settings ", BINARY_STAT_SETTINGS},
+        {"items", BINARY_STAT_ITEMS},
+        {"items ", BINARY_STAT_UNKNOWN},
+        {"items x", BINARY_STAT_UNKNOWN},
+        {" items", BINARY_STAT_UNKNOWN},
+        {"ITEMS", BINARY_STAT_UNKNOWN},
+        {"slabs", BINARY_STAT_SLABS},
+        {"slabs ", BINARY_STAT_UNKNOWN},
+        {"sizes", BINARY_STAT_SIZES},
+        {"sizes_enable", BINARY_STAT_UNKNOWN},
+        {"detail", BINARY_STAT_UNKNOWN},
+        {"detail foo", BINARY_STAT_UNKNOWN},
+        {"detail  on", BINARY_STAT_UNKNOWN},
+        {"detail on", BINARY_STAT_DETAIL_ON},
+        {"detail onx", BINARY_STAT_DETAIL_ON},
+        {"detail off", BINARY_STAT_DETAIL_OFF},
+        {"detail dump", BINARY_STAT_DETAIL_DUMP},
+        {"conns", BINARY_STAT_UNKNOWN},
+        {"extstore", BINARY_STAT_UNKNOWN},
+        {"cachedump 1 1", BINARY_STAT_UNKNOWN},
+        {"bogus", BINARY_STAT_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_assert_eq(binary_stat_group(cases[i].key, strlen(cases[i].key)), cases[i].g, "key \"%s\"", cases[i].key);
+}
+
+/* memcached words one 0x82 by where it happened */
+Test(binary_encode, error_with_its_own_text, .init = enc_setup, .fini = enc_teardown)
+{
+    static const char text[] = "Out of memory allocating item";
+    struct mc_request req = {.opcode = BINARY_OP_SETQ, .opaque = 0x01020304u, .quiet = true};
+    cr_assert_eq(binary_encode_error(&rep, &req, BINARY_STATUS_ENOMEM, text), 0);
+    struct pkt want = mkres(BINARY_OP_SETQ, 0x82, NULL, 0, NULL, 0, text, sizeof(text) - 1, 0, 0x01020304u);
+    expect_bytes(&want);
 }

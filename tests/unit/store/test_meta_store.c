@@ -153,6 +153,7 @@ Test(meta_store, delete_cas)
 
 Test(meta_store, invalidating_set)
 {
+    put("i0", "x", 0); /* so that "i" has a CAS above 1: a CAS of 0 never matches */
     uint64_t cas = put("i", "old", 180);
     uint32_t size = 0;
     enum store_status st;
@@ -160,6 +161,8 @@ Test(meta_store, invalidating_set)
     memcpy(item_data(it), "new", 3);
     /* a higher CAS: exists */
     cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = cas + 100, .invalidate = true}, NULL, &size, &ts), STORE_EXISTS);
+    /* 0 is no CAS at all: exists, as memcached 1.6.45 answers */
+    cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = 0, .invalidate = true}, NULL, &size, &ts), STORE_EXISTS);
     /* a lower one: stored, stale, TTL kept */
     cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = cas - 1, .invalidate = true}, NULL, &size, &ts), STORE_OK);
     item_release(it);
