@@ -28,7 +28,8 @@ static void encode_all(struct reply *r, const struct meta_request *req)
     static const char value[] = "fuzzvalue";
     for (int s = META_HD; s <= META_EX; s++) {
         struct meta_result res = {
-            .status = (enum meta_status)s, .key = req->key, .nkey = req->nkey, .data = value,
+            .status = (enum meta_status)s, .key = req->key, .nkey = req->nkey, .key_binary = req->key_binary,
+            .data = value,
             .nbytes = (uint32_t)(req->nkey % sizeof(value)), .flags = req->client_flags, .cas = req->cas,
             .size = 9, .ttl_before = req->ttl, .ttl_touch = req->ttl, .ttl_vivify = req->vivify_ttl,
             .touched = (s & 1) != 0, .created = (s & 2) != 0, .hit_before = true, .last_access = 3,
@@ -37,7 +38,8 @@ static void encode_all(struct reply *r, const struct meta_request *req)
         (void)meta_quiet(req, res.status);
         FUZZ_CHECK(meta_encode(r, req, &res) == 0);
     }
-    struct meta_debug d = {.exp = -1, .la = 1, .cas = req->cas, .fetched = true, .cls = 1, .size = 10};
+    struct meta_debug d = {.key_binary = req->key_binary, .exp = -1, .la = 1, .cas = req->cas, .fetched = true,
+                           .cls = 1, .size = 10};
     FUZZ_CHECK(meta_encode_debug(r, req, &d) == 0);
     FUZZ_CHECK(meta_encode_mn(r) == 0);
 }

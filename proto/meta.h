@@ -8,7 +8,7 @@
  * caller's buffer (the key, decoded from base64 when the b flag is given,
  * and the opaque are copied), so a server may keep it while an ms value is
  * being read. See the table at the top of meta.c for every rule and the
- * memcached 1.6.18 reply it was checked against.
+ * memcached 1.6.45 reply it was checked against.
  */
 #ifndef MCD_META_H
 #define MCD_META_H
@@ -30,8 +30,8 @@ enum meta_cmd {
     META_CMD_ME,
 };
 
-/* Limits, as memcached 1.6.18 enforces them. */
-#define META_TOKENS_MAX 19        /* command + key (+ datalen) + flags; more: "too long" */
+/* Limits, as memcached 1.6.45 enforces them. */
+#define META_TOKENS_MAX 20        /* command + key (+ datalen) + flags; more: "too long" */
 #define META_FLAGS_MAX 18         /* so at most this many flag tokens */
 #define META_OPAQUE_MAX 31        /* bytes after 'O' */
 
@@ -50,11 +50,13 @@ struct meta_request {
     uint8_t nflags;
     char opaque[META_OPAQUE_MAX];
     uint8_t nopaque;
+    bool opaque_too_long;         /* O over 31 bytes: answered with an error */
     uint32_t client_flags;        /* F */
     int32_t ttl;                  /* T, as sent (convert with the store) */
     int32_t vivify_ttl;           /* N */
     int32_t recache;              /* R */
     uint64_t cas;                 /* C */
+    uint64_t new_cas;             /* E: the CAS a modified item gets */
     uint64_t initial;             /* J (ma), default 0 */
     uint64_t delta;               /* D (ma), default 1 */
     char mode;                    /* M: the mode letter; 0 when absent */
@@ -104,6 +106,7 @@ struct meta_result {
     /* key to return with k (the item's key, decoded form) */
     const char *key;
     size_t nkey;
+    bool key_binary;              /* k shows the key base64 encoded, with " b" */
     /* VA: the data block, referenced; `owner` is released once sent */
     const char *data;
     uint32_t nbytes;
@@ -143,9 +146,10 @@ bool meta_quiet(const struct meta_request *req, enum meta_status st);
 int meta_encode_mn(struct reply *r);
 
 /* me: "ME <key> exp=.. la=.. cas=.. fetch=yes|no cls=.. size=..\r\n";
- * the key is base64 encoded when req->key_binary. */
+ * the key is base64 encoded when the item's is binary (d->key_binary). */
 struct meta_debug {
-    int64_t exp;                  /* -1 = never, else now - exptime */
+    bool key_binary;
+    int64_t exp;                  /* -1 = never, else seconds left */
     uint64_t la;
     uint64_t cas;
     bool fetched;

@@ -40,6 +40,13 @@ static void server_error(struct conn *c, const char *msg)
 /* Sends res unless q hides it; releases res->owner when not handed over. */
 static void send_result(struct conn *c, const struct meta_request *m, struct meta_result *res)
 {
+    if (m->opaque_too_long) {
+        /* memcached ran mg / ma, then fails building the reply */
+        if (res->owner != NULL)
+            item_release(res->owner);
+        client_error(c, "opaque token too long");
+        return;
+    }
     if (meta_quiet(m, res->status)) {
         if (res->owner != NULL)
             item_release(res->owner);
@@ -87,19 +94,28 @@ static void meta_get(struct conn *c, const struct meta_request *m)
         o.vivify_exptime = vivify_exptime(m);
     if (o.recache)
         o.recache_time = store_exptime_convert(m->recache);
+    const char *tpos = memchr(m->order, 'T', m->nflags), *rpos = memchr(m->order, 'R', m->nflags);
+    o.recache_after_touch = tpos != NULL && rpos != NULL && tpos < rpos;
+    o.has_new_cas = meta_has(m, 'E');
+    o.new_cas = m->new_cas;
+    o.key_binary = m->key_binary;
+    o.no_token = m->opaque_too_long;
 
     struct store_meta_get_info info;
     struct item *it = store_meta_get(m->key, m->nkey, &o, &info, &w->ts);
-    struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey};
+    struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (it == NULL) {
         send_result(c, m, &res);
         return;
     }
     if (o.touch && !info.created)
         STAT_INC(w->ws.cmd_touch);
-    res.status = meta_has(m, 'v') ? META_VA : META_HD;
+    /* v with C: the value only when the CAS does not match (1.6.45) */
+    bool same = meta_has(m, 'C') && item_cas(it) == m->cas;
+    res.status = meta_has(m, 'v') && !same ? META_VA : META_HD;
     res.key = item_key(it);
     res.nkey = item_nkey(it);
+    res.key_binary = item_key_binary(it); /* as stored, whatever this request's b */
     res.flags = item_flags(it);
     res.cas = item_cas(it);
     res.size = item_nbytes(it);
@@ -128,6 +144,13 @@ static enum process_next meta_set(struct conn *c, const struct meta_request *m)
 {
     struct worker *w = c->w;
     enum store_status st;
+    if (m->opaque_too_long) {
+        /* stores nothing, but uses up a CAS as 1.6.45 does */
+        store_meta_cas_skip();
+        client_error(c, "opaque token too long");
+        c->swallow_left = (size_t)m->vlen + 2;
+        return PROCESS_SWALLOW;
+    }
     rel_time_t exptime = meta_has(m, 'T') ? store_exptime_convert(m->ttl) : 0;
     struct item *it = store_alloc(m->key, m->nkey, m->client_flags, exptime, m->vlen, &w->ts, &st);
     if (it == NULL) {
@@ -143,6 +166,8 @@ static enum process_next meta_set(struct conn *c, const struct meta_request *m)
         c->swallow_left = (size_t)m->vlen + 2;
         return PROCESS_SWALLOW;
     }
+    if (m->key_binary)
+        item_set_key_binary(it);
     c->nread_it = it;
     c->nread_got = 0;
     c->nread_term = 0;
@@ -163,20 +188,28 @@ void process_meta_complete(struct conn *c)
         return;
     }
     bool has_cas = meta_has(m, 'C');
-    enum store_mode mode;
-    uint64_t cas = m->cas;
+    struct store_meta_link_opts o = {
+        .has_cas = has_cas,
+        .cas = has_cas ? m->cas : 0,
+        .invalidate = meta_has(m, 'I'),
+        .has_new_cas = meta_has(m, 'E'),
+        .new_cas = m->new_cas,
+        .vivify = meta_has(m, 'N'),
+        .vivify_exptime = meta_has(m, 'N') ? store_exptime_convert(m->vivify_ttl) : 0,
+    };
     switch (m->mode) {
-    case 'E': mode = STORE_ADD; cas = 0; break;
-    case 'A': mode = STORE_APPEND; break;
-    case 'P': mode = STORE_PREPEND; break;
-    case 'R': mode = has_cas ? STORE_CAS : STORE_REPLACE; break;
-    default: mode = has_cas ? STORE_CAS : STORE_SET; break;
+    case 'E': o.mode = STORE_ADD; o.has_cas = false; o.cas = 0; break;
+    case 'A': o.mode = STORE_APPEND; break;
+    case 'P': o.mode = STORE_PREPEND; break;
+    case 'R': o.mode = has_cas ? STORE_CAS : STORE_REPLACE; break;
+    default: o.mode = has_cas ? STORE_CAS : STORE_SET; break;
     }
-    if (!has_cas)
-        cas = 0;
+    enum store_mode mode = o.mode;
     uint64_t new_cas = 0;
-    enum store_status st = store_meta_link(it, mode, cas, meta_has(m, 'I'), &new_cas, &c->w->ts);
-    struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey};
+    uint32_t size = 0;
+    enum store_status st = store_meta_link(it, &o, &new_cas, &size, &c->w->ts);
+    struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary,
+                              .size = size};
     switch (st) {
     case STORE_OK:
         res.status = META_HD;
@@ -206,9 +239,20 @@ void process_meta_complete(struct conn *c)
 static void meta_delete(struct conn *c, const struct meta_request *m)
 {
     bool set_ttl = meta_has(m, 'T');
-    enum store_status st = store_meta_delete(m->key, m->nkey, meta_has(m, 'C'), m->cas, meta_has(m, 'I'),
-                                             set_ttl, set_ttl ? store_exptime_convert(m->ttl) : 0, &c->w->ts);
-    struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey};
+    struct store_meta_delete_opts o = {
+        .has_cas = meta_has(m, 'C'),
+        .cas = m->cas,
+        .invalidate = meta_has(m, 'I'),
+        .remove_value = meta_has(m, 'x'),
+        .set_ttl = set_ttl,
+        .exptime = set_ttl ? store_exptime_convert(m->ttl) : 0,
+        .has_new_cas = meta_has(m, 'E'),
+        .new_cas = m->new_cas,
+        .key_binary = m->key_binary,
+        .flags = m->client_flags,
+    };
+    enum store_status st = store_meta_delete(m->key, m->nkey, &o, &c->w->ts);
+    struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (st == STORE_NOT_FOUND)
         res.status = META_NF;
     else if (st == STORE_EXISTS)
@@ -225,19 +269,30 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
         .vivify = meta_has(m, 'N'),
         .initial = m->initial,
         .touch = meta_has(m, 'T'),
+        .has_new_cas = meta_has(m, 'E'),
+        .new_cas = m->new_cas,
+        .key_binary = m->key_binary,
     };
     if (o.vivify)
-        o.vivify_exptime = store_exptime_convert(m->vivify_ttl);
+        o.vivify_exptime = vivify_exptime(m); /* T and N in flag order */
     if (o.touch)
         o.touch_exptime = store_exptime_convert(m->ttl);
     rel_time_t now = store_clock_now();
     rel_time_t exptime = 0;
-    struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey};
-    enum store_status st = store_meta_arith(m->key, m->nkey, &o, &res.number, &res.cas, &exptime, &c->w->ts);
+    struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
+    bool created = false;
+    enum store_status st = store_meta_arith(m->key, m->nkey, &o, &res.number, &res.cas, &exptime, &created,
+                                            &c->w->ts);
     switch (st) {
     case STORE_OK:
+        /* t shows the TTL at its place among T and N (memcached applies
+         * them while it writes the reply's flags) */
         res.status = meta_has(m, 'v') ? META_VA : META_HD;
         res.ttl_before = ttl_of(exptime, now);
+        res.touched = o.touch;
+        res.ttl_touch = ttl_of(o.touch_exptime, now);
+        res.created = created;
+        res.ttl_vivify = ttl_of(created ? store_exptime_convert(m->vivify_ttl) : 0, now);
         break;
     case STORE_EXISTS: res.status = META_EX; break;
     case STORE_NON_NUMERIC:
@@ -259,19 +314,20 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
 static void meta_debug(struct conn *c, const struct meta_request *m)
 {
     struct store_meta_debug_info info;
-    STAT_INC(c->w->ws.cmd_meta); /* memcached 1.6.18 counts only me here */
+    STAT_INC(c->w->ws.cmd_meta); /* memcached 1.6.45 counts only me here */
     if (!store_meta_peek(m->key, m->nkey, &info)) {
         fail(c, reply_add_static(&c->out, "EN\r\n"));
         return;
     }
     rel_time_t now = store_clock_now();
     struct meta_debug d = {
-        .exp = info.exptime == 0 ? -1 : (int64_t)now - (int64_t)info.exptime,
+        .exp = info.exptime == 0 ? -1 : (int64_t)info.exptime - (int64_t)now, /* 1.6.45: time left */
         .la = now > info.atime ? now - info.atime : 0,
         .cas = info.cas,
         .fetched = info.fetched,
         .cls = info.cls,
         .size = info.size,
+        .key_binary = info.key_binary,
     };
     fail(c, meta_encode_debug(&c->out, m, &d));
 }

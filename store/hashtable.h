@@ -2,9 +2,9 @@
  * hashtable.h - the key -> item index: chained buckets, striped locks,
  * incremental growth.
  *
- * Locks: 2^k stripe mutexes (k = min(8, initial hashpower)); a key's
- * stripe is hash & stripe_mask. At most 256, so that an item can record
- * the stripe it is linked under in one byte (item.h). Because there are never more stripes than
+ * Locks: 2^k stripe mutexes (k = min(7, initial hashpower)); a key's
+ * stripe is hash & stripe_mask. At most 128, so that an item can record
+ * the stripe it is linked under in 7 bits of its state (item.h). Because there are never more stripes than
  * buckets, all items of one bucket - and of the two buckets it splits into
  * on growth - share one stripe. The stripe lock guards those buckets'
  * chains (h_next), the items' LINKED flag, and is what every store
@@ -21,7 +21,7 @@
 
 struct item;
 
-#define HT_STRIPES_POWER_MAX 8
+#define HT_STRIPES_POWER_MAX 7 /* the stripe takes 7 bits of an item's state (item.h) */
 #define HT_POWER_MAX 31
 
 int ht_setup(unsigned hashpower);

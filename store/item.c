@@ -19,7 +19,7 @@
 #include <string.h>
 
 _Static_assert(sizeof(struct item) == 28, "item header must stay 28 bytes");
-_Static_assert(HT_STRIPES_POWER_MAX <= 8, "an item records its stripe in one byte");
+_Static_assert(HT_STRIPES_POWER_MAX <= 7, "an item records its stripe in 7 bits of its state");
 
 static _Atomic uint64_t cas_counter;
 

@@ -19,7 +19,7 @@
  * -m), plus 1; 0 means none.
  *
  * `state` is one 16-bit atomic: the iflags in its low byte and, in the
- * high byte, the stripe lock the item was linked under (written together
+ * high byte, ITEM_KEY_BINARY (bit 15) and the stripe lock the item was linked under (written together
  * with LINKED). So whoever walks chunks without the stripe lock (the CLOCK
  * hand, the expiry sweep, the page mover) can find that lock without
  * reading the key of a chunk another thread may be rewriting. After a
@@ -65,6 +65,10 @@ enum item_iflag {
 };
 
 #define ITEM_STRIPE_SHIFT 8
+#define ITEM_STRIPE_MASK 0x7fu    /* at most 128 stripes (hashtable.h) */
+/* meta: the key was stored base64 decoded (b); replies show it encoded.
+ * The top bit of `state`, above the stripe; set before the item is linked. */
+#define ITEM_KEY_BINARY 0x8000u
 
 struct item {
     uint32_t h_next;              /* hash chain handle; free-list link when free */
@@ -120,7 +124,7 @@ item_mark_linked_locked(struct item *it, unsigned stripe)
 {
     uint16_t old = atomic_load_explicit(&it->state, memory_order_relaxed), want;
     do
-        want = (uint16_t)((old & 0xffu) | ITEM_LINKED | stripe << ITEM_STRIPE_SHIFT);
+        want = (uint16_t)((old & (0xffu | ITEM_KEY_BINARY)) | ITEM_LINKED | stripe << ITEM_STRIPE_SHIFT);
     while (!atomic_compare_exchange_weak_explicit(&it->state, &old, want, memory_order_release,
                                                   memory_order_relaxed));
 }
@@ -130,12 +134,12 @@ static inline bool
 item_linked_under(const struct item *it, unsigned stripe)
 {
     uint16_t st = item_state(it);
-    return (st & ITEM_LINKED) && (st >> ITEM_STRIPE_SHIFT) == stripe;
+    return (st & ITEM_LINKED) && ((st >> ITEM_STRIPE_SHIFT) & ITEM_STRIPE_MASK) == stripe;
 }
 static inline unsigned
 item_state_stripe(uint16_t st)
 {
-    return st >> ITEM_STRIPE_SHIFT;
+    return (st >> ITEM_STRIPE_SHIFT) & ITEM_STRIPE_MASK;
 }
 static inline uint32_t
 item_refcount(const struct item *it)

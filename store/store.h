@@ -304,6 +304,11 @@ uint64_t store_maintain(void);
  * set) starts clean.
  */
 
+/* b: the item's key was sent base64 encoded; meta replies encode it back.
+ * Set on an item not linked yet (from store_alloc). */
+bool item_key_binary(const struct item *it);
+void item_set_key_binary(struct item *it);
+
 struct store_meta_get_opts {
     bool no_bump;               /* u: no ACTIVE bit, no "fetched" mark, atime kept */
     bool touch;                 /* T: on a hit, set the exptime to touch_exptime */
@@ -312,6 +317,11 @@ struct store_meta_get_opts {
     rel_time_t vivify_exptime;  /*    with this exptime; its caller wins */
     bool recache;               /* R: win when 0 < exptime < recache_time */
     rel_time_t recache_time;
+    bool recache_after_touch;   /* R comes after T: it sees T's exptime */
+    bool has_new_cas;           /* E: a vivified item gets new_cas */
+    uint64_t new_cas;
+    bool key_binary;            /* b: a vivified item's key is binary */
+    bool no_token;              /* the reply fails (O too long): hand out no win token */
 };
 
 struct store_meta_get_info {
@@ -334,22 +344,45 @@ struct store_meta_get_info {
 struct item *store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o,
                             struct store_meta_get_info *info, struct store_tstats *ts);
 
-/*
- * ms: store_link(), plus the I flag: with mode STORE_CAS and `invalidate`,
- * a `cas` lower than the live item's still stores, marks the new item
- * stale and keeps the old one's exptime and token-sent state.
- */
-enum store_status store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invalidate,
-                                  uint64_t *cas_out, struct store_tstats *ts);
+struct store_meta_link_opts {
+    enum store_mode mode;       /* SET ADD REPLACE APPEND PREPEND, or CAS */
+    bool has_cas;               /* C given: `cas` must match (CAS mode too) */
+    uint64_t cas;
+    bool invalidate;            /* I: a lower `cas` stores, stale */
+    bool has_new_cas;           /* E: the stored item gets `new_cas` */
+    uint64_t new_cas;
+    bool vivify;                /* N: append/prepend on a miss stores `it` */
+    rel_time_t vivify_exptime;  /*    with this exptime */
+};
 
 /*
- * md: deletes (has_cas: only when `cas` matches, 0 included), or with `invalidate` marks the
- * item stale with a new CAS, clears its token-sent state, and when
- * `set_ttl` sets its exptime. Counts delete_hits (not for invalidate) /
- * delete_misses.
+ * ms: store_link(), plus the meta flags above. *size_out: the size of the
+ * value stored (append: the whole), or of `it` when nothing was stored.
  */
-enum store_status store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool invalidate, bool set_ttl,
-                                    rel_time_t exptime, struct store_tstats *ts);
+enum store_status store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t *cas_out,
+                                  uint32_t *size_out, struct store_tstats *ts);
+
+/*
+ * md: deletes (has_cas: only when `cas` matches, 0 included); with
+ * `remove_value` (x) replaces the item by an empty one (`flags`, exptime
+ * from T or none); with `invalidate` (I) marks the item stale with a new
+ * CAS (or E's), clears its token-sent state, and when `set_ttl` sets its
+ * exptime. Counts delete_hits (plain delete) / delete_misses.
+ */
+struct store_meta_delete_opts {
+    bool has_cas;
+    uint64_t cas;
+    bool invalidate;
+    bool remove_value;
+    bool set_ttl;
+    rel_time_t exptime;
+    bool has_new_cas;
+    uint64_t new_cas;
+    bool key_binary;            /* x: the emptied item's key is binary (b) */
+    uint32_t flags;             /* x: the emptied item's client flags (F, else 0) */
+};
+enum store_status store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_opts *o,
+                                    struct store_tstats *ts);
 
 struct store_meta_arith_opts {
     bool incr;
@@ -360,13 +393,21 @@ struct store_meta_arith_opts {
     uint64_t initial;
     bool touch;                 /* T: on success set the exptime */
     rel_time_t touch_exptime;
+    bool has_new_cas;           /* E: on success the item gets new_cas */
+    uint64_t new_cas;
+    bool key_binary;            /* b: a created item's key is binary */
 };
 
-/* ma: incr/decr as store_arith(), plus N/J/T, under one stripe lock. On
- * success *result, *cas_out and *exptime_out describe the item after. */
+/* ma: incr/decr as store_arith(), plus N/J/T/E, under one stripe lock. On
+ * success *result and *cas_out describe the item after, *exptime_out is
+ * its exptime before T (0 when created), *created tells a vivified miss. */
 enum store_status store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o,
                                    uint64_t *result, uint64_t *cas_out, rel_time_t *exptime_out,
-                                   struct store_tstats *ts);
+                                   bool *created, struct store_tstats *ts);
+
+/* ms whose opaque is too long: stores nothing but uses up a CAS value,
+ * as memcached 1.6.45 does (so the next item's CAS matches). */
+void store_meta_cas_skip(void);
 
 /* me: the item's internals, without touching it. False on a miss. */
 struct store_meta_debug_info {
@@ -376,6 +417,7 @@ struct store_meta_debug_info {
     bool fetched;
     unsigned cls;
     size_t size;
+    bool key_binary;
 };
 bool store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out);
 

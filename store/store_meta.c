@@ -23,6 +23,18 @@
 #include <stdio.h>
 #include <string.h>
 
+bool
+item_key_binary(const struct item *it)
+{
+    return (item_state(it) & ITEM_KEY_BINARY) != 0;
+}
+
+void
+item_set_key_binary(struct item *it)
+{
+    atomic_fetch_or_explicit(&it->state, ITEM_KEY_BINARY, memory_order_relaxed);
+}
+
 struct item *
 store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o,
                struct store_meta_get_info *info, struct store_tstats *ts)
@@ -38,9 +50,13 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
             enum store_status st;
             it = store_int_alloc(key, nkey, 0, 0, 0, ts, &st);
             if (it != NULL) {
-                store_int_link(it, hv, now, 0);
+                if (o->key_binary)
+                    item_set_key_binary(it);
+                /* E: the vivified item's CAS (nobody else holds it yet) */
+                store_int_link(it, hv, now, o->has_new_cas ? o->new_cas : 0);
                 item_set_exptime(it, o->vivify_exptime);
-                item_iflag_set(it, ITEM_TOKEN_SENT);
+                if (!o->no_token)
+                    item_iflag_set(it, ITEM_TOKEN_SENT);
                 if (!o->no_bump)
                     item_iflag_set(it, ITEM_FETCHED);
                 info->created = true;
@@ -66,11 +82,14 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
     info->stale = (fl & ITEM_STALE) != 0;
     info->token_sent = (fl & ITEM_TOKEN_SENT) != 0;
     if (!info->token_sent) {
-        if (o->recache && exp != 0 && exp < o->recache_time)
+        rel_time_t rexp = o->touch && o->recache_after_touch ? o->touch_exptime : exp;
+        if (o->recache && rexp != 0 && rexp < o->recache_time)
             info->win = true;
         if (info->stale)
             info->win = true;
     }
+    if (o->no_token)
+        info->win = false;
     if (info->win)
         item_iflag_set(it, ITEM_TOKEN_SENT);
     if (o->touch)
@@ -90,63 +109,136 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
     return it;
 }
 
+/* The meta-only cases of ms: E (a given CAS), append/prepend (with N,
+ * autovivify), C with I (stale). What is linked gets CAS `cas`. Stripe
+ * lock held. */
+static enum store_status
+meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t hv, rel_time_t now,
+                 uint64_t cas, struct item **linked, struct store_tstats *ts)
+{
+    const char *key = item_key(it);
+    size_t nkey = item_nkey(it);
+    struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
+    bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
+    enum store_status st = STORE_OK;
+
+    *linked = it;
+    if (old == NULL && pend && o->vivify) {
+        item_set_exptime(it, o->vivify_exptime);
+        store_int_link(it, hv, now, cas);
+        return STORE_OK;
+    }
+    if (o->mode == STORE_CAS || (o->has_cas && !pend)) {
+        /* as store_link: 0 is no CAS and never matches; -C items hold no
+         * CAS, so under -C none does */
+        uint64_t want = store_int_use_cas() ? o->cas : 0;
+        if (old == NULL) {
+            STAT_INC(ts->cas_misses);
+            return STORE_NOT_FOUND;
+        }
+        if (want == 0) {
+            STAT_INC(ts->slab[old->clsid].cas_badval);
+            return STORE_EXISTS;
+        }
+        if (want == item_cas(old)) {
+            STAT_INC(ts->slab[old->clsid].cas_hits);
+        } else if (o->invalidate && want < item_cas(old)) {
+            /* an older writer: keep its data, but as stale, with the
+             * current item's TTL and token state */
+            STAT_INC(ts->slab[old->clsid].cas_hits);
+            item_set_exptime(it, item_exptime(old));
+            item_iflag_set(it, ITEM_STALE);
+            if (item_iflags(old) & ITEM_TOKEN_SENT)
+                item_iflag_set(it, ITEM_TOKEN_SENT);
+        } else {
+            STAT_INC(ts->slab[old->clsid].cas_badval);
+            return STORE_EXISTS;
+        }
+        store_int_unlink(old, hv);
+        store_int_link(it, hv, now, cas);
+        return STORE_OK;
+    }
+    switch (o->mode) {
+    case STORE_ADD:
+        if (old != NULL)
+            return STORE_NOT_STORED;
+        store_int_link(it, hv, now, cas);
+        break;
+    case STORE_REPLACE:
+        if (old == NULL)
+            return STORE_NOT_STORED;
+        /* fall through */
+    case STORE_SET:
+        if (old != NULL)
+            store_int_unlink(old, hv);
+        store_int_link(it, hv, now, cas);
+        break;
+    case STORE_APPEND:
+    case STORE_PREPEND: {
+        if (old == NULL)
+            return STORE_NOT_STORED;
+        /* C0 checks nothing, nor does any C under -C (no CAS to compare) */
+        if (o->has_cas && o->cas != 0 && store_int_use_cas() && o->cas != item_cas(old))
+            return STORE_EXISTS;
+        uint64_t n = (uint64_t)item_nbytes(old) + item_nbytes(it);
+        struct item *nit = store_int_alloc(key, nkey, item_flags(old), item_exptime(old), n, ts, &st);
+        if (nit == NULL)
+            return st;
+        if (item_key_binary(it)) /* the appended item's kind, as memcached */
+            item_set_key_binary(nit);
+        char *d = item_data(nit);
+        struct item *first = o->mode == STORE_APPEND ? old : it;
+        struct item *second = o->mode == STORE_APPEND ? it : old;
+        memcpy(d, item_data(first), item_nbytes(first));
+        memcpy(d + item_nbytes(first), item_data(second), item_nbytes(second));
+        store_int_unlink(old, hv);
+        store_int_link(nit, hv, now, cas);
+        item_release(nit); /* the link holds it */
+        *linked = nit;
+        break;
+    }
+    default:
+        return STORE_NOT_STORED;
+    }
+    return STORE_OK;
+}
+
 enum store_status
-store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invalidate, uint64_t *cas_out,
+store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t *cas_out, uint32_t *size_out,
                 struct store_tstats *ts)
 {
-    if (!invalidate || mode != STORE_CAS)
-        return store_link(it, mode, cas, cas_out, ts);
+    bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
+    *size_out = item_nbytes(it);
+    if (!o->invalidate && !o->has_new_cas && !pend)
+        return store_link(it, o->mode, o->cas, cas_out, ts);
 
     const char *key = item_key(it);
     size_t nkey = item_nkey(it);
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
-    enum store_status st = STORE_OK;
 
     if (item_iflags(it) & ITEM_LINKED)
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
     ht_lock(hv);
-    uint64_t new_cas = store_int_cas_draw();
-    struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
-    if (!store_int_use_cas())
-        cas = 0; /* as store_link: -C items hold no CAS, so none matches */
-    if (old == NULL) {
-        STAT_INC(ts->cas_misses);
-        st = STORE_NOT_FOUND;
-    } else if (cas == 0) {
-        STAT_INC(ts->slab[old->clsid].cas_badval);
-        st = STORE_EXISTS;
-    } else if (cas == item_cas(old)) {
-        STAT_INC(ts->slab[old->clsid].cas_hits);
-        store_int_unlink(old, hv);
-        store_int_link(it, hv, now, new_cas);
-    } else if (cas < item_cas(old)) {
-        /* an older writer: keep its data, but as stale, with the current
-         * item's TTL and token state */
-        STAT_INC(ts->slab[old->clsid].cas_hits);
-        item_set_exptime(it, item_exptime(old));
-        item_iflag_set(it, ITEM_STALE);
-        if (item_iflags(old) & ITEM_TOKEN_SENT)
-            item_iflag_set(it, ITEM_TOKEN_SENT);
-        store_int_unlink(old, hv);
-        store_int_link(it, hv, now, new_cas);
-    } else {
-        STAT_INC(ts->slab[old->clsid].cas_badval);
-        st = STORE_EXISTS;
-    }
+    /* a CAS is used up whether or not this stores (store.c); with E none
+     * is (the next item's CAS in 1.6.45 shows it) */
+    uint64_t cas = !o->has_new_cas ? store_int_cas_draw() : store_int_use_cas() ? o->new_cas : 0;
+    struct item *linked;
+    enum store_status st = meta_link_locked(it, o, hv, now, cas, &linked, ts);
     if (st == STORE_OK) {
         STAT_INC(ts->total_items);
         if (cas_out != NULL)
-            *cas_out = item_cas(it);
+            *cas_out = item_cas(linked);
+        *size_out = item_nbytes(linked);
     }
     ht_unlock(hv);
     return st;
 }
 
 /*
- * md I: the item becomes stale, its next reader may win, and it gets a new
- * CAS. Readers holding a reference read the CAS (an unaligned 8-byte
+ * md I: the item becomes stale, its next reader may win, and it gets CAS
+ * `cas` (E's), or a new one when 0. Readers holding a reference read the CAS (an unaligned 8-byte
  * field, item.h) without any lock, so it is rewritten in place only when
  * nobody holds the item (refcount 1 under the stripe lock: no reference
  * can appear meanwhile), as incr/decr does. Otherwise a copy with the new
@@ -155,8 +247,8 @@ store_meta_link(struct item *it, enum store_mode mode, uint64_t cas, bool invali
  * run out, the item is marked stale and keeps its CAS. Stripe lock held.
  */
 static void
-meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime,
-           struct store_tstats *ts)
+meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime, uint64_t cas,
+                struct store_tstats *ts)
 {
     ht_assert_locked(hv);
     bool use_cas = store_int_use_cas();
@@ -168,8 +260,10 @@ meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_
             memcpy(item_data(nit), item_data(it), item_nbytes(it));
             uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE);
             rel_time_t atime = item_atime(it);
+            if (item_key_binary(it))
+                item_set_key_binary(nit);
             store_int_unlink(it, hv);
-            store_int_link(nit, hv, now, 0);
+            store_int_link(nit, hv, now, cas);
             item_iflag_set(nit, keep);
             item_set_atime(nit, atime);
             item_release(nit); /* the link holds it */
@@ -182,12 +276,11 @@ meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_
     item_iflag_set(it, ITEM_STALE);
     item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
     if (use_cas && item_refcount(it) == 1)
-        item_set_cas(it, item_cas_next());
+        item_set_cas(it, cas != 0 ? cas : item_cas_next());
 }
 
 enum store_status
-store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool invalidate, bool set_ttl,
-                  rel_time_t exptime, struct store_tstats *ts)
+store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_opts *o, struct store_tstats *ts)
 {
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
@@ -197,27 +290,50 @@ store_meta_delete(const char *key, size_t nkey, bool has_cas, uint64_t cas, bool
     if (it == NULL) {
         STAT_INC(ts->delete_misses);
         st = STORE_NOT_FOUND;
-    } else if (has_cas && item_cas(it) != cas) {
+    } else if (o->has_cas && item_cas(it) != o->cas) {
         st = STORE_EXISTS;
-    } else if (!invalidate) {
+    } else if (!o->invalidate && !o->remove_value) {
         STAT_INC(ts->slab[it->clsid].delete_hits);
         store_int_unlink(it, hv);
     } else {
-        meta_invalidate(it, hv, now, set_ttl, exptime, ts);
+        uint64_t cas = o->has_new_cas && store_int_use_cas() ? o->new_cas : 0; /* 0: a new one */
+        if (o->remove_value) {
+            /* x: the same key with an empty value and F's flags; it keeps
+             * the CAS (I: a new one; E: E's), as 1.6.45 */
+            if (cas == 0 && !o->invalidate)
+                cas = item_cas(it);
+            struct item *nit = store_int_alloc(key, nkey, o->flags, o->set_ttl ? o->exptime : 0, 0, ts, &st);
+            if (nit == NULL)
+                goto out;
+            if (o->key_binary)
+                item_set_key_binary(nit);
+            store_int_unlink(it, hv);
+            store_int_link(nit, hv, now, cas);
+            item_release(nit); /* the link holds it */
+            if (o->invalidate) {
+                item_iflag_set(nit, ITEM_STALE);
+                item_iflag_clear(nit, ITEM_TOKEN_SENT); /* the next reader may win */
+            }
+        } else {
+            meta_invalidate(it, hv, now, o->set_ttl, o->exptime, cas, ts);
+        }
     }
+out:
     ht_unlock(hv);
     return st;
 }
 
 enum store_status
 store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o, uint64_t *result,
-                 uint64_t *cas_out, rel_time_t *exptime_out, struct store_tstats *ts)
+                 uint64_t *cas_out, rel_time_t *exptime_out, bool *created, struct store_tstats *ts)
 {
+    rel_time_t exp_before = 0;
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
     enum store_status st = STORE_OK;
     uint64_t v = 0;
 
+    *created = false;
     ht_lock(hv);
     struct item *it = store_int_find_live(key, nkey, hv, now, NULL);
     if (it == NULL) {
@@ -235,10 +351,13 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         if (it == NULL)
             goto out;
         memcpy(item_data(it), buf, (size_t)len);
-        store_int_link(it, hv, now, 0);
+        if (o->key_binary)
+            item_set_key_binary(it);
+        store_int_link(it, hv, now, o->has_new_cas ? o->new_cas : 0);
         item_release(it); /* the link holds it */
         STAT_INC(ts->total_items);
         v = o->initial;
+        *created = true;
     } else {
         if (it->nbytes == 0) {
             st = STORE_NON_NUMERIC; /* before the CAS, as store_arith */
@@ -248,21 +367,32 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
             st = STORE_EXISTS;
             goto out;
         }
+        exp_before = item_exptime(it);
         it = store_int_arith(it, hv, o->incr, o->delta, now, ts, &v, &st);
         if (it == NULL)
             goto out;
         if (o->touch)
             item_set_exptime(it, o->touch_exptime);
     }
+    /* E: only the link holds the item now (store_int_arith writes in place
+     * only when nobody else does), so its CAS may change under the lock */
+    if (o->has_new_cas && store_int_use_cas() && !*created)
+        item_set_cas(it, o->new_cas);
     if (result != NULL)
         *result = v;
     if (cas_out != NULL)
         *cas_out = item_cas(it);
     if (exptime_out != NULL)
-        *exptime_out = item_exptime(it);
+        *exptime_out = exp_before;
 out:
     ht_unlock(hv);
     return st;
+}
+
+void
+store_meta_cas_skip(void)
+{
+    (void)store_int_cas_draw();
 }
 
 bool
@@ -280,6 +410,7 @@ store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out)
         out->fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
         out->cls = item_class(it);
         out->size = item_size(it);
+        out->key_binary = item_key_binary(it);
     }
     ht_unlock(hv);
     return it != NULL;

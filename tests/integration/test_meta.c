@@ -1,11 +1,12 @@
 /*
  * test_meta.c - the meta protocol end to end.
  *
- *  - table: every exchange of meta_cases/meta.cases (replies recorded from
- *    memcached 1.6.18) against the server under test;
- *  - diff: the same exchanges against server/mcd and /usr/bin/memcached side
- *    by side, replies compared after masking CAS values and me's
- *    size/cls (skipped when memcached is not installed);
+ *  - table: every exchange of meta_cases/meta.cases and meta_gen.cases
+ *    (replies recorded from memcached 1.6.45) against the server under test;
+ *  - diff: the same exchanges against server/mcd and the oracle (memcached
+ *    1.6.45) side by side, by default and both under -C, replies compared
+ *    after masking CAS values and me's details after cas= (skipped when
+ *    the oracle is missing);
  *  - stampede: 32 clients miss one key with N at once, exactly one gets W
  *    (and after md I, exactly one reader of the stale item gets W);
  *  - example: examples/cache_aside runs 32 clients against the server and
@@ -26,6 +27,9 @@
 #ifndef MCD_META_CASES
 #define MCD_META_CASES "tests/integration/meta_cases/meta.cases"
 #endif
+#ifndef MCD_META_GEN_CASES
+#define MCD_META_GEN_CASES "tests/integration/meta_cases/meta_gen.cases"
+#endif
 #ifndef MCD_EXAMPLE_BIN
 #define MCD_EXAMPLE_BIN "examples/cache_aside"
 #endif
@@ -45,37 +49,48 @@ static void teardown(void)
 
 TestSuite(meta, .init = setup, .fini = teardown, .timeout = 120);
 
+/* The hand-written exchanges, then the generated ones (gen-cases.py). */
+static const char *const case_files[] = {MCD_META_CASES, MCD_META_GEN_CASES};
+#define NFILES (sizeof(case_files) / sizeof(case_files[0]))
+
 Test(meta, recorded_table)
 {
-    struct mcd_case_file *f = mcd_cases_load(MCD_META_CASES);
-    cr_assert_not_null(f);
-    size_t bad = 0;
-    for (size_t i = 0; i < f->n; i++)
-        if (!mcd_case_check(srv, &f->cases[i]))
-            bad++;
-    cr_assert_eq(bad, 0, "%zu of %zu meta cases differ from memcached's recorded replies", bad, f->n);
-    mcd_cases_free(f);
+    for (size_t k = 0; k < NFILES; k++) {
+        struct mcd_case_file *f = mcd_cases_load(case_files[k]);
+        cr_assert_not_null(f, "%s", case_files[k]);
+        size_t bad = 0;
+        for (size_t i = 0; i < f->n; i++)
+            if (!mcd_case_check(srv, &f->cases[i]))
+                bad++;
+        cr_expect_eq(bad, 0, "%zu of %zu cases of %s differ from memcached's recorded replies", bad, f->n,
+                     case_files[k]);
+        mcd_cases_free(f);
+    }
 }
 
 /* Masks what legitimately differs: digits after " c" (CAS), and the rest of
- * an "ME" line after "cas=". In place; returns the new length. */
+ * an "ME" line after "cas=". In place (what is replaced is read before the
+ * shorter mask is written over it); returns the new length. */
 static size_t mask(char *s, size_t n)
 {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        if (i + 1 < n && s[i] == ' ' && s[i + 1] == 'c' && i + 2 < n && s[i + 2] >= '0' && s[i + 2] <= '9') {
-            memcpy(s + o, " c#", 3);
+        if (i + 2 < n && s[i] == ' ' && s[i + 1] == 'c' && s[i + 2] >= '0' && s[i + 2] <= '9') {
+            size_t j = i + 2;
+            while (j < n && s[j] >= '0' && s[j] <= '9')
+                j++;
+            memcpy(s + o, " c#", 3); /* o <= i and j >= i + 3 */
             o += 3;
-            i += 2;
-            while (i < n && s[i] >= '0' && s[i] <= '9')
-                i++;
+            i = j;
             continue;
         }
-        if (i + 4 <= n && memcmp(s + i, "cas=", 4) == 0) {
-            memcpy(s + o, "cas=#", 5);
+        if (i + 5 <= n && memcmp(s + i, "cas=", 4) == 0 && s[i + 4] != '\r') {
+            size_t j = i + 4;
+            while (j < n && s[j] != '\r')
+                j++;
+            memcpy(s + o, "cas=#", 5); /* o <= i and j >= i + 5 */
             o += 5;
-            while (i < n && s[i] != '\r')
-                i++;
+            i = j;
             continue;
         }
         s[o++] = s[i++];
@@ -83,18 +98,16 @@ static size_t mask(char *s, size_t n)
     return o;
 }
 
-Test(meta, differential_against_memcached)
+/* Replays every case of `path` against `oracle` and `ours`; returns how
+ * many exchanges differ (after masking). */
+static size_t diff_file(const char *path, const struct mcd_server *oracle, const struct mcd_server *ours,
+                        const char *mode)
 {
-    const char *ob = mcd_oracle_bin();
-    if (mcd_target_is_memcached() || ob == NULL)
-        cr_skip_test("memcached not installed (or it is the server under test)");
-    struct mcd_server *oracle = mcd_start_bin(ob, NULL);
-    cr_assert_not_null(oracle);
-    struct mcd_case_file *f = mcd_cases_load(MCD_META_CASES);
-    cr_assert_not_null(f);
+    struct mcd_case_file *f = mcd_cases_load(path);
+    cr_assert_not_null(f, "%s", path);
     size_t bad = 0;
     for (size_t i = 0; i < f->n; i++) {
-        const struct mcd_server *s[2] = {oracle, srv};
+        const struct mcd_server *s[2] = {oracle, ours};
         char *out[2];
         size_t len[2];
         for (int j = 0; j < 2; j++) {
@@ -107,7 +120,7 @@ Test(meta, differential_against_memcached)
         }
         if (len[0] != len[1] || memcmp(out[0], out[1], len[0]) != 0) {
             char *e0 = mcd_escape(out[0], len[0]), *e1 = mcd_escape(out[1], len[1]);
-            fprintf(stderr, "meta diff %s:\n  memcached: %s\n  mcd:       %s\n", f->cases[i].name, e0, e1);
+            fprintf(stderr, "meta diff %s%s:\n  memcached: %s\n  mcd:       %s\n", f->cases[i].name, mode, e0, e1);
             free(e0);
             free(e1);
             bad++;
@@ -116,8 +129,76 @@ Test(meta, differential_against_memcached)
         free(out[1]);
     }
     mcd_cases_free(f);
+    return bad;
+}
+
+/* Every case file against the oracle started with `extra` and `ours`. */
+static size_t diff_cases(const char *const extra[], const struct mcd_server *ours)
+{
+    struct mcd_server *oracle = mcd_start_bin(mcd_oracle_bin(), extra);
+    cr_assert_not_null(oracle);
+    size_t bad = 0;
+    for (size_t k = 0; k < NFILES; k++)
+        bad += diff_file(case_files[k], oracle, ours, extra != NULL ? " (-C)" : "");
     mcd_stop(oracle);
+    return bad;
+}
+
+Test(meta, differential_against_memcached)
+{
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("memcached not installed (or it is the server under test)");
+    size_t bad = diff_cases(NULL, srv);
     cr_assert_eq(bad, 0, "%zu meta exchanges differ from memcached", bad);
+}
+
+/* The same exchanges with CAS disabled on both sides (c0 everywhere). */
+Test(meta, differential_against_memcached_without_cas)
+{
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("memcached not installed (or it is the server under test)");
+    static const char *const no_cas[] = {"-C", NULL};
+    struct mcd_server *ours = mcd_start(no_cas);
+    cr_assert_not_null(ours);
+    size_t bad = diff_cases(no_cas, ours);
+    mcd_stop(ours);
+    cr_assert_eq(bad, 0, "%zu meta exchanges differ from memcached under -C", bad);
+}
+
+/* Exact CAS values (not masked): a fresh mcd numbers the CAS of meta
+ * commands as a fresh memcached 1.6.45 does (E uses none up; md x keeps
+ * the item's; ms with an opaque too long uses one up). */
+Test(meta, cas_numbering_as_memcached)
+{
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        cr_skip_test("memcached not installed (or it is the server under test)");
+    static const char seq[] =
+        "ms a 1 c\r\nx\r\nmd a x\r\nmg a c\r\nms b 1 c\r\nx\r\n"
+        "ms c 1 E50 c\r\nx\r\nms d 1 c\r\nx\r\nmd d I\r\nmg d c\r\n"
+        "mg e N30 c\r\nma f N0 c\r\nma f c\r\nma f E9 c\r\nmd f x I\r\nmg f c\r\n"
+        "ms g 1 MA N30 c\r\nx\r\nms g 1 MP c\r\ny\r\nms g 1 ME c\r\nz\r\nms g 1 MA C99 c\r\nz\r\n"
+        "ms h 1 O123456789012345678901234567890123 c\r\nx\r\nms i 1 c\r\nx\r\nmn\r\n";
+    struct mcd_server *oracle = mcd_start_bin(mcd_oracle_bin(), NULL);
+    struct mcd_server *ours = mcd_start(NULL);
+    cr_assert_not_null(oracle);
+    cr_assert_not_null(ours);
+    char *out[2];
+    size_t len[2];
+    struct mcd_server *s[2] = {oracle, ours};
+    for (int j = 0; j < 2; j++) {
+        struct mcd_conn *c = mcd_conn_open(s[j]);
+        cr_assert_not_null(c);
+        cr_assert(mcd_sendstr(c, seq));
+        out[j] = mcd_read_until(c, "MN\r\n", &len[j]);
+        cr_assert_not_null(out[j]);
+        mcd_conn_close(c);
+    }
+    cr_expect(len[0] == len[1] && memcmp(out[0], out[1], len[0]) == 0, "memcached: %.*s\nmcd:       %.*s",
+              (int)len[0], out[0], (int)len[1], out[1]);
+    free(out[0]);
+    free(out[1]);
+    mcd_stop(ours);
+    mcd_stop(oracle);
 }
 
 #define CLIENTS 32

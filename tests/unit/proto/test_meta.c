@@ -1,6 +1,6 @@
 /*
  * test_meta.c - the meta command parser and encoders (proto/meta.c), on
- * plain memory. The expected outcomes are memcached 1.6.18's (see the table
+ * plain memory. The expected outcomes are memcached 1.6.45's (see the table
  * at the top of proto/meta.c).
  */
 #include <criterion/criterion.h>
@@ -62,13 +62,14 @@ Test(meta, is_meta)
 {
     cr_assert(meta_is_meta("mg k\r\n", 6));
     cr_assert(meta_is_meta("mn\r\n", 4));
-    cr_assert(meta_is_meta("  ms k 1\r\n", 10));
+    cr_assert_not(meta_is_meta("  ms k 1\r\n", 10)); /* 1.6.45: ERROR */
     cr_assert(meta_is_meta("me k", 4));
     cr_assert_not(meta_is_meta("mgx k\r\n", 7));
     cr_assert_not(meta_is_meta("MG k\r\n", 6));
     cr_assert_not(meta_is_meta("mz k\r\n", 6));
     cr_assert_not(meta_is_meta("get k\r\n", 7));
     cr_assert_not(meta_is_meta("mg", 2)); /* cannot tell yet */
+    cr_assert_not(meta_is_meta("mg\0 k\r\n", 7)); /* 1.6.45: ERROR */
 }
 
 Test(meta, commands)
@@ -97,6 +98,14 @@ Test(meta, commands)
     expect_ok("mg foo v\n", &m);
     expect_ok("mg k\tv\r\n", &m);
     cr_assert_eq(m.nkey, 3);
+    /* a NUL is an ordinary byte of a meta line (text lines end there) */
+    const char nul[] = "mg k\0 v\0 t\r\n";
+    size_t consumed, swallow;
+    const char *err = NULL;
+    cr_assert_eq(meta_parse(nul, sizeof(nul) - 1, &m, &consumed, &err, &swallow), PROTO_OK);
+    cr_assert_eq(consumed, sizeof(nul) - 1);
+    cr_assert_eq(m.nkey, 2);
+    cr_assert(meta_has(&m, 'v') && meta_has(&m, 't'));
 }
 
 Test(meta, no_key_is_error)
@@ -106,7 +115,8 @@ Test(meta, no_key_is_error)
         struct meta_request m;
         size_t consumed, swallow;
         const char *err;
-        cr_assert_eq(parse(lines[i], &m, &consumed, &err, &swallow), PROTO_ERROR, "%s", lines[i]);
+        cr_assert_eq(parse(lines[i], &m, &consumed, &err, &swallow), PROTO_CLIENT_ERROR, "%s", lines[i]);
+        cr_assert_str_eq(err, "bad command line format");
         cr_assert_eq(consumed, strlen(lines[i]));
     }
     expect_cerr("me\r\n", "bad command line format");
@@ -142,7 +152,21 @@ Test(meta, every_flag)
     expect_ok("md k C9 I T3 k O1 q\r\n", &m);
     cr_assert_eq(m.cas, 9);
     /* every pre-parse flag is accepted by every command */
-    expect_ok("mg k C1 M5 J1 D1 I F1 P L\r\n", &m);
+    expect_ok("mg k C1 M5 J1 D1 I F1 P L E7 x\r\n", &m);
+    cr_assert_eq(m.new_cas, 7);
+    expect_ok("mg k Mset\r\n", &m); /* M is checked by ms and ma only */
+    expect_ok("ms k 1 E18446744073709551615 s x MA N30\r\n", &m);
+    cr_assert_eq(m.new_cas, UINT64_MAX);
+    cr_assert_eq(m.vivify_ttl, 30);
+    expect_ok("md k x E5 I T1\r\n", &m);
+    cr_assert(meta_has(&m, 'x'));
+    /* an opaque over 31 bytes is not a parse error for mg and ma */
+    expect_ok("mg k O12345678901234567890123456789012\r\n", &m);
+    cr_assert(m.opaque_too_long);
+    expect_ok("ma k O12345678901234567890123456789012\r\n", &m);
+    cr_assert(m.opaque_too_long);
+    expect_ok("ms k 3 O12345678901234567890123456789012\r\n", &m); /* answered by process_meta */
+    cr_assert(m.opaque_too_long);
     /* trailing bytes of a plain flag are ignored */
     expect_ok("mg k vv\r\n", &m);
     cr_assert(meta_has(&m, 'v'));
@@ -152,54 +176,96 @@ Test(meta, every_flag)
     cr_assert_eq(m.nopaque, 31);
 }
 
-Test(meta, numbers_wrap_like_memcached)
+Test(meta, numbers_are_strict)
 {
+    /* 1.6.45: decimal digits only, no '+', no wrap-around */
     struct meta_request m;
-    expect_ok("ms k 1 F4294967296\r\n", &m);
-    cr_assert_eq(m.client_flags, 0);
-    expect_ok("ms k 1 F+5\r\n", &m);
-    cr_assert_eq(m.client_flags, 5);
-    expect_ok("mg k T4294967306\r\n", &m);
-    cr_assert_eq(m.ttl, 10);
+    expect_cerr("ms k 1 F4294967296\r\n", "bad command line format"); /* 32 bits, strictly */
+    expect_cerr("ms k 1 F+5\r\n", "bad command line format");
+    expect_cerr("ms k 1 F-0\r\n", "bad command line format");
+    expect_ok("ms k 1 F4294967295\r\n", &m);
+    cr_assert_eq(m.client_flags, UINT32_MAX);
+    expect_cerr("mg k T4294967306\r\n", "bad token in command line format");
+    expect_cerr("mg k T2147483648\r\n", "bad token in command line format");
+    expect_cerr("mg k T-2147483649\r\n", "bad token in command line format");
+    expect_cerr("mg k T+5\r\n", "bad token in command line format");
+    expect_cerr("mg k T5x\r\n", "bad token in command line format");
+    expect_cerr("mg k C+5\r\n", "bad token in command line format");
+    expect_cerr("ma k D+5\r\n", "invalid or duplicate flag");
+    expect_cerr("ma k D-1\r\n", "invalid or duplicate flag");
+    expect_cerr("ms k +1\r\n", "bad command line format");
+    expect_cerr("ms k 4294967297\r\n", "bad command line format");
+    /* at most 11 bytes for 32-bit numbers, 22 for 64-bit ones, zeros too */
+    expect_cerr("mg k T000000000000\r\n", "bad token in command line format");
+    expect_cerr("mg k T-00000000001\r\n", "bad token in command line format");
+    expect_cerr("mg k F000000000000\r\n", "bad command line format");
+    expect_cerr("mg k C00000000000000000000000\r\n", "bad token in command line format");
+    expect_cerr("ma k J00000000000000000000000\r\n", "invalid or duplicate flag");
+    expect_ok("mg k T00000000000 C0000000000000000000000 N-0000000001\r\n", &m);
+    cr_assert_eq(m.vivify_ttl, -1);
+    expect_ok("mg k T-\r\n", &m); /* "-" alone is 0 */
+    cr_assert_eq(m.ttl, 0);
+    expect_cerr("mg k F-\r\n", "bad command line format");
+    expect_ok("mg k T05\r\n", &m);
+    cr_assert_eq(m.ttl, 5);
+    expect_ok("mg k T2147483647 N-2147483648\r\n", &m);
+    cr_assert_eq(m.vivify_ttl, INT32_MIN);
     expect_ok("mg k N-1\r\n", &m);
     cr_assert_eq(m.vivify_ttl, -1);
     expect_ok("ma k J18446744073709551615\r\n", &m);
     cr_assert_eq(m.initial, UINT64_MAX);
+    /* the mode is the byte after M, whatever follows */
+    expect_ok("ms k 1 MEE\r\n", &m);
+    cr_assert_eq(m.mode, 'E');
+    expect_ok("ma k MII\r\n", &m);
+    cr_assert_eq(m.mode, 'I');
 }
 
 Test(meta, flag_errors)
 {
-    expect_cerr("mg k !\r\n", "invalid flag");
+    /* a flag starting with a byte that is neither a digit nor 'A'..'z':
+     * the whole line is "bad command line format", before anything else */
+    expect_cerr("mg k !\r\n", "bad command line format");
+    expect_cerr("mg k v v !\r\n", "bad command line format");
+    expect_cerr("mg k \xc3\xa9\r\n", "bad command line format");
+    expect_cerr("md k @\r\n", "bad command line format");
+    expect_cerr("ma k {\r\n", "bad command line format");
+    expect_cerr("me k ~\r\n", "bad command line format");
+    expect_cerr("mg k v v v v v v v v v v v v v v v v v v v v v v v v v !\r\n", "bad command line format");
     expect_cerr("mg k 1\r\n", "invalid flag");
+    expect_cerr("mg k [\r\n", "invalid flag");
     expect_cerr("mg k v v\r\n", "duplicate flag");
     expect_cerr("mg k Oa Ob\r\n", "duplicate flag");
-    expect_cerr("mg k \xc3\xa9\r\n", "duplicate flag");
     expect_cerr("mg k Tabc\r\n", "bad token in command line format");
     expect_cerr("mg k T\r\n", "bad token in command line format");
     expect_cerr("mg k Nabc\r\n", "bad token in command line format");
     expect_cerr("mg k Rabc\r\n", "bad token in command line format");
+    expect_cerr("mg k E\r\n", "bad token in command line format");
+    expect_cerr("mg k E-1\r\n", "bad token in command line format");
+    expect_cerr("mg k E18446744073709551616\r\n", "bad token in command line format");
     expect_cerr("mg k Fabc\r\n", "bad command line format");
-    expect_cerr("mg k Fabc !\r\n", "invalid flag");
+    expect_cerr("mg k Fabc Tx\r\n", "bad token in command line format");
+    expect_cerr("mg k Tx Fabc\r\n", "bad token in command line format");
     expect_cerr("mg k v Tabc v\r\n", "duplicate flag");
-    expect_cerr("mg k O12345678901234567890123456789012\r\n", "opaque token too long");
-    expect_cerr("mg k E5\r\n", "invalid flag");
     expect_cerr("mg k S5\r\n", "invalid flag");
-    expect_cerr("mg k x\r\n", "invalid flag");
     expect_cerr("mg Zm9 b\r\n", "error decoding key");
     expect_cerr("mg Zm9v= b\r\n", "error decoding key");
     expect_cerr("mg @@@@ b\r\n", "error decoding key");
-    expect_cerr("md k x\r\n", "invalid or duplicate flag");
-    expect_cerr("md k q q\r\n", "invalid or duplicate flag");
-    expect_cerr("md k Tabc\r\n", "invalid or duplicate flag");
-    expect_cerr("ma k !\r\n", "invalid or duplicate flag");
+    /* md passes the pre-parse message through; ma has one message */
+    expect_cerr("md k q q\r\n", "duplicate flag");
+    expect_cerr("md k Tabc\r\n", "bad token in command line format");
+    expect_cerr("md k D\r\n", "invalid numeric delta value");
+    expect_cerr("md k 1\r\n", "invalid flag");
+    expect_cerr("md k O12345678901234567890123456789012\r\n", "opaque token too long");
+    expect_cerr("ma k 1\r\n", "invalid or duplicate flag");
     expect_cerr("ma k Dabc\r\n", "invalid or duplicate flag");
     expect_cerr("ma k Jabc\r\n", "invalid or duplicate flag");
     expect_cerr("ma k D18446744073709551616\r\n", "invalid or duplicate flag");
-    expect_cerr("ma k M\r\n", "invalid or duplicate flag");
+    expect_cerr("ma k M\r\n", "invalid mode for ma M token");
+    expect_cerr("ma k Mset\r\n", "invalid mode for ma M token");
     expect_cerr("ma k MZ\r\n", "invalid mode for ma M token");
     expect_cerr("ma k Mi\r\n", "invalid mode for ma M token");
     expect_cerr("ma k11 k b\r\n", "invalid or duplicate flag");
-    expect_cerr("me foo b\r\n", "bad command line format");
 }
 
 Test(meta, ms_errors_and_swallow)
@@ -213,25 +279,28 @@ Test(meta, ms_errors_and_swallow)
     cr_assert_eq(swallow, 0);
     cr_assert_eq(parse("ms k -1\r\n", &m, &consumed, &err, &swallow), PROTO_CLIENT_ERROR);
     cr_assert_eq(swallow, 0);
-    cr_assert_eq(parse("ms k 1 a b c d e f g h i j k l m n o p q\r\n", &m, &consumed, &err, &swallow),
-                 PROTO_CLIENT_ERROR);
-    cr_assert_str_eq(err, "options flags too long");
+    cr_assert_eq(parse("ms k 1 !\r\n", &m, &consumed, &err, &swallow), PROTO_CLIENT_ERROR);
+    cr_assert_str_eq(err, "bad command line format");
     cr_assert_eq(swallow, 0);
+    cr_assert_eq(parse("ms k 1 P P P P P P P P P P P P P P P P P P\r\n", &m, &consumed, &err, &swallow),
+                 PROTO_CLIENT_ERROR);
+    cr_assert_str_eq(err, "options flags are too long");
+    cr_assert_eq(swallow, 3);
     /* after it: the data block is swallowed */
     const char *after[][2] = {
         {"ms k 3 Zz\r\n", "invalid flag"},
         {"ms k 3 v v\r\n", "duplicate flag"},
         {"ms k 3 MZ\r\n", "invalid mode for ms M token"},
         {"ms k 3 Ms\r\n", "invalid mode for ms M token"},
-        {"ms k 3 M\r\n", "incorrect length for M token"},
-        {"ms k 3 Mset\r\n", "incorrect length for M token"},
+        {"ms k 3 M\r\n", "invalid mode for ms M token"},
+        {"ms k 3 Mset\r\n", "invalid mode for ms M token"},
+        {"ms k 3 F4294967296\r\n", "bad command line format"},
+        {"ms k 3 E-1\r\n", "bad token in command line format"},
         {"ms k 3 Tabc\r\n", "bad token in command line format"},
         {"ms k 3 C-1\r\n", "bad token in command line format"},
         {"ms k 3 F-1\r\n", "bad command line format"},
         {"ms k 3 b\r\n", "error decoding key"},
-        {"ms k 3 E5\r\n", "invalid flag"},
         {"ms k 3 S3\r\n", "invalid flag"},
-        {"ms k 3 O12345678901234567890123456789012\r\n", "opaque token too long"},
     };
     for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++) {
         cr_assert_eq(parse(after[i][0], &m, &consumed, &err, &swallow), PROTO_CLIENT_ERROR, "%s", after[i][0]);
@@ -243,12 +312,13 @@ Test(meta, ms_errors_and_swallow)
 Test(meta, too_many_flags)
 {
     struct meta_request m;
-    /* 17 flags are parsed (and fail on an unknown one), 18 are too many */
-    expect_cerr("mg k a b c d e f g h i j k l m n o p q\r\n", "invalid flag");
-    expect_cerr("mg k a b c d e f g h i j k l m n o p q r\r\n", "options flags are too long");
-    expect_cerr("md k a b c d e f g h i j k l m n o p q r\r\n", "options flags too long");
-    expect_cerr("ma k a b c d e f g h i j k l m n o p q r\r\n", "options flags too long");
-    expect_ok("mg Zm9v b0 c f h k l O s t u v q P L N1 R1 T1\r\n", &m); /* 17 */
+    /* 18 flags are parsed (and fail on an unknown one), 19 are too many */
+    expect_cerr("mg k a b c d e f g h i j k l m n o p q r\r\n", "invalid flag");
+    expect_cerr("mg k P P P P P P P P P P P P P P P P P P\r\n", "duplicate flag");
+    expect_cerr("mg k P P P P P P P P P P P P P P P P P P P\r\n", "options flags are too long");
+    expect_cerr("md k P P P P P P P P P P P P P P P P P P P\r\n", "options flags are too long");
+    expect_cerr("ma k P P P P P P P P P P P P P P P P P P P\r\n", "invalid or duplicate flag");
+    expect_ok("mg Zm9v b0 c f h k l O s t u v q P L N1 R1 T1 x\r\n", &m); /* 18 */
 }
 
 Test(meta, key_length)
@@ -257,11 +327,13 @@ Test(meta, key_length)
     char key[252];
     memset(key, 'a', 251);
     key[251] = '\0';
-    const char *fmt[] = {"mg %s v\r\n", "ms %s 1\r\n", "ms %s 1 b\r\n", "md %s\r\n", "ma %s\r\n", "me %s\r\n"};
+    const char *fmt[] = {"mg %s v\r\n", "ms %s 1\r\n", "ms %s 1 b\r\n", "md %s\r\n", "me %s\r\n"};
     for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
         snprintf(line, sizeof(line), fmt[i], key);
         expect_cerr(line, "bad command line format");
     }
+    snprintf(line, sizeof(line), "ma %s\r\n", key);
+    expect_cerr(line, "invalid or duplicate flag");
     key[250] = '\0';
     struct meta_request m;
     snprintf(line, sizeof(line), "mg %s v\r\n", key);
@@ -276,10 +348,22 @@ Test(meta, base64_keys)
     cr_assert(m.key_binary);
     cr_assert_eq(m.nkey, 3);
     cr_assert_eq(memcmp(m.key, "foo", 3), 0);
-    expect_ok("me AAEC b\r\n", &m);
+    /* me <b64> b decodes the key, also when b is the last token */
+    expect_ok("me YWJj b\r\n", &m);
+    cr_assert(m.key_binary);
     cr_assert_eq(m.nkey, 3);
-    cr_assert_eq(m.key[0], 0);
-    cr_assert_eq(m.key[2], 2);
+    cr_assert_eq(memcmp(m.key, "abc", 3), 0);
+    expect_cerr("me abc b\r\n", "bad command line format");
+    expect_ok("me abc x b\r\n", &m); /* b elsewhere means nothing */
+    cr_assert_not(m.key_binary);
+    /* decoding as lax as memcached's */
+    expect_ok("mg YjE=YjE= b\r\n", &m);
+    cr_assert_eq(m.nkey, 2);
+    cr_assert_eq(memcmp(m.key, "b1", 2), 0);
+    expect_ok("mg Yj=E b\r\n", &m);
+    cr_assert_eq(memcmp(m.key, "b0", 2), 0);
+    expect_ok("mg YW.Jj b\r\n", &m);
+    cr_assert_eq(memcmp(m.key, "abc", 3), 0);
     char out[16];
     cr_assert_eq(meta_base64_encode("\x00\x01\x02", 3, out, sizeof(out)), 4);
     cr_assert_eq(memcmp(out, "AAEC", 4), 0);
@@ -288,7 +372,10 @@ Test(meta, base64_keys)
     cr_assert_eq(meta_base64_decode("Zm8=", 4, out, sizeof(out)), 2);
     cr_assert_eq(meta_base64_decode("Zg==", 4, out, sizeof(out)), 1);
     cr_assert_eq(meta_base64_decode("Z===", 4, out, sizeof(out)), 0);
-    cr_assert_eq(meta_base64_decode("Zg=a", 4, out, sizeof(out)), 0);
+    cr_assert_eq(meta_base64_decode("Zg=a", 4, out, sizeof(out)), 2); /* '=' counts as 0 */
+    cr_assert_eq(meta_base64_decode("Zg==Zg==", 8, out, sizeof(out)), 1); /* stops at the pad */
+    cr_assert_eq(meta_base64_decode("Zm9v=", 5, out, sizeof(out)), 0);
+    cr_assert_eq(meta_base64_decode("Zm9vZg", 6, out, sizeof(out)), 0);
 }
 
 Test(meta, every_split_point_needs_more)
@@ -375,9 +462,14 @@ Test(meta, encode_mg)
     res.token_sent = false;
     res.win = true;
     expect_encoded("mg foo\r\n", &res, "HD X W\r\n");
-    struct meta_result miss = {.status = META_EN, .key = "bar", .nkey = 3};
+    struct meta_result miss = {.status = META_EN, .key = "bar", .nkey = 3, .key_binary = true};
     expect_encoded("mg YmFy b k O1 v t\r\n", &miss, "EN kYmFy b O1\r\n");
     expect_encoded("mg bar v\r\n", &miss, "EN\r\n");
+    /* k shows the key the way the item was stored, not by the request's b */
+    struct meta_result bin = {.status = META_HD, .key = "b1", .nkey = 2, .key_binary = false};
+    expect_encoded("mg YjE= b k\r\n", &bin, "HD kb1\r\n");
+    bin.key_binary = true;
+    expect_encoded("mg b1 k\r\n", &bin, "HD kYjE= b\r\n");
 }
 
 Test(meta, encode_ttl_in_flag_order)
@@ -399,7 +491,8 @@ Test(meta, encode_ms_md_ma)
     expect_encoded("ms k 1 c k O1 F3 T5 I\r\n", &res, "HD c20 kk O1\r\n");
     res.status = META_EX;
     res.cas = 0;
-    expect_encoded("ms k 1 C1 k O1 c t s\r\n", &res, "EX kk O1 c0\r\n");
+    res.size = 1;
+    expect_encoded("ms k 1 C1 k O1 c t s\r\n", &res, "EX kk O1 c0 s1\r\n");
     res.status = META_NF;
     expect_encoded("md k q k O5 c t\r\n", &res, "NF kk O5\r\n");
     struct meta_result ma = {.status = META_VA, .key = "a3", .nkey = 2, .number = 42, .cas = 32, .ttl_before = 100};
@@ -414,11 +507,11 @@ Test(meta, encode_mn_me)
     reply_init(&r, NULL);
     cr_assert_eq(meta_encode_mn(&r), 0);
     struct meta_request m;
-    expect_ok("me AAEC b\r\n", &m);
-    struct meta_debug d = {.exp = -30, .la = 2, .cas = 3, .fetched = true, .cls = 1, .size = 63};
+    expect_ok("me YWJj b\r\n", &m);
+    struct meta_debug d = {.key_binary = true, .exp = -30, .la = 2, .cas = 3, .fetched = true, .cls = 1, .size = 63};
     cr_assert_eq(meta_encode_debug(&r, &m, &d), 0);
     char *got = flatten(&r);
-    cr_assert_str_eq(got, "MN\r\nME AAEC exp=-30 la=2 cas=3 fetch=yes cls=1 size=63\r\n");
+    cr_assert_str_eq(got, "MN\r\nME YWJj exp=-30 la=2 cas=3 fetch=yes cls=1 size=63\r\n");
     free(got);
     reply_deinit(&r);
 }

@@ -124,7 +124,7 @@ Test(meta_store, touch)
 Test(meta_store, invalidate_delete_then_one_winner)
 {
     uint64_t cas = put("s", "old", 0);
-    cr_assert_eq(store_meta_delete("s", 1, false, 0, true, true, 150, &ts), STORE_OK);
+    cr_assert_eq(store_meta_delete("s", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = true, .set_ttl = true, .exptime = 150}, &ts), STORE_OK);
     struct store_meta_get_opts o = {0};
     struct store_meta_get_info info;
     struct item *it = mget("s", &o, &info);
@@ -138,32 +138,33 @@ Test(meta_store, invalidate_delete_then_one_winner)
     cr_assert_not(info.win);
     cr_assert(info.token_sent);
     /* md I again: the next reader may win again */
-    cr_assert_eq(store_meta_delete("s", 1, false, 0, true, false, 0, &ts), STORE_OK);
+    cr_assert_eq(store_meta_delete("s", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = true, .set_ttl = false, .exptime = 0}, &ts), STORE_OK);
     item_release(mget("s", &o, &info));
     cr_assert(info.win);
 }
 
 Test(meta_store, delete_cas)
 {
-    cr_assert_eq(store_meta_delete("d", 1, false, 0, false, false, 0, &ts), STORE_NOT_FOUND);
+    cr_assert_eq(store_meta_delete("d", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts), STORE_NOT_FOUND);
     put("d", "1", 0);
-    cr_assert_eq(store_meta_delete("d", 1, true, 0, false, false, 0, &ts), STORE_EXISTS);
-    cr_assert_eq(store_meta_delete("d", 1, false, 0, false, false, 0, &ts), STORE_OK);
+    cr_assert_eq(store_meta_delete("d", 1, &(struct store_meta_delete_opts){.has_cas = true, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts), STORE_EXISTS);
+    cr_assert_eq(store_meta_delete("d", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts), STORE_OK);
 }
 
 Test(meta_store, invalidating_set)
 {
     put("i0", "x", 0); /* so that "i" has a CAS above 1: a CAS of 0 never matches */
     uint64_t cas = put("i", "old", 180);
+    uint32_t size = 0;
     enum store_status st;
     struct item *it = store_alloc("i", 1, 0, 0, 3, &ts, &st);
     memcpy(item_data(it), "new", 3);
     /* a higher CAS: exists */
-    cr_assert_eq(store_meta_link(it, STORE_CAS, cas + 100, true, NULL, &ts), STORE_EXISTS);
+    cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = cas + 100, .invalidate = true}, NULL, &size, &ts), STORE_EXISTS);
     /* 0 is no CAS at all: exists, as memcached 1.6.45 answers */
-    cr_assert_eq(store_meta_link(it, STORE_CAS, 0, true, NULL, &ts), STORE_EXISTS);
+    cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = 0, .invalidate = true}, NULL, &size, &ts), STORE_EXISTS);
     /* a lower one: stored, stale, TTL kept */
-    cr_assert_eq(store_meta_link(it, STORE_CAS, cas - 1, true, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = cas - 1, .invalidate = true}, NULL, &size, &ts), STORE_OK);
     item_release(it);
     struct store_meta_get_opts o = {0};
     struct store_meta_get_info info;
@@ -180,29 +181,32 @@ Test(meta_store, arith)
     struct store_meta_arith_opts o = {.incr = true, .delta = 1};
     uint64_t v = 0, cas = 0;
     rel_time_t exp = 0;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_NOT_FOUND);
+    bool created = false;
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_NOT_FOUND);
     cr_assert_eq(ts.incr_misses, 1);
     o.vivify = true;
     o.initial = 42;
     o.vivify_exptime = 200;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_OK);
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_OK);
     cr_assert_eq(v, 42);
-    cr_assert_eq(exp, 200);
+    cr_assert(created);
+    cr_assert_eq(exp, 0); /* the exptime before: none */
     cr_assert_eq(ts.incr_misses, 1);
     o.touch = true;
     o.touch_exptime = 105;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_OK);
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_OK);
     cr_assert_eq(v, 43);
-    cr_assert_eq(exp, 105);
+    cr_assert(!created);
+    cr_assert_eq(exp, 200); /* before T */
     o.incr = false;
     o.delta = 100;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &ts), STORE_OK);
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_OK);
     cr_assert_eq(v, 0);
     o.cas = cas + 1;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, NULL, NULL, &ts), STORE_EXISTS);
+    cr_assert_eq(store_meta_arith("n", 1, &o, &v, NULL, NULL, &created, &ts), STORE_EXISTS);
     put("nn", "abc", 0);
     o.cas = 0;
-    cr_assert_eq(store_meta_arith("nn", 2, &o, &v, NULL, NULL, &ts), STORE_NON_NUMERIC);
+    cr_assert_eq(store_meta_arith("nn", 2, &o, &v, NULL, NULL, &created, &ts), STORE_NON_NUMERIC);
 }
 
 Test(meta_store, peek)
@@ -246,7 +250,7 @@ Test(meta_store, exactly_one_winner_under_threads)
         static struct store_tstats per[RACERS];
         atomic_store(&winners, 0);
         atomic_store(&go, 0);
-        store_meta_delete("race", 4, false, 0, false, false, 0, &ts);
+        store_meta_delete("race", 4, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts);
         for (int i = 0; i < RACERS; i++)
             pthread_create(&th[i], NULL, racer, &per[i]);
         atomic_store(&go, 1);
@@ -254,6 +258,98 @@ Test(meta_store, exactly_one_winner_under_threads)
             pthread_join(th[i], NULL);
         cr_assert_eq(atomic_load(&winners), 1, "round %d", round);
     }
+}
+
+/* md x: the key stays, with an empty value, flags 0 and T's exptime; E sets the CAS. */
+Test(meta_store, delete_remove_value)
+{
+    put("x", "abc", 180);
+    struct store_meta_delete_opts o = {.remove_value = true, .set_ttl = true, .exptime = 150,
+                                       .has_new_cas = true, .new_cas = 77, .flags = 3};
+    cr_assert_eq(store_meta_delete("x", 1, &o, &ts), STORE_OK);
+    struct store_meta_get_opts g = {0};
+    struct store_meta_get_info info;
+    struct item *it = mget("x", &g, &info);
+    cr_assert_not_null(it);
+    cr_assert_eq(item_nbytes(it), 0);
+    cr_assert_eq(item_flags(it), 3);
+    cr_assert_eq(item_exptime(it), 150);
+    cr_assert_eq(item_cas(it), 77);
+    item_release(it);
+}
+
+/* ms MA N: an append on a miss stores the value with N's exptime; E gives the CAS; size is the whole. */
+Test(meta_store, append_vivify_and_new_cas)
+{
+    enum store_status st;
+    uint32_t size = 0;
+    uint64_t cas = 0;
+    struct item *it = store_alloc("ap", 2, 0, 0, 2, &ts, &st);
+    memcpy(item_data(it), "ab", 2);
+    struct store_meta_link_opts o = {.mode = STORE_APPEND};
+    cr_assert_eq(store_meta_link(it, &o, &cas, &size, &ts), STORE_NOT_STORED);
+    o.vivify = true;
+    o.vivify_exptime = 160;
+    o.has_new_cas = true;
+    o.new_cas = 500;
+    cr_assert_eq(store_meta_link(it, &o, &cas, &size, &ts), STORE_OK);
+    cr_assert_eq(cas, 500);
+    cr_assert_eq(size, 2);
+    item_release(it);
+    it = store_alloc("ap", 2, 0, 0, 1, &ts, &st);
+    memcpy(item_data(it), "c", 1);
+    o.has_new_cas = false;
+    cr_assert_eq(store_meta_link(it, &o, &cas, &size, &ts), STORE_OK);
+    cr_assert_eq(size, 3);
+    item_release(it);
+    struct store_meta_get_opts g = {0};
+    struct store_meta_get_info info;
+    it = mget("ap", &g, &info);
+    cr_assert_eq(memcmp(item_data(it), "abc", 3), 0);
+    cr_assert_eq(item_exptime(it), 160);
+    item_release(it);
+}
+
+/* b: the "key is binary" bit survives linking (it shares `state` with the stripe). */
+Test(meta_store, key_binary_bit)
+{
+    enum store_status st;
+    uint32_t size = 0;
+    struct item *it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
+    memcpy(item_data(it), "a", 1);
+    cr_assert_not(item_key_binary(it));
+    item_set_key_binary(it);
+    struct store_meta_link_opts o = {.mode = STORE_SET};
+    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    item_release(it);
+    struct store_meta_get_opts g = {0};
+    struct store_meta_get_info info;
+    it = mget("kb", &g, &info);
+    cr_assert(item_key_binary(it));
+    item_release(it);
+    /* an append takes the kind of the appending request's key */
+    it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
+    memcpy(item_data(it), "b", 1);
+    item_set_key_binary(it);
+    o.mode = STORE_APPEND;
+    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    item_release(it);
+    it = mget("kb", &g, &info);
+    cr_assert(item_key_binary(it));
+    cr_assert_eq(item_nbytes(it), 2);
+    item_release(it);
+    it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
+    memcpy(item_data(it), "c", 1);
+    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    item_release(it);
+    it = mget("kb", &g, &info);
+    cr_assert_not(item_key_binary(it));
+    cr_assert_eq(item_nbytes(it), 3);
+    item_release(it);
+    put("plain", "x", 0);
+    it = mget("plain", &g, &info);
+    cr_assert_not(item_key_binary(it));
+    item_release(it);
 }
 
 /* md I while a reader holds the item (a GET still sending it): the
@@ -267,7 +363,7 @@ Test(meta_store, invalidate_leaves_a_held_item_alone)
     struct store_meta_get_info info;
     struct item *held = mget("h", &o, &info);
     cr_assert_not_null(held);
-    cr_assert_eq(store_meta_delete("h", 1, false, 0, true, false, 0, &ts), STORE_OK);
+    cr_assert_eq(store_meta_delete("h", 1, &(struct store_meta_delete_opts){.invalidate = true}, &ts), STORE_OK);
     cr_expect_eq(item_cas(held), cas);
     struct item *now = mget("h", &o, &info);
     cr_assert_not_null(now);
@@ -283,7 +379,7 @@ Test(meta_store, invalidate_leaves_a_held_item_alone)
     now = mget("h", &o, &info);
     uint64_t before = item_cas(now);
     item_release(now);
-    cr_assert_eq(store_meta_delete("h", 1, false, 0, true, false, 0, &ts), STORE_OK);
+    cr_assert_eq(store_meta_delete("h", 1, &(struct store_meta_delete_opts){.invalidate = true}, &ts), STORE_OK);
     now = mget("h", &o, &info);
     cr_expect_gt(item_cas(now), before);
     item_release(now);
