@@ -465,7 +465,7 @@ enum stats_group_status stats_group(const char *args, size_t args_len, stats_emi
 {
     struct emitter e = {emit, ctx};
     /* 1.6.45 picks the group by the first word and ignores the rest */
-    const char *sp = memchr(args, ' ', args_len);
+    const char *sp = args_len > 0 ? memchr(args, ' ', args_len) : NULL; /* args may be NULL */
     size_t n = sp != NULL ? (size_t)(sp - args) : args_len;
     if (args_len == 0)
         stats_general(&e);
