@@ -70,10 +70,16 @@ store_teardown(void)
     slab_teardown();
 }
 
+/* The largest value is memcached 1.6.45's, whose accounting against -I is
+ * a 48-byte header, 8 more bytes with CAS, the key and its NUL, the value
+ * and its CRLF (mcd's own header is smaller, so such an item always fits a
+ * class): a client sees the same "object too large" boundary on both. */
+enum { MEMCACHED_ITEM_HDR = 48, MEMCACHED_CAS_LEN = 8 };
+
 size_t
 store_max_value_len(size_t nkey)
 {
-    size_t hdr = item_hdr_size(opts.use_cas) + nkey;
+    size_t hdr = MEMCACHED_ITEM_HDR + (opts.use_cas ? MEMCACHED_CAS_LEN : 0) + nkey + 1 + 2;
     return opts.item_size_max > hdr ? opts.item_size_max - hdr : 0;
 }
 
@@ -126,7 +132,7 @@ static struct item *
 do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
          struct store_tstats *ts, enum store_status *status)
 {
-    if (nkey == 0 || nkey > STORE_KEY_MAX || nbytes > UINT32_MAX) {
+    if (nkey == 0 || nkey > STORE_KEY_MAX || nbytes > store_max_value_len(nkey)) {
         *status = STORE_TOO_LARGE;
         return NULL;
     }

@@ -349,3 +349,45 @@ Test(limits, sigterm_exit_status, .timeout = 30)
     mcd_conn_close(c);
     mcd_stop(srv);
 }
+
+/* The largest value a set may carry, and one byte more, under -I 1m/2m and
+ * with or without CAS: the same STORED / SERVER_ERROR boundary as memcached
+ * 1.6.45, whose accounting (a 56-byte header with CAS, the key, its NUL and
+ * the value's CRLF) is not mcd's own. */
+static void value_boundary(const char *const flags[], size_t max1)
+{
+    struct mcd_server *srv = mcd_start(flags);
+    cr_assert_not_null(srv);
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    static const size_t nkeys[] = {1, 13, 250};
+    for (size_t i = 0; i < sizeof(nkeys) / sizeof(nkeys[0]); i++) {
+        size_t nkey = nkeys[i], max = max1 - (nkey - 1);
+        for (size_t len = max; len <= max + 1; len++) {
+            char hdr[400];
+            char key[251];
+            memset(key, 'k', nkey);
+            key[nkey] = '\0';
+            snprintf(hdr, sizeof(hdr), "set %s 0 0 %zu\r\n", key, len);
+            char *val = malloc(len + 2);
+            cr_assert_not_null(val);
+            memset(val, 'v', len);
+            memcpy(val + len, "\r\n", 2);
+            cr_assert(mcd_sendstr(c, hdr));
+            cr_assert(mcd_send(c, val, len + 2));
+            free(val);
+            cr_expect(mcd_expectstr(c, len == max ? "STORED\r\n" : "SERVER_ERROR object too large for cache\r\n"),
+                      "key of %zu bytes, value of %zu bytes", nkey, len);
+        }
+    }
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}
+
+Test(limits, largest_value_as_memcached, .timeout = 60)
+{
+    static const char *const dflt[] = {NULL}, *const nocas[] = {"-C", NULL}, *const two[] = {"-I", "2m", NULL};
+    value_boundary(dflt, 1048516);
+    value_boundary(nocas, 1048524);
+    value_boundary(two, 2097092);
+}
