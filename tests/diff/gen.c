@@ -71,6 +71,7 @@ struct gen {
     unsigned big;      /* fresh big-key counter */
     bool clean;        /* this sequence has no malformed requests */
     bool bad;          /* the request being built has a malformation */
+    bool short_keys;   /* no 251-byte key (text get family: memcached-compat.md (t2)) */
 };
 
 #define R(n) dg_rng_below(&g->r, (n))
@@ -136,7 +137,7 @@ static void add_key(struct gen *g, struct mcd_buf *b, bool numeric)
         mcd_buf_addf(b, "%s", g->prefix);
         for (size_t i = plen; i < 250; i++)
             mcd_buf_addc(b, 'L');
-    } else if (k < 98 && BAD(1, 1)) {
+    } else if (k < 98 && !g->short_keys && BAD(1, 1)) {
         mcd_buf_addf(b, "%s", g->prefix);
         for (size_t i = plen; i < 251; i++)
             mcd_buf_addc(b, 'L');
@@ -301,7 +302,11 @@ static void text_retrieval(struct gen *g)
         size_t at;
         mcd_buf_addc(&b, ' ');
         at = b.len;
+        /* a 251-byte key in a get line hits 1.6.45's documented bug (it
+         * drops the earlier replies and adds an empty line) */
+        g->short_keys = !dg_gen_documented;
         add_key(g, &b, CH(1, 6));
+        g->short_keys = false;
         if (is_numeric_key(&b, at, strlen(g->prefix)))
             g->nread = true;
     }
