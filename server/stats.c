@@ -261,92 +261,52 @@ static void stats_general(struct emitter *e)
     u64(e, "lru_bumps_dropped", 0);
 }
 
+/* The `stats settings` lines settings.def computes at run time (SHOW). */
+static void show_verbosity(struct emitter *e, const char *name)
+{
+    line(e, name, "%d", log_verbosity);
+}
+
+static void show_num_threads(struct emitter *e, const char *name)
+{
+    u64(e, name, settings.num_threads);
+}
+
+static void show_detail_enabled(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", atomic_load(&detail_enabled) ? "yes" : "no");
+}
+
+static void show_slab_automove(struct emitter *e, const char *name)
+{
+    line(e, name, "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
+}
+
+/* memcached's chunk limit: half a 1 MB page, whatever -I (memcached refuses
+ * an -I below it; mcd does not chain chunks) */
+static void show_slab_chunk_max(struct emitter *e, const char *name)
+{
+    u64(e, name, settings.item_size_max < 524288 ? settings.item_size_max : 524288);
+}
+
+/* The settings.def fmt column: how a FLAG or XOPT field is printed. */
+#define SHOW_FMT_DEC(e, name, v) u64(e, name, (uint64_t)(v))
+#define SHOW_FMT_STR(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "NULL")
+#define SHOW_FMT_OCT(e, name, v) line(e, name, "%o", (unsigned)(v))
+#define SHOW_FMT_F2(e, name, v) line(e, name, "%.2f", (v))
+#define SHOW_FMT_YESNO(e, name, v) line(e, name, "%s", (v) ? "yes" : "no")
+#define SHOW_FMT_ONOFF(e, name, v) line(e, name, "%s", (v) ? "on" : "off")
+#define SHOW_FMT_PROTO(e, name, v) line(e, name, "%s", settings_protocol_name(v))
+#define SHOW_FMT_NONE(e, name, v)
+
+/* Every settings.def row with a `stats settings` line, in row order. */
 static void stats_settings(struct emitter *e)
 {
-    u64(e, "maxbytes", settings.maxbytes);
-    u64(e, "maxconns", settings.maxconns);
-    line(e, "tcpport", "%d", settings.port);
-    line(e, "udpport", "%d", settings.udpport);
-    line(e, "inter", "%s", settings.inter ? settings.inter : "NULL");
-    line(e, "verbosity", "%d", log_verbosity);
-    u64(e, "oldest", 0);
-    line(e, "evictions", "%s", settings.evict_to_free ? "on" : "off");
-    line(e, "domain_socket", "%s", settings.socketpath ? settings.socketpath : "NULL");
-    line(e, "umask", "%o", settings.access);
-    line(e, "shutdown_command", "%s", settings.shutdown_command ? "yes" : "no");
-    line(e, "growth_factor", "%.2f", settings.factor);
-    u64(e, "chunk_size", settings.chunk_size);
-    u64(e, "num_threads", settings.num_threads);
-    u64(e, "num_threads_per_udp", settings.num_threads);
-    line(e, "stat_key_prefix", ":");
-    line(e, "detail_enabled", "%s", atomic_load(&detail_enabled) ? "yes" : "no");
-    u64(e, "reqs_per_event", settings.reqs_per_event);
-    line(e, "cas_enabled", "%s", settings.use_cas ? "yes" : "no");
-    u64(e, "tcp_backlog", settings.backlog);
-    line(e, "binding_protocol", "%s", settings_protocol_name(settings.binding_protocol));
-    line(e, "auth_enabled_sasl", "no");
-    line(e, "auth_enabled_ascii", "no");
-    u64(e, "item_size_max", settings.item_size_max);
-    line(e, "maxconns_fast", "%s", settings.maxconns_fast ? "yes" : "no");
-    u64(e, "hashpower_init", settings.hashpower_init);
-    /* mcd moves pages between classes on demand (no automover thread) */
-    line(e, "slab_reassign", "yes");
-    line(e, "slab_automove", "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
-    line(e, "slab_automove_ratio", "0.80");
-    line(e, "slab_automove_window", "10");
-    /* memcached's chunk limit: half a 1 MB page, whatever -I (memcached
-     * refuses an -I below it; mcd does not chain chunks) */
-    u64(e, "slab_chunk_max", settings.item_size_max < 524288 ? settings.item_size_max : 524288);
-    line(e, "lru_crawler", "%s", settings.lru_crawler ? "yes" : "no");
-    line(e, "lru_crawler_sleep", "100");
-    line(e, "lru_crawler_tocrawl", "0");
-    line(e, "tail_repair_time", "0");
-    line(e, "flush_enabled", "%s", settings.flush_enabled ? "yes" : "no");
-    line(e, "dump_enabled", "%s", settings.dump_enabled ? "yes" : "no");
-    /* memcached internals mcd accepts as -o options without effect:
-     * memcached's defaults */
-    line(e, "hash_algorithm", "murmur3");
-    line(e, "lru_maintainer_thread", "yes");
-    line(e, "lru_segmented", "yes");
-    line(e, "hot_lru_pct", "20");
-    line(e, "warm_lru_pct", "40");
-    line(e, "hot_max_factor", "0.20");
-    line(e, "warm_max_factor", "2.00");
-    line(e, "temp_lru", "no");
-    line(e, "temporary_ttl", "61");
-    u64(e, "idle_timeout", settings.idle_timeout);
-    line(e, "watcher_logbuf_size", "262144");
-    line(e, "worker_logbuf_size", "65536");
-    line(e, "read_buf_mem_limit", "0");
-    line(e, "track_sizes", "no");
-    line(e, "inline_ascii_response", "no");
-    /* extstore (compiled in, not configured) */
-    line(e, "ext_item_size", "512");
-    line(e, "ext_item_age", "4294967295");
-    line(e, "ext_low_ttl", "0");
-    line(e, "ext_recache_rate", "2000");
-    line(e, "ext_wbuf_size", "4194304");
-    line(e, "ext_compact_under", "0");
-    line(e, "ext_drop_under", "0");
-    line(e, "ext_max_sleep", "1000000");
-    line(e, "ext_max_frag", "0.80");
-    line(e, "slab_automove_freeratio", "0.010");
-    line(e, "ext_drop_unread", "no");
-    /* TLS (compiled in, not enabled) */
-    line(e, "ssl_enabled", "no");
-    line(e, "ssl_chain_cert", "(null)");
-    line(e, "ssl_key", "(null)");
-    line(e, "ssl_verify_mode", "0");
-    line(e, "ssl_keyformat", "1");
-    line(e, "ssl_ciphers", "NULL");
-    line(e, "ssl_ca_cert", "NULL");
-    line(e, "ssl_wbuf_size", "16384");
-    line(e, "ssl_session_cache", "no");
-    line(e, "ssl_kernel_tls", "no");
-    line(e, "ssl_min_version", "tlsv1.2");
-    line(e, "num_napi_ids", "0");
-    line(e, "memory_file", "(null)");
-    line(e, "client_flags_size", "4");
+#define FLAG(field, type, sh, lname, def, bounds, stat, fmt, help) SHOW_FMT_##fmt(e, stat, settings.field);
+#define XOPT(field, type, key, def, bounds, stat, fmt, help) SHOW_FMT_##fmt(e, stat, settings.field);
+#define SHOW(stat, fn) fn(e, stat);
+#define FIXED(stat, value) line(e, stat, "%s", value);
+#include "server/settings.def"
 }
 
 static void stats_slabs(struct emitter *e)
