@@ -1,6 +1,6 @@
 /*
  * stats.c - the `stats` groups, each line in memcached's name and order.
- * Counters are summed from the workers on read (worker_stats_sum); gauges
+ * Counters are summed from the workers on read (sum_workers); gauges
  * come from the store (store_info) and server_stats. Lines memcached 1.6.45
  * prints for machinery mcd does not have (segmented LRU, slab rebalancer,
  * logger, extstore, TLS, response/read buffer pools) are printed with the

@@ -21,7 +21,9 @@ static const char *const volatile_names[] = {
     "pid", "uptime", "time", "version", "libevent", "rusage_user", "rusage_system", "bytes",
     "hash_bytes", "connection_structures", "slab_global_page_pool", "total_malloced",
     /* memcached's response object and read buffer pools (idle values in mcd) */
-    "response_obj_count", "response_obj_bytes", "read_buf_count", "read_buf_bytes", "read_buf_bytes_free", NULL,
+    "response_obj_count", "response_obj_bytes", "read_buf_count", "read_buf_bytes", "read_buf_bytes_free",
+    /* memcached's LRU maintainer thread moves items on its own schedule */
+    "lru_maintainer_juggles", NULL,
 };
 
 static bool is_volatile(const char *name)
