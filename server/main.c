@@ -106,7 +106,7 @@ static struct store_options store_options_from_settings(void)
         .chunk_size = settings.chunk_size,
         .use_cas = settings.use_cas,
         .evict_to_free = settings.evict_to_free,
-        .hashpower = settings.hashpower_init ? settings.hashpower_init : 16,
+        .hashpower = settings.hashpower_init, /* 0: the store's default */
         .background_threads = true, /* hash table growth, with or without the crawler */
         .no_sweep = !settings.lru_crawler,
     };
@@ -114,11 +114,9 @@ static struct store_options store_options_from_settings(void)
 
 int main(int argc, char **argv)
 {
-    switch (settings_parse(argc, argv)) {
-    case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
-    case SETTINGS_EXIT_USAGE: return EX_USAGE;
-    case SETTINGS_RUN: break;
-    }
+    int status = settings_parse(argc, argv);
+    if (status != SETTINGS_RUN)
+        return status;
     log_verbosity = settings.verbose;
     signal(SIGPIPE, SIG_IGN);
 

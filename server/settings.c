@@ -1,8 +1,9 @@
 /*
- * settings.c - defaults, getopt parsing and help text, all expanded from
- * settings.def so that a setting is declared in exactly one place.
- * Runs once in main() before any thread starts; exits nothing itself
- * (returns a settings_result for main to act on).
+ * settings.c - defaults, getopt and `-o` parsing, range checks and help
+ * text, all expanded from settings.def so that an option is declared in
+ * exactly one row (`stats settings` is expanded from the same rows in
+ * stats.c). Runs once in main() before any thread starts; exits nothing
+ * itself (returns the exit status for main to act on).
  */
 #include "config.h"
 
@@ -12,43 +13,71 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 struct settings settings;
 
-enum setting_type { T_INT, T_UINT, T_MEGS, T_SIZE, T_DOUBLE, T_STR, T_OCTAL, T_SET, T_CLEAR, T_COUNT, T_PROTO };
+enum setting_type { T_INT, T_UINT, T_MEGS, T_SIZE, T_DOUBLE, T_STR, T_OCTAL, T_SET, T_CLEAR, T_COUNT, T_PROTO, T_BOOL };
 
-struct setting_row {
-    const char *long_name;
-    int short_opt;
+/* A row's range check (settings.def: NO_BOUNDS, ABOVE, RANGE). */
+struct bounds {
+    bool checked;
+    bool lo_open;       /* value must be > lo (ABOVE), else >= lo */
+    double lo, hi;
+    int status;         /* exit status when out of range */
+    const char *msg_lo; /* printed with the argument for %s; NULL: generic */
+    const char *msg_hi;
+};
+
+#define NO_BOUNDS {.checked = false}
+#define ABOVE(lo_, st_, msg_) {.checked = true, .lo_open = true, .lo = (lo_), .hi = HUGE_VAL, .status = (st_), \
+                               .msg_lo = (msg_), .msg_hi = (msg_)}
+#define RANGE(lo_, hi_, st_, mlo_, mhi_) {.checked = true, .lo = (lo_), .hi = (double)(hi_), .status = (st_), \
+                                          .msg_lo = (mlo_), .msg_hi = (mhi_)}
+
+struct option_row {
+    int short_opt;          /* FLAG rows; 0 for XOPT rows */
+    const char *name;       /* --long-name, or the -o key */
     enum setting_type type;
     void *field;
+    struct bounds bounds;
     const char *help;
 };
 
-static const struct setting_row rows[] = {
-#define SETTING(field_, type, sh, lname, def, help_) {lname, sh, T_##type, &settings.field_, help_},
+static const struct option_row flags[] = {
+#define FLAG(field_, type_, sh, lname, def, bounds_, stat, fmt, help_) \
+    {sh, lname, T_##type_, &settings.field_, bounds_, help_},
 #include "server/settings.def"
-#undef SETTING
 };
-#define NROWS (sizeof(rows) / sizeof(rows[0]))
+#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+static const struct option_row xopts[] = {
+#define XOPT(field_, type_, key, def, bounds_, stat, fmt, help_) \
+    {0, key, T_##type_, &settings.field_, bounds_, help_},
+#include "server/settings.def"
+};
+#define NXOPTS (sizeof(xopts) / sizeof(xopts[0]))
+
+static const char *const ignored_xopts[] = {
+#define IGNORED(key) key,
+#include "server/settings.def"
+    NULL,
+};
 
 static void settings_defaults(void)
 {
-#define SETTING(field_, type, sh, lname, def, help_) settings.field_ = def;
+#define FLAG(field_, type, sh, lname, def, bounds, stat, fmt, help) settings.field_ = def;
+#define XOPT(field_, type, key, def, bounds, stat, fmt, help) settings.field_ = def;
 #include "server/settings.def"
-#undef SETTING
-    settings.hashpower_init = 0;
-    settings.idle_timeout = 0;
-    settings.maxconns_fast = true;
-    settings.lru_crawler = true;
 }
 
 static bool takes_arg(enum setting_type t)
 {
-    return t != T_SET && t != T_CLEAR && t != T_COUNT;
+    return t != T_SET && t != T_CLEAR && t != T_COUNT && t != T_BOOL;
 }
 
 const char *settings_protocol_name(enum proto_binding b)
@@ -62,21 +91,44 @@ const char *settings_protocol_name(enum proto_binding b)
 
 void settings_usage(FILE *out)
 {
+    char lhs[64];
+    size_t col = 0;
+
     fprintf(out, "%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-    for (size_t i = 0; i < NROWS; i++) {
-        char lhs[64];
-        const struct setting_row *r = &rows[i];
-        snprintf(lhs, sizeof(lhs), "-%c, --%s%s", r->short_opt, r->long_name, takes_arg(r->type) ? "=<arg>" : "");
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const struct option_row *r = &flags[i];
+        snprintf(lhs, sizeof(lhs), "-%c, --%s%s", r->short_opt, r->name, takes_arg(r->type) ? "=<arg>" : "");
         fprintf(out, "%-34s %s\n", lhs, r->help);
     }
-    fprintf(out,
-            "-o, --extended options (comma separated):\n"
-            "   - hashpower=N:      log2 of the initial hash table size (default: 16); grows at runtime\n"
-            "   - idle_timeout=S:   close connections idle for S seconds (default: 0, never)\n"
-            "   - maxconns_fast / no_maxconns_fast: over -c, close new connections at once (default: on)\n"
-            "   - lru_crawler / no_lru_crawler: background sweep of expired items (default: on)\n"
-            "   Other memcached -o options are accepted with a warning when they only tune\n"
-            "   memcached internals (see memcached-compat.md).\n");
+    fprintf(out, "Extended options (-o, comma separated):\n");
+    for (size_t i = 0; i < NXOPTS; i++) {
+        const struct option_row *r = &xopts[i];
+        if (r->type == T_BOOL)
+            snprintf(lhs, sizeof(lhs), "%s, no_%s", r->name, r->name);
+        else
+            snprintf(lhs, sizeof(lhs), "%s=<arg>", r->name);
+        fprintf(out, "   %-31s %s\n", lhs, r->help);
+    }
+    fprintf(out, "Accepted with no effect (they tune memcached's own machinery):\n");
+    for (const char *const *p = ignored_xopts; *p != NULL; p++) {
+        if (col > 0 && col + 1 + strlen(*p) > 76) {
+            fputc('\n', out);
+            col = 0;
+        }
+        col += (size_t)fprintf(out, "%s%s", col == 0 ? "   " : " ", *p);
+    }
+    if (col > 0)
+        fputc('\n', out);
+}
+
+/* Prints msg with its one "%s" (if any) replaced by arg, then a newline. */
+static void print_msg(const char *msg, const char *arg)
+{
+    const char *pct = strstr(msg, "%s");
+    if (pct == NULL)
+        fprintf(stderr, "%s\n", msg);
+    else
+        fprintf(stderr, "%.*s%s%s\n", (int)(pct - msg), msg, arg, pct + 2);
 }
 
 /* Parses an unsigned decimal with full-string and range checks. */
@@ -113,7 +165,8 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
-static bool set_value(const struct setting_row *r, const char *arg)
+/* Stores arg into r's field; false when arg is not a value of r's type. */
+static bool set_value(const struct option_row *r, const char *arg)
 {
     unsigned long long v;
     char *end;
@@ -140,7 +193,7 @@ static bool set_value(const struct setting_row *r, const char *arg)
     case T_DOUBLE:
         errno = 0;
         double d = strtod(arg, &end);
-        if (errno || *end || end == arg)
+        if (errno || *end || end == arg || isnan(d))
             return false;
         *(double *)r->field = d;
         return true;
@@ -150,7 +203,7 @@ static bool set_value(const struct setting_row *r, const char *arg)
     case T_OCTAL:
         errno = 0;
         unsigned long o = strtoul(arg, &end, 8);
-        if (errno || *end || end == arg || o > 0777)
+        if (errno || *end || end == arg || o > UINT_MAX)
             return false;
         *(unsigned *)r->field = (unsigned)o;
         return true;
@@ -165,6 +218,7 @@ static bool set_value(const struct setting_row *r, const char *arg)
             return false;
         return true;
     case T_SET:
+    case T_BOOL:
         *(bool *)r->field = true;
         return true;
     case T_CLEAR:
@@ -177,159 +231,154 @@ static bool set_value(const struct setting_row *r, const char *arg)
     return false;
 }
 
-/* memcached -o options that only tune memcached's own internals: accepted
- * with a warning so that existing command lines keep working. */
-static const char *const ignored_subopts[] = {
-    "tail_repair_time", "hash_algorithm", "lru_crawler_sleep", "lru_crawler_tocrawl", "lru_maintainer",
-    "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct", "hot_max_factor", "warm_max_factor", "temporary_ttl",
-    "slab_chunk_max", "watcher_logbuf_size", "worker_logbuf_size", "track_sizes", "no_hashexpand", "modern",
-    "no_modern", "slab_reassign", "no_slab_reassign", "slab_automove", "slab_automove_ratio",
-    "slab_automove_window", "slab_automove_freeratio", "read_buf_mem_limit", "resp_obj_mem_limit",
-    "inline_ascii_resp", "no_inline_ascii_resp", "sock_cookie_id", NULL,
-};
+/* The numeric value of r's field, for its bounds. */
+static double field_value(const struct option_row *r)
+{
+    switch (r->type) {
+    case T_INT: return *(const int *)r->field;
+    case T_UINT:
+    case T_OCTAL: return *(const unsigned *)r->field;
+    case T_MEGS:
+    case T_SIZE: return (double)*(const size_t *)r->field;
+    case T_DOUBLE: return *(const double *)r->field;
+    default: return 0;
+    }
+}
 
-static bool parse_extended(char *list)
+/* Checks r's freshly set field against its bounds: SETTINGS_RUN, or the
+ * row's exit status (message printed). */
+static int check_bounds(const struct option_row *r, const char *arg)
+{
+    const struct bounds *b = &r->bounds;
+    if (!b->checked)
+        return SETTINGS_RUN;
+    double v = field_value(r);
+    bool low = b->lo_open ? v <= b->lo : v < b->lo;
+    if (!low && v <= b->hi)
+        return SETTINGS_RUN;
+    const char *msg = low ? b->msg_lo : b->msg_hi;
+    if (msg != NULL)
+        print_msg(msg, arg);
+    else if (r->short_opt != 0)
+        fprintf(stderr, "Invalid value for -%c (--%s): \"%s\"\n", r->short_opt, r->name, arg);
+    else
+        fprintf(stderr, "Invalid value for -o %s: \"%s\"\n", r->name, arg);
+    return b->status;
+}
+
+/* One -o list: SETTINGS_RUN or an exit status (message printed). */
+static int parse_extended(char *list)
 {
     char *save = NULL;
     for (char *opt = strtok_r(list, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save)) {
         char *val = strchr(opt, '=');
-        unsigned long long v;
+        const struct option_row *r = NULL;
+        bool negated = false;
         if (val != NULL)
             *val++ = '\0';
-        if (strcmp(opt, "hashpower") == 0) {
-            if (val == NULL || !parse_ull(val, 32, &v) || v < 12) {
-                fprintf(stderr, "Initial hashtable multiplier of %s is too low or too high\n", val ? val : "");
-                return false;
-            }
-            settings.hashpower_init = (unsigned)v;
-        } else if (strcmp(opt, "idle_timeout") == 0) {
-            if (val == NULL || !parse_ull(val, UINT_MAX, &v)) {
-                fprintf(stderr, "Invalid idle_timeout\n");
-                return false;
-            }
-            settings.idle_timeout = (unsigned)v;
-        } else if (strcmp(opt, "maxconns_fast") == 0) {
-            settings.maxconns_fast = true;
-        } else if (strcmp(opt, "no_maxconns_fast") == 0) {
-            settings.maxconns_fast = false;
-        } else if (strcmp(opt, "lru_crawler") == 0) {
-            settings.lru_crawler = true;
-        } else if (strcmp(opt, "no_lru_crawler") == 0) {
-            settings.lru_crawler = false;
-        } else {
-            bool known = false;
-            for (const char *const *p = ignored_subopts; *p != NULL; p++)
-                known = known || strcmp(*p, opt) == 0;
-            if (!known) {
-                if (val != NULL)
-                    val[-1] = '=';
-                fprintf(stderr, "Illegal suboption \"%s\"\n", opt);
-                return false;
-            }
-            fprintf(stderr, "mcd: warning: -o %s has no effect in mcd (see memcached-compat.md)\n", opt);
+        for (size_t i = 0; i < NXOPTS && r == NULL; i++) {
+            if (strcmp(opt, xopts[i].name) == 0)
+                r = &xopts[i];
+            else if (xopts[i].type == T_BOOL && strncmp(opt, "no_", 3) == 0 && strcmp(opt + 3, xopts[i].name) == 0)
+                r = &xopts[i], negated = true;
         }
+        if (r != NULL && r->type == T_BOOL) {
+            *(bool *)r->field = !negated; /* a value (maxconns_fast=1) is ignored, as memcached */
+            continue;
+        }
+        if (r != NULL) {
+            if (val == NULL) {
+                fprintf(stderr, "Missing numeric argument for %s\n", r->name);
+                return 1;
+            }
+            if (!set_value(r, val)) {
+                fprintf(stderr, "Invalid value for -o %s: \"%s\"\n", r->name, val);
+                return EX_USAGE;
+            }
+            int st = check_bounds(r, val);
+            if (st != SETTINGS_RUN)
+                return st;
+            continue;
+        }
+        bool known = false;
+        for (const char *const *p = ignored_xopts; *p != NULL && !known; p++)
+            known = strcmp(*p, opt) == 0;
+        if (!known) {
+            if (val != NULL)
+                val[-1] = '=';
+            fprintf(stderr, "Illegal suboption \"%s\"\n", opt);
+            return 1;
+        }
+        fprintf(stderr, "mcd: warning: -o %s has no effect in mcd (see memcached-compat.md)\n", opt);
     }
-    return true;
+    return SETTINGS_RUN;
 }
 
-static bool check_ranges(void)
+/* Checks between settings, once every flag is parsed. */
+static int check_settings(void)
 {
-    if (settings.num_threads == 0) {
-        fprintf(stderr, "Number of threads must be greater than 0\n");
-        return false;
-    }
-    if (settings.maxconns == 0) {
-        fprintf(stderr, "Maximum connections must be greater than 0\n");
-        return false;
-    }
-    if (settings.factor <= 1.0) {
-        fprintf(stderr, "Factor must be greater than 1\n");
-        return false;
-    }
-    if (settings.chunk_size == 0) {
-        fprintf(stderr, "Chunk size must be greater than 0\n");
-        return false;
-    }
-    if (settings.reqs_per_event == 0) {
-        fprintf(stderr, "Number of requests per event must be greater than 0\n");
-        return false;
-    }
-    if (settings.item_size_max < 1024) {
-        fprintf(stderr, "Item max size cannot be less than 1024 bytes.\n");
-        return false;
-    }
-    if (settings.item_size_max > 1024u * 1024 * 1024) {
-        fprintf(stderr, "Cannot set item size limit higher than 1 gigabyte.\n");
-        return false;
-    }
-    if ((uint64_t)settings.maxbytes > STORE_MEM_LIMIT_MAX) {
-        /* items are named by 32-bit handles of at most 256-byte granularity */
-        fprintf(stderr, "Cannot set the memory limit higher than %llu megabytes (1 TB).\n",
-                (unsigned long long)(STORE_MEM_LIMIT_MAX >> 20));
-        return false;
-    }
     if (settings.item_size_max > settings.maxbytes / 2) {
         fprintf(stderr, "Cannot set item size limit higher than 1/2 of memory max.\n");
-        return false;
-    }
-    if (settings.port < 0 || settings.port > 65535) {
-        fprintf(stderr, "Invalid port number %d\n", settings.port);
-        return false;
+        return EX_USAGE;
     }
     if (settings.udpport != 0)
         fprintf(stderr, "mcd: warning: UDP is not supported; -U %d ignored\n", settings.udpport);
-    return true;
+    return SETTINGS_RUN;
 }
 
-enum settings_result settings_parse(int argc, char **argv)
+int settings_parse(int argc, char **argv)
 {
-    struct option longopts[NROWS + 1];
-    char shortopts[NROWS * 2 + 2];
+    struct option longopts[NFLAGS + 1];
+    char shortopts[NFLAGS * 2 + 2];
     size_t ns = 0;
 
     settings_defaults();
-    for (size_t i = 0; i < NROWS; i++) {
-        longopts[i] = (struct option){rows[i].long_name, takes_arg(rows[i].type) ? required_argument : no_argument,
-                                      NULL, rows[i].short_opt};
-        shortopts[ns++] = (char)rows[i].short_opt;
-        if (takes_arg(rows[i].type))
+    for (size_t i = 0; i < NFLAGS; i++) {
+        longopts[i] = (struct option){flags[i].name, takes_arg(flags[i].type) ? required_argument : no_argument,
+                                      NULL, flags[i].short_opt};
+        shortopts[ns++] = (char)flags[i].short_opt;
+        if (takes_arg(flags[i].type))
             shortopts[ns++] = ':';
     }
-    longopts[NROWS] = (struct option){NULL, 0, NULL, 0};
+    longopts[NFLAGS] = (struct option){NULL, 0, NULL, 0};
     shortopts[ns] = '\0';
 
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-        const struct setting_row *r = NULL;
-        for (size_t i = 0; i < NROWS && r == NULL; i++)
-            if (rows[i].short_opt == c)
-                r = &rows[i];
+        const struct option_row *r = NULL;
+        for (size_t i = 0; i < NFLAGS && r == NULL; i++)
+            if (flags[i].short_opt == c)
+                r = &flags[i];
         if (r == NULL) {
             fprintf(stderr, "Illegal argument \"%c\"\n", c);
-            return SETTINGS_EXIT_USAGE;
+            return 1;
         }
         if (c == 'o') {
-            if (!parse_extended(optarg))
-                return SETTINGS_EXIT_USAGE;
+            int st = parse_extended(optarg);
+            if (st != SETTINGS_RUN)
+                return st;
             continue;
         }
         if (!set_value(r, optarg)) {
-            fprintf(stderr, "Invalid value for -%c (--%s): \"%s\"\n", c, r->long_name, optarg ? optarg : "");
-            return SETTINGS_EXIT_USAGE;
+            fprintf(stderr, "Invalid value for -%c (--%s): \"%s\"\n", c, r->name, optarg ? optarg : "");
+            return EX_USAGE;
         }
+        int st = check_bounds(r, optarg);
+        if (st != SETTINGS_RUN)
+            return st;
     }
     if (optind < argc) {
         fprintf(stderr, "Unexpected argument \"%s\"\n", argv[optind]);
-        return SETTINGS_EXIT_USAGE;
+        return EX_USAGE;
     }
     if (settings.help) {
         settings_usage(stdout);
-        return SETTINGS_EXIT_OK;
+        return 0;
     }
     if (settings.version) {
         printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-        return SETTINGS_EXIT_OK;
+        return 0;
     }
-    return check_ranges() ? SETTINGS_RUN : SETTINGS_EXIT_USAGE;
+    return check_settings();
 }

@@ -23,29 +23,32 @@ enum proto_binding { PROTO_AUTO = 0, PROTO_ASCII, PROTO_BINARY };
 #define SETTING_CTYPE_CLEAR bool
 #define SETTING_CTYPE_COUNT int
 #define SETTING_CTYPE_PROTO enum proto_binding
+#define SETTING_CTYPE_BOOL bool
+
+#define SETTINGS_STR_(x) #x
+#define SETTINGS_XSTR(x) SETTINGS_STR_(x)
 
 struct settings {
-#define SETTING(field, type, sh, lname, def, help) SETTING_CTYPE_##type field;
+#define FLAG(field, type, sh, lname, def, bounds, stat, fmt, help) SETTING_CTYPE_##type field;
+#define XOPT(field, type, key, def, bounds, stat, fmt, help) SETTING_CTYPE_##type field;
 #include "server/settings.def"
-#undef SETTING
-    /* extended (-o) options */
-    unsigned hashpower_init;   /* 0: default */
-    unsigned idle_timeout;     /* seconds; 0: never */
-    bool maxconns_fast;
-    bool lru_crawler;          /* background expiry sweep */
 };
 
 extern struct settings settings;
 
-enum settings_result {
-    SETTINGS_RUN = 0,   /* start the server */
-    SETTINGS_EXIT_OK,   /* -h / -V done: exit 0 */
-    SETTINGS_EXIT_USAGE /* bad flag: message printed; exit EX_USAGE */
-};
+/* settings_parse()'s "go on and start the server" (any other value is an
+ * exit status). */
+#define SETTINGS_RUN (-1)
 
-/* Sets defaults, then parses argv. Prints errors to stderr. */
-enum settings_result settings_parse(int argc, char **argv);
-/* Writes the help text (`-h`). */
+/*
+ * Sets every default, then parses argv (getopt_long; -o lists), checking
+ * each value against its row's bounds as it is parsed. Returns SETTINGS_RUN,
+ * or the status main() exits with: 0 after -h/-V; for a bad flag the status
+ * memcached 1.6.45 exits with (1 or EX_USAGE), its message printed on
+ * stderr. May be called more than once (tests); keeps pointers into argv.
+ */
+int settings_parse(int argc, char **argv);
+/* Writes the help text (`-h`): every FLAG, XOPT and IGNORED row. */
 void settings_usage(FILE *out);
 const char *settings_protocol_name(enum proto_binding b);
 

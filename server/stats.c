@@ -1,16 +1,22 @@
 /*
  * stats.c - the `stats` groups, each line in memcached's name and order.
- * Counters are summed from the workers on read (worker_stats_sum); gauges
+ * Counters are summed from the workers on read (sum_workers); gauges
  * come from the store (store_info) and server_stats. Lines memcached 1.6.45
  * prints for machinery mcd does not have (segmented LRU, slab rebalancer,
  * logger, extstore, TLS, response/read buffer pools) are printed with the
  * value an idle memcached prints (see memcached-compat.md, "Stats").
  *
- * `stats reset` resets what 1.6.45 resets: the per-thread counters (a
- * baseline in worker.c), total_connections, rejected_connections,
- * malloc_fails, crawler_reclaimed and the per-class counters of `stats
- * items`. The counters owned by the store and server_stats are reset by a
- * baseline kept here (reset_lock, taken only by `stats` commands).
+ * The lines of `stats` are the rows of stats.def, which says for each where
+ * its value lives and whether `stats reset` zeroes it; this file expands it
+ * into the output, the summation of the workers' counter blocks and the
+ * reset. `stats settings` is expanded from settings.def the same way.
+ *
+ * `stats reset` resets what 1.6.45 resets: the RESET rows of stats.def and
+ * the per-class counters of `stats slabs` and `stats items`. Nothing is
+ * written to zero (the workers are the only writers of their counters):
+ * the reset records the current values as a baseline, and readers print
+ * the difference. The baseline is guarded by reset_lock, which only `stats`
+ * commands take, never the request path.
  */
 #include "config.h"
 
@@ -51,11 +57,18 @@ static _Atomic bool detail_enabled;
     X(evicted) X(outofmemory) X(tailrepairs) X(reclaimed) X(expired_unfetched) X(evicted_unfetched) \
     X(evicted_active) X(crawler_reclaimed)
 
+/* stats.def's reset column: RESET rows are shown less their baseline. */
+#define IF_RESET(x) x
+#define IF_KEEP(x)
+#define SINCE_RESET(now, then) since((now), (then))
+#define SINCE_KEEP(now, then) (now)
+
 struct reset_base {
-    uint64_t total_conns;
-    uint64_t rejected_conns;
-    uint64_t malloc_fails;
-    uint64_t expired_reclaimed;
+    struct store_tstats_snap ss;   /* the store's per-thread counters, per class too */
+    struct worker_tstats_snap ws;
+#define STAT_SERVER(name, field, reset) IF_##reset(uint64_t server_##field;)
+#define STAT_INFO(name, field, reset) IF_##reset(uint64_t info_##field;)
+#include "server/stats.def"
     struct {
 #define X(f) uint64_t f;
         ITEM_RESET_FIELDS(X)
@@ -73,25 +86,57 @@ static uint64_t since(uint64_t now, uint64_t then)
     return now >= then ? now - then : 0;
 }
 
-static void reset_store_counters(void)
+/* Every worker's counter blocks, summed (no lock: each field is read
+ * atomically, the sum is as consistent as memcached's). */
+static void sum_workers(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)
 {
+    memset(ss, 0, sizeof(*ss));
+    memset(ws, 0, sizeof(*ws));
+    for (unsigned i = 0; i < nworkers; i++) {
+        store_tstats_sum(ss, &workers[i].ts);
+#define STAT_WORKER(name, field, reset, when) \
+        ws->field += atomic_load_explicit(&workers[i].ws.field, memory_order_relaxed);
+#include "server/stats.def"
+    }
+}
+
+/* `stats reset`: the current values become the new zero. */
+static void stats_reset(void)
+{
+    static _Thread_local struct reset_base nb; /* 9 KB: off the worker's stack */
     struct store_info si;
     unsigned n = store_class_count();
 
+    memset(&nb, 0, sizeof(nb));
+    sum_workers(&nb.ss, &nb.ws);
     store_info(&si);
-    pthread_mutex_lock(&reset_lock);
-    base.total_conns = atomic_load(&server_stats.total_conns);
-    base.rejected_conns = atomic_load(&server_stats.rejected_conns);
-    base.malloc_fails = si.malloc_fails;
-    base.expired_reclaimed = si.expired_reclaimed;
+#define STAT_SERVER(name, field, reset) IF_##reset(nb.server_##field = atomic_load(&server_stats.field);)
+#define STAT_INFO(name, field, reset) IF_##reset(nb.info_##field = si.field;)
+#include "server/stats.def"
     for (unsigned id = 1; id <= n && id < STORE_CLASSES_MAX; id++) {
         struct store_class_info ci;
         if (!store_class_info(id, &ci))
             continue;
-#define X(f) base.cls[id].f = ci.f;
+#define X(f) nb.cls[id].f = ci.f;
         ITEM_RESET_FIELDS(X)
 #undef X
-        base.cls[id].evicted_time_cleared = true;
+        nb.cls[id].evicted_time_cleared = true;
+    }
+    pthread_mutex_lock(&reset_lock);
+    base = nb;
+    pthread_mutex_unlock(&reset_lock);
+}
+
+/* The workers' store counters since the last reset (for `stats slabs`). */
+static void store_since_reset(struct store_tstats_snap *ss)
+{
+    struct worker_tstats_snap ws;
+    sum_workers(ss, &ws);
+    pthread_mutex_lock(&reset_lock);
+    for (unsigned c = 0; c < STORE_CLASSES_MAX; c++) {
+#define X(f) ss->slab[c].f = since(ss->slab[c].f, base.ss.slab[c].f);
+        STORE_SLAB_TSTATS(X)
+#undef X
     }
     pthread_mutex_unlock(&reset_lock);
 }
@@ -132,232 +177,145 @@ static void u64(struct emitter *e, const char *name, uint64_t v)
     line(e, name, "%" PRIu64, v);
 }
 
-static void stats_general(struct emitter *e)
+/* The STAT_FN rows of stats.def. */
+static void stat_pid(struct emitter *e, const char *name)
 {
-    struct store_tstats_snap ss;
-    struct worker_tstats_snap ws;
-    struct store_info si;
-    struct rusage ru;
-
-    worker_stats_sum(&ss, &ws);
-    store_info(&si);
-    getrusage(RUSAGE_SELF, &ru);
-    pthread_mutex_lock(&reset_lock);
-    uint64_t base_total_conns = base.total_conns, base_rejected_conns = base.rejected_conns,
-             base_malloc_fails = base.malloc_fails, base_expired_reclaimed = base.expired_reclaimed;
-    pthread_mutex_unlock(&reset_lock);
-
-    uint64_t get_hits = 0, cmd_set = 0, delete_hits = 0, incr_hits = 0, decr_hits = 0, cas_hits = 0,
-             cas_badval = 0, touch_hits = 0;
-    for (unsigned c = 0; c < STORE_CLASSES_MAX; c++) {
-        get_hits += ss.slab[c].get_hits;
-        cmd_set += ss.slab[c].cmd_set;
-        delete_hits += ss.slab[c].delete_hits;
-        incr_hits += ss.slab[c].incr_hits;
-        decr_hits += ss.slab[c].decr_hits;
-        cas_hits += ss.slab[c].cas_hits;
-        cas_badval += ss.slab[c].cas_badval;
-        touch_hits += ss.slab[c].touch_hits;
-    }
-
-    line(e, "pid", "%ld", (long)getpid());
-    u64(e, "uptime", store_clock_now());
-    line(e, "time", "%lld", (long long)(store_clock_epoch() + store_clock_now()));
-    line(e, "version", "%s", MCD_COMPAT_VERSION);
-    line(e, "libevent", "%s", event_get_version());
-    line(e, "pointer_size", "%d", (int)(8 * sizeof(void *)));
-    line(e, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
-    line(e, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    u64(e, "max_connections", settings.maxconns);
-    u64(e, "curr_connections", atomic_load(&server_stats.curr_conns));
-    u64(e, "total_connections", since(atomic_load(&server_stats.total_conns), base_total_conns));
-    u64(e, "rejected_connections", since(atomic_load(&server_stats.rejected_conns), base_rejected_conns));
-    u64(e, "connection_structures", atomic_load(&server_stats.conn_structs));
-    /* memcached's response objects and read buffers: an idle memcached's values */
-    u64(e, "response_obj_oom", 0);
-    u64(e, "response_obj_count", 1);
-    u64(e, "response_obj_bytes", 16384);
-    u64(e, "read_buf_count", 2);
-    u64(e, "read_buf_bytes", 32768);
-    u64(e, "read_buf_bytes_free", 0);
-    u64(e, "read_buf_oom", 0);
-    u64(e, "reserved_fds", 20);
-    u64(e, "cmd_get", ss.get_cmds);
-    u64(e, "cmd_set", cmd_set);
-    u64(e, "cmd_flush", ws.cmd_flush);
-    u64(e, "cmd_touch", ws.cmd_touch);
-    u64(e, "cmd_meta", ws.cmd_meta);
-    u64(e, "get_hits", get_hits);
-    u64(e, "get_misses", ss.get_misses);
-    u64(e, "get_expired", ss.get_expired);
-    u64(e, "get_flushed", ss.get_flushed);
-    u64(e, "delete_misses", ss.delete_misses);
-    u64(e, "delete_hits", delete_hits);
-    u64(e, "incr_misses", ss.incr_misses);
-    u64(e, "incr_hits", incr_hits);
-    u64(e, "decr_misses", ss.decr_misses);
-    u64(e, "decr_hits", decr_hits);
-    u64(e, "cas_misses", ss.cas_misses);
-    u64(e, "cas_hits", cas_hits);
-    u64(e, "cas_badval", cas_badval);
-    u64(e, "touch_hits", touch_hits);
-    u64(e, "touch_misses", ss.touch_misses);
-    u64(e, "store_too_large", ws.store_too_large);
-    u64(e, "store_no_memory", ws.store_no_memory);
-    u64(e, "auth_cmds", 0);
-    u64(e, "auth_errors", 0);
-    if (settings.idle_timeout > 0) /* as 1.6.45: only with -o idle_timeout */
-        u64(e, "idle_kicks", ws.idle_kicks);
-    u64(e, "bytes_read", ws.bytes_read);
-    u64(e, "bytes_written", ws.bytes_written);
-    u64(e, "limit_maxbytes", si.limit_maxbytes);
-    u64(e, "accepting_conns", atomic_load(&server_stats.accepting) ? 1 : 0);
-    u64(e, "listen_disabled_num", 0);
-    u64(e, "time_in_listen_disabled_us", 0);
-    u64(e, "threads", settings.num_threads);
-    u64(e, "conn_yields", ws.conn_yields);
-    u64(e, "hash_power_level", si.hash_power_level);
-    u64(e, "hash_bytes", si.hash_bytes);
-    u64(e, "hash_is_expanding", si.hash_is_expanding ? 1 : 0);
-    /* memcached's slab rebalancer, crawler and LRU maintainer: idle values */
-    u64(e, "slab_reassign_rescues", 0);
-    u64(e, "slab_reassign_chunk_rescues", 0);
-    u64(e, "slab_reassign_inline_reclaim", 0);
-    u64(e, "slab_reassign_busy_items", 0);
-    u64(e, "slab_reassign_busy_deletes", 0);
-    u64(e, "slab_reassign_busy_nomem", 0);
-    line(e, "slab_reassign_last_busy_status", "none");
-    u64(e, "slab_reassign_running", 0);
-    u64(e, "slabs_moved", 0);
-    u64(e, "lru_crawler_running", 0);
-    u64(e, "lru_crawler_starts", 0);
-    u64(e, "lru_maintainer_juggles", 0);
-    u64(e, "malloc_fails", since(si.malloc_fails, base_malloc_fails));
-    /* memcached's logger (watch): nothing logged, no watchers */
-    u64(e, "log_worker_dropped", 0);
-    u64(e, "log_worker_written", 0);
-    u64(e, "log_watcher_skipped", 0);
-    u64(e, "log_watcher_sent", 0);
-    u64(e, "log_watchers", 0);
-    u64(e, "unexpected_napi_ids", 0);
-    u64(e, "round_robin_fallback", 0);
-    u64(e, "bytes", si.bytes);
-    u64(e, "curr_items", si.curr_items);
-    u64(e, "total_items", ss.total_items);
-    u64(e, "slab_global_page_pool", si.slab_global_page_pool);
-    u64(e, "expired_unfetched", ss.expired_unfetched);
-    u64(e, "evicted_unfetched", ss.evicted_unfetched);
-    u64(e, "evicted_active", ss.evicted_active);
-    u64(e, "evictions", ss.evictions);
-    u64(e, "reclaimed", ss.reclaimed);
-    u64(e, "crawler_reclaimed", since(si.expired_reclaimed, base_expired_reclaimed));
-    /* segmented-LRU counters: mcd has one CLOCK per class */
-    u64(e, "crawler_items_checked", 0);
-    u64(e, "lrutail_reflocked", 0);
-    u64(e, "moves_to_cold", 0);
-    u64(e, "moves_to_warm", 0);
-    u64(e, "moves_within_lru", 0);
-    u64(e, "direct_reclaims", 0);
-    u64(e, "lru_bumps_dropped", 0);
+    line(e, name, "%ld", (long)getpid());
 }
 
+static void stat_uptime(struct emitter *e, const char *name)
+{
+    u64(e, name, store_clock_now());
+}
+
+static void stat_time(struct emitter *e, const char *name)
+{
+    line(e, name, "%lld", (long long)(store_clock_epoch() + store_clock_now()));
+}
+
+static void stat_version(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", MCD_COMPAT_VERSION);
+}
+
+static void stat_libevent(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", event_get_version());
+}
+
+static void stat_pointer_size(struct emitter *e, const char *name)
+{
+    line(e, name, "%d", (int)(8 * sizeof(void *)));
+}
+
+static void rusage_line(struct emitter *e, const char *name, bool user)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    struct timeval tv = user ? ru.ru_utime : ru.ru_stime;
+    line(e, name, "%ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec);
+}
+
+static void stat_rusage_user(struct emitter *e, const char *name)
+{
+    rusage_line(e, name, true);
+}
+
+static void stat_rusage_system(struct emitter *e, const char *name)
+{
+    rusage_line(e, name, false);
+}
+
+/* `stats`: every row of stats.def, in order. */
+static void stats_general(struct emitter *e)
+{
+    static _Thread_local struct reset_base b; /* 10 KB: off the worker's stack */
+    struct store_tstats_snap ss;
+    struct worker_tstats_snap ws;
+    struct store_slab_tstats_snap slab = {0}, slab_base = {0};
+    struct store_info si;
+
+    sum_workers(&ss, &ws);
+    store_info(&si);
+    pthread_mutex_lock(&reset_lock);
+    b = base;
+    pthread_mutex_unlock(&reset_lock);
+    for (unsigned c = 0; c < STORE_CLASSES_MAX; c++) {
+#define X(f) slab.f += ss.slab[c].f, slab_base.f += b.ss.slab[c].f;
+        STORE_SLAB_TSTATS(X)
+#undef X
+    }
+
+#define STAT_FN(name, fn) fn(e, name);
+#define STAT_FIXED(name, value) line(e, name, "%s", value);
+#define STAT_SETTING(name, field) u64(e, name, settings.field);
+#define STAT_SERVER(name, field, reset) \
+    u64(e, name, SINCE_##reset((uint64_t)atomic_load(&server_stats.field), b.server_##field));
+#define STAT_WORKER(name, field, reset, when) \
+    if (when) \
+        u64(e, name, SINCE_##reset(ws.field, b.ws.field));
+#define STAT_STORE(name, field, reset) u64(e, name, SINCE_##reset(ss.field, b.ss.field));
+#define STAT_SLAB(name, field, reset) u64(e, name, SINCE_##reset(slab.field, slab_base.field));
+#define STAT_INFO(name, field, reset) u64(e, name, SINCE_##reset((uint64_t)si.field, b.info_##field));
+#include "server/stats.def"
+}
+
+/* The `stats settings` lines settings.def computes at run time (SHOW). */
+static void show_verbosity(struct emitter *e, const char *name)
+{
+    line(e, name, "%d", log_verbosity);
+}
+
+static void show_num_threads(struct emitter *e, const char *name)
+{
+    u64(e, name, settings.num_threads);
+}
+
+static void show_detail_enabled(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", atomic_load(&detail_enabled) ? "yes" : "no");
+}
+
+static void show_slab_automove(struct emitter *e, const char *name)
+{
+    line(e, name, "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
+}
+
+/* memcached's chunk limit: half a 1 MB page, whatever -I (memcached refuses
+ * an -I below it; mcd does not chain chunks) */
+static void show_slab_chunk_max(struct emitter *e, const char *name)
+{
+    u64(e, name, settings.item_size_max < 524288 ? settings.item_size_max : 524288);
+}
+
+/* The settings.def fmt column: how a FLAG or XOPT field is printed. */
+#define SHOW_FMT_DEC(e, name, v) u64(e, name, (uint64_t)(v))
+#define SHOW_FMT_STR(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "NULL")
+#define SHOW_FMT_OCT(e, name, v) line(e, name, "%o", (unsigned)(v))
+#define SHOW_FMT_F2(e, name, v) line(e, name, "%.2f", (v))
+#define SHOW_FMT_YESNO(e, name, v) line(e, name, "%s", (v) ? "yes" : "no")
+#define SHOW_FMT_ONOFF(e, name, v) line(e, name, "%s", (v) ? "on" : "off")
+#define SHOW_FMT_PROTO(e, name, v) line(e, name, "%s", settings_protocol_name(v))
+#define SHOW_FMT_NONE(e, name, v)
+
+/* Every settings.def row with a `stats settings` line, in row order. */
 static void stats_settings(struct emitter *e)
 {
-    u64(e, "maxbytes", settings.maxbytes);
-    u64(e, "maxconns", settings.maxconns);
-    line(e, "tcpport", "%d", settings.port);
-    line(e, "udpport", "%d", settings.udpport);
-    line(e, "inter", "%s", settings.inter ? settings.inter : "NULL");
-    line(e, "verbosity", "%d", log_verbosity);
-    u64(e, "oldest", 0);
-    line(e, "evictions", "%s", settings.evict_to_free ? "on" : "off");
-    line(e, "domain_socket", "%s", settings.socketpath ? settings.socketpath : "NULL");
-    line(e, "umask", "%o", settings.access);
-    line(e, "shutdown_command", "%s", settings.shutdown_command ? "yes" : "no");
-    line(e, "growth_factor", "%.2f", settings.factor);
-    u64(e, "chunk_size", settings.chunk_size);
-    u64(e, "num_threads", settings.num_threads);
-    u64(e, "num_threads_per_udp", settings.num_threads);
-    line(e, "stat_key_prefix", ":");
-    line(e, "detail_enabled", "%s", atomic_load(&detail_enabled) ? "yes" : "no");
-    u64(e, "reqs_per_event", settings.reqs_per_event);
-    line(e, "cas_enabled", "%s", settings.use_cas ? "yes" : "no");
-    u64(e, "tcp_backlog", settings.backlog);
-    line(e, "binding_protocol", "%s", settings_protocol_name(settings.binding_protocol));
-    line(e, "auth_enabled_sasl", "no");
-    line(e, "auth_enabled_ascii", "no");
-    u64(e, "item_size_max", settings.item_size_max);
-    line(e, "maxconns_fast", "%s", settings.maxconns_fast ? "yes" : "no");
-    u64(e, "hashpower_init", settings.hashpower_init);
-    /* mcd moves pages between classes on demand (no automover thread) */
-    line(e, "slab_reassign", "yes");
-    line(e, "slab_automove", "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
-    line(e, "slab_automove_ratio", "0.80");
-    line(e, "slab_automove_window", "10");
-    /* memcached's chunk limit: half a 1 MB page, whatever -I (memcached
-     * refuses an -I below it; mcd does not chain chunks) */
-    u64(e, "slab_chunk_max", settings.item_size_max < 524288 ? settings.item_size_max : 524288);
-    line(e, "lru_crawler", "%s", settings.lru_crawler ? "yes" : "no");
-    line(e, "lru_crawler_sleep", "100");
-    line(e, "lru_crawler_tocrawl", "0");
-    line(e, "tail_repair_time", "0");
-    line(e, "flush_enabled", "%s", settings.flush_enabled ? "yes" : "no");
-    line(e, "dump_enabled", "%s", settings.dump_enabled ? "yes" : "no");
-    /* memcached internals mcd accepts as -o options without effect:
-     * memcached's defaults */
-    line(e, "hash_algorithm", "murmur3");
-    line(e, "lru_maintainer_thread", "yes");
-    line(e, "lru_segmented", "yes");
-    line(e, "hot_lru_pct", "20");
-    line(e, "warm_lru_pct", "40");
-    line(e, "hot_max_factor", "0.20");
-    line(e, "warm_max_factor", "2.00");
-    line(e, "temp_lru", "no");
-    line(e, "temporary_ttl", "61");
-    u64(e, "idle_timeout", settings.idle_timeout);
-    line(e, "watcher_logbuf_size", "262144");
-    line(e, "worker_logbuf_size", "65536");
-    line(e, "read_buf_mem_limit", "0");
-    line(e, "track_sizes", "no");
-    line(e, "inline_ascii_response", "no");
-    /* extstore (compiled in, not configured) */
-    line(e, "ext_item_size", "512");
-    line(e, "ext_item_age", "4294967295");
-    line(e, "ext_low_ttl", "0");
-    line(e, "ext_recache_rate", "2000");
-    line(e, "ext_wbuf_size", "4194304");
-    line(e, "ext_compact_under", "0");
-    line(e, "ext_drop_under", "0");
-    line(e, "ext_max_sleep", "1000000");
-    line(e, "ext_max_frag", "0.80");
-    line(e, "slab_automove_freeratio", "0.010");
-    line(e, "ext_drop_unread", "no");
-    /* TLS (compiled in, not enabled) */
-    line(e, "ssl_enabled", "no");
-    line(e, "ssl_chain_cert", "(null)");
-    line(e, "ssl_key", "(null)");
-    line(e, "ssl_verify_mode", "0");
-    line(e, "ssl_keyformat", "1");
-    line(e, "ssl_ciphers", "NULL");
-    line(e, "ssl_ca_cert", "NULL");
-    line(e, "ssl_wbuf_size", "16384");
-    line(e, "ssl_session_cache", "no");
-    line(e, "ssl_kernel_tls", "no");
-    line(e, "ssl_min_version", "tlsv1.2");
-    line(e, "num_napi_ids", "0");
-    line(e, "memory_file", "(null)");
-    line(e, "client_flags_size", "4");
+#define FLAG(field, type, sh, lname, def, bounds, stat, fmt, help) SHOW_FMT_##fmt(e, stat, settings.field);
+#define XOPT(field, type, key, def, bounds, stat, fmt, help) SHOW_FMT_##fmt(e, stat, settings.field);
+#define SHOW(stat, fn) fn(e, stat);
+#define FIXED(stat, value) line(e, stat, "%s", value);
+#include "server/settings.def"
 }
 
 static void stats_slabs(struct emitter *e)
 {
-    struct store_tstats_snap ss;
-    struct worker_tstats_snap ws;
+    static _Thread_local struct store_tstats_snap ss; /* 4 KB: off the worker's stack */
     struct store_info si;
     unsigned n = store_class_count(), active = 0;
     char name[64];
 
-    worker_stats_sum(&ss, &ws);
+    store_since_reset(&ss);
     store_info(&si);
     for (unsigned id = 1; id <= n; id++) {
         struct store_class_info ci;
@@ -484,8 +442,7 @@ enum stats_group_status stats_group(const char *args, size_t args_len, stats_emi
     else if (arg_is(args, n, "detail"))
         return stats_detail(args, args_len);
     else if (arg_is(args, n, "reset")) {
-        worker_stats_reset();
-        reset_store_counters();
+        stats_reset();
         return STATS_GROUP_RESET;
     } else
         return STATS_GROUP_UNKNOWN;

@@ -36,9 +36,6 @@ unsigned nworkers;
 #define WORKER_MMAP_THRESHOLD (128 * 1024)
 
 static unsigned next_worker;                  /* listener thread only */
-static struct store_tstats_snap reset_ss;     /* `stats reset` baselines */
-static struct worker_tstats_snap reset_ws;
-static pthread_mutex_t reset_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool post(struct worker *w, int fd, int family);
 
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
@@ -218,45 +215,4 @@ void worker_dispatch(int fd, int family)
         close(fd);
         atomic_fetch_sub(&server_stats.curr_conns, 1);
     }
-}
-
-static void sum_raw(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)
-{
-    memset(ss, 0, sizeof(*ss));
-    memset(ws, 0, sizeof(*ws));
-    for (unsigned i = 0; i < nworkers; i++) {
-        store_tstats_sum(ss, &workers[i].ts);
-#define X(name) ws->name += atomic_load_explicit(&workers[i].ws.name, memory_order_relaxed);
-        WORKER_STATS(X)
-#undef X
-    }
-}
-
-void worker_stats_sum(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)
-{
-    sum_raw(ss, ws);
-    pthread_mutex_lock(&reset_lock);
-#define X(name) ss->name -= reset_ss.name;
-    STORE_TSTATS(X)
-#undef X
-    for (unsigned c = 0; c < STORE_CLASSES_MAX; c++) {
-#define X(name) ss->slab[c].name -= reset_ss.slab[c].name;
-        STORE_SLAB_TSTATS(X)
-#undef X
-    }
-#define X(name) ws->name -= reset_ws.name;
-    WORKER_STATS(X)
-#undef X
-    pthread_mutex_unlock(&reset_lock);
-}
-
-void worker_stats_reset(void)
-{
-    struct store_tstats_snap ss;
-    struct worker_tstats_snap ws;
-    sum_raw(&ss, &ws);
-    pthread_mutex_lock(&reset_lock);
-    reset_ss = ss;
-    reset_ws = ws;
-    pthread_mutex_unlock(&reset_lock);
 }

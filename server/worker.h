@@ -21,20 +21,15 @@ struct event;
 struct event_base;
 struct conn;
 
-/* Per-thread server counters (the store keeps its own in store_tstats). */
-#define WORKER_STATS(X) \
-    X(cmd_touch) X(cmd_flush) X(cmd_meta) X(bytes_read) X(bytes_written) \
-    X(conn_yields) X(store_too_large) X(store_no_memory) X(idle_kicks)
-
+/* Per-thread server counters: the STAT_WORKER rows of server/stats.def
+ * (the store keeps its own in store_tstats). */
 struct worker_tstats {
-#define X(name) store_counter_t name;
-    WORKER_STATS(X)
-#undef X
+#define STAT_WORKER(name, field, reset, when) store_counter_t field;
+#include "server/stats.def"
 };
 struct worker_tstats_snap {
-#define X(name) uint64_t name;
-    WORKER_STATS(X)
-#undef X
+#define STAT_WORKER(name, field, reset, when) uint64_t field;
+#include "server/stats.def"
 };
 
 struct worker {
@@ -76,10 +71,5 @@ int worker_setup(unsigned n);
 void worker_teardown(void);
 /* Hands an accepted socket to the next worker (round robin). Listener only. */
 void worker_dispatch(int fd, int family);
-
-/* Sums every worker's counters into the snapshots. Any thread. */
-void worker_stats_sum(struct store_tstats_snap *ss, struct worker_tstats_snap *ws);
-/* `stats reset`: records the current sums as the new zero. */
-void worker_stats_reset(void);
 
 #endif /* MCD_WORKER_H */

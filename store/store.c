@@ -40,7 +40,7 @@ store_setup(const struct store_options *o)
 {
     opts = *o;
     if (opts.hashpower == 0)
-        opts.hashpower = 16;
+        opts.hashpower = STORE_HASHPOWER_DEFAULT;
     if (slab_setup(&opts) != 0)
         return -1;
     if (ht_setup(opts.hashpower) != 0) {

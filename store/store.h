@@ -37,6 +37,7 @@
 #define STORE_KEY_MAX 250            /* longest key, in bytes */
 #define STORE_CLASSES_MAX 64         /* slab class ids are 1..STORE_CLASSES_MAX-1 */
 #define STORE_MEM_LIMIT_MAX ((uint64_t)1 << 40) /* the largest mem_limit: 1 TB (store/slab.h) */
+#define STORE_HASHPOWER_DEFAULT 16 /* log2 of the initial hash table size */
 #define STORE_REALTIME_MAXDELTA (60 * 60 * 24 * 30) /* above: absolute unix time */
 
 /* Seconds since the store started (memcached's rel_time_t). */
@@ -68,7 +69,8 @@ struct store_options {
     unsigned chunk_size;       /* -n, minimum key+value+flags space of the smallest class */
     bool use_cas;              /* false with -C: items carry no CAS value (CAS reads as 0) */
     bool evict_to_free;        /* false with -M: out of memory instead of evicting */
-    unsigned hashpower;        /* log2 of the initial hash table size (-o hashpower, default 16) */
+    unsigned hashpower;        /* log2 of the initial hash table size (-o hashpower);
+                                  0: STORE_HASHPOWER_DEFAULT */
     bool background_threads;   /* start the maintainer thread (hash growth, expiry sweep) */
     bool no_sweep;             /* the maintainer thread only grows the hash table, it
                                   does not sweep expired items (-o no_lru_crawler) */
