@@ -303,3 +303,75 @@ Test(store, flush_and_verbosity_from_many_connections, .timeout = 120)
     int status = mcd_stop(srv); /* the main thread logs the signal at verbosity 1 */
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status 0x%x", status);
 }
+
+/* ---- flush_all delays, with and without -C ---- */
+
+struct flush_case {
+    const char *req;   /* sent after "set a" */
+    const char *reply; /* expected for req */
+};
+
+/* memcached 1.6.45's answers (recorded from it): an immediate flush drops
+ * what was linked before it, not what is set after it in the same second,
+ * even under -C; a delay of 1 flushes the rest of the second; a delay over
+ * 30 days is a unix time, and one before the server started flushes
+ * nothing and cancels a pending delayed flush; an immediate flush is not
+ * undone by a later delayed one. */
+static const struct flush_case flush_cases[] = {
+    {"flush_all\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 0\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all -1\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 1\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nEND\r\n"},
+    {"flush_all 2592000\r\nget a\r\n", "OK\r\nVALUE a 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 2592001\r\nget a\r\n", "OK\r\nVALUE a 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 60\r\nflush_all 2592001\r\nget a\r\n", "OK\r\nOK\r\nVALUE a 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all\r\nflush_all 60\r\nget a\r\n", "OK\r\nOK\r\nEND\r\n"},
+    {"flush_all\r\nflush_all 2592001\r\nget a\r\n", "OK\r\nOK\r\nEND\r\n"},
+};
+
+static void flush_delays(struct mcd_server *srv, const char *who)
+{
+    for (size_t i = 0; i < sizeof(flush_cases) / sizeof(flush_cases[0]); i++) {
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert_not_null(c);
+        cr_assert(mcd_roundtrip(c, "flush_all\r\nset a 0 0 1\r\n1\r\n", "OK\r\nSTORED\r\n"));
+        cr_expect(mcd_roundtrip(c, flush_cases[i].req, flush_cases[i].reply), "%s: %s", who,
+                  flush_cases[i].req);
+        mcd_conn_close(c);
+    }
+}
+
+Test(store, flush_delays_match_memcached, .timeout = 60)
+{
+    on_both(NULL, flush_delays);
+}
+
+Test(store, flush_delays_match_memcached_without_cas, .timeout = 60)
+{
+    static const char *const args[] = {"-C", NULL};
+    on_both(args, flush_delays);
+}
+
+/* Binary Flush (0x08) with a 4-byte delay of 2592001, a unix time long
+ * past: nothing is flushed, as in text. */
+static void binary_flush_past(struct mcd_server *srv, const char *who)
+{
+    struct mcd_conn *t = mcd_conn_open(srv), *b = mcd_conn_open(srv);
+    cr_assert(t != NULL && b != NULL);
+    cr_assert(mcd_roundtrip(t, "set k 0 0 1\r\n1\r\n", "STORED\r\n"));
+    static const unsigned char req[] = {0x80, 0x08, 0, 0, 4, 0, 0, 0, 0, 0, 0, 4,
+                                        0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0x00, 0x27, 0x8d, 0x01}; /* 2592001 */
+    static const unsigned char want[] = {0x81, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    cr_assert(mcd_send(b, req, sizeof(req)));
+    cr_expect(mcd_expect(b, (const char *)want, sizeof(want), "flush reply"), "%s", who);
+    cr_expect(mcd_roundtrip(t, "get k\r\n", "VALUE k 0 1\r\n1\r\nEND\r\n"), "%s", who);
+    mcd_conn_close(t);
+    mcd_conn_close(b);
+}
+
+Test(store, binary_flush_past_unix_time_flushes_nothing, .timeout = 60)
+{
+    on_both(NULL, binary_flush_past);
+}
