@@ -5,7 +5,8 @@
  * that class's CLOCK hand (the next it would evict from), else one of the
  * few after it. Under the victim's class lock every carved chunk of the
  * page must be either free or a linked item nobody else references (a
- * chunk in some thread's cache counts as busy); such items are unlinked
+ * chunk in some thread's cache counts as busy, so every thread's cached
+ * chunks of the victim are taken back first: tcache_steal); such items are unlinked
  * (stripe locks are only trylocked, found as the CLOCK hand finds them:
  * lru.c) and the page's chunks are dropped from the free list. If any chunk is busy the items already
  * unlinked become free chunks of the victim and the move is abandoned.
@@ -141,6 +142,8 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
         if (v == NULL)
             return NULL;
         tried |= UINT64_C(1) << v->id;
+        /* chunks cached by any thread would pin the class's pages */
+        tcache_steal(v);
         slab_lock(v);
         if (v->npages == 0) {
             slab_unlock(v);

@@ -18,8 +18,10 @@
  * A cached chunk has iflags 0, neither FREE nor LINKED, so everyone else
  * sees it as in use: the CLOCK hand skips it and the page mover leaves
  * its page alone. A thread can hand back its own cached chunks of a class
- * (tcache_drain_locked). Other threads' chunks come back through their own
- * flushes, or when the thread exits.
+ * (tcache_drain_locked). The page mover, short of a page, takes back every
+ * thread's cached chunks of its victim class (tcache_steal): each cache's
+ * top is one word that owner and thief change by compare-and-swap, so the
+ * owner never takes a lock for it.
  */
 #ifndef MCD_STORE_TCACHE_H
 #define MCD_STORE_TCACHE_H
@@ -74,6 +76,10 @@ void tcache_free(struct item *it);
 /* Gives this thread's cached chunks of class c back to its free list.
  * Class lock held. */
 void tcache_drain_locked(struct slab_class *c);
+/* Gives every live thread's cached chunks of class c back to its free
+ * list (the page mover, so that they pin no page). Takes registry_lock,
+ * then the class lock: call with no class lock held. */
+void tcache_steal(struct slab_class *c);
 
 /* This thread's counter changes for class `clsid`. */
 void tcache_count_items(unsigned clsid, int64_t items, int64_t bytes);

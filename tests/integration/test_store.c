@@ -375,3 +375,84 @@ Test(store, binary_flush_past_unix_time_flushes_nothing, .timeout = 60)
 {
     on_both(NULL, binary_flush_past);
 }
+
+/* ---- small -m, several workers: a set never runs out of memory ---- */
+
+/* Values of many sizes, each size a new slab class, set round-robin over
+ * `nconns` connections (so over several workers, whose chunk caches hold
+ * chunks of each class's page): memcached stores every one, and so must
+ * mcd while it may evict (its page mover takes back every worker's cached
+ * chunks of the class it takes a page from). */
+static int oom_nconns;
+static size_t oom_nsizes;
+static size_t oom_sizes[64];
+
+static void sets_round_robin(struct mcd_server *srv, const char *who)
+{
+    struct mcd_conn *c[8];
+    for (int i = 0; i < oom_nconns; i++) {
+        c[i] = mcd_conn_open(srv);
+        cr_assert_not_null(c[i]);
+    }
+    char *val = malloc(oom_sizes[0] + 2);
+    size_t cap = oom_sizes[0];
+    cr_assert_not_null(val);
+    for (size_t j = 0; j < oom_nsizes; j++) {
+        size_t n = oom_sizes[j];
+        if (n > cap) {
+            char *v = realloc(val, n + 2);
+            cr_assert_not_null(v);
+            val = v;
+            cap = n;
+        }
+        memset(val, 'v', n);
+        memcpy(val + n, "\r\n", 2);
+        struct mcd_conn *k = c[j % (size_t)oom_nconns];
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "set k%zu 0 0 %zu\r\n", j, n);
+        cr_assert(mcd_sendstr(k, cmd) && mcd_send(k, val, n + 2));
+        cr_assert(mcd_expectstr(k, "STORED\r\n"), "%s: set %zu of %zu bytes on connection %zu", who, j, n,
+                  j % (size_t)oom_nconns);
+    }
+    free(val);
+    for (int i = 0; i < oom_nconns; i++)
+        mcd_conn_close(c[i]);
+}
+
+/* The divergence as found: -m 8, default -t 4, four connections. */
+Test(store, small_memory_many_workers_never_out_of_memory, .timeout = 60)
+{
+    static const size_t sizes[] = {48, 60, 75, 93, 117, 146, 183, 228, 286, 357, 447};
+    oom_nconns = 4;
+    oom_nsizes = sizeof(sizes) / sizeof(sizes[0]);
+    memcpy(oom_sizes, sizes, sizeof(sizes));
+    static const char *const args[] = {"-m", "8", NULL};
+    on_both(args, sets_round_robin);
+}
+
+/* The same with seeded random sizes (40 B .. 400 KB), 2..8 connections,
+ * -m 2..16 and -t 1..8. */
+Test(store, small_memory_random_never_out_of_memory, .timeout = 240)
+{
+    unsigned seed = 20261206;
+    for (int round = 0; round < 8; round++) {
+        char m[8], t[8];
+        snprintf(m, sizeof(m), "%d", 2 + rand_r(&seed) % 15);
+        snprintf(t, sizeof(t), "%d", 1 + rand_r(&seed) % 8);
+        oom_nconns = 2 + rand_r(&seed) % 7;
+        oom_nsizes = 10 + (size_t)(rand_r(&seed) % 50);
+        for (size_t j = 0; j < oom_nsizes; j++) {
+            /* 40 * 1.25^k, k skewed low: most small, some a large share
+             * of a page (k = 41: about 380 KB) */
+            unsigned k = (unsigned)(rand_r(&seed) % 42) * (unsigned)(rand_r(&seed) % 42) / 41;
+            size_t n = 40;
+            while (k-- > 0)
+                n += n / 4;
+            oom_sizes[j] = n;
+        }
+        const char *args[] = {"-m", m, "-t", t, NULL};
+        cr_log_info("round %d: -m %s -t %s, %d connections, %zu sets", round, m, t, oom_nconns,
+                    oom_nsizes);
+        on_both(args, sets_round_robin);
+    }
+}
