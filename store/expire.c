@@ -62,12 +62,10 @@ flush_time_pack(rel_time_t when, rel_time_t atime_max)
 {
     return (uint64_t)when << 32 | atime_max;
 }
-static bool flush_use_cas;
-
 void
 expire_setup(bool use_cas)
 {
-    flush_use_cas = use_cas;
+    (void)use_cas; /* flushes work alike without CAS: item.h */
     atomic_store(&flush_cas, 0);
     atomic_store(&flush_time, 0);
 }
@@ -131,6 +129,28 @@ store_flush(rel_time_t when)
     pthread_mutex_unlock(&flush_lock);
 }
 
+/* memcached's relative clock starts 62 s before the server does, so a
+ * unix time up to 61 s before the start is still "after the start" to
+ * its flush_all (checked against 1.6.45 on a fresh server: now - 59
+ * flushes, now - 61 does not). */
+#define FLUSH_CLOCK_LEAD 62
+
+/* The flush bound for a delay > 0, in rel time: memcached's
+ * realtime(delay) - 1, with 0 meaning nothing to flush. */
+static rel_time_t
+flush_oldest(int64_t delay)
+{
+    if (delay <= STORE_REALTIME_MAXDELTA)
+        return store_exptime_convert(delay) - 1;
+    int64_t epoch = store_clock_epoch();
+    if (delay <= epoch + CLOCK_START - FLUSH_CLOCK_LEAD + 1)
+        return 0;
+    int64_t rel = delay - epoch - 1;
+    if (rel < 1)
+        return 1; /* before mcd's rel 0 but not memcached's: already reached */
+    return rel > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
+}
+
 /*
  * flush_all <delay>, as memcached 1.6.45 answers it (checked against it):
  *   delay <= 0    every item linked before, and nothing linked after, even
@@ -141,11 +161,10 @@ store_flush(rel_time_t when)
  *                 atime is <= oldest are flushed: `flush_all 1` flushes
  *                 the rest of this second too, `flush_all 3` also what is
  *                 set in the next two seconds. A unix time at or before the
- *                 start (realtime 1, oldest 0) flushes nothing and cancels
- *                 a pending flush. A bound already reached also flushes,
- *                 with CAS on, every item linked before (memcached's
- *                 oldest_cas); under -C it does not (an absolute time ten
- *                 seconds ago keeps a fresh item, as in memcached).
+ *                 start (more exactly, 61 s before it: FLUSH_CLOCK_LEAD)
+ *                 flushes nothing and cancels a pending flush. A bound
+ *                 already reached also flushes every item linked before
+ *                 (memcached's oldest_cas), with or without -C.
  */
 void
 store_flush_delay(int64_t delay)
@@ -156,10 +175,10 @@ store_flush_delay(int64_t delay)
         atomic_store_explicit(&flush_time, 0, memory_order_release);
         flush_linked_locked();
     } else {
-        rel_time_t oldest = store_exptime_convert(delay) - 1;
+        rel_time_t oldest = flush_oldest(delay);
         atomic_store_explicit(&flush_time, oldest == 0 ? 0 : flush_time_pack(oldest, oldest),
                               memory_order_release);
-        if (oldest != 0 && oldest <= now && flush_use_cas)
+        if (oldest != 0 && oldest <= now)
             flush_linked_locked();
     }
     pthread_mutex_unlock(&flush_lock);

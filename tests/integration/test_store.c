@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "tests/lib/harness.h"
 
@@ -337,6 +338,27 @@ static void flush_delays(struct mcd_server *srv, const char *who)
         cr_assert(mcd_roundtrip(c, "flush_all\r\nset a 0 0 1\r\n1\r\n", "OK\r\nSTORED\r\n"));
         cr_expect(mcd_roundtrip(c, flush_cases[i].req, flush_cases[i].reply), "%s: %s", who,
                   flush_cases[i].req);
+        mcd_conn_close(c);
+    }
+    /* unix times: 30 s ago (after memcached's clock origin, 62 s before
+     * its start: flushes what is linked), 100 s ago (before it: nothing),
+     * an hour ahead (nothing yet) */
+    static const struct {
+        int offset;
+        const char *reply;
+    } abs_cases[] = {
+        {-30, "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+        {-100, "OK\r\nSTORED\r\nVALUE a 0 1\r\n1\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+        {3600, "OK\r\nSTORED\r\nVALUE a 0 1\r\n1\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(abs_cases) / sizeof(abs_cases[0]); i++) {
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert_not_null(c);
+        cr_assert(mcd_roundtrip(c, "flush_all\r\nset a 0 0 1\r\n1\r\n", "OK\r\nSTORED\r\n"));
+        char req[96];
+        snprintf(req, sizeof(req), "flush_all %lld\r\nset k 0 0 1\r\n1\r\nget a k\r\n",
+                 (long long)time(NULL) + abs_cases[i].offset);
+        cr_expect(mcd_roundtrip(c, req, abs_cases[i].reply), "%s: now %+d", who, abs_cases[i].offset);
         mcd_conn_close(c);
     }
 }
