@@ -243,15 +243,23 @@ tcache_drain_locked(struct slab_class *c)
 }
 
 void
-tcache_steal(struct slab_class *c)
+tcache_steal_begin(void)
 {
     pthread_mutex_lock(&registry_lock);
-    if (live) {
-        slab_lock(c);
-        for (struct tcache *t = registry; t != NULL; t = t->next)
-            give_back_locked(c, &t->cls[c->id], TCACHE_MAX);
-        slab_unlock(c);
-    }
+}
+
+void
+tcache_steal_locked(struct slab_class *c)
+{
+    if (!live)
+        return;
+    for (struct tcache *t = registry; t != NULL; t = t->next)
+        give_back_locked(c, &t->cls[c->id], TCACHE_MAX);
+}
+
+void
+tcache_steal_end(void)
+{
     pthread_mutex_unlock(&registry_lock);
 }
 
