@@ -375,13 +375,7 @@ static void process_flush(struct conn *c, const struct mc_request *req)
         return;
     }
     STAT_INC(c->w->ws.cmd_flush);
-    rel_time_t now = store_clock_now();
-    rel_time_t when = now;
-    if (req->has_delay && req->delay > 0) {
-        rel_time_t t = store_exptime_convert(req->delay);
-        when = t > now ? t - 1 : now;
-    }
-    store_flush(when);
+    store_flush_delay(req->has_delay ? req->delay : 0);
     emit_status(c, req, MC_FLUSHED);
 }
 

@@ -3,16 +3,19 @@
  * maintainer thread.
  *
  * Owns the flush state and the maintainer thread:
- *   flush_cas         items whose CAS is non-zero and below it are flushed
- *                     (an immediate flush_all with CAS on: every item linked
- *                     before it, so a set in the same second survives)
+ *   flush_cas         items whose cas field is non-zero and below it are
+ *                     flushed: an immediate flush_all drops every item linked
+ *                     before it, so a set in the same second survives. Under
+ *                     -C the field holds a link sequence from the same
+ *                     counter, which clients never see (item.h), so -C
+ *                     behaves the same. It is never undone by a later flush.
  *   flush_time        0, or when << 32 | atime_max: from rel time `when` on,
- *                     items whose atime is <= atime_max are flushed (delayed
- *                     flush_all, and immediate flush_all under -C, where
- *                     same-second sets made after the flush are lost, as
- *                     there is no CAS to tell them apart). One word, so a
- *                     reader never pairs one flush's time with another's
- *                     atime bound.
+ *                     items whose atime is <= atime_max are flushed (a
+ *                     flush_all with a delay). One word, so a reader never
+ *                     pairs one flush's time with another's atime bound.
+ *                     Each flush_all replaces it, as memcached's
+ *                     oldest_live: a later flush with no delay, or with an
+ *                     absolute time in the past, cancels a pending one.
  * Both are atomics, written under flush_lock (store with release) and read
  * lock-free (load with acquire); a reader racing a flush may see the old or
  * the new state, as with memcached's settings.oldest_live.
@@ -59,12 +62,10 @@ flush_time_pack(rel_time_t when, rel_time_t atime_max)
 {
     return (uint64_t)when << 32 | atime_max;
 }
-static bool flush_use_cas;
-
 void
 expire_setup(bool use_cas)
 {
-    flush_use_cas = use_cas;
+    (void)use_cas; /* flushes work alike without CAS: item.h */
     atomic_store(&flush_cas, 0);
     atomic_store(&flush_time, 0);
 }
@@ -96,7 +97,7 @@ expire_state(const struct item *it, rel_time_t now)
         return EXPIRE_EXPIRED;
     uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
     if (fc != 0) {
-        uint64_t cas = item_cas(it);
+        uint64_t cas = item_seq(it);
         if (cas != 0 && cas < fc)
             return EXPIRE_FLUSHED;
     }
@@ -106,22 +107,79 @@ expire_state(const struct item *it, rel_time_t now)
     return EXPIRE_LIVE;
 }
 
+/* Everything linked so far has a cas field <= the last value issued. */
+static void
+flush_linked_locked(void)
+{
+    atomic_store_explicit(&flush_cas, item_cas_last() + 1, memory_order_release);
+}
+
 void
 store_flush(rel_time_t when)
 {
     rel_time_t now = store_clock_now();
     pthread_mutex_lock(&flush_lock);
     if (when <= now) {
-        if (flush_use_cas) {
-            /* Everything linked so far has a CAS <= the last one issued. */
-            atomic_store_explicit(&flush_time, 0, memory_order_release);
-            atomic_store_explicit(&flush_cas, item_cas_last() + 1, memory_order_release);
-        } else {
-            atomic_store_explicit(&flush_time, flush_time_pack(now, now), memory_order_release);
-        }
+        atomic_store_explicit(&flush_time, 0, memory_order_release);
+        flush_linked_locked();
     } else {
         /* when > now >= CLOCK_START, so the word is never 0 */
         atomic_store_explicit(&flush_time, flush_time_pack(when, when - 1), memory_order_release);
+    }
+    pthread_mutex_unlock(&flush_lock);
+}
+
+/* memcached's relative clock starts 62 s before the server does, so a
+ * unix time up to 61 s before the start is still "after the start" to
+ * its flush_all (checked against 1.6.45 on a fresh server: now - 59
+ * flushes, now - 61 does not). */
+#define FLUSH_CLOCK_LEAD 62
+
+/* The flush bound for a delay > 0, in rel time: memcached's
+ * realtime(delay) - 1, with 0 meaning nothing to flush. */
+static rel_time_t
+flush_oldest(int64_t delay)
+{
+    if (delay <= STORE_REALTIME_MAXDELTA)
+        return store_exptime_convert(delay) - 1;
+    int64_t epoch = store_clock_epoch();
+    if (delay <= epoch + CLOCK_START - FLUSH_CLOCK_LEAD + 1)
+        return 0;
+    int64_t rel = delay - epoch - 1;
+    if (rel < 1)
+        return 1; /* before mcd's rel 0 but not memcached's: already reached */
+    return rel > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
+}
+
+/*
+ * flush_all <delay>, as memcached 1.6.45 answers it (checked against it):
+ *   delay <= 0    every item linked before, and nothing linked after, even
+ *                 in the same second (with or without -C); a pending
+ *                 delayed flush is cancelled.
+ *   delay > 0     the bound is oldest = realtime(delay) - 1, a delay over
+ *                 30 days being a unix time. From `oldest` on, items whose
+ *                 atime is <= oldest are flushed: `flush_all 1` flushes
+ *                 the rest of this second too, `flush_all 3` also what is
+ *                 set in the next two seconds. A unix time at or before the
+ *                 start (more exactly, 61 s before it: FLUSH_CLOCK_LEAD)
+ *                 flushes nothing and cancels a pending flush. A bound
+ *                 already reached also flushes every item linked before
+ *                 (memcached's oldest_cas), with or without -C.
+ */
+void
+store_flush_delay(int64_t delay)
+{
+    rel_time_t now = store_clock_now();
+    pthread_mutex_lock(&flush_lock);
+    if (delay <= 0) {
+        atomic_store_explicit(&flush_time, 0, memory_order_release);
+        flush_linked_locked();
+    } else {
+        rel_time_t oldest = flush_oldest(delay);
+        atomic_store_explicit(&flush_time, oldest == 0 ? 0 : flush_time_pack(oldest, oldest),
+                              memory_order_release);
+        if (oldest != 0 && oldest <= now)
+            flush_linked_locked();
     }
     pthread_mutex_unlock(&flush_lock);
 }

@@ -19,8 +19,8 @@ enum expire_state {
     EXPIRE_FLUSHED,   /* invalidated by flush_all */
 };
 
-/* Resets the flush state; `use_cas` selects how immediate flushes are
- * recorded (see expire.c). */
+/* Resets the flush state. `use_cas` no longer matters: under -C items
+ * keep a link sequence that flush_all reads as it reads CAS (item.h). */
 void expire_setup(bool use_cas);
 
 /* Whether `it` is still live at `now`. Reads cas/atime: call with the

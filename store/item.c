@@ -44,10 +44,13 @@ item_cas_reset(void)
     atomic_store(&cas_counter, 1);
 }
 
+/* The 8-byte field is there with or without -C: under -C it holds the
+ * link sequence flush_all needs (item.h) and clients see a CAS of 0. */
 size_t
 item_hdr_size(bool use_cas)
 {
-    return sizeof(struct item) + (use_cas ? sizeof(uint64_t) : 0);
+    (void)use_cas;
+    return sizeof(struct item) + sizeof(uint64_t);
 }
 
 size_t
@@ -65,7 +68,7 @@ has_cas(const struct item *it)
 size_t
 item_size(const struct item *it)
 {
-    return item_total_size(has_cas(it), it->nkey, it->nbytes);
+    return item_total_size(true, it->nkey, it->nbytes);
 }
 
 void
@@ -84,28 +87,26 @@ item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t
     it->nkey = (uint8_t)nkey;
     it->clsid = (uint8_t)clsid;
     atomic_store_explicit(&it->state, use_cas ? ITEM_HAS_CAS : 0, memory_order_relaxed);
-    if (use_cas)
-        item_set_cas(it, 0);
+    item_set_cas(it, 0);
     memcpy(item_key_mut(it), key, nkey);
 }
 
 void
 item_set_cas(struct item *it, uint64_t cas)
 {
-    if (has_cas(it))
-        memcpy(it + 1, &cas, sizeof(cas));
+    memcpy(it + 1, &cas, sizeof(cas));
 }
 
 char *
 item_key_mut(struct item *it)
 {
-    return (char *)(it + 1) + (has_cas(it) ? sizeof(uint64_t) : 0);
+    return (char *)(it + 1) + sizeof(uint64_t);
 }
 
 const char *
 item_key(const struct item *it)
 {
-    return (const char *)(it + 1) + (has_cas(it) ? sizeof(uint64_t) : 0);
+    return (const char *)(it + 1) + sizeof(uint64_t);
 }
 
 uint8_t
@@ -133,12 +134,17 @@ item_flags(const struct item *it)
 }
 
 uint64_t
+item_seq(const struct item *it)
+{
+    uint64_t seq;
+    memcpy(&seq, it + 1, sizeof(seq));
+    return seq;
+}
+
+uint64_t
 item_cas(const struct item *it)
 {
-    uint64_t cas = 0;
-    if (has_cas(it))
-        memcpy(&cas, it + 1, sizeof(cas));
-    return cas;
+    return has_cas(it) ? item_seq(it) : 0;
 }
 
 rel_time_t

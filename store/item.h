@@ -7,12 +7,16 @@
  *   +----+----+----+----+----+----+--+--+--+--+
  *   |hnxt|exp |atim|nbyt|flag|ref |nk|cl|if|sp|   if, sp: `state` (iflags, stripe)
  *   +----+----+----+----+----+----+--+--+--+--+
- *   28                 36 (or 28 under -C)
+ *   28                 36
  *   +------------------+---------------------+-------------------------+
  *   | cas (uint64)     | key (nkey, no NUL)  | value (nbytes, no CRLF) |
  *   +------------------+---------------------+-------------------------+
- *   the cas field is absent when the store runs with use_cas = false (-C);
- *   it is not 8-aligned and is only ever accessed with memcpy
+ *   the cas field is always there. Under -C (use_cas = false, no
+ *   ITEM_HAS_CAS) it holds the item's link sequence, drawn from the CAS
+ *   counter, which clients never see (item_cas() reads 0) and flush_all
+ *   uses to tell items linked before it from those linked after it in the
+ *   same second (expire.c). It is not 8-aligned and is only ever accessed
+ *   with memcpy
  *
  * h_next is a 32-bit handle (slab_handle()/slab_item() in slab.h): the
  * chunk's offset in the item arena / granularity (8 bytes up to 32 GB of
@@ -56,7 +60,7 @@
 enum item_iflag {
     ITEM_LINKED = 1u << 0,   /* in the hash table (and counted in its class) */
     ITEM_FETCHED = 1u << 1,  /* read by a client since it was linked */
-    ITEM_HAS_CAS = 1u << 2,  /* an 8-byte cas field follows the header */
+    ITEM_HAS_CAS = 1u << 2,  /* the cas field is a CAS clients see (not under -C) */
     ITEM_ACTIVE = 1u << 3,   /* hit since the CLOCK hand last passed it */
     ITEM_FREE = 1u << 4,     /* chunk is on its class free list */
     ITEM_STALE = 1u << 5,    /* meta: invalidated (md I / ms C<old> I), served with X */
@@ -82,7 +86,8 @@ struct item {
     _Atomic uint16_t state;       /* enum item_iflag | stripe << ITEM_STRIPE_SHIFT */
 };
 
-/* Bytes of header in front of the key: 28, plus 8 when items carry a CAS. */
+/* Bytes of header in front of the key: 28 plus the 8-byte cas field, with
+ * or without CAS (under -C the field holds the link sequence). */
 size_t item_hdr_size(bool use_cas);
 /* Whole size of an item (header, cas, key, value). */
 size_t item_total_size(bool use_cas, size_t nkey, size_t nbytes);
@@ -93,7 +98,11 @@ size_t item_size(const struct item *it);
 void item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t nkey,
                uint32_t flags, rel_time_t exptime, uint32_t nbytes, rel_time_t now);
 
+/* Writes the cas field (under -C: the link sequence, never shown). */
 void item_set_cas(struct item *it, uint64_t cas);
+/* The cas field as stored: the CAS, or under -C the link sequence (for
+ * flush_all). item_cas() (store.h) is what clients see: 0 under -C. */
+uint64_t item_seq(const struct item *it);
 char *item_key_mut(struct item *it);
 
 static inline uint8_t

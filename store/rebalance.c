@@ -5,7 +5,9 @@
  * that class's CLOCK hand (the next it would evict from), else one of the
  * few after it. Under the victim's class lock every carved chunk of the
  * page must be either free or a linked item nobody else references (a
- * chunk in some thread's cache counts as busy); such items are unlinked
+ * chunk in some thread's cache counts as busy, so every thread's cached
+ * chunks of the victim are taken back first, under the same class lock:
+ * tcache_steal_locked); such items are unlinked
  * (stripe locks are only trylocked, found as the CLOCK hand finds them:
  * lru.c) and the page's chunks are dropped from the free list. If any chunk is busy the items already
  * unlinked become free chunks of the victim and the move is abandoned.
@@ -143,13 +145,16 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
         if (v == NULL)
             return NULL;
         tried |= UINT64_C(1) << v->id;
+        /* chunks cached by any thread would pin the class's pages: they
+         * go back under the class lock the page is emptied under */
+        tcache_steal_begin();
         slab_lock(v);
         if (v->npages == 0) {
             slab_unlock(v);
+            tcache_steal_end();
             continue;
         }
-        /* our own cached chunks of the class would pin their pages */
-        tcache_drain_locked(v);
+        tcache_steal_locked(v);
         size_t first = v->hand_page < v->npages ? v->hand_page : 0;
         char *page = NULL;
         for (size_t k = 0; k < REBALANCE_PAGES && k < v->npages && page == NULL; k++) {
@@ -159,6 +164,7 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
                 page = p;
         }
         slab_unlock(v);
+        tcache_steal_end();
         if (page != NULL)
             return page;
     }

@@ -183,8 +183,8 @@ static void
 do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
     ht_assert_locked(hv);
-    if (opts.use_cas)
-        item_set_cas(it, cas != 0 ? cas : item_cas_next());
+    /* under -C, cas is 0: the item gets a link sequence flush_all reads */
+    item_set_cas(it, cas != 0 ? cas : item_cas_next());
     item_set_atime(it, now);
     item_iflag_clear(it, ITEM_FETCHED);
     item_incref(it);

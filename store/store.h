@@ -242,6 +242,9 @@ enum store_status store_arith(const char *key, size_t nkey, bool incr, uint64_t 
 /* flush_all: every item whose time is before `when` (rel time; <= now means
  * immediately) is invalid from `when` on. */
 void store_flush(rel_time_t when);
+/* flush_all with the client's delay (0: none), with memcached 1.6.45's
+ * rules for a delay of 1, over 30 days, or in the past: expire.c. */
+void store_flush_delay(int64_t delay);
 
 /* ---- statistics for `stats`, `stats slabs`, `stats items` ---- */
 

@@ -18,11 +18,64 @@
 #include <pthread.h>
 #include <string.h>
 
+/*
+ * A class's cache is a stack of handles whose top is one word: a version
+ * in the high 32 bits (bumped by every change) and the count in the low
+ * ones. The owner pushes and pops with a compare-and-swap on its own word
+ * (no lock); the page mover may take every chunk of another thread's cache
+ * (tcache_steal) with the same compare-and-swap, and the version keeps a
+ * pop-then-push by the owner from passing for "unchanged".
+ */
 struct tcache_class {
-    _Atomic uint32_t n;                 /* cached chunks, top of `chunks` */
-    uint32_t chunks[TCACHE_MAX];        /* handles */
+    _Atomic uint64_t top;               /* version << 32 | cached chunks */
+    _Atomic uint32_t chunks[TCACHE_MAX]; /* handles, [0, count) */
     store_counter_t items, bytes, requested;   /* signed, in two's complement */
 };
+
+static inline uint32_t
+top_count(uint64_t top)
+{
+    return (uint32_t)top;
+}
+
+static inline uint64_t
+top_next(uint64_t top, uint32_t count)
+{
+    return ((top >> 32) + 1) << 32 | count;
+}
+
+static inline uint32_t
+cached(struct tcache_class *k)
+{
+    return top_count(atomic_load_explicit(&k->top, memory_order_acquire));
+}
+
+/* Takes up to `want` handles off the top of k into out[] (the owner, or
+ * a thief under registry_lock); returns how many. */
+static uint32_t
+take(struct tcache_class *k, uint32_t want, uint32_t *out)
+{
+    uint64_t top = atomic_load_explicit(&k->top, memory_order_acquire);
+    for (;;) {
+        uint32_t n = top_count(top), got = want < n ? want : n;
+        for (uint32_t i = 0; i < got; i++)
+            out[i] = atomic_load_explicit(&k->chunks[n - 1 - i], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&k->top, &top, top_next(top, n - got),
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return got;
+    }
+}
+
+/* Pushes a handle (the owner only; the caller checked there is room). */
+static void
+push(struct tcache_class *k, uint32_t handle)
+{
+    uint64_t top = atomic_load_explicit(&k->top, memory_order_relaxed);
+    do
+        atomic_store_explicit(&k->chunks[top_count(top)], handle, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&k->top, &top, top_next(top, top_count(top) + 1),
+                                                  memory_order_release, memory_order_relaxed));
+}
 
 struct tcache {
     struct tcache *prev, *next;         /* registry, under registry_lock */
@@ -44,7 +97,7 @@ clear(struct tcache *t)
 {
     for (unsigned id = 0; id < STORE_CLASSES_MAX; id++) {
         struct tcache_class *k = &t->cls[id];
-        atomic_store_explicit(&k->n, 0, memory_order_relaxed);
+        atomic_store_explicit(&k->top, 0, memory_order_relaxed);
         atomic_store_explicit(&k->items, 0, memory_order_relaxed);
         atomic_store_explicit(&k->bytes, 0, memory_order_relaxed);
         atomic_store_explicit(&k->requested, 0, memory_order_relaxed);
@@ -57,10 +110,10 @@ static void
 give_back_locked(struct slab_class *c, struct tcache_class *k, uint32_t count)
 {
     slab_assert_locked(c);
-    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
-    for (; count > 0 && n > 0; count--)
-        slab_free_locked(c, slab_item(k->chunks[--n]));
-    atomic_store_explicit(&k->n, n, memory_order_relaxed);
+    uint32_t h[TCACHE_MAX];
+    uint32_t got = take(k, count < TCACHE_MAX ? count : TCACHE_MAX, h);
+    for (uint32_t i = 0; i < got; i++)
+        slab_free_locked(c, slab_item(h[i]));
 }
 
 static int64_t
@@ -78,7 +131,7 @@ thread_exit(void *arg)
     for (unsigned id = 1; id < STORE_CLASSES_MAX; id++) {
         struct tcache_class *k = &t->cls[id];
         struct slab_class *c = live ? slab_class_get(id) : NULL;
-        if (c != NULL && atomic_load_explicit(&k->n, memory_order_relaxed) > 0) {
+        if (c != NULL && cached(k) > 0) {
             slab_lock(c);
             give_back_locked(c, k, TCACHE_MAX);
             slab_unlock(c);
@@ -146,11 +199,10 @@ struct item *
 tcache_pop(unsigned clsid)
 {
     struct tcache_class *k = mine(clsid);
-    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
-    if (n == 0)
+    uint32_t h;
+    if (take(k, 1, &h) != 1)
         return NULL;
-    atomic_store_explicit(&k->n, n - 1, memory_order_relaxed);
-    struct item *it = slab_item(k->chunks[n - 1]);
+    struct item *it = slab_item(h);
     /* a cached chunk: no reference, neither FREE nor LINKED, of its class */
     STORE_ASSERT(item_refcount(it) == 0 && item_state(it) == 0 && slab_chunk_of_class(it, clsid));
     return it;
@@ -162,15 +214,13 @@ tcache_put_locked(struct slab_class *c, struct item *chunk)
     slab_assert_locked(c);
     STORE_ASSERT(!(item_state(chunk) & (ITEM_FREE | ITEM_LINKED)) && slab_chunk_of_class(chunk, c->id));
     struct tcache_class *k = mine(c->id);
-    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
-    if (n >= c->cache_max) {
+    if (cached(k) >= c->cache_max) {
         slab_free_locked(c, chunk);
         return;
     }
     atomic_store_explicit(&chunk->refcount, 0, memory_order_relaxed);
     atomic_store_explicit(&chunk->state, 0, memory_order_relaxed);
-    k->chunks[n] = slab_handle(chunk);
-    atomic_store_explicit(&k->n, n + 1, memory_order_relaxed);
+    push(k, slab_handle(chunk));
 }
 
 void
@@ -184,8 +234,7 @@ tcache_free(struct item *it)
     STAT_SUB(k->requested, item_size(it));
     atomic_store_explicit(&it->state, 0, memory_order_relaxed);
     struct slab_class *c = slab_class_get(clsid);
-    uint32_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
-    if (n >= c->cache_max) {
+    if (cached(k) >= c->cache_max) {
         slab_lock(c);
         if (c->cache_max == 0) {
             slab_free_locked(c, it);
@@ -194,16 +243,35 @@ tcache_free(struct item *it)
         }
         give_back_locked(c, k, c->cache_batch);
         slab_unlock(c);
-        n = atomic_load_explicit(&k->n, memory_order_relaxed);
     }
-    k->chunks[n] = slab_handle(it);
-    atomic_store_explicit(&k->n, n + 1, memory_order_relaxed);
+    push(k, slab_handle(it));
 }
 
 void
 tcache_drain_locked(struct slab_class *c)
 {
     give_back_locked(c, mine(c->id), TCACHE_MAX);
+}
+
+void
+tcache_steal_begin(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+
+void
+tcache_steal_locked(struct slab_class *c)
+{
+    if (!live)
+        return;
+    for (struct tcache *t = registry; t != NULL; t = t->next)
+        give_back_locked(c, &t->cls[c->id], TCACHE_MAX);
+}
+
+void
+tcache_steal_end(void)
+{
+    pthread_mutex_unlock(&registry_lock);
 }
 
 void
@@ -227,7 +295,7 @@ tcache_totals(unsigned clsid, struct tcache_totals *out)
     *out = left[clsid];
     for (struct tcache *t = registry; t != NULL; t = t->next) {
         struct tcache_class *k = &t->cls[clsid];
-        out->cached += atomic_load_explicit(&k->n, memory_order_relaxed);
+        out->cached += cached(k);
         out->items += get(&k->items);
         out->bytes += get(&k->bytes);
         out->requested += get(&k->requested);

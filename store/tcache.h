@@ -18,8 +18,10 @@
  * A cached chunk has iflags 0, neither FREE nor LINKED, so everyone else
  * sees it as in use: the CLOCK hand skips it and the page mover leaves
  * its page alone. A thread can hand back its own cached chunks of a class
- * (tcache_drain_locked). Other threads' chunks come back through their own
- * flushes, or when the thread exits.
+ * (tcache_drain_locked). The page mover, short of a page, takes back every
+ * thread's cached chunks of its victim class (tcache_steal_locked): each cache's
+ * top is one word that owner and thief change by compare-and-swap, so the
+ * owner never takes a lock for it.
  */
 #ifndef MCD_STORE_TCACHE_H
 #define MCD_STORE_TCACHE_H
@@ -74,6 +76,15 @@ void tcache_free(struct item *it);
 /* Gives this thread's cached chunks of class c back to its free list.
  * Class lock held. */
 void tcache_drain_locked(struct slab_class *c);
+/* The page mover, so that cached chunks pin no page of its victim:
+ * tcache_steal_begin() takes registry_lock (call it with no class lock
+ * held), then under the victim's class lock tcache_steal_locked() gives
+ * every live thread's cached chunks of that class back to its free list;
+ * the page is emptied under that same class lock, so no thread can cache
+ * its chunks again meanwhile. tcache_steal_end() drops registry_lock. */
+void tcache_steal_begin(void);
+void tcache_steal_locked(struct slab_class *c);
+void tcache_steal_end(void);
 
 /* This thread's counter changes for class `clsid`. */
 void tcache_count_items(unsigned clsid, int64_t items, int64_t bytes);

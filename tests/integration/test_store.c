@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "tests/lib/harness.h"
 
@@ -302,4 +303,178 @@ Test(store, flush_and_verbosity_from_many_connections, .timeout = 120)
     mcd_conn_close(c);
     int status = mcd_stop(srv); /* the main thread logs the signal at verbosity 1 */
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status 0x%x", status);
+}
+
+/* ---- flush_all delays, with and without -C ---- */
+
+struct flush_case {
+    const char *req;   /* sent after "set a" */
+    const char *reply; /* expected for req */
+};
+
+/* memcached 1.6.45's answers (recorded from it): an immediate flush drops
+ * what was linked before it, not what is set after it in the same second,
+ * even under -C; a delay of 1 flushes the rest of the second; a delay over
+ * 30 days is a unix time, and one before the server started flushes
+ * nothing and cancels a pending delayed flush; an immediate flush is not
+ * undone by a later delayed one. */
+static const struct flush_case flush_cases[] = {
+    {"flush_all\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 0\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all -1\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 1\r\nset k 0 0 1\r\n1\r\nget a k\r\n", "OK\r\nSTORED\r\nEND\r\n"},
+    {"flush_all 2592000\r\nget a\r\n", "OK\r\nVALUE a 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 2592001\r\nget a\r\n", "OK\r\nVALUE a 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all 60\r\nflush_all 2592001\r\nget a\r\n", "OK\r\nOK\r\nVALUE a 0 1\r\n1\r\nEND\r\n"},
+    {"flush_all\r\nflush_all 60\r\nget a\r\n", "OK\r\nOK\r\nEND\r\n"},
+    {"flush_all\r\nflush_all 2592001\r\nget a\r\n", "OK\r\nOK\r\nEND\r\n"},
+};
+
+static void flush_delays(struct mcd_server *srv, const char *who)
+{
+    for (size_t i = 0; i < sizeof(flush_cases) / sizeof(flush_cases[0]); i++) {
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert_not_null(c);
+        cr_assert(mcd_roundtrip(c, "flush_all\r\nset a 0 0 1\r\n1\r\n", "OK\r\nSTORED\r\n"));
+        cr_expect(mcd_roundtrip(c, flush_cases[i].req, flush_cases[i].reply), "%s: %s", who,
+                  flush_cases[i].req);
+        mcd_conn_close(c);
+    }
+    /* unix times: 30 s ago (after memcached's clock origin, 62 s before
+     * its start: flushes what is linked), 100 s ago (before it: nothing),
+     * an hour ahead (nothing yet) */
+    static const struct {
+        int offset;
+        const char *reply;
+    } abs_cases[] = {
+        {-30, "OK\r\nSTORED\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+        {-100, "OK\r\nSTORED\r\nVALUE a 0 1\r\n1\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+        {3600, "OK\r\nSTORED\r\nVALUE a 0 1\r\n1\r\nVALUE k 0 1\r\n1\r\nEND\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(abs_cases) / sizeof(abs_cases[0]); i++) {
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert_not_null(c);
+        cr_assert(mcd_roundtrip(c, "flush_all\r\nset a 0 0 1\r\n1\r\n", "OK\r\nSTORED\r\n"));
+        char req[96];
+        snprintf(req, sizeof(req), "flush_all %lld\r\nset k 0 0 1\r\n1\r\nget a k\r\n",
+                 (long long)time(NULL) + abs_cases[i].offset);
+        cr_expect(mcd_roundtrip(c, req, abs_cases[i].reply), "%s: now %+d", who, abs_cases[i].offset);
+        mcd_conn_close(c);
+    }
+}
+
+Test(store, flush_delays_match_memcached, .timeout = 60)
+{
+    on_both(NULL, flush_delays);
+}
+
+Test(store, flush_delays_match_memcached_without_cas, .timeout = 60)
+{
+    static const char *const args[] = {"-C", NULL};
+    on_both(args, flush_delays);
+}
+
+/* Binary Flush (0x08) with a 4-byte delay of 2592001, a unix time long
+ * past: nothing is flushed, as in text. */
+static void binary_flush_past(struct mcd_server *srv, const char *who)
+{
+    struct mcd_conn *t = mcd_conn_open(srv), *b = mcd_conn_open(srv);
+    cr_assert(t != NULL && b != NULL);
+    cr_assert(mcd_roundtrip(t, "set k 0 0 1\r\n1\r\n", "STORED\r\n"));
+    static const unsigned char req[] = {0x80, 0x08, 0, 0, 4, 0, 0, 0, 0, 0, 0, 4,
+                                        0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0x00, 0x27, 0x8d, 0x01}; /* 2592001 */
+    static const unsigned char want[] = {0x81, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    cr_assert(mcd_send(b, req, sizeof(req)));
+    cr_expect(mcd_expect(b, (const char *)want, sizeof(want), "flush reply"), "%s", who);
+    cr_expect(mcd_roundtrip(t, "get k\r\n", "VALUE k 0 1\r\n1\r\nEND\r\n"), "%s", who);
+    mcd_conn_close(t);
+    mcd_conn_close(b);
+}
+
+Test(store, binary_flush_past_unix_time_flushes_nothing, .timeout = 60)
+{
+    on_both(NULL, binary_flush_past);
+}
+
+/* ---- small -m, several workers: a set never runs out of memory ---- */
+
+/* Values of many sizes, each size a new slab class, set round-robin over
+ * `nconns` connections (so over several workers, whose chunk caches hold
+ * chunks of each class's page): memcached stores every one, and so must
+ * mcd while it may evict (its page mover takes back every worker's cached
+ * chunks of the class it takes a page from). */
+static int oom_nconns;
+static size_t oom_nsizes;
+static size_t oom_sizes[64];
+
+static void sets_round_robin(struct mcd_server *srv, const char *who)
+{
+    struct mcd_conn *c[8];
+    for (int i = 0; i < oom_nconns; i++) {
+        c[i] = mcd_conn_open(srv);
+        cr_assert_not_null(c[i]);
+    }
+    char *val = malloc(oom_sizes[0] + 2);
+    size_t cap = oom_sizes[0];
+    cr_assert_not_null(val);
+    for (size_t j = 0; j < oom_nsizes; j++) {
+        size_t n = oom_sizes[j];
+        if (n > cap) {
+            char *v = realloc(val, n + 2);
+            cr_assert_not_null(v);
+            val = v;
+            cap = n;
+        }
+        memset(val, 'v', n);
+        memcpy(val + n, "\r\n", 2);
+        struct mcd_conn *k = c[j % (size_t)oom_nconns];
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "set k%zu 0 0 %zu\r\n", j, n);
+        cr_assert(mcd_sendstr(k, cmd) && mcd_send(k, val, n + 2));
+        cr_assert(mcd_expectstr(k, "STORED\r\n"), "%s: set %zu of %zu bytes on connection %zu", who, j, n,
+                  j % (size_t)oom_nconns);
+    }
+    free(val);
+    for (int i = 0; i < oom_nconns; i++)
+        mcd_conn_close(c[i]);
+}
+
+/* The divergence as found: -m 8, default -t 4, four connections. */
+Test(store, small_memory_many_workers_never_out_of_memory, .timeout = 60)
+{
+    static const size_t sizes[] = {48, 60, 75, 93, 117, 146, 183, 228, 286, 357, 447};
+    oom_nconns = 4;
+    oom_nsizes = sizeof(sizes) / sizeof(sizes[0]);
+    memcpy(oom_sizes, sizes, sizeof(sizes));
+    static const char *const args[] = {"-m", "8", NULL};
+    on_both(args, sets_round_robin);
+}
+
+/* The same with seeded random sizes (40 B .. 400 KB), 2..8 connections,
+ * -m 2..16 and -t 1..8. */
+Test(store, small_memory_random_never_out_of_memory, .timeout = 240)
+{
+    unsigned seed = 20261206;
+    for (int round = 0; round < 8; round++) {
+        char m[8], t[8];
+        snprintf(m, sizeof(m), "%d", 2 + rand_r(&seed) % 15);
+        snprintf(t, sizeof(t), "%d", 1 + rand_r(&seed) % 8);
+        oom_nconns = 2 + rand_r(&seed) % 7;
+        oom_nsizes = 10 + (size_t)(rand_r(&seed) % 50);
+        for (size_t j = 0; j < oom_nsizes; j++) {
+            /* 40 * 1.25^k, k skewed low: most small, some a large share
+             * of a page (k = 41: about 380 KB) */
+            unsigned k = (unsigned)(rand_r(&seed) % 42) * (unsigned)(rand_r(&seed) % 42) / 41;
+            size_t n = 40;
+            while (k-- > 0)
+                n += n / 4;
+            oom_sizes[j] = n;
+        }
+        const char *args[] = {"-m", m, "-t", t, NULL};
+        cr_log_info("round %d: -m %s -t %s, %d connections, %zu sets", round, m, t, oom_nconns,
+                    oom_nsizes);
+        on_both(args, sets_round_robin);
+    }
 }

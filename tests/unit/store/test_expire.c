@@ -212,3 +212,81 @@ Test(expire, sweep_budget_resumes)
     store_info(&si);
     cr_assert_eq(si.curr_items, 0);
 }
+
+/* Under -C the same-second set after an immediate flush survives too:
+ * items carry a link sequence clients never see as a CAS. */
+Test(expire, flush_now_without_cas_keeps_later_sets)
+{
+    start(false, false);
+    put("a", "1", 0);
+    store_flush_delay(0);
+    put("k", "2", 0);
+    cr_expect_eq(get1("a"), 0);
+    cr_expect_eq(get1("k"), '2');
+    /* a later delayed flush does not bring "a" back */
+    put("a", "3", 0);
+    store_flush_delay(0);
+    store_flush_delay(60);
+    cr_expect_eq(get1("a"), 0);
+}
+
+/* Delays as memcached 1.6.45: 1 flushes the rest of this second, n from
+ * now + n - 1 on flushes what was set until then, a unix time before the
+ * start flushes nothing and cancels a pending flush. */
+static void
+flush_delays(bool use_cas)
+{
+    start(use_cas, false);
+    put("a", "1", 0);
+    store_flush_delay(1);
+    put("k", "2", 0);
+    cr_expect_eq(get1("a"), 0);
+    cr_expect_eq(get1("k"), 0);
+    store_clock_set(1001);
+    put("b", "3", 0);
+    store_flush_delay(3); /* bound 1003 */
+    store_clock_set(1002);
+    put("c", "4", 0);
+    cr_expect_eq(get1("b"), '3');
+    store_clock_set(1003);
+    put("d", "5", 0);
+    cr_expect_eq(get1("b"), 0);
+    cr_expect_eq(get1("c"), 0);
+    cr_expect_eq(get1("d"), 0);
+    store_clock_set(1004);
+    put("e", "6", 0);
+    cr_expect_eq(get1("e"), '6');
+    store_flush_delay(60);
+    store_flush_delay(STORE_REALTIME_MAXDELTA + 1); /* unix time long past */
+    store_clock_set(1100);
+    cr_expect_eq(get1("e"), '6');
+}
+
+Test(expire, flush_delays_with_cas)
+{
+    flush_delays(true);
+}
+
+Test(expire, flush_delays_without_cas)
+{
+    flush_delays(false);
+}
+
+/* An absolute time after the start but already past: every item linked
+ * so far is flushed (memcached's oldest_cas), with or without -C. */
+Test(expire, flush_absolute_past)
+{
+    for (int cas = 0; cas < 2; cas++) {
+        start(cas, false);
+        put("a", "1", 0);
+        store_clock_set(1010);
+        put("b", "2", 0);
+        store_flush_delay(store_clock_epoch() + 1005);
+        cr_expect_eq(get1("a"), 0);
+        cr_expect_eq(get1("b"), 0);
+        put("c", "3", 0);
+        cr_expect_eq(get1("c"), '3');
+        if (cas == 0)
+            store_teardown(); /* the suite's .fini tears down the last one */
+    }
+}

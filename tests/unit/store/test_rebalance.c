@@ -132,6 +132,70 @@ Test(rebalance, own_cached_chunks_do_not_pin_the_page, .fini = fini)
     item_release(big);
 }
 
+/* Another thread's cached chunks would pin the page just as well: the
+ * mover takes every thread's cached chunks of its victim class back
+ * (tcache_steal), the thread being alive and idle meanwhile. */
+struct filler {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stage; /* 1: filled, 2: may exit */
+    int n;
+};
+
+static void *fill_and_wait(void *arg)
+{
+    struct filler *f = arg;
+    struct store_tstats mine;
+    memset(&mine, 0, sizeof(mine));
+    /* small items until a set evicts a batch: this thread caches it */
+    for (f->n = 0; mine.evictions == 0; f->n++) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "s%d", f->n);
+        enum store_status st;
+        struct item *it = store_alloc(key, (size_t)kl, 0, 0, 40, &mine, &st);
+        cr_assert_not_null(it);
+        memset(item_data(it), 's', 40);
+        cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &mine), STORE_OK);
+        item_release(it);
+    }
+    pthread_mutex_lock(&f->lock);
+    f->stage = 1;
+    pthread_cond_broadcast(&f->cond);
+    while (f->stage != 2)
+        pthread_cond_wait(&f->cond, &f->lock);
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+Test(rebalance, other_threads_cached_chunks_do_not_pin_the_page, .fini = fini)
+{
+    start(true);
+    enum store_status st;
+    struct item *big = store_alloc("big0", 4, 0, 0, 600000, &ts, &st);
+    cr_assert_not_null(big);
+    cr_assert_eq(store_link(big, STORE_SET, 0, NULL, &ts), STORE_OK);
+    struct filler f = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, fill_and_wait, &f), 0);
+    pthread_mutex_lock(&f.lock);
+    while (f.stage != 1)
+        pthread_cond_wait(&f.cond, &f.lock);
+    pthread_mutex_unlock(&f.lock);
+    /* a third class, set by this thread while the filler is alive */
+    enum store_status got = put("mid", 0, 5000, 'm');
+    pthread_mutex_lock(&f.lock);
+    f.stage = 2;
+    pthread_cond_broadcast(&f.cond);
+    pthread_mutex_unlock(&f.lock);
+    pthread_join(th, NULL);
+    cr_assert_eq(got, STORE_OK);
+    struct item *it = store_get("mid0", 4, false, true, &ts);
+    cr_assert_not_null(it);
+    cr_assert_eq(item_data(it)[4999], 'm');
+    item_release(it);
+    item_release(big);
+}
+
 Test(rebalance, no_move_without_eviction, .fini = fini)
 {
     start(false);
