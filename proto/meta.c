@@ -227,19 +227,7 @@ size_t meta_base64_encode(const char *in, size_t n, char *out, size_t out_cap)
 
 static bool num_u64(const char *p, size_t n, uint64_t *out)
 {
-    uint64_t v = 0;
-    if (n == 0 || n > META_NUM64_LEN_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
+    return n <= META_NUM64_LEN_MAX && token_parse_digits_u64(p, n, out);
 }
 
 static bool num_u32(const char *p, size_t n, uint32_t *out)
