@@ -72,10 +72,7 @@ static void store_values(const struct mcd_server *srv, const char *prefix, int n
 {
     struct mcd_conn *c = mcd_conn_open(srv);
     cr_assert_not_null(c);
-    char *v = malloc(size + 2);
-    cr_assert_not_null(v);
-    memset(v, 'v', size);
-    memcpy(v + size, "\r\n", 2);
+    char *v = mcd_data_block(size, 'v');
     for (int i = 0; i < n; i++) {
         char hdr[128];
         snprintf(hdr, sizeof(hdr), "set %s%d 0 0 %zu\r\n", prefix, i, size);

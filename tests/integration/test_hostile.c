@@ -281,10 +281,7 @@ Test(hostile, value_far_above_item_max, .timeout = 30)
     cr_assert_not_null(c);
     cr_assert(mcd_roundtrip(c, "set huge 0 0 3\r\nold\r\n", "STORED\r\n"));
     size_t n = 20u << 20;
-    char *v = malloc(n + 2);
-    cr_assert_not_null(v);
-    memset(v, 'h', n);
-    memcpy(v + n, "\r\n", 2);
+    char *v = mcd_data_block(n, 'h');
     cr_assert(mcd_sendstr(c, "set huge 0 0 20971520\r\n"));
     cr_assert(mcd_send(c, v, n + 2));
     cr_expect(mcd_expectstr(c, "SERVER_ERROR object too large for cache\r\n"));

@@ -369,10 +369,7 @@ static void value_boundary(const char *const flags[], size_t max1)
             memset(key, 'k', nkey);
             key[nkey] = '\0';
             snprintf(hdr, sizeof(hdr), "set %s 0 0 %zu\r\n", key, len);
-            char *val = malloc(len + 2);
-            cr_assert_not_null(val);
-            memset(val, 'v', len);
-            memcpy(val + len, "\r\n", 2);
+            char *val = mcd_data_block(len, 'v');
             cr_assert(mcd_sendstr(c, hdr));
             cr_assert(mcd_send(c, val, len + 2));
             free(val);

@@ -44,10 +44,7 @@ static void set_get_big(struct mcd_server *srv, const char *who)
 {
     struct mcd_conn *c = mcd_conn_open(srv);
     cr_assert_not_null(c);
-    char *val = malloc(big_len + 2);
-    cr_assert_not_null(val);
-    memset(val, 'v', big_len);
-    memcpy(val + big_len, "\r\n", 2);
+    char *val = mcd_data_block(big_len, 'v');
     for (int i = 0; i < 150; i++) {
         char cmd[96];
         snprintf(cmd, sizeof(cmd), "set big%d 0 0 %zu\r\n", i, big_len);

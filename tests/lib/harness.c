@@ -773,3 +773,13 @@ long long mcd_stat_ll(struct mcd_conn *c, const char *sub, const char *name)
     free(s);
     return v;
 }
+
+char *mcd_data_block(size_t len, char fill)
+{
+    char *b = malloc(len + 2);
+    if (b == NULL)
+        abort();
+    memset(b, fill, len);
+    memcpy(b + len, "\r\n", 2);
+    return b;
+}

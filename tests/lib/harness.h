@@ -140,6 +140,10 @@ int mcd_pattern_match(const char *pat, size_t plen, const char *actual, size_t a
 /* Same, but 1 means the whole pattern matched the first *used bytes. */
 int mcd_pattern_prefix(const char *pat, size_t plen, const char *actual, size_t alen, size_t *used);
 
+/* A storage command's data block: len bytes of fill, then "\r\n" (len + 2
+ * bytes, malloc'd; aborts when out of memory). */
+char *mcd_data_block(size_t len, char fill);
+
 /* Escapes bytes C-style (\r \n \\ \xHH) into a malloc'd string. */
 char *mcd_escape(const void *buf, size_t len);
 
