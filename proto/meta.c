@@ -125,7 +125,9 @@ bool meta_is_meta(const char *buf, size_t len)
     if (strchr("gsdane", buf[i + 1]) == NULL || buf[i + 1] == '\0')
         return false;
     char c = buf[i + 2];
-    return c == ' ' || c == '\r' || c == '\n'; /* "mg\0" is an unknown command */
+    /* "mg\0" is an unknown command; "mn\n" is a line too short for any
+     * command (text_parse answers it) */
+    return c == ' ' || c == '\r';
 }
 
 static enum proto_status cerr(const char **errmsg, const char *msg)

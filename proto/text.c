@@ -15,7 +15,8 @@
  *  Lines and tokens
  *   "get a\n" (bare LF)                  -> served like "get a\r\n"
  *   "get a\r\r\n"                        -> one "\r" stripped: key "a\r" (miss)
- *   "", "\r", " ", "x", "\0" (< 2 bytes) -> CE BCLF
+ *   at most 2 bytes before the "\n", any "\r" counted: "", "\r", " ",
+ *   "x", "\0", "ab" and "mn" with a bare LF  -> CE BCLF
  *   "ab", "   ", "x\0yz"                 -> ERROR
  *   "  get a" (leading spaces)           -> ERROR (the command is empty)
  *   "GET a", "getx a", "get\ta"          -> ERROR (exact, case-sensitive names)
@@ -458,8 +459,10 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
 
     memset(req, 0, sizeof(*req));
     *consumed = linelen + 1;
-    /* too short to hold a command: CE, before the NUL cut */
-    if (linelen < TEXT_LINE_MIN || (linelen == TEXT_LINE_MIN && buf[1] == '\r'))
+    /* too short to hold a command: CE, before the NUL cut. 1.6.45 counts
+     * the line as it came, "\r" included: "ab\n" and "a\r\n" are too short,
+     * "ab\r\n" is not */
+    if (linelen <= TEXT_LINE_MIN)
         return client_error(errmsg, MSG_BCLF);
 
     size_t n = token_line_len(buf, linelen);

@@ -458,6 +458,8 @@ Test(text_parse, unknown_and_arity_errors)
         {"\r\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
         {" \r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
         {"x\r\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
+        {"ab\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
+        {"mn\n", PROTO_CLIENT_ERROR, BCLF, false, 0},
         /* unknown commands */
         {"   \r\n", PROTO_ERROR, NULL, false, 0},
         {"ab\r\n", PROTO_ERROR, NULL, false, 0},
