@@ -182,6 +182,21 @@ static void add_value(struct gen *g, struct mcd_buf *b, size_t n, bool numeric)
         mcd_buf_addc(b, (unsigned char)VALCH[R(sizeof(VALCH) - 1)]);
 }
 
+/* A storage value's length: for a numeric key (when may_number), three
+ * times in four a number, written into num[32] as the value to send;
+ * otherwise a random length (num stays ""). */
+static size_t pick_value_len(struct gen *g, bool may_number, char num[32])
+{
+    if (may_number && CH(3, 4)) {
+        struct mcd_buf t = {0};
+        add_value(g, &t, 1, true);
+        snprintf(num, 32, "%s", (char *)t.p);
+        free(t.p);
+        return strlen(num);
+    }
+    return value_len(g);
+}
+
 static const char *ttl_tok(struct gen *g)
 {
     static const char *const ok[] = {"0", "0", "100000", "-1", "4000000000", "2592001", "3999999999"};
@@ -244,16 +259,7 @@ static void text_storage(struct gen *g)
     mcd_buf_addf(&b, " %s %s ", flags_tok(g), ttl_tok(g));
 
     char num[32] = "";
-    size_t vlen;
-    if (numeric && !badlen && CH(3, 4)) {
-        struct mcd_buf t = {0};
-        add_value(g, &t, 1, true);
-        snprintf(num, sizeof(num), "%s", (char *)t.p);
-        free(t.p);
-        vlen = strlen(num);
-    } else {
-        vlen = value_len(g);
-    }
+    size_t vlen = pick_value_len(g, numeric && !badlen, num);
 
     static const char *const badlens[] = {"-1", "abc", "4294967297", "", "1x", "-0"};
     bool badtok = BAD(1, 25);
@@ -465,15 +471,7 @@ static void meta_cmd(struct gen *g)
         key_at = b.len;
         add_key(g, &b, CH(1, 5));
         numeric = is_numeric_key(&b, key_at, strlen(g->prefix));
-        if (numeric && !badlen && CH(3, 4)) {
-            struct mcd_buf t = {0};
-            add_value(g, &t, 1, true);
-            snprintf(num, sizeof(num), "%s", (char *)t.p);
-            free(t.p);
-            vlen = strlen(num);
-        } else {
-            vlen = value_len(g);
-        }
+        vlen = pick_value_len(g, numeric && !badlen, num);
         if (badtok) {
             static const char *const bl[] = {"-1", "abc", "", "S3", "4294967297"};
             mcd_buf_addf(&b, " %s", PICK(bl));
