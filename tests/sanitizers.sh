@@ -62,48 +62,40 @@ show_failures() {
     done
 }
 
-run_asan() {
-    d=$tmp/asan
-    echo "sanitizers: ASan+UBSan build in $d"
+# Builds a copy of the tree in $tmp/$1, configured with $2, and runs make
+# check over every test but those named in $3; $4 names the build in the
+# messages; the remaining arguments (VAR=value) are the tests' environment.
+check_copy() {
+    d=$tmp/$1 flag=$2 skips=$3 what=$4
+    shift 4
+    echo "sanitizers: $what build in $d"
     copy "$d" || return 1
     cd "$d" || return 1
-    ./configure --enable-werror --enable-sanitizers >/dev/null || return 1
+    ./configure --enable-werror "$flag" >/dev/null || return 1
     make -j"$jobs" >/dev/null || return 1
     tests=
     for t in $(make -s print-tests); do
-        case " $skip " in *" $t "*) echo "sanitizers: skipping $t" ;; *) tests="$tests $t" ;; esac
+        case " $skips " in *" $t "*) echo "sanitizers: $what: skipping $t" ;; *) tests="$tests $t" ;; esac
     done
-    if ! ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        make -j"$jobs" check TESTS="$tests" >make-check.out 2>&1; then
+    if ! env "$@" make -j"$jobs" check TESTS="$tests" >make-check.out 2>&1; then
         grep -E '^(FAIL|ERROR|# )' make-check.out || true
         show_failures "$d"
-        echo "sanitizers: ASan+UBSan FAILED"
+        echo "sanitizers: $what FAILED"
         return 1
     fi
     grep -E '^# (TOTAL|PASS|FAIL)' make-check.out
-    echo "sanitizers: ASan+UBSan passed"
+    echo "sanitizers: $what passed"
 }
 
+run_asan() {
+    check_copy asan --enable-sanitizers "$skip" "ASan+UBSan" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
+        UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+}
+
+# the store's invariant asserts on (--enable-debug)
 run_debug() {
-    d=$tmp/debug
-    echo "sanitizers: debug build (store asserts) in $d"
-    copy "$d" || return 1
-    cd "$d" || return 1
-    ./configure --enable-werror --enable-debug >/dev/null || return 1
-    make -j"$jobs" >/dev/null || return 1
-    tests=
-    for t in $(make -s print-tests); do
-        case " ${DEBUG_SKIP:-} " in *" $t "*) echo "sanitizers: debug: skipping $t" ;; *) tests="$tests $t" ;; esac
-    done
-    if ! make -j"$jobs" check TESTS="$tests" >make-check.out 2>&1; then
-        grep -E '^(FAIL|ERROR|# )' make-check.out || true
-        show_failures "$d"
-        echo "sanitizers: debug build FAILED"
-        return 1
-    fi
-    grep -E '^# (TOTAL|PASS|FAIL)' make-check.out
-    echo "sanitizers: debug build passed"
+    check_copy debug --enable-debug "${DEBUG_SKIP:-}" "debug"
 }
 
 run_tsan() {
