@@ -31,8 +31,12 @@
 static void encode_all(struct reply *r, const struct mc_request *req)
 {
     static const char value[] = "0123456789abcdef";
-    for (int s = MC_OK; s <= MC_VERSION; s++) {
+    for (int s = MC_OK; s <= MC_SHUTDOWN_DISABLED; s++) {
         struct mc_result res = {.status = (enum mc_status)s, .flags = 0xdeadbeef, .cas = 42, .number = 7};
+        if (s == MC_CLIENT_ERROR || s == MC_DETAIL_DUMP) {
+            res.data = "END\r\n";
+            res.nbytes = 5;
+        }
         if (s == MC_VALUE || s == MC_VERSION) {
             res.key = req->key;
             res.nkey = req->nkey;
@@ -128,8 +132,8 @@ int fuzz_binary_input(const uint8_t *data, size_t size)
             FUZZ_CHECK(req.nkey <= PROTO_KEY_MAX);
             if (req.nkey > 0)
                 FUZZ_CHECK(req.key >= pkt && req.key + req.nkey <= pkt + consumed);
-            if (req.args_len > 0)
-                FUZZ_CHECK(req.args >= pkt && req.args + req.args_len <= pkt + consumed);
+            if (req.args_len > 0) /* a Stat key, named as the text group it asks for */
+                FUZZ_CHECK(req.cmd == MC_CMD_STATS && strlen(req.args) == req.args_len);
             FUZZ_CHECK(!req.noreply);
             if (req.vlen > 0)
                 FUZZ_CHECK(req.cmd == MC_CMD_SET || req.cmd == MC_CMD_ADD || req.cmd == MC_CMD_REPLACE ||

@@ -98,9 +98,13 @@ static void encode_ok(struct reply *r, const struct mc_request *req)
         res.status = MC_FLUSHED;
         break;
     default:
-        res.status = (enum mc_status)(req->vlen % (MC_VERSION + 1));
+        res.status = (enum mc_status)(req->vlen % (MC_SHUTDOWN_DISABLED + 1));
         if (res.status == MC_VALUE)
             res.status = MC_STORED;
+        if (res.status == MC_CLIENT_ERROR || res.status == MC_DETAIL_DUMP) {
+            res.data = "bad data chunk";
+            res.nbytes = 14;
+        }
         break;
     }
     FUZZ_CHECK(text_encode_result(r, req->cmd, &res) == 0);

@@ -290,6 +290,27 @@ static void request_start(struct mc_request *req, const struct binary_header *h)
     req->opaque = h->opaque;
 }
 
+/*
+ * A Stat key, matched as memcached 1.6.45 matches it over the binary
+ * protocol (binary_stat_group), becomes the group's name as the text
+ * protocol spells it, so the command layer lists groups one way for both.
+ * A key memcached does not know over binary (even one text knows, such as
+ * "conns") becomes BINARY_STAT_UNKNOWN_NAME, which no group has.
+ */
+static void stat_args(struct mc_request *req, const char *key, size_t nkey)
+{
+    static const char *const names[] = {
+        [BINARY_STAT_GENERAL] = "",           [BINARY_STAT_RESET] = "reset",
+        [BINARY_STAT_SETTINGS] = "settings",  [BINARY_STAT_ITEMS] = "items",
+        [BINARY_STAT_SLABS] = "slabs",        [BINARY_STAT_SIZES] = "sizes",
+        [BINARY_STAT_DETAIL_ON] = "detail on", [BINARY_STAT_DETAIL_OFF] = "detail off",
+        [BINARY_STAT_DETAIL_DUMP] = "detail dump", [BINARY_STAT_UNKNOWN] = BINARY_STAT_UNKNOWN_NAME,
+    };
+    enum binary_stat_group g = binary_stat_group(key, nkey);
+    req->args = g == BINARY_STAT_GENERAL ? NULL : names[g];
+    req->args_len = strlen(names[g]);
+}
+
 enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *req, size_t *consumed,
                                uint16_t *err_status)
 {
@@ -393,8 +414,7 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
         }
         break;
     case SHAPE_STAT:
-        req->args = h.keylen > 0 ? buf + BINARY_HEADER_LEN : NULL;
-        req->args_len = h.keylen;
+        stat_args(req, buf + BINARY_HEADER_LEN, h.keylen);
         break;
     default:
         break;
@@ -641,6 +661,26 @@ int binary_encode_result(struct reply *r, const struct mc_request *req, const st
         pk.body = res->data;
         pk.nbody = res->data != NULL ? res->nbytes : 0;
         break;
+    case MC_STATS_END:
+    case MC_RESET:
+        return binary_encode_stat(r, req, NULL, NULL);
+    case MC_DETAIL_DUMP:
+        /* memcached sends the dump as one stat, "detailed", then the end */
+        if (binary_encode_stat(r, req, "detailed", res->data) != 0)
+            return -1;
+        return binary_encode_stat(r, req, NULL, NULL);
+    case MC_UNKNOWN:
+        /* an unknown stats group is "Not found", as memcached answers it */
+        return binary_encode_status(r, req, req->cmd == MC_CMD_STATS ? BINARY_STATUS_KEY_ENOENT
+                                                                   : BINARY_STATUS_UNKNOWN_COMMAND);
+    case MC_CLIENT_ERROR:
+        return binary_encode_status(r, req, BINARY_STATUS_EINVAL);
+    case MC_ALLOC_FAILED:
+        return binary_encode_error(r, req, BINARY_STATUS_ENOMEM, "Out of memory allocating item");
+    case MC_FLUSH_DISABLED:
+        return binary_encode_status(r, req, BINARY_STATUS_AUTH_ERROR);
+    case MC_SHUTDOWN_DISABLED:
+        return binary_encode_status(r, req, BINARY_STATUS_UNKNOWN_COMMAND);
     case MC_OK:
     case MC_DELETED:
     case MC_FLUSHED:
@@ -649,3 +689,7 @@ int binary_encode_result(struct reply *r, const struct mc_request *req, const st
     }
     return encode_packet(r, req, &pk);
 }
+
+/* ---- the encoder table (proto.h) ---- */
+
+const struct mc_encoder binary_encoder = {.result = binary_encode_result, .stat = binary_encode_stat};

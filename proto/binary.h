@@ -218,7 +218,11 @@ const char *binary_status_text(uint16_t status);
  *   Flush(Q)              MC_CMD_FLUSH_ALL; has_delay and delay when the
  *                         optional 4-byte extras are present.
  *   Noop / Version / Quit(Q)  MC_CMD_NOOP / MC_CMD_VERSION / MC_CMD_QUIT.
- *   Stat                  MC_CMD_STATS; args/args_len = the key (may be empty).
+ *   Stat                  MC_CMD_STATS; args/args_len = the group the key asks
+ *                         for, as the text protocol names it ("settings",
+ *                         "detail on", ...; NULL/0 for the general stats;
+ *                         BINARY_STAT_UNKNOWN_NAME when memcached knows no
+ *                         such group over binary): see binary_stat_group().
  * Always: opcode, opaque, quiet, return_key (GetK, GetKQ, GATK, GATKQ).
  * exptime is the unsigned 32-bit value as sent.
  */
@@ -268,8 +272,14 @@ bool binary_is_quiet_success(const struct mc_request *req, enum mc_status status
  *   MC_OK, MC_FLUSHED 0, empty.
  *   MC_VERSION      0, body = res->data/nbytes (copied); see also
  *                   binary_encode_version().
- *   MC_END          nothing (the binary protocol has no end marker; a stat
- *                   listing ends with binary_encode_stat(r, req, NULL, NULL)).
+ *   MC_END          nothing (the binary protocol has no end marker).
+ *   MC_STATS_END, MC_RESET  the empty stat that ends a listing.
+ *   MC_DETAIL_DUMP  a stat "detailed" carrying res->data, then the end.
+ *   MC_UNKNOWN      Stat: 1 "Not found"; anything else: 0x81.
+ *   MC_CLIENT_ERROR 4 "Invalid arguments".
+ *   MC_ALLOC_FAILED 0x82 "Out of memory allocating item".
+ *   MC_FLUSH_DISABLED 0x20 (auth error), as memcached under -F.
+ *   MC_SHUTDOWN_DISABLED 0x81 "Unknown command".
  */
 int binary_encode_result(struct reply *r, const struct mc_request *req, const struct mc_result *res);
 
@@ -306,6 +316,11 @@ enum binary_stat_group {
     BINARY_STAT_UNKNOWN,
 };
 enum binary_stat_group binary_stat_group(const char *key, size_t nkey);
+/* What binary_parse() puts in req->args for a Stat key of BINARY_STAT_UNKNOWN. */
+#define BINARY_STAT_UNKNOWN_NAME "(unknown)"
+
+/* The binary protocol's table for the command layer (proto.h). */
+extern const struct mc_encoder binary_encoder;
 
 /* Appends one stat packet: key = name, value = value (both copied).
  * binary_encode_stat(r, req, NULL, NULL) appends the terminator (empty key

@@ -1,10 +1,12 @@
 /*
  * proto.c - protocol-neutral helpers: command names from the MC_COMMANDS
- * table in proto.h.
+ * table in proto.h, and the key iterator of a request.
  */
 #include "config.h"
 
 #include "proto/proto.h"
+
+#include "proto/token.h"
 
 static const char *const cmd_names[MC_CMD__COUNT] = {
 #define X(id, name) [MC_CMD_##id] = name,
@@ -17,4 +19,17 @@ const char *mc_cmd_name(enum mc_cmd cmd)
     if ((unsigned)cmd >= MC_CMD__COUNT)
         return "unknown";
     return cmd_names[cmd];
+}
+
+bool mc_request_next_key(const struct mc_request *req, size_t *pos, const char **key, size_t *nkey)
+{
+    if (req->key != NULL) {
+        if (*pos > 0)
+            return false;
+        *pos = 1;
+        *key = req->key;
+        *nkey = req->nkey;
+        return true;
+    }
+    return token_next(req->keys, req->keys_len, pos, key, nkey);
 }

@@ -1,6 +1,7 @@
 /*
- * proto.h - the protocol-neutral request and result that every front end
- * (text now; binary and meta later) parses into and encodes from.
+ * proto.h - the protocol-neutral request and result that the text and
+ * binary front ends parse into and encode from, and the table through
+ * which each supplies its encoder (meta commands have their own, meta.h).
  *
  * A parser turns bytes into a `struct mc_request`; server/process.c executes
  * it against the store and hands each outcome, as a `struct mc_result`, to
@@ -96,7 +97,15 @@ enum mc_status {
     MC_NO_MEMORY,        /* -M and full */
     MC_END,              /* end of a get */
     MC_FLUSHED,          /* flush_all: "OK" */
-    MC_VERSION,
+    MC_VERSION,          /* the version string in data/nbytes */
+    MC_STATS_END,        /* the end of a stats listing */
+    MC_RESET,            /* stats reset done */
+    MC_DETAIL_DUMP,      /* stats detail dump: its text in data/nbytes (NUL-terminated) */
+    MC_UNKNOWN,          /* no such command, or no such stats group */
+    MC_CLIENT_ERROR,     /* the request is refused: the message in data (NUL-terminated) */
+    MC_ALLOC_FAILED,     /* a storage command could not get memory for its item */
+    MC_FLUSH_DISABLED,   /* flush_all under -F */
+    MC_SHUTDOWN_DISABLED, /* shutdown without -A */
 };
 
 struct mc_result {
@@ -111,6 +120,33 @@ struct mc_result {
     void *owner;          /* passed to reply_add_ref(); released when sent */
     /* MC_NUMBER */
     uint64_t number;
+};
+
+/*
+ * Iterates the keys a request names. *pos starts at 0. A request with one
+ * key (`key` set: binary keys may hold spaces) yields it once; a key list
+ * (`keys`: text get/gets/gat/gats) yields each space-separated key. True
+ * with the next key in *key / *nkey, false at the end.
+ */
+bool mc_request_next_key(const struct mc_request *req, size_t *pos, const char **key, size_t *nkey);
+
+struct reply;
+
+/*
+ * How one protocol words the outcomes of classic requests: the command
+ * layer (server/process.c) hands every outcome to the table of the
+ * connection's protocol (text_encoder, binary_encoder) and never asks which
+ * one it is. Both return 0, or -1 when out of memory with nothing appended
+ * and res->owner not consumed (the caller then drops the connection).
+ *
+ * result: one outcome of `req` (see text.h and binary.h for the bytes; an
+ *   encoder appends nothing where its protocol says nothing, e.g. text for
+ *   MC_MISS and for quit, binary for MC_END and quiet successes).
+ * stat:   one line of a stats listing.
+ */
+struct mc_encoder {
+    int (*result)(struct reply *r, const struct mc_request *req, const struct mc_result *res);
+    int (*stat)(struct reply *r, const struct mc_request *req, const char *name, const char *value);
 };
 
 #endif /* MCD_PROTO_H */

@@ -78,6 +78,15 @@ static inline const struct iovec *reply_pending(const struct reply *r, size_t *i
 }
 static inline bool reply_empty(const struct reply *r) { return r->head == r->niov; }
 
+/* What the unsent pieces weigh: their bytes plus REPLY_IOV_WEIGHT per
+ * piece, so that replies made of many tiny pieces (a get of many small
+ * values) are bounded by the memory they hold, not only by their length. */
+#define REPLY_IOV_WEIGHT 24            /* sizeof(struct iovec) + the owner pointer */
+static inline size_t reply_weight(const struct reply *r)
+{
+    return r->bytes + (r->niov - r->head) * REPLY_IOV_WEIGHT;
+}
+
 /* Marks n bytes as sent: advances, releases owners of pieces fully sent,
  * and resets (shrinking the arena) once nothing is left. */
 void reply_consume(struct reply *r, size_t n);

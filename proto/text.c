@@ -611,6 +611,9 @@ int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result 
 {
     switch (res->status) {
     case MC_OK:
+        if (cmd == MC_CMD_QUIT)
+            return 0; /* the text protocol closes without a word */
+        return ADD_LIT(r, "OK\r\n");
     case MC_FLUSHED:
         return ADD_LIT(r, "OK\r\n");
     case MC_STORED:
@@ -640,7 +643,25 @@ int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result 
     case MC_TOO_LARGE:
         return ADD_LIT(r, "SERVER_ERROR object too large for cache\r\n");
     case MC_NO_MEMORY:
+        if (cmd == MC_CMD_INCR || cmd == MC_CMD_DECR)
+            return ADD_LIT(r, "SERVER_ERROR out of memory\r\n");
         return ADD_LIT(r, "SERVER_ERROR out of memory storing object\r\n");
+    case MC_ALLOC_FAILED:
+        return ADD_LIT(r, "SERVER_ERROR out of memory storing object\r\n");
+    case MC_STATS_END:
+        return ADD_LIT(r, "END\r\n");
+    case MC_RESET:
+        return ADD_LIT(r, "RESET\r\n");
+    case MC_DETAIL_DUMP:
+        return reply_add_copy(r, res->data, res->nbytes);
+    case MC_UNKNOWN:
+        return text_encode_error(r);
+    case MC_CLIENT_ERROR:
+        return text_encode_client_error(r, res->data);
+    case MC_FLUSH_DISABLED:
+        return ADD_LIT(r, "CLIENT_ERROR flush_all not allowed\r\n");
+    case MC_SHUTDOWN_DISABLED:
+        return ADD_LIT(r, "SERVER_ERROR: shutdown not enabled\r\n");
     case MC_VERSION:
         if (res->data != NULL) {
             if (reply_ensure(r, 1, 8 + (size_t)res->nbytes + 2) != 0)
@@ -712,3 +733,18 @@ int text_encode_stat(struct reply *r, const char *name, const char *fmt, ...)
         return -1;
     return ADD_LIT(r, "\r\n");
 }
+
+/* ---- the encoder table (proto.h) ---- */
+
+static int result_of(struct reply *r, const struct mc_request *req, const struct mc_result *res)
+{
+    return text_encode_result(r, req->cmd, res);
+}
+
+static int stat_of(struct reply *r, const struct mc_request *req, const char *name, const char *value)
+{
+    (void)req;
+    return text_encode_stat(r, name, "%s", value);
+}
+
+const struct mc_encoder text_encoder = {.result = result_of, .stat = stat_of};

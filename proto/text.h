@@ -74,6 +74,9 @@ bool text_next_key(const struct mc_request *req, size_t *pos, const char **key, 
 /* The same over any (s, len): the next run of non-space bytes from *pos. */
 bool text_next_token(const char *s, size_t len, size_t *pos, const char **tok, size_t *ntok);
 
+/* The text protocol's table for the command layer (proto.h). */
+extern const struct mc_encoder text_encoder;
+
 /* Appends the text reply for one result of request `cmd` (e.g. "STORED\r\n",
  * or "VALUE k f n [cas]\r\n<data>\r\n" with the data referenced). Returns 0 or
  * -1 when out of memory (the owner, if any, is then not consumed). */

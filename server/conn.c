@@ -37,7 +37,6 @@
 #include "proto/text.h"
 #include "server/listener.h"
 #include "server/log.h"
-#include "server/process.h"
 #include "server/stats.h"
 #include "server/worker.h"
 
@@ -133,6 +132,14 @@ struct conn *conn_create(struct worker *w, int fd, int family)
     }
     c->ev_flags = EV_READ;
     reply_init(&c->out, release_item);
+    c->cmd = (struct request_ctx){
+        .enc = c->proto == PROTO_BINARY ? &binary_encoder : &text_encoder,
+        .out = &c->out,
+        .out_cap = CONN_OUT_HIGH,
+        .ts = &w->ts,
+        .uncounted = &w->scratch_ts,
+        .ws = &w->ws,
+    };
     set_state(c, CONN_NEW_CMD);
     atomic_store_explicit(&c->last_cmd_time, store_clock_now(), memory_order_relaxed);
     describe_peer(c);
@@ -328,20 +335,30 @@ static bool fill_value(struct conn *c)
     return c->nread_got == item_nbytes(c->nread_it) && c->nread_term == 2;
 }
 
+/* The protocol of a connection under -B auto is its first byte's (0x80:
+ * binary); from then on the command layer words replies with its table. */
+static void pick_protocol(struct conn *c, unsigned char first)
+{
+    c->proto = first == BINARY_MAGIC_REQUEST ? PROTO_BINARY : PROTO_ASCII;
+    c->cmd.enc = c->proto == PROTO_BINARY ? &binary_encoder : &text_encoder;
+}
+
 /*
- * Parses one request with the connection's protocol, picking it from the
- * first byte under -B auto (0x80: binary). Errors the parser reports are
- * answered here; the caller skips *consumed bytes (and swallow_left more).
+ * Parses one request into c->req with the connection's protocol. Errors
+ * the parser reports are answered here; the caller skips *consumed bytes
+ * (and swallow_left more).
  */
-static enum proto_status parse_one(struct conn *c, struct mc_request *req, size_t *consumed)
+static enum proto_status parse_one(struct conn *c, size_t *consumed)
 {
     const char *buf = c->rbuf + c->rpos;
     size_t len = c->rlen - c->rpos;
+    struct mc_request *req = &c->req.mc;
     enum proto_status ps;
     int rc = 0;
 
     if (c->proto == PROTO_AUTO)
-        c->proto = (unsigned char)buf[0] == BINARY_MAGIC_REQUEST ? PROTO_BINARY : PROTO_ASCII;
+        pick_protocol(c, (unsigned char)buf[0]);
+    c->req.kind = REQUEST_CLASSIC;
     if (c->proto == PROTO_BINARY) {
         uint16_t err = 0;
         ps = binary_parse(buf, len, req, consumed, &err);
@@ -366,10 +383,9 @@ static enum proto_status parse_one(struct conn *c, struct mc_request *req, size_
          * far as its data length has its data block swallowed */
         const char *errmsg = NULL;
         size_t swallow = 0;
-        ps = meta_parse(buf, len, &c->meta, consumed, &errmsg, &swallow);
+        ps = meta_parse(buf, len, &c->req.meta, consumed, &errmsg, &swallow);
         if (ps == PROTO_OK) {
-            memset(req, 0, sizeof(*req));
-            c->meta_pending = true;
+            c->req.kind = REQUEST_META;
         } else if (ps == PROTO_ERROR) {
             rc = text_encode_error(&c->out);
         } else if (ps == PROTO_CLIENT_ERROR) {
@@ -405,24 +421,52 @@ enum run_result {
     RUN_GRACEFUL,     /* `shutdown graceful`: as SIGUSR1 */
 };
 
+/* Bytes after a value that the protocol puts there: "\r\n" but in binary. */
+static size_t value_terminator_len(const struct conn *c)
+{
+    return c->proto == PROTO_BINARY ? 0 : 2;
+}
+
+/* Sets up the read of a storage request's value into `it`. */
+static void start_value(struct conn *c, struct item *it)
+{
+    c->nread_it = it;
+    c->nread_got = 0;
+    c->nread_term = (uint8_t)(2 - value_terminator_len(c));
+    c->term[0] = '\r';
+    c->term[1] = '\n';
+    /* the request's pointers into rbuf die with the line (the value may
+     * move the buffer); a meta request holds none */
+    c->req.mc.key = c->req.mc.keys = c->req.mc.args = NULL;
+    set_state(c, CONN_NREAD);
+}
+
+/* The value and its terminator are in: hand them to the command layer. */
+static void finish_value(struct conn *c)
+{
+    struct item *it = c->nread_it;
+    c->nread_it = NULL;
+    set_state(c, CONN_NEW_CMD);
+    process_value(&c->cmd, &c->req, it, c->term[0] == '\r' && c->term[1] == '\n');
+    if (c->cmd.broken)
+        c->close_after_write = true;
+}
+
 static enum run_result run_next(struct conn *c, enum process_next next)
 {
     switch (next) {
-    case PROCESS_NREAD: set_state(c, CONN_NREAD); break;
-    case PROCESS_SWALLOW: set_state(c, CONN_SWALLOW); break;
+    case PROCESS_NREAD: start_value(c, c->cmd.value_item); break;
+    case PROCESS_SWALLOW:
+        c->swallow_left = c->cmd.swallow + value_terminator_len(c);
+        set_state(c, CONN_SWALLOW);
+        break;
     case PROCESS_CLOSE: return RUN_CLOSE;
     case PROCESS_SHUTDOWN: return RUN_SHUTDOWN;
+    case PROCESS_GRACEFUL: return RUN_GRACEFUL;
     case PROCESS_MORE: /* handled by the caller */
     case PROCESS_CONTINUE: break;
     }
     return RUN_NEED_INPUT;
-}
-
-/* process.c answers `shutdown` and `shutdown graceful` alike (after its
- * checks); the mode is told apart here, where the stop is carried out. */
-static bool is_graceful(const struct mc_request *req)
-{
-    return req->cmd == MC_CMD_SHUTDOWN && req->args_len == 8 && memcmp(req->args, "graceful", 8) == 0;
 }
 
 /*
@@ -438,8 +482,7 @@ static enum run_result run_requests(struct conn *c, unsigned *budget)
         if (c->state == CONN_NREAD) {
             if (!fill_value(c))
                 return RUN_NEED_INPUT;
-            set_state(c, CONN_NEW_CMD);
-            process_complete_nread(c);
+            finish_value(c);
             continue;
         }
         if (c->state == CONN_SWALLOW) {
@@ -459,15 +502,13 @@ static enum run_result run_requests(struct conn *c, unsigned *budget)
         if (*budget == 0)
             return RUN_BUDGET;
 
-        struct mc_request req;
         size_t consumed = 0;
         if (c->state == CONN_MWRITE) {
-            /* resume the get line where process_get() stopped */
-            req = c->mget_req;
-            req.keys = c->rbuf + c->rpos + c->mget_keys_off;
+            /* resume the get line where the command layer stopped */
+            c->req.mc.keys = c->rbuf + c->rpos + c->mget_keys_off;
             consumed = c->mget_consumed;
         } else {
-            enum proto_status ps = parse_one(c, &req, &consumed);
+            enum proto_status ps = parse_one(c, &consumed);
             if (ps == PROTO_NEED_MORE)
                 return RUN_NEED_INPUT;
             if (ps == PROTO_CLOSE) {
@@ -484,11 +525,13 @@ static enum run_result run_requests(struct conn *c, unsigned *budget)
         }
         (*budget)--;
         atomic_store_explicit(&c->last_cmd_time, store_clock_now(), memory_order_relaxed);
-        enum process_next next = process_request(c, &req);
+        enum process_next next = process_request(&c->cmd, &c->req);
+        if (c->cmd.broken)
+            c->close_after_write = true;
         if (next == PROCESS_MORE) {
             if (c->state != CONN_MWRITE) {
-                c->mget_req = req;
-                c->mget_keys_off = (size_t)(req.keys - (c->rbuf + c->rpos));
+                /* only a text key list stops half way: rebase it on rpos */
+                c->mget_keys_off = (size_t)(c->req.mc.keys - (c->rbuf + c->rpos));
                 c->mget_consumed = consumed;
                 set_state(c, CONN_MWRITE);
             }
@@ -497,8 +540,6 @@ static enum run_result run_requests(struct conn *c, unsigned *budget)
         if (c->state == CONN_MWRITE)
             set_state(c, CONN_NEW_CMD);
         c->rpos += consumed;
-        if (next == PROCESS_SHUTDOWN && is_graceful(&req))
-            return RUN_GRACEFUL;
         enum run_result r = run_next(c, next);
         if (r != RUN_NEED_INPUT)
             return r;

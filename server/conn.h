@@ -15,6 +15,7 @@
 #include "proto/meta.h"
 #include "proto/proto.h"
 #include "proto/reply.h"
+#include "server/process.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "store/store.h"
@@ -40,15 +41,12 @@ enum conn_state {
 const char *conn_state_name(enum conn_state s);
 
 /*
- * Output cap. While a connection's unsent replies weigh more than this, it
- * reads and parses no more input (and a multi-key get stops between two
- * keys); it resumes once the socket has taken enough. The weight is the
- * unsent bytes plus CONN_IOV_WEIGHT per pending iovec, so that replies made
- * of many tiny pieces (a get of many small values) are bounded by the
- * memory they hold, not only by their length on the wire.
+ * Output cap. While a connection's unsent replies weigh more than this
+ * (reply_weight(): bytes plus a little per piece), it reads and parses no
+ * more input (and a multi-key get stops between two keys); it resumes
+ * once the socket has taken enough.
  */
 #define CONN_OUT_HIGH (1024 * 1024)
-#define CONN_IOV_WEIGHT 24             /* sizeof(struct iovec) + the owner pointer */
 
 struct conn {
     int fd;
@@ -64,25 +62,25 @@ struct conn {
 
     struct reply out;
 
+    /* the request being executed: valid from its parse until it is done,
+     * through CONN_NREAD and CONN_MWRITE (its pointers into rbuf are
+     * cleared, or rebased, when rbuf may move meanwhile) */
+    struct request req;
+    struct request_ctx cmd;        /* what the command layer gets; set up once */
+
     /* CONN_NREAD: filling a value */
     struct item *nread_it;
     size_t nread_got;              /* value bytes received so far */
     uint8_t nread_term;            /* terminator bytes received (0..2) */
     char term[2];
-    struct mc_request nread_req;   /* the storage request (its pointers cleared) */
-    /* meta commands (server/process_meta.c); `meta` stays valid through an ms value read */
-    struct meta_request meta;
-    bool meta_pending;             /* process_request(): execute `meta` */
-    bool meta_nread;               /* process_complete_nread(): the value is an ms's */
     /* CONN_SWALLOW: bytes still to drop */
     size_t swallow_left;
     /* CONN_MWRITE: the suspended get line. Its keys stay in rbuf (rpos is
      * not advanced until the line is done); mget_keys_off is their offset
-     * from rbuf + rpos, so the buffer may move meanwhile. */
-    struct mc_request mget_req;
+     * from rbuf + rpos, so the buffer may move meanwhile. It resumes at
+     * cmd.mget_pos. */
     size_t mget_keys_off;
     size_t mget_consumed;          /* the line's length, skipped once done */
-    size_t mget_pos;               /* process_get(): next key (0 = from the start) */
 
     _Atomic rel_time_t last_cmd_time; /* idle_timeout and stats conns (read by other threads) */
     _Atomic int pub_state;         /* mirror of state for stats conns */
@@ -103,7 +101,7 @@ void conn_destroy(struct conn *c);
 /* True while the unsent replies are over the output cap. */
 static inline bool conn_out_full(const struct conn *c)
 {
-    return c->out.bytes + (c->out.niov - c->out.head) * CONN_IOV_WEIGHT >= CONN_OUT_HIGH;
+    return reply_weight(&c->out) >= CONN_OUT_HIGH;
 }
 
 /* Graceful stop: flushes what the socket takes now (no waiting), then

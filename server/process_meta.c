@@ -13,7 +13,7 @@
 #include "proto/meta.h"
 #include "proto/reply.h"
 #include "proto/text.h"
-#include "server/conn.h"
+#include "server/process.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -21,30 +21,30 @@
 
 /* A reply we cannot even buffer: drop the connection rather than
  * desynchronise it. */
-static void fail(struct conn *c, int rc)
+static void fail(struct request_ctx *x, int rc)
 {
     if (rc != 0)
-        c->close_after_write = true;
+        x->broken = true;
 }
 
-static void client_error(struct conn *c, const char *msg)
+static void client_error(struct request_ctx *x, const char *msg)
 {
-    fail(c, text_encode_client_error(&c->out, msg));
+    fail(x, text_encode_client_error(x->out, msg));
 }
 
-static void server_error(struct conn *c, const char *msg)
+static void server_error(struct request_ctx *x, const char *msg)
 {
-    fail(c, text_encode_server_error(&c->out, msg));
+    fail(x, text_encode_server_error(x->out, msg));
 }
 
 /* Sends res unless q hides it; releases res->owner when not handed over. */
-static void send_result(struct conn *c, const struct meta_request *m, struct meta_result *res)
+static void send_result(struct request_ctx *x, const struct meta_request *m, struct meta_result *res)
 {
     if (m->opaque_too_long) {
         /* memcached ran mg / ma, then fails building the reply */
         if (res->owner != NULL)
             item_release(res->owner);
-        client_error(c, "opaque token too long");
+        client_error(x, "opaque token too long");
         return;
     }
     if (meta_quiet(m, res->status)) {
@@ -52,10 +52,10 @@ static void send_result(struct conn *c, const struct meta_request *m, struct met
             item_release(res->owner);
         return;
     }
-    if (meta_encode(&c->out, m, res) != 0) {
+    if (meta_encode(x->out, m, res) != 0) {
         if (res->owner != NULL)
             item_release(res->owner);
-        c->close_after_write = true;
+        x->broken = true;
     }
 }
 
@@ -78,9 +78,8 @@ static rel_time_t vivify_exptime(const struct meta_request *m)
     return e;
 }
 
-static void meta_get(struct conn *c, const struct meta_request *m)
+static void meta_get(struct request_ctx *x, const struct meta_request *m)
 {
-    struct worker *w = c->w;
     rel_time_t now = store_clock_now();
     struct store_meta_get_opts o = {
         .no_bump = meta_has(m, 'u'),
@@ -102,14 +101,14 @@ static void meta_get(struct conn *c, const struct meta_request *m)
     o.no_token = m->opaque_too_long;
 
     struct store_meta_get_info info;
-    struct item *it = store_meta_get(m->key, m->nkey, &o, &info, &w->ts);
+    struct item *it = store_meta_get(m->key, m->nkey, &o, &info, x->ts);
     struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (it == NULL) {
-        send_result(c, m, &res);
+        send_result(x, m, &res);
         return;
     }
     if (o.touch && !info.created)
-        STAT_INC(w->ws.cmd_touch);
+        STAT_INC(x->ws->cmd_touch);
     /* v with C: the value only when the CAS does not match (1.6.45) */
     bool same = meta_has(m, 'C') && item_cas(it) == m->cas;
     res.status = meta_has(m, 'v') && !same ? META_VA : META_HD;
@@ -133,57 +132,49 @@ static void meta_get(struct conn *c, const struct meta_request *m)
         res.data = item_data(it);
         res.nbytes = item_nbytes(it);
         res.owner = it;
-        send_result(c, m, &res);
+        send_result(x, m, &res);
     } else {
-        send_result(c, m, &res);
+        send_result(x, m, &res);
         item_release(it);
     }
 }
 
-static enum process_next meta_set(struct conn *c, const struct meta_request *m)
+static enum process_next meta_set(struct request_ctx *x, const struct meta_request *m)
 {
-    struct worker *w = c->w;
     enum store_status st;
     if (m->opaque_too_long) {
         /* stores nothing, but uses up a CAS as 1.6.45 does */
         store_meta_cas_skip();
-        client_error(c, "opaque token too long");
-        c->swallow_left = (size_t)m->vlen + 2;
+        client_error(x, "opaque token too long");
+        x->swallow = m->vlen;
         return PROCESS_SWALLOW;
     }
     rel_time_t exptime = meta_has(m, 'T') ? store_exptime_convert(m->ttl) : 0;
-    struct item *it = store_alloc(m->key, m->nkey, m->client_flags, exptime, m->vlen, &w->ts, &st);
+    struct item *it = store_alloc(m->key, m->nkey, m->client_flags, exptime, m->vlen, x->ts, &st);
     if (it == NULL) {
         if (st == STORE_TOO_LARGE) {
-            STAT_INC(w->ws.store_too_large);
-            server_error(c, "object too large for cache");
+            STAT_INC(x->ws->store_too_large);
+            server_error(x, "object too large for cache");
         } else {
-            STAT_INC(w->ws.store_no_memory);
-            server_error(c, "out of memory storing object");
+            STAT_INC(x->ws->store_no_memory);
+            server_error(x, "out of memory storing object");
         }
         /* as memcached: a failed ms leaves no stale value behind */
-        store_delete(m->key, m->nkey, 0, &w->scratch_ts);
-        c->swallow_left = (size_t)m->vlen + 2;
+        store_delete(m->key, m->nkey, 0, x->uncounted);
+        x->swallow = m->vlen;
         return PROCESS_SWALLOW;
     }
     if (m->key_binary)
         item_set_key_binary(it);
-    c->nread_it = it;
-    c->nread_got = 0;
-    c->nread_term = 0;
-    c->meta_nread = true;
+    x->value_item = it;
     return PROCESS_NREAD;
 }
 
-void process_meta_complete(struct conn *c)
+void process_meta_value(struct request_ctx *x, const struct meta_request *m, struct item *it, bool chunk_ok)
 {
-    struct item *it = c->nread_it;
-    const struct meta_request *m = &c->meta;
-
-    c->nread_it = NULL;
-    if (c->term[0] != '\r' || c->term[1] != '\n') {
+    if (!chunk_ok) {
         /* sent even under q */
-        client_error(c, "bad data chunk");
+        client_error(x, "bad data chunk");
         item_release(it);
         return;
     }
@@ -207,7 +198,7 @@ void process_meta_complete(struct conn *c)
     enum store_mode mode = o.mode;
     uint64_t new_cas = 0;
     uint32_t size = 0;
-    enum store_status st = store_meta_link(it, &o, &new_cas, &size, &c->w->ts);
+    enum store_status st = store_meta_link(it, &o, &new_cas, &size, x->ts);
     struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary,
                               .size = size};
     switch (st) {
@@ -221,22 +212,22 @@ void process_meta_complete(struct conn *c)
         res.status = (mode == STORE_APPEND || mode == STORE_PREPEND) ? META_NS : META_NF;
         break;
     case STORE_NO_MEMORY:
-        STAT_INC(c->w->ws.store_no_memory);
-        server_error(c, "out of memory storing object");
+        STAT_INC(x->ws->store_no_memory);
+        server_error(x, "out of memory storing object");
         item_release(it);
         return;
     case STORE_TOO_LARGE:
-        STAT_INC(c->w->ws.store_too_large);
-        server_error(c, "object too large for cache");
+        STAT_INC(x->ws->store_too_large);
+        server_error(x, "object too large for cache");
         item_release(it);
         return;
     default: break;
     }
     item_release(it);
-    send_result(c, m, &res);
+    send_result(x, m, &res);
 }
 
-static void meta_delete(struct conn *c, const struct meta_request *m)
+static void meta_delete(struct request_ctx *x, const struct meta_request *m)
 {
     bool set_ttl = meta_has(m, 'T');
     struct store_meta_delete_opts o = {
@@ -251,16 +242,16 @@ static void meta_delete(struct conn *c, const struct meta_request *m)
         .key_binary = m->key_binary,
         .flags = m->client_flags,
     };
-    enum store_status st = store_meta_delete(m->key, m->nkey, &o, &c->w->ts);
+    enum store_status st = store_meta_delete(m->key, m->nkey, &o, x->ts);
     struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (st == STORE_NOT_FOUND)
         res.status = META_NF;
     else if (st == STORE_EXISTS)
         res.status = META_EX;
-    send_result(c, m, &res);
+    send_result(x, m, &res);
 }
 
-static void meta_arith(struct conn *c, const struct meta_request *m)
+static void meta_arith(struct request_ctx *x, const struct meta_request *m)
 {
     struct store_meta_arith_opts o = {
         .incr = !(m->mode == 'D' || m->mode == '-'),
@@ -282,7 +273,7 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
     struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     bool created = false;
     enum store_status st = store_meta_arith(m->key, m->nkey, &o, &res.number, &res.cas, &exptime, &created,
-                                            &c->w->ts);
+                                            x->ts);
     switch (st) {
     case STORE_OK:
         /* t shows the TTL at its place among T and N (memcached applies
@@ -296,7 +287,7 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
         break;
     case STORE_EXISTS: res.status = META_EX; break;
     case STORE_NON_NUMERIC:
-        client_error(c, "cannot increment or decrement non-numeric value");
+        client_error(x, "cannot increment or decrement non-numeric value");
         return;
     case STORE_NO_MEMORY:
     case STORE_TOO_LARGE:
@@ -304,19 +295,19 @@ static void meta_arith(struct conn *c, const struct meta_request *m)
             res.status = META_NS;
             break;
         }
-        server_error(c, "out of memory");
+        server_error(x, "out of memory");
         return;
     default: break;
     }
-    send_result(c, m, &res);
+    send_result(x, m, &res);
 }
 
-static void meta_debug(struct conn *c, const struct meta_request *m)
+static void meta_debug(struct request_ctx *x, const struct meta_request *m)
 {
     struct store_meta_debug_info info;
-    STAT_INC(c->w->ws.cmd_meta); /* memcached 1.6.45 counts only me here */
+    STAT_INC(x->ws->cmd_meta); /* memcached 1.6.45 counts only me here */
     if (!store_meta_peek(m->key, m->nkey, &info)) {
-        fail(c, reply_add_static(&c->out, "EN\r\n"));
+        fail(x, reply_add_static(x->out, "EN\r\n"));
         return;
     }
     rel_time_t now = store_clock_now();
@@ -329,18 +320,18 @@ static void meta_debug(struct conn *c, const struct meta_request *m)
         .size = info.size,
         .key_binary = info.key_binary,
     };
-    fail(c, meta_encode_debug(&c->out, m, &d));
+    fail(x, meta_encode_debug(x->out, m, &d));
 }
 
-enum process_next process_meta(struct conn *c, const struct meta_request *m)
+enum process_next process_meta(struct request_ctx *x, const struct meta_request *m)
 {
     switch (m->cmd) {
-    case META_CMD_MG: meta_get(c, m); break;
-    case META_CMD_MS: return meta_set(c, m);
-    case META_CMD_MD: meta_delete(c, m); break;
-    case META_CMD_MA: meta_arith(c, m); break;
-    case META_CMD_MN: fail(c, meta_encode_mn(&c->out)); break;
-    case META_CMD_ME: meta_debug(c, m); break;
+    case META_CMD_MG: meta_get(x, m); break;
+    case META_CMD_MS: return meta_set(x, m);
+    case META_CMD_MD: meta_delete(x, m); break;
+    case META_CMD_MA: meta_arith(x, m); break;
+    case META_CMD_MN: fail(x, meta_encode_mn(x->out)); break;
+    case META_CMD_ME: meta_debug(x, m); break;
     }
     return PROCESS_CONTINUE;
 }

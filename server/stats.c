@@ -416,7 +416,7 @@ static enum stats_group_status stats_detail(const char *args, size_t len)
         atomic_store(&detail_enabled, w[1] == 'n');
         return STATS_GROUP_DONE_OK;
     }
-    return arg_is(w, n, "dump") ? STATS_GROUP_OK : STATS_GROUP_DETAIL_USAGE;
+    return arg_is(w, n, "dump") ? STATS_GROUP_DETAIL_DUMP : STATS_GROUP_DETAIL_USAGE;
 }
 
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx)

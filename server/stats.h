@@ -33,6 +33,7 @@ enum stats_group_status {
     STATS_GROUP_BAD_ARGS,
     STATS_GROUP_DONE_OK,
     STATS_GROUP_DETAIL_USAGE,
+    STATS_GROUP_DETAIL_DUMP,
 };
 
 /*
@@ -44,7 +45,10 @@ enum stats_group_status {
  * STATS_GROUP_DONE_OK: "stats detail on|off" done (text reply: "OK").
  * STATS_GROUP_DETAIL_USAGE: "stats detail" without on/off/dump (text reply:
  *   "CLIENT_ERROR usage: stats detail on|off|dump").
+ * STATS_GROUP_DETAIL_DUMP: "stats detail dump": the dump is STATS_DETAIL_DUMP
+ *   (mcd keeps no per-prefix stats: the empty dump memcached sends).
  */
+#define STATS_DETAIL_DUMP "END\r\n"
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx);
 
 /* `slabs automove N` (0..2): shown by `stats settings` as slab_automove. */
