@@ -268,26 +268,18 @@ static enum process_next process_shutdown(struct request_ctx *x, const struct mc
 
 static enum process_next process_classic(struct request_ctx *x, const struct mc_request *req)
 {
+    switch (mc_cmd_kind(req->cmd)) {
+    case MC_KIND_GET: return process_get(x, req);
+    case MC_KIND_STORE: return process_storage(x, req);
+    case MC_KIND_ARITH: process_arith(x, req); return PROCESS_CONTINUE;
+    case MC_KIND_OTHER: break;
+    }
     switch (req->cmd) {
-    case MC_CMD_GET:
-    case MC_CMD_GETS:
-    case MC_CMD_GAT:
-    case MC_CMD_GATS:
-        return process_get(x, req);
-    case MC_CMD_SET:
-    case MC_CMD_ADD:
-    case MC_CMD_REPLACE:
-    case MC_CMD_APPEND:
-    case MC_CMD_PREPEND:
-    case MC_CMD_CAS:
-        return process_storage(x, req);
     case MC_CMD_DELETE: {
         enum store_status st = store_delete(req->key, req->nkey, req->cas, x->ts);
         put_status(x, req, st == STORE_OK ? MC_DELETED : st == STORE_EXISTS ? MC_EXISTS : MC_NOT_FOUND);
         break;
     }
-    case MC_CMD_INCR:
-    case MC_CMD_DECR: process_arith(x, req); break;
     case MC_CMD_TOUCH: process_touch(x, req); break;
     case MC_CMD_FLUSH_ALL: process_flush(x, req); break;
     case MC_CMD_STATS: process_stats(x, req); break;
@@ -312,8 +304,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
         stats_set_slab_automove((int)req->delay);
         put_status(x, req, MC_OK);
         break;
-    case MC_CMD_NONE:
-    case MC_CMD__COUNT: put_status(x, req, MC_UNKNOWN); break;
+    default: put_status(x, req, MC_UNKNOWN); break;
     }
     return PROCESS_CONTINUE;
 }
