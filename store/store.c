@@ -47,7 +47,7 @@ store_setup(const struct store_options *o)
         slab_teardown();
         return -1;
     }
-    item_cas_reset();
+    item_cas_reset(opts.use_cas);
     tcache_setup();
     expire_setup(opts.use_cas);
     clock_setup();
@@ -127,16 +127,19 @@ refill(unsigned id, rel_time_t now, struct store_tstats *ts)
     return first;
 }
 
-/* Allocation proper; the caller may hold a stripe lock. */
+/* Allocation proper; the caller may hold a stripe lock. `own_cas`: the
+ * item will carry a client's CAS (E), and room for its flush generation
+ * (item.h); never under -C, where no client's CAS is kept. */
 static struct item *
-do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
+do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes, bool own_cas,
          struct store_tstats *ts, enum store_status *status)
 {
     if (nkey == 0 || nkey > STORE_KEY_MAX || nbytes > store_max_value_len(nkey)) {
         *status = STORE_TOO_LARGE;
         return NULL;
     }
-    size_t total = item_total_size(opts.use_cas, nkey, (size_t)nbytes);
+    own_cas = own_cas && opts.use_cas;
+    size_t total = item_total_size(own_cas, nkey, (size_t)nbytes);
     unsigned id = slab_clsid(total);
     if (id == 0) {
         *status = STORE_TOO_LARGE;
@@ -151,7 +154,7 @@ do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint6
         return NULL;
     }
     tcache_count_requested(id, (int64_t)total);
-    item_init(it, id, opts.use_cas, key, nkey, flags, exptime, (uint32_t)nbytes, now);
+    item_init(it, id, own_cas, key, nkey, flags, exptime, (uint32_t)nbytes, now);
     *status = STORE_OK;
     return it;
 }
@@ -161,7 +164,7 @@ store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, ui
             struct store_tstats *ts, enum store_status *status)
 {
     enum store_status st;
-    struct item *it = do_alloc(key, nkey, flags, exptime, nbytes, ts, &st);
+    struct item *it = do_alloc(key, nkey, flags, exptime, nbytes, false, ts, &st);
     if (status != NULL)
         *status = st;
     return it;
@@ -178,11 +181,15 @@ store_cas_draw(void)
 }
 
 /* Links `it` under hv: CAS `cas` (0: a new one), atime now, hash +
- * counters, the link's ref. Stripe lock held. */
+ * counters, the link's ref. A `cas` not drawn from the counter (a client's,
+ * E) needs an ITEM_CAS_OWN item, which records the flush generation
+ * instead. Stripe lock held. */
 static void
 do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
     ht_assert_locked(hv);
+    if (item_own_cas(it))
+        item_set_flush_gen(it, expire_flush_gen());
     /* under -C, cas is 0: the item gets a link sequence flush_all reads */
     item_set_cas(it, cas != 0 ? cas : item_cas_next());
     item_set_atime(it, now);
@@ -206,6 +213,35 @@ do_replace(struct item *old, struct item *it, uint32_t hv, rel_time_t now, uint6
 {
     do_unlink(old, hv);
     do_link(it, hv, now, cas);
+}
+
+/*
+ * Links, in place of the linked `it`, a copy that differs only in its
+ * memory: the same value, flags, exptime, atime, CAS, key kind and the
+ * fetched, active, stale and token-sent bits; with `own_cas` it has room
+ * for a client's CAS (item.h). Returns the copy, held by its link only,
+ * or NULL with *st set when memory runs out (`it` is then untouched).
+ * Stripe lock held.
+ */
+static struct item *
+copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct store_tstats *ts,
+            enum store_status *st)
+{
+    ht_assert_locked(hv);
+    struct item *nit = do_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), it->nbytes, own_cas, ts, st);
+    if (nit == NULL)
+        return NULL;
+    memcpy(item_data(nit), item_data(it), it->nbytes);
+    if (item_key_binary(it))
+        item_set_key_binary(nit);
+    uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE | ITEM_STALE | ITEM_TOKEN_SENT);
+    rel_time_t atime = item_atime(it);
+    uint64_t seq = item_seq(it);
+    do_replace(it, nit, hv, now, seq);
+    item_iflag_set(nit, keep);
+    item_set_atime(nit, atime);
+    item_release(nit); /* the link holds it */
+    return nit;
 }
 
 /* The live item under key, or NULL; dead items met are unlinked (and
@@ -304,7 +340,7 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
             break;
         }
         uint64_t n = (uint64_t)old->nbytes + it->nbytes;
-        struct item *nit = do_alloc(key, nkey, old->flags, item_exptime(old), n, ts, &st);
+        struct item *nit = do_alloc(key, nkey, old->flags, item_exptime(old), n, false, ts, &st);
         if (nit == NULL)
             break;
         char *d = item_data(nit);
@@ -449,10 +485,11 @@ parse_number(const char *p, size_t n, uint64_t *out)
  * spaces, length kept) when nobody else holds the item and the digits fit,
  * as memcached does; else links a new item in its place. Returns the item
  * now linked with *out the new value, or NULL with *st set (NON_NUMERIC,
- * or an allocation failure).
+ * or an allocation failure). `own_cas`: the caller then gives the result a
+ * client's CAS (E), so it must be an ITEM_CAS_OWN item.
  */
 static struct item *
-arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
+arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_cas, rel_time_t now,
             struct store_tstats *ts, uint64_t *out, enum store_status *st)
 {
     ht_assert_locked(hv);
@@ -471,6 +508,13 @@ arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t 
     *out = v;
     char buf[24];
     int len = snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    if (item_refcount(it) == 1 && (uint32_t)len <= it->nbytes && own_cas && !item_own_cas(it)) {
+        /* in place, but into an item with room for the client's CAS */
+        struct item *nit = copy_locked(it, hv, true, now, ts, st);
+        if (nit == NULL)
+            return NULL;
+        it = nit;
+    }
     if (item_refcount(it) == 1 && (uint32_t)len <= it->nbytes) {
         char *d = item_data(it);
         memcpy(d, buf, (size_t)len);
@@ -480,7 +524,7 @@ arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t 
         lru_bump(it, now);
         return it;
     }
-    struct item *nit = do_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), (uint64_t)len, ts, st);
+    struct item *nit = do_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), (uint64_t)len, own_cas, ts, st);
     if (nit == NULL)
         return NULL;
     memcpy(item_data(nit), buf, (size_t)len);
@@ -516,7 +560,7 @@ store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t ca
         goto out;
     }
     uint64_t v;
-    it = arith_apply(it, hv, incr, delta, now, ts, &v, &st);
+    it = arith_apply(it, hv, incr, delta, false, now, ts, &v, &st);
     if (it == NULL)
         goto out;
     if (result != NULL)
@@ -611,10 +655,10 @@ store_info(struct store_info *out)
 /* ---- internals shared with store_meta.c (see store/store_internal.h) ---- */
 
 struct item *
-store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
+store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes, bool own_cas,
                 struct store_tstats *ts, enum store_status *status)
 {
-    return do_alloc(key, nkey, flags, exptime, nbytes, ts, status);
+    return do_alloc(key, nkey, flags, exptime, nbytes, own_cas, ts, status);
 }
 
 void
@@ -642,10 +686,17 @@ store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, s
 }
 
 struct item *
-store_int_arith(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
+store_int_copy(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct store_tstats *ts,
+               enum store_status *st)
+{
+    return copy_locked(it, hv, own_cas, now, ts, st);
+}
+
+struct item *
+store_int_arith(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_cas, rel_time_t now,
                 struct store_tstats *ts, uint64_t *out, enum store_status *st)
 {
-    return arith_apply(it, hv, incr, delta, now, ts, out, st);
+    return arith_apply(it, hv, incr, delta, own_cas, now, ts, out, st);
 }
 
 bool

@@ -18,6 +18,7 @@
 #include "store/lru.h"
 #include "store/slab.h"
 #include "store/store_internal.h"
+#include "store/tcache.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,12 +49,12 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
     if (it == NULL) {
         if (o->vivify) {
             enum store_status st;
-            it = store_int_alloc(key, nkey, 0, 0, 0, ts, &st);
+            it = store_int_alloc(key, nkey, 0, 0, 0, o->has_new_cas, ts, &st);
             if (it != NULL) {
                 if (o->key_binary)
                     item_set_key_binary(it);
                 /* E: the vivified item's CAS (nobody else holds it yet) */
-                store_int_link(it, hv, now, o->has_new_cas ? o->new_cas : 0);
+                store_int_link(it, hv, now, item_own_cas(it) ? o->new_cas : 0);
                 item_set_exptime(it, o->vivify_exptime);
                 if (!o->no_token)
                     item_iflag_set(it, ITEM_TOKEN_SENT);
@@ -181,7 +182,7 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
         if (o->has_cas && o->cas != 0 && store_int_use_cas() && o->cas != item_cas(old))
             return STORE_EXISTS;
         uint64_t n = (uint64_t)item_nbytes(old) + item_nbytes(it);
-        struct item *nit = store_int_alloc(key, nkey, item_flags(old), item_exptime(old), n, ts, &st);
+        struct item *nit = store_int_alloc(key, nkey, item_flags(old), item_exptime(old), n, o->has_new_cas, ts, &st);
         if (nit == NULL)
             return st;
         if (item_key_binary(it)) /* the appended item's kind, as memcached */
@@ -203,6 +204,33 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
     return STORE_OK;
 }
 
+/*
+ * ms E: the item to link carries a client's CAS, so it must be an
+ * ITEM_CAS_OWN item (item.h). `it` is the caller's and unlinked: it takes
+ * the trailer in place when its chunk has 8 bytes to spare, else a copy
+ * is made. Returns the item to link (`it`, or a copy with our reference),
+ * or NULL with *st set. No lock held.
+ */
+static struct item *
+meta_own_cas(struct item *it, struct store_tstats *ts, enum store_status *st)
+{
+    if (item_own_cas(it))
+        return it;
+    if (slab_class_get(item_class(it))->size >= item_size(it) + sizeof(uint64_t)) {
+        item_iflag_set(it, ITEM_CAS_OWN);
+        tcache_count_requested(item_class(it), (int64_t)sizeof(uint64_t));
+        return it;
+    }
+    struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(it), item_exptime(it),
+                                       item_nbytes(it), true, ts, st);
+    if (nit == NULL)
+        return NULL;
+    memcpy(item_data(nit), item_data(it), item_nbytes(it));
+    if (item_key_binary(it))
+        item_set_key_binary(nit);
+    return nit;
+}
+
 enum store_status
 store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t *cas_out, uint32_t *size_out,
                 struct store_tstats *ts)
@@ -220,12 +248,19 @@ store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t 
     if (item_iflags(it) & ITEM_LINKED)
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
+    struct item *orig = it;
+    enum store_status st;
+    if (o->has_new_cas && store_int_use_cas() && (!pend || o->vivify)) {
+        it = meta_own_cas(it, ts, &st);
+        if (it == NULL)
+            return st;
+    }
     ht_lock(hv);
     /* a CAS is used up whether or not this stores (store.c); with E none
      * is (the next item's CAS in 1.6.45 shows it) */
     uint64_t cas = !o->has_new_cas ? store_int_cas_draw() : store_int_use_cas() ? o->new_cas : 0;
     struct item *linked;
-    enum store_status st = meta_link_locked(it, o, hv, now, cas, &linked, ts);
+    st = meta_link_locked(it, o, hv, now, cas, &linked, ts);
     if (st == STORE_OK) {
         STAT_INC(ts->total_items);
         if (cas_out != NULL)
@@ -233,6 +268,8 @@ store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t 
         *size_out = item_nbytes(linked);
     }
     ht_unlock(hv);
+    if (it != orig)
+        item_release(it); /* our copy: linked (the link holds it) or not */
     return st;
 }
 
@@ -243,8 +280,10 @@ store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t 
  * nobody holds the item (refcount 1 under the stripe lock: no reference
  * can appear meanwhile), as incr/decr does. Otherwise a copy with the new
  * CAS, the same value, TTL, atime and fetched bit replaces it, and the
- * readers finish with the old one untouched. Should memory for the copy
- * run out, the item is marked stale and keeps its CAS. Stripe lock held.
+ * readers finish with the old one untouched. So it is too when E's CAS
+ * goes to an item with no room for its flush generation (item.h). Should
+ * memory for the copy run out, the item is marked stale and keeps its CAS.
+ * Stripe lock held.
  */
 static void
 meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime, uint64_t cas,
@@ -252,30 +291,17 @@ meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_
 {
     ht_assert_locked(hv);
     bool use_cas = store_int_use_cas();
-    if (use_cas && item_refcount(it) > 1) {
+    if (use_cas && (item_refcount(it) > 1 || (cas != 0 && !item_own_cas(it)))) {
         enum store_status st;
-        struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(it), item_exptime(it),
-                                           item_nbytes(it), ts, &st);
-        if (nit != NULL) {
-            memcpy(item_data(nit), item_data(it), item_nbytes(it));
-            uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE);
-            rel_time_t atime = item_atime(it);
-            if (item_key_binary(it))
-                item_set_key_binary(nit);
-            store_int_unlink(it, hv);
-            store_int_link(nit, hv, now, cas);
-            item_iflag_set(nit, keep);
-            item_set_atime(nit, atime);
-            item_release(nit); /* the link holds it */
-            it = nit;
-            use_cas = false; /* done */
-        }
+        struct item *nit = store_int_copy(it, hv, cas != 0 || item_own_cas(it), now, ts, &st);
+        if (nit != NULL)
+            it = nit; /* held by its link alone */
     }
     if (set_ttl)
         item_set_exptime(it, exptime);
     item_iflag_set(it, ITEM_STALE);
     item_iflag_clear(it, ITEM_TOKEN_SENT); /* the next reader may win */
-    if (use_cas && item_refcount(it) == 1)
+    if (use_cas && item_refcount(it) == 1 && (cas == 0 || item_own_cas(it)))
         item_set_cas(it, cas != 0 ? cas : item_cas_next());
 }
 
@@ -300,9 +326,12 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
         if (o->remove_value) {
             /* x: the same key with an empty value and F's flags; it keeps
              * the CAS (I: a new one; E: E's), as 1.6.45 */
-            if (cas == 0 && !o->invalidate)
+            bool own = cas != 0;
+            if (cas == 0 && !o->invalidate) {
                 cas = item_cas(it);
-            struct item *nit = store_int_alloc(key, nkey, o->flags, o->set_ttl ? o->exptime : 0, 0, ts, &st);
+                own = item_own_cas(it); /* a client's CAS stays one */
+            }
+            struct item *nit = store_int_alloc(key, nkey, o->flags, o->set_ttl ? o->exptime : 0, 0, own, ts, &st);
             if (nit == NULL)
                 goto out;
             if (o->key_binary)
@@ -347,13 +376,13 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         }
         char buf[24];
         int len = snprintf(buf, sizeof(buf), "%" PRIu64, o->initial);
-        it = store_int_alloc(key, nkey, 0, o->vivify_exptime, (uint64_t)len, ts, &st);
+        it = store_int_alloc(key, nkey, 0, o->vivify_exptime, (uint64_t)len, o->has_new_cas, ts, &st);
         if (it == NULL)
             goto out;
         memcpy(item_data(it), buf, (size_t)len);
         if (o->key_binary)
             item_set_key_binary(it);
-        store_int_link(it, hv, now, o->has_new_cas ? o->new_cas : 0);
+        store_int_link(it, hv, now, item_own_cas(it) ? o->new_cas : 0);
         item_release(it); /* the link holds it */
         STAT_INC(ts->total_items);
         v = o->initial;
@@ -368,14 +397,15 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
             goto out;
         }
         exp_before = item_exptime(it);
-        it = store_int_arith(it, hv, o->incr, o->delta, now, ts, &v, &st);
+        it = store_int_arith(it, hv, o->incr, o->delta, o->has_new_cas && store_int_use_cas(), now, ts, &v, &st);
         if (it == NULL)
             goto out;
         if (o->touch)
             item_set_exptime(it, o->touch_exptime);
     }
     /* E: only the link holds the item now (store_int_arith writes in place
-     * only when nobody else does), so its CAS may change under the lock */
+     * only when nobody else does, and only into an ITEM_CAS_OWN item when
+     * E is given), so its CAS may change under the lock */
     if (o->has_new_cas && store_int_use_cas() && !*created)
         item_set_cas(it, o->new_cas);
     if (result != NULL)
@@ -409,7 +439,7 @@ store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out)
         out->cas = item_cas(it);
         out->fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
         out->cls = item_class(it);
-        out->size = item_size(it);
+        out->size = item_total_size(false, item_nkey(it), item_nbytes(it)); /* no trailer */
         out->key_binary = item_key_binary(it);
     }
     ht_unlock(hv);
