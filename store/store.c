@@ -83,10 +83,12 @@ store_max_value_len(size_t nkey)
     return opts.item_size_max > hdr ? opts.item_size_max - hdr : 0;
 }
 
-/* The first chunk a refill takes is the caller's, the others are cached. */
+/* The first chunk a refill takes is the caller's, the others are cached.
+ * Class lock of c held. */
 static void
-keep(struct slab_class *c, struct item *it, struct item **first, uint32_t *got)
+keep_locked(struct slab_class *c, struct item *it, struct item **first, uint32_t *got)
 {
+    slab_assert_locked(c);
     if ((*got)++ == 0)
         *first = it;
     else
@@ -109,10 +111,10 @@ refill(unsigned id, rel_time_t now, struct store_tstats *ts)
     slab_lock(c);
     while (got < c->cache_batch && (got == 0 || c->free_list != 0 || c->end_left > 0) &&
            (it = slab_alloc_locked(c)) != NULL)
-        keep(c, it, &first, &got);
+        keep_locked(c, it, &first, &got);
     if (got == 0)
         while (got < c->cache_batch && (it = lru_evict_locked(c, now, opts.evict_to_free, ts)) != NULL)
-            keep(c, it, &first, &got);
+            keep_locked(c, it, &first, &got);
     if (got == 0 && opts.evict_to_free) {
         /* nothing of our own to evict: take a page from another class */
         slab_unlock(c);
@@ -127,11 +129,13 @@ refill(unsigned id, rel_time_t now, struct store_tstats *ts)
     return first;
 }
 
-/* Allocation proper; the caller may hold a stripe lock. `own_cas`: the
+/* Allocation proper. Takes no lock of its own but a class lock to refill
+ * the thread's cache (hence no _locked), and may be called with a stripe
+ * lock held (doc/threads.md). `own_cas`: the
  * item will carry a client's CAS (E), and room for its flush generation
  * (item.h); never under -C, where no client's CAS is kept. */
 static struct item *
-do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes, bool own_cas,
+alloc_item(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes, bool own_cas,
          struct store_tstats *ts, enum store_status *status)
 {
     if (nkey == 0 || nkey > STORE_KEY_MAX || nbytes > store_max_value_len(nkey)) {
@@ -164,7 +168,7 @@ store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, ui
             struct store_tstats *ts, enum store_status *status)
 {
     enum store_status st;
-    struct item *it = do_alloc(key, nkey, flags, exptime, nbytes, false, ts, &st);
+    struct item *it = alloc_item(key, nkey, flags, exptime, nbytes, false, ts, &st);
     if (status != NULL)
         *status = st;
     return it;
@@ -185,7 +189,7 @@ store_cas_draw(void)
  * E) needs an ITEM_CAS_OWN item, which records the flush generation
  * instead. Stripe lock held. */
 static void
-do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
+link_locked(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
     ht_assert_locked(hv);
     if (item_own_cas(it))
@@ -201,18 +205,19 @@ do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 
 /* Unlinks a linked item and drops the link's ref. Stripe lock held. */
 static void
-do_unlink(struct item *it, uint32_t hv)
+unlink_locked(struct item *it, uint32_t hv)
 {
     ht_assert_locked(hv);
     lru_unlink_item_locked(it, hv);
     item_release(it);
 }
 
+/* unlink_locked(old) then link_locked(it). Stripe lock held. */
 static void
-do_replace(struct item *old, struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
+replace_locked(struct item *old, struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
-    do_unlink(old, hv);
-    do_link(it, hv, now, cas);
+    unlink_locked(old, hv);
+    link_locked(it, hv, now, cas);
 }
 
 /*
@@ -228,7 +233,7 @@ copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct s
             enum store_status *st)
 {
     ht_assert_locked(hv);
-    struct item *nit = do_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), it->nbytes, own_cas, ts, st);
+    struct item *nit = alloc_item(item_key(it), it->nkey, it->flags, item_exptime(it), it->nbytes, own_cas, ts, st);
     if (nit == NULL)
         return NULL;
     memcpy(item_data(nit), item_data(it), it->nbytes);
@@ -237,7 +242,7 @@ copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct s
     uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE | ITEM_STALE | ITEM_TOKEN_SENT);
     rel_time_t atime = item_atime(it);
     uint64_t seq = item_seq(it);
-    do_replace(it, nit, hv, now, seq);
+    replace_locked(it, nit, hv, now, seq);
     item_iflag_set(nit, keep);
     item_set_atime(nit, atime);
     item_release(nit); /* the link holds it */
@@ -247,7 +252,7 @@ copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct s
 /* The live item under key, or NULL; dead items met are unlinked (and
  * counted when `ts`). Stripe lock held. */
 static struct item *
-find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
+find_live_locked(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
 {
     ht_assert_locked(hv);
     struct item *it = ht_find_locked(key, nkey, hv);
@@ -262,7 +267,7 @@ find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct stor
         else
             STAT_INC(ts->get_flushed);
     }
-    do_unlink(it, hv);
+    unlink_locked(it, hv);
     return NULL;
 }
 
@@ -282,7 +287,7 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
     STAT_INC(ts->slab[it->clsid].cmd_set);
     ht_lock(hv);
     uint64_t new_cas = store_cas_draw();
-    struct item *old = find_live(key, nkey, hv, now, NULL);
+    struct item *old = find_live_locked(key, nkey, hv, now, NULL);
 
     /*
      * The CAS rules of memcached's do_store_item, for every protocol. Under
@@ -303,7 +308,7 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
             st = STORE_EXISTS;
         } else {
             STAT_INC(ts->slab[old->clsid].cas_hits);
-            do_replace(old, it, hv, now, new_cas);
+            replace_locked(old, it, hv, now, new_cas);
         }
         goto out;
     }
@@ -315,23 +320,23 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
     switch (mode) {
     case STORE_SET:
         if (old != NULL)
-            do_replace(old, it, hv, now, new_cas);
+            replace_locked(old, it, hv, now, new_cas);
         else
-            do_link(it, hv, now, new_cas);
+            link_locked(it, hv, now, new_cas);
         break;
     case STORE_ADD:
         if (old != NULL) {
-            lru_bump(old, now);
+            lru_bump_locked(old, now);
             st = STORE_NOT_STORED;
         } else {
-            do_link(it, hv, now, new_cas);
+            link_locked(it, hv, now, new_cas);
         }
         break;
     case STORE_REPLACE:
         if (old == NULL)
             st = STORE_NOT_STORED;
         else
-            do_replace(old, it, hv, now, new_cas);
+            replace_locked(old, it, hv, now, new_cas);
         break;
     case STORE_APPEND:
     case STORE_PREPEND: {
@@ -340,7 +345,7 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
             break;
         }
         uint64_t n = (uint64_t)old->nbytes + it->nbytes;
-        struct item *nit = do_alloc(key, nkey, old->flags, item_exptime(old), n, false, ts, &st);
+        struct item *nit = alloc_item(key, nkey, old->flags, item_exptime(old), n, false, ts, &st);
         if (nit == NULL)
             break;
         char *d = item_data(nit);
@@ -351,9 +356,9 @@ store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_ou
             memcpy(d, item_data(it), it->nbytes);
             memcpy(d + it->nbytes, item_data(old), old->nbytes);
         }
-        do_replace(old, nit, hv, now, new_cas);
+        replace_locked(old, nit, hv, now, new_cas);
         linked = nit;
-        item_release(nit); /* ours from do_alloc; the link keeps it */
+        item_release(nit); /* ours from alloc_item; the link keeps it */
         break;
     }
     default:
@@ -376,10 +381,10 @@ store_get(const char *key, size_t nkey, bool count_get, bool no_bump, struct sto
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
     ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, count_get ? ts : NULL);
+    struct item *it = find_live_locked(key, nkey, hv, now, count_get ? ts : NULL);
     if (it != NULL) {
         item_incref(it);
-        lru_hit(it, now, !no_bump);
+        lru_hit_locked(it, now, !no_bump);
     }
     ht_unlock(hv);
     if (count_get) {
@@ -399,11 +404,11 @@ store_get_touch(const char *key, size_t nkey, rel_time_t exptime, bool count_get
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
     ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, count_get ? ts : NULL);
+    struct item *it = find_live_locked(key, nkey, hv, now, count_get ? ts : NULL);
     if (it != NULL) {
         item_set_exptime(it, exptime);
         item_incref(it);
-        lru_hit(it, now, true);
+        lru_hit_locked(it, now, true);
     }
     ht_unlock(hv);
     STAT_INC(ts->touch_cmds);
@@ -428,7 +433,7 @@ store_delete(const char *key, size_t nkey, uint64_t cas, struct store_tstats *ts
     rel_time_t now = store_clock_now();
     enum store_status st = STORE_OK;
     ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, NULL);
+    struct item *it = find_live_locked(key, nkey, hv, now, NULL);
     if (it == NULL) {
         STAT_INC(ts->delete_misses);
         st = STORE_NOT_FOUND;
@@ -436,7 +441,7 @@ store_delete(const char *key, size_t nkey, uint64_t cas, struct store_tstats *ts
         st = STORE_EXISTS;
     } else {
         STAT_INC(ts->slab[it->clsid].delete_hits);
-        do_unlink(it, hv);
+        unlink_locked(it, hv);
     }
     ht_unlock(hv);
     return st;
@@ -489,7 +494,7 @@ parse_number(const char *p, size_t n, uint64_t *out)
  * client's CAS (E), so it must be an ITEM_CAS_OWN item.
  */
 static struct item *
-arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_cas, rel_time_t now,
+arith_locked(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_cas, rel_time_t now,
             struct store_tstats *ts, uint64_t *out, enum store_status *st)
 {
     ht_assert_locked(hv);
@@ -521,14 +526,14 @@ arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_ca
         memset(d + len, ' ', it->nbytes - (uint32_t)len);
         if (opts.use_cas)
             item_set_cas(it, item_cas_next());
-        lru_bump(it, now);
+        lru_bump_locked(it, now);
         return it;
     }
-    struct item *nit = do_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), (uint64_t)len, own_cas, ts, st);
+    struct item *nit = alloc_item(item_key(it), it->nkey, it->flags, item_exptime(it), (uint64_t)len, own_cas, ts, st);
     if (nit == NULL)
         return NULL;
     memcpy(item_data(nit), buf, (size_t)len);
-    do_replace(it, nit, hv, now, 0);
+    replace_locked(it, nit, hv, now, 0);
     item_release(nit); /* the link holds it */
     return nit;
 }
@@ -541,7 +546,7 @@ store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t ca
     rel_time_t now = store_clock_now();
     enum store_status st = STORE_OK;
     ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, NULL);
+    struct item *it = find_live_locked(key, nkey, hv, now, NULL);
     if (it == NULL) {
         if (incr)
             STAT_INC(ts->incr_misses);
@@ -560,7 +565,7 @@ store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t ca
         goto out;
     }
     uint64_t v;
-    it = arith_apply(it, hv, incr, delta, false, now, ts, &v, &st);
+    it = arith_locked(it, hv, incr, delta, false, now, ts, &v, &st);
     if (it == NULL)
         goto out;
     if (result != NULL)
@@ -658,13 +663,13 @@ struct item *
 store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes, bool own_cas,
                 struct store_tstats *ts, enum store_status *status)
 {
-    return do_alloc(key, nkey, flags, exptime, nbytes, own_cas, ts, status);
+    return alloc_item(key, nkey, flags, exptime, nbytes, own_cas, ts, status);
 }
 
 void
-store_int_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
+store_int_link_locked(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
-    do_link(it, hv, now, cas);
+    link_locked(it, hv, now, cas);
 }
 
 uint64_t
@@ -674,29 +679,29 @@ store_int_cas_draw(void)
 }
 
 void
-store_int_unlink(struct item *it, uint32_t hv)
+store_int_unlink_locked(struct item *it, uint32_t hv)
 {
-    do_unlink(it, hv);
+    unlink_locked(it, hv);
 }
 
 struct item *
-store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
+store_int_find_live_locked(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
 {
-    return find_live(key, nkey, hv, now, ts);
+    return find_live_locked(key, nkey, hv, now, ts);
 }
 
 struct item *
-store_int_copy(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct store_tstats *ts,
+store_int_copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct store_tstats *ts,
                enum store_status *st)
 {
     return copy_locked(it, hv, own_cas, now, ts, st);
 }
 
 struct item *
-store_int_arith(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_cas, rel_time_t now,
+store_int_arith_locked(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_cas, rel_time_t now,
                 struct store_tstats *ts, uint64_t *out, enum store_status *st)
 {
-    return arith_apply(it, hv, incr, delta, own_cas, now, ts, out, st);
+    return arith_locked(it, hv, incr, delta, own_cas, now, ts, out, st);
 }
 
 bool

@@ -45,7 +45,7 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
 
     memset(info, 0, sizeof(*info));
     ht_lock(hv);
-    struct item *it = store_int_find_live(key, nkey, hv, now, ts);
+    struct item *it = store_int_find_live_locked(key, nkey, hv, now, ts);
     if (it == NULL) {
         if (o->vivify) {
             enum store_status st;
@@ -54,7 +54,7 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
                 if (o->key_binary)
                     item_set_key_binary(it);
                 /* E: the vivified item's CAS (nobody else holds it yet) */
-                store_int_link(it, hv, now, item_own_cas(it) ? o->new_cas : 0);
+                store_int_link_locked(it, hv, now, item_own_cas(it) ? o->new_cas : 0);
                 item_set_exptime(it, o->vivify_exptime);
                 if (!o->no_token)
                     item_iflag_set(it, ITEM_TOKEN_SENT);
@@ -97,7 +97,7 @@ store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o
         item_set_exptime(it, o->touch_exptime);
     item_incref(it);
     if (!o->no_bump) {
-        lru_hit(it, now, true);
+        lru_hit_locked(it, now, true);
     }
     ht_unlock(hv);
     if (o->touch) {
@@ -119,14 +119,14 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
 {
     const char *key = item_key(it);
     size_t nkey = item_nkey(it);
-    struct item *old = store_int_find_live(key, nkey, hv, now, NULL);
+    struct item *old = store_int_find_live_locked(key, nkey, hv, now, NULL);
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
     enum store_status st = STORE_OK;
 
     *linked = it;
     if (old == NULL && pend && o->vivify) {
         item_set_exptime(it, o->vivify_exptime);
-        store_int_link(it, hv, now, cas);
+        store_int_link_locked(it, hv, now, cas);
         return STORE_OK;
     }
     if (o->mode == STORE_CAS || (o->has_cas && !pend)) {
@@ -155,15 +155,15 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
             STAT_INC(ts->slab[old->clsid].cas_badval);
             return STORE_EXISTS;
         }
-        store_int_unlink(old, hv);
-        store_int_link(it, hv, now, cas);
+        store_int_unlink_locked(old, hv);
+        store_int_link_locked(it, hv, now, cas);
         return STORE_OK;
     }
     switch (o->mode) {
     case STORE_ADD:
         if (old != NULL)
             return STORE_NOT_STORED;
-        store_int_link(it, hv, now, cas);
+        store_int_link_locked(it, hv, now, cas);
         break;
     case STORE_REPLACE:
         if (old == NULL)
@@ -171,8 +171,8 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
         /* fall through */
     case STORE_SET:
         if (old != NULL)
-            store_int_unlink(old, hv);
-        store_int_link(it, hv, now, cas);
+            store_int_unlink_locked(old, hv);
+        store_int_link_locked(it, hv, now, cas);
         break;
     case STORE_APPEND:
     case STORE_PREPEND: {
@@ -192,8 +192,8 @@ meta_link_locked(struct item *it, const struct store_meta_link_opts *o, uint32_t
         struct item *second = o->mode == STORE_APPEND ? it : old;
         memcpy(d, item_data(first), item_nbytes(first));
         memcpy(d + item_nbytes(first), item_data(second), item_nbytes(second));
-        store_int_unlink(old, hv);
-        store_int_link(nit, hv, now, cas);
+        store_int_unlink_locked(old, hv);
+        store_int_link_locked(nit, hv, now, cas);
         item_release(nit); /* the link holds it */
         *linked = nit;
         break;
@@ -286,14 +286,14 @@ store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t 
  * Stripe lock held.
  */
 static void
-meta_invalidate(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime, uint64_t cas,
+meta_invalidate_locked(struct item *it, uint32_t hv, rel_time_t now, bool set_ttl, rel_time_t exptime, uint64_t cas,
                 struct store_tstats *ts)
 {
     ht_assert_locked(hv);
     bool use_cas = store_int_use_cas();
     if (use_cas && (item_refcount(it) > 1 || (cas != 0 && !item_own_cas(it)))) {
         enum store_status st;
-        struct item *nit = store_int_copy(it, hv, cas != 0 || item_own_cas(it), now, ts, &st);
+        struct item *nit = store_int_copy_locked(it, hv, cas != 0 || item_own_cas(it), now, ts, &st);
         if (nit != NULL)
             it = nit; /* held by its link alone */
     }
@@ -312,7 +312,7 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
     rel_time_t now = store_clock_now();
     enum store_status st = STORE_OK;
     ht_lock(hv);
-    struct item *it = store_int_find_live(key, nkey, hv, now, NULL);
+    struct item *it = store_int_find_live_locked(key, nkey, hv, now, NULL);
     if (it == NULL) {
         STAT_INC(ts->delete_misses);
         st = STORE_NOT_FOUND;
@@ -320,7 +320,7 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
         st = STORE_EXISTS;
     } else if (!o->invalidate && !o->remove_value) {
         STAT_INC(ts->slab[it->clsid].delete_hits);
-        store_int_unlink(it, hv);
+        store_int_unlink_locked(it, hv);
     } else {
         uint64_t cas = o->has_new_cas && store_int_use_cas() ? o->new_cas : 0; /* 0: a new one */
         if (o->remove_value) {
@@ -336,15 +336,15 @@ store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_o
                 goto out;
             if (o->key_binary)
                 item_set_key_binary(nit);
-            store_int_unlink(it, hv);
-            store_int_link(nit, hv, now, cas);
+            store_int_unlink_locked(it, hv);
+            store_int_link_locked(nit, hv, now, cas);
             item_release(nit); /* the link holds it */
             if (o->invalidate) {
                 item_iflag_set(nit, ITEM_STALE);
                 item_iflag_clear(nit, ITEM_TOKEN_SENT); /* the next reader may win */
             }
         } else {
-            meta_invalidate(it, hv, now, o->set_ttl, o->exptime, cas, ts);
+            meta_invalidate_locked(it, hv, now, o->set_ttl, o->exptime, cas, ts);
         }
     }
 out:
@@ -364,7 +364,7 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
 
     *created = false;
     ht_lock(hv);
-    struct item *it = store_int_find_live(key, nkey, hv, now, NULL);
+    struct item *it = store_int_find_live_locked(key, nkey, hv, now, NULL);
     if (it == NULL) {
         if (!o->vivify) {
             if (o->incr)
@@ -382,7 +382,7 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
         memcpy(item_data(it), buf, (size_t)len);
         if (o->key_binary)
             item_set_key_binary(it);
-        store_int_link(it, hv, now, item_own_cas(it) ? o->new_cas : 0);
+        store_int_link_locked(it, hv, now, item_own_cas(it) ? o->new_cas : 0);
         item_release(it); /* the link holds it */
         STAT_INC(ts->total_items);
         v = o->initial;
@@ -397,13 +397,13 @@ store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opt
             goto out;
         }
         exp_before = item_exptime(it);
-        it = store_int_arith(it, hv, o->incr, o->delta, o->has_new_cas && store_int_use_cas(), now, ts, &v, &st);
+        it = store_int_arith_locked(it, hv, o->incr, o->delta, o->has_new_cas && store_int_use_cas(), now, ts, &v, &st);
         if (it == NULL)
             goto out;
         if (o->touch)
             item_set_exptime(it, o->touch_exptime);
     }
-    /* E: only the link holds the item now (store_int_arith writes in place
+    /* E: only the link holds the item now (store_int_arith_locked writes in place
      * only when nobody else does, and only into an ITEM_CAS_OWN item when
      * E is given), so its CAS may change under the lock */
     if (o->has_new_cas && store_int_use_cas() && !*created)
@@ -432,7 +432,7 @@ store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out)
     rel_time_t now = store_clock_now();
 
     ht_lock(hv);
-    struct item *it = store_int_find_live(key, nkey, hv, now, NULL);
+    struct item *it = store_int_find_live_locked(key, nkey, hv, now, NULL);
     if (it != NULL) {
         out->exptime = item_exptime(it);
         out->atime = item_atime(it);
