@@ -70,7 +70,7 @@ Test(sizes, no_cas_keeps_the_field_and_reads_0)
     struct item *it = store_alloc("key", 3, 0, 0, 5, &ts, &st);
     cr_assert_not_null(it);
     size_t sz = item_size(it);
-    cr_expect_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_expect_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     cr_expect_neq(item_cas(it), 0);
     item_release(it);
     store_teardown();
@@ -83,7 +83,7 @@ Test(sizes, no_cas_keeps_the_field_and_reads_0)
     cr_assert_not_null(it);
     cr_expect_eq(item_size(it), sz);
     cr_expect_eq((size_t)(item_key(it) - (const char *)it), 36);
-    cr_expect_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_expect_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     cr_expect_eq(item_cas(it), 0);
     item_release(it);
     store_teardown();
