@@ -47,6 +47,9 @@ struct fx {
     size_t pos;        /* next unparsed byte */
 };
 
+/* the fuzzer's own look-ups: counted nowhere, the item left as it was */
+static const struct store_get_opts quiet = {.kind = STORE_GET_QUIET, .no_bump = true};
+
 static void release_item(void *owner)
 {
     item_release(owner);
@@ -77,9 +80,9 @@ static void get_one(struct fx *f, const struct mc_request *req, const char *key,
 {
     struct item *it;
     if (req->cmd == MC_CMD_GAT || req->cmd == MC_CMD_GATS)
-        it = store_get_touch(key, nkey, exptime, true, &f->ts);
+        it = store_get(key, nkey, &(struct store_get_opts){.touch = true, .touch_exptime = exptime}, NULL, &f->ts);
     else
-        it = store_get(key, nkey, true, false, &f->ts);
+        it = store_get(key, nkey, NULL, NULL, &f->ts);
     if (it == NULL) {
         struct mc_result res = {.status = MC_MISS, .key = key, .nkey = nkey};
         emit(f, req, &res);
@@ -124,7 +127,7 @@ static bool exec_storage(struct fx *f, const struct mc_request *req)
         else
             emit_server_error(f, req, MC_NO_MEMORY, "out of memory storing object");
         if (req->cmd == MC_CMD_SET)
-            store_delete(req->key, req->nkey, 0, &f->ts);
+            store_delete(req->key, req->nkey, NULL, &f->ts);
         return true;
     }
     FUZZ_CHECK(item_nbytes(it) == req->vlen);
@@ -135,12 +138,13 @@ static bool exec_storage(struct fx *f, const struct mc_request *req)
         item_release(it);
         return true;
     }
-    uint64_t cas = 0;
     enum store_mode mode = mode_of(req->cmd);
-    st = store_link(it, mode, req->cas, &cas, &f->ts);
+    struct store_link_out out = {0};
+    st = store_link(it, &(struct store_link_opts){.mode = mode, .cas = req->cas}, &out, &f->ts);
+    uint64_t cas = out.cas;
     if (st == STORE_OK && req->exptime == 0 && !f->flushed &&
         (mode == STORE_SET || mode == STORE_ADD || mode == STORE_REPLACE || mode == STORE_CAS)) {
-        struct item *back = store_get(req->key, req->nkey, false, true, &f->ts);
+        struct item *back = store_get(req->key, req->nkey, &quiet, NULL, &f->ts);
         FUZZ_CHECK(back != NULL);
         FUZZ_CHECK(item_nbytes(back) == req->vlen);
         FUZZ_CHECK(memcmp(item_data(back), data, req->vlen) == 0);
@@ -169,7 +173,7 @@ static void check_number_item(struct fx *f, const struct mc_request *req, uint64
 {
     if (f->flushed)
         return;
-    struct item *it = store_get(req->key, req->nkey, false, true, &f->ts);
+    struct item *it = store_get(req->key, req->nkey, &quiet, NULL, &f->ts);
     FUZZ_CHECK(it != NULL);
     char digits[24];
     int n = snprintf(digits, sizeof(digits), "%" PRIu64, number);
@@ -184,8 +188,13 @@ static void exec_arith(struct fx *f, const struct mc_request *req)
 {
     bool incr = req->cmd == MC_CMD_INCR;
     struct mc_result res = {.status = MC_NOT_FOUND};
-    enum store_status st = store_arith(req->key, req->nkey, incr, req->delta, req->cas, &res.number, &res.cas,
-                                       &f->ts);
+    struct store_arith_opts o = {.decr = !incr, .delta = req->delta, .cas = req->cas};
+    struct store_arith_out out = {0};
+    enum store_status st = store_arith(req->key, req->nkey, &o, &out, &f->ts);
+    if (st == STORE_OK) {
+        res.number = out.value;
+        res.cas = out.cas;
+    }
     if (st == STORE_NOT_FOUND && f->binary && req->create && req->cas == 0) {
         char buf[24];
         int n = snprintf(buf, sizeof(buf), "%" PRIu64, req->initial);
@@ -193,7 +202,10 @@ static void exec_arith(struct fx *f, const struct mc_request *req)
                                       &f->ts, &st);
         if (it != NULL) {
             memcpy(item_data(it), buf, (size_t)n);
-            st = store_link(it, STORE_ADD, 0, &res.cas, &f->ts);
+            struct store_link_out lout = {0};
+            st = store_link(it, &(struct store_link_opts){.mode = STORE_ADD}, &lout, &f->ts);
+            if (st == STORE_OK)
+                res.cas = lout.cas;
             item_release(it);
             FUZZ_CHECK(st == STORE_OK); /* one thread: nobody else added it */
             res.number = req->initial;
@@ -250,9 +262,9 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
     case MC_CMD_CAS:
         return exec_storage(f, req);
     case MC_CMD_DELETE: {
-        enum store_status st = store_delete(req->key, req->nkey, req->cas, &f->ts);
+        enum store_status st = store_delete(req->key, req->nkey, &(struct store_delete_opts){.cas = req->cas}, &f->ts);
         if (st == STORE_OK) {
-            struct item *it = store_get(req->key, req->nkey, false, true, &f->ts);
+            struct item *it = store_get(req->key, req->nkey, &quiet, NULL, &f->ts);
             FUZZ_CHECK(it == NULL);
         }
         emit_status(f, req, st == STORE_OK ? MC_DELETED : st == STORE_EXISTS ? MC_EXISTS : MC_NOT_FOUND);
@@ -263,7 +275,10 @@ static bool exec_request(struct fx *f, const struct mc_request *req)
         exec_arith(f, req);
         return true;
     case MC_CMD_TOUCH: {
-        struct item *it = store_get_touch(req->key, req->nkey, store_exptime_convert(req->exptime), false, &f->ts);
+        struct store_get_opts o = {
+            .kind = STORE_GET_TOUCH, .touch = true, .touch_exptime = store_exptime_convert(req->exptime),
+        };
+        struct item *it = store_get(req->key, req->nkey, &o, NULL, &f->ts);
         struct mc_result res = {.status = MC_NOT_FOUND};
         if (it != NULL) {
             res.status = MC_TOUCHED;

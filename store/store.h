@@ -436,62 +436,6 @@ unsigned store_class_count(void);
  * thread itself. Returns the number of items reclaimed. */
 uint64_t store_maintain(void);
 
-
-/* ---- COMPAT: the API before issue 17, for server/ and fuzz/ until they
- * call the one above (their commit "server: call the unified store API"
- * removes this block and store/store_compat.c). The macros send a call
- * whose third (second for store_link) argument is not an options pointer
- * to the old function. ---- */
-
-struct item *store_compat_get(const char *key, size_t nkey, bool count_get, bool no_bump, struct store_tstats *ts);
-struct item *store_get_touch(const char *key, size_t nkey, rel_time_t exptime, bool count_get,
-                             struct store_tstats *ts);
-enum store_status store_compat_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_out,
-                                    struct store_tstats *ts);
-enum store_status store_compat_delete(const char *key, size_t nkey, uint64_t cas, struct store_tstats *ts);
-enum store_status store_compat_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t cas,
-                                     uint64_t *result, uint64_t *cas_out, struct store_tstats *ts);
-#define store_meta_get_opts store_get_opts
-#define store_meta_get_info store_get_info
-#define store_meta_link_opts store_link_opts
-#define store_meta_delete_opts store_delete_opts
-struct store_meta_arith_opts {
-    bool incr;
-    uint64_t delta;
-    uint64_t cas;
-    bool vivify;
-    rel_time_t vivify_exptime;
-    uint64_t initial;
-    bool touch;
-    rel_time_t touch_exptime;
-    bool has_new_cas;
-    uint64_t new_cas;
-    bool key_binary;
-};
-struct item *store_meta_get(const char *key, size_t nkey, const struct store_get_opts *o,
-                            struct store_get_info *info, struct store_tstats *ts);
-enum store_status store_meta_link(struct item *it, const struct store_link_opts *o, uint64_t *cas_out,
-                                  uint32_t *size_out, struct store_tstats *ts);
-enum store_status store_meta_delete(const char *key, size_t nkey, const struct store_delete_opts *o,
-                                    struct store_tstats *ts);
-enum store_status store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o,
-                                   uint64_t *result, uint64_t *cas_out, rel_time_t *exptime_out,
-                                   bool *created, struct store_tstats *ts);
-#ifndef MCD_STORE_NO_COMPAT
-#define store_get(key, nkey, x, ...)                                                                     \
-    _Generic((x), const struct store_get_opts *: store_get, struct store_get_opts *: store_get,          \
-             void *: store_get, default: store_compat_get)(key, nkey, x, __VA_ARGS__)
-#define store_link(it, x, ...)                                                                           \
-    _Generic((x), const struct store_link_opts *: store_link, struct store_link_opts *: store_link,     \
-             void *: store_link, default: store_compat_link)(it, x, __VA_ARGS__)
-#define store_delete(key, nkey, x, ...)                                                                  \
-    _Generic((x), const struct store_delete_opts *: store_delete, struct store_delete_opts *: store_delete, \
-             void *: store_delete, default: store_compat_delete)(key, nkey, x, __VA_ARGS__)
-#define store_arith(key, nkey, x, ...)                                                                   \
-    _Generic((x), const struct store_arith_opts *: store_arith, struct store_arith_opts *: store_arith, \
-             void *: store_arith, default: store_compat_arith)(key, nkey, x, __VA_ARGS__)
-#endif
-
 #pragma GCC visibility pop
 
 #endif /* MCD_STORE_H */

@@ -131,8 +131,8 @@ vivify_locked(const char *key, size_t nkey, uint32_t hv, rel_time_t now, const s
 }
 
 enum store_status
-(store_arith)(const char *key, size_t nkey, const struct store_arith_opts *o, struct store_arith_out *out,
-              struct store_tstats *ts)
+store_arith(const char *key, size_t nkey, const struct store_arith_opts *o, struct store_arith_out *out,
+            struct store_tstats *ts)
 {
     if (o == NULL)
         o = &plain_arith;

@@ -72,7 +72,7 @@ remove_value_locked(struct item *it, const char *key, size_t nkey, uint32_t hv, 
 }
 
 enum store_status
-(store_delete)(const char *key, size_t nkey, const struct store_delete_opts *o, struct store_tstats *ts)
+store_delete(const char *key, size_t nkey, const struct store_delete_opts *o, struct store_tstats *ts)
 {
     if (o == NULL)
         o = &plain_delete;

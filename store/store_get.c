@@ -147,8 +147,8 @@ get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_g
 }
 
 struct item *
-(store_get)(const char *key, size_t nkey, const struct store_get_opts *o, struct store_get_info *info,
-            struct store_tstats *ts)
+store_get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_get_info *info,
+          struct store_tstats *ts)
 {
     if (o == NULL)
         return get(key, nkey, &plain_get, NULL, ts);

@@ -163,7 +163,7 @@ link_locked(struct item *it, const struct store_link_opts *o, uint32_t hv, rel_t
 }
 
 enum store_status
-(store_link)(struct item *it, const struct store_link_opts *o, struct store_link_out *out, struct store_tstats *ts)
+store_link(struct item *it, const struct store_link_opts *o, struct store_link_out *out, struct store_tstats *ts)
 {
     if (o == NULL)
         o = &plain_link;
