@@ -78,12 +78,19 @@ static rel_time_t vivify_exptime(const struct meta_request *m)
     return e;
 }
 
+/* mg flags that make memcached 1.6.45 fetch the item under its lock and
+ * mark it fetched only once the reply is built */
+#define LOCKED_FLAGS (META_BIT('T') | META_BIT('N') | META_BIT('R') | META_BIT('h') | META_BIT('l'))
+
 static void meta_get(struct request_ctx *x, const struct meta_request *m)
 {
     rel_time_t now = store_clock_now();
     struct store_get_opts o = {
         .kind = STORE_GET_META,
-        .no_bump = meta_has(m, 'u'),
+        /* an opaque too long fails the reply after the look-up; 1.6.45 has
+         * then marked the item fetched (and bumped it) only when no flag
+         * made it take the item locked (T N R h l), as it does that last */
+        .no_bump = meta_has(m, 'u') || (m->opaque_too_long && (m->seen & LOCKED_FLAGS) != 0),
         .touch = meta_has(m, 'T'),
         .vivify = meta_has(m, 'N'),
         .recache = meta_has(m, 'R'),
