@@ -132,14 +132,6 @@ char *session_read_space(struct session *s, size_t *len)
     return s->rbuf + s->rlen;
 }
 
-void session_read_done(struct session *s, size_t n)
-{
-    if (s->direct)
-        s->nread_got += n;
-    else
-        s->rlen += n;
-}
-
 size_t session_feed(struct session *s, const char *buf, size_t len)
 {
     size_t done = 0;
@@ -320,7 +312,7 @@ enum session_result session_run(struct session *s, unsigned *budget)
             set_state(s, SESSION_NEW_CMD);
             continue;
         }
-        if (s->close_after_write || s->state == SESSION_CLOSING)
+        if (s->close_after_write)
             return SESSION_CLOSE;
         if (s->state != SESSION_MWRITE && s->rpos == s->rlen)
             return SESSION_NEED_INPUT;
@@ -371,10 +363,9 @@ enum session_result session_run(struct session *s, unsigned *budget)
     }
 }
 
-void session_trim(struct session *s)
+void session_shrink(struct session *s)
 {
-    if (s->state == SESSION_NEW_CMD && s->rpos == s->rlen)
-        maybe_shrink(s);
+    maybe_shrink(s);
 }
 
 void session_close_input(struct session *s)
@@ -382,6 +373,7 @@ void session_close_input(struct session *s)
     if (s->state == SESSION_CLOSING)
         return;
     set_state(s, SESSION_CLOSING);
+    s->close_after_write = true;
     s->rpos = s->rlen;
     maybe_shrink(s);
 }

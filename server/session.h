@@ -107,7 +107,13 @@ void session_deinit(struct session *s);
  * its largest). session_read_done() takes the n bytes written there.
  */
 char *session_read_space(struct session *s, size_t *len);
-void session_read_done(struct session *s, size_t n);
+static inline void session_read_done(struct session *s, size_t n)
+{
+    if (s->direct)
+        s->nread_got += n;
+    else
+        s->rlen += n;
+}
 /* Copies up to len bytes in through the two calls above; returns how many
  * were taken (fewer when the buffer is at its largest). */
 size_t session_feed(struct session *s, const char *buf, size_t len);
@@ -149,11 +155,18 @@ static inline bool session_grew(const struct session *s)
     return s->out.cap > 1024 || s->rsize > SESSION_RBUF_INIT;
 }
 
-/* Between two requests with the input all used: gives a grown read buffer back. */
-void session_trim(struct session *s);
+/* Gives a grown read buffer back once it is empty (session_trim()). */
+void session_shrink(struct session *s);
 
-/* Parses nothing more (state CLOSING): drops buffered input and gives a
- * grown read buffer back. Idempotent. */
+/* Between two requests with the input all used: gives a grown read buffer back. */
+static inline void session_trim(struct session *s)
+{
+    if (s->state == SESSION_NEW_CMD && s->rpos == s->rlen && s->rsize > SESSION_RBUF_INIT)
+        session_shrink(s);
+}
+
+/* Parses nothing more (state CLOSING; session_run() answers SESSION_CLOSE):
+ * drops buffered input and gives a grown read buffer back. Idempotent. */
 void session_close_input(struct session *s);
 
 #endif /* MCD_SESSION_H */
