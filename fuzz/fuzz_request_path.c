@@ -5,7 +5,8 @@
  * command layer in server/process*.c) over a small real store, exactly as
  * server/conn.c feeds it from a socket. No executor of its own.
  *
- * Each input runs twice on a fresh store: once fed whole, once in chunks
+ * The session is bound as -B auto, or now and then (by a hash of the
+ * input) as -B ascii or -B binary. Each input runs twice on a fresh store: once fed whole, once in chunks
  * whose sizes come from a hash of the input (single bytes, pieces of up to
  * 16 or up to 4096 bytes), as reads would deliver it. Every run takes one
  * request per session_run() (-R 1) and "sends" the replies after each.
@@ -185,7 +186,8 @@ static uint64_t next_rand(uint64_t *x)
 
 /* Runs the whole input through a fresh store and session, in chunks from
  * `seed` (0: all at once), with the clock ticking or not. */
-static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t seed, bool timed)
+static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t seed, bool timed,
+                     enum proto_binding proto)
 {
     static const struct store_options opts = {
         .mem_limit = 2u << 20, .item_size_max = 16u << 10, .factor = 1.25, .chunk_size = 48,
@@ -199,7 +201,7 @@ static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t 
     p->hash = 0xcbf29ce484222325ull;
     FUZZ_CHECK(store_setup(&opts) == 0);
     store_clock_set(p->now);
-    FUZZ_CHECK(session_init(&p->s, PROTO_AUTO, &ts, &scratch, &ws) == 0);
+    FUZZ_CHECK(session_init(&p->s, proto, &ts, &scratch, &ws) == 0);
 
     /* chunk sizes: single bytes, up to 16 or up to 4096 bytes */
     uint64_t rnd = seed | 1;
@@ -268,10 +270,13 @@ int fuzz_request_path_input(const uint8_t *data, size_t size)
     static struct pass whole, split;
     uint64_t seed = fnv(0xcbf29ce484222325ull, (const char *)data, size);
     bool timed = (seed >> 8) % 4 == 0;
-    run_pass(&split, data, size, seed == 0 ? 1 : seed, timed);
+    /* mostly -B auto (the first byte decides), sometimes -B ascii or binary */
+    unsigned b = (unsigned)(seed >> 16) % 8;
+    enum proto_binding proto = b == 0 ? PROTO_ASCII : b == 1 ? PROTO_BINARY : PROTO_AUTO;
+    run_pass(&split, data, size, seed == 0 ? 1 : seed, timed, proto);
     if (timed)
         return 0;
-    run_pass(&whole, data, size, 0, false);
+    run_pass(&whole, data, size, 0, false, proto);
     if (!has_long_line(data, size) && !whole.clocked && !split.clocked) {
         FUZZ_CHECK(whole.bytes == split.bytes);
         FUZZ_CHECK(whole.hash == split.hash);
