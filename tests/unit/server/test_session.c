@@ -12,6 +12,8 @@
 
 #include "fixture.h"
 
+#include "proto/text.h"
+
 #include <stdio.h>
 
 TestSuite(session, .init = fx_start, .fini = fx_stop);
@@ -281,6 +283,23 @@ Test(session, read_buffer_grows_then_shrinks)
     cr_expect_str_eq(b.p, "END\r\n");
     session_trim(&s);
     cr_expect_eq(s.rsize, SESSION_RBUF_INIT);
+    free(b.p);
+    session_deinit(&s);
+}
+
+/* More than TEXT_LINE_MAX bytes with no newline (and not a get line): the
+ * requests before it are answered, then the session closes. (1.6.45
+ * closes too but drops those replies: memcached-compat.md, (t3).) */
+Test(session, overlong_line_closes_after_earlier_replies)
+{
+    static char in[16 + TEXT_LINE_MAX + 100];
+    memcpy(in, "get b\r\n", 7);
+    memset(in + 7, 'x', sizeof(in) - 7);
+    struct session s;
+    struct fx_buf b = {0};
+    fx_session(&s, PROTO_ASCII);
+    cr_expect_eq(fx_feed(&s, in, sizeof(in), &b), SESSION_CLOSE);
+    cr_expect_str_eq(b.p, "END\r\n");
     free(b.p);
     session_deinit(&s);
 }
