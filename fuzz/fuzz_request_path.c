@@ -44,6 +44,7 @@
 #include "proto/proto.h"
 #include "proto/reply.h"
 #include "proto/text.h"
+#include "server/log.h"
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -72,6 +73,24 @@ static void host_thread(unsigned i, struct store_tstats **t, struct worker_tstat
 }
 
 static const struct stats_host host = {.nthreads = host_nthreads, .thread = host_thread};
+
+static void ignore_stat(void *ctx, const char *name, const char *value)
+{
+    (void)ctx;
+    (void)name;
+    (void)value;
+}
+
+/* What earlier inputs may have changed outside the store: `stats reset`'s
+ * baseline (taken again now, on zeroed counters), `stats detail`,
+ * `slabs automove`, `verbosity`. */
+static void reset_process_state(void)
+{
+    FUZZ_CHECK(stats_group("reset", 5, ignore_stat, NULL) == STATS_GROUP_RESET);
+    FUZZ_CHECK(stats_group("detail off", 10, ignore_stat, NULL) == STATS_GROUP_DONE_OK);
+    stats_set_slab_automove(1);
+    log_verbosity = 0;
+}
 
 /* One pass over the input. */
 struct pass {
@@ -201,6 +220,7 @@ static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t 
     p->hash = 0xcbf29ce484222325ull;
     FUZZ_CHECK(store_setup(&opts) == 0);
     store_clock_set(p->now);
+    reset_process_state();
     FUZZ_CHECK(session_init(&p->s, proto, &ts, &scratch, &ws) == 0);
 
     /* chunk sizes: single bytes, up to 16 or up to 4096 bytes */
