@@ -10,15 +10,8 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
-#include "proto/meta.h"
-#include "proto/proto.h"
-#include "proto/reply.h"
-#include "server/process.h"
 #include "server/session.h"
-#include "server/settings.h"
 #include "server/stats.h"
 #include "store/store.h"
 
