@@ -163,7 +163,8 @@ static void check_stored(struct pass *p, const char *out, size_t n, uint64_t com
     p->watch = false;
     if (p->flushed || commands != p->s.commands || n != 8 || memcmp(out, "STORED\r\n", 8) != 0)
         return;
-    struct item *back = store_get(p->key, p->nkey, false, true, &scratch);
+    static const struct store_get_opts quiet = {.kind = STORE_GET_QUIET, .no_bump = true};
+    struct item *back = store_get(p->key, p->nkey, &quiet, NULL, &scratch);
     FUZZ_CHECK(back == p->nread_it);
     FUZZ_CHECK(item_flags(back) == p->flags && item_nbytes(back) == p->vlen);
     item_release(back);

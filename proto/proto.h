@@ -19,23 +19,34 @@
 
 #define PROTO_KEY_MAX 250
 
-/* Every command the front ends know, in one table: name for logging/stats. */
+/* Every command the front ends know, in one table: its name (for logging
+ * and stats) and its kind (which commands share a parser and an executor). */
 #define MC_COMMANDS(X) \
-    X(NONE, "none") \
-    X(GET, "get") X(GETS, "gets") X(GAT, "gat") X(GATS, "gats") \
-    X(SET, "set") X(ADD, "add") X(REPLACE, "replace") X(APPEND, "append") \
-    X(PREPEND, "prepend") X(CAS, "cas") \
-    X(DELETE, "delete") X(INCR, "incr") X(DECR, "decr") X(TOUCH, "touch") \
-    X(FLUSH_ALL, "flush_all") X(STATS, "stats") X(VERSION, "version") \
-    X(VERBOSITY, "verbosity") X(QUIT, "quit") X(SHUTDOWN, "shutdown") \
-    X(NOOP, "noop") X(SLABS, "slabs")
+    X(NONE, "none", OTHER) \
+    X(GET, "get", GET) X(GETS, "gets", GET) X(GAT, "gat", GET) X(GATS, "gats", GET) \
+    X(SET, "set", STORE) X(ADD, "add", STORE) X(REPLACE, "replace", STORE) X(APPEND, "append", STORE) \
+    X(PREPEND, "prepend", STORE) X(CAS, "cas", STORE) \
+    X(DELETE, "delete", OTHER) X(INCR, "incr", ARITH) X(DECR, "decr", ARITH) X(TOUCH, "touch", OTHER) \
+    X(FLUSH_ALL, "flush_all", OTHER) X(STATS, "stats", OTHER) X(VERSION, "version", OTHER) \
+    X(VERBOSITY, "verbosity", OTHER) X(QUIT, "quit", OTHER) X(SHUTDOWN, "shutdown", OTHER) \
+    X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER)
 
 enum mc_cmd {
-#define X(id, name) MC_CMD_##id,
+#define X(id, name, kind) MC_CMD_##id,
     MC_COMMANDS(X)
 #undef X
     MC_CMD__COUNT
 };
+
+enum mc_cmd_kind {
+    MC_KIND_GET,         /* get gets gat gats: a key list, one outcome per key, then END */
+    MC_KIND_STORE,       /* set add replace append prepend cas: a value follows */
+    MC_KIND_ARITH,       /* incr decr */
+    MC_KIND_OTHER,
+};
+
+/* The kind of a command (MC_KIND_OTHER for anything out of range). */
+enum mc_cmd_kind mc_cmd_kind(enum mc_cmd cmd);
 
 /* The name of a command, e.g. "get". */
 const char *mc_cmd_name(enum mc_cmd cmd);

@@ -439,6 +439,50 @@ static enum proto_status parse_slabs(const struct text_line *l, struct mc_reques
     return PROTO_ERROR;
 }
 
+/* The commands of no shared kind: one parser each. */
+static enum proto_status parse_other(const struct text_line *l, const char *end, struct mc_request *req,
+                                     size_t *consumed, const char **errmsg)
+{
+    enum proto_status st;
+    switch (req->cmd) {
+    case MC_CMD_DELETE:
+        st = parse_delete(l, req, errmsg);
+        break;
+    case MC_CMD_TOUCH:
+        st = parse_touch(l, req, errmsg);
+        break;
+    case MC_CMD_FLUSH_ALL:
+        st = parse_flush_all(l, req);
+        break;
+    case MC_CMD_VERBOSITY:
+        st = parse_verbosity(l, req, errmsg);
+        break;
+    case MC_CMD_SLABS:
+        st = parse_slabs(l, req, errmsg);
+        break;
+    case MC_CMD_SHUTDOWN:
+        req->noreply = last_is_noreply(l);
+        /* fall through */
+    case MC_CMD_STATS:
+        rest_of_line(l->t[0].p + l->t[0].n, end, &req->args, &req->args_len);
+        st = PROTO_OK;
+        break;
+    case MC_CMD_VERSION:
+    case MC_CMD_QUIT:
+        st = PROTO_OK;
+        break;
+    default:
+        /* an HTTP request line ("GET / HTTP/1.0"): hang up, as memcached */
+        if (l->nt > 1 && l->last.n >= 5 && memcmp(l->last.p, "HTTP/", 5) == 0 && !is_unsupported(&l->t[0])) {
+            *consumed = 0;
+            return PROTO_CLOSE;
+        }
+        st = PROTO_ERROR;
+        break;
+    }
+    return st;
+}
+
 enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req, size_t *consumed,
                              const char **errmsg)
 {
@@ -481,59 +525,11 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     req->cmd = lookup_cmd(&l.t[0]);
 
     enum proto_status st;
-    switch (req->cmd) {
-    case MC_CMD_GET:
-    case MC_CMD_GETS:
-    case MC_CMD_GAT:
-    case MC_CMD_GATS:
-        st = parse_get(&l, end, req, errmsg);
-        break;
-    case MC_CMD_SET:
-    case MC_CMD_ADD:
-    case MC_CMD_REPLACE:
-    case MC_CMD_APPEND:
-    case MC_CMD_PREPEND:
-    case MC_CMD_CAS:
-        st = parse_storage(&l, req, errmsg);
-        break;
-    case MC_CMD_INCR:
-    case MC_CMD_DECR:
-        st = parse_arith(&l, req, errmsg);
-        break;
-    case MC_CMD_DELETE:
-        st = parse_delete(&l, req, errmsg);
-        break;
-    case MC_CMD_TOUCH:
-        st = parse_touch(&l, req, errmsg);
-        break;
-    case MC_CMD_FLUSH_ALL:
-        st = parse_flush_all(&l, req);
-        break;
-    case MC_CMD_VERBOSITY:
-        st = parse_verbosity(&l, req, errmsg);
-        break;
-    case MC_CMD_SLABS:
-        st = parse_slabs(&l, req, errmsg);
-        break;
-    case MC_CMD_SHUTDOWN:
-        req->noreply = last_is_noreply(&l);
-        /* fall through */
-    case MC_CMD_STATS:
-        rest_of_line(l.t[0].p + l.t[0].n, end, &req->args, &req->args_len);
-        st = PROTO_OK;
-        break;
-    case MC_CMD_VERSION:
-    case MC_CMD_QUIT:
-        st = PROTO_OK;
-        break;
-    default:
-        /* an HTTP request line ("GET / HTTP/1.0"): hang up, as memcached */
-        if (l.nt > 1 && l.last.n >= 5 && memcmp(l.last.p, "HTTP/", 5) == 0 && !is_unsupported(&l.t[0])) {
-            *consumed = 0;
-            return PROTO_CLOSE;
-        }
-        st = PROTO_ERROR;
-        break;
+    switch (mc_cmd_kind(req->cmd)) {
+    case MC_KIND_GET: st = parse_get(&l, end, req, errmsg); break;
+    case MC_KIND_STORE: st = parse_storage(&l, req, errmsg); break;
+    case MC_KIND_ARITH: st = parse_arith(&l, req, errmsg); break;
+    default: st = parse_other(&l, end, req, consumed, errmsg); break;
     }
     /* 1.6.45 silences ERROR too when the last token is noreply (but for
      * stats, which takes no noreply) */

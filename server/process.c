@@ -54,9 +54,9 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
     struct item *it;
     if (touch) {
         STAT_INC(x->ws->cmd_touch);
-        it = store_get_touch(key, nkey, exptime, true, x->ts);
+        it = store_get(key, nkey, &(struct store_get_opts){.touch = true, .touch_exptime = exptime}, NULL, x->ts);
     } else {
-        it = store_get(key, nkey, true, false, x->ts);
+        it = store_get(key, nkey, NULL, NULL, x->ts);
     }
     if (it == NULL) {
         struct mc_result res = {.status = MC_MISS, .key = key, .nkey = nkey};
@@ -128,7 +128,7 @@ static enum process_next process_storage(struct request_ctx *x, const struct mc_
         }
         /* as memcached: a failed set leaves no stale value behind */
         if (req->cmd == MC_CMD_SET)
-            store_delete(req->key, req->nkey, 0, x->uncounted);
+            store_delete(req->key, req->nkey, NULL, x->uncounted);
         x->swallow = req->vlen;
         return PROCESS_SWALLOW;
     }
@@ -138,10 +138,11 @@ static enum process_next process_storage(struct request_ctx *x, const struct mc_
 
 static void storage_value(struct request_ctx *x, const struct mc_request *req, struct item *it)
 {
-    uint64_t cas = 0;
-    enum store_status st = store_link(it, store_mode_of(req->cmd), req->cas, &cas, x->ts);
+    struct store_link_out out = {0};
+    enum store_status st =
+        store_link(it, &(struct store_link_opts){.mode = store_mode_of(req->cmd), .cas = req->cas}, &out, x->ts);
     item_release(it);
-    struct mc_result res = {.status = MC_NOT_STORED, .cas = cas};
+    struct mc_result res = {.status = MC_NOT_STORED, .cas = out.cas};
     switch (st) {
     case STORE_OK: res.status = MC_STORED; break;
     case STORE_EXISTS: res.status = MC_EXISTS; break;
@@ -167,8 +168,8 @@ static void storage_value(struct request_ctx *x, const struct mc_request *req, s
  * initial value, which the store does atomically (vivify). */
 static void process_arith(struct request_ctx *x, const struct mc_request *req)
 {
-    struct store_meta_arith_opts o = {
-        .incr = req->cmd == MC_CMD_INCR,
+    struct store_arith_opts o = {
+        .decr = req->cmd == MC_CMD_DECR,
         .delta = req->delta,
         .cas = req->cas,
         .vivify = req->create,
@@ -176,9 +177,13 @@ static void process_arith(struct request_ctx *x, const struct mc_request *req)
         .initial = req->initial,
     };
     struct mc_result res = {.status = MC_NOT_FOUND};
-    bool created;
-    switch (store_meta_arith(req->key, req->nkey, &o, &res.number, &res.cas, NULL, &created, x->ts)) {
-    case STORE_OK: res.status = MC_NUMBER; break;
+    struct store_arith_out out = {0};
+    switch (store_arith(req->key, req->nkey, &o, &out, x->ts)) {
+    case STORE_OK:
+        res.status = MC_NUMBER;
+        res.number = out.value;
+        res.cas = out.cas;
+        break;
     case STORE_EXISTS: res.status = MC_EXISTS; break;
     case STORE_NON_NUMERIC: res.status = MC_NON_NUMERIC; break;
     case STORE_NO_MEMORY:
@@ -239,7 +244,10 @@ static void process_flush(struct request_ctx *x, const struct mc_request *req)
 static void process_touch(struct request_ctx *x, const struct mc_request *req)
 {
     STAT_INC(x->ws->cmd_touch);
-    struct item *it = store_get_touch(req->key, req->nkey, store_exptime_convert(req->exptime), false, x->ts);
+    struct store_get_opts o = {
+        .kind = STORE_GET_TOUCH, .touch = true, .touch_exptime = store_exptime_convert(req->exptime),
+    };
+    struct item *it = store_get(req->key, req->nkey, &o, NULL, x->ts);
     struct mc_result res = {.status = MC_NOT_FOUND};
     if (it != NULL) {
         res.status = MC_TOUCHED;
@@ -268,26 +276,18 @@ static enum process_next process_shutdown(struct request_ctx *x, const struct mc
 
 static enum process_next process_classic(struct request_ctx *x, const struct mc_request *req)
 {
+    switch (mc_cmd_kind(req->cmd)) {
+    case MC_KIND_GET: return process_get(x, req);
+    case MC_KIND_STORE: return process_storage(x, req);
+    case MC_KIND_ARITH: process_arith(x, req); return PROCESS_CONTINUE;
+    case MC_KIND_OTHER: break;
+    }
     switch (req->cmd) {
-    case MC_CMD_GET:
-    case MC_CMD_GETS:
-    case MC_CMD_GAT:
-    case MC_CMD_GATS:
-        return process_get(x, req);
-    case MC_CMD_SET:
-    case MC_CMD_ADD:
-    case MC_CMD_REPLACE:
-    case MC_CMD_APPEND:
-    case MC_CMD_PREPEND:
-    case MC_CMD_CAS:
-        return process_storage(x, req);
     case MC_CMD_DELETE: {
-        enum store_status st = store_delete(req->key, req->nkey, req->cas, x->ts);
+        enum store_status st = store_delete(req->key, req->nkey, &(struct store_delete_opts){.cas = req->cas}, x->ts);
         put_status(x, req, st == STORE_OK ? MC_DELETED : st == STORE_EXISTS ? MC_EXISTS : MC_NOT_FOUND);
         break;
     }
-    case MC_CMD_INCR:
-    case MC_CMD_DECR: process_arith(x, req); break;
     case MC_CMD_TOUCH: process_touch(x, req); break;
     case MC_CMD_FLUSH_ALL: process_flush(x, req); break;
     case MC_CMD_STATS: process_stats(x, req); break;
@@ -312,8 +312,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
         stats_set_slab_automove((int)req->delay);
         put_status(x, req, MC_OK);
         break;
-    case MC_CMD_NONE:
-    case MC_CMD__COUNT: put_status(x, req, MC_UNKNOWN); break;
+    default: put_status(x, req, MC_UNKNOWN); break;
     }
     return PROCESS_CONTINUE;
 }

@@ -1,6 +1,6 @@
 /*
  * process_meta.c - the meta commands in the command layer: a parsed
- * `struct meta_request` in, store_meta_*() calls, replies out through
+ * `struct meta_request` in, store calls with the meta flags as options, replies out through
  * proto/meta's encoders. The decisions that must be atomic (who wins the
  * recache token, stale marking, vivify) are the store's, under the key's
  * stripe lock; this file only maps flags to store options and outcomes to
@@ -81,7 +81,8 @@ static rel_time_t vivify_exptime(const struct meta_request *m)
 static void meta_get(struct request_ctx *x, const struct meta_request *m)
 {
     rel_time_t now = store_clock_now();
-    struct store_meta_get_opts o = {
+    struct store_get_opts o = {
+        .kind = STORE_GET_META,
         .no_bump = meta_has(m, 'u'),
         .touch = meta_has(m, 'T'),
         .vivify = meta_has(m, 'N'),
@@ -100,8 +101,8 @@ static void meta_get(struct request_ctx *x, const struct meta_request *m)
     o.key_binary = m->key_binary;
     o.no_token = m->opaque_too_long;
 
-    struct store_meta_get_info info;
-    struct item *it = store_meta_get(m->key, m->nkey, &o, &info, x->ts);
+    struct store_get_info info;
+    struct item *it = store_get(m->key, m->nkey, &o, &info, x->ts);
     struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (it == NULL) {
         send_result(x, m, &res);
@@ -160,7 +161,7 @@ static enum process_next meta_set(struct request_ctx *x, const struct meta_reque
             server_error(x, "out of memory storing object");
         }
         /* as memcached: a failed ms leaves no stale value behind */
-        store_delete(m->key, m->nkey, 0, x->uncounted);
+        store_delete(m->key, m->nkey, NULL, x->uncounted);
         x->swallow = m->vlen;
         return PROCESS_SWALLOW;
     }
@@ -179,7 +180,7 @@ void process_meta_value(struct request_ctx *x, const struct meta_request *m, str
         return;
     }
     bool has_cas = meta_has(m, 'C');
-    struct store_meta_link_opts o = {
+    struct store_link_opts o = {
         .has_cas = has_cas,
         .cas = has_cas ? m->cas : 0,
         .invalidate = meta_has(m, 'I'),
@@ -196,9 +197,10 @@ void process_meta_value(struct request_ctx *x, const struct meta_request *m, str
     default: o.mode = has_cas ? STORE_CAS : STORE_SET; break;
     }
     enum store_mode mode = o.mode;
-    uint64_t new_cas = 0;
-    uint32_t size = 0;
-    enum store_status st = store_meta_link(it, &o, &new_cas, &size, x->ts);
+    struct store_link_out out = {0};
+    enum store_status st = store_link(it, &o, &out, x->ts);
+    uint64_t new_cas = out.cas;
+    uint32_t size = out.size;
     struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary,
                               .size = size};
     switch (st) {
@@ -230,7 +232,7 @@ void process_meta_value(struct request_ctx *x, const struct meta_request *m, str
 static void meta_delete(struct request_ctx *x, const struct meta_request *m)
 {
     bool set_ttl = meta_has(m, 'T');
-    struct store_meta_delete_opts o = {
+    struct store_delete_opts o = {
         .has_cas = meta_has(m, 'C'),
         .cas = m->cas,
         .invalidate = meta_has(m, 'I'),
@@ -242,7 +244,7 @@ static void meta_delete(struct request_ctx *x, const struct meta_request *m)
         .key_binary = m->key_binary,
         .flags = m->client_flags,
     };
-    enum store_status st = store_meta_delete(m->key, m->nkey, &o, x->ts);
+    enum store_status st = store_delete(m->key, m->nkey, &o, x->ts);
     struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (st == STORE_NOT_FOUND)
         res.status = META_NF;
@@ -253,8 +255,8 @@ static void meta_delete(struct request_ctx *x, const struct meta_request *m)
 
 static void meta_arith(struct request_ctx *x, const struct meta_request *m)
 {
-    struct store_meta_arith_opts o = {
-        .incr = !(m->mode == 'D' || m->mode == '-'),
+    struct store_arith_opts o = {
+        .decr = m->mode == 'D' || m->mode == '-',
         .delta = m->delta,
         .cas = meta_has(m, 'C') ? m->cas : 0,
         .vivify = meta_has(m, 'N'),
@@ -271,9 +273,12 @@ static void meta_arith(struct request_ctx *x, const struct meta_request *m)
     rel_time_t now = store_clock_now();
     rel_time_t exptime = 0;
     struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
-    bool created = false;
-    enum store_status st = store_meta_arith(m->key, m->nkey, &o, &res.number, &res.cas, &exptime, &created,
-                                            x->ts);
+    struct store_arith_out out = {0};
+    enum store_status st = store_arith(m->key, m->nkey, &o, &out, x->ts);
+    res.number = out.value;
+    res.cas = out.cas;
+    exptime = out.exptime_before;
+    bool created = out.created;
     switch (st) {
     case STORE_OK:
         /* t shows the TTL at its place among T and N (memcached applies

@@ -324,12 +324,19 @@ static void stats_settings(struct emitter *e)
 #include "server/settings.def"
 }
 
+/* One per-class line: "<prefix><class>:<field> <value>". */
+static void class_line(struct emitter *e, const char *prefix, unsigned id, const char *field, uint64_t v)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s%u:%s", prefix, id, field);
+    u64(e, name, v);
+}
+
 static void stats_slabs(struct emitter *e)
 {
     static _Thread_local struct store_tstats_snap ss; /* 4 KB: off the worker's stack */
     struct store_info si;
     unsigned n = store_class_count(), active = 0;
-    char name[64];
 
     store_since_reset(&ss);
     store_info(&si);
@@ -339,23 +346,8 @@ static void stats_slabs(struct emitter *e)
             continue;
         active++;
         const struct store_slab_tstats_snap *t = &ss.slab[id];
-#define S(field, val) do { snprintf(name, sizeof(name), "%u:" field, id); u64(e, name, (uint64_t)(val)); } while (0)
-        S("chunk_size", ci.chunk_size);
-        S("chunks_per_page", ci.chunks_per_page);
-        S("total_pages", ci.total_pages);
-        S("total_chunks", ci.total_chunks);
-        S("used_chunks", ci.used_chunks);
-        S("free_chunks", ci.free_chunks);
-        S("free_chunks_end", ci.free_chunks_end);
-        S("get_hits", t->get_hits);
-        S("cmd_set", t->cmd_set);
-        S("delete_hits", t->delete_hits);
-        S("incr_hits", t->incr_hits);
-        S("decr_hits", t->decr_hits);
-        S("cas_hits", t->cas_hits);
-        S("cas_badval", t->cas_badval);
-        S("touch_hits", t->touch_hits);
-#undef S
+#define SLAB_LINE(field, val) class_line(e, "", id, field, (uint64_t)(val));
+#include "server/stats_class.def"
     }
     u64(e, "active_slabs", active);
     u64(e, "total_malloced", si.total_malloced);
@@ -364,43 +356,13 @@ static void stats_slabs(struct emitter *e)
 static void stats_items(struct emitter *e)
 {
     unsigned n = store_class_count();
-    char name[64];
     for (unsigned id = 1; id <= n; id++) {
         struct store_class_info ci;
         if (!store_class_info(id, &ci) || ci.curr_items == 0)
             continue;
         class_since_reset(id, &ci);
-#define S(field, val) do { snprintf(name, sizeof(name), "items:%u:" field, id); u64(e, name, (uint64_t)(val)); } while (0)
-        /* one CLOCK per class: every item counts as cold */
-        S("number", ci.curr_items);
-        S("number_hot", 0);
-        S("number_warm", 0);
-        S("number_cold", ci.curr_items);
-        S("age_hot", 0);
-        S("age_warm", 0);
-        S("age", ci.oldest_age);
-        S("mem_requested", ci.mem_requested);
-        S("evicted", ci.evicted);
-        S("evicted_nonzero", 0);
-        S("evicted_time", ci.evicted_time);
-        S("outofmemory", ci.outofmemory);
-        S("tailrepairs", ci.tailrepairs);
-        S("reclaimed", ci.reclaimed);
-        S("expired_unfetched", ci.expired_unfetched);
-        S("evicted_unfetched", ci.evicted_unfetched);
-        S("evicted_active", ci.evicted_active);
-        S("crawler_reclaimed", ci.crawler_reclaimed);
-        S("crawler_items_checked", 0);
-        S("lrutail_reflocked", 0);
-        S("moves_to_cold", 0);
-        S("moves_to_warm", 0);
-        S("moves_within_lru", 0);
-        S("direct_reclaims", 0);
-        S("hits_to_hot", 0);
-        S("hits_to_warm", 0);
-        S("hits_to_cold", 0);
-        S("hits_to_temp", 0);
-#undef S
+#define ITEM_LINE(field, val) class_line(e, "items:", id, field, (uint64_t)(val));
+#include "server/stats_class.def"
     }
 }
 

@@ -9,6 +9,11 @@
  *                     -C the field holds a link sequence from the same
  *                     counter, which clients never see (item.h), so -C
  *                     behaves the same. It is never undone by a later flush.
+ *   flush_gen         the number of such immediate flushes so far. An item
+ *                     whose CAS a client chose (meta E, ITEM_CAS_OWN) says
+ *                     nothing about when it was linked, so it records the
+ *                     generation it was linked in (item.h) and is flushed
+ *                     when that is below flush_gen, whatever its CAS.
  *   flush_time        0, or when << 32 | atime_max: from rel time `when` on,
  *                     items whose atime is <= atime_max are flushed (a
  *                     flush_all with a delay). One word, so a reader never
@@ -55,6 +60,7 @@
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t flush_cas;
+static _Atomic uint64_t flush_gen;
 static _Atomic uint64_t flush_time;
 
 static uint64_t
@@ -67,7 +73,14 @@ expire_setup(bool use_cas)
 {
     (void)use_cas; /* flushes work alike without CAS: item.h */
     atomic_store(&flush_cas, 0);
+    atomic_store(&flush_gen, 0);
     atomic_store(&flush_time, 0);
+}
+
+uint64_t
+expire_flush_gen(void)
+{
+    return atomic_load_explicit(&flush_gen, memory_order_acquire);
 }
 
 rel_time_t
@@ -97,9 +110,14 @@ expire_state(const struct item *it, rel_time_t now)
         return EXPIRE_EXPIRED;
     uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
     if (fc != 0) {
-        uint64_t cas = item_seq(it);
-        if (cas != 0 && cas < fc)
-            return EXPIRE_FLUSHED;
+        if (item_own_cas(it)) {
+            if (item_flush_gen(it) < expire_flush_gen())
+                return EXPIRE_FLUSHED;
+        } else {
+            uint64_t cas = item_seq(it);
+            if (cas != 0 && cas < fc)
+                return EXPIRE_FLUSHED;
+        }
     }
     uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
     if (ft != 0 && (rel_time_t)(ft >> 32) <= now && item_atime(it) <= (rel_time_t)ft)
@@ -107,10 +125,14 @@ expire_state(const struct item *it, rel_time_t now)
     return EXPIRE_LIVE;
 }
 
-/* Everything linked so far has a cas field <= the last value issued. */
+/* Everything linked so far has a cas field <= the last value issued, or
+ * (a client's CAS) a flush generation <= the current one. The generation
+ * goes first: a reader that sees the new flush_cas sees it too. */
 static void
 flush_linked_locked(void)
 {
+    atomic_store_explicit(&flush_gen, atomic_load_explicit(&flush_gen, memory_order_relaxed) + 1,
+                          memory_order_release);
     atomic_store_explicit(&flush_cas, item_cas_last() + 1, memory_order_release);
 }
 

@@ -23,6 +23,10 @@ enum expire_state {
  * keep a link sequence that flush_all reads as it reads CAS (item.h). */
 void expire_setup(bool use_cas);
 
+/* The number of immediate flushes so far: an ITEM_CAS_OWN item records it
+ * when linked (stripe lock held). */
+uint64_t expire_flush_gen(void);
+
 /* Whether `it` is still live at `now`. Reads cas/atime: call with the
  * item's stripe lock held (or on an item nobody else can change). */
 enum expire_state expire_state(const struct item *it, rel_time_t now);

@@ -22,6 +22,7 @@ _Static_assert(sizeof(struct item) == 28, "item header must stay 28 bytes");
 _Static_assert(HT_STRIPES_POWER_MAX <= 7, "an item records its stripe in 7 bits of its state");
 
 static _Atomic uint64_t cas_counter;
+static bool cas_visible; /* false under -C; written at setup only */
 
 uint64_t
 item_cas_next(void)
@@ -39,9 +40,10 @@ item_cas_last(void)
  * a fresh server's first `set` then `gets` shows 2), so the counter starts
  * as if one value had been issued. */
 void
-item_cas_reset(void)
+item_cas_reset(bool use_cas)
 {
     atomic_store(&cas_counter, 1);
+    cas_visible = use_cas;
 }
 
 /* The 8-byte field is there with or without -C: under -C it holds the
@@ -54,25 +56,19 @@ item_hdr_size(bool use_cas)
 }
 
 size_t
-item_total_size(bool use_cas, size_t nkey, size_t nbytes)
+item_total_size(bool own_cas, size_t nkey, size_t nbytes)
 {
-    return item_hdr_size(use_cas) + nkey + nbytes;
-}
-
-static inline bool
-has_cas(const struct item *it)
-{
-    return (item_iflags(it) & ITEM_HAS_CAS) != 0;
+    return item_hdr_size(true) + nkey + nbytes + (own_cas ? sizeof(uint64_t) : 0);
 }
 
 size_t
 item_size(const struct item *it)
 {
-    return item_total_size(true, it->nkey, it->nbytes);
+    return item_total_size(item_own_cas(it), it->nkey, it->nbytes);
 }
 
 void
-item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t nkey,
+item_init(struct item *it, unsigned clsid, bool own_cas, const char *key, size_t nkey,
           uint32_t flags, rel_time_t exptime, uint32_t nbytes, rel_time_t now)
 {
     /* a chunk being written is this thread's alone: off the free list,
@@ -86,7 +82,7 @@ item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t
     atomic_store_explicit(&it->refcount, 1, memory_order_relaxed);
     it->nkey = (uint8_t)nkey;
     it->clsid = (uint8_t)clsid;
-    atomic_store_explicit(&it->state, use_cas ? ITEM_HAS_CAS : 0, memory_order_relaxed);
+    atomic_store_explicit(&it->state, own_cas ? ITEM_CAS_OWN : 0, memory_order_relaxed);
     item_set_cas(it, 0);
     memcpy(item_key_mut(it), key, nkey);
 }
@@ -144,7 +140,23 @@ item_seq(const struct item *it)
 uint64_t
 item_cas(const struct item *it)
 {
-    return has_cas(it) ? item_seq(it) : 0;
+    return cas_visible ? item_seq(it) : 0;
+}
+
+uint64_t
+item_flush_gen(const struct item *it)
+{
+    uint64_t gen;
+    STORE_ASSERT(item_own_cas(it));
+    memcpy(&gen, (const char *)item_key(it) + it->nkey + it->nbytes, sizeof(gen));
+    return gen;
+}
+
+void
+item_set_flush_gen(struct item *it, uint64_t gen)
+{
+    STORE_ASSERT(item_own_cas(it));
+    memcpy(item_data(it) + it->nbytes, &gen, sizeof(gen));
 }
 
 rel_time_t

@@ -11,12 +11,20 @@
  *   +------------------+---------------------+-------------------------+
  *   | cas (uint64)     | key (nkey, no NUL)  | value (nbytes, no CRLF) |
  *   +------------------+---------------------+-------------------------+
- *   the cas field is always there. Under -C (use_cas = false, no
- *   ITEM_HAS_CAS) it holds the item's link sequence, drawn from the CAS
- *   counter, which clients never see (item_cas() reads 0) and flush_all
- *   uses to tell items linked before it from those linked after it in the
- *   same second (expire.c). It is not 8-aligned and is only ever accessed
- *   with memcpy
+ *   the cas field is always there. Under -C (use_cas = false) it holds
+ *   the item's link sequence, drawn from the CAS counter, which clients
+ *   never see (item_cas() reads 0). Either way flush_all reads it to tell
+ *   items linked before it from those linked after it in the same second
+ *   (expire.c). It is not 8-aligned and is only ever accessed with memcpy.
+ *
+ *   An item whose CAS a client chose (meta E; ITEM_CAS_OWN) cannot be
+ *   placed by that value, so it carries 8 more bytes after its value: the
+ *   flush generation it was linked in (item_flush_gen()), counted in its
+ *   size and never in nbytes:
+ *
+ *   +--------+-----+-------+-----------------------+
+ *   | header | cas | key   | value | flush gen (u64)|   ITEM_CAS_OWN only
+ *   +--------+-----+-------+-----------------------+
  *
  * h_next is a 32-bit handle (slab_handle()/slab_item() in slab.h): the
  * chunk's offset in the item arena / granularity (8 bytes up to 32 GB of
@@ -60,7 +68,7 @@
 enum item_iflag {
     ITEM_LINKED = 1u << 0,   /* in the hash table (and counted in its class) */
     ITEM_FETCHED = 1u << 1,  /* read by a client since it was linked */
-    ITEM_HAS_CAS = 1u << 2,  /* the cas field is a CAS clients see (not under -C) */
+    ITEM_CAS_OWN = 1u << 2,  /* the CAS was chosen by a client (E): flush gen trailer */
     ITEM_ACTIVE = 1u << 3,   /* hit since the CLOCK hand last passed it */
     ITEM_FREE = 1u << 4,     /* chunk is on its class free list */
     ITEM_STALE = 1u << 5,    /* meta: invalidated (md I / ms C<old> I), served with X */
@@ -89,13 +97,15 @@ struct item {
 /* Bytes of header in front of the key: 28 plus the 8-byte cas field, with
  * or without CAS (under -C the field holds the link sequence). */
 size_t item_hdr_size(bool use_cas);
-/* Whole size of an item (header, cas, key, value). */
-size_t item_total_size(bool use_cas, size_t nkey, size_t nbytes);
-/* Whole size of this item. */
+/* Whole size of an item (header, cas, key, value), plus the flush
+ * generation trailer when `own_cas` (ITEM_CAS_OWN). */
+size_t item_total_size(bool own_cas, size_t nkey, size_t nbytes);
+/* Whole size of this item (its trailer included). */
 size_t item_size(const struct item *it);
 
-/* Initialises a fresh chunk as an unlinked item with one (caller's) ref. */
-void item_init(struct item *it, unsigned clsid, bool use_cas, const char *key, size_t nkey,
+/* Initialises a fresh chunk as an unlinked item with one (caller's) ref;
+ * `own_cas`: ITEM_CAS_OWN, the chunk has room for the trailer. */
+void item_init(struct item *it, unsigned clsid, bool own_cas, const char *key, size_t nkey,
                uint32_t flags, rel_time_t exptime, uint32_t nbytes, rel_time_t now);
 
 /* Writes the cas field (under -C: the link sequence, never shown). */
@@ -103,12 +113,21 @@ void item_set_cas(struct item *it, uint64_t cas);
 /* The cas field as stored: the CAS, or under -C the link sequence (for
  * flush_all). item_cas() (store.h) is what clients see: 0 under -C. */
 uint64_t item_seq(const struct item *it);
+/* ITEM_CAS_OWN items: the flush generation (expire.c) they were linked in,
+ * in the trailer after the value. Stripe lock held, or an unlinked item. */
+uint64_t item_flush_gen(const struct item *it);
+void item_set_flush_gen(struct item *it, uint64_t gen);
 char *item_key_mut(struct item *it);
 
 static inline uint8_t
 item_iflags(const struct item *it)
 {
     return (uint8_t)atomic_load_explicit(&((struct item *)it)->state, memory_order_relaxed);
+}
+static inline bool
+item_own_cas(const struct item *it)
+{
+    return (item_iflags(it) & ITEM_CAS_OWN) != 0;
 }
 static inline void
 item_iflag_set(struct item *it, uint8_t f)
@@ -188,9 +207,10 @@ void item_release_locked(struct item *it);
 
 /* CAS values: one 64-bit atomic counter for the whole store.
  * item_cas_next() issues a new value (>= 1); item_cas_last() is the last
- * one issued; item_cas_reset() restarts it (setup). */
+ * one issued; item_cas_reset() restarts it and says whether clients see
+ * CAS values (setup; false under -C). */
 uint64_t item_cas_next(void);
 uint64_t item_cas_last(void);
-void item_cas_reset(void);
+void item_cas_reset(bool use_cas);
 
 #endif /* MCD_STORE_ITEM_H */

@@ -60,7 +60,7 @@ lru_trylock_linked(struct item *it, uint16_t st, bool unreferenced, uint32_t *hv
 }
 
 void
-lru_bump(struct item *it, rel_time_t now)
+lru_bump_locked(struct item *it, rel_time_t now)
 {
     STORE_ASSERT(!(item_iflags(it) & ITEM_LINKED) || ht_holds(item_state_stripe(item_state(it))));
     if (!(item_iflags(it) & ITEM_ACTIVE))
@@ -94,9 +94,10 @@ hand_step_locked(struct slab_class *c)
  * class, but rounds of at most max(perslab, LRU_EVICT_ROUND_CAP) chunks,
  * so that a big class costs what it always did (two pages' worth) and a
  * class of a few chunks a page is still gone round twice: every ACTIVE
- * bit cleared on the first round, a victim found on the second. */
+ * bit cleared on the first round, a victim found on the second. Class
+ * lock held. */
 static uint64_t
-evict_budget(const struct slab_class *c)
+evict_budget_locked(const struct slab_class *c)
 {
     uint64_t round = (uint64_t)c->npages * c->perslab;
     uint64_t cap = c->perslab > LRU_EVICT_ROUND_CAP ? c->perslab : LRU_EVICT_ROUND_CAP;
@@ -130,7 +131,7 @@ lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_
     slab_assert_locked(c);
     if (c->npages == 0)
         return NULL;
-    for (uint64_t steps = evict_budget(c); steps > 0; steps--) {
+    for (uint64_t steps = evict_budget_locked(c); steps > 0; steps--) {
         struct item *it = hand_step_locked(c);
         if (it == NULL)
             return NULL;

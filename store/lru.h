@@ -53,13 +53,13 @@ bool lru_trylock_linked(struct item *it, uint16_t st, bool unreferenced, uint32_
 
 /* A hit: sets ITEM_ACTIVE (if not set yet) and refreshes atime when it is
  * older than ITEM_UPDATE_INTERVAL. Stripe lock held; no other lock. */
-void lru_bump(struct item *it, rel_time_t now);
+void lru_bump_locked(struct item *it, rel_time_t now);
 
-/* A read hit: marks the item FETCHED and, when `bump`, does lru_bump().
+/* A read hit: marks the item FETCHED and, when `bump`, does lru_bump_locked().
  * Each bit is written only when it is not set yet, so a hot item's cache
  * line is not dirtied on every read. Stripe lock held; no other lock. */
 static inline void
-lru_hit(struct item *it, rel_time_t now, bool bump)
+lru_hit_locked(struct item *it, rel_time_t now, bool bump)
 {
     uint8_t want = bump ? (uint8_t)(ITEM_FETCHED | ITEM_ACTIVE) : (uint8_t)ITEM_FETCHED;
     if ((item_iflags(it) & want) != want)

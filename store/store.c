@@ -1,6 +1,8 @@
 /*
- * store.c - the facade: the operations of store.h on top of slab, item,
- * hashtable, lru and expire.
+ * store.c - the store's life cycle, allocation, the steps every operation
+ * on a key is made of (link, unlink, replace, copy, under the key's stripe
+ * lock: store_internal.h) and the statistics. The operations themselves
+ * are store_get.c, store_link.c, store_delete.c and store_arith.c.
  *
  * Owns only the options copy (immutable between setup and teardown). Every
  * operation on a key runs with that key's stripe lock held from lookup to
@@ -27,10 +29,7 @@
 #include "store/store_internal.h"
 #include "store/tcache.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 static struct store_options opts;
@@ -47,7 +46,7 @@ store_setup(const struct store_options *o)
         slab_teardown();
         return -1;
     }
-    item_cas_reset();
+    item_cas_reset(opts.use_cas);
     tcache_setup();
     expire_setup(opts.use_cas);
     clock_setup();
@@ -83,10 +82,12 @@ store_max_value_len(size_t nkey)
     return opts.item_size_max > hdr ? opts.item_size_max - hdr : 0;
 }
 
-/* The first chunk a refill takes is the caller's, the others are cached. */
+/* The first chunk a refill takes is the caller's, the others are cached.
+ * Class lock of c held. */
 static void
-keep(struct slab_class *c, struct item *it, struct item **first, uint32_t *got)
+keep_locked(struct slab_class *c, struct item *it, struct item **first, uint32_t *got)
 {
+    slab_assert_locked(c);
     if ((*got)++ == 0)
         *first = it;
     else
@@ -109,10 +110,10 @@ refill(unsigned id, rel_time_t now, struct store_tstats *ts)
     slab_lock(c);
     while (got < c->cache_batch && (got == 0 || c->free_list != 0 || c->end_left > 0) &&
            (it = slab_alloc_locked(c)) != NULL)
-        keep(c, it, &first, &got);
+        keep_locked(c, it, &first, &got);
     if (got == 0)
         while (got < c->cache_batch && (it = lru_evict_locked(c, now, opts.evict_to_free, ts)) != NULL)
-            keep(c, it, &first, &got);
+            keep_locked(c, it, &first, &got);
     if (got == 0 && opts.evict_to_free) {
         /* nothing of our own to evict: take a page from another class */
         slab_unlock(c);
@@ -127,16 +128,16 @@ refill(unsigned id, rel_time_t now, struct store_tstats *ts)
     return first;
 }
 
-/* Allocation proper; the caller may hold a stripe lock. */
-static struct item *
-do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
+struct item *
+store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes, bool own_cas,
          struct store_tstats *ts, enum store_status *status)
 {
     if (nkey == 0 || nkey > STORE_KEY_MAX || nbytes > store_max_value_len(nkey)) {
         *status = STORE_TOO_LARGE;
         return NULL;
     }
-    size_t total = item_total_size(opts.use_cas, nkey, (size_t)nbytes);
+    own_cas = own_cas && opts.use_cas;
+    size_t total = item_total_size(own_cas, nkey, (size_t)nbytes);
     unsigned id = slab_clsid(total);
     if (id == 0) {
         *status = STORE_TOO_LARGE;
@@ -151,7 +152,7 @@ do_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint6
         return NULL;
     }
     tcache_count_requested(id, (int64_t)total);
-    item_init(it, id, opts.use_cas, key, nkey, flags, exptime, (uint32_t)nbytes, now);
+    item_init(it, id, own_cas, key, nkey, flags, exptime, (uint32_t)nbytes, now);
     *status = STORE_OK;
     return it;
 }
@@ -161,28 +162,30 @@ store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, ui
             struct store_tstats *ts, enum store_status *status)
 {
     enum store_status st;
-    struct item *it = do_alloc(key, nkey, flags, exptime, nbytes, ts, &st);
+    struct item *it = store_int_alloc(key, nkey, flags, exptime, nbytes, false, ts, &st);
     if (status != NULL)
         *status = st;
     return it;
 }
 
-/* A CAS value for a store command: memcached 1.6.45 draws one for every
- * store (set, add, replace, append, prepend, cas; binary and meta alike)
- * that got as far as an item, stored or not, so the next item's CAS is one
- * further on even after a NOT_STORED or EXISTS. 0 under -C. */
-static uint64_t
-store_cas_draw(void)
+uint64_t
+store_int_cas_draw(void)
 {
     return opts.use_cas ? item_cas_next() : 0;
 }
 
-/* Links `it` under hv: CAS `cas` (0: a new one), atime now, hash +
- * counters, the link's ref. Stripe lock held. */
-static void
-do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
+bool
+store_int_use_cas(void)
+{
+    return opts.use_cas;
+}
+
+void
+store_int_link_locked(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
     ht_assert_locked(hv);
+    if (item_own_cas(it))
+        item_set_flush_gen(it, expire_flush_gen());
     /* under -C, cas is 0: the item gets a link sequence flush_all reads */
     item_set_cas(it, cas != 0 ? cas : item_cas_next());
     item_set_atime(it, now);
@@ -192,340 +195,52 @@ do_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
     lru_link_locked(it, hv);
 }
 
-/* Unlinks a linked item and drops the link's ref. Stripe lock held. */
-static void
-do_unlink(struct item *it, uint32_t hv)
+void
+store_int_unlink_locked(struct item *it, uint32_t hv)
 {
     ht_assert_locked(hv);
     lru_unlink_item_locked(it, hv);
     item_release(it);
 }
 
-static void
-do_replace(struct item *old, struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
+void
+store_int_replace_locked(struct item *old, struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
 {
-    do_unlink(old, hv);
-    do_link(it, hv, now, cas);
-}
-
-/* The live item under key, or NULL; dead items met are unlinked (and
- * counted when `ts`). Stripe lock held. */
-static struct item *
-find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
-{
-    ht_assert_locked(hv);
-    struct item *it = ht_find_locked(key, nkey, hv);
-    if (it == NULL)
-        return NULL;
-    enum expire_state st = expire_state(it, now);
-    if (st == EXPIRE_LIVE)
-        return it;
-    if (ts != NULL) {
-        if (st == EXPIRE_EXPIRED)
-            STAT_INC(ts->get_expired);
-        else
-            STAT_INC(ts->get_flushed);
-    }
-    do_unlink(it, hv);
-    return NULL;
-}
-
-enum store_status
-store_link(struct item *it, enum store_mode mode, uint64_t cas, uint64_t *cas_out,
-           struct store_tstats *ts)
-{
-    const char *key = item_key(it);
-    size_t nkey = it->nkey;
-    uint32_t hv = ht_hash(key, nkey);
-    rel_time_t now = store_clock_now();
-    enum store_status st = STORE_OK;
-    struct item *linked = it;
-
-    if (item_iflags(it) & ITEM_LINKED)
-        return STORE_NOT_STORED;
-    STAT_INC(ts->slab[it->clsid].cmd_set);
-    ht_lock(hv);
-    uint64_t new_cas = store_cas_draw();
-    struct item *old = find_live(key, nkey, hv, now, NULL);
-
-    /*
-     * The CAS rules of memcached's do_store_item, for every protocol. Under
-     * -C an item cannot carry the client's CAS, so it reads as 0 (memcached's
-     * ITEM_set_cas is then a no-op): a SET/ADD/REPLACE is never turned into
-     * a compare-and-swap and a compare-and-swap never matches.
-     */
-    if (!opts.use_cas)
-        cas = 0;
-    if (cas != 0 && (mode == STORE_SET || mode == STORE_ADD || mode == STORE_REPLACE))
-        mode = STORE_CAS;
-    if (mode == STORE_CAS) {
-        if (old == NULL) {
-            STAT_INC(ts->cas_misses);
-            st = STORE_NOT_FOUND;
-        } else if (cas == 0 || item_cas(old) != cas) {
-            STAT_INC(ts->slab[old->clsid].cas_badval);
-            st = STORE_EXISTS;
-        } else {
-            STAT_INC(ts->slab[old->clsid].cas_hits);
-            do_replace(old, it, hv, now, new_cas);
-        }
-        goto out;
-    }
-    /* append/prepend: a CAS is checked against a present item only */
-    if (cas != 0 && old != NULL && item_cas(old) != cas) {
-        st = STORE_EXISTS;
-        goto out;
-    }
-    switch (mode) {
-    case STORE_SET:
-        if (old != NULL)
-            do_replace(old, it, hv, now, new_cas);
-        else
-            do_link(it, hv, now, new_cas);
-        break;
-    case STORE_ADD:
-        if (old != NULL) {
-            lru_bump(old, now);
-            st = STORE_NOT_STORED;
-        } else {
-            do_link(it, hv, now, new_cas);
-        }
-        break;
-    case STORE_REPLACE:
-        if (old == NULL)
-            st = STORE_NOT_STORED;
-        else
-            do_replace(old, it, hv, now, new_cas);
-        break;
-    case STORE_APPEND:
-    case STORE_PREPEND: {
-        if (old == NULL) {
-            st = STORE_NOT_STORED;
-            break;
-        }
-        uint64_t n = (uint64_t)old->nbytes + it->nbytes;
-        struct item *nit = do_alloc(key, nkey, old->flags, item_exptime(old), n, ts, &st);
-        if (nit == NULL)
-            break;
-        char *d = item_data(nit);
-        if (mode == STORE_APPEND) {
-            memcpy(d, item_data(old), old->nbytes);
-            memcpy(d + old->nbytes, item_data(it), it->nbytes);
-        } else {
-            memcpy(d, item_data(it), it->nbytes);
-            memcpy(d + it->nbytes, item_data(old), old->nbytes);
-        }
-        do_replace(old, nit, hv, now, new_cas);
-        linked = nit;
-        item_release(nit); /* ours from do_alloc; the link keeps it */
-        break;
-    }
-    default:
-        st = STORE_NOT_STORED;
-        break;
-    }
-out:
-    if (st == STORE_OK) {
-        STAT_INC(ts->total_items);
-        if (cas_out != NULL)
-            *cas_out = item_cas(linked);
-    }
-    ht_unlock(hv);
-    return st;
+    store_int_unlink_locked(old, hv);
+    store_int_link_locked(it, hv, now, cas);
 }
 
 struct item *
-store_get(const char *key, size_t nkey, bool count_get, bool no_bump, struct store_tstats *ts)
-{
-    uint32_t hv = ht_hash(key, nkey);
-    rel_time_t now = store_clock_now();
-    ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, count_get ? ts : NULL);
-    if (it != NULL) {
-        item_incref(it);
-        lru_hit(it, now, !no_bump);
-    }
-    ht_unlock(hv);
-    if (count_get) {
-        STAT_INC(ts->get_cmds);
-        if (it != NULL)
-            STAT_INC(ts->slab[it->clsid].get_hits);
-        else
-            STAT_INC(ts->get_misses);
-    }
-    return it;
-}
-
-struct item *
-store_get_touch(const char *key, size_t nkey, rel_time_t exptime, bool count_get,
-                struct store_tstats *ts)
-{
-    uint32_t hv = ht_hash(key, nkey);
-    rel_time_t now = store_clock_now();
-    ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, count_get ? ts : NULL);
-    if (it != NULL) {
-        item_set_exptime(it, exptime);
-        item_incref(it);
-        lru_hit(it, now, true);
-    }
-    ht_unlock(hv);
-    STAT_INC(ts->touch_cmds);
-    if (count_get)
-        STAT_INC(ts->get_cmds);
-    if (it != NULL) {
-        STAT_INC(ts->slab[it->clsid].touch_hits);
-        if (count_get)
-            STAT_INC(ts->slab[it->clsid].get_hits);
-    } else {
-        STAT_INC(ts->touch_misses);
-        if (count_get)
-            STAT_INC(ts->get_misses);
-    }
-    return it;
-}
-
-enum store_status
-store_delete(const char *key, size_t nkey, uint64_t cas, struct store_tstats *ts)
-{
-    uint32_t hv = ht_hash(key, nkey);
-    rel_time_t now = store_clock_now();
-    enum store_status st = STORE_OK;
-    ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, NULL);
-    if (it == NULL) {
-        STAT_INC(ts->delete_misses);
-        st = STORE_NOT_FOUND;
-    } else if (cas != 0 && item_cas(it) != cas) {
-        st = STORE_EXISTS;
-    } else {
-        STAT_INC(ts->slab[it->clsid].delete_hits);
-        do_unlink(it, hv);
-    }
-    ht_unlock(hv);
-    return st;
-}
-
-/*
- * Parses a stored value as memcached's incr/decr does (strtoull plus
- * checks): optional leading white space, an optional sign, at least one
- * digit, no overflow, then the end of the value or a white-space byte
- * (anything may follow that). A '-' is accepted only when the negated
- * result still reads as non-negative (that is, "-0").
- */
-static bool
-parse_number(const char *p, size_t n, uint64_t *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    while (i < n && isspace((unsigned char)p[i]))
-        i++;
-    if (i < n && (p[i] == '+' || p[i] == '-'))
-        neg = p[i++] == '-';
-    size_t start = i;
-    uint64_t v = 0;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (i == start)
-        return false;
-    if (i < n && !isspace((unsigned char)p[i]))
-        return false;
-    if (neg) {
-        v = (uint64_t)0 - v;
-        if ((int64_t)v < 0)
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
-/*
- * incr/decr of the linked item `it` under hv (stripe lock held): parses its
- * value, counts the hit, and writes the result in place (padded with
- * spaces, length kept) when nobody else holds the item and the digits fit,
- * as memcached does; else links a new item in its place. Returns the item
- * now linked with *out the new value, or NULL with *st set (NON_NUMERIC,
- * or an allocation failure).
- */
-static struct item *
-arith_apply(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
-            struct store_tstats *ts, uint64_t *out, enum store_status *st)
+store_int_copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now, struct store_tstats *ts,
+                      enum store_status *st)
 {
     ht_assert_locked(hv);
-    uint64_t v;
-    if (!parse_number(item_data(it), it->nbytes, &v)) {
-        *st = STORE_NON_NUMERIC;
-        return NULL;
-    }
-    if (incr) {
-        v += delta;
-        STAT_INC(ts->slab[it->clsid].incr_hits);
-    } else {
-        v = delta > v ? 0 : v - delta;
-        STAT_INC(ts->slab[it->clsid].decr_hits);
-    }
-    *out = v;
-    char buf[24];
-    int len = snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    if (item_refcount(it) == 1 && (uint32_t)len <= it->nbytes) {
-        char *d = item_data(it);
-        memcpy(d, buf, (size_t)len);
-        memset(d + len, ' ', it->nbytes - (uint32_t)len);
-        if (opts.use_cas)
-            item_set_cas(it, item_cas_next());
-        lru_bump(it, now);
-        return it;
-    }
-    struct item *nit = do_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), (uint64_t)len, ts, st);
+    struct item *nit = store_int_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), it->nbytes, own_cas, ts,
+                                       st);
     if (nit == NULL)
         return NULL;
-    memcpy(item_data(nit), buf, (size_t)len);
-    do_replace(it, nit, hv, now, 0);
+    memcpy(item_data(nit), item_data(it), it->nbytes);
+    if (item_key_binary(it))
+        item_set_key_binary(nit);
+    uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE | ITEM_STALE | ITEM_TOKEN_SENT);
+    rel_time_t atime = item_atime(it);
+    store_int_replace_locked(it, nit, hv, now, item_seq(it));
+    item_iflag_set(nit, keep);
+    item_set_atime(nit, atime);
     item_release(nit); /* the link holds it */
     return nit;
 }
 
-enum store_status
-store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t cas,
-            uint64_t *result, uint64_t *cas_out, struct store_tstats *ts)
+bool
+item_key_binary(const struct item *it)
 {
-    uint32_t hv = ht_hash(key, nkey);
-    rel_time_t now = store_clock_now();
-    enum store_status st = STORE_OK;
-    ht_lock(hv);
-    struct item *it = find_live(key, nkey, hv, now, NULL);
-    if (it == NULL) {
-        if (incr)
-            STAT_INC(ts->incr_misses);
-        else
-            STAT_INC(ts->decr_misses);
-        st = STORE_NOT_FOUND;
-        goto out;
-    }
-    /* memcached rejects an empty value before it compares the CAS */
-    if (it->nbytes == 0) {
-        st = STORE_NON_NUMERIC;
-        goto out;
-    }
-    if (cas != 0 && item_cas(it) != cas) {
-        st = STORE_EXISTS;
-        goto out;
-    }
-    uint64_t v;
-    it = arith_apply(it, hv, incr, delta, now, ts, &v, &st);
-    if (it == NULL)
-        goto out;
-    if (result != NULL)
-        *result = v;
-    if (cas_out != NULL)
-        *cas_out = item_cas(it);
-out:
-    ht_unlock(hv);
-    return st;
+    return (item_state(it) & ITEM_KEY_BINARY) != 0;
+}
+
+void
+item_set_key_binary(struct item *it)
+{
+    atomic_fetch_or_explicit(&it->state, ITEM_KEY_BINARY, memory_order_relaxed);
 }
 
 /* ---- statistics ---- */
@@ -606,50 +321,4 @@ store_info(struct store_info *out)
     out->hash_bytes = ht_bytes();
     out->hash_is_expanding = ht_is_expanding();
     out->slab_global_page_pool = 0;
-}
-
-/* ---- internals shared with store_meta.c (see store/store_internal.h) ---- */
-
-struct item *
-store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint64_t nbytes,
-                struct store_tstats *ts, enum store_status *status)
-{
-    return do_alloc(key, nkey, flags, exptime, nbytes, ts, status);
-}
-
-void
-store_int_link(struct item *it, uint32_t hv, rel_time_t now, uint64_t cas)
-{
-    do_link(it, hv, now, cas);
-}
-
-uint64_t
-store_int_cas_draw(void)
-{
-    return store_cas_draw();
-}
-
-void
-store_int_unlink(struct item *it, uint32_t hv)
-{
-    do_unlink(it, hv);
-}
-
-struct item *
-store_int_find_live(const char *key, size_t nkey, uint32_t hv, rel_time_t now, struct store_tstats *ts)
-{
-    return find_live(key, nkey, hv, now, ts);
-}
-
-struct item *
-store_int_arith(struct item *it, uint32_t hv, bool incr, uint64_t delta, rel_time_t now,
-                struct store_tstats *ts, uint64_t *out, enum store_status *st)
-{
-    return arith_apply(it, hv, incr, delta, now, ts, out, st);
-}
-
-bool
-store_int_use_cas(void)
-{
-    return opts.use_cas;
 }

@@ -54,7 +54,7 @@ enum store_status {
 };
 
 enum store_mode {         /* how store_link() combines a new item with an existing one */
-    STORE_SET = 1,
+    STORE_SET = 0,
     STORE_ADD,
     STORE_REPLACE,
     STORE_APPEND,
@@ -173,7 +173,22 @@ int64_t store_clock_epoch(void);
  * (never 0). */
 rel_time_t store_exptime_convert(int64_t exptime);
 
-/* ---- the operations ---- */
+/* ---- the operations ----
+ *
+ * One call per operation: store_get, store_link, store_delete, store_arith.
+ * Each takes its options as a struct whose zero value is the plain classic
+ * command (get, set, delete, incr); a NULL options pointer means the same.
+ * The meta commands' flags are more fields of the same structs. Every
+ * call takes the key's stripe lock once, from look-up to the end of the
+ * change, and counts into `ts` as memcached counts the command.
+ *
+ * The meta protocol's extra item state lives in two iflags bits: "stale"
+ * (invalidated by md I, or stored by ms with an older CAS and I) and "token
+ * sent" (one client was handed the right to recache, W; everybody else
+ * now gets Z). Both are read and changed only under the key's stripe lock,
+ * so exactly one caller ever wins a given token. A relinked item (any
+ * set) starts clean.
+ */
 
 /*
  * Allocates an unlinked item with room for a value of `nbytes` bytes, for
@@ -188,56 +203,178 @@ struct item *store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_
 /* Largest value length that can ever be stored for a key of nkey bytes. */
 size_t store_max_value_len(size_t nkey);
 
-/*
- * Links a filled item under its key according to `mode`:
- * SET always; ADD only if no live item; REPLACE only if one; APPEND/PREPEND
- * build a new item holding old+new (old's flags and exptime kept); CAS only
- * if the live item's CAS equals `cas` (STORE_EXISTS if not, or if `cas` is
- * 0; STORE_NOT_FOUND if no live item).
- * CAS rules for the other modes, as memcached's do_store_item: a non-zero
- * `cas` turns SET/ADD/REPLACE into CAS (the binary protocol's rule; meta
- * and text pass 0 where they do not want it); APPEND/PREPEND with a
- * non-zero `cas` answer STORE_EXISTS when a live item's CAS differs, and
- * STORE_NOT_STORED when there is none. Without CAS (-C, use_cas false)
- * `cas` is taken as 0: it cannot be stored, so nothing is compared and a
- * CAS mode never matches.
- * On success the item gets a new CAS value; *cas_out (if
- * not NULL) receives it. Counts cmd_set/cas_* into `ts`. The caller keeps its
- * reference to `it` and must still item_release() it.
- */
-enum store_status store_link(struct item *it, enum store_mode mode, uint64_t cas,
-                             uint64_t *cas_out, struct store_tstats *ts);
+/* b: the item's key was sent base64 encoded; meta replies encode it back.
+ * Set on an item not linked yet (from store_alloc). */
+bool item_key_binary(const struct item *it);
+void item_set_key_binary(struct item *it);
+
+/* ---- get ---- */
+
+/* Which command a store_get() is, for its counters (and mg's token). */
+enum store_get_kind {         /* (the kinds from TOUCH on do not count expired items met) */
+    STORE_GET_READ = 0,         /* get, gets; with `touch`: gat, gats */
+    STORE_GET_META,             /* mg: its counters, and its win token */
+    STORE_GET_TOUCH,            /* touch: counts touch_* only */
+    STORE_GET_QUIET,            /* a look-up of the caller's own: counts nothing */
+};
+
+struct store_get_opts {
+    enum store_get_kind kind;
+    bool no_bump;               /* u: no ACTIVE bit, no "fetched" mark, atime kept */
+    bool touch;                 /* T, gat, touch: on a hit, set the exptime to touch_exptime */
+    rel_time_t touch_exptime;
+    /* mg's flags */
+    bool vivify;                /* N: on a miss, create an empty item (flags 0) */
+    rel_time_t vivify_exptime;  /*    with this exptime; its caller wins */
+    bool recache;               /* R: win when 0 < exptime < recache_time */
+    rel_time_t recache_time;
+    bool recache_after_touch;   /* R comes after T: it sees T's exptime */
+    bool has_new_cas;           /* E: a vivified item gets new_cas */
+    uint64_t new_cas;
+    bool key_binary;            /* b: a vivified item's key is binary */
+    bool no_token;              /* the reply fails (O too long): hand out no win token */
+};
+
+struct store_get_info {
+    bool created;               /* vivified by this call */
+    bool hit_before;            /* fetched before this call */
+    rel_time_t atime_before;    /* last access before this call */
+    rel_time_t exptime_before;  /* 0 = never (created: 0) */
+    bool stale;                 /* X */
+    bool token_sent;            /* a winner was told before this call: Z */
+    bool win;                   /* this call wins: W (the token is now sent) */
+};
 
 /*
- * Looks a key up. Returns the live item with a reference, or NULL (miss,
- * expired or flushed; expired/flushed items met here are unlinked and counted
- * as get_expired / get_flushed). Counts get_hits (per class) / get_misses
- * when `count_get` (a get: true; internal lookups: false), and marks the
- * item ACTIVE for the CLOCK hand (atime refreshed at most once a minute)
- * unless `no_bump`.
+ * Looks a key up and applies the options, all under the stripe lock.
+ * Returns the live item with a reference (also when created), or NULL on a
+ * miss (expired or flushed items met are unlinked, and counted as
+ * get_expired / get_flushed but by touch and quiet look-ups). A hit marks
+ * the item fetched and ACTIVE for the CLOCK hand (atime refreshed at most
+ * once a minute) unless `no_bump`. `info` (may be NULL) receives what mg
+ * reports. Counts, as memcached:
+ *   READ   get_cmds, get_hits (per class) / get_misses; with `touch` also
+ *          touch_cmds, touch_hits / touch_misses (gat)
+ *   TOUCH  touch_cmds, touch_hits / touch_misses
+ *   META   a hit get_cmds+get_hits, or with touch touch_cmds+touch_hits
+ *          instead; a miss get_cmds+get_misses; a vivified miss get_cmds+
+ *          get_hits+total_items
+ *   QUIET  nothing
+ * Only META hands out the win token (W: a stale item, or R's window).
  */
-struct item *store_get(const char *key, size_t nkey, bool count_get, bool no_bump,
+struct item *store_get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_get_info *info,
                        struct store_tstats *ts);
 
-/* store_get() that also sets a new exptime (gat/gats/touch). Counts
- * touch_cmds, touch_hits / touch_misses; also get_hits/get_misses when
- * `count_get` (gat) . */
-struct item *store_get_touch(const char *key, size_t nkey, rel_time_t exptime, bool count_get,
-                             struct store_tstats *ts);
+/* ---- link (set, add, replace, append, prepend, cas; ms) ---- */
 
-/* Unlinks the live item under key. `cas` != 0: only if it matches
- * (STORE_EXISTS otherwise). Counts delete_hits / delete_misses. */
-enum store_status store_delete(const char *key, size_t nkey, uint64_t cas, struct store_tstats *ts);
+struct store_link_opts {
+    enum store_mode mode;       /* 0: SET */
+    bool has_cas;               /* C: `cas` must match, 0 included (CAS mode too) */
+    uint64_t cas;               /* non-zero: has_cas (text cas, binary) */
+    bool invalidate;            /* I: a lower `cas` stores, stale */
+    bool has_new_cas;           /* E: the stored item gets `new_cas` */
+    uint64_t new_cas;
+    bool vivify;                /* N: append/prepend on a miss stores `it` */
+    rel_time_t vivify_exptime;  /*    with this exptime */
+};
+
+struct store_link_out {
+    uint64_t cas;               /* stored: the item's CAS */
+    uint32_t size;              /* the value stored (append: the whole), or `it`'s when not */
+};
 
 /*
- * incr (incr=true) or decr of the live decimal value under key by delta.
- * incr wraps at 2^64; decr floors at 0. The result is written to *result and
- * as text into the item (in place when the length allows, else into a new
- * item). `cas` != 0: only if it matches. Counts incr_hits, incr_misses, decr_hits, decr_misses.
- * STORE_NON_NUMERIC when the value is not a number of at most 20 digits.
+ * Links a filled item under its key according to o->mode:
+ * SET always; ADD only if no live item; REPLACE only if one; APPEND/PREPEND
+ * build a new item holding old+new (old's flags and exptime kept); CAS only
+ * if the live item's CAS equals `cas` (STORE_EXISTS if not, or if it is 0;
+ * STORE_NOT_FOUND if no live item).
+ * CAS rules for the other modes, as memcached's do_store_item: a CAS
+ * (has_cas, or a non-zero `cas`) turns SET/ADD/REPLACE into CAS;
+ * APPEND/PREPEND with a non-zero one answer STORE_EXISTS when a live item's
+ * CAS differs, and STORE_NOT_STORED when there is none. Without CAS (-C,
+ * use_cas false) items have no CAS to compare: a non-zero `cas` alone is
+ * ignored, and a CAS mode (or has_cas) never matches.
+ * On success the item gets a new CAS value (E's with has_new_cas), which
+ * `out` receives (may be NULL). Counts cmd_set/cas_* into `ts`. The caller
+ * keeps its reference to `it` and must still item_release() it.
  */
-enum store_status store_arith(const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t cas,
-                              uint64_t *result, uint64_t *cas_out, struct store_tstats *ts);
+enum store_status store_link(struct item *it, const struct store_link_opts *o, struct store_link_out *out,
+                             struct store_tstats *ts);
+
+/* ms whose opaque is too long: stores nothing but uses up a CAS value,
+ * as memcached 1.6.45 does (so the next item's CAS matches). */
+void store_meta_cas_skip(void);
+
+/* ---- delete (delete, md) ---- */
+
+struct store_delete_opts {
+    bool has_cas;               /* C: only when `cas` matches, 0 included */
+    uint64_t cas;               /* non-zero: has_cas */
+    bool invalidate;            /* I: mark stale with a new CAS (or E's) instead */
+    bool remove_value;          /* x: replace by an empty item (`flags`, exptime from T or none) */
+    bool set_ttl;               /* T with I or x: the new exptime */
+    rel_time_t exptime;
+    bool has_new_cas;           /* E */
+    uint64_t new_cas;
+    bool key_binary;            /* x: the emptied item's key is binary (b) */
+    uint32_t flags;             /* x: the emptied item's client flags (F, else 0) */
+};
+
+/* Unlinks the live item under key; with `invalidate` marks it stale with a
+ * new CAS (or E's), clears its token-sent state and, when `set_ttl`, sets
+ * its exptime; with `remove_value` links an empty item in its place.
+ * STORE_EXISTS when a CAS is given and differs. Counts delete_hits (plain
+ * delete) / delete_misses. */
+enum store_status store_delete(const char *key, size_t nkey, const struct store_delete_opts *o,
+                               struct store_tstats *ts);
+
+/* ---- arith (incr, decr, ma) ---- */
+
+struct store_arith_opts {
+    bool decr;                  /* 0: incr */
+    uint64_t delta;
+    uint64_t cas;               /* != 0: only on a match */
+    bool vivify;                /* N: a miss creates `initial` (no delta applied) */
+    rel_time_t vivify_exptime;
+    uint64_t initial;
+    bool touch;                 /* T: on success set the exptime */
+    rel_time_t touch_exptime;
+    bool has_new_cas;           /* E: on success the item gets new_cas */
+    uint64_t new_cas;
+    bool key_binary;            /* b: a created item's key is binary */
+};
+
+struct store_arith_out {
+    uint64_t value;             /* the value after */
+    uint64_t cas;               /* the item's CAS after */
+    rel_time_t exptime_before;  /* before T (0 when created) */
+    bool created;               /* a vivified miss */
+};
+
+/*
+ * incr or decr of the live decimal value under key by delta. incr wraps at
+ * 2^64; decr floors at 0. The result is written as text into the item (in
+ * place when the length allows, else into a new item) and into `out` (may
+ * be NULL). STORE_NON_NUMERIC when the value is not a number of at most 20
+ * digits (an empty value too, before the CAS is compared). Counts
+ * incr_hits, incr_misses, decr_hits, decr_misses (and total_items when
+ * created).
+ */
+enum store_status store_arith(const char *key, size_t nkey, const struct store_arith_opts *o,
+                              struct store_arith_out *out, struct store_tstats *ts);
+
+/* me: the item's internals, without touching it. False on a miss. */
+struct store_meta_debug_info {
+    rel_time_t exptime;
+    rel_time_t atime;
+    uint64_t cas;
+    bool fetched;
+    unsigned cls;
+    size_t size;
+    bool key_binary;
+};
+bool store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out);
 
 /* flush_all: every item whose time is before `when` (rel time; <= now means
  * immediately) is invalid from `when` on. */
@@ -298,133 +435,6 @@ unsigned store_class_count(void);
  * class, one hash expansion step if due). For tests and for the maintainer
  * thread itself. Returns the number of items reclaimed. */
 uint64_t store_maintain(void);
-
-/* ---- meta commands (store/store_meta.c) ----
- *
- * The meta protocol's extra item state lives in two iflags bits: "stale"
- * (invalidated by md I, or stored by ms with an older CAS and I) and "token
- * sent" (one client was handed the right to recache, W; everybody else
- * now gets Z). Both are read and changed only under the key's stripe lock,
- * so exactly one caller ever wins a given token. A relinked item (any
- * set) starts clean.
- */
-
-/* b: the item's key was sent base64 encoded; meta replies encode it back.
- * Set on an item not linked yet (from store_alloc). */
-bool item_key_binary(const struct item *it);
-void item_set_key_binary(struct item *it);
-
-struct store_meta_get_opts {
-    bool no_bump;               /* u: no ACTIVE bit, no "fetched" mark, atime kept */
-    bool touch;                 /* T: on a hit, set the exptime to touch_exptime */
-    rel_time_t touch_exptime;
-    bool vivify;                /* N: on a miss, create an empty item (flags 0) */
-    rel_time_t vivify_exptime;  /*    with this exptime; its caller wins */
-    bool recache;               /* R: win when 0 < exptime < recache_time */
-    rel_time_t recache_time;
-    bool recache_after_touch;   /* R comes after T: it sees T's exptime */
-    bool has_new_cas;           /* E: a vivified item gets new_cas */
-    uint64_t new_cas;
-    bool key_binary;            /* b: a vivified item's key is binary */
-    bool no_token;              /* the reply fails (O too long): hand out no win token */
-};
-
-struct store_meta_get_info {
-    bool created;               /* vivified by this call */
-    bool hit_before;            /* fetched before this call */
-    rel_time_t atime_before;    /* last access before this call */
-    rel_time_t exptime_before;  /* 0 = never (created: 0) */
-    bool stale;                 /* X */
-    bool token_sent;            /* a winner was told before this call: Z */
-    bool win;                   /* this call wins: W (the token is now sent) */
-};
-
-/*
- * mg: looks the key up and applies N/R/T/u, all under the stripe lock.
- * Returns the item with a reference (also when created), or NULL on a miss.
- * Counts as memcached: a hit get_cmds+get_hits, or with touch touch_cmds+
- * touch_hits instead; a miss get_cmds+get_misses; a vivified miss get_cmds+
- * get_hits+total_items.
- */
-struct item *store_meta_get(const char *key, size_t nkey, const struct store_meta_get_opts *o,
-                            struct store_meta_get_info *info, struct store_tstats *ts);
-
-struct store_meta_link_opts {
-    enum store_mode mode;       /* SET ADD REPLACE APPEND PREPEND, or CAS */
-    bool has_cas;               /* C given: `cas` must match (CAS mode too) */
-    uint64_t cas;
-    bool invalidate;            /* I: a lower `cas` stores, stale */
-    bool has_new_cas;           /* E: the stored item gets `new_cas` */
-    uint64_t new_cas;
-    bool vivify;                /* N: append/prepend on a miss stores `it` */
-    rel_time_t vivify_exptime;  /*    with this exptime */
-};
-
-/*
- * ms: store_link(), plus the meta flags above. *size_out: the size of the
- * value stored (append: the whole), or of `it` when nothing was stored.
- */
-enum store_status store_meta_link(struct item *it, const struct store_meta_link_opts *o, uint64_t *cas_out,
-                                  uint32_t *size_out, struct store_tstats *ts);
-
-/*
- * md: deletes (has_cas: only when `cas` matches, 0 included); with
- * `remove_value` (x) replaces the item by an empty one (`flags`, exptime
- * from T or none); with `invalidate` (I) marks the item stale with a new
- * CAS (or E's), clears its token-sent state, and when `set_ttl` sets its
- * exptime. Counts delete_hits (plain delete) / delete_misses.
- */
-struct store_meta_delete_opts {
-    bool has_cas;
-    uint64_t cas;
-    bool invalidate;
-    bool remove_value;
-    bool set_ttl;
-    rel_time_t exptime;
-    bool has_new_cas;
-    uint64_t new_cas;
-    bool key_binary;            /* x: the emptied item's key is binary (b) */
-    uint32_t flags;             /* x: the emptied item's client flags (F, else 0) */
-};
-enum store_status store_meta_delete(const char *key, size_t nkey, const struct store_meta_delete_opts *o,
-                                    struct store_tstats *ts);
-
-struct store_meta_arith_opts {
-    bool incr;
-    uint64_t delta;
-    uint64_t cas;               /* != 0: only on a match */
-    bool vivify;                /* N: a miss creates `initial` (no delta applied) */
-    rel_time_t vivify_exptime;
-    uint64_t initial;
-    bool touch;                 /* T: on success set the exptime */
-    rel_time_t touch_exptime;
-    bool has_new_cas;           /* E: on success the item gets new_cas */
-    uint64_t new_cas;
-    bool key_binary;            /* b: a created item's key is binary */
-};
-
-/* ma: incr/decr as store_arith(), plus N/J/T/E, under one stripe lock. On
- * success *result and *cas_out describe the item after, *exptime_out is
- * its exptime before T (0 when created), *created tells a vivified miss. */
-enum store_status store_meta_arith(const char *key, size_t nkey, const struct store_meta_arith_opts *o,
-                                   uint64_t *result, uint64_t *cas_out, rel_time_t *exptime_out,
-                                   bool *created, struct store_tstats *ts);
-
-/* ms whose opaque is too long: stores nothing but uses up a CAS value,
- * as memcached 1.6.45 does (so the next item's CAS matches). */
-void store_meta_cas_skip(void);
-
-/* me: the item's internals, without touching it. False on a miss. */
-struct store_meta_debug_info {
-    rel_time_t exptime;
-    rel_time_t atime;
-    uint64_t cas;
-    bool fetched;
-    unsigned cls;
-    size_t size;
-    bool key_binary;
-};
-bool store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out);
 
 #pragma GCC visibility pop
 

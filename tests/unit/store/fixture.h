@@ -32,6 +32,12 @@ store_test_start(struct store_options o, struct store_tstats *ts, rel_time_t now
     store_clock_set(now);
 }
 
+/* store_get() options: a look-up of the test's own, which counts nothing
+ * and leaves the item's bits and atime alone; a counted get that does not
+ * bump (mg u). */
+static const struct store_get_opts store_test_peek = {.kind = STORE_GET_QUIET, .no_bump = true};
+static const struct store_get_opts store_test_no_bump = {.no_bump = true};
+
 /* The .fini of every test that started a store. */
 static inline void
 fini(void)

@@ -92,11 +92,11 @@ run(void *p)
                 continue;
             }
             vfill(item_data(it), seed, len);
-            if (store_link(it, STORE_SET, 0, NULL, &w->ts) == STORE_OK)
+            if (store_link(it, NULL, NULL, &w->ts) == STORE_OK)
                 w->sets++;
             item_release(it);
         } else {
-            struct item *it = store_get(key, (size_t)n, true, false, &w->ts);
+            struct item *it = store_get(key, (size_t)n, NULL, NULL, &w->ts);
             if (it == NULL)
                 continue;
             w->hits++;
@@ -149,7 +149,7 @@ Test(concurrency, checksummed_values_under_eviction, .fini = fini, .timeout = 12
     for (unsigned k = 0; k < KEYS; k++) {
         char key[32];
         int n = snprintf(key, sizeof(key), "key%u", k);
-        struct item *it = store_get(key, (size_t)n, false, true, &t);
+        struct item *it = store_get(key, (size_t)n, &store_test_peek, NULL, &t);
         if (it != NULL) {
             seen++;
             cr_expect(vcheck(it, key, (size_t)n), "%s", key);
@@ -180,8 +180,7 @@ incr_run(void *p)
 {
     struct incr_arg *a = p;
     for (int i = 0; i < INCRS; i++) {
-        uint64_t r;
-        if (store_arith("ctr", 3, true, 1, 0, &r, NULL, &a->ts) != STORE_OK)
+        if (store_arith("ctr", 3, &(struct store_arith_opts){.delta = 1}, NULL, &a->ts) != STORE_OK)
             a->fails++;
     }
     return NULL;
@@ -196,7 +195,7 @@ Test(concurrency, incr_is_exact, .fini = fini, .timeout = 60)
     struct item *it = store_alloc("ctr", 3, 0, 0, 1, &ts, &st);
     cr_assert_not_null(it);
     item_data(it)[0] = '0';
-    cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     item_release(it);
     static struct incr_arg a[THREADS];
     memset(a, 0, sizeof(a));
@@ -204,7 +203,7 @@ Test(concurrency, incr_is_exact, .fini = fini, .timeout = 60)
         pthread_create(&a[i].th, NULL, incr_run, &a[i]);
     /* a reader holding references forces some increments into new items */
     for (int i = 0; i < 2000; i++) {
-        struct item *g = store_get("ctr", 3, true, false, &ts);
+        struct item *g = store_get("ctr", 3, NULL, NULL, &ts);
         cr_assert_not_null(g);
         item_release(g);
     }
@@ -212,7 +211,7 @@ Test(concurrency, incr_is_exact, .fini = fini, .timeout = 60)
         pthread_join(a[i].th, NULL);
         cr_expect_eq(a[i].fails, 0);
     }
-    uint64_t r;
-    cr_assert_eq(store_arith("ctr", 3, true, 0, 0, &r, NULL, &ts), STORE_OK);
-    cr_expect_eq(r, (uint64_t)THREADS * INCRS);
+    struct store_arith_out out; /* an increment by 0 reads the value */
+    cr_assert_eq(store_arith("ctr", 3, NULL, &out, &ts), STORE_OK);
+    cr_expect_eq(out.value, (uint64_t)THREADS * INCRS);
 }

@@ -43,7 +43,7 @@ Test(debug, rightful_calls_pass, CHECKED)
 {
     start();
     struct item *it = new_item("k");
-    cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     item_release(it);
     uint32_t hv = ht_hash("k", 1);
     ht_lock(hv);
@@ -55,7 +55,7 @@ Test(debug, rightful_calls_pass, CHECKED)
     cr_assert_not_null(chunk);
     slab_free_locked(c, chunk);
     slab_unlock(c);
-    cr_assert_eq(store_delete("k", 1, 0, &ts), STORE_OK);
+    cr_assert_eq(store_delete("k", 1, NULL, &ts), STORE_OK);
 }
 
 Test(debug, release_twice, CHECKED, .signal = SIGABRT)
@@ -131,7 +131,7 @@ Test(debug, linked_item_freed, CHECKED, .signal = SIGABRT)
 {
     start();
     struct item *it = new_item("k");
-    cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     struct slab_class *c = slab_class_get(item_class(it));
     slab_lock(c);
     slab_free_locked(c, it);
@@ -157,7 +157,7 @@ Test(debug, chain_item_not_linked, CHECKED, .signal = SIGABRT)
 {
     start();
     struct item *it = new_item("k");
-    cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     item_iflag_clear(it, ITEM_LINKED); /* the chain and the flag disagree */
     uint32_t hv = ht_hash("k", 1);
     ht_lock(hv);

@@ -31,7 +31,7 @@ put(const char *key, const char *val, rel_time_t exp)
     struct item *it = store_alloc(key, strlen(key), 0, exp, (uint32_t)strlen(val), &ts, &st);
     cr_assert_not_null(it);
     memcpy(item_data(it), val, strlen(val));
-    cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     item_release(it);
 }
 
@@ -39,7 +39,7 @@ put(const char *key, const char *val, rel_time_t exp)
 static char
 get1(const char *key)
 {
-    struct item *it = store_get(key, strlen(key), true, false, &ts);
+    struct item *it = store_get(key, strlen(key), NULL, NULL, &ts);
     if (it == NULL)
         return 0;
     char c = item_data(it)[0];
@@ -149,7 +149,7 @@ Test(expire, sweep_reclaims_without_get)
     cr_expect_eq(si.curr_items, 250);
     cr_expect_eq(si.expired_reclaimed, 250);
     struct store_class_info ci;
-    struct item *it = store_get("t0", 2, false, true, &ts);
+    struct item *it = store_get("t0", 2, &store_test_peek, NULL, &ts);
     cr_assert_not_null(it);
     store_class_info(item_class(it), &ci);
     item_release(it);
@@ -197,7 +197,7 @@ Test(expire, sweep_budget_resumes)
         put(key, "v", 1005);
     }
     store_clock_set(1010);
-    struct item *probe = store_get("b0", 2, false, true, &ts);
+    struct item *probe = store_get("b0", 2, &store_test_peek, NULL, &ts);
     cr_assert_null(probe, "expired items are never returned");
     struct slab_class *c = slab_class_get(1);
     uint64_t first = expire_sweep_class(c, 1010, 100);
@@ -289,4 +289,92 @@ Test(expire, flush_absolute_past)
         if (cas == 0)
             store_teardown(); /* the suite's .fini tears down the last one */
     }
+}
+
+/* ms/mg/ma/md with E: a client's CAS, set by the meta link path (none is
+ * kept under -C). */
+static bool e_kept;
+
+static void
+put_e(const char *key, const char *val, uint64_t e)
+{
+    enum store_status st;
+    struct item *it = store_alloc(key, strlen(key), 0, 0, (uint32_t)strlen(val), &ts, &st);
+    cr_assert_not_null(it);
+    memcpy(item_data(it), val, strlen(val));
+    struct store_link_opts o = {.has_new_cas = true, .new_cas = e};
+    struct store_link_out out;
+    cr_assert_eq(store_link(it, &o, &out, &ts), STORE_OK);
+    cr_expect_eq(out.cas, e_kept ? e : 0);
+    item_release(it);
+}
+
+/* Issue 16: an item whose CAS a client chose (E) is flushed by an immediate
+ * flush_all when linked before it, and kept when linked after it, whatever
+ * the CAS is next to the counter's; the counter itself is not moved by E.
+ * A value of 300 bytes also sits in a chunk with no room to spare, so the
+ * link copies it (item.h's trailer). */
+static void
+flush_explicit_cas(bool use_cas)
+{
+    start(use_cas, false);
+    e_kept = use_cas;
+    put("plain", "p", 0);                /* CAS 2 */
+    put_e("high", "h", 1000000);         /* far above the counter */
+    put_e("low", "l", 1);                /* below it */
+    char big[300];
+    memset(big, 'b', sizeof(big));
+    big[sizeof(big) - 1] = 0;
+    put_e("big", big, 777);
+    struct store_get_opts go = {.kind = STORE_GET_META, .vivify = true, .has_new_cas = true, .new_cas = 5000};
+    struct item *v = store_get("viv", 3, &go, NULL, &ts);
+    cr_assert_not_null(v);
+    item_release(v);
+    put("ar", "10", 0);
+    struct store_arith_opts ao = {.delta = 1, .has_new_cas = true, .new_cas = 900};
+    struct store_arith_out aout = {0};
+    cr_expect_eq(store_arith("ar", 2, &ao, &aout, &ts), STORE_OK);
+    cr_expect_eq(aout.cas, use_cas ? 900 : 0);
+    put("inv", "i", 0);
+    struct store_delete_opts dop = {.invalidate = true, .has_new_cas = true, .new_cas = 901};
+    cr_expect_eq(store_delete("inv", 3, &dop, &ts), STORE_OK);
+    store_flush(store_clock_now());
+    cr_expect_eq(get1("plain"), 0);
+    cr_expect_eq(get1("high"), 0);
+    cr_expect_eq(get1("low"), 0);
+    cr_expect_eq(get1("big"), 0);
+    cr_expect_eq(get1("viv"), 0);
+    cr_expect_eq(get1("ar"), 0);
+    cr_expect_eq(get1("inv"), 0);
+    /* linked after the flush, in the same second: kept, low CAS or high */
+    put_e("low", "L", 1);
+    put_e("high", "H", 1000000);
+    cr_expect_eq(get1("low"), 'L');
+    cr_expect_eq(get1("high"), 'H');
+    struct item *it = store_get("low", 3, &store_test_peek, NULL, &ts);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_cas(it), use_cas ? 1 : 0);
+    item_release(it);
+    /* only ma's E drew a value (its incr does, as in 1.6.45): plain 2,
+     * ar 3, the incr 4, inv 5, the next set 6 */
+    put("next", "n", 0);
+    it = store_get("next", 4, &store_test_peek, NULL, &ts);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_cas(it), use_cas ? 6 : 0);
+    item_release(it);
+    /* a delayed flush reaching its bound takes them too */
+    store_flush(store_clock_now() + 2);
+    store_clock_set(store_clock_now() + 2);
+    cr_expect_eq(get1("low"), 0);
+    cr_expect_eq(get1("high"), 0);
+}
+
+Test(expire, flush_drops_items_with_a_clients_cas)
+{
+    flush_explicit_cas(true);
+}
+
+Test(expire, flush_drops_items_with_a_clients_cas_without_cas)
+{
+    flush_explicit_cas(false);
 }

@@ -48,11 +48,11 @@ Test(item, accessors)
 Test(item, refcount_through_link_get_release)
 {
     struct item *it = mk("k", "v", 0, 0);
-    cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     cr_expect_eq(item_refcount(it), 2);
     item_release(it);
     cr_expect_eq(item_refcount(it), 1);
-    struct item *g = store_get("k", 1, true, false, &ts);
+    struct item *g = store_get("k", 1, NULL, NULL, &ts);
     cr_assert_eq(g, it);
     cr_expect_eq(item_refcount(g), 2);
     item_release(g);
@@ -62,20 +62,20 @@ Test(item, refcount_through_link_get_release)
 Test(item, replaced_item_stays_readable_until_released)
 {
     struct item *a = mk("k", "old", 0, 0);
-    cr_assert_eq(store_link(a, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(a, NULL, NULL, &ts), STORE_OK);
     item_release(a);
-    struct item *held = store_get("k", 1, true, false, &ts);
+    struct item *held = store_get("k", 1, NULL, NULL, &ts);
     cr_assert_eq(held, a);
     unsigned id = item_class(a);
     struct item *b = mk("k", "new", 0, 0);
-    cr_assert_eq(store_link(b, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(b, NULL, NULL, &ts), STORE_OK);
     item_release(b);
     struct store_class_info ci;
     store_class_info(id, &ci);
     cr_expect_eq(ci.used_chunks, 2);
     cr_expect_eq(ci.curr_items, 1);
     cr_expect_eq(memcmp(item_data(held), "old", 3), 0);
-    struct item *g = store_get("k", 1, true, false, &ts);
+    struct item *g = store_get("k", 1, NULL, NULL, &ts);
     cr_assert_not_null(g);
     cr_expect_eq(memcmp(item_data(g), "new", 3), 0);
     item_release(g);

@@ -35,7 +35,7 @@ put(int i, rel_time_t exp)
     if (it == NULL)
         return st;
     memset(item_data(it), 'a' + i % 26, VLEN);
-    st = store_link(it, STORE_SET, 0, NULL, &ts);
+    st = store_link(it, NULL, NULL, &ts);
     struct store_class_info ci;
     store_class_info(item_class(it), &ci);
     perslab = ci.chunks_per_page;
@@ -48,7 +48,7 @@ has(int i)
 {
     char key[16];
     int n = snprintf(key, sizeof(key), "k%d", i);
-    struct item *it = store_get(key, (size_t)n, false, true, &ts);
+    struct item *it = store_get(key, (size_t)n, &store_test_peek, NULL, &ts);
     if (it == NULL)
         return false;
     cr_expect_eq(item_data(it)[VLEN - 1], 'a' + i % 26);
@@ -80,11 +80,11 @@ Test(lru, evicts_at_hand_in_order, .fini = fini)
     cr_expect_not(has(1));
     cr_expect(has(2));
     cr_expect_eq(atomic_load(&ts.evictions), 2);
-    cr_expect_eq(atomic_load(&ts.evicted_unfetched), 0); /* fill() read them all */
+    cr_expect_eq(atomic_load(&ts.evicted_unfetched), 2); /* has() peeks: nothing was fetched */
     struct store_info si;
     store_info(&si);
     struct store_class_info ci;
-    struct item *it = store_get("k2", 2, false, true, &ts);
+    struct item *it = store_get("k2", 2, &store_test_peek, NULL, &ts);
     store_class_info(item_class(it), &ci);
     item_release(it);
     cr_expect_eq(ci.evicted, 2);
@@ -98,7 +98,7 @@ Test(lru, hit_survives_one_sweep, .fini = fini)
 {
     start(true);
     fill();
-    struct item *it = store_get("k0", 2, true, false, &ts);
+    struct item *it = store_get("k0", 2, NULL, NULL, &ts);
     cr_assert_not_null(it);
     item_release(it);
     cr_assert_eq(put(200, 0), STORE_OK);
@@ -121,7 +121,7 @@ Test(lru, no_bump_gives_no_second_chance, .fini = fini)
 {
     start(true);
     fill();
-    struct item *it = store_get("k0", 2, true, true, &ts);
+    struct item *it = store_get("k0", 2, &store_test_no_bump, NULL, &ts);
     cr_assert_not_null(it);
     item_release(it);
     cr_assert_eq(put(200, 0), STORE_OK);
@@ -136,19 +136,19 @@ Test(lru, atime_refresh_is_rate_limited, .fini = fini)
     fill();
     /* 30 s later: a hit keeps atime 100 (interval 60) */
     store_clock_set(130);
-    struct item *it = store_get("k0", 2, true, false, &ts);
+    struct item *it = store_get("k0", 2, NULL, NULL, &ts);
     cr_assert_not_null(it);
     cr_expect_eq(item_atime(it), 100);
     item_release(it);
     /* 100 s later: k1's atime is refreshed */
     store_clock_set(200);
-    it = store_get("k1", 2, true, false, &ts);
+    it = store_get("k1", 2, NULL, NULL, &ts);
     cr_assert_not_null(it);
     cr_expect_eq(item_atime(it), 200);
     item_release(it);
     /* no_bump: k3 keeps its atime */
     store_clock_set(400);
-    it = store_get("k3", 2, true, true, &ts);
+    it = store_get("k3", 2, &store_test_no_bump, NULL, &ts);
     cr_assert_not_null(it);
     cr_expect_eq(item_atime(it), 100);
     item_release(it);
@@ -168,7 +168,7 @@ Test(lru, all_active_evicts_after_a_sweep, .fini = fini)
     for (int i = 0; i < (int)perslab; i++) {
         char key[16];
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        struct item *it = store_get(key, (size_t)kl, true, false, &ts);
+        struct item *it = store_get(key, (size_t)kl, NULL, NULL, &ts);
         cr_assert_not_null(it);
         item_release(it);
     }
@@ -183,7 +183,7 @@ Test(lru, referenced_items_are_skipped, .fini = fini)
 {
     start(true);
     fill();
-    struct item *held = store_get("k0", 2, false, true, &ts);
+    struct item *held = store_get("k0", 2, &store_test_peek, NULL, &ts);
     cr_assert_not_null(held);
     cr_assert_eq(put(300, 0), STORE_OK);
     cr_expect(has(0));
@@ -201,7 +201,7 @@ Test(lru, all_referenced_gives_no_memory, .fini = fini)
     for (int i = 0; i < n; i++) {
         char key[16];
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        held[i] = store_get(key, (size_t)kl, false, true, &ts);
+        held[i] = store_get(key, (size_t)kl, &store_test_peek, NULL, &ts);
         cr_assert_not_null(held[i]);
     }
     if (n == (int)perslab) {
@@ -232,7 +232,7 @@ Test(lru, no_evict_gives_no_memory, .fini = fini)
     for (int i = 0; i < (int)perslab; i++)
         cr_expect(has(i));
     cr_expect_eq(atomic_load(&ts.evictions), 0);
-    struct item *it = store_get("k0", 2, false, true, &ts);
+    struct item *it = store_get("k0", 2, &store_test_peek, NULL, &ts);
     struct store_class_info ci;
     store_class_info(item_class(it), &ci);
     item_release(it);
@@ -258,7 +258,7 @@ Test(lru, oldest_age, .fini = fini)
     start(true);
     fill();
     store_clock_set(145);
-    struct item *it = store_get("k1", 2, false, true, &ts);
+    struct item *it = store_get("k1", 2, &store_test_peek, NULL, &ts);
     struct store_class_info ci;
     store_class_info(item_class(it), &ci);
     item_release(it);
@@ -286,9 +286,9 @@ set_get_big(size_t item_max, uint64_t mem, size_t vlen)
         struct item *it = store_alloc(key, (size_t)n, 0, 0, (uint32_t)vlen, &ts, &st);
         cr_assert_not_null(it, "item %d (%zu bytes, -I %zu): status %d", i, vlen, item_max, st);
         item_data(it)[0] = 'v';
-        cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+        cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
         item_release(it);
-        struct item *got = store_get(key, (size_t)n, true, false, &ts); /* a hit: ACTIVE */
+        struct item *got = store_get(key, (size_t)n, NULL, NULL, &ts); /* a hit: ACTIVE */
         cr_assert_not_null(got);
         item_release(got);
     }

@@ -1,4 +1,5 @@
-/* test_meta_store.c - the meta store operations (store/store_meta.c):
+/* test_meta_store.c - the meta commands' options of the store operations
+ * (store_get.c, store_link.c, store_delete.c, store_arith.c):
  * vivify, recache and stale win tokens, invalidating sets and deletes,
  * ma with auto-create, me's peek; and exactly one winner under threads. */
 #include "config.h"
@@ -29,21 +30,62 @@ put(const char *key, const char *val, rel_time_t exp)
     struct item *it = store_alloc(key, strlen(key), 0, exp, (uint32_t)strlen(val), &ts, &st);
     cr_assert_not_null(it);
     memcpy(item_data(it), val, strlen(val));
-    cr_assert_eq(store_link(it, STORE_SET, 0, &cas, &ts), STORE_OK);
+    struct store_link_out out;
+    cr_assert_eq(store_link(it, NULL, &out, &ts), STORE_OK);
+    cas = out.cas;
     item_release(it);
     return cas;
 }
 
+/* mg: store_get() with o's flags as a meta get */
 static struct item *
-mget(const char *key, const struct store_meta_get_opts *o, struct store_meta_get_info *info)
+mget(const char *key, const struct store_get_opts *o, struct store_get_info *info)
 {
-    return store_meta_get(key, strlen(key), o, info, &ts);
+    struct store_get_opts m = *o;
+    m.kind = STORE_GET_META;
+    return store_get(key, strlen(key), &m, info, &ts);
+}
+
+/* ms: *cas (may be NULL) gets the stored item's CAS, *size the size */
+static enum store_status
+mlink(struct item *it, const struct store_link_opts *o, uint64_t *cas, uint32_t *size)
+{
+    struct store_link_out out = {0};
+    enum store_status st = store_link(it, o, &out, &ts);
+    if (st == STORE_OK && cas != NULL)
+        *cas = out.cas;
+    *size = out.size;
+    return st;
+}
+
+static enum store_status
+mdel(const char *key, const struct store_delete_opts *o)
+{
+    return store_delete(key, strlen(key), o, &ts);
+}
+
+/* ma: the outputs as store_arith_out's fields (may be NULL) */
+static enum store_status
+marith(const char *key, const struct store_arith_opts *o, uint64_t *v, uint64_t *cas, rel_time_t *exp,
+       bool *created)
+{
+    struct store_arith_out out = {0};
+    enum store_status st = store_arith(key, strlen(key), o, &out, &ts);
+    *created = out.created;
+    if (st == STORE_OK) {
+        *v = out.value;
+        if (cas != NULL)
+            *cas = out.cas;
+        if (exp != NULL)
+            *exp = out.exptime_before;
+    }
+    return st;
 }
 
 Test(meta_store, miss_and_hit)
 {
-    struct store_meta_get_opts o = {0};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {0};
+    struct store_get_info info;
     cr_assert_null(mget("a", &o, &info));
     cr_assert_eq(ts.get_misses, 1);
     put("a", "xyz", 0);
@@ -59,8 +101,8 @@ Test(meta_store, miss_and_hit)
 
 Test(meta_store, no_bump_keeps_fetched_clear)
 {
-    struct store_meta_get_opts o = {.no_bump = true};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {.no_bump = true};
+    struct store_get_info info;
     put("u", "1", 0);
     item_release(mget("u", &o, &info));
     item_release(mget("u", &o, &info));
@@ -69,8 +111,8 @@ Test(meta_store, no_bump_keeps_fetched_clear)
 
 Test(meta_store, vivify_wins_once)
 {
-    struct store_meta_get_opts o = {.vivify = true, .vivify_exptime = 130};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {.vivify = true, .vivify_exptime = 130};
+    struct store_get_info info;
     struct item *it = mget("v", &o, &info);
     cr_assert_not_null(it);
     cr_assert(info.created);
@@ -93,8 +135,8 @@ Test(meta_store, vivify_wins_once)
 Test(meta_store, recache_below_ttl)
 {
     put("r", "1", 200);
-    struct store_meta_get_opts o = {.recache = true, .recache_time = 130};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {.recache = true, .recache_time = 130};
+    struct store_get_info info;
     item_release(mget("r", &o, &info));
     cr_assert_not(info.win); /* 100 s left, token 30 */
     o.recache_time = 300;
@@ -112,8 +154,8 @@ Test(meta_store, recache_below_ttl)
 Test(meta_store, touch)
 {
     put("t", "1", 200);
-    struct store_meta_get_opts o = {.touch = true, .touch_exptime = 160};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {.touch = true, .touch_exptime = 160};
+    struct store_get_info info;
     struct item *it = mget("t", &o, &info);
     cr_assert_eq(info.exptime_before, 200);
     cr_assert_eq(item_exptime(it), 160);
@@ -124,9 +166,9 @@ Test(meta_store, touch)
 Test(meta_store, invalidate_delete_then_one_winner)
 {
     uint64_t cas = put("s", "old", 0);
-    cr_assert_eq(store_meta_delete("s", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = true, .set_ttl = true, .exptime = 150}, &ts), STORE_OK);
-    struct store_meta_get_opts o = {0};
-    struct store_meta_get_info info;
+    cr_assert_eq(mdel("s", &(struct store_delete_opts){.invalidate = true, .set_ttl = true, .exptime = 150}), STORE_OK);
+    struct store_get_opts o = {0};
+    struct store_get_info info;
     struct item *it = mget("s", &o, &info);
     cr_assert(info.stale);
     cr_assert(info.win);
@@ -138,17 +180,17 @@ Test(meta_store, invalidate_delete_then_one_winner)
     cr_assert_not(info.win);
     cr_assert(info.token_sent);
     /* md I again: the next reader may win again */
-    cr_assert_eq(store_meta_delete("s", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = true, .set_ttl = false, .exptime = 0}, &ts), STORE_OK);
+    cr_assert_eq(mdel("s", &(struct store_delete_opts){.invalidate = true}), STORE_OK);
     item_release(mget("s", &o, &info));
     cr_assert(info.win);
 }
 
 Test(meta_store, delete_cas)
 {
-    cr_assert_eq(store_meta_delete("d", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts), STORE_NOT_FOUND);
+    cr_assert_eq(mdel("d", NULL), STORE_NOT_FOUND);
     put("d", "1", 0);
-    cr_assert_eq(store_meta_delete("d", 1, &(struct store_meta_delete_opts){.has_cas = true, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts), STORE_EXISTS);
-    cr_assert_eq(store_meta_delete("d", 1, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts), STORE_OK);
+    cr_assert_eq(mdel("d", &(struct store_delete_opts){.has_cas = true}), STORE_EXISTS);
+    cr_assert_eq(mdel("d", NULL), STORE_OK);
 }
 
 Test(meta_store, invalidating_set)
@@ -159,15 +201,19 @@ Test(meta_store, invalidating_set)
     enum store_status st;
     struct item *it = store_alloc("i", 1, 0, 0, 3, &ts, &st);
     memcpy(item_data(it), "new", 3);
+    struct store_link_opts lo = {.mode = STORE_CAS, .has_cas = true, .invalidate = true};
     /* a higher CAS: exists */
-    cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = cas + 100, .invalidate = true}, NULL, &size, &ts), STORE_EXISTS);
+    lo.cas = cas + 100;
+    cr_assert_eq(mlink(it, &lo, NULL, &size), STORE_EXISTS);
     /* 0 is no CAS at all: exists, as memcached 1.6.45 answers */
-    cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = 0, .invalidate = true}, NULL, &size, &ts), STORE_EXISTS);
+    lo.cas = 0;
+    cr_assert_eq(mlink(it, &lo, NULL, &size), STORE_EXISTS);
     /* a lower one: stored, stale, TTL kept */
-    cr_assert_eq(store_meta_link(it, &(struct store_meta_link_opts){.mode = STORE_CAS, .has_cas = true, .cas = cas - 1, .invalidate = true}, NULL, &size, &ts), STORE_OK);
+    lo.cas = cas - 1;
+    cr_assert_eq(mlink(it, &lo, NULL, &size), STORE_OK);
     item_release(it);
-    struct store_meta_get_opts o = {0};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {0};
+    struct store_get_info info;
     it = mget("i", &o, &info);
     cr_assert(info.stale);
     cr_assert(info.win);
@@ -178,35 +224,35 @@ Test(meta_store, invalidating_set)
 
 Test(meta_store, arith)
 {
-    struct store_meta_arith_opts o = {.incr = true, .delta = 1};
+    struct store_arith_opts o = {.delta = 1};
     uint64_t v = 0, cas = 0;
     rel_time_t exp = 0;
     bool created = false;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_NOT_FOUND);
+    cr_assert_eq(marith("n", &o, &v, &cas, &exp, &created), STORE_NOT_FOUND);
     cr_assert_eq(ts.incr_misses, 1);
     o.vivify = true;
     o.initial = 42;
     o.vivify_exptime = 200;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_OK);
+    cr_assert_eq(marith("n", &o, &v, &cas, &exp, &created), STORE_OK);
     cr_assert_eq(v, 42);
     cr_assert(created);
     cr_assert_eq(exp, 0); /* the exptime before: none */
     cr_assert_eq(ts.incr_misses, 1);
     o.touch = true;
     o.touch_exptime = 105;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_OK);
+    cr_assert_eq(marith("n", &o, &v, &cas, &exp, &created), STORE_OK);
     cr_assert_eq(v, 43);
     cr_assert(!created);
     cr_assert_eq(exp, 200); /* before T */
-    o.incr = false;
+    o.decr = true;
     o.delta = 100;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, &cas, &exp, &created, &ts), STORE_OK);
+    cr_assert_eq(marith("n", &o, &v, &cas, &exp, &created), STORE_OK);
     cr_assert_eq(v, 0);
     o.cas = cas + 1;
-    cr_assert_eq(store_meta_arith("n", 1, &o, &v, NULL, NULL, &created, &ts), STORE_EXISTS);
+    cr_assert_eq(marith("n", &o, &v, NULL, NULL, &created), STORE_EXISTS);
     put("nn", "abc", 0);
     o.cas = 0;
-    cr_assert_eq(store_meta_arith("nn", 2, &o, &v, NULL, NULL, &created, &ts), STORE_NON_NUMERIC);
+    cr_assert_eq(marith("nn", &o, &v, NULL, NULL, &created), STORE_NON_NUMERIC);
 }
 
 Test(meta_store, peek)
@@ -230,11 +276,11 @@ static void *
 racer(void *arg)
 {
     struct store_tstats *mine = arg;
-    struct store_meta_get_opts o = {.vivify = true, .vivify_exptime = 0};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {.kind = STORE_GET_META, .vivify = true, .vivify_exptime = 0};
+    struct store_get_info info;
     while (!atomic_load(&go))
         ;
-    struct item *it = store_meta_get("race", 4, &o, &info, mine);
+    struct item *it = store_get("race", 4, &o, &info, mine);
     if (it != NULL) {
         if (info.win)
             atomic_fetch_add(&winners, 1);
@@ -250,7 +296,7 @@ Test(meta_store, exactly_one_winner_under_threads)
         static struct store_tstats per[RACERS];
         atomic_store(&winners, 0);
         atomic_store(&go, 0);
-        store_meta_delete("race", 4, &(struct store_meta_delete_opts){.has_cas = false, .cas = 0, .invalidate = false, .set_ttl = false, .exptime = 0}, &ts);
+        mdel("race", NULL);
         for (int i = 0; i < RACERS; i++)
             pthread_create(&th[i], NULL, racer, &per[i]);
         atomic_store(&go, 1);
@@ -264,11 +310,11 @@ Test(meta_store, exactly_one_winner_under_threads)
 Test(meta_store, delete_remove_value)
 {
     put("x", "abc", 180);
-    struct store_meta_delete_opts o = {.remove_value = true, .set_ttl = true, .exptime = 150,
+    struct store_delete_opts o = {.remove_value = true, .set_ttl = true, .exptime = 150,
                                        .has_new_cas = true, .new_cas = 77, .flags = 3};
-    cr_assert_eq(store_meta_delete("x", 1, &o, &ts), STORE_OK);
-    struct store_meta_get_opts g = {0};
-    struct store_meta_get_info info;
+    cr_assert_eq(mdel("x", &o), STORE_OK);
+    struct store_get_opts g = {0};
+    struct store_get_info info;
     struct item *it = mget("x", &g, &info);
     cr_assert_not_null(it);
     cr_assert_eq(item_nbytes(it), 0);
@@ -286,24 +332,24 @@ Test(meta_store, append_vivify_and_new_cas)
     uint64_t cas = 0;
     struct item *it = store_alloc("ap", 2, 0, 0, 2, &ts, &st);
     memcpy(item_data(it), "ab", 2);
-    struct store_meta_link_opts o = {.mode = STORE_APPEND};
-    cr_assert_eq(store_meta_link(it, &o, &cas, &size, &ts), STORE_NOT_STORED);
+    struct store_link_opts o = {.mode = STORE_APPEND};
+    cr_assert_eq(mlink(it, &o, &cas, &size), STORE_NOT_STORED);
     o.vivify = true;
     o.vivify_exptime = 160;
     o.has_new_cas = true;
     o.new_cas = 500;
-    cr_assert_eq(store_meta_link(it, &o, &cas, &size, &ts), STORE_OK);
+    cr_assert_eq(mlink(it, &o, &cas, &size), STORE_OK);
     cr_assert_eq(cas, 500);
     cr_assert_eq(size, 2);
     item_release(it);
     it = store_alloc("ap", 2, 0, 0, 1, &ts, &st);
     memcpy(item_data(it), "c", 1);
     o.has_new_cas = false;
-    cr_assert_eq(store_meta_link(it, &o, &cas, &size, &ts), STORE_OK);
+    cr_assert_eq(mlink(it, &o, &cas, &size), STORE_OK);
     cr_assert_eq(size, 3);
     item_release(it);
-    struct store_meta_get_opts g = {0};
-    struct store_meta_get_info info;
+    struct store_get_opts g = {0};
+    struct store_get_info info;
     it = mget("ap", &g, &info);
     cr_assert_eq(memcmp(item_data(it), "abc", 3), 0);
     cr_assert_eq(item_exptime(it), 160);
@@ -319,11 +365,11 @@ Test(meta_store, key_binary_bit)
     memcpy(item_data(it), "a", 1);
     cr_assert_not(item_key_binary(it));
     item_set_key_binary(it);
-    struct store_meta_link_opts o = {.mode = STORE_SET};
-    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    struct store_link_opts o = {.mode = STORE_SET};
+    cr_assert_eq(mlink(it, &o, NULL, &size), STORE_OK);
     item_release(it);
-    struct store_meta_get_opts g = {0};
-    struct store_meta_get_info info;
+    struct store_get_opts g = {0};
+    struct store_get_info info;
     it = mget("kb", &g, &info);
     cr_assert(item_key_binary(it));
     item_release(it);
@@ -332,7 +378,7 @@ Test(meta_store, key_binary_bit)
     memcpy(item_data(it), "b", 1);
     item_set_key_binary(it);
     o.mode = STORE_APPEND;
-    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    cr_assert_eq(mlink(it, &o, NULL, &size), STORE_OK);
     item_release(it);
     it = mget("kb", &g, &info);
     cr_assert(item_key_binary(it));
@@ -340,7 +386,7 @@ Test(meta_store, key_binary_bit)
     item_release(it);
     it = store_alloc("kb", 2, 0, 0, 1, &ts, &st);
     memcpy(item_data(it), "c", 1);
-    cr_assert_eq(store_meta_link(it, &o, NULL, &size, &ts), STORE_OK);
+    cr_assert_eq(mlink(it, &o, NULL, &size), STORE_OK);
     item_release(it);
     it = mget("kb", &g, &info);
     cr_assert_not(item_key_binary(it));
@@ -359,11 +405,11 @@ Test(meta_store, key_binary_bit)
 Test(meta_store, invalidate_leaves_a_held_item_alone)
 {
     uint64_t cas = put("h", "held", 500);
-    struct store_meta_get_opts o = {0};
-    struct store_meta_get_info info;
+    struct store_get_opts o = {0};
+    struct store_get_info info;
     struct item *held = mget("h", &o, &info);
     cr_assert_not_null(held);
-    cr_assert_eq(store_meta_delete("h", 1, &(struct store_meta_delete_opts){.invalidate = true}, &ts), STORE_OK);
+    cr_assert_eq(mdel("h", &(struct store_delete_opts){.invalidate = true}), STORE_OK);
     cr_expect_eq(item_cas(held), cas);
     struct item *now = mget("h", &o, &info);
     cr_assert_not_null(now);
@@ -379,7 +425,7 @@ Test(meta_store, invalidate_leaves_a_held_item_alone)
     now = mget("h", &o, &info);
     uint64_t before = item_cas(now);
     item_release(now);
-    cr_assert_eq(store_meta_delete("h", 1, &(struct store_meta_delete_opts){.invalidate = true}, &ts), STORE_OK);
+    cr_assert_eq(mdel("h", &(struct store_delete_opts){.invalidate = true}), STORE_OK);
     now = mget("h", &o, &info);
     cr_expect_gt(item_cas(now), before);
     item_release(now);

@@ -31,7 +31,7 @@ static enum store_status put(const char *prefix, int i, uint32_t vlen, char fill
     if (it == NULL)
         return st;
     memset(item_data(it), fill, vlen);
-    st = store_link(it, STORE_SET, 0, NULL, &ts);
+    st = store_link(it, NULL, NULL, &ts);
     item_release(it);
     return st;
 }
@@ -43,7 +43,7 @@ static int count_small(int n)
     for (int i = 0; i < n; i++) {
         char key[32];
         int kl = snprintf(key, sizeof(key), "s%d", i);
-        struct item *it = store_get(key, (size_t)kl, false, true, &ts);
+        struct item *it = store_get(key, (size_t)kl, &store_test_peek, NULL, &ts);
         if (it == NULL)
             continue;
         found++;
@@ -74,7 +74,7 @@ Test(rebalance, class_without_page_takes_one, .fini = fini)
     int left = count_small(n);
     cr_assert_gt(left, 0);
     cr_assert_lt(left, n);
-    struct item *it = store_get("big0", 4, false, true, &ts);
+    struct item *it = store_get("big0", 4, &store_test_peek, NULL, &ts);
     cr_assert_not_null(it);
     cr_assert_eq(item_data(it)[4999], 'b');
     item_release(it);
@@ -91,7 +91,7 @@ Test(rebalance, referenced_page_is_not_moved, .fini = fini)
         int kl = snprintf(key, sizeof(key), "h%d", i);
         held[i] = store_alloc(key, (size_t)kl, 0, 0, 40, &ts, &st);
         cr_assert_not_null(held[i]);
-        cr_assert_eq(store_link(held[i], STORE_SET, 0, NULL, &ts), STORE_OK);
+        cr_assert_eq(store_link(held[i], NULL, NULL, &ts), STORE_OK);
     }
     /* the other page goes to a big class and fills */
     cr_assert_eq(put("big", 0, 600000, 'b'), STORE_OK);
@@ -101,7 +101,7 @@ Test(rebalance, referenced_page_is_not_moved, .fini = fini)
     for (int i = 0; i < 64; i++) {
         char key[16];
         int kl = snprintf(key, sizeof(key), "h%d", i);
-        struct item *it = store_get(key, (size_t)kl, false, true, &ts);
+        struct item *it = store_get(key, (size_t)kl, &store_test_peek, NULL, &ts);
         cr_assert_not_null(it, "held items are never evicted by a move");
         item_release(it);
         item_release(held[i]);
@@ -117,7 +117,7 @@ Test(rebalance, own_cached_chunks_do_not_pin_the_page, .fini = fini)
     enum store_status st;
     struct item *big = store_alloc("big0", 4, 0, 0, 600000, &ts, &st);
     cr_assert_not_null(big);
-    cr_assert_eq(store_link(big, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(big, NULL, NULL, &ts), STORE_OK);
     /* the other page: small items, until a set evicts a batch, of which
      * this thread now caches all but one */
     int n = 0;
@@ -125,7 +125,7 @@ Test(rebalance, own_cached_chunks_do_not_pin_the_page, .fini = fini)
         cr_assert_eq(put("s", n++, 40, 's'), STORE_OK);
     /* a third class: the small page is the only one that can move */
     cr_assert_eq(put("mid", 0, 5000, 'm'), STORE_OK);
-    struct item *it = store_get("mid0", 4, false, true, &ts);
+    struct item *it = store_get("mid0", 4, &store_test_peek, NULL, &ts);
     cr_assert_not_null(it);
     cr_assert_eq(item_data(it)[4999], 'm');
     item_release(it);
@@ -155,7 +155,7 @@ static void *fill_and_wait(void *arg)
         struct item *it = store_alloc(key, (size_t)kl, 0, 0, 40, &mine, &st);
         cr_assert_not_null(it);
         memset(item_data(it), 's', 40);
-        cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &mine), STORE_OK);
+        cr_assert_eq(store_link(it, NULL, NULL, &mine), STORE_OK);
         item_release(it);
     }
     pthread_mutex_lock(&f->lock);
@@ -173,7 +173,7 @@ Test(rebalance, other_threads_cached_chunks_do_not_pin_the_page, .fini = fini)
     enum store_status st;
     struct item *big = store_alloc("big0", 4, 0, 0, 600000, &ts, &st);
     cr_assert_not_null(big);
-    cr_assert_eq(store_link(big, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_assert_eq(store_link(big, NULL, NULL, &ts), STORE_OK);
     struct filler f = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, fill_and_wait, &f), 0);
@@ -189,7 +189,7 @@ Test(rebalance, other_threads_cached_chunks_do_not_pin_the_page, .fini = fini)
     pthread_mutex_unlock(&f.lock);
     pthread_join(th, NULL);
     cr_assert_eq(got, STORE_OK);
-    struct item *it = store_get("mid0", 4, false, true, &ts);
+    struct item *it = store_get("mid0", 4, &store_test_peek, NULL, &ts);
     cr_assert_not_null(it);
     cr_assert_eq(item_data(it)[4999], 'm');
     item_release(it);
@@ -236,10 +236,10 @@ static void *mover_worker(void *arg)
             if (it == NULL)
                 continue;
             fill(item_data(it), n, k);
-            store_link(it, STORE_SET, 0, NULL, t);
+            store_link(it, NULL, NULL, t);
             item_release(it);
         } else {
-            struct item *it = store_get(key, (size_t)kl, true, false, t);
+            struct item *it = store_get(key, (size_t)kl, NULL, NULL, t);
             if (it == NULL)
                 continue;
             char *want = malloc(item_nbytes(it));

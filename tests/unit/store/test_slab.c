@@ -112,7 +112,7 @@ Test(slab, too_large, .fini = fini)
     cr_assert_not_null(it);
     cr_expect_eq(st, STORE_OK);
     cr_expect_eq(item_class(it), store_class_count());
-    cr_expect_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+    cr_expect_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
     item_release(it);
 }
 
@@ -129,7 +129,7 @@ Test(slab, accounting_never_above_limit, .fini = fini)
         struct item *it = store_alloc(key, (size_t)n, 0, 0, sizeof(val), &ts, &st);
         cr_assert_not_null(it, "alloc %d failed: %d", i, st);
         memcpy(item_data(it), val, sizeof(val));
-        cr_assert_eq(store_link(it, STORE_SET, 0, NULL, &ts), STORE_OK);
+        cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
         item_release(it);
         struct store_info si;
         store_info(&si);

@@ -24,7 +24,11 @@ link_full(const char *key, const char *val, uint32_t flags, rel_time_t exp,
     struct item *it = store_alloc(key, strlen(key), flags, exp, (uint32_t)strlen(val), &ts, &st);
     cr_assert_not_null(it);
     memcpy(item_data(it), val, strlen(val));
-    st = store_link(it, mode, cas, cas_out, &ts);
+    struct store_link_opts o = {.mode = mode, .cas = cas};
+    struct store_link_out out;
+    st = store_link(it, &o, &out, &ts);
+    if (st == STORE_OK && cas_out != NULL)
+        *cas_out = out.cas;
     item_release(it);
     return st;
 }
@@ -40,7 +44,7 @@ static const char *
 get(const char *key)
 {
     static char buf[256];
-    struct item *it = store_get(key, strlen(key), true, false, &ts);
+    struct item *it = store_get(key, strlen(key), NULL, NULL, &ts);
     if (it == NULL)
         return NULL;
     cr_assert_lt(item_nbytes(it), sizeof(buf));
@@ -53,7 +57,7 @@ get(const char *key)
 static uint64_t
 cas_of(const char *key)
 {
-    struct item *it = store_get(key, strlen(key), false, true, &ts);
+    struct item *it = store_get(key, strlen(key), &store_test_peek, NULL, &ts);
     cr_assert_not_null(it);
     uint64_t c = item_cas(it);
     item_release(it);
@@ -110,7 +114,7 @@ Test(store, append_prepend_keep_flags_and_exptime)
     cr_expect_eq(cas_of("k"), c1);
     cr_expect_eq(link_full("k", "pre", 9, 0, STORE_PREPEND, 0, NULL), STORE_OK);
     cr_expect_str_eq(get("k"), "premidEND");
-    struct item *it = store_get("k", 1, false, true, &ts);
+    struct item *it = store_get("k", 1, &store_test_peek, NULL, &ts);
     cr_expect_eq(item_flags(it), 5);
     cr_expect_eq(item_exptime(it), 500);
     item_release(it);
@@ -136,7 +140,7 @@ Test(store, cas_mode)
     cr_expect_neq(c2, c);
     cr_expect_str_eq(get("k"), "c");
     cr_expect_eq(link_full("k", "d", 0, 0, STORE_CAS, c, NULL), STORE_EXISTS);
-    struct item *it = store_get("k", 1, false, true, &ts);
+    struct item *it = store_get("k", 1, &store_test_peek, NULL, &ts);
     unsigned id = item_class(it);
     item_release(it);
     cr_expect_eq(atomic_load(&ts.slab[id].cas_badval), 2);
@@ -146,23 +150,39 @@ Test(store, cas_mode)
 
 Test(store, delete_with_cas)
 {
-    cr_expect_eq(store_delete("k", 1, 0, &ts), STORE_NOT_FOUND);
+    cr_expect_eq(store_delete("k", 1, NULL, &ts), STORE_NOT_FOUND);
     cr_expect_eq(atomic_load(&ts.delete_misses), 1);
     uint64_t c;
     link_full("k", "v", 0, 0, STORE_SET, 0, &c);
-    cr_expect_eq(store_delete("k", 1, c + 7, &ts), STORE_EXISTS);
+    cr_expect_eq(store_delete("k", 1, &(struct store_delete_opts){.cas = c + 7}, &ts), STORE_EXISTS);
     cr_expect_str_eq(get("k"), "v");
-    cr_expect_eq(store_delete("k", 1, c, &ts), STORE_OK);
+    cr_expect_eq(store_delete("k", 1, &(struct store_delete_opts){.cas = c}, &ts), STORE_OK);
     cr_expect_null(get("k"));
     put("k", "v", STORE_SET);
-    cr_expect_eq(store_delete("k", 1, 0, &ts), STORE_OK);
-    cr_expect_eq(store_delete("k", 1, 0, &ts), STORE_NOT_FOUND);
+    cr_expect_eq(store_delete("k", 1, NULL, &ts), STORE_OK);
+    cr_expect_eq(store_delete("k", 1, NULL, &ts), STORE_NOT_FOUND);
+}
+
+/* incr/decr of key by delta with CAS `cas` (0: none); *res and *cas_out
+ * (may be NULL) receive the value and the CAS after */
+static enum store_status
+arith_cas(const char *key, bool incr, uint64_t delta, uint64_t cas, uint64_t *res, uint64_t *cas_out)
+{
+    struct store_arith_opts o = {.decr = !incr, .delta = delta, .cas = cas};
+    struct store_arith_out out;
+    enum store_status st = store_arith(key, strlen(key), &o, &out, &ts);
+    if (st == STORE_OK) {
+        *res = out.value;
+        if (cas_out != NULL)
+            *cas_out = out.cas;
+    }
+    return st;
 }
 
 static enum store_status
 arith(const char *key, bool incr, uint64_t delta, uint64_t *res)
 {
-    return store_arith(key, strlen(key), incr, delta, 0, res, NULL, &ts);
+    return arith_cas(key, incr, delta, 0, res, NULL);
 }
 
 Test(store, arith_basic_and_wrap)
@@ -186,7 +206,7 @@ Test(store, arith_decr_floor_and_padding)
 {
     uint64_t r = 99, c0, c1 = 0;
     link_full("n", "10", 0, 0, STORE_SET, 0, &c0);
-    cr_expect_eq(store_arith("n", 1, false, 1, 0, &r, &c1, &ts), STORE_OK);
+    cr_expect_eq(arith_cas("n", false, 1, 0, &r, &c1), STORE_OK);
     cr_expect_eq(r, 9);
     cr_expect_neq(c1, c0);
     cr_expect_eq(cas_of("n"), c1);
@@ -200,7 +220,7 @@ Test(store, arith_decr_floor_and_padding)
 
 Test(store, arith_grows)
 {
-    uint64_t r;
+    uint64_t r = 0;
     put("n", "99", STORE_SET);
     cr_expect_eq(arith("n", true, 1, &r), STORE_OK);
     cr_expect_eq(r, 100);
@@ -215,9 +235,9 @@ Test(store, arith_grows)
 
 Test(store, arith_with_reader_makes_new_item)
 {
-    uint64_t r;
+    uint64_t r = 0;
     put("n", "10", STORE_SET);
-    struct item *held = store_get("n", 1, false, true, &ts);
+    struct item *held = store_get("n", 1, &store_test_peek, NULL, &ts);
     cr_expect_eq(arith("n", false, 1, &r), STORE_OK);
     cr_expect_str_eq(get("n"), "9"); /* new item of exact length */
     cr_expect_eq(memcmp(item_data(held), "10", 2), 0);
@@ -226,7 +246,7 @@ Test(store, arith_with_reader_makes_new_item)
 
 Test(store, arith_parsing_like_memcached)
 {
-    uint64_t r;
+    uint64_t r = 0;
     const char *bad[] = {"12abc", "", "  ", "-1", "18446744073709551616", "abc", "1.5"};
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         put("n", bad[i], STORE_SET);
@@ -245,17 +265,18 @@ Test(store, arith_parsing_like_memcached)
 
 Test(store, arith_with_cas)
 {
-    uint64_t r, c;
+    uint64_t r = 0, c;
     link_full("n", "5", 0, 0, STORE_SET, 0, &c);
-    cr_expect_eq(store_arith("n", 1, true, 1, c + 1, &r, NULL, &ts), STORE_EXISTS);
-    cr_expect_eq(store_arith("n", 1, true, 1, c, &r, NULL, &ts), STORE_OK);
+    cr_expect_eq(arith_cas("n", true, 1, c + 1, &r, NULL), STORE_EXISTS);
+    cr_expect_eq(arith_cas("n", true, 1, c, &r, NULL), STORE_OK);
     cr_expect_eq(r, 6);
 }
 
 Test(store, touch_and_gat)
 {
     put("k", "v", STORE_SET);
-    struct item *it = store_get_touch("k", 1, 150, true, &ts);
+    struct store_get_opts gat = {.touch = true, .touch_exptime = 150};
+    struct item *it = store_get("k", 1, &gat, NULL, &ts);
     cr_assert_not_null(it);
     cr_expect_eq(item_exptime(it), 150);
     unsigned id = item_class(it);
@@ -263,7 +284,8 @@ Test(store, touch_and_gat)
     cr_expect_eq(atomic_load(&ts.touch_cmds), 1);
     cr_expect_eq(atomic_load(&ts.slab[id].touch_hits), 1);
     cr_expect_eq(atomic_load(&ts.slab[id].get_hits), 1);
-    cr_expect_null(store_get_touch("nope", 4, 150, false, &ts));
+    struct store_get_opts touch = {.kind = STORE_GET_TOUCH, .touch = true, .touch_exptime = 150};
+    cr_expect_null(store_get("nope", 4, &touch, NULL, &ts));
     cr_expect_eq(atomic_load(&ts.touch_misses), 1);
     cr_expect_eq(atomic_load(&ts.get_misses), 0);
     store_clock_set(150);

@@ -34,7 +34,7 @@ put(struct store_tstats *t, unsigned tag, unsigned i)
     if (it == NULL)
         return st;
     memset(item_data(it), 'a' + (int)(i % 26), VLEN);
-    st = store_link(it, STORE_SET, 0, NULL, t);
+    st = store_link(it, NULL, NULL, t);
     item_release(it);
     return st;
 }
@@ -125,7 +125,7 @@ Test(tcache, deletes_flush_in_batches, .fini = fini)
     for (unsigned i = 0; i < 4000; i++) {
         char key[17];
         snprintf(key, sizeof(key), "key:%03u:%08u", 3u, i);
-        cr_assert_eq(store_delete(key, 16, 0, &ts), STORE_OK);
+        cr_assert_eq(store_delete(key, 16, NULL, &ts), STORE_OK);
     }
     struct store_class_info ci = info(id);
     cr_expect_leq(ci.lock_taken - before, 4000 / (TCACHE_MAX / 2) + 1);
@@ -151,7 +151,7 @@ run(void *arg)
     for (unsigned i = 0; i < 500; i++) { /* a quarter deleted: chunks cached here */
         char key[17];
         snprintf(key, sizeof(key), "key:%03u:%08u", w->tag, i);
-        if (store_delete(key, 16, 0, &w->ts) != STORE_OK)
+        if (store_delete(key, 16, NULL, &w->ts) != STORE_OK)
             return "delete failed";
     }
     return NULL;
