@@ -3,8 +3,10 @@
 # target (fuzz/fuzz_*.c) with clang and run each for SECONDS.
 #
 # Called by `make fuzz`. Each target is compiled together with the proto/
-# and store/ sources (all instrumented), with -DMCD_LIBFUZZER so that the
-# file defines LLVMFuzzerTestOneInput. The checked-in seed corpus
+# and store/ sources (all instrumented), and request_path with the request
+# path library's server/ sources too (the ones server/local.am puts in
+# libmcdserve.a), with -DMCD_LIBFUZZER so that the file defines
+# LLVMFuzzerTestOneInput. The checked-in seed corpus
 # fuzz/corpus/<target>/ is read but never written: new inputs go to
 # BUILDDIR/fuzz/work/<target>/, crashes to BUILDDIR/fuzz/artifacts/.
 # Environment: FUZZ_CC (default clang), FUZZ_JOBS (parallel targets,
@@ -42,11 +44,18 @@ fi
 mkdir -p "$build/fuzz/bin" "$build/fuzz/work" "$build/fuzz/artifacts"
 cflags="-g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DMCD_LIBFUZZER -I$src -I$build"
 libsrc=$(ls "$src"/proto/*.c "$src"/store/*.c)
+# server/libmcdserve.a: the request path without sockets or libevent
+servesrc=
+for f in session process process_meta stats settings log; do
+    servesrc="$servesrc $src/server/$f.c"
+done
 
 for t in $targets; do
     echo "run-fuzz: building fuzz_$t with $cc"
+    extra=
+    [ "$t" = request_path ] && extra=$servesrc
     # shellcheck disable=SC2086
-    "$cc" $cflags -o "$build/fuzz/bin/fuzz_$t" "$src/fuzz/fuzz_$t.c" "$src/fuzz/fuzz_util.c" $libsrc -pthread
+    "$cc" $cflags -o "$build/fuzz/bin/fuzz_$t" "$src/fuzz/fuzz_$t.c" "$src/fuzz/fuzz_util.c" $libsrc $extra -pthread
 done
 
 run_one() {

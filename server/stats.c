@@ -1,6 +1,6 @@
 /*
  * stats.c - the `stats` groups, each line in memcached's name and order.
- * Counters are summed from the workers on read (sum_workers); gauges
+ * Counters are summed from the threads on read (sum_threads); gauges
  * come from the store (store_info) and server_stats. Lines memcached 1.6.45
  * prints for machinery mcd does not have (segmented LRU, slab rebalancer,
  * logger, extstore, TLS, response/read buffer pools) are printed with the
@@ -17,19 +17,24 @@
  * the reset records the current values as a baseline, and readers print
  * the difference. The baseline is guarded by reset_lock, which only `stats`
  * commands take, never the request path.
+ *
+ * Which threads hold counters, which connections exist and the event
+ * library's version come from a host (struct stats_host): worker.c for the
+ * server, the test or fuzz target otherwise. That keeps this file in the
+ * request-path library (libmcdserve.a) with no worker, connection or
+ * libevent behind it, and `stats conns`, which walks the workers'
+ * connection lists under their locks, stays with the workers.
  */
 #include "config.h"
 
 #include "server/stats.h"
 
 #include "proto/token.h"
-#include "server/conn.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/worker.h"
 #include "store/store.h"
 
-#include <event2/event.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -81,21 +86,32 @@ struct reset_base {
 static pthread_mutex_t reset_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reset_base base;
 
+static const struct stats_host *host;
+
+void stats_set_host(const struct stats_host *h)
+{
+    host = h;
+}
+
 static uint64_t since(uint64_t now, uint64_t then)
 {
     return now >= then ? now - then : 0;
 }
 
-/* Every worker's counter blocks, summed (no lock: each field is read
+/* Every thread's counter blocks, summed (no lock: each field is read
  * atomically, the sum is as consistent as memcached's). */
-static void sum_workers(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)
+static void sum_threads(struct store_tstats_snap *ss, struct worker_tstats_snap *ws)
 {
     memset(ss, 0, sizeof(*ss));
     memset(ws, 0, sizeof(*ws));
-    for (unsigned i = 0; i < nworkers; i++) {
-        store_tstats_sum(ss, &workers[i].ts);
+    unsigned n = host != NULL && host->nthreads != NULL && host->thread != NULL ? host->nthreads() : 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct store_tstats *ts;
+        struct worker_tstats *w;
+        host->thread(i, &ts, &w);
+        store_tstats_sum(ss, ts);
 #define STAT_WORKER(name, field, reset, when) \
-        ws->field += atomic_load_explicit(&workers[i].ws.field, memory_order_relaxed);
+        ws->field += atomic_load_explicit(&w->field, memory_order_relaxed);
 #include "server/stats.def"
     }
 }
@@ -108,7 +124,7 @@ static void stats_reset(void)
     unsigned n = store_class_count();
 
     memset(&nb, 0, sizeof(nb));
-    sum_workers(&nb.ss, &nb.ws);
+    sum_threads(&nb.ss, &nb.ws);
     store_info(&si);
 #define STAT_SERVER(name, field, reset) IF_##reset(nb.server_##field = atomic_load(&server_stats.field);)
 #define STAT_INFO(name, field, reset) IF_##reset(nb.info_##field = si.field;)
@@ -131,7 +147,7 @@ static void stats_reset(void)
 static void store_since_reset(struct store_tstats_snap *ss)
 {
     struct worker_tstats_snap ws;
-    sum_workers(ss, &ws);
+    sum_threads(ss, &ws);
     pthread_mutex_lock(&reset_lock);
     for (unsigned c = 0; c < STORE_CLASSES_MAX; c++) {
 #define X(f) ss->slab[c].f = since(ss->slab[c].f, base.ss.slab[c].f);
@@ -200,7 +216,7 @@ static void stat_version(struct emitter *e, const char *name)
 
 static void stat_libevent(struct emitter *e, const char *name)
 {
-    line(e, name, "%s", event_get_version());
+    line(e, name, "%s", host != NULL && host->event_version != NULL ? host->event_version() : "");
 }
 
 static void stat_pointer_size(struct emitter *e, const char *name)
@@ -235,7 +251,7 @@ static void stats_general(struct emitter *e)
     struct store_slab_tstats_snap slab = {0}, slab_base = {0};
     struct store_info si;
 
-    sum_workers(&ss, &ws);
+    sum_threads(&ss, &ws);
     store_info(&si);
     pthread_mutex_lock(&reset_lock);
     b = base;
@@ -352,12 +368,8 @@ static void stats_items(struct emitter *e)
 
 static void stats_conns(struct emitter *e)
 {
-    for (unsigned i = 0; i < nworkers; i++) {
-        pthread_mutex_lock(&workers[i].conns_lock);
-        for (struct conn *c = workers[i].conns; c != NULL; c = c->next)
-            conn_describe(c, e->emit, e->ctx);
-        pthread_mutex_unlock(&workers[i].conns_lock);
-    }
+    if (host != NULL && host->conns != NULL)
+        host->conns(e->emit, e->ctx);
 }
 
 static bool arg_is(const char *args, size_t len, const char *word)

@@ -15,6 +15,29 @@
 
 typedef void (*stats_emit_fn)(void *ctx, const char *name, const char *value);
 
+struct store_tstats;
+struct worker_tstats;
+
+/*
+ * The seam between the stats and whoever runs the request path: the
+ * server's worker pool (worker.c sets it up with the workers), or a unit
+ * test or fuzz target with its own counter blocks. stats.c knows no worker,
+ * connection or event library; it asks the host. Any member may be NULL
+ * (no threads, no connections, version "").
+ */
+struct stats_host {
+    unsigned (*nthreads)(void);
+    /* thread i's counter blocks (i < nthreads()), read with relaxed loads */
+    void (*thread)(unsigned i, struct store_tstats **ts, struct worker_tstats **ws);
+    /* the `stats conns` lines of every connection */
+    void (*conns)(stats_emit_fn emit, void *ctx);
+    /* the `libevent` line */
+    const char *(*event_version)(void);
+};
+
+/* Installs the host (before any stats command runs; NULL: none). */
+void stats_set_host(const struct stats_host *host);
+
 /* Global gauges and counters touched only at connect/close/listen time. */
 struct server_stats {
     _Atomic uint64_t curr_conns;

@@ -7,6 +7,10 @@
  * pops; taken once per accepted connection, never per request).
  * w->conns_lock guards the connection list (open/close and `stats conns`).
  * Counters are written by the owning worker only (relaxed atomics).
+ *
+ * The workers are the stats' host (struct stats_host, stats.h): stats.c
+ * sums the counter blocks and lists the connections through it, so stats.c
+ * itself needs no worker and lives in the request-path library.
  */
 #include "config.h"
 
@@ -81,13 +85,43 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
     for (; c != NULL; c = next) {
         next = c->next;
         rel_time_t last = atomic_load_explicit(&c->last_cmd_time, memory_order_relaxed);
-        if (c->state == CONN_NEW_CMD && now > last && now - last > settings.idle_timeout) {
+        if (c->s.state == SESSION_NEW_CMD && now > last && now - last > settings.idle_timeout) {
             log_msg(LOG_INFO, "closing idle connection %d", c->fd);
             STAT_INC(w->ws.idle_kicks);
             conn_destroy(c);
         }
     }
 }
+
+/* The stats' view of the workers (struct stats_host, stats.h). */
+static unsigned host_nthreads(void)
+{
+    return nworkers;
+}
+
+static void host_thread(unsigned i, struct store_tstats **ts, struct worker_tstats **ws)
+{
+    *ts = &workers[i].ts;
+    *ws = &workers[i].ws;
+}
+
+/* `stats conns`: every worker's connections, each list under its lock. */
+static void host_conns(stats_emit_fn emit, void *ctx)
+{
+    for (unsigned i = 0; i < nworkers; i++) {
+        pthread_mutex_lock(&workers[i].conns_lock);
+        for (struct conn *c = workers[i].conns; c != NULL; c = c->next)
+            conn_describe(c, emit, ctx);
+        pthread_mutex_unlock(&workers[i].conns_lock);
+    }
+}
+
+static const struct stats_host worker_stats_host = {
+    .nthreads = host_nthreads,
+    .thread = host_thread,
+    .conns = host_conns,
+    .event_version = event_get_version,
+};
 
 static void *worker_main(void *arg)
 {
@@ -113,6 +147,7 @@ int worker_setup(unsigned n)
     if (workers == NULL)
         return -1;
     nworkers = n;
+    stats_set_host(&worker_stats_host);
     for (unsigned i = 0; i < n; i++) {
         struct worker *w = &workers[i];
         w->id = i;
