@@ -437,3 +437,21 @@ Test(process, unbufferable_reply_closes)
     cr_expect_eq(used, linked);
     expect_text("get a\r\n", "VALUE a 0 3\r\nabc\r\nEND\r\n");
 }
+
+/* ms in an append mode whose combined value is over the item size limit:
+ * NS, as memcached 1.6.45 answers (and as classic append's NOT_STORED),
+ * not a SERVER_ERROR; nothing counted as too large. */
+Test(process, meta_append_past_the_limit_is_not_stored, .timeout = 20)
+{
+    size_t n = 600000;
+    char *v = malloc(n + 1);
+    memset(v, 'a', n);
+    v[n] = '\0';
+    size_t cap = 3 * n + 128;
+    char *in = malloc(cap);
+    snprintf(in, cap, "ms big %zu\r\n%s\r\nms big %zu MA\r\n%s\r\nms big %zu MP s\r\n%s\r\nmn\r\n", n, v, n, v, n, v);
+    expect_text(in, "HD\r\nNS\r\nNS s600000\r\nMN\r\n");
+    cr_expect_eq(fx_ws.store_too_large, 0);
+    free(in);
+    free(v);
+}
