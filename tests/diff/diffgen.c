@@ -163,20 +163,13 @@ static struct seen *find_seen(const char *sig)
     return NULL;
 }
 
-static void print_repro(const struct dg_flagset *fs, const struct dg_seq *s, uint64_t seed, const struct dg_verdict *v,
-                        const char *cls, bool guard)
+/* The batches of s as C strings, "<CAS#n at +off>" where a placeholder goes. */
+static void print_batches(const struct dg_seq *s, const char *indent)
 {
-    size_t batches = 0;
+    size_t batches = 0, from = 0, b = 0;
 
     for (size_t i = 0; i < s->n; i++)
         batches += s->reqs[i].batch_end;
-    say("\n=== DIVERGENCE [%s] class=%s flags=\"%s\" seed=0x%016" PRIx64 "\n", v->sig, cls, fs->name, seed);
-    say("    regenerate: MCD_DIFFGEN_FLAGS='%s' MCD_DIFFGEN_SEQSEED=0x%016" PRIx64 "%s\n", fs->name, seed,
-        guard ? " MCD_DIFFGEN_SEQGUARD=1" : "");
-    say("    minimal: %zu request(s), %zu batch(es), %s, %s connection\n", s->n, batches,
-        s->chunk_seed ? "sent in random chunks" : "each batch in one send()",
-        s->mode == DG_BINARY ? "binary" : "text");
-    size_t from = 0, b = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->reqs[i].batch_end)
             continue;
@@ -187,11 +180,33 @@ static void print_repro(const struct dg_flagset *fs, const struct dg_seq *s, uin
                 mcd_buf_addf(&bytes, "<CAS#%d at +%zu>", s->reqs[j].cas_ref, s->reqs[j].cas_off);
         }
         char *e = c_escape(bytes.p, bytes.len, K.print_max);
-        say("    send%s %zu: \"%s\n", batches > 1 ? " batch" : "", ++b, e);
+        say("%ssend%s %zu: \"%s\n", indent, batches > 1 ? " batch" : "", ++b, e);
         free(e);
         free(bytes.p);
         from = i + 1;
     }
+}
+
+static void print_repro(const struct dg_flagset *fs, const struct dg_seq *pre, size_t npre, const struct dg_seq *s,
+                        uint64_t seed, const struct dg_verdict *v, const char *cls, bool guard)
+{
+    size_t batches = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        batches += s->reqs[i].batch_end;
+    say("\n=== DIVERGENCE [%s] class=%s flags=\"%s\" seed=0x%016" PRIx64 "\n", v->sig, cls, fs->name, seed);
+    say("    regenerate: MCD_DIFFGEN_FLAGS='%s' MCD_DIFFGEN_SEQSEED=0x%016" PRIx64 "%s%s\n", fs->name, seed,
+        guard ? " MCD_DIFFGEN_SEQGUARD=1" : "",
+        npre > 0 ? " (alone it does not diverge: the state below comes first)" : "");
+    for (size_t p = 0; p < npre; p++) {
+        say("    state %zu of %zu (its own %s connection, replies not compared):\n", p + 1, npre,
+            pre[p].mode == DG_BINARY ? "binary" : "text");
+        print_batches(&pre[p], "      ");
+    }
+    say("    minimal: %zu request(s), %zu batch(es), %s, %s connection%s\n", s->n, batches,
+        s->chunk_seed ? "sent in random chunks" : "each batch in one send()",
+        s->mode == DG_BINARY ? "binary" : "text", npre > 0 ? " (after the state)" : "");
+    print_batches(s, "    ");
     for (int i = 0; i < 2; i++) {
         char *e = c_escape(v->r[i].raw.p, v->r[i].raw.len, K.print_max);
         say("    %-9s \"%s  <%s%s>\n", i == 0 ? "memcached" : "mcd", e, dg_end_names[v->r[i].end],
@@ -200,20 +215,52 @@ static void print_repro(const struct dg_flagset *fs, const struct dg_seq *s, uin
     }
 }
 
+/* The sequences played on the running pair since it started (the state a divergence may need). */
+struct played {
+    uint64_t seed;
+    bool guard;
+};
+static struct played hist[RESTART_EVERY + 1];
+static size_t nhist;
+
+static void make_seq(const struct dg_flagset *fs, uint64_t seed, bool guard, struct dg_seq *s)
+{
+    char prefix[16];
+
+    snprintf(prefix, sizeof(prefix), "p%05u_", (unsigned)(seed % 100000));
+    dg_generate(s, seed, fs, prefix, guard ? K.fail_classes : NULL);
+}
+
+static void free_prefix(struct dg_seq *pre, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dg_seq_free(&pre[i]);
+    free(pre);
+}
+
 /* Returns true when this divergence makes the run fail. */
 static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uint64_t seed,
                               const struct dg_verdict *first, bool guard)
 {
     struct dg_verdict v;
     struct seen *e;
+    struct dg_seq *pre = NULL;
+    size_t npre = 0;
 
-    if (!dg_compare_fresh(fs, s, K.stall_ms * 4, &v) || !v.differs) {
-        say("  (not reproduced alone: seed 0x%016" PRIx64 " under \"%s\" diverged [%s] but not on fresh servers;"
-            " it may need the state left by the earlier sequences of this run: replay them with the same"
-            " MCD_DIFFGEN_SEED, MCD_DIFFGEN_FLAGS and counts)\n",
-            seed, fs->name, first->sig);
+    if (!dg_compare_fresh(fs, NULL, 0, s, K.stall_ms * 4, &v) || !v.differs) {
+        /* not alone: replay what this server pair played before it, then it */
         dg_verdict_free(&v);
-        return false;
+        pre = mcd_xrealloc(NULL, (nhist + 1) * sizeof(*pre));
+        for (npre = 0; npre < nhist; npre++)
+            make_seq(fs, hist[npre].seed, hist[npre].guard, &pre[npre]);
+        if (npre == 0 || !dg_compare_fresh(fs, pre, npre, s, K.stall_ms * 4, &v) || !v.differs) {
+            say("  (not reproduced: seed 0x%016" PRIx64 " under \"%s\" diverged [%s] but not on fresh servers,"
+                " alone or after the %zu sequence(s) played before it: timing?)\n",
+                seed, fs->name, first->sig, npre);
+            dg_verdict_free(&v);
+            free_prefix(pre, npre);
+            return false;
+        }
     }
     e = find_seen(v.sig);
     if (e != NULL) {
@@ -221,32 +268,37 @@ static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uin
         if (strstr(e->flagsets, fs->name) == NULL && strlen(e->flagsets) + strlen(fs->name) + 3 < sizeof(e->flagsets))
             snprintf(e->flagsets + strlen(e->flagsets), sizeof(e->flagsets) - strlen(e->flagsets), ", %s",
                      fs->name);
+        e->fails |= guard;
         dg_verdict_free(&v);
-        return false;
+        free_prefix(pre, npre);
+        return guard;
     }
     char sig[256];
     snprintf(sig, sizeof(sig), "%s", v.sig);
     bool crashed = v.exited[1] && !v.exited[0];
     bool shrunk = false;
     if (K.shrink_tries > 0 && K.max_shrinks > 0) {
+        int used = 0;
         shrunk = true;
         K.max_shrinks--;
         dg_verdict_free(&v);
-        dg_shrink(fs, s, sig, K.stall_ms, K.shrink_tries);
-        if (!dg_compare_fresh(fs, s, K.stall_ms * 4, &v))
+        if (npre > 0)
+            used = dg_shrink_prefix(fs, pre, &npre, s, sig, K.stall_ms, K.shrink_tries);
+        dg_shrink(fs, pre, npre, s, sig, K.stall_ms, npre > 0 ? K.shrink_tries - used / 2 : K.shrink_tries);
+        if (!dg_compare_fresh(fs, pre, npre, s, K.stall_ms * 4, &v))
             memset(&v, 0, sizeof(v));
     }
     const char *cls = !shrunk ? "(unshrunk)" : s->n > 0 ? s->reqs[s->n - 1].cls : "?";
     if (nseen < sizeof(seen) / sizeof(seen[0])) {
         e = &seen[nseen++];
         snprintf(e->sig, sizeof(e->sig), "%s", sig);
-        snprintf(e->cls, sizeof(e->cls), "%s", cls);
+        snprintf(e->cls, sizeof(e->cls), "%s%s", cls, npre > 0 ? "+state" : "");
         snprintf(e->flagsets, sizeof(e->flagsets), "%s", fs->name);
         e->hits = 1;
         e->fails = crashed || guard || K.strict;
         e->shrunk = shrunk;
     }
-    print_repro(fs, s, seed, &v, cls, guard);
+    print_repro(fs, pre, npre, s, seed, &v, cls, guard);
     bool fails = crashed || guard || K.strict;
     say("    verdict: %s\n", crashed ? "FAIL (the server under test exited)"
                             : guard ? "FAIL (a guard sequence: only classes in the fail list)"
@@ -254,6 +306,7 @@ static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uin
                                     : "reported (a hunt sequence; MCD_DIFFGEN_STRICT=1 fails it)");
     fflush(stdout);
     dg_verdict_free(&v);
+    free_prefix(pre, npre);
     return fails;
 }
 
@@ -263,6 +316,7 @@ struct pair {
 
 static bool pair_start(struct pair *p, const struct dg_flagset *fs)
 {
+    nhist = 0;
     p->srv[0] = dg_start(mcd_oracle_bin(), fs);
     p->srv[1] = dg_start(NULL, fs);
     return p->srv[0] != NULL && p->srv[1] != NULL;
@@ -286,11 +340,9 @@ static bool one(struct pair *p, const struct dg_flagset *fs, uint64_t seed, bool
 {
     struct dg_seq s;
     struct dg_verdict v;
-    char prefix[16];
     bool fails = false;
 
-    snprintf(prefix, sizeof(prefix), "p%05u_", (unsigned)(seed % 100000));
-    dg_generate(&s, seed, fs, prefix, guard ? K.fail_classes : NULL);
+    make_seq(fs, seed, guard, &s);
     memset(&v, 0, sizeof(v));
     bool ok = dg_run(p->srv[0], fs, &s, K.stall_ms, &v.r[0]) && dg_run(p->srv[1], fs, &s, K.stall_ms, &v.r[1]);
     v.exited[0] = mcd_wait_exit(p->srv[0], 0);
@@ -304,6 +356,8 @@ static bool one(struct pair *p, const struct dg_flagset *fs, uint64_t seed, bool
             snprintf(v.sig, sizeof(v.sig), "%s", "[no connection]");
         fails = handle_divergence(fs, &s, seed, &v, guard);
     }
+    if (nhist < sizeof(hist) / sizeof(hist[0]))
+        hist[nhist++] = (struct played){seed, guard};
     if (v.exited[0] || v.exited[1] || !ok) {
         pair_stop(p);
         if (!pair_start(p, fs)) {
@@ -350,6 +404,7 @@ int main(void)
     K.stall_ms = (int)env_long("MCD_DIFFGEN_STALL_MS", 500);
     K.print_max = (size_t)env_long("MCD_DIFFGEN_PRINT_MAX", 1500);
     dg_gen_documented = env_long("MCD_DIFFGEN_DOCUMENTED", 0) != 0;
+    dg_gen_known = env_long("MCD_DIFFGEN_KNOWN", 0) != 0;
     dg_gen_avoid = getenv("MCD_DIFFGEN_AVOID");
     K.report = rp != NULL && *rp != '\0' ? fopen(rp, "a") : NULL;
 

@@ -34,6 +34,7 @@
 #include <string.h>
 
 bool dg_gen_documented;
+bool dg_gen_known;
 const char *dg_gen_avoid;
 
 /* True when the first line of r has a space-separated token listed in `avoid`. */
@@ -426,6 +427,11 @@ static void add_meta_flags(struct gen *g, struct mcd_buf *b, const char *const *
             }
             continue;
         }
+        if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known) {
+            /* an explicit CAS above any counter: see dg_gen_known */
+            mcd_buf_addf(b, "%s000000000", f);
+            continue;
+        }
         mcd_buf_addf(b, "%s", f);
     }
     if (BAD(1, 6))
@@ -438,6 +444,9 @@ static void meta_cmd(struct gen *g)
 {
     static const char *const mgf[] = {"v", "v", "k", "c", "f", "s", "t", "h", "l", "O123", "q", "u",
                                       "T100000", "T-1", "N100000", "R30", "E77", "C"};
+    /* without MCD_DIFFGEN_DOCUMENTED: no T-1 (memcached-compat.md: 1.6.45 shows `T-1 t` as an unsigned wrap) */
+    static const char *const mgf_plain[] = {"v", "v", "k", "c", "f", "s", "t", "h", "l", "O123", "q", "u",
+                                            "T100000", "T0", "N100000", "R30", "E77", "C"};
     static const char *const mgbad[] = {"Tx", "j", "O", "b", "x", "E", "N", "Oabcdefghijklmnopqrstuvwxyz0123456789"};
     static const char *const msf[] = {"c", "k", "s", "T100000", "T0", "T-1", "F5", "I", "q", "O9", "MS", "ME",
                                       "MA", "MP", "MR", "Ma", "N100000", "C", "E123"};
@@ -459,7 +468,10 @@ static void meta_cmd(struct gen *g)
         add_key(g, &b, CH(1, 6));
         if (is_numeric_key(&b, key_at, strlen(g->prefix)))
             g->nread = true;
-        add_meta_flags(g, &b, mgf, NELEM(mgf), mgbad, NELEM(mgbad), &cas_ref, &cas_off);
+        if (dg_gen_documented)
+            add_meta_flags(g, &b, mgf, NELEM(mgf), mgbad, NELEM(mgbad), &cas_ref, &cas_off);
+        else
+            add_meta_flags(g, &b, mgf_plain, NELEM(mgf_plain), mgbad, NELEM(mgbad), &cas_ref, &cas_off);
         mcd_buf_add(&b, "\r\n", 2);
         cls = "meta.mg";
     } else if (k < 65) {

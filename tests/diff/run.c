@@ -161,6 +161,8 @@ bool dg_run(const struct mcd_server *srv, const struct dg_flagset *fs, const str
                 break;
             }
         }
+        res->last_raw_from = res->raw.len;
+        res->last_norm_from = res->norm.len;
         mcd_buf_add(&res->raw, c->buf, reply_len);
         dg_normalize((const unsigned char *)c->buf, reply_len, &m, &res->norm);
         res->batches_done++;
