@@ -348,7 +348,7 @@ static bool one(struct pair *p, const struct dg_flagset *fs, uint64_t seed, bool
     v.exited[0] = mcd_wait_exit(p->srv[0], 0);
     v.exited[1] = mcd_wait_exit(p->srv[1], 0);
     if (ok)
-        dg_judge(&v);
+        dg_judge(&v, fs);
     (*played)++;
     if (!ok || v.differs || v.exited[0] || v.exited[1]) {
         (*diffs)++;

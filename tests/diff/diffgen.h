@@ -173,8 +173,8 @@ bool dg_compare_fresh(const struct dg_flagset *fs, const struct dg_seq *prefix, 
                       const struct dg_seq *s, int stall_ms, struct dg_verdict *v);
 /* Starts bin (NULL = the server under test) under fs on a free port. */
 struct mcd_server *dg_start(const char *bin, const struct dg_flagset *fs);
-/* Compares two results already collected. */
-void dg_judge(struct dg_verdict *v);
+/* Compares two results already collected under fs (under a small -m only what must match: compare.c). */
+void dg_judge(struct dg_verdict *v, const struct dg_flagset *fs);
 
 /*
  * Shrinks s in place while dg_compare_fresh (after the nprefix sequences
