@@ -92,11 +92,12 @@ void dg_seq_push(struct dg_seq *s, const struct dg_req *r);
 extern bool dg_gen_documented;
 /*
  * gen.c: also generate the mcd divergences found and reported but not
- * fixed yet (MCD_DIFFGEN_KNOWN=1). Today one: an item stored with an
- * explicit meta `E` CAS below the CAS counter after an immediate flush_all
- * is seen as flushed by mcd (store/expire.c compares the item's CAS with
- * the counter at the flush); memcached shows it. Without the knob `E`
- * values are above any counter a run reaches.
+ * fixed yet (MCD_DIFFGEN_KNOWN=1). Today one: mcd decides what an
+ * immediate flush_all dropped by comparing an item's CAS with the CAS
+ * counter at the flush (store/expire.c), so an item given an explicit CAS
+ * with meta `E` is wrong both ways: `E1` set after the flush is hidden,
+ * `E123000000000` set before it survives; memcached goes by the time the
+ * item was stored. Without the knob no `E` flag is generated.
  */
 extern bool dg_gen_known;
 /* gen.c: comma-separated tokens; a text request whose command line has one is left out. */

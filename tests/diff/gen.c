@@ -428,11 +428,8 @@ static void add_meta_flags(struct gen *g, struct mcd_buf *b, const char *const *
             }
             continue;
         }
-        if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known) {
-            /* an explicit CAS above any counter: see dg_gen_known */
-            mcd_buf_addf(b, "%s000000000", f);
-            continue;
-        }
+        if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known)
+            continue; /* an explicit CAS and flush_all: see dg_gen_known */
         mcd_buf_addf(b, "%s", f);
     }
     if (BAD(1, 6))
