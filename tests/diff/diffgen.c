@@ -20,7 +20,15 @@
  *   - the server under test exiting (a crash) always fails;
  *   - a divergence in a guard sequence fails;
  *   - a divergence in a hunt sequence is printed (shrunk) and counted; it
- *     fails only with MCD_DIFFGEN_STRICT=1.
+ *     fails too unless MCD_DIFFGEN_STRICT=0 (strict is the default since
+ *     the hunt came out clean across 25 seeds under every flag set).
+ * A divergence that does not show on fresh servers is replayed after the
+ * sequences the same server pair played before it (the state it needs),
+ * and the shrinker drops the earlier sequences that are not needed and
+ * tries to merge the rest into the diverging one.
+ * What is not a divergence (compare.c): replies memcached holds when both
+ * servers end a batch in the middle of a request; under a small -m,
+ * whatever depends on which keys were evicted.
  *
  * Other knobs: MCD_DIFFGEN_SEED (base seed), MCD_DIFFGEN_FLAGS (comma-
  * separated flag set names, e.g. "default,-B ascii"), MCD_DIFFGEN_SECONDS
@@ -34,7 +42,9 @@
  * meta requests whose command line has one, to look past a known divergence),
  * MCD_DIFFGEN_DOCUMENTED=1 (also generate the divergences memcached-compat.md
  * documents as memcached bugs not copied: unknown binary opcodes with
- * extras or a key, Touch/GAT/Stat with a body longer than extras + key).
+ * extras or a key, Touch/GAT/Stat with a body longer than extras + key,
+ * a 251-byte key in a get line, `mg k T-1 t`), MCD_DIFFGEN_KNOWN=1 (also
+ * generate the mcd divergences reported and not fixed yet: diffgen.h).
  */
 #include "config.h"
 
@@ -49,10 +59,17 @@
 
 #include "tests/lib/harness.h"
 
-/* Classes that match memcached 1.6.45 today; divergences in them fail make check. */
-static const char DEFAULT_FAIL_CLASSES[] = "text.storage,text.get,text.arith,text.delete,text.version,text.verbosity,"
-                                           "text.quit,meta.mn,bin.get,bin.delete,bin.noop,bin.version,bin.touch,"
-                                           "bin.gat,bin.sasl,bin.stat,bin.quit";
+/*
+ * Classes that match memcached 1.6.45 today: all of them. A guard sequence
+ * holds well-formed requests of these classes only (under every flag set);
+ * text.junk and meta.junk are malformed by definition, so they appear in
+ * hunt sequences only.
+ */
+static const char DEFAULT_FAIL_CLASSES[] = "text.storage,text.get,text.gat,text.arith,text.delete,text.touch,"
+                                           "text.version,text.flush,text.verbosity,text.quit,text.junk,"
+                                           "meta.mn,meta.mg,meta.ms,meta.md,meta.ma,meta.junk,"
+                                           "bin.get,bin.store,bin.delete,bin.arith,bin.noop,bin.version,"
+                                           "bin.flush,bin.touch,bin.gat,bin.sasl,bin.unknown,bin.stat,bin.quit";
 
 #define RESTART_EVERY 250
 
@@ -84,6 +101,7 @@ struct seen {
 
 static struct seen seen[512];
 static size_t nseen;
+static unsigned long unreproduced; /* diverged once, not on fresh servers even after the state */
 static struct knobs K;
 
 static long env_long(const char *name, long dflt)
@@ -259,6 +277,7 @@ static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uin
                 seed, fs->name, first->sig, npre);
             dg_verdict_free(&v);
             free_prefix(pre, npre);
+            unreproduced++;
             return false;
         }
     }
@@ -302,8 +321,8 @@ static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uin
     bool fails = crashed || guard || K.strict;
     say("    verdict: %s\n", crashed ? "FAIL (the server under test exited)"
                             : guard ? "FAIL (a guard sequence: only classes in the fail list)"
-                            : fails ? "FAIL (MCD_DIFFGEN_STRICT=1)"
-                                    : "reported (a hunt sequence; MCD_DIFFGEN_STRICT=1 fails it)");
+                            : fails ? "FAIL (strict: MCD_DIFFGEN_STRICT=0 only reports hunt divergences)"
+                                    : "reported (a hunt sequence; MCD_DIFFGEN_STRICT=0)");
     fflush(stdout);
     dg_verdict_free(&v);
     free_prefix(pre, npre);
@@ -393,11 +412,11 @@ int main(void)
         return 77;
     }
     K.seed = (uint64_t)strtoull(getenv("MCD_DIFFGEN_SEED") ? getenv("MCD_DIFFGEN_SEED") : "20261206", NULL, 0);
-    K.count = env_long("MCD_DIFFGEN_COUNT", 24);
+    K.count = env_long("MCD_DIFFGEN_COUNT", 40);
     K.guard_count = env_long("MCD_DIFFGEN_GUARD_COUNT", 16);
     K.seqguard = env_long("MCD_DIFFGEN_SEQGUARD", 0) != 0;
     K.seconds = (double)env_long("MCD_DIFFGEN_SECONDS", 0);
-    K.strict = env_long("MCD_DIFFGEN_STRICT", 0) != 0;
+    K.strict = env_long("MCD_DIFFGEN_STRICT", 1) != 0;
     K.fail_classes = getenv("MCD_DIFFGEN_FAIL_CLASSES") != NULL ? getenv("MCD_DIFFGEN_FAIL_CLASSES")
                                                                  : DEFAULT_FAIL_CLASSES;
     K.flags = getenv("MCD_DIFFGEN_FLAGS");
@@ -448,13 +467,13 @@ int main(void)
             break;
     }
 
-    say("\ndiffgen: %lu sequences, %lu diverged, %zu distinct signature(s), %.1f s\n", played, diffs, nseen,
-        (double)(mcd_now_ms() - t0) / 1000.0);
+    say("\ndiffgen: %lu sequences, %lu diverged (%lu not reproduced), %zu distinct signature(s), %.1f s\n", played,
+        diffs, unreproduced, nseen, (double)(mcd_now_ms() - t0) / 1000.0);
     for (size_t i = 0; i < nseen; i++)
         say("  %s %4u x  %-22s [%s]  flags: %s\n", seen[i].fails ? "FAIL" : "seen", seen[i].hits, seen[i].cls,
             seen[i].sig, seen[i].flagsets);
     if (failed)
-        say("diffgen: FAILED (a guard divergence, a crash, or MCD_DIFFGEN_STRICT=1); MCD_DIFFGEN_STRICT=%d\n",
+        say("diffgen: FAILED (a guard divergence, a crash, or a hunt divergence while strict); MCD_DIFFGEN_STRICT=%d\n",
             K.strict);
     if (K.report != NULL)
         fclose(K.report);
