@@ -412,8 +412,8 @@ int main(void)
         return 77;
     }
     K.seed = (uint64_t)strtoull(getenv("MCD_DIFFGEN_SEED") ? getenv("MCD_DIFFGEN_SEED") : "20261206", NULL, 0);
-    K.count = env_long("MCD_DIFFGEN_COUNT", 40);
-    K.guard_count = env_long("MCD_DIFFGEN_GUARD_COUNT", 16);
+    K.count = env_long("MCD_DIFFGEN_COUNT", 150);
+    K.guard_count = env_long("MCD_DIFFGEN_GUARD_COUNT", 30);
     K.seqguard = env_long("MCD_DIFFGEN_SEQGUARD", 0) != 0;
     K.seconds = (double)env_long("MCD_DIFFGEN_SECONDS", 0);
     K.strict = env_long("MCD_DIFFGEN_STRICT", 1) != 0;
