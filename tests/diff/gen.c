@@ -390,7 +390,7 @@ static void text_misc(struct gen *g)
     } else if (BAD(1, 1)) {
         static const char *const junk[] = {
             "\r\n", " \r\n", "foo\r\n", "GET k\r\n", "get\r\n", "gets\r\n", "set\r\n", "set k\r\n",
-            "set k 0 0\r\n", "incr\r\n", "incr k\r\n", "decr k\r\n", "touch k\r\n", "delete\r\n", "cas k 0 0 1\r\n",
+            "set k 0 0\r\n", "incr\r\n", "incr k\r\n", "decr k\r\n", "touch k\r\n", "delete\r\n", "cas k 0 0 1\r\nx\r\n",
             "gat\r\n", "gat 0\r\n", "\n", "get k\n", "  get k\r\n", "get  k\r\n", "get k \r\n", "\x80\r\n",
             "stats nosuchgroup\r\n", "slabs\r\n", "lru_crawler\r\n", "mx k\r\n", "m\r\n",
             "cache_memlimit\r\n", "shutdown\r\n", "misbehave\r\n", "quit x\r\n", "\t\r\n", "get k\rx\r\n",
