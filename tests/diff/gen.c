@@ -461,6 +461,8 @@ static void add_meta_flags(struct gen *g, struct mcd_buf *b, const char *const *
             return;
         if (f[0] == 'O' && strlen(f) > 32 && !dg_gen_known && strchr(used, 'T') != NULL)
             return;
+        if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known)
+            return; /* md's E5: an explicit CAS, see dg_gen_known */
         mcd_buf_addf(b, " %s", f);
     }
 }

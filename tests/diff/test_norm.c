@@ -190,7 +190,7 @@ static void gen_gates(void)
                     const struct dg_req *r = &s.reqs[i];
                     const unsigned char *nl = memchr(r->b, '\n', r->len);
                     size_t line = nl != NULL ? (size_t)(nl - r->b) : r->len;
-                    if (r->len < 3 || r->b[0] != 'm' || (r->b[1] != 'g' && r->b[1] != 's' && r->b[1] != 'a'))
+                    if (r->len < 3 || r->b[0] != 'm' || strchr("gsad", r->b[1]) == NULL)
                         continue;
                     if (k == 0 && r->b[1] != 'g')
                         continue;
