@@ -148,6 +148,27 @@ static void add_key(struct gen *g, struct mcd_buf *b, bool numeric)
     }
 }
 
+/*
+ * Whether an incr/decr/ma request goes to a numeric key: seven times in
+ * eight, and always without MCD_DIFFGEN_DOCUMENTED, because numeric keys
+ * never hold a value over 512 KB then (big_ok): 1.6.45 stores such a value
+ * in chunks and answers "non-numeric" for it before it compares a CAS,
+ * which it compares first for a smaller value (memcached-compat.md); mcd
+ * compares the CAS first for every size.
+ */
+static bool arith_numeric(struct gen *g)
+{
+    return !CH(1, 8) || !dg_gen_documented;
+}
+
+/* A value length for the key at b[key_at]: see arith_numeric. */
+static size_t big_ok(const struct gen *g, const unsigned char *key, size_t vlen)
+{
+    if (!dg_gen_documented && vlen > 512 * 1024 && key[strlen(g->prefix)] == 'n')
+        return 1000 + vlen % 1000;
+    return vlen;
+}
+
 static bool is_numeric_key(const struct mcd_buf *b, size_t key_at, size_t plen)
 {
     return b->len > key_at + plen && b->p[key_at + plen] == 'n';
@@ -262,7 +283,7 @@ static void text_storage(struct gen *g)
     mcd_buf_addf(&b, " %s %s ", flags_tok(g), ttl_tok(g));
 
     char num[32] = "";
-    size_t vlen = pick_value_len(g, numeric && !badlen, num);
+    size_t vlen = big_ok(g, b.p + key_at, pick_value_len(g, numeric && !badlen, num));
 
     static const char *const badlens[] = {"-1", "abc", "4294967297", "", "1x", "-0"};
     bool badtok = BAD(1, 25);
@@ -347,7 +368,7 @@ static void text_arith(struct gen *g)
     const char *cmd = CH(1, 2) ? "incr" : "decr";
 
     mcd_buf_addf(&b, "%s ", cmd);
-    add_key(g, &b, !CH(1, 8));
+    add_key(g, &b, arith_numeric(g));
     mcd_buf_addf(&b, " %s", BAD(1, 8) ? PICK(bad) : PICK(deltas));
     if (CH(1, 7))
         mcd_buf_addf(&b, " noreply");
@@ -512,7 +533,7 @@ static void meta_cmd(struct gen *g)
         key_at = b.len;
         add_key(g, &b, CH(1, 5));
         numeric = is_numeric_key(&b, key_at, strlen(g->prefix));
-        vlen = pick_value_len(g, numeric && !badlen, num);
+        vlen = big_ok(g, b.p + key_at, pick_value_len(g, numeric && !badlen, num));
         if (badtok) {
             static const char *const bl[] = {"-1", "abc", "", "S3", "4294967297"};
             mcd_buf_addf(&b, " %s", PICK(bl));
@@ -536,7 +557,7 @@ static void meta_cmd(struct gen *g)
         cls = "meta.md";
     } else if (k < 90) {
         mcd_buf_addf(&b, "ma ");
-        add_key(g, &b, !CH(1, 8));
+        add_key(g, &b, arith_numeric(g));
         add_meta_flags(g, &b, maf, NELEM(maf), mabad, NELEM(mabad), &cas_ref, &cas_off);
         mcd_buf_add(&b, "\r\n", 2);
         cls = "meta.ma";
@@ -620,7 +641,7 @@ static void bin_cmd(struct gen *g)
     const char *cls = sh->cls;
 
     if (sh->key) {
-        add_key(g, &key, sh->op == 0x05 || sh->op == 0x06 || sh->op == 0x15 || sh->op == 0x16 ? !CH(1, 8)
+        add_key(g, &key, sh->op == 0x05 || sh->op == 0x06 || sh->op == 0x15 || sh->op == 0x16 ? arith_numeric(g)
                                                                                                 : CH(1, 6));
         if (op == 0x10) {
             /* stat: only groups whose answer is fixed */
@@ -651,7 +672,7 @@ static void bin_cmd(struct gen *g)
         put32(ext, PICK(ex));
     }
     if (sh->value) {
-        vlen = value_len(g);
+        vlen = key.len > strlen(g->prefix) ? big_ok(g, key.p, value_len(g)) : value_len(g);
         if (g->ascii_bin && vlen > 500)
             vlen = 500;
         add_value(g, &val, vlen, false);
