@@ -100,8 +100,10 @@ extern bool dg_gen_documented;
  * item was stored. Without the knob no `E` flag is generated. And
  * `mg k T100000 O<33+ bytes>` (CLIENT_ERROR opaque token too long): both
  * servers apply the T, but memcached leaves the item's fetched bit as it
- * was (a later `mg k h` says h0) while mcd sets it (h1); without the knob
- * a too long opaque does not follow a T.
+ * was (a later `mg k h` says h0) while mcd sets it (h1); the same with N
+ * (the item it creates), R, h or l instead of T, not with v, s, t, k, c,
+ * f, q, u or none. Without the knob a too long opaque does not come with
+ * T, N, R, h or l.
  */
 extern bool dg_gen_known;
 /* gen.c: comma-separated tokens; a text request whose command line has one is left out. */

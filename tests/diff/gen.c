@@ -475,12 +475,12 @@ static void add_meta_flags(struct gen *g, struct mcd_buf *b, const char *const *
          * Left out unless asked for: `b` with N (vivify) or an append mode
          * (memcached-compat.md: 1.6.45 then loses the binary-key mark and
          * prints the decoded key raw after k, a bug not copied), and a too
-         * long opaque after T (an mcd divergence found and reported: see
-         * dg_gen_known).
+         * long opaque with T, N, R, h or l (an mcd divergence found and
+         * reported: see dg_gen_known).
          */
         if (strcmp(f, "b") == 0 && !dg_gen_documented && (strchr(used, 'N') != NULL || strchr(used, 'M') != NULL))
             return;
-        if (f[0] == 'O' && strlen(f) > 32 && !dg_gen_known && strchr(used, 'T') != NULL)
+        if (f[0] == 'O' && strlen(f) > 32 && !dg_gen_known && strpbrk(used, "TNRhl") != NULL)
             return;
         if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known)
             return; /* md's E5: an explicit CAS, see dg_gen_known */

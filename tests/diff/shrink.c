@@ -10,6 +10,12 @@
  *   3. shorten requests: drop one space-separated token of a text/meta
  *      command line, cut a data block (and the length that announces it)
  *      to 0, 1 or half, cut a binary packet's value the same way.
+ * A divergence that needs state comes with the sequences played before it
+ * (the prefix, each on its own connection, before every candidate).
+ * dg_shrink_prefix first drops the prefix sequences it does not need (runs
+ * of n/2, n/4, ... 1), then tries the rest and the diverging sequence back
+ * to back on one connection, so that the passes above can cut through all
+ * of it.
  */
 #include "config.h"
 
