@@ -32,7 +32,9 @@
  *
  * Other knobs: MCD_DIFFGEN_SEED (base seed), MCD_DIFFGEN_FLAGS (comma-
  * separated flag set names, e.g. "default,-B ascii"), MCD_DIFFGEN_SECONDS
- * (repeat rounds until then), MCD_DIFFGEN_SEQSEED (play only the sequence
+ * (repeat rounds until then), MCD_DIFFGEN_ROUND (the first round to play:
+ * a report's seed names its round, and with it the state before it),
+ * MCD_DIFFGEN_SEQSEED (play only the sequence
  * with that seed, from a report; with MCD_DIFFGEN_SEQGUARD=1 for a guard
  * one), MCD_DIFFGEN_SHRINK_TRIES, MCD_DIFFGEN_MAX_SHRINKS (new signatures
  * shrunk per run; later ones are reported unshrunk), MCD_DIFFGEN_STALL_MS,
@@ -83,6 +85,7 @@ struct knobs {
     const char *flags;
     uint64_t seqseed;
     bool have_seqseed;
+    long round0;
     int shrink_tries;
     int max_shrinks;
     int stall_ms;
@@ -413,6 +416,7 @@ int main(void)
     }
     K.seed = (uint64_t)strtoull(getenv("MCD_DIFFGEN_SEED") ? getenv("MCD_DIFFGEN_SEED") : "20261206", NULL, 0);
     K.count = env_long("MCD_DIFFGEN_COUNT", 150);
+    K.round0 = env_long("MCD_DIFFGEN_ROUND", 0);
     K.guard_count = env_long("MCD_DIFFGEN_GUARD_COUNT", 30);
     K.seqguard = env_long("MCD_DIFFGEN_SEQGUARD", 0) != 0;
     K.seconds = (double)env_long("MCD_DIFFGEN_SECONDS", 0);
@@ -433,9 +437,9 @@ int main(void)
 
     printf("diffgen: %s vs oracle %s, seed %" PRIu64 ", %ld sequences per flag set%s%s\n", mcd_bin(), ob, K.seed,
            K.count, K.strict ? ", strict" : "", K.have_seqseed ? ", one sequence" : "");
-    printf("diffgen: after each batch a sentinel follows (text: \"set __dg_sync 0 0 6 noreply\\r\\nSYNCOK\\r\\n"
+    printf("diffgen: after each batch a sentinel follows (text: \"set __dg_sync 0 0 8 noreply\\r\\nSYNC<batch>\\r\\n"
            "get __dg_sync\\r\\n\", binary: a NOOP); replies are cut before its reply\n");
-    for (long round = 0;; round++) {
+    for (long round = K.round0;; round++) {
         for (size_t f = 0; f < dg_nflagsets; f++) {
             const struct dg_flagset *fs = &dg_flagsets[f];
             struct pair p;
