@@ -34,6 +34,9 @@
  * separated flag set names, e.g. "default,-B ascii"), MCD_DIFFGEN_SECONDS
  * (repeat rounds until then), MCD_DIFFGEN_ROUND (the first round to play:
  * a report's seed names its round, and with it the state before it),
+ * MCD_DIFFGEN_ROUNDS (play exactly that many rounds, whatever the time),
+ * MCD_DIFFGEN_DRY=1 (generate and count, start no server: with the seed,
+ * count and rounds of a finished run it counts that run's requests),
  * MCD_DIFFGEN_SEQSEED (play only the sequence
  * with that seed, from a report; with MCD_DIFFGEN_SEQGUARD=1 for a guard
  * one), MCD_DIFFGEN_SHRINK_TRIES, MCD_DIFFGEN_MAX_SHRINKS (new signatures
@@ -86,6 +89,8 @@ struct knobs {
     uint64_t seqseed;
     bool have_seqseed;
     long round0;
+    bool dry;
+    long rounds;
     int shrink_tries;
     int max_shrinks;
     int stall_ms;
@@ -105,6 +110,8 @@ struct seen {
 static struct seen seen[512];
 static size_t nseen;
 static unsigned long unreproduced; /* diverged once, not on fresh servers even after the state */
+static unsigned long requests;     /* in the sequences played (before any shrinking) */
+static unsigned long crashes;      /* sequences after which the server under test was gone */
 static struct knobs K;
 
 static long env_long(const char *name, long dflt)
@@ -369,6 +376,12 @@ static bool one(struct pair *p, const struct dg_flagset *fs, uint64_t seed, bool
     bool fails = false;
 
     make_seq(fs, seed, guard, &s);
+    requests += s.n;
+    if (K.dry) {
+        (*played)++;
+        dg_seq_free(&s);
+        return false;
+    }
     memset(&v, 0, sizeof(v));
     bool ok = dg_run(p->srv[0], fs, &s, K.stall_ms, &v.r[0]) && dg_run(p->srv[1], fs, &s, K.stall_ms, &v.r[1]);
     v.exited[0] = mcd_wait_exit(p->srv[0], 0);
@@ -381,6 +394,10 @@ static bool one(struct pair *p, const struct dg_flagset *fs, uint64_t seed, bool
         if (v.sig[0] == '\0')
             snprintf(v.sig, sizeof(v.sig), "%s", "[no connection]");
         fails = handle_divergence(fs, &s, seed, &v, guard);
+    }
+    if (v.exited[1] && !v.exited[0]) {
+        crashes++; /* fails even when a replay does not crash it again */
+        fails = true;
     }
     if (nhist < sizeof(hist) / sizeof(hist[0]))
         hist[nhist++] = (struct played){seed, guard};
@@ -417,6 +434,8 @@ int main(void)
     K.seed = (uint64_t)strtoull(getenv("MCD_DIFFGEN_SEED") ? getenv("MCD_DIFFGEN_SEED") : "20261206", NULL, 0);
     K.count = env_long("MCD_DIFFGEN_COUNT", 150);
     K.round0 = env_long("MCD_DIFFGEN_ROUND", 0);
+    K.dry = env_long("MCD_DIFFGEN_DRY", 0) != 0;
+    K.rounds = env_long("MCD_DIFFGEN_ROUNDS", 0);
     K.guard_count = env_long("MCD_DIFFGEN_GUARD_COUNT", 30);
     K.seqguard = env_long("MCD_DIFFGEN_SEQGUARD", 0) != 0;
     K.seconds = (double)env_long("MCD_DIFFGEN_SECONDS", 0);
@@ -446,7 +465,9 @@ int main(void)
 
             if (!flagset_selected(fs))
                 continue;
-            if (!pair_start(&p, fs)) {
+            if (K.dry) {
+                p.srv[0] = p.srv[1] = NULL;
+            } else if (!pair_start(&p, fs)) {
                 printf("diffgen: servers do not start under \"%s\"\n", fs->name);
                 pair_stop(&p);
                 return 1;
@@ -457,7 +478,7 @@ int main(void)
                 for (long i = 0; i < K.guard_count + K.count; i++) {
                     bool guard = i < K.guard_count;
 
-                    if (i > 0 && i % RESTART_EVERY == 0) {
+                    if (i > 0 && i % RESTART_EVERY == 0 && !K.dry) {
                         pair_stop(&p);
                         if (!pair_start(&p, fs))
                             return 1;
@@ -467,12 +488,18 @@ int main(void)
             }
             pair_stop(&p);
         }
-        if (K.have_seqseed || K.seconds <= 0 || (double)(mcd_now_ms() - t0) / 1000.0 >= K.seconds)
+        if (K.rounds > 0) {
+            if (round + 1 - K.round0 >= K.rounds)
+                break;
+        } else if (K.have_seqseed || K.seconds <= 0 || (double)(mcd_now_ms() - t0) / 1000.0 >= K.seconds) {
             break;
+        }
     }
 
-    say("\ndiffgen: %lu sequences, %lu diverged (%lu not reproduced), %zu distinct signature(s), %.1f s\n", played,
-        diffs, unreproduced, nseen, (double)(mcd_now_ms() - t0) / 1000.0);
+    say("\ndiffgen: %lu sequences, %lu requests, %lu diverged (%lu not reproduced), %zu distinct signature(s), "
+        "%lu crash(es), %.1f s%s\n",
+        played, requests, diffs, unreproduced, nseen, crashes, (double)(mcd_now_ms() - t0) / 1000.0,
+        K.dry ? " (MCD_DIFFGEN_DRY: generated, not played)" : "");
     for (size_t i = 0; i < nseen; i++)
         say("  %s %4u x  %-22s [%s]  flags: %s\n", seen[i].fails ? "FAIL" : "seen", seen[i].hits, seen[i].cls,
             seen[i].sig, seen[i].flagsets);
