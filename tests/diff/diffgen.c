@@ -285,6 +285,12 @@ static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uin
             say("  (not reproduced: seed 0x%016" PRIx64 " under \"%s\" diverged [%s] but not on fresh servers,"
                 " alone or after the %zu sequence(s) played before it: timing?)\n",
                 seed, fs->name, first->sig, npre);
+            print_batches(s, "    ");
+            for (int i = 0; i < 2; i++) {
+                char *raw = c_escape(first->r[i].raw.p, first->r[i].raw.len, K.print_max);
+                say("    %-9s \"%s  <%s>\n", i == 0 ? "memcached" : "mcd", raw, dg_end_names[first->r[i].end]);
+                free(raw);
+            }
             dg_verdict_free(&v);
             free_prefix(pre, npre);
             unreproduced++;
