@@ -50,6 +50,18 @@ static void same(const char *a, size_t alen, const char *b, size_t blen, bool wa
 
 #define S(lit) lit, sizeof(lit) - 1
 
+/* norm.c: an incr/decr result padded in place or not (pad_digits) */
+static void padded_numbers(void)
+{
+    same(S("VALUE k 42 3 2\r\n95 \r\nEND\r\n"), S("VALUE k 42 2 2\r\n95\r\nEND\r\n"), true, "gets, padded or not");
+    same(S("VALUE k 42 3\r\n95 \r\nEND\r\n"), S("VALUE k 42 2\r\n95\r\nEND\r\n"), true, "get, padded or not");
+    same(S("VA 3 f1\r\n95 \r\n"), S("VA 2 f1\r\n95\r\n"), true, "mg v, padded or not");
+    same(S("VALUE k 42 3\r\n95 \r\nEND\r\n"), S("VALUE k 42 2\r\n96\r\nEND\r\n"), false, "other digits");
+    same(S("VALUE k 0 3\r\n9 5\r\nEND\r\n"), S("VALUE k 0 2\r\n95\r\nEND\r\n"), false, "a space inside");
+    same(S("VALUE k 0 3\r\n 95\r\nEND\r\n"), S("VALUE k 0 2\r\n95\r\nEND\r\n"), false, "a leading space");
+    same(S("VALUE k 0 3\r\n95 \r\nEND\r\n"), S("VALUE k 0 3\r\n95x\r\nEND\r\n"), false, "not a number");
+}
+
 static void text_and_meta(void)
 {
     /* same structure, different numbers: equal */
@@ -217,6 +229,7 @@ static void gen_gates(void)
 int main(void)
 {
     text_and_meta();
+    padded_numbers();
     binary();
     placeholders();
     judge_rules();
