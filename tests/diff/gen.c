@@ -466,6 +466,8 @@ static void add_meta_flags(struct gen *g, struct mcd_buf *b, const char *const *
         }
         if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known)
             continue; /* an explicit CAS and flush_all: see dg_gen_known */
+        if (f[0] == 'M' && strchr("AaPp", f[1]) != NULL && f[2] == '\0' && g->fs->big_values && !dg_gen_known)
+            continue; /* an append past the size limit: see dg_gen_known */
         mcd_buf_addf(b, "%s", f);
     }
     if (BAD(1, 6)) {
