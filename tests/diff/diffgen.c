@@ -20,11 +20,24 @@
  *   - the server under test exiting (a crash) always fails;
  *   - a divergence in a guard sequence fails;
  *   - a divergence in a hunt sequence is printed (shrunk) and counted; it
- *     fails only with MCD_DIFFGEN_STRICT=1.
+ *     fails too unless MCD_DIFFGEN_STRICT=0 (strict is the default since
+ *     the hunt came out clean across 25 seeds under every flag set).
+ * A divergence that does not show on fresh servers is replayed after the
+ * sequences the same server pair played before it (the state it needs),
+ * and the shrinker drops the earlier sequences that are not needed and
+ * tries to merge the rest into the diverging one.
+ * What is not a divergence (compare.c): replies memcached holds when both
+ * servers end a batch in the middle of a request; under a small -m,
+ * whatever depends on which keys were evicted.
  *
  * Other knobs: MCD_DIFFGEN_SEED (base seed), MCD_DIFFGEN_FLAGS (comma-
  * separated flag set names, e.g. "default,-B ascii"), MCD_DIFFGEN_SECONDS
- * (repeat rounds until then), MCD_DIFFGEN_SEQSEED (play only the sequence
+ * (repeat rounds until then), MCD_DIFFGEN_ROUND (the first round to play:
+ * a report's seed names its round, and with it the state before it),
+ * MCD_DIFFGEN_ROUNDS (play exactly that many rounds, whatever the time),
+ * MCD_DIFFGEN_DRY=1 (generate and count, start no server: with the seed,
+ * count and rounds of a finished run it counts that run's requests),
+ * MCD_DIFFGEN_SEQSEED (play only the sequence
  * with that seed, from a report; with MCD_DIFFGEN_SEQGUARD=1 for a guard
  * one), MCD_DIFFGEN_SHRINK_TRIES, MCD_DIFFGEN_MAX_SHRINKS (new signatures
  * shrunk per run; later ones are reported unshrunk), MCD_DIFFGEN_STALL_MS,
@@ -34,7 +47,9 @@
  * meta requests whose command line has one, to look past a known divergence),
  * MCD_DIFFGEN_DOCUMENTED=1 (also generate the divergences memcached-compat.md
  * documents as memcached bugs not copied: unknown binary opcodes with
- * extras or a key, Touch/GAT/Stat with a body longer than extras + key).
+ * extras or a key, Touch/GAT/Stat with a body longer than extras + key,
+ * a 251-byte key in a get line, `mg k T-1 t`), MCD_DIFFGEN_KNOWN=1 (also
+ * generate the mcd divergences reported and not fixed yet: diffgen.h).
  */
 #include "config.h"
 
@@ -49,10 +64,17 @@
 
 #include "tests/lib/harness.h"
 
-/* Classes that match memcached 1.6.45 today; divergences in them fail make check. */
-static const char DEFAULT_FAIL_CLASSES[] = "text.storage,text.get,text.arith,text.delete,text.version,text.verbosity,"
-                                           "text.quit,meta.mn,bin.get,bin.delete,bin.noop,bin.version,bin.touch,"
-                                           "bin.gat,bin.sasl,bin.stat,bin.quit";
+/*
+ * Classes that match memcached 1.6.45 today: all of them. A guard sequence
+ * holds well-formed requests of these classes only (under every flag set);
+ * text.junk and meta.junk are malformed by definition, so they appear in
+ * hunt sequences only.
+ */
+static const char DEFAULT_FAIL_CLASSES[] = "text.storage,text.get,text.gat,text.arith,text.delete,text.touch,"
+                                           "text.version,text.flush,text.verbosity,text.quit,text.junk,"
+                                           "meta.mn,meta.mg,meta.ms,meta.md,meta.ma,meta.junk,"
+                                           "bin.get,bin.store,bin.delete,bin.arith,bin.noop,bin.version,"
+                                           "bin.flush,bin.touch,bin.gat,bin.sasl,bin.unknown,bin.stat,bin.quit";
 
 #define RESTART_EVERY 250
 
@@ -66,6 +88,9 @@ struct knobs {
     const char *flags;
     uint64_t seqseed;
     bool have_seqseed;
+    long round0;
+    bool dry;
+    long rounds;
     int shrink_tries;
     int max_shrinks;
     int stall_ms;
@@ -84,6 +109,9 @@ struct seen {
 
 static struct seen seen[512];
 static size_t nseen;
+static unsigned long unreproduced; /* diverged once, not on fresh servers even after the state */
+static unsigned long requests;     /* in the sequences played (before any shrinking) */
+static unsigned long crashes;      /* sequences after which the server under test was gone */
 static struct knobs K;
 
 static long env_long(const char *name, long dflt)
@@ -163,20 +191,13 @@ static struct seen *find_seen(const char *sig)
     return NULL;
 }
 
-static void print_repro(const struct dg_flagset *fs, const struct dg_seq *s, uint64_t seed, const struct dg_verdict *v,
-                        const char *cls, bool guard)
+/* The batches of s as C strings, "<CAS#n at +off>" where a placeholder goes. */
+static void print_batches(const struct dg_seq *s, const char *indent)
 {
-    size_t batches = 0;
+    size_t batches = 0, from = 0, b = 0;
 
     for (size_t i = 0; i < s->n; i++)
         batches += s->reqs[i].batch_end;
-    say("\n=== DIVERGENCE [%s] class=%s flags=\"%s\" seed=0x%016" PRIx64 "\n", v->sig, cls, fs->name, seed);
-    say("    regenerate: MCD_DIFFGEN_FLAGS='%s' MCD_DIFFGEN_SEQSEED=0x%016" PRIx64 "%s\n", fs->name, seed,
-        guard ? " MCD_DIFFGEN_SEQGUARD=1" : "");
-    say("    minimal: %zu request(s), %zu batch(es), %s, %s connection\n", s->n, batches,
-        s->chunk_seed ? "sent in random chunks" : "each batch in one send()",
-        s->mode == DG_BINARY ? "binary" : "text");
-    size_t from = 0, b = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->reqs[i].batch_end)
             continue;
@@ -187,11 +208,33 @@ static void print_repro(const struct dg_flagset *fs, const struct dg_seq *s, uin
                 mcd_buf_addf(&bytes, "<CAS#%d at +%zu>", s->reqs[j].cas_ref, s->reqs[j].cas_off);
         }
         char *e = c_escape(bytes.p, bytes.len, K.print_max);
-        say("    send%s %zu: \"%s\n", batches > 1 ? " batch" : "", ++b, e);
+        say("%ssend%s %zu: \"%s\n", indent, batches > 1 ? " batch" : "", ++b, e);
         free(e);
         free(bytes.p);
         from = i + 1;
     }
+}
+
+static void print_repro(const struct dg_flagset *fs, const struct dg_seq *pre, size_t npre, const struct dg_seq *s,
+                        uint64_t seed, const struct dg_verdict *v, const char *cls, bool guard)
+{
+    size_t batches = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        batches += s->reqs[i].batch_end;
+    say("\n=== DIVERGENCE [%s] class=%s flags=\"%s\" seed=0x%016" PRIx64 "\n", v->sig, cls, fs->name, seed);
+    say("    regenerate: MCD_DIFFGEN_FLAGS='%s' MCD_DIFFGEN_SEQSEED=0x%016" PRIx64 "%s%s\n", fs->name, seed,
+        guard ? " MCD_DIFFGEN_SEQGUARD=1" : "",
+        npre > 0 ? " (alone it does not diverge: the state below comes first)" : "");
+    for (size_t p = 0; p < npre; p++) {
+        say("    state %zu of %zu (its own %s connection, replies not compared):\n", p + 1, npre,
+            pre[p].mode == DG_BINARY ? "binary" : "text");
+        print_batches(&pre[p], "      ");
+    }
+    say("    minimal: %zu request(s), %zu batch(es), %s, %s connection%s\n", s->n, batches,
+        s->chunk_seed ? "sent in random chunks" : "each batch in one send()",
+        s->mode == DG_BINARY ? "binary" : "text", npre > 0 ? " (after the state)" : "");
+    print_batches(s, "    ");
     for (int i = 0; i < 2; i++) {
         char *e = c_escape(v->r[i].raw.p, v->r[i].raw.len, K.print_max);
         say("    %-9s \"%s  <%s%s>\n", i == 0 ? "memcached" : "mcd", e, dg_end_names[v->r[i].end],
@@ -200,20 +243,59 @@ static void print_repro(const struct dg_flagset *fs, const struct dg_seq *s, uin
     }
 }
 
+/* The sequences played on the running pair since it started (the state a divergence may need). */
+struct played {
+    uint64_t seed;
+    bool guard;
+};
+static struct played hist[RESTART_EVERY + 1];
+static size_t nhist;
+
+static void make_seq(const struct dg_flagset *fs, uint64_t seed, bool guard, struct dg_seq *s)
+{
+    char prefix[16];
+
+    snprintf(prefix, sizeof(prefix), "p%05u_", (unsigned)(seed % 100000));
+    dg_generate(s, seed, fs, prefix, guard ? K.fail_classes : NULL);
+}
+
+static void free_prefix(struct dg_seq *pre, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dg_seq_free(&pre[i]);
+    free(pre);
+}
+
 /* Returns true when this divergence makes the run fail. */
 static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uint64_t seed,
                               const struct dg_verdict *first, bool guard)
 {
     struct dg_verdict v;
     struct seen *e;
+    struct dg_seq *pre = NULL;
+    size_t npre = 0;
 
-    if (!dg_compare_fresh(fs, s, K.stall_ms * 4, &v) || !v.differs) {
-        say("  (not reproduced alone: seed 0x%016" PRIx64 " under \"%s\" diverged [%s] but not on fresh servers;"
-            " it may need the state left by the earlier sequences of this run: replay them with the same"
-            " MCD_DIFFGEN_SEED, MCD_DIFFGEN_FLAGS and counts)\n",
-            seed, fs->name, first->sig);
+    if (!dg_compare_fresh(fs, NULL, 0, s, K.stall_ms * 4, &v) || !v.differs) {
+        /* not alone: replay what this server pair played before it, then it */
         dg_verdict_free(&v);
-        return false;
+        pre = mcd_xrealloc(NULL, (nhist + 1) * sizeof(*pre));
+        for (npre = 0; npre < nhist; npre++)
+            make_seq(fs, hist[npre].seed, hist[npre].guard, &pre[npre]);
+        if (npre == 0 || !dg_compare_fresh(fs, pre, npre, s, K.stall_ms * 4, &v) || !v.differs) {
+            say("  (not reproduced: seed 0x%016" PRIx64 " under \"%s\" diverged [%s] but not on fresh servers,"
+                " alone or after the %zu sequence(s) played before it: timing?)\n",
+                seed, fs->name, first->sig, npre);
+            print_batches(s, "    ");
+            for (int i = 0; i < 2; i++) {
+                char *raw = c_escape(first->r[i].raw.p, first->r[i].raw.len, K.print_max);
+                say("    %-9s \"%s  <%s>\n", i == 0 ? "memcached" : "mcd", raw, dg_end_names[first->r[i].end]);
+                free(raw);
+            }
+            dg_verdict_free(&v);
+            free_prefix(pre, npre);
+            unreproduced++;
+            return false;
+        }
     }
     e = find_seen(v.sig);
     if (e != NULL) {
@@ -221,39 +303,45 @@ static bool handle_divergence(const struct dg_flagset *fs, struct dg_seq *s, uin
         if (strstr(e->flagsets, fs->name) == NULL && strlen(e->flagsets) + strlen(fs->name) + 3 < sizeof(e->flagsets))
             snprintf(e->flagsets + strlen(e->flagsets), sizeof(e->flagsets) - strlen(e->flagsets), ", %s",
                      fs->name);
+        e->fails |= guard;
         dg_verdict_free(&v);
-        return false;
+        free_prefix(pre, npre);
+        return guard;
     }
     char sig[256];
     snprintf(sig, sizeof(sig), "%s", v.sig);
     bool crashed = v.exited[1] && !v.exited[0];
     bool shrunk = false;
     if (K.shrink_tries > 0 && K.max_shrinks > 0) {
+        int used = 0;
         shrunk = true;
         K.max_shrinks--;
         dg_verdict_free(&v);
-        dg_shrink(fs, s, sig, K.stall_ms, K.shrink_tries);
-        if (!dg_compare_fresh(fs, s, K.stall_ms * 4, &v))
+        if (npre > 0)
+            used = dg_shrink_prefix(fs, pre, &npre, s, sig, K.stall_ms, K.shrink_tries);
+        dg_shrink(fs, pre, npre, s, sig, K.stall_ms, npre > 0 ? K.shrink_tries - used / 2 : K.shrink_tries);
+        if (!dg_compare_fresh(fs, pre, npre, s, K.stall_ms * 4, &v))
             memset(&v, 0, sizeof(v));
     }
     const char *cls = !shrunk ? "(unshrunk)" : s->n > 0 ? s->reqs[s->n - 1].cls : "?";
     if (nseen < sizeof(seen) / sizeof(seen[0])) {
         e = &seen[nseen++];
         snprintf(e->sig, sizeof(e->sig), "%s", sig);
-        snprintf(e->cls, sizeof(e->cls), "%s", cls);
+        snprintf(e->cls, sizeof(e->cls), "%s%s", cls, npre > 0 ? "+state" : "");
         snprintf(e->flagsets, sizeof(e->flagsets), "%s", fs->name);
         e->hits = 1;
         e->fails = crashed || guard || K.strict;
         e->shrunk = shrunk;
     }
-    print_repro(fs, s, seed, &v, cls, guard);
+    print_repro(fs, pre, npre, s, seed, &v, cls, guard);
     bool fails = crashed || guard || K.strict;
     say("    verdict: %s\n", crashed ? "FAIL (the server under test exited)"
                             : guard ? "FAIL (a guard sequence: only classes in the fail list)"
-                            : fails ? "FAIL (MCD_DIFFGEN_STRICT=1)"
-                                    : "reported (a hunt sequence; MCD_DIFFGEN_STRICT=1 fails it)");
+                            : fails ? "FAIL (strict: MCD_DIFFGEN_STRICT=0 only reports hunt divergences)"
+                                    : "reported (a hunt sequence; MCD_DIFFGEN_STRICT=0)");
     fflush(stdout);
     dg_verdict_free(&v);
+    free_prefix(pre, npre);
     return fails;
 }
 
@@ -263,6 +351,7 @@ struct pair {
 
 static bool pair_start(struct pair *p, const struct dg_flagset *fs)
 {
+    nhist = 0;
     p->srv[0] = dg_start(mcd_oracle_bin(), fs);
     p->srv[1] = dg_start(NULL, fs);
     return p->srv[0] != NULL && p->srv[1] != NULL;
@@ -275,9 +364,13 @@ static void pair_stop(struct pair *p)
     p->srv[0] = p->srv[1] = NULL;
 }
 
+/* A sequence's seed: the base seed mixed, so that runs with nearby base seeds play different sequences. */
 static uint64_t seq_seed(size_t fsi, long round, long i, bool guard)
 {
-    return K.seed ^ ((uint64_t)fsi << 56) ^ ((uint64_t)round << 32) ^ (uint64_t)i ^ (guard ? 1ull << 31 : 0);
+    struct dg_rng r;
+
+    dg_rng_seed(&r, K.seed);
+    return dg_rng_next(&r) ^ ((uint64_t)fsi << 56) ^ ((uint64_t)round << 32) ^ (uint64_t)i ^ (guard ? 1ull << 31 : 0);
 }
 
 /* Plays one sequence on the running pair; true when the run must fail. */
@@ -286,17 +379,21 @@ static bool one(struct pair *p, const struct dg_flagset *fs, uint64_t seed, bool
 {
     struct dg_seq s;
     struct dg_verdict v;
-    char prefix[16];
     bool fails = false;
 
-    snprintf(prefix, sizeof(prefix), "p%05u_", (unsigned)(seed % 100000));
-    dg_generate(&s, seed, fs, prefix, guard ? K.fail_classes : NULL);
+    make_seq(fs, seed, guard, &s);
+    requests += s.n;
+    if (K.dry) {
+        (*played)++;
+        dg_seq_free(&s);
+        return false;
+    }
     memset(&v, 0, sizeof(v));
     bool ok = dg_run(p->srv[0], fs, &s, K.stall_ms, &v.r[0]) && dg_run(p->srv[1], fs, &s, K.stall_ms, &v.r[1]);
     v.exited[0] = mcd_wait_exit(p->srv[0], 0);
     v.exited[1] = mcd_wait_exit(p->srv[1], 0);
     if (ok)
-        dg_judge(&v);
+        dg_judge(&v, fs);
     (*played)++;
     if (!ok || v.differs || v.exited[0] || v.exited[1]) {
         (*diffs)++;
@@ -304,6 +401,12 @@ static bool one(struct pair *p, const struct dg_flagset *fs, uint64_t seed, bool
             snprintf(v.sig, sizeof(v.sig), "%s", "[no connection]");
         fails = handle_divergence(fs, &s, seed, &v, guard);
     }
+    if (v.exited[1] && !v.exited[0]) {
+        crashes++; /* fails even when a replay does not crash it again */
+        fails = true;
+    }
+    if (nhist < sizeof(hist) / sizeof(hist[0]))
+        hist[nhist++] = (struct played){seed, guard};
     if (v.exited[0] || v.exited[1] || !ok) {
         pair_stop(p);
         if (!pair_start(p, fs)) {
@@ -335,11 +438,14 @@ int main(void)
         return 77;
     }
     K.seed = (uint64_t)strtoull(getenv("MCD_DIFFGEN_SEED") ? getenv("MCD_DIFFGEN_SEED") : "20261206", NULL, 0);
-    K.count = env_long("MCD_DIFFGEN_COUNT", 24);
-    K.guard_count = env_long("MCD_DIFFGEN_GUARD_COUNT", 16);
+    K.count = env_long("MCD_DIFFGEN_COUNT", 150);
+    K.round0 = env_long("MCD_DIFFGEN_ROUND", 0);
+    K.dry = env_long("MCD_DIFFGEN_DRY", 0) != 0;
+    K.rounds = env_long("MCD_DIFFGEN_ROUNDS", 0);
+    K.guard_count = env_long("MCD_DIFFGEN_GUARD_COUNT", 30);
     K.seqguard = env_long("MCD_DIFFGEN_SEQGUARD", 0) != 0;
     K.seconds = (double)env_long("MCD_DIFFGEN_SECONDS", 0);
-    K.strict = env_long("MCD_DIFFGEN_STRICT", 0) != 0;
+    K.strict = env_long("MCD_DIFFGEN_STRICT", 1) != 0;
     K.fail_classes = getenv("MCD_DIFFGEN_FAIL_CLASSES") != NULL ? getenv("MCD_DIFFGEN_FAIL_CLASSES")
                                                                  : DEFAULT_FAIL_CLASSES;
     K.flags = getenv("MCD_DIFFGEN_FLAGS");
@@ -350,21 +456,24 @@ int main(void)
     K.stall_ms = (int)env_long("MCD_DIFFGEN_STALL_MS", 500);
     K.print_max = (size_t)env_long("MCD_DIFFGEN_PRINT_MAX", 1500);
     dg_gen_documented = env_long("MCD_DIFFGEN_DOCUMENTED", 0) != 0;
+    dg_gen_known = env_long("MCD_DIFFGEN_KNOWN", 0) != 0;
     dg_gen_avoid = getenv("MCD_DIFFGEN_AVOID");
     K.report = rp != NULL && *rp != '\0' ? fopen(rp, "a") : NULL;
 
     printf("diffgen: %s vs oracle %s, seed %" PRIu64 ", %ld sequences per flag set%s%s\n", mcd_bin(), ob, K.seed,
            K.count, K.strict ? ", strict" : "", K.have_seqseed ? ", one sequence" : "");
-    printf("diffgen: after each batch a sentinel follows (text: \"set __dg_sync 0 0 6 noreply\\r\\nSYNCOK\\r\\n"
+    printf("diffgen: after each batch a sentinel follows (text: \"set __dg_sync 0 0 8 noreply\\r\\nSYNC<batch>\\r\\n"
            "get __dg_sync\\r\\n\", binary: a NOOP); replies are cut before its reply\n");
-    for (long round = 0;; round++) {
+    for (long round = K.round0;; round++) {
         for (size_t f = 0; f < dg_nflagsets; f++) {
             const struct dg_flagset *fs = &dg_flagsets[f];
             struct pair p;
 
             if (!flagset_selected(fs))
                 continue;
-            if (!pair_start(&p, fs)) {
+            if (K.dry) {
+                p.srv[0] = p.srv[1] = NULL;
+            } else if (!pair_start(&p, fs)) {
                 printf("diffgen: servers do not start under \"%s\"\n", fs->name);
                 pair_stop(&p);
                 return 1;
@@ -375,7 +484,7 @@ int main(void)
                 for (long i = 0; i < K.guard_count + K.count; i++) {
                     bool guard = i < K.guard_count;
 
-                    if (i > 0 && i % RESTART_EVERY == 0) {
+                    if (i > 0 && i % RESTART_EVERY == 0 && !K.dry) {
                         pair_stop(&p);
                         if (!pair_start(&p, fs))
                             return 1;
@@ -385,17 +494,23 @@ int main(void)
             }
             pair_stop(&p);
         }
-        if (K.have_seqseed || K.seconds <= 0 || (double)(mcd_now_ms() - t0) / 1000.0 >= K.seconds)
+        if (K.rounds > 0) {
+            if (round + 1 - K.round0 >= K.rounds)
+                break;
+        } else if (K.have_seqseed || K.seconds <= 0 || (double)(mcd_now_ms() - t0) / 1000.0 >= K.seconds) {
             break;
+        }
     }
 
-    say("\ndiffgen: %lu sequences, %lu diverged, %zu distinct signature(s), %.1f s\n", played, diffs, nseen,
-        (double)(mcd_now_ms() - t0) / 1000.0);
+    say("\ndiffgen: %lu sequences, %lu requests, %lu diverged (%lu not reproduced), %zu distinct signature(s), "
+        "%lu crash(es), %.1f s%s\n",
+        played, requests, diffs, unreproduced, nseen, crashes, (double)(mcd_now_ms() - t0) / 1000.0,
+        K.dry ? " (MCD_DIFFGEN_DRY: generated, not played)" : "");
     for (size_t i = 0; i < nseen; i++)
         say("  %s %4u x  %-22s [%s]  flags: %s\n", seen[i].fails ? "FAIL" : "seen", seen[i].hits, seen[i].cls,
             seen[i].sig, seen[i].flagsets);
     if (failed)
-        say("diffgen: FAILED (a guard divergence, a crash, or MCD_DIFFGEN_STRICT=1); MCD_DIFFGEN_STRICT=%d\n",
+        say("diffgen: FAILED (a guard divergence, a crash, or a hunt divergence while strict); MCD_DIFFGEN_STRICT=%d\n",
             K.strict);
     if (K.report != NULL)
         fclose(K.report);

@@ -13,6 +13,10 @@
  *  - "VERSION x" and the binary Version body become "*".
  *  - meta "t" (TTL left) above 0 becomes "t+", meta "l" (seconds since
  *    last access) "l*": both depend on when each server's clock ticked.
+ *  - a value of digits, maybe padded with spaces (an incr/decr result
+ *    padded in place), becomes its digits, its length "n": whether
+ *    memcached pads in place depends on other threads' references
+ *    (pad_digits).
  * Binary packets are rendered as one text line each, so reports read well.
  */
 #include "config.h"
@@ -78,6 +82,32 @@ static void add_escaped(struct mcd_buf *out, const unsigned char *p, size_t n)
     }
 }
 
+/*
+ * An incr/decr result stored in place keeps the item's length, padded with
+ * spaces ("95 " after decr 100 5); memcached does this only while no other
+ * reference holds the item, else it links a new item of the exact length.
+ * Background threads on both sides (memcached's LRU maintainer and
+ * crawler, mcd's sweep and CLOCK hand) take short references, so which of
+ * the two forms a read sees is timing (seen once in 169,280 sequences,
+ * never twice in a row). A value of digits followed by one or more spaces
+ * therefore compares as its digits, its length as "n" (so does a value of
+ * digits alone: the digits are still compared): returns the number of
+ * digits when d[0..n) is digits then only spaces, else 0.
+ */
+static size_t pad_digits(const unsigned char *d, size_t n)
+{
+    size_t k = 0;
+
+    while (k < n && d[k] >= '0' && d[k] <= '9')
+        k++;
+    if (k == 0)
+        return 0;
+    for (size_t j = k; j < n; j++)
+        if (d[j] != ' ')
+            return 0;
+    return k;
+}
+
 /* --- binary ------------------------------------------------------------ */
 
 static uint32_t get32(const unsigned char *p)
@@ -107,10 +137,13 @@ static size_t norm_bin_packet(const unsigned char *p, size_t len, struct dg_casm
         mcd_buf_add(out, " key=", 5);
         add_escaped(out, p + 24 + extlen, keylen);
         mcd_buf_add(out, " val=", 5);
+        size_t vlen = body - extlen - keylen, digits = pad_digits(p + 24 + extlen + keylen, vlen);
         if (p[1] == 0x0b && p[6] == 0 && p[7] == 0)
             mcd_buf_add(out, "*", 1);
+        else if (digits > 0)
+            add_escaped(out, p + 24 + extlen + keylen, digits); /* a padded number: see pad_digits */
         else
-            add_escaped(out, p + 24 + extlen + keylen, body - extlen - keylen);
+            add_escaped(out, p + 24 + extlen + keylen, vlen);
     }
     mcd_buf_add(out, "\n", 1);
     return 24 + body;
@@ -153,7 +186,7 @@ static bool is_meta_code(const char *t, size_t n)
  * Normalises one text line (without its CRLF, which the caller adds) and
  * returns the length of a data block that follows it, or -1 for none.
  */
-static long norm_text_line(const char *p, size_t n, struct dg_casmap *m, struct mcd_buf *out)
+static long norm_text_line(const char *p, size_t n, struct dg_casmap *m, struct mcd_buf *out, bool padded)
 {
     const char *tok[64];
     size_t tlen[64];
@@ -165,12 +198,22 @@ static long norm_text_line(const char *p, size_t n, struct dg_casmap *m, struct 
             size_t at = (size_t)(tok[4] - p);
             uint64_t c;
 
-            mcd_buf_add(out, p, at);
+            if (padded) {
+                mcd_buf_add(out, p, (size_t)(tok[3] - p));
+                mcd_buf_add(out, "n", 1);
+                mcd_buf_add(out, tok[3] + tlen[3], at - (size_t)(tok[3] + tlen[3] - p));
+            } else {
+                mcd_buf_add(out, p, at);
+            }
             if (parse_u64(tok[4], tlen[4], &c))
                 add_cas(m, c, out);
             else
                 mcd_buf_add(out, tok[4], tlen[4]);
             mcd_buf_add(out, p + at + tlen[4], n - at - tlen[4]);
+        } else if (padded) {
+            mcd_buf_add(out, p, (size_t)(tok[3] - p));
+            mcd_buf_add(out, "n", 1);
+            mcd_buf_add(out, tok[3] + tlen[3], n - (size_t)(tok[3] + tlen[3] - p));
         } else {
             mcd_buf_add(out, p, n);
         }
@@ -187,7 +230,10 @@ static long norm_text_line(const char *p, size_t n, struct dg_casmap *m, struct 
         mcd_buf_add(out, tok[0], 2);
         if (memcmp(tok[0], "VA", 2) == 0 && k >= 2 && parse_u64(tok[1], tlen[1], &v)) {
             mcd_buf_addc(out, ' ');
-            mcd_buf_add(out, tok[1], tlen[1]);
+            if (padded)
+                mcd_buf_add(out, "n", 1);
+            else
+                mcd_buf_add(out, tok[1], tlen[1]);
             block = v <= 64u * 1024 * 1024 ? (long)v : -1;
             from = 2;
         }
@@ -229,13 +275,28 @@ static void norm_text(const unsigned char *raw, size_t len, struct dg_casmap *m,
         size_t end = (size_t)(nl - raw);
         size_t n = end - i;
         bool cr = n > 0 && raw[end - 1] == '\r';
-        long block = norm_text_line((const char *)raw + i, cr ? n - 1 : n, m, out);
+        /* a first pass into a scratch buffer only to learn the block length */
+        struct mcd_buf scratch = {0};
+        struct dg_casmap sm = {0};
+        long block = norm_text_line((const char *)raw + i, cr ? n - 1 : n, &sm, &scratch, false);
+        free(scratch.p);
+        dg_casmap_free(&sm);
+        size_t digits = block > 0 && (size_t)block <= len - end - 1 ? pad_digits(raw + end + 1, (size_t)block) : 0;
+        norm_text_line((const char *)raw + i, cr ? n - 1 : n, m, out, digits > 0);
         mcd_buf_add(out, cr ? "\r\n" : "\n", cr ? 2 : 1);
         i = end + 1;
         if (block >= 0) {
             size_t b = (size_t)block + 2;
             if (b > len - i)
                 b = len - i;
+            if (digits > 0 && b == (size_t)block + 2) {
+                /* padded number: its digits and the CRLF, without the spaces */
+                add_escaped(out, raw + i, digits);
+                add_escaped(out, raw + i + block, 2);
+                mcd_buf_add(out, "\n", 1);
+                i += b;
+                continue;
+            }
             add_escaped(out, raw + i, b);
             mcd_buf_add(out, "\n", 1);
             i += b;

@@ -23,9 +23,15 @@
 
 const char *const dg_end_names[] = {"sentinel", "closed", "stall"};
 
-/* Text sentinel: a noreply set then a get of a private key; values never hold 'S'. */
-#define TEXT_SYNC_REQ "set __dg_sync 0 0 6 noreply\r\nSYNCOK\r\nget __dg_sync\r\n"
-#define TEXT_SYNC_REPLY "VALUE __dg_sync 0 6\r\nSYNCOK\r\nEND\r\n"
+/*
+ * Text sentinel: a noreply set then a get of a private key; values never
+ * hold 'S'. The value names the batch ("SYNC0007"), so that when a
+ * malformed request eats the set, the get cannot find the value an
+ * earlier batch left (which one server may still hold and the other may
+ * have evicted under a small -m): the batch ends as a stall on both.
+ */
+#define TEXT_SYNC_REQ "set __dg_sync 0 0 8 noreply\r\nSYNC%04u\r\nget __dg_sync\r\n"
+#define TEXT_SYNC_REPLY "VALUE __dg_sync 0 8\r\nSYNC%04u\r\nEND\r\n"
 #define BIN_SYNC_OPAQUE 0x5eab0000u
 
 void dg_result_free(struct dg_result *r)
@@ -134,9 +140,9 @@ bool dg_run(const struct mcd_server *srv, const struct dg_flagset *fs, const str
         } else {
             if (s->mode == DG_BINARY)
                 mcd_buf_add(&out, "\r\n", 2); /* -B ascii: end a half line of packet bytes */
-            mcd_buf_add(&out, TEXT_SYNC_REQ, strlen(TEXT_SYNC_REQ));
-            wlen = strlen(TEXT_SYNC_REPLY);
-            memcpy(want, TEXT_SYNC_REPLY, wlen);
+            unsigned tag = (unsigned)(res->batches_done % 10000);
+            mcd_buf_addf(&out, TEXT_SYNC_REQ, tag);
+            wlen = (size_t)snprintf((char *)want, sizeof(want), TEXT_SYNC_REPLY, tag);
         }
         send_chunked(c, out.p, out.len, s->chunk_seed != 0 ? &cr : NULL);
         free(out.p);
@@ -161,6 +167,8 @@ bool dg_run(const struct mcd_server *srv, const struct dg_flagset *fs, const str
                 break;
             }
         }
+        res->last_raw_from = res->raw.len;
+        res->last_norm_from = res->norm.len;
         mcd_buf_add(&res->raw, c->buf, reply_len);
         dg_normalize((const unsigned char *)c->buf, reply_len, &m, &res->norm);
         res->batches_done++;

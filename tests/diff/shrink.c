@@ -10,6 +10,12 @@
  *   3. shorten requests: drop one space-separated token of a text/meta
  *      command line, cut a data block (and the length that announces it)
  *      to 0, 1 or half, cut a binary packet's value the same way.
+ * A divergence that needs state comes with the sequences played before it
+ * (the prefix, each on its own connection, before every candidate).
+ * dg_shrink_prefix first drops the prefix sequences it does not need (runs
+ * of n/2, n/4, ... 1), then tries the rest and the diverging sequence back
+ * to back on one connection, so that the passes above can cut through all
+ * of it.
  */
 #include "config.h"
 
@@ -21,6 +27,8 @@
 
 struct shrinker {
     const struct dg_flagset *fs;
+    const struct dg_seq *prefix;
+    size_t nprefix;
     const char *sig;
     int stall_ms;
     int tries, max_tries;
@@ -34,7 +42,7 @@ static bool still_diverges(struct shrinker *k, const struct dg_seq *cand)
     if (k->tries >= k->max_tries || cand->n == 0)
         return false;
     k->tries++;
-    if (!dg_compare_fresh(k->fs, cand, k->stall_ms, &v))
+    if (!dg_compare_fresh(k->fs, k->prefix, k->nprefix, cand, k->stall_ms, &v))
         return false;
     same = v.differs && strcmp(v.sig, k->sig) == 0;
     dg_verdict_free(&v);
@@ -229,9 +237,11 @@ static bool pass_shorten(struct shrinker *k, struct dg_seq *s)
     return progress;
 }
 
-void dg_shrink(const struct dg_flagset *fs, struct dg_seq *s, const char *sig, int stall_ms, int max_tries)
+void dg_shrink(const struct dg_flagset *fs, const struct dg_seq *prefix, size_t nprefix, struct dg_seq *s,
+               const char *sig, int stall_ms, int max_tries)
 {
-    struct shrinker k = {.fs = fs, .sig = sig, .stall_ms = stall_ms, .max_tries = max_tries};
+    struct shrinker k = {.fs = fs, .prefix = prefix, .nprefix = nprefix, .sig = sig, .stall_ms = stall_ms,
+                         .max_tries = max_tries};
     struct dg_seq cand;
 
     if (s->chunk_seed != 0) {
@@ -255,4 +265,97 @@ void dg_shrink(const struct dg_flagset *fs, struct dg_seq *s, const char *sig, i
         if (!p)
             break;
     }
+}
+
+/* s after the prefix sequences whose bit in `keep` is set. */
+static bool prefix_diverges(struct shrinker *k, struct dg_seq *all, size_t n, const bool *keep,
+                            const struct dg_seq *s)
+{
+    struct dg_seq *sel = mcd_xrealloc(NULL, (n + 1) * sizeof(*sel));
+    size_t m = 0;
+    struct dg_verdict v;
+    bool same = false;
+
+    for (size_t i = 0; i < n; i++)
+        if (keep[i])
+            sel[m++] = all[i];
+    if (k->tries < k->max_tries) {
+        k->tries++;
+        if (dg_compare_fresh(k->fs, sel, m, s, k->stall_ms, &v)) {
+            same = v.differs && strcmp(v.sig, k->sig) == 0;
+            dg_verdict_free(&v);
+        }
+    }
+    free(sel);
+    return same;
+}
+
+int dg_shrink_prefix(const struct dg_flagset *fs, struct dg_seq *prefix, size_t *nprefix, struct dg_seq *s,
+                     const char *sig, int stall_ms, int max_tries)
+{
+    struct shrinker k = {.fs = fs, .sig = sig, .stall_ms = stall_ms, .max_tries = max_tries};
+    size_t n = *nprefix;
+    bool *keep = mcd_xrealloc(NULL, n + 1);
+
+    memset(keep, 1, n + 1);
+    /* drop prefix sequences: runs of n/2, n/4, ... 1, each left out when it is not needed */
+    bool *was = mcd_xrealloc(NULL, n + 1);
+    for (size_t chunk = n / 2 > 0 ? n / 2 : 1; n > 0; chunk /= 2) {
+        for (size_t i = 0; i < n; i += chunk) {
+            bool any = false;
+            memcpy(was, keep, n);
+            for (size_t j = i; j < i + chunk && j < n; j++) {
+                any |= keep[j];
+                keep[j] = false;
+            }
+            if (any && !prefix_diverges(&k, prefix, n, keep, s))
+                memcpy(keep, was, n);
+        }
+        if (chunk <= 1)
+            break;
+    }
+    free(was);
+    /* the kept ones to the front, in order; the others are freed */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i]) {
+            struct dg_seq t = prefix[m];
+            prefix[m] = prefix[i];
+            prefix[i] = t;
+            m++;
+        }
+    }
+    for (size_t i = m; i < n; i++)
+        dg_seq_free(&prefix[i]);
+    *nprefix = m;
+    free(keep);
+
+    /* one connection: the kept sequences and s back to back, when they speak one protocol */
+    bool one_mode = true;
+    for (size_t i = 0; i < m; i++)
+        one_mode &= prefix[i].mode == s->mode;
+    if (m > 0 && one_mode && k.tries < k.max_tries) {
+        struct dg_seq merged = {.mode = s->mode};
+        for (size_t i = 0; i <= m; i++) {
+            const struct dg_seq *p = i < m ? &prefix[i] : s;
+            for (size_t j = 0; j < p->n; j++) {
+                struct dg_req r = p->reqs[j];
+                r.batch_end = r.batch_end || j + 1 == p->n;
+                dg_seq_push(&merged, &r);
+            }
+        }
+        k.tries++;
+        struct dg_verdict v;
+        if (dg_compare_fresh(fs, NULL, 0, &merged, stall_ms, &v) && v.differs && strcmp(v.sig, sig) == 0) {
+            dg_seq_free(s);
+            *s = merged;
+            for (size_t i = 0; i < m; i++)
+                dg_seq_free(&prefix[i]);
+            *nprefix = 0;
+        } else {
+            dg_seq_free(&merged);
+        }
+        dg_verdict_free(&v);
+    }
+    return k.tries;
 }
