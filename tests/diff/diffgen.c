@@ -48,8 +48,7 @@
  * MCD_DIFFGEN_DOCUMENTED=1 (also generate the divergences memcached-compat.md
  * documents as memcached bugs not copied: unknown binary opcodes with
  * extras or a key, Touch/GAT/Stat with a body longer than extras + key,
- * a 251-byte key in a get line, `mg k T-1 t`), MCD_DIFFGEN_KNOWN=1 (also
- * generate the mcd divergences reported and not fixed yet: diffgen.h).
+ * a 251-byte key in a get line, `mg k T-1 t`).
  */
 #include "config.h"
 
@@ -456,7 +455,6 @@ int main(void)
     K.stall_ms = (int)env_long("MCD_DIFFGEN_STALL_MS", 500);
     K.print_max = (size_t)env_long("MCD_DIFFGEN_PRINT_MAX", 1500);
     dg_gen_documented = env_long("MCD_DIFFGEN_DOCUMENTED", 0) != 0;
-    dg_gen_known = env_long("MCD_DIFFGEN_KNOWN", 0) != 0;
     dg_gen_avoid = getenv("MCD_DIFFGEN_AVOID");
     K.report = rp != NULL && *rp != '\0' ? fopen(rp, "a") : NULL;
 

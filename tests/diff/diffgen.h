@@ -90,25 +90,6 @@ void dg_seq_push(struct dg_seq *s, const struct dg_req *r);
 
 /* gen.c: also generate the divergences memcached-compat.md documents. */
 extern bool dg_gen_documented;
-/*
- * gen.c: also generate the mcd divergences found and reported but not
- * fixed yet (MCD_DIFFGEN_KNOWN=1). Today three. mcd decides what an
- * immediate flush_all dropped by comparing an item's CAS with the CAS
- * counter at the flush (store/expire.c), so an item given an explicit CAS
- * with meta `E` is wrong both ways: `E1` set after the flush is hidden,
- * `E123000000000` set before it survives; memcached goes by the time the
- * item was stored. Without the knob no `E` flag is generated. And
- * `mg k T100000 O<33+ bytes>` (CLIENT_ERROR opaque token too long): both
- * servers apply the T, but memcached leaves the item's fetched bit as it
- * was (a later `mg k h` says h0) while mcd sets it (h1); the same with N
- * (the item it creates), R, h or l instead of T, not with v, s, t, k, c,
- * f, q, u or none. Without the knob a too long opaque does not come with
- * T, N, R, h or l. And `ms k <n> MA` (or MP) whose result would pass the
- * item size limit: memcached answers NS, mcd "SERVER_ERROR object too
- * large for cache"; without the knob no append mode under the flag sets
- * with values near the limit.
- */
-extern bool dg_gen_known;
 /* gen.c: comma-separated tokens; a text request whose command line has one is left out. */
 extern const char *dg_gen_avoid;
 

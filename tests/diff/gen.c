@@ -34,7 +34,6 @@
 #include <string.h>
 
 bool dg_gen_documented;
-bool dg_gen_known;
 const char *dg_gen_avoid;
 
 /* True when the first line of r has a space-separated token listed in `avoid`. */
@@ -464,10 +463,6 @@ static void add_meta_flags(struct gen *g, struct mcd_buf *b, const char *const *
             }
             continue;
         }
-        if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known)
-            continue; /* an explicit CAS and flush_all: see dg_gen_known */
-        if (f[0] == 'M' && strchr("AaPp", f[1]) != NULL && f[2] == '\0' && g->fs->big_values && !dg_gen_known)
-            continue; /* an append past the size limit: see dg_gen_known */
         mcd_buf_addf(b, "%s", f);
     }
     if (BAD(1, 6)) {
@@ -476,16 +471,10 @@ static void add_meta_flags(struct gen *g, struct mcd_buf *b, const char *const *
         /*
          * Left out unless asked for: `b` with N (vivify) or an append mode
          * (memcached-compat.md: 1.6.45 then loses the binary-key mark and
-         * prints the decoded key raw after k, a bug not copied), and a too
-         * long opaque with T, N, R, h or l (an mcd divergence found and
-         * reported: see dg_gen_known).
+         * prints the decoded key raw after k, a bug not copied).
          */
         if (strcmp(f, "b") == 0 && !dg_gen_documented && (strchr(used, 'N') != NULL || strchr(used, 'M') != NULL))
             return;
-        if (f[0] == 'O' && strlen(f) > 32 && !dg_gen_known && strpbrk(used, "TNRhl") != NULL)
-            return;
-        if (f[0] == 'E' && f[1] >= '0' && f[1] <= '9' && !dg_gen_known)
-            return; /* md's E5: an explicit CAS, see dg_gen_known */
         mcd_buf_addf(b, " %s", f);
     }
 }

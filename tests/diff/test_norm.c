@@ -183,17 +183,18 @@ static void judge_rules(void)
           "small -m: ERROR against END still differs");
 }
 
-/* gen.c: the documented and known divergences are generated only when asked for. */
+/* gen.c: the documented divergences are generated only when asked for
+ * (the mcd divergences once gated behind MCD_DIFFGEN_KNOWN are all fixed:
+ * E with flush_all, a too long opaque with T N R h l, ms append past -I). */
 static void gen_gates(void)
 {
-    static const char *const knobs[] = {" T-1", " E"};
+    static const char *const knobs[] = {" T-1"};
 
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 1; k++) {
         bool seen_off = false, seen_on = false;
 
         for (int on = 0; on < 2; on++) {
             dg_gen_documented = on && k == 0;
-            dg_gen_known = on && k == 1;
             for (uint64_t seed = 1; seed < 400; seed++) {
                 struct dg_seq s;
 
@@ -209,8 +210,6 @@ static void gen_gates(void)
                     for (size_t j = 0; j + strlen(knobs[k]) < line; j++) {
                         if (memcmp(r->b + j, knobs[k], strlen(knobs[k])) != 0)
                             continue;
-                        if (k == 1 && !(r->b[j + 2] >= '0' && r->b[j + 2] <= '9'))
-                            continue;
                         if (on)
                             seen_on = true;
                         else
@@ -223,7 +222,7 @@ static void gen_gates(void)
         CHECK(!seen_off, "%s generated without its knob", knobs[k]);
         CHECK(seen_on, "%s never generated with its knob", knobs[k]);
     }
-    dg_gen_documented = dg_gen_known = false;
+    dg_gen_documented = false;
 }
 
 int main(void)
