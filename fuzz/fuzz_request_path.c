@@ -60,20 +60,6 @@
 static struct store_tstats ts, scratch;
 static struct worker_tstats ws;
 
-static unsigned host_nthreads(void)
-{
-    return 1;
-}
-
-static void host_thread(unsigned i, struct store_tstats **t, struct worker_tstats **w)
-{
-    (void)i;
-    *t = &ts;
-    *w = &ws;
-}
-
-static const struct stats_host host = {.nthreads = host_nthreads, .thread = host_thread};
-
 static void ignore_stat(void *ctx, const char *name, const char *value)
 {
     (void)ctx;
@@ -282,7 +268,7 @@ int fuzz_request_path_input(const uint8_t *data, size_t size)
     if (!configured) {
         char *argv[] = {"mcd", "-A", NULL};
         FUZZ_CHECK(settings_parse(2, argv) == SETTINGS_RUN);
-        stats_set_host(&host);
+        stats_set_one_thread(&ts, &ws);
         configured = true;
     }
     if (size == 0)

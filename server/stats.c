@@ -88,6 +88,29 @@ static struct reset_base base;
 
 static const struct stats_host *host;
 
+static struct store_tstats *one_ts;
+static struct worker_tstats *one_ws;
+
+static unsigned one_nthreads(void)
+{
+    return 1;
+}
+
+static void one_thread(unsigned i, struct store_tstats **ts, struct worker_tstats **ws)
+{
+    (void)i;
+    *ts = one_ts;
+    *ws = one_ws;
+}
+
+void stats_set_one_thread(struct store_tstats *ts, struct worker_tstats *ws)
+{
+    static const struct stats_host one = {.nthreads = one_nthreads, .thread = one_thread};
+    one_ts = ts;
+    one_ws = ws;
+    stats_set_host(&one);
+}
+
 void stats_set_host(const struct stats_host *h)
 {
     host = h;

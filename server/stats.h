@@ -37,6 +37,9 @@ struct stats_host {
 
 /* Installs the host (before any stats command runs; NULL: none). */
 void stats_set_host(const struct stats_host *host);
+/* Installs a host of one thread whose counters are *ts and *ws, with no
+ * connections (unit tests, the fuzz target: one session, no server). */
+void stats_set_one_thread(struct store_tstats *ts, struct worker_tstats *ws);
 
 /* Global gauges and counters touched only at connect/close/listen time. */
 struct server_stats {

@@ -24,20 +24,6 @@
 static struct store_tstats fx_ts, fx_scratch;
 static struct worker_tstats fx_ws;
 
-static unsigned fx_nthreads(void)
-{
-    return 1;
-}
-
-static void fx_thread(unsigned i, struct store_tstats **ts, struct worker_tstats **ws)
-{
-    (void)i;
-    *ts = &fx_ts;
-    *ws = &fx_ws;
-}
-
-static const struct stats_host fx_host = {.nthreads = fx_nthreads, .thread = fx_thread};
-
 /* Default settings (plus `extra`, e.g. "-A"), a fresh store at clock 100. */
 static inline void fx_start_with(const char *extra)
 {
@@ -49,7 +35,7 @@ static inline void fx_start_with(const char *extra)
     };
     cr_assert_eq(store_setup(&o), 0);
     store_clock_set(100);
-    stats_set_host(&fx_host);
+    stats_set_one_thread(&fx_ts, &fx_ws);
 }
 
 static inline void fx_start(void)
