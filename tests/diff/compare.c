@@ -72,19 +72,24 @@ static void sig_line(const struct mcd_buf *b, size_t at, char *out, size_t cap)
  * memcached held. Everything else about such a batch is still compared,
  * and a batch where only one server stalls or closes is a divergence.
  */
+/* memcmp() over n bytes, n == 0 included (a buffer that never grew is NULL). */
+static bool same_bytes(const void *a, const void *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
 static bool held_replies(const struct dg_verdict *v)
 {
     const struct dg_result *o = &v->r[0], *m = &v->r[1];
 
     if (o->end != m->end || o->end == DG_END_SYNC || o->batches_done != m->batches_done)
         return false;
-    if (o->last_norm_from != m->last_norm_from ||
-        memcmp(o->norm.p, m->norm.p, o->last_norm_from) != 0)
+    if (o->last_norm_from != m->last_norm_from || !same_bytes(o->norm.p, m->norm.p, o->last_norm_from))
         return false;
     size_t ol = o->norm.len - o->last_norm_from, ml = m->norm.len - m->last_norm_from;
     if (ol > ml || (ol > 0 && o->norm.p[o->norm.len - 1] != '\n'))
         return false;
-    return memcmp(o->norm.p + o->last_norm_from, m->norm.p + m->last_norm_from, ol) == 0;
+    return ol == 0 || same_bytes(o->norm.p + o->last_norm_from, m->norm.p + m->last_norm_from, ol);
 }
 
 /*
