@@ -152,12 +152,8 @@ static void storage_value(struct request_ctx *x, const struct mc_request *req, s
         res.status = MC_NO_MEMORY;
         break;
     case STORE_TOO_LARGE:
-        /* append/prepend whose combined value is too big: memcached
-         * answers NOT_STORED and counts nothing */
-        if (req->cmd != MC_CMD_APPEND && req->cmd != MC_CMD_PREPEND) {
-            STAT_INC(x->ws->store_too_large);
-            res.status = MC_TOO_LARGE;
-        }
+        STAT_INC(x->ws->store_too_large);
+        res.status = MC_TOO_LARGE;
         break;
     default: break;
     }

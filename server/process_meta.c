@@ -226,10 +226,6 @@ void process_meta_value(struct request_ctx *x, const struct meta_request *m, str
         item_release(it);
         return;
     case STORE_TOO_LARGE:
-        /* append/prepend whose combined value is too big: NS, counted
-         * nowhere, as memcached 1.6.45 (and as the classic commands) */
-        if (mode == STORE_APPEND || mode == STORE_PREPEND)
-            break;
         STAT_INC(x->ws->store_too_large);
         server_error(x, "object too large for cache");
         item_release(it);

@@ -292,7 +292,8 @@ struct store_link_out {
  * CAS rules for the other modes, as memcached's do_store_item: a CAS
  * (has_cas, or a non-zero `cas`) turns SET/ADD/REPLACE into CAS;
  * APPEND/PREPEND with a non-zero one answer STORE_EXISTS when a live item's
- * CAS differs, and STORE_NOT_STORED when there is none. Without CAS (-C,
+ * CAS differs, and STORE_NOT_STORED when there is none (or when the
+ * combined value would be too large for any class). Without CAS (-C,
  * use_cas false) items have no CAS to compare: a non-zero `cas` alone is
  * ignored, and a CAS mode (or has_cas) never matches.
  * On success the item gets a new CAS value (E's with has_new_cas), which

@@ -90,8 +90,8 @@ pend_locked(struct item *it, struct item *old, const struct store_link_opts *o, 
     uint64_t n = (uint64_t)item_nbytes(old) + item_nbytes(it);
     struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(old), item_exptime(old), n,
                                        o->has_new_cas, ts, &st);
-    if (nit == NULL)
-        return st;
+    if (nit == NULL) /* a combined value over the limit is "not stored", as memcached */
+        return st == STORE_TOO_LARGE ? STORE_NOT_STORED : st;
     if (item_key_binary(it))
         item_set_key_binary(nit);
     struct item *first = o->mode == STORE_APPEND ? old : it;
