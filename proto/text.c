@@ -86,7 +86,11 @@
  *   "shutdown x", "shutdown graceful x"  -> (with -A) CE invalid shutdown mode
  *   "stats reset x", "stats items x"     -> the group; the rest is ignored
  *   "stats\t", "stats bogus"             -> ERROR
- *   "noop", "lru", "lru_crawler", "watch", "misbehave", "cache_memlimit",
+ *  watch
+ *   "watch", "watch fetchers mutations", "watch fetchers fetchers",
+ *   "watch proxyreqs" (any of memcached's ten stream names) -> parsed
+ *   "watch foo", "watch fetchers noreply", "watch FETCHERS" -> ERROR
+ *   "noop", "lru", "lru_crawler", "misbehave", "cache_memlimit",
  *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
  *   "xx noreply", "slabs noreply", "lru_crawler noreply" -> silent: a
@@ -159,11 +163,12 @@ static const struct {
     {"quit", 4, MC_CMD_QUIT},
     {"shutdown", 8, MC_CMD_SHUTDOWN},
     {"slabs", 5, MC_CMD_SLABS},
+    {"watch", 5, MC_CMD_WATCH},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "lru_crawler", "watch", "cache_memlimit", "extstore",
+static const char *const text_unsupported[] = {"lru", "lru_crawler", "cache_memlimit", "extstore",
                                                "refresh_certs"};
 
 static bool is_unsupported(const struct token *t)
@@ -439,6 +444,39 @@ static enum proto_status parse_slabs(const struct text_line *l, struct mc_reques
     return PROTO_ERROR;
 }
 
+/* "watch [stream ...]": every token a stream name memcached 1.6.45 knows
+ * (repeats allowed), none at all meaning fetchers. */
+static enum proto_status parse_watch(const char *from, const char *end, struct mc_request *req)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } streams[] = {
+        {"fetchers", TEXT_WATCH_FETCHERS},     {"mutations", TEXT_WATCH_MUTATIONS},
+        {"evictions", TEXT_WATCH_EVICTIONS},   {"connevents", TEXT_WATCH_CONNEVENTS},
+        {"deletions", TEXT_WATCH_DELETIONS},   {"rawcmds", TEXT_WATCH_RAWCMDS},
+        {"sysevents", TEXT_WATCH_SYSEVENTS},   {"proxyreqs", TEXT_WATCH_PROXYREQS},
+        {"proxyevents", TEXT_WATCH_PROXYEVENTS}, {"proxyuser", TEXT_WATCH_PROXYUSER},
+    };
+    size_t n = (size_t)(end - from), pos = 0, nt;
+    const char *t;
+    uint32_t mask = 0;
+    bool any = false;
+
+    while (token_next(from, n, &pos, &t, &nt)) {
+        size_t i = 0;
+        while (i < sizeof(streams) / sizeof(streams[0]) && !tok_is(&(struct token){t, nt}, streams[i].name,
+                                                                   strlen(streams[i].name)))
+            i++;
+        if (i == sizeof(streams) / sizeof(streams[0]))
+            return PROTO_ERROR;
+        mask |= streams[i].bit;
+        any = true;
+    }
+    req->flags = any ? mask : TEXT_WATCH_FETCHERS;
+    return PROTO_OK;
+}
+
 /* The commands of no shared kind: one parser each. */
 static enum proto_status parse_other(const struct text_line *l, const char *end, struct mc_request *req,
                                      size_t *consumed, const char **errmsg)
@@ -470,6 +508,9 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
     case MC_CMD_VERSION:
     case MC_CMD_QUIT:
         st = PROTO_OK;
+        break;
+    case MC_CMD_WATCH:
+        st = parse_watch(l->t[0].p + l->t[0].n, end, req);
         break;
     default:
         /* an HTTP request line ("GET / HTTP/1.0"): hang up, as memcached */
@@ -534,7 +575,7 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     /* 1.6.45 silences ERROR too when the last token is noreply (but for
      * stats, which takes no noreply) */
     if (st == PROTO_ERROR)
-        req->noreply = req->cmd != MC_CMD_STATS && last_is_noreply(&l);
+        req->noreply = req->cmd != MC_CMD_STATS && req->cmd != MC_CMD_WATCH && last_is_noreply(&l);
     return st;
 }
 

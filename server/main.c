@@ -18,6 +18,7 @@
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -171,6 +172,7 @@ int main(int argc, char **argv)
     listener_teardown();
     atomic_store(&server_stats.accepting, false);
     worker_teardown();
+    watch_teardown();
     event_free(clock_ev);
     event_free(sigint);
     event_free(sigterm);

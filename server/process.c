@@ -16,6 +16,7 @@
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -58,6 +59,7 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
     } else {
         it = store_get(key, nkey, NULL, NULL, x->ts);
     }
+    WATCH_GET(x, key, nkey, it);
     if (it == NULL) {
         struct mc_result res = {.status = MC_MISS, .key = key, .nkey = nkey};
         put(x, req, &res);
@@ -141,6 +143,7 @@ static void storage_value(struct request_ctx *x, const struct mc_request *req, s
     struct store_link_out out = {0};
     enum store_status st =
         store_link(it, &(struct store_link_opts){.mode = store_mode_of(req->cmd), .cas = req->cas}, &out, x->ts);
+    WATCH_LINK(x, it, store_mode_of(req->cmd), st, &out);
     item_release(it);
     struct mc_result res = {.status = MC_NOT_STORED, .cas = out.cas};
     switch (st) {
@@ -174,7 +177,9 @@ static void process_arith(struct request_ctx *x, const struct mc_request *req)
     };
     struct mc_result res = {.status = MC_NOT_FOUND};
     struct store_arith_out out = {0};
-    switch (store_arith(req->key, req->nkey, &o, &out, x->ts)) {
+    enum store_status st = store_arith(req->key, req->nkey, &o, &out, x->ts);
+    WATCH_LOOKUP(x, req->key, req->nkey);
+    switch (st) {
     case STORE_OK:
         res.status = MC_NUMBER;
         res.number = out.value;
@@ -244,6 +249,7 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
         .kind = STORE_GET_TOUCH, .touch = true, .touch_exptime = store_exptime_convert(req->exptime),
     };
     struct item *it = store_get(req->key, req->nkey, &o, NULL, x->ts);
+    WATCH_GET(x, req->key, req->nkey, it);
     struct mc_result res = {.status = MC_NOT_FOUND};
     if (it != NULL) {
         res.status = MC_TOUCHED;
@@ -252,6 +258,25 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
         item_release(it);
     }
     put(x, req, &res);
+}
+
+/* watch: memcached 1.6.45 refuses it after other commands whose replies
+ * are still pending, and past its limit of watchers; else the connection
+ * becomes a watcher (its "OK" is the watcher's first line). */
+static enum process_next process_watch(struct request_ctx *x, const struct mc_request *req)
+{
+    const char *no = NULL;
+    if (!reply_empty(x->out))
+        no = "ERROR cannot pipeline other commands before watch\r\n";
+    else if (watch_full())
+        no = "WATCHER_TOO_MANY log watcher limit reached\r\n";
+    if (no != NULL) {
+        if (reply_add_static(x->out, no) != 0)
+            x->broken = true;
+        return PROCESS_CONTINUE;
+    }
+    x->watch_streams = req->flags;
+    return PROCESS_WATCH;
 }
 
 /* memcached 1.6.45: a last token "noreply" silences both refusals */
@@ -281,6 +306,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     switch (req->cmd) {
     case MC_CMD_DELETE: {
         enum store_status st = store_delete(req->key, req->nkey, &(struct store_delete_opts){.cas = req->cas}, x->ts);
+        WATCH_DELETE(x, req->key, req->nkey, st, "delete");
         put_status(x, req, st == STORE_OK ? MC_DELETED : st == STORE_EXISTS ? MC_EXISTS : MC_NOT_FOUND);
         break;
     }
@@ -301,6 +327,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
         put_status(x, req, MC_OK); /* binary Quit says OK; text closes without a word */
         return PROCESS_CLOSE;
     case MC_CMD_SHUTDOWN: return process_shutdown(x, req);
+    case MC_CMD_WATCH: return process_watch(x, req);
     case MC_CMD_NOOP: put_status(x, req, MC_OK); break;
     case MC_CMD_SLABS:
         /* "slabs automove N": mcd moves pages on demand only; the mode is

@@ -205,6 +205,7 @@ static enum proto_status parse_one(struct session *s, size_t *consumed)
             if (err != 0)
                 rc = binary_encode_status(&s->out, req, err);
             s->close_after_write = true;
+            s->close_error = true;
             ps = PROTO_CLIENT_ERROR;
             break;
         default:
@@ -285,6 +286,7 @@ static enum session_result run_next(struct session *s, enum process_next next)
     case PROCESS_CLOSE: return SESSION_CLOSE;
     case PROCESS_SHUTDOWN: return SESSION_SHUTDOWN;
     case PROCESS_GRACEFUL: return SESSION_GRACEFUL;
+    case PROCESS_WATCH: return SESSION_WATCH;
     case PROCESS_MORE: /* handled by the caller */
     case PROCESS_CONTINUE: break;
     }
@@ -329,6 +331,7 @@ enum session_result session_run(struct session *s, unsigned *budget)
             if (ps == PROTO_NEED_MORE)
                 return SESSION_NEED_INPUT;
             if (ps == PROTO_CLOSE) {
+                s->close_error = true;
                 (*budget)--;
                 return SESSION_CLOSE;
             }

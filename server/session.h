@@ -90,6 +90,7 @@ struct session {
 
     uint64_t commands;             /* requests handed to the command layer so far */
     bool close_after_write;        /* quit, fatal errors: parse no more; close once replies are out */
+    bool close_error;              /* ... and it is for an error (`watch connevents` says so) */
 };
 
 /* Sets up a session whose protocol is `proto` (PROTO_AUTO: sniffed from the
@@ -126,6 +127,9 @@ enum session_result {
     SESSION_CLOSE,        /* quit or a fatal error: close once the replies are out */
     SESSION_SHUTDOWN,     /* `shutdown`: stop the server now */
     SESSION_GRACEFUL,     /* `shutdown graceful`: as SIGUSR1 */
+    SESSION_WATCH,        /* `watch`: the connection becomes a watcher of
+                             cmd.watch_streams (nothing replied yet; the
+                             session is left as it was) */
 };
 
 /*

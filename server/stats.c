@@ -32,6 +32,7 @@
 #include "proto/token.h"
 #include "server/log.h"
 #include "server/settings.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -263,6 +264,12 @@ static void stat_rusage_user(struct emitter *e, const char *name)
 static void stat_rusage_system(struct emitter *e, const char *name)
 {
     rusage_line(e, name, false);
+}
+
+/* log_*: the watch logger's counts (server/watch.c) */
+static void stat_watch(struct emitter *e, const char *name)
+{
+    u64(e, name, watch_stat(name));
 }
 
 /* `stats`: every row of stats.def, in order. */

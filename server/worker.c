@@ -88,6 +88,7 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
         if (c->s.state == SESSION_NEW_CMD && now > last && now - last > settings.idle_timeout) {
             log_msg(LOG_INFO, "closing idle connection %d", c->fd);
             STAT_INC(w->ws.idle_kicks);
+            c->close_reason = "idle_timeout";
             conn_destroy(c);
         }
     }

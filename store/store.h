@@ -281,6 +281,8 @@ struct store_link_opts {
 struct store_link_out {
     uint64_t cas;               /* stored: the item's CAS */
     uint32_t size;              /* the value stored (append: the whole), or `it`'s when not */
+    rel_time_t exptime;         /* likewise: the stored item's (append: old's), or `it`'s */
+    unsigned clsid;             /* likewise: its slab class */
 };
 
 /*
@@ -436,6 +438,38 @@ unsigned store_class_count(void);
  * class, one hash expansion step if due). For tests and for the maintainer
  * thread itself. Returns the number of items reclaimed. */
 uint64_t store_maintain(void);
+
+/* ---- watch hooks (server/watch.c: memcached's log streams) ---- */
+
+/* An item the store evicts (a live item dropped to make room). */
+struct store_evict_info {
+    const char *key;
+    size_t nkey;
+    bool fetched;               /* read since it was linked */
+    rel_time_t exptime;         /* 0 = never */
+    rel_time_t atime;           /* last access */
+    rel_time_t now;
+    unsigned clsid;
+    uint32_t nbytes;            /* value bytes */
+};
+typedef void (*store_evict_fn)(const struct store_evict_info *ev);
+
+/* Installs fn (NULL: none): called for every eviction, on the evicting
+ * thread with the item's class and stripe locks held, so it must copy
+ * what it needs and return at once. Costs one relaxed load per eviction
+ * while none is installed. */
+void store_set_evict_hook(store_evict_fn fn);
+
+/* What the last key lookup of the calling thread met: the live item's
+ * class and value size, or found = false. Recorded only while
+ * store_trace_lookups(true) (one relaxed load per lookup otherwise). */
+struct store_lookup {
+    bool found;
+    unsigned clsid;
+    uint32_t nbytes;
+};
+void store_trace_lookups(bool on);
+void store_last_lookup(struct store_lookup *out);
 
 #pragma GCC visibility pop
 

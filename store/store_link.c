@@ -168,8 +168,11 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
     if (o == NULL)
         o = &plain_link;
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
-    if (out != NULL)
+    if (out != NULL) {
         out->size = item_nbytes(it);
+        out->exptime = item_exptime(it);
+        out->clsid = item_class(it);
+    }
     if (item_iflags(it) & ITEM_LINKED)
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
@@ -193,6 +196,8 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
         if (out != NULL) {
             out->cas = item_cas(linked);
             out->size = item_nbytes(linked);
+            out->exptime = item_exptime(linked);
+            out->clsid = item_class(linked);
         }
     }
     ht_unlock(hv);
