@@ -18,8 +18,10 @@
  *     each has a bounded buffer (WATCH_BUF_SIZE); a line that does not fit
  *     is skipped and counted, and "skipped=N" goes out once one fits
  *     again. It polls the sockets (a hang-up frees the watcher), sleeping
- *     1 ms while lines flow and up to WATCH_IDLE_MS when they do not; an
- *     eventfd wakes it for a new watcher or to stop.
+ *     not at all while many lines flow, 1 ms while some do and up to
+ *     WATCH_IDLE_MS when none do (the producers never wake it: that would
+ *     cost them a system call); an eventfd wakes it for a new watcher or
+ *     to stop.
  */
 #include "config.h"
 
@@ -45,6 +47,7 @@
 
 #define WATCH_LINE_MAX 1024    /* one record's text: a 250-byte key encoded is 750 */
 #define WATCH_IDLE_MS 20       /* the longest sleep of the logger while watchers wait */
+#define WATCH_BUSY_RECORDS 64  /* a drain that found this many goes again without a sleep */
 
 _Atomic uint32_t watch_mask;
 
@@ -461,10 +464,12 @@ static void *logger_main(void *arg)
             polled[nfds - 1] = w;
             fds[nfds++] = (struct pollfd){.fd = w->fd, .events = (short)(POLLIN | (w->len > w->off ? POLLOUT : 0))};
         }
-        if (seen > 0 || joined)
+        if (seen >= WATCH_BUSY_RECORDS)
+            timeout = 0;        /* lines flow fast: only look at the sockets */
+        else if (seen > 0 || joined)
             timeout = 1;
         else if (timeout < WATCH_IDLE_MS)
-            timeout *= 2;
+            timeout = timeout == 0 ? 1 : timeout * 2;
         /* no watcher: sleep until one comes */
         int rc = poll(fds, nfds, nfds == 1 ? -1 : timeout);
         if (rc <= 0)
