@@ -460,9 +460,11 @@ typedef void (*store_evict_fn)(const struct store_evict_info *ev);
  * while none is installed. */
 void store_set_evict_hook(store_evict_fn fn);
 
-/* What the last key lookup of the calling thread met: the live item's
- * class and value size, or found = false. Recorded only while
- * store_trace_lookups(true) (one relaxed load per lookup otherwise). */
+/* What the last store_link(), store_delete() or store_arith() of the
+ * calling thread found under its key: the live item's class and value
+ * size, or found = false. Recorded only while store_trace_lookups(true)
+ * (one relaxed load per such call otherwise; store_get() records nothing:
+ * its caller has the item). */
 struct store_lookup {
     bool found;
     unsigned clsid;

@@ -12,7 +12,6 @@
 #include "store/hashtable.h"
 #include "store/item.h"
 #include "store/lru.h"
-#include "store/watch_hook.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,16 +60,11 @@ store_int_find_live_locked(const char *key, size_t nkey, uint32_t hv, rel_time_t
 {
     ht_assert_locked(hv);
     struct item *it = ht_find_locked(key, nkey, hv);
-    if (it == NULL) {
-        store_int_looked_up(NULL);
+    if (it == NULL)
         return NULL;
-    }
     enum expire_state st = expire_state(it, now);
-    if (st == EXPIRE_LIVE) {
-        store_int_looked_up(it);
+    if (st == EXPIRE_LIVE)
         return it;
-    }
-    store_int_looked_up(NULL);
     if (ts != NULL) {
         if (st == EXPIRE_EXPIRED)
             STAT_INC(ts->get_expired);

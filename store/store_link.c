@@ -14,6 +14,7 @@
 #include "store/slab.h"
 #include "store/store_internal.h"
 #include "store/tcache.h"
+#include "store/watch_hook.h"
 
 #include <string.h>
 
@@ -111,6 +112,7 @@ link_locked(struct item *it, const struct store_link_opts *o, uint32_t hv, rel_t
             struct item **linked, struct store_tstats *ts)
 {
     struct item *old = store_int_find_live_locked(item_key(it), item_nkey(it), hv, now, NULL);
+    store_int_looked_up(old);
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
     /*
      * The CAS rules of memcached's do_store_item, for every protocol. Under
