@@ -89,7 +89,8 @@
  *  watch
  *   "watch", "watch fetchers mutations", "watch fetchers fetchers",
  *   "watch proxyreqs" (any of memcached's ten stream names) -> parsed
- *   "watch foo", "watch fetchers noreply", "watch FETCHERS" -> ERROR
+ *   "watch foo", "watch fetchers noreply", "watch FETCHERS" -> parsed, no
+ *                                           stream (flags 0): ERROR
  *   "noop", "lru", "lru_crawler", "misbehave", "cache_memlimit",
  *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
@@ -468,8 +469,10 @@ static enum proto_status parse_watch(const char *from, const char *end, struct m
         while (i < sizeof(streams) / sizeof(streams[0]) && !tok_is(&(struct token){t, nt}, streams[i].name,
                                                                    strlen(streams[i].name)))
             i++;
-        if (i == sizeof(streams) / sizeof(streams[0]))
-            return PROTO_ERROR;
+        if (i == sizeof(streams) / sizeof(streams[0])) {
+            req->flags = 0; /* ERROR, but under -W the refusal comes first */
+            return PROTO_OK;
+        }
         mask |= streams[i].bit;
         any = true;
     }

@@ -72,8 +72,9 @@ struct reply;
  *     whatever the args).
  *   slabs: "slabs automove N": delay = N (0..2).
  *   watch: flags = the TEXT_WATCH_* bits of the streams named (none
- *     named: fetchers); an unknown name (noreply included) is PROTO_ERROR,
- *     never silenced.
+ *     named: fetchers); 0 when a name is unknown (noreply included): answer
+ *     "ERROR", never silenced (but with -W "CLIENT_ERROR watch commands not
+ *     allowed" comes first, as memcached).
  *   exptime of storage commands is the 32-bit value memcached computes (it
  *     truncates: 4294967306 means 10); touch/gat/flush_all reject values
  *     outside int32.

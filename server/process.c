@@ -266,7 +266,11 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
 static enum process_next process_watch(struct request_ctx *x, const struct mc_request *req)
 {
     const char *no = NULL;
-    if (!reply_empty(x->out))
+    if (!settings.watch_enabled)
+        no = "CLIENT_ERROR watch commands not allowed\r\n";
+    else if (req->flags == 0)
+        no = "ERROR\r\n";
+    else if (!reply_empty(x->out))
         no = "ERROR cannot pipeline other commands before watch\r\n";
     else if (watch_full())
         no = "WATCHER_TOO_MANY log watcher limit reached\r\n";

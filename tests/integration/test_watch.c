@@ -481,3 +481,28 @@ Test(watch, lines_as_oracle, .timeout = 60)
     free(got);
     free(want);
 }
+
+/* -W: every watch is refused, bad arguments too, and the connection goes on. */
+static void disabled(const struct mcd_server *srv)
+{
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    roundtrip(c, "watch\r\nwatch foo\r\nwatch fetchers noreply\r\nversion\r\n",
+              "CLIENT_ERROR watch commands not allowed\r\nCLIENT_ERROR watch commands not allowed\r\n"
+              "CLIENT_ERROR watch commands not allowed\r\nVERSION 1.6.45\r\n");
+    mcd_conn_close(c);
+}
+
+Test(watch, disabled_by_W_as_oracle, .timeout = 30)
+{
+    static const char *const args[] = {"-W", NULL};
+    struct mcd_server *srv = mcd_start(args);
+    cr_assert_not_null(srv);
+    disabled(srv);
+    mcd_stop(srv);
+    struct mcd_server *ora = start_oracle(args);
+    if (ora == NULL)
+        cr_skip_test("no oracle");
+    disabled(ora);
+    mcd_kill(ora);
+}
