@@ -143,6 +143,7 @@ static void sum_threads(struct store_tstats_snap *ss, struct worker_tstats_snap 
 /* `stats reset`: the current values become the new zero. */
 static void stats_reset(void)
 {
+    watch_stats_reset();
     static _Thread_local struct reset_base nb; /* 9 KB: off the worker's stack */
     struct store_info si;
     unsigned n = store_class_count();

@@ -590,9 +590,16 @@ void watch_teardown(void)
     pthread_mutex_unlock(&ring_lock);
 }
 
-uint64_t watch_stat(const char *name)
+/* The log_* counts; `stats reset` keeps a baseline of each (not of log_watchers). */
+enum { W_DROPPED, W_WRITTEN, W_SKIPPED, W_SENT, W_NCOUNTS };
+static const char *const count_names[W_NCOUNTS] = {"log_worker_dropped", "log_worker_written",
+                                                    "log_watcher_skipped", "log_watcher_sent"};
+static _Atomic uint64_t count_base[W_NCOUNTS];
+
+static uint64_t count_now(int i)
 {
-    if (strcmp(name, "log_worker_dropped") == 0) {
+    switch (i) {
+    case W_DROPPED: {
         uint64_t n = atomic_load_explicit(&dead_dropped, memory_order_relaxed);
         pthread_mutex_lock(&ring_lock);
         for (struct logbuf *b = rings; b != NULL; b = b->next)
@@ -600,12 +607,26 @@ uint64_t watch_stat(const char *name)
         pthread_mutex_unlock(&ring_lock);
         return n;
     }
-    if (strcmp(name, "log_worker_written") == 0)
-        return atomic_load_explicit(&st_written, memory_order_relaxed);
-    if (strcmp(name, "log_watcher_skipped") == 0)
-        return atomic_load_explicit(&st_skipped, memory_order_relaxed);
-    if (strcmp(name, "log_watcher_sent") == 0)
-        return atomic_load_explicit(&st_sent, memory_order_relaxed);
+    case W_WRITTEN: return atomic_load_explicit(&st_written, memory_order_relaxed);
+    case W_SKIPPED: return atomic_load_explicit(&st_skipped, memory_order_relaxed);
+    default: return atomic_load_explicit(&st_sent, memory_order_relaxed);
+    }
+}
+
+void watch_stats_reset(void)
+{
+    for (int i = 0; i < W_NCOUNTS; i++)
+        atomic_store_explicit(&count_base[i], count_now(i), memory_order_relaxed);
+}
+
+uint64_t watch_stat(const char *name)
+{
+    for (int i = 0; i < W_NCOUNTS; i++) {
+        if (strcmp(name, count_names[i]) == 0) {
+            uint64_t now = count_now(i), base = atomic_load_explicit(&count_base[i], memory_order_relaxed);
+            return now > base ? now - base : 0;
+        }
+    }
     if (strcmp(name, "log_watchers") == 0) {
         pthread_mutex_lock(&wlock);
         unsigned n = nwatchers;

@@ -93,7 +93,9 @@ void watch_log_delete(int cfd, const char *key, size_t nkey, enum store_status s
  * "tcp:1.2.3.4:5678", "tcp6:[::1]:5678" or "unix:path". */
 void watch_log_conn(int cfd, const char *peer, const char *reason);
 
-/* `stats` lines log_worker_dropped ... log_watchers: the value of `name`. */
+/* `stats` lines log_worker_dropped ... log_watchers: the value of `name`
+ * (the counts since the last watch_stats_reset(); log_watchers: now). */
 uint64_t watch_stat(const char *name);
+void watch_stats_reset(void);
 
 #endif /* MCD_WATCH_H */

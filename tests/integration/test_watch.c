@@ -506,3 +506,44 @@ Test(watch, disabled_by_W_as_oracle, .timeout = 30)
     disabled(ora);
     mcd_kill(ora);
 }
+
+/* The log_* stats count what the logger did; `stats reset` zeroes all but
+ * log_watchers, as memcached. */
+static void log_stats(const struct mcd_server *srv)
+{
+    struct mcd_conn *w = watcher(srv, "fetchers");
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    roundtrip(c, "get ls1 ls2 ls3\r\n", "END\r\n");
+    char *line = line_with(w, "key=ls3 ");
+    cr_assert_not_null(line);
+    free(line);
+    /* memcached's logger counts a little after it writes */
+    long long deadline = mcd_now_ms() + 5000;
+    while (mcd_stat_ll(c, NULL, "log_watcher_sent") < 3 && mcd_now_ms() < deadline)
+        mcd_poll_pause();
+    cr_expect_geq(mcd_stat_ll(c, NULL, "log_watcher_sent"), 3);
+    cr_expect_geq(mcd_stat_ll(c, NULL, "log_worker_written"), 3);
+    cr_expect_eq(mcd_stat_ll(c, NULL, "log_watchers"), 1);
+    roundtrip(c, "stats reset\r\n", "RESET\r\n");
+    cr_expect_eq(mcd_stat_ll(c, NULL, "log_watcher_sent"), 0);
+    cr_expect_eq(mcd_stat_ll(c, NULL, "log_worker_written"), 0);
+    cr_expect_eq(mcd_stat_ll(c, NULL, "log_watcher_skipped"), 0);
+    cr_expect_eq(mcd_stat_ll(c, NULL, "log_worker_dropped"), 0);
+    cr_expect_eq(mcd_stat_ll(c, NULL, "log_watchers"), 1);
+    mcd_conn_close(c);
+    mcd_conn_close(w);
+}
+
+Test(watch, log_stats_as_oracle, .timeout = 30)
+{
+    struct mcd_server *srv = mcd_start(NULL);
+    cr_assert_not_null(srv);
+    log_stats(srv);
+    mcd_stop(srv);
+    struct mcd_server *ora = start_oracle(NULL);
+    if (ora == NULL)
+        cr_skip_test("no oracle");
+    log_stats(ora);
+    mcd_kill(ora);
+}
