@@ -260,18 +260,19 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
     put(x, req, &res);
 }
 
-/* watch: memcached 1.6.45 refuses it after other commands whose replies
- * are still pending, and past its limit of watchers; else the connection
+/* watch: memcached 1.6.45 refuses it under -W, then after other commands
+ * whose replies are still pending, then for a stream it does not know,
+ * then past its limit of watchers (in that order); else the connection
  * becomes a watcher (its "OK" is the watcher's first line). */
 static enum process_next process_watch(struct request_ctx *x, const struct mc_request *req)
 {
     const char *no = NULL;
     if (!settings.watch_enabled)
         no = "CLIENT_ERROR watch commands not allowed\r\n";
-    else if (req->flags == 0)
-        no = "ERROR\r\n";
     else if (!reply_empty(x->out))
         no = "ERROR cannot pipeline other commands before watch\r\n";
+    else if (req->flags == 0)
+        no = "ERROR\r\n";
     else if (watch_full())
         no = "WATCHER_TOO_MANY log watcher limit reached\r\n";
     if (no != NULL) {

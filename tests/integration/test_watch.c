@@ -338,7 +338,7 @@ Test(watch, arguments_as_oracle, .timeout = 60)
         "watch\r\n", "watch fetchers mutations evictions connevents deletions\r\n",
         "watch fetchers fetchers\r\n", "watch proxyreqs proxyevents proxyuser rawcmds sysevents\r\n",
         "watch foo\r\n", "watch fetchers foo\r\n", "watch FETCHERS\r\n", "watch fetchers noreply\r\n",
-        "watch HTTP/1.0\r\n", "get x\r\nwatch\r\n",
+        "watch HTTP/1.0\r\n", "get x\r\nwatch\r\n", "get x\r\nwatch foo\r\n",
     };
     enum { N = sizeof(reqs) / sizeof(reqs[0]) };
     struct mcd_server *srv = mcd_start(NULL);
