@@ -166,7 +166,7 @@ void conn_detach(struct conn *c)
 
 /* `watch`: the connection becomes a watcher, unless WATCH_MAX are there
  * already (then it says so and goes on as before). */
-static bool become_watcher(struct conn *c)
+__attribute__((cold, noinline)) static bool become_watcher(struct conn *c)
 {
     int fd = c->fd;
     uint32_t streams = c->s.cmd.watch_streams;

@@ -84,14 +84,16 @@ int watch_attach(int fd, uint32_t streams);
 #define WATCH_CONN(cfd, peer, reason) \
     do { if (WATCHING(WATCH_CONNEVENTS)) watch_log_conn(cfd, peer, reason); } while (0)
 
-void watch_log_item(int cfd, const char *key, size_t nkey, const struct item *it);
-void watch_log_lookup(int cfd, const char *key, size_t nkey);
-void watch_log_link(int cfd, const struct item *it, enum store_mode mode, enum store_status st,
-                    const struct store_link_out *out);
-void watch_log_delete(int cfd, const char *key, size_t nkey, enum store_status st, const char *cmd);
+/* Out of line and cold: the request path keeps only the test of WATCHING(). */
+#define WATCH_COLD __attribute__((cold, noinline))
+WATCH_COLD void watch_log_item(int cfd, const char *key, size_t nkey, const struct item *it);
+WATCH_COLD void watch_log_lookup(int cfd, const char *key, size_t nkey);
+WATCH_COLD void watch_log_link(int cfd, const struct item *it, enum store_mode mode, enum store_status st,
+                               const struct store_link_out *out);
+WATCH_COLD void watch_log_delete(int cfd, const char *key, size_t nkey, enum store_status st, const char *cmd);
 /* reason: NULL (opened), "normal", "error", "idle_timeout". peer: conn.h's
  * "tcp:1.2.3.4:5678", "tcp6:[::1]:5678" or "unix:path". */
-void watch_log_conn(int cfd, const char *peer, const char *reason);
+WATCH_COLD void watch_log_conn(int cfd, const char *peer, const char *reason);
 
 /* `stats` lines log_worker_dropped ... log_watchers: the value of `name`
  * (the counts since the last watch_stats_reset(); log_watchers: now). */

@@ -173,7 +173,7 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
     if (out != NULL) {
         out->size = item_nbytes(it);
         out->exptime = item_exptime(it);
-        out->clsid = item_class(it);
+        out->clsid = it->clsid;
     }
     if (item_iflags(it) & ITEM_LINKED)
         return STORE_NOT_STORED;
@@ -199,7 +199,7 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
             out->cas = item_cas(linked);
             out->size = item_nbytes(linked);
             out->exptime = item_exptime(linked);
-            out->clsid = item_class(linked);
+            out->clsid = linked->clsid;
         }
     }
     ht_unlock(hv);

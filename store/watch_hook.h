@@ -18,9 +18,9 @@ extern _Atomic(store_evict_fn) store_int_evict_hook;
 extern _Atomic bool store_int_trace_on;
 
 /* Tells the hook about `it`, being evicted (class and stripe locks held). */
-void store_int_evict_notify(struct item *it, rel_time_t now, store_evict_fn fn);
+__attribute__((cold, noinline)) void store_int_evict_notify(struct item *it, rel_time_t now, store_evict_fn fn);
 /* Records `it` (NULL: a miss) as the thread's last lookup. */
-void store_int_trace_lookup(const struct item *it);
+__attribute__((cold, noinline)) void store_int_trace_lookup(const struct item *it);
 
 static inline void store_int_evicting(struct item *it, rel_time_t now)
 {
