@@ -170,9 +170,11 @@ __attribute__((cold, noinline)) static bool become_watcher(struct conn *c)
 {
     int fd = c->fd;
     uint32_t streams = c->s.cmd.watch_streams;
+    char peer[sizeof(c->peer)];
+    memcpy(peer, c->peer, sizeof(peer));
     if (!watch_full()) {
         conn_detach(c);
-        if (watch_attach(fd, streams) != 0) {
+        if (watch_attach(fd, streams, peer) != 0) {
             close(fd);
             atomic_fetch_sub(&server_stats.curr_conns, 1);
         }

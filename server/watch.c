@@ -262,6 +262,7 @@ static void log_eviction(const struct store_evict_info *ev)
 
 struct watcher {
     int fd;
+    char peer[64];                 /* for its conn_close line */
     uint32_t mask;
     char *buf;                     /* unsent bytes are buf[off..len) */
     size_t off, len;
@@ -421,6 +422,8 @@ static void close_watcher(struct watcher *w)
     nwatchers--;
     update_mask_locked();
     pthread_mutex_unlock(&wlock);
+    /* 1.6.45 logs a watcher's end as an error, however it hung up */
+    WATCH_CONN(w->fd, w->peer, "error");
     watcher_free(w);
 }
 
@@ -499,7 +502,7 @@ bool watch_full(void)
     return full;
 }
 
-int watch_attach(int fd, uint32_t streams)
+int watch_attach(int fd, uint32_t streams, const char *peer)
 {
     struct watcher *w = calloc(1, sizeof(*w));
     char *buf = malloc(WATCH_BUF_SIZE);
@@ -509,6 +512,7 @@ int watch_attach(int fd, uint32_t streams)
         return -1;
     }
     w->fd = fd;
+    snprintf(w->peer, sizeof(w->peer), "%s", peer);
     w->mask = streams;
     w->buf = buf;
     memcpy(w->buf, "OK\r\n", 4);

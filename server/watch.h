@@ -59,10 +59,11 @@ bool watch_full(void);
 /*
  * Makes the socket fd a watcher of `streams`: its first bytes are "OK\r\n".
  * The logger thread owns fd from now on and closes it when the client
- * hangs up. Returns -1 (fd untouched) when WATCH_MAX watchers are attached
+ * hangs up (logging its conn_close with reason "error", as 1.6.45 does;
+ * peer: conn.h's form, as watch_log_conn()). Returns -1 (fd untouched) when WATCH_MAX watchers are attached
  * or memory runs out. Any thread.
  */
-int watch_attach(int fd, uint32_t streams);
+int watch_attach(int fd, uint32_t streams, const char *peer);
 
 /* ---- the hooks: one line each in the command layer and conn.c ---- */
 

@@ -229,6 +229,13 @@ Test(watch, connevents_open_and_close, .timeout = 30)
     cr_assert(mcd_sendstr(c, "GET / HTTP/1.0\r\n"));
     expect_line(w, "reason=", "ts=N gid=N type=conn_close rip=127.0.0.1 rport=N transport=tcp reason=error cfd=N");
     mcd_conn_close(c);
+    /* a watcher that hangs up is logged as memcached logs it, "error" */
+    struct mcd_conn *w2 = watcher(srv, "fetchers");
+    len = sizeof(sin);
+    cr_assert_eq(getsockname(w2->fd, (struct sockaddr *)&sin, &len), 0);
+    snprintf(want, sizeof(want), "rport=%u transport=tcp reason=", ntohs(sin.sin_port));
+    mcd_conn_close(w2);
+    expect_line(w, want, "ts=N gid=N type=conn_close rip=127.0.0.1 rport=N transport=tcp reason=error cfd=N");
     /* the watcher itself is not idle: it was never closed */
     cr_expect(!w->eof);
     mcd_conn_close(w);
