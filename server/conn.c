@@ -147,7 +147,6 @@ static void conn_forget(struct conn *c)
 #else
     (void)big;
 #endif
-    atomic_fetch_sub(&server_stats.conn_structs, 1);
 }
 
 void conn_destroy(struct conn *c)
@@ -157,6 +156,7 @@ void conn_destroy(struct conn *c)
     conn_forget(c);
     close(fd);
     atomic_fetch_sub(&server_stats.curr_conns, 1);
+    atomic_fetch_sub(&server_stats.conn_structs, 1);
 }
 
 void conn_detach(struct conn *c)
@@ -177,6 +177,7 @@ __attribute__((cold, noinline)) static bool become_watcher(struct conn *c)
         if (watch_attach(fd, streams, peer) != 0) {
             close(fd);
             atomic_fetch_sub(&server_stats.curr_conns, 1);
+            atomic_fetch_sub(&server_stats.conn_structs, 1);
         }
         return true;
     }

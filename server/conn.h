@@ -43,7 +43,8 @@ struct conn *conn_create(struct worker *w, int fd, int family);
 void conn_destroy(struct conn *c);
 
 /* Forgets the connection without closing its socket or counting it closed
- * (curr_conns): it becomes a watcher, owned by server/watch.c. */
+ * (curr_conns, conn_structs): it becomes a watcher, owned by server/watch.c,
+ * which counts it closed when it closes it. */
 void conn_detach(struct conn *c);
 
 /* Graceful stop: flushes what the socket takes now (no waiting), then

@@ -262,7 +262,8 @@ static void log_eviction(const struct store_evict_info *ev)
 
 struct watcher {
     int fd;
-    char peer[64];                 /* for its conn_close line */
+    char peer[64];                 /* for its conn_close line and `stats conns` */
+    rel_time_t since;              /* when it became a watcher (`stats conns`) */
     uint32_t mask;
     char *buf;                     /* unsent bytes are buf[off..len) */
     size_t off, len;
@@ -301,6 +302,7 @@ static void watcher_free(struct watcher *w)
     free(w->buf);
     free(w);
     atomic_fetch_sub(&server_stats.curr_conns, 1);
+    atomic_fetch_sub(&server_stats.conn_structs, 1);
 }
 
 /* Room for n more bytes in w's buffer (compacting it)? */
@@ -494,6 +496,26 @@ static void *logger_main(void *arg)
     return NULL;
 }
 
+void watch_describe(stats_emit_fn put, void *ctx)
+{
+    rel_time_t now = store_clock_now();
+    pthread_mutex_lock(&wlock);
+    struct watcher *lists[2] = {active, pending};
+    for (int i = 0; i < 2; i++) {
+        for (struct watcher *w = lists[i]; w != NULL; w = w->next) {
+            char name[32], val[32];
+            snprintf(name, sizeof(name), "%d:addr", w->fd);
+            put(ctx, name, w->peer);
+            snprintf(name, sizeof(name), "%d:state", w->fd);
+            put(ctx, name, "conn_watch");
+            snprintf(name, sizeof(name), "%d:secs_since_last_cmd", w->fd);
+            snprintf(val, sizeof(val), "%u", now > w->since ? now - w->since : 0);
+            put(ctx, name, val);
+        }
+    }
+    pthread_mutex_unlock(&wlock);
+}
+
 bool watch_full(void)
 {
     pthread_mutex_lock(&wlock);
@@ -513,6 +535,7 @@ int watch_attach(int fd, uint32_t streams, const char *peer)
     }
     w->fd = fd;
     snprintf(w->peer, sizeof(w->peer), "%s", peer);
+    w->since = store_clock_now();
     w->mask = streams;
     w->buf = buf;
     memcpy(w->buf, "OK\r\n", 4);

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "proto/text.h"
+#include "server/stats.h"
 
 struct item;
 
@@ -52,6 +53,10 @@ extern _Atomic uint32_t watch_mask;
 /* Stops the logger thread (if it ran) and closes every watcher. Main
  * thread, after the workers stopped. */
 void watch_teardown(void);
+
+/* `stats conns`: each watcher's lines (addr, state conn_watch,
+ * secs_since_last_cmd: since it began watching). Any thread; takes wlock. */
+void watch_describe(stats_emit_fn emit, void *ctx);
 
 /* True when WATCH_MAX watchers are attached (a new one is refused). */
 bool watch_full(void);

@@ -21,6 +21,7 @@
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/watch.h"
 
 #include <errno.h>
 #ifdef __GLIBC__
@@ -115,6 +116,7 @@ static void host_conns(stats_emit_fn emit, void *ctx)
             conn_describe(c, emit, ctx);
         pthread_mutex_unlock(&workers[i].conns_lock);
     }
+    watch_describe(emit, ctx);
 }
 
 static const struct stats_host worker_stats_host = {

@@ -558,3 +558,39 @@ Test(watch, log_stats_as_oracle, .timeout = 30)
     log_stats(ora);
     mcd_kill(ora);
 }
+
+/* A watcher shows in `stats conns` as conn_watch (memcached's state name)
+ * and in connection_structures, until it hangs up. */
+Test(watch, stats_conns_lists_watchers, .timeout = 30)
+{
+    struct mcd_server *srv = mcd_start(NULL);
+    cr_assert_not_null(srv);
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    /* the baseline, once the harness's readiness probe is gone */
+    long long structs = mcd_stat_ll(c, NULL, "connection_structures");
+    for (long long until = mcd_now_ms() + 500; mcd_now_ms() < until; mcd_poll_pause()) {
+        long long v = mcd_stat_ll(c, NULL, "connection_structures");
+        if (v < structs)
+            structs = v;
+    }
+    struct mcd_conn *w = watcher(srv, "fetchers");
+    char *conns = mcd_stats(c, "conns");
+    cr_assert_not_null(conns);
+    cr_expect(strstr(conns, ":state conn_watch\r\n") != NULL, "%s", conns);
+    free(conns);
+    cr_expect_eq(mcd_stat_ll(c, NULL, "connection_structures"), structs + 1);
+    mcd_conn_close(w);
+    long long deadline = mcd_now_ms() + 5000;
+    while (mcd_stat_ll(c, NULL, "log_watchers") != 0 && mcd_now_ms() < deadline)
+        mcd_poll_pause();
+    conns = mcd_stats(c, "conns");
+    cr_assert_not_null(conns);
+    cr_expect(strstr(conns, "conn_watch") == NULL, "%s", conns);
+    free(conns);
+    /* memcached keeps its connection structures for reuse; mcd frees them */
+    if (!mcd_target_is_memcached())
+        cr_expect_leq(mcd_stat_ll(c, NULL, "connection_structures"), structs);
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}
