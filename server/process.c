@@ -128,9 +128,12 @@ static enum process_next process_storage(struct request_ctx *x, const struct mc_
             STAT_INC(x->ws->store_no_memory);
             put_status(x, req, MC_ALLOC_FAILED);
         }
+        WATCH_REFUSED(x, req->key, req->nkey, st, mc_cmd_name(req->cmd));
         /* as memcached: a failed set leaves no stale value behind */
-        if (req->cmd == MC_CMD_SET)
+        if (req->cmd == MC_CMD_SET) {
             store_delete(req->key, req->nkey, NULL, x->uncounted);
+            WATCH_LOOKUP(x, req->key, req->nkey);
+        }
         x->swallow = req->vlen;
         return PROCESS_SWALLOW;
     }

@@ -169,8 +169,10 @@ static enum process_next meta_set(struct request_ctx *x, const struct meta_reque
             STAT_INC(x->ws->store_no_memory);
             server_error(x, "out of memory storing object");
         }
+        WATCH_REFUSED(x, m->key, m->nkey, st, m->mode == 'E' ? "add" : m->mode == 'A' ? "append" : m->mode == 'P' ? "prepend" : m->mode == 'R' ? "replace" : "set");
         /* as memcached: a failed ms leaves no stale value behind */
         store_delete(m->key, m->nkey, NULL, x->uncounted);
+        WATCH_LOOKUP(x, m->key, m->nkey);
         x->swallow = m->vlen;
         return PROCESS_SWALLOW;
     }

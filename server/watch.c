@@ -196,6 +196,16 @@ void watch_log_link(int cfd, const struct item *it, enum store_mode mode, enum s
          store_status_word(st), store_mode_word(mode), ttl, out->clsid, cfd, (int)out->size);
 }
 
+void watch_log_refused(int cfd, const char *key, size_t nkey, enum store_status st, const char *cmd)
+{
+    char ek[KEY_BUF];
+    key_encode(ek, key, nkey > STORE_KEY_MAX ? STORE_KEY_MAX : nkey);
+    /* 1.6.45 prints whatever its stack held as ttl, clsid and cfd here (and
+     * "na" as an ms's cmd); mcd says no class, no TTL and the real socket */
+    emit(WATCH_MUTATIONS, "type=item_store key=%s status=%s cmd=%s ttl=0 clsid=0 cfd=%d size=0", ek,
+         store_status_word(st), cmd, cfd);
+}
+
 void watch_log_delete(int cfd, const char *key, size_t nkey, enum store_status st, const char *cmd)
 {
     uint32_t mask = atomic_load_explicit(&watch_mask, memory_order_relaxed);

@@ -83,6 +83,10 @@ int watch_attach(int fd, uint32_t streams, const char *peer);
 /* fetchers (its lookup) and mutations (its outcome) of a store_link() just done. */
 #define WATCH_LINK(x, it, mode, st, out) \
     do { if (WATCHING(WATCH_FETCHERS | WATCH_MUTATIONS)) watch_log_link((x)->cfd, it, mode, st, out); } while (0)
+/* mutations: a store command refused before its value was read (st:
+ * STORE_TOO_LARGE or STORE_NO_MEMORY from store_alloc()). */
+#define WATCH_REFUSED(x, key, nkey, st, cmd) \
+    do { if (WATCHING(WATCH_MUTATIONS)) watch_log_refused((x)->cfd, key, nkey, st, cmd); } while (0)
 /* fetchers (its lookup) and deletions (when it deleted) of a store_delete() just done. */
 #define WATCH_DELETE(x, key, nkey, st, cmd) \
     do { if (WATCHING(WATCH_FETCHERS | WATCH_DELETIONS)) watch_log_delete((x)->cfd, key, nkey, st, cmd); } while (0)
@@ -96,6 +100,7 @@ WATCH_COLD void watch_log_item(int cfd, const char *key, size_t nkey, const stru
 WATCH_COLD void watch_log_lookup(int cfd, const char *key, size_t nkey);
 WATCH_COLD void watch_log_link(int cfd, const struct item *it, enum store_mode mode, enum store_status st,
                                const struct store_link_out *out);
+WATCH_COLD void watch_log_refused(int cfd, const char *key, size_t nkey, enum store_status st, const char *cmd);
 WATCH_COLD void watch_log_delete(int cfd, const char *key, size_t nkey, enum store_status st, const char *cmd);
 /* reason: NULL (opened), "normal", "error", "idle_timeout". peer: conn.h's
  * "tcp:1.2.3.4:5678", "tcp6:[::1]:5678" or "unix:path". */
