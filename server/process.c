@@ -13,12 +13,14 @@
 
 #include "proto/proto.h"
 #include "proto/reply.h"
+#include "server/cluster.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/worker.h"
 #include "store/store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Hands one outcome to the encoder, unless the request asked for silence
@@ -249,6 +251,21 @@ static void process_flush_prefix(struct request_ctx *x, const struct mc_request 
     put_status(x, req, MC_OK);
 }
 
+/* "config get cluster": ElastiCache's auto-discovery, with -o
+ * cluster_config; without it ERROR, as memcached */
+static void process_config(struct request_ctx *x, const struct mc_request *req)
+{
+    size_t n = 0;
+    char *body = cluster_body(&n);
+    if (body == NULL) {
+        put_status(x, req, MC_UNKNOWN);
+        return;
+    }
+    struct mc_result res = {.status = MC_CONFIG, .data = body, .nbytes = (uint32_t)n};
+    put(x, req, &res);
+    free(body);
+}
+
 static void process_touch(struct request_ctx *x, const struct mc_request *req)
 {
     STAT_INC(x->ws->cmd_touch);
@@ -299,6 +316,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     case MC_CMD_TOUCH: process_touch(x, req); break;
     case MC_CMD_FLUSH_ALL: process_flush(x, req); break;
     case MC_CMD_FLUSH_PREFIX: process_flush_prefix(x, req); break;
+    case MC_CMD_CONFIG: process_config(x, req); break;
     case MC_CMD_STATS: process_stats(x, req); break;
     case MC_CMD_VERSION: {
         struct mc_result res = {.status = MC_VERSION, .data = MCD_COMPAT_VERSION,

@@ -325,6 +325,12 @@ static void show_verbosity(struct emitter *e, const char *name)
     line(e, name, "%d", log_verbosity);
 }
 
+static void show_cluster_config(struct emitter *e, const char *name)
+{
+    if (settings.cluster_config != NULL)
+        line(e, name, "%s", settings.cluster_config);
+}
+
 static void show_num_threads(struct emitter *e, const char *name)
 {
     u64(e, name, settings.num_threads);
