@@ -66,9 +66,7 @@ curr_items(void)
     return si.curr_items;
 }
 
-TestSuite(prefix, .fini = fini);
-
-Test(prefix, only_matching_keys_linked_before)
+Test(prefix, only_matching_keys_linked_before, .fini = fini)
 {
     start(true);
     put("user:1:a", "1");
@@ -92,7 +90,7 @@ Test(prefix, only_matching_keys_linked_before)
     cr_expect_eq(pi.flushes, 1);
 }
 
-Test(prefix, every_operation_misses)
+Test(prefix, every_operation_misses, .fini = fini)
 {
     start(true);
     const char *keys[] = {"p:get", "p:arith", "p:touch", "p:delete", "p:add", "p:replace", "p:append",
@@ -126,7 +124,7 @@ Test(prefix, every_operation_misses)
 /* an item whose CAS the client chose (meta E) is placed by its flush
  * generation; a flush_prefix does not make flush_all kill items linked
  * between the two */
-Test(prefix, own_cas_items)
+Test(prefix, own_cas_items, .fini = fini)
 {
     start(true);
     cr_assert_eq(link_mode("e:1", "x", &(struct store_link_opts){.has_new_cas = true, .new_cas = 1u << 30}),
@@ -145,7 +143,7 @@ Test(prefix, own_cas_items)
     cr_expect(!has("f:1"));
 }
 
-Test(prefix, without_cas)
+Test(prefix, without_cas, .fini = fini)
 {
     start(false);
     put("a:1", "x");
@@ -157,7 +155,7 @@ Test(prefix, without_cas)
     cr_expect(has("a:1"));
 }
 
-Test(prefix, overlapping_and_again)
+Test(prefix, overlapping_and_again, .fini = fini)
 {
     start(true);
     put("ab1", "x");
@@ -182,7 +180,7 @@ Test(prefix, overlapping_and_again)
 }
 
 /* memory comes back lazily: the sweep and the CLOCK hand reclaim */
-Test(prefix, sweep_reclaims)
+Test(prefix, sweep_reclaims, .fini = fini)
 {
     start(true);
     char k[32];
@@ -196,7 +194,7 @@ Test(prefix, sweep_reclaims)
     cr_expect_eq(curr_items(), 500);
 }
 
-Test(prefix, retire_walks_and_forgets)
+Test(prefix, retire_walks_and_forgets, .fini = fini)
 {
     start(true);
     put("r1:a", "x");
@@ -223,7 +221,7 @@ Test(prefix, retire_walks_and_forgets)
 }
 
 /* past PREFIX_MAX a flush retires the oldest half first: still correct */
-Test(prefix, full_table, .timeout = 60)
+Test(prefix, full_table, .fini = fini, .timeout = 60)
 {
     start(true);
     char k[64];
@@ -272,7 +270,7 @@ writer(void *arg)
     return NULL;
 }
 
-Test(prefix, writers_during_flush, .timeout = 60)
+Test(prefix, writers_during_flush, .fini = fini, .timeout = 60)
 {
     start(true);
     pthread_t th[WRITERS];
