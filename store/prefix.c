@@ -3,11 +3,14 @@
  * look-up every live check makes, and retirement by a hash table walk.
  *
  * The table: PREFIX_MAX slots (bytes, length, hash, the two bounds), an
- * open-addressed index of slot numbers by hash, and a bitmap of the
- * lengths registered. A look-up hashes the item's key one byte at a time
- * (FNV-1a, up to the longest registered length) and probes the index only
- * at the lengths in the bitmap: one pass over the key and a probe per
- * distinct registered length, never a scan of the prefixes.
+ * open-addressed index of slot numbers by hash, the distinct lengths
+ * registered (sorted) and a bitmap of the first bytes registered. A
+ * look-up whose key's first byte starts no prefix stops there; otherwise it
+ * hashes the key's first n bytes for each registered length n in turn and
+ * probes the index there. The hash takes the bytes 8 at a time and carries
+ * the whole words from one length to the next, so a look-up reads the key
+ * once and costs a probe per distinct registered length, never a scan of
+ * the prefixes.
  *
  * Readers take no lock: every field is an atomic, and the table is guarded
  * by a sequence counter (`version`, odd while a writer changes which
@@ -32,14 +35,13 @@
 #include <string.h>
 
 #define INDEX_SIZE (2 * PREFIX_MAX) /* a power of two: load factor <= 1/2 */
-#define LEN_WORDS ((STORE_KEY_MAX + 64) / 64)
-#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV_PRIME UINT64_C(0x100000001b3)
+#define HASH_SEED UINT64_C(0xcbf29ce484222325)
+#define HASH_MUL UINT64_C(0x9e3779b97f4a7c15)
 
 struct prefix_slot {
     _Atomic uint64_t seq;        /* items linked with a lower sequence are dead */
     _Atomic uint64_t gen;        /* ITEM_CAS_OWN items: a lower flush generation */
-    _Atomic uint64_t hash;       /* FNV-1a of the bytes */
+    _Atomic uint64_t hash;       /* hash_of() the bytes */
     _Atomic uint8_t len;         /* 0: free */
     _Atomic unsigned char bytes[STORE_KEY_MAX];
     uint64_t order;              /* when last flushed (write_lock): the oldest retires first */
@@ -49,8 +51,9 @@ _Atomic unsigned prefix_nlive;
 
 static struct prefix_slot slots[PREFIX_MAX];
 static _Atomic uint16_t pindex[INDEX_SIZE];         /* slot number + 1; 0 empty */
-static _Atomic uint64_t lens[LEN_WORDS];           /* bit L: a prefix of length L */
-static _Atomic unsigned maxlen;
+static _Atomic uint8_t lens[STORE_KEY_MAX];        /* the distinct lengths, ascending */
+static _Atomic unsigned nlens;
+static _Atomic uint64_t firsts[4];                  /* bit c: a prefix starts with byte c */
 static _Atomic uint64_t version;
 static uint64_t order_next;                         /* write_lock */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -62,19 +65,51 @@ static _Atomic uint64_t n_flushes, n_retired, n_walks, n_reclaimed;
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
+/* The hash of a prefix: a state over its whole 8-byte words (word_step),
+ * then its last 0..7 bytes and its length (hash_end). */
 static inline uint64_t
-fnv_step(uint64_t h, unsigned char c)
+word_at(const unsigned char *p)
 {
-    return (h ^ c) * FNV_PRIME;
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+static inline uint64_t
+word_step(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * HASH_MUL;
+    return h ^ (h >> 32);
+}
+
+/* `p` holds n (0..7) bytes of the prefix, and `avail` bytes may be read. */
+static inline uint64_t
+hash_end(uint64_t h, const unsigned char *p, size_t n, size_t avail, size_t len)
+{
+    uint64_t t = 0;
+    if (n > 0) {
+        if (avail >= 8) {
+            t = word_at(p) & (~UINT64_C(0) >> (64 - 8 * n));
+        } else {
+            for (size_t i = 0; i < n; i++)
+                t |= (uint64_t)p[i] << (8 * i);
+        }
+    }
+    h = (h ^ t ^ ((uint64_t)len << 56)) * HASH_MUL;
+    return h ^ (h >> 29);
 }
 
 static uint64_t
-fnv(const unsigned char *p, size_t n)
+hash_of(const unsigned char *p, size_t n)
 {
-    uint64_t h = FNV_OFFSET;
-    for (size_t i = 0; i < n; i++)
-        h = fnv_step(h, p[i]);
-    return h;
+    uint64_t h = HASH_SEED;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        h = word_step(h, word_at(p + i));
+    return hash_end(h, p + i, n - i, n - i, n);
 }
 
 static inline size_t
@@ -95,7 +130,7 @@ slot_is(const struct prefix_slot *s, uint64_t h, const unsigned char *p, size_t 
 }
 
 /* The slot of prefix p[0..n) with hash h, or NULL. */
-static struct prefix_slot *
+static inline __attribute__((always_inline)) struct prefix_slot *
 find(uint64_t h, const unsigned char *p, size_t n)
 {
     for (size_t i = index_of(h), probes = 0; probes < INDEX_SIZE; i = (i + 1) & (INDEX_SIZE - 1), probes++) {
@@ -113,22 +148,19 @@ find(uint64_t h, const unsigned char *p, size_t n)
 static bool
 lookup(const unsigned char *k, size_t nk, bool own, uint64_t seq, uint64_t gen)
 {
-    uint64_t lw[LEN_WORDS];
-    for (size_t i = 0; i < LEN_WORDS; i++)
-        lw[i] = LOAD(lens[i]);
-    size_t ml = LOAD(maxlen);
-    if (ml > nk)
-        ml = nk;
-    uint64_t h = FNV_OFFSET;
-    for (size_t i = 0; i < ml; i++) {
-        h = fnv_step(h, k[i]);
-        size_t n = i + 1;
-        if (!(lw[n >> 6] >> (n & 63) & 1))
-            continue;
-        struct prefix_slot *s = find(h, k, n);
-        if (s == NULL)
-            continue;
-        if (own ? gen < LOAD(s->gen) : (seq != 0 && seq < LOAD(s->seq)))
+    if (!(LOAD(firsts[k[0] >> 6]) >> (k[0] & 63) & 1))
+        return false;
+    unsigned nl = LOAD(nlens);
+    uint64_t h = HASH_SEED;
+    size_t words = 0; /* bytes of whole words in h */
+    for (unsigned j = 0; j < nl; j++) {
+        size_t n = LOAD(lens[j]);
+        if (n > nk)
+            break;
+        for (; words + 8 <= n; words += 8)
+            h = word_step(h, word_at(k + words));
+        struct prefix_slot *s = find(hash_end(h, k + words, n - words, nk - words, n), k, n);
+        if (s != NULL && (own ? gen < LOAD(s->gen) : (seq != 0 && seq < LOAD(s->seq))))
             return true;
     }
     return false;
@@ -171,33 +203,45 @@ version_done(void)
     atomic_store_explicit(&version, LOAD(version) + 1, memory_order_release);
 }
 
-/* Rebuilds the index, the length bitmap and maxlen from the slots. Inside
- * a version bump, write_lock held. */
+/* Adds length n and first byte c to the look-up's filters. Inside a
+ * version bump, write_lock held. */
+static void
+filters_add_locked(size_t n, unsigned char c)
+{
+    STORE(firsts[c >> 6], LOAD(firsts[c >> 6]) | UINT64_C(1) << (c & 63));
+    unsigned nl = LOAD(nlens), j = 0;
+    while (j < nl && LOAD(lens[j]) < n)
+        j++;
+    if (j < nl && LOAD(lens[j]) == n)
+        return;
+    for (unsigned m = nl; m > j; m--)
+        STORE(lens[m], LOAD(lens[m - 1]));
+    STORE(lens[j], (uint8_t)n);
+    STORE(nlens, nl + 1);
+}
+
+/* Rebuilds the index and the filters from the slots. Inside a version
+ * bump, write_lock held. */
 static void
 rebuild_locked(void)
 {
     for (size_t i = 0; i < INDEX_SIZE; i++)
         STORE(pindex[i], 0);
-    for (size_t i = 0; i < LEN_WORDS; i++)
-        STORE(lens[i], 0);
-    unsigned ml = 0, live = 0;
-    uint64_t lw[LEN_WORDS] = {0};
+    for (size_t i = 0; i < 4; i++)
+        STORE(firsts[i], 0);
+    STORE(nlens, 0);
+    unsigned live = 0;
     for (unsigned s = 0; s < PREFIX_MAX; s++) {
         unsigned n = LOAD(slots[s].len);
         if (n == 0)
             continue;
         live++;
-        if (n > ml)
-            ml = n;
-        lw[n >> 6] |= UINT64_C(1) << (n & 63);
+        filters_add_locked(n, LOAD(slots[s].bytes[0]));
         size_t i = index_of(LOAD(slots[s].hash));
         while (LOAD(pindex[i]) != 0)
             i = (i + 1) & (INDEX_SIZE - 1);
         STORE(pindex[i], (uint16_t)(s + 1));
     }
-    for (size_t i = 0; i < LEN_WORDS; i++)
-        STORE(lens[i], lw[i]);
-    STORE(maxlen, ml);
     atomic_store_explicit(&prefix_nlive, live, memory_order_release);
 }
 
@@ -223,7 +267,7 @@ prefix_reset(void)
 static bool
 register_locked(const unsigned char *p, size_t n)
 {
-    uint64_t h = fnv(p, n);
+    uint64_t h = hash_of(p, n);
     /* the bounds: everything linked so far is below them. The generation
      * first, then the sequence; both before the prefix is visible. */
     uint64_t gen = expire_gen_bump();
@@ -253,9 +297,7 @@ register_locked(const unsigned char *p, size_t n)
     while (LOAD(pindex[i]) != 0)
         i = (i + 1) & (INDEX_SIZE - 1);
     STORE(pindex[i], (uint16_t)(free + 1));
-    STORE(lens[n >> 6], LOAD(lens[n >> 6]) | UINT64_C(1) << (n & 63));
-    if (n > LOAD(maxlen))
-        STORE(maxlen, (unsigned)n);
+    filters_add_locked(n, p[0]);
     atomic_store_explicit(&prefix_nlive, LOAD(prefix_nlive) + 1, memory_order_release);
     version_done();
     return true;
