@@ -68,6 +68,12 @@
  *   "flush_all noreply", "10 noreply"    -> silent OK
  *   "flush_all noreply 10", "abc", "+1"  -> CE invalid exptime argument (with
  *                                           -F: CE flush_all not allowed)
+ *  mcd extensions (memcached 1.6.45: ERROR, silent with a last noreply)
+ *   "flush_prefix p", "p noreply"        -> OK (silent)
+ *   "flush_prefix", "a b", K251 prefix   -> CE BCLF (silent with a last noreply)
+ *   "config get cluster"                 -> the cluster config (-o cluster_config),
+ *                                           else ERROR; any other config line is
+ *                                           an unknown command's
  *  verbosity: digits, 0..2^32-1
  *   "verbosity 1", "1 2 3"               -> OK
  *   "verbosity abc", "-1", "+1", 2^32    -> CE BCLF
