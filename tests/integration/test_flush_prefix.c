@@ -8,8 +8,12 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/lib/harness.h"
@@ -208,4 +212,85 @@ Test(flush_prefix, binary_commands)
     bin_send(b, 0x00, NULL, 0, "b:add", NULL);
     cr_expect_eq(bin_status(b), 0, "get after add");
     mcd_conn_close(b);
+}
+
+/* writers keep setting fresh keys under the prefix on their own
+ * connections while another flushes it: a key stored before a flush was
+ * sent is gone once it answered OK, a key stored after that is there */
+#define WRITERS 3
+struct writer {
+    int id;
+    _Atomic int done;   /* keys w:<id>:0 .. done-1 are stored */
+    _Atomic bool stop;
+    bool failed;
+};
+
+static void *
+write_keys(void *arg)
+{
+    struct writer *w = arg;
+    struct mcd_conn *c = mcd_conn_open(srv);
+    if (c == NULL) {
+        w->failed = true;
+        return NULL;
+    }
+    char line[64];
+    for (int i = 0; !atomic_load(&w->stop) && i < 1000000; i++) {
+        snprintf(line, sizeof(line), "set w:%d:%d 0 0 1\r\nv\r\n", w->id, i);
+        if (!mcd_roundtrip(c, line, "STORED\r\n")) {
+            w->failed = true;
+            break;
+        }
+        atomic_store(&w->done, i + 1);
+    }
+    mcd_conn_close(c);
+    return NULL;
+}
+
+static bool
+present(int id, int i)
+{
+    char line[64];
+    snprintf(line, sizeof(line), "mg w:%d:%d\r\n", id, i);
+    mcd_sendstr(conn, line);
+    char *reply = mcd_read_line(conn);
+    bool hit = reply != NULL && strcmp(reply, "HD") == 0;
+    cr_assert(reply != NULL && (hit || strcmp(reply, "EN") == 0), "mg: %s", reply ? reply : "(none)");
+    free(reply);
+    return hit;
+}
+
+Test(flush_prefix, writers_during_flush, .timeout = 60)
+{
+    static struct writer w[WRITERS];
+    pthread_t th[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (struct writer){.id = i};
+        cr_assert_eq(pthread_create(&th[i], NULL, write_keys, &w[i]), 0);
+    }
+    for (int round = 0; round < 30; round++) {
+        int before[WRITERS], after[WRITERS];
+        for (int i = 0; i < WRITERS; i++)
+            before[i] = atomic_load(&w[i].done);
+        cr_assert(mcd_roundtrip(conn, "flush_prefix w:\r\n", "OK\r\n"));
+        for (int i = 0; i < WRITERS; i++)
+            after[i] = atomic_load(&w[i].done);
+        for (int i = 0; i < WRITERS; i++) {
+            if (before[i] > 0)
+                cr_expect(!present(i, before[i] - 1), "round %d: w:%d:%d stored before the flush", round, i,
+                          before[i] - 1);
+            long long deadline = mcd_now_ms() + 10000;
+            while (atomic_load(&w[i].done) < after[i] + 2 && !w[i].failed) {
+                cr_assert_lt(mcd_now_ms(), deadline);
+                mcd_poll_pause();
+            }
+            int k = atomic_load(&w[i].done) - 1;
+            cr_expect(present(i, k), "round %d: w:%d:%d stored after the flush", round, i, k);
+        }
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        atomic_store(&w[i].stop, true);
+        pthread_join(th[i], NULL);
+        cr_expect(!w[i].failed, "writer %d", i);
+    }
 }
