@@ -341,10 +341,10 @@ reap_one(struct item *it, void *arg)
 uint64_t
 prefix_retire(unsigned n)
 {
-    struct {
+    static struct {
         unsigned slot;
         uint64_t seq, gen;
-    } victims[PREFIX_MAX];
+    } victims[PREFIX_MAX]; /* retire_lock */
     unsigned nv = 0;
 
     pthread_mutex_lock(&retire_lock);
