@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/unit/store/fixture.h"
 
@@ -307,4 +308,33 @@ Test(prefix, writers_during_flush, .fini = fini, .timeout = 60)
     atomic_store(&stop, true);
     for (int w = 0; w < WRITERS; w++)
         pthread_join(th[w], NULL);
+}
+
+/* the maintainer thread retires the oldest half from PREFIX_RETIRE_AT on,
+ * so flush_prefix itself rarely has to */
+Test(prefix, maintainer_retires, .fini = fini, .timeout = 60)
+{
+    struct store_options o = store_test_opts(32u << 20, 10);
+    o.background_threads = true;
+    store_test_start(o, &ts, 1000);
+    char k[64];
+    for (int i = 0; i < PREFIX_RETIRE_AT + 10; i++) {
+        snprintf(k, sizeof(k), "m%d:x", i);
+        put(k, "v");
+        snprintf(k, sizeof(k), "m%d:", i);
+        flush(k);
+    }
+    struct store_prefix_info pi;
+    for (int tries = 0; tries < 2000; tries++) { /* up to 20 s: the thread runs once a second */
+        store_prefix_info(&pi);
+        if (pi.live < PREFIX_RETIRE_AT)
+            break;
+        usleep(10000);
+    }
+    cr_expect_lt(pi.live, PREFIX_RETIRE_AT);
+    cr_expect_geq(pi.walks, 1);
+    for (int i = 0; i < PREFIX_RETIRE_AT + 10; i++) {
+        snprintf(k, sizeof(k), "m%d:x", i);
+        cr_expect(!has(k), "%s", k);
+    }
 }
