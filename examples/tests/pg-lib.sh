@@ -9,7 +9,7 @@
 #
 # The server loads pg_stat_statements, so a test can count the queries an
 # example sent (the extension is created in the database by pg_start).
-# Skips the test (77) when PostgreSQL is not installed.
+# pg_start skips the test (77) when PostgreSQL is not installed.
 
 pg_bindir() {
     local d
@@ -17,16 +17,10 @@ pg_bindir() {
     [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && echo "$d"
 }
 
-PG_BIN=$(pg_bindir) || skip "PostgreSQL not installed (Debian package postgresql)"
+PG_BIN=
 PG_DIR=
 PG_AS=()
 PG_USER=mcd_example
-
-# postgres refuses to run as root: run its programs as the postgres user
-if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || skip "running as root and there is no postgres user to run PostgreSQL"
-    PG_AS=(runuser -u postgres --)
-fi
 
 pg_cleanup() {
     [ -n "$PG_DIR" ] || return 0
@@ -44,6 +38,12 @@ trap 'pg_cleanup; ops_cleanup' EXIT
 
 pg_start() {
     local try opts
+    PG_BIN=$(pg_bindir) || skip "PostgreSQL not installed (Debian package postgresql)"
+    # postgres refuses to run as root: run its programs as the postgres user
+    if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 || skip "running as root and there is no postgres user to run PostgreSQL"
+        PG_AS=(runuser -u postgres --)
+    fi
     # not under OPS_TMP: that is private to us, and postgres must own this
     PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mcd-pg.XXXXXX")
     chmod 755 "$PG_DIR"

@@ -1,0 +1,29 @@
+#!/bin/bash
+# php-sessions.sh - examples/php/session.php with session.save_handler =
+# memcached against mcd: a session one PHP process writes, another reads;
+# it expires by its TTL (session.gc_maxlifetime).
+set -u
+. "${srcdir:-.}/examples/tests/ex-lib.sh"
+ex_php
+ops_start
+ttl=2
+php_session() {
+    "$EX_PHP" -d session.save_handler=memcached -d session.save_path="127.0.0.1:$OPS_PORT" \
+        -d session.gc_maxlifetime=$ttl "$EX_DIR/php/session.php" "$@"
+}
+
+id=$(php_session write user alice) || fail "session write"
+[ -n "$id" ] || fail "no session id"
+got=$(php_session read "$id" user) || fail "session read"
+[ "$got" = alice ] || fail "another process read '$got', not alice"
+echo "ok: a session written by one php process is read by another"
+ops_request "$OPS_PORT" "mg memc.sess.key.$id t" '^(HD|EN)' | grep -Eq "^HD t[12]$" ||
+    fail "mcd does not hold the session with a TTL of at most $ttl s"
+ops_request "$OPS_PORT" "mg lock.$id" '^(HD|EN)' | grep -q '^EN$' || fail "the session's lock was left behind"
+echo "ok: mcd holds memc.sess.key.$id with its TTL; the lock is released"
+
+gone() { [ -z "$(php_session read "$id" user)" ]; }
+start=$SECONDS
+ops_poll 10 gone || fail "the session is still readable after 10 s (TTL $ttl s)"
+echo "ok: the session expired after about $((SECONDS - start)) s"
+ops_request "$OPS_PORT" "mg memc.sess.key.$id" '^(HD|EN)' | grep -q '^EN$' || fail "mcd still holds the session"
