@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 PACKAGES=(build-essential autoconf automake pkg-config libevent-dev libcriterion-dev
           libmemcached-dev libmemcached-tools memcached python3 strace clang libclang-rt-14-dev
           nutcracker python3-pymemcache libspymemcached-java openjdk-17-jdk-headless systemd
-          postgresql python3-psycopg2 php-cli php-memcached php-pgsql)
+          postgresql libpq-dev python3-psycopg2 php-cli php-memcached php-pgsql)
 
 deps() {
     local missing=() p
