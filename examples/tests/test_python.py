@@ -54,15 +54,17 @@ def catalog():
     return Catalog(psycopg2.connect(DSN), port=PORT)
 
 
-def run_threads(n, fn):
-    """Runs fn(i) in n threads released together; returns their results."""
+def run_threads(n, fn, prepare=lambda i: i):
+    """Runs fn(prepare(i)) in n threads, released together once every
+    prepare (connecting, say) is done; returns their results."""
     results, errors = [None] * n, []
     start = threading.Barrier(n)
 
     def body(i):
         try:
+            arg = prepare(i)
             start.wait()
-            results[i] = fn(i)
+            results[i] = fn(arg)
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 
@@ -95,8 +97,11 @@ def part_cache_aside():
         time.sleep(0.2)
         return json.dumps(cat.load(tenant, pid)).encode()
 
-    def naive(i):  # plain cache-aside, to show the stampede the test is about
-        cat, mc = catalog(), MetaClient(port=PORT)
+    def connect(i):
+        return catalog(), MetaClient(port=PORT)
+
+    def naive(conns):  # plain cache-aside, to show the stampede the test is about
+        cat, mc = conns
         code, _, value = mc.mg(key(42, 8), "v")
         if code != "VA":
             value = slow_load(cat, 42, 8)
@@ -105,12 +110,12 @@ def part_cache_aside():
         return value
 
     db.reset()
-    naive_vals = run_threads(readers, naive)
+    naive_vals = run_threads(readers, naive, connect)
     check(db.calls() > 1, f"without leases {readers} readers of a missing key ran {db.calls()} queries")
     check(len(set(naive_vals)) == 1, "and all read the same row")
 
-    def leased(i):
-        cat, mc = catalog(), MetaClient(port=PORT)
+    def leased(conns):
+        cat, mc = conns
         try:
             return get_with_lease(mc, hot, lambda: slow_load(cat, 42, 7))
         finally:
@@ -118,7 +123,7 @@ def part_cache_aside():
 
     db.reset()
     loads.clear()
-    vals = run_threads(readers, leased)
+    vals = run_threads(readers, leased, connect)
     check(db.calls() == 1 and len(loads) == 1,
           f"with leases {readers} readers of a missing key ran 1 query (ran {db.calls()}, loads {len(loads)})")
     check(all(json.loads(v)["price_cents"] == 700 for v in vals), "every reader got the row")
@@ -133,7 +138,7 @@ def part_cache_aside():
     db.reset()
     loads.clear()
     t0 = time.monotonic()
-    vals = run_threads(readers, leased)
+    vals = run_threads(readers, leased, connect)
     served = [json.loads(v)["price_cents"] for v in vals]
     check(db.calls() == 1 and len(loads) == 1,
           f"{readers} readers of a stale row ran 1 query (ran {db.calls()}, loads {len(loads)})")
