@@ -237,6 +237,18 @@ static void process_flush(struct request_ctx *x, const struct mc_request *req)
     put_status(x, req, MC_FLUSHED);
 }
 
+/* mcd's flush_prefix: refused under -F, as flush_all */
+static void process_flush_prefix(struct request_ctx *x, const struct mc_request *req)
+{
+    if (!settings.flush_enabled) {
+        put_status(x, req, MC_FLUSH_DISABLED);
+        return;
+    }
+    STAT_INC(x->ws->cmd_flush_prefix);
+    store_flush_prefix(req->key, req->nkey); /* the parser checked the length */
+    put_status(x, req, MC_OK);
+}
+
 static void process_touch(struct request_ctx *x, const struct mc_request *req)
 {
     STAT_INC(x->ws->cmd_touch);
@@ -286,6 +298,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     }
     case MC_CMD_TOUCH: process_touch(x, req); break;
     case MC_CMD_FLUSH_ALL: process_flush(x, req); break;
+    case MC_CMD_FLUSH_PREFIX: process_flush_prefix(x, req); break;
     case MC_CMD_STATS: process_stats(x, req); break;
     case MC_CMD_VERSION: {
         struct mc_result res = {.status = MC_VERSION, .data = MCD_COMPAT_VERSION,

@@ -265,6 +265,26 @@ static void stat_rusage_system(struct emitter *e, const char *name)
     rusage_line(e, name, false);
 }
 
+/* flush_prefix's lines, once any was flushed (stats.def) */
+static bool stats_prefix_used(void)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    return pi.flushes > 0;
+}
+
+static void stat_prefix(struct emitter *e, const char *name)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    if (pi.flushes == 0)
+        return;
+    u64(e, name, pi.live);
+    u64(e, "prefix_retired", pi.retired);
+    u64(e, "prefix_walks", pi.walks);
+    u64(e, "prefix_reclaimed", pi.reclaimed);
+}
+
 /* `stats`: every row of stats.def, in order. */
 static void stats_general(struct emitter *e)
 {
