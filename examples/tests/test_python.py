@@ -217,6 +217,11 @@ def part_prefix():
     for pid in range(1, 11):
         check(cat.get(42, pid)["price_cents"] == 100 * pid, f"tenant 42 product {pid} is unchanged")
     check(db.calls() == 0, f"tenant 42's rows stayed in the cache (ran {db.calls()})")
+    # what is written after the flush is cached as usual
+    cat.update_price(4, 1, 4242)
+    db.reset()
+    check(cat.get(4, 1)["price_cents"] == 4242 and db.calls() == 0,
+          "a row of tenant 4 written after the flush is read from the cache")
 
 
 {"cache_aside": part_cache_aside, "write_through": part_write_through, "prefix": part_prefix}[PART]()
