@@ -22,10 +22,14 @@ PG_DIR=
 PG_AS=()
 PG_USER=mcd_example
 
+# pg_as CMD...: runs CMD as PostgreSQL's user, from PG_DIR (the caller's
+# directory may be closed to that user)
+pg_as() { (cd "$PG_DIR" && "${PG_AS[@]}" "$@"); }
+
 pg_cleanup() {
     [ -n "$PG_DIR" ] || return 0
     if [ -f "$PG_DIR/data/postmaster.pid" ]; then
-        "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 10 stop >/dev/null 2>&1
+        pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 10 stop >/dev/null 2>&1
         # the postmaster's PID, if pg_ctl could not stop it
         local pid
         pid=$(head -n 1 "$PG_DIR/data/postmaster.pid" 2>/dev/null)
@@ -49,14 +53,14 @@ pg_start() {
     chmod 755 "$PG_DIR"
     [ ${#PG_AS[@]} -eq 0 ] || chown postgres "$PG_DIR"
     PG_HOST=$PG_DIR
-    "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U "$PG_USER" -A trust -E UTF8 --locale=C \
+    pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U "$PG_USER" -A trust -E UTF8 --locale=C \
         --no-sync >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; fail "initdb"; }
     for try in 1 2 3 4 5; do
         PG_PORT=$(ops_free_port)
         # one line: pg_ctl hands it to a shell. No durability needed here.
         opts="-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
         opts+=" -c full_page_writes=off -c shared_preload_libraries=pg_stat_statements"
-        if "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+        if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
             -o "$opts" start >/dev/null 2>&1; then
             PG_DSN="host=$PG_HOST port=$PG_PORT user=$PG_USER dbname=postgres"
             pg_psql "CREATE EXTENSION pg_stat_statements" >/dev/null || fail "CREATE EXTENSION pg_stat_statements"
