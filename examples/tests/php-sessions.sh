@@ -1,16 +1,36 @@
 #!/bin/bash
 # php-sessions.sh - examples/php/session.php with session.save_handler =
-# memcached against mcd: a session one PHP process writes, another reads;
-# it expires by its TTL (session.gc_maxlifetime).
+# memcached against mcd: concurrent requests of one session lose no update
+# (its lock), a session one PHP process writes another reads, and it
+# expires by its TTL (session.gc_maxlifetime).
 set -u
 . "${srcdir:-.}/examples/tests/ex-lib.sh"
 ex_php
 ops_start
-ttl=2
 php_session() {
     "$EX_PHP" -d session.save_handler=memcached -d session.save_path="127.0.0.1:$OPS_PORT" \
-        -d session.gc_maxlifetime=$ttl "$EX_DIR/php/session.php" "$@"
+        -d session.gc_maxlifetime="$ttl" -d memcached.sess_lock_retries=200 "$EX_DIR/php/session.php" "$@"
 }
+
+# three "app servers" increment one session's counter at once, 8 times
+# each: php-memcached's lock (add lock.<id>, delete after the write) keeps
+# every increment. (More lock retries than the default 5 x 150 ms, for a
+# loaded machine.)
+ttl=60
+shared=$(php_session write hits 0) || fail "session write"
+for server in 1 2 3; do
+    (for i in 1 2 3 4 5 6 7 8; do
+        php_session incr "$shared" hits >/dev/null || exit 1
+    done) &
+    pids[server]=$!
+done
+for server in 1 2 3; do wait "${pids[server]}" || fail "an increment failed"; done
+got=$(php_session read "$shared" hits)
+[ "$got" = 24 ] || fail "24 concurrent increments left $got"
+echo "ok: 24 increments by three concurrent php loops, none lost"
+
+# a short TTL: the session expires
+ttl=2
 
 id=$(php_session write user alice) || fail "session write"
 [ -n "$id" ] || fail "no session id"
