@@ -8,7 +8,7 @@ set -u
 catalog=$PWD/examples/catalog
 [ -x "$catalog" ] || skip "examples/catalog not built (needs libmemcached-dev and libpq-dev)"
 ex_setup
-cat_run() { "$catalog" -s "127.0.0.1:$OPS_PORT" -d "$PG_DSN" "$@"; }
+cat_run() { PGAPPNAME=catalog-c "$catalog" -s "127.0.0.1:$OPS_PORT" -d "$PG_DSN" "$@"; }
 select='SELECT name, price_cents FROM products WHERE tenant = $1 AND id = $2'
 calls() { pg_psql "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query = '$select'"; }
 row() { printf '{"tenant":42,"id":%d,"name":"product %d of tenant 42","price_cents":%d}\n' "$1" "$1" "$2"; }
@@ -19,7 +19,8 @@ for run in 1 2 3; do
     out=$(cat_run get 42 $(seq 1 10)) || fail "catalog get, run $run"
     [ "$out" = "$expected" ] || { printf '%s\n' "$out" >&2; fail "run $run read other rows"; }
     [ "$(calls)" = 10 ] || fail "after run $run the database ran $(calls) queries, not 10"
-    echo "ok: run $run read 10 rows; the database has run 10 queries in all"
+    [ "$(pg_connections catalog-c)" = 1 ] || fail "after run $run catalog had connected $(pg_connections catalog-c) times, not once"
+    echo "ok: run $run read 10 rows; the database has run 10 queries and had 1 connection in all"
 done
 
 [ "$(cat_run set-price 42 3 12345)" = "$(row 3 12345)" ] || fail "set-price"

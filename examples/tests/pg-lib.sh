@@ -6,6 +6,8 @@
 #   pg_start      initdb + pg_ctl start; sets PG_PORT, PG_HOST (the socket
 #                 directory), PG_DSN (libpq key=value), PG_USER
 #   pg_psql SQL   runs SQL, prints the unaligned, tuples-only result
+#   pg_load FILE  runs an SQL script
+#   pg_connections APPNAME  connections accepted from that application_name
 #
 # The server loads pg_stat_statements, so a test can count the queries an
 # example sent (the extension is created in the database by pg_start).
@@ -59,7 +61,7 @@ pg_start() {
         PG_PORT=$(ops_free_port)
         # one line: pg_ctl hands it to a shell. No durability needed here.
         opts="-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-        opts+=" -c full_page_writes=off -c shared_preload_libraries=pg_stat_statements"
+        opts+=" -c full_page_writes=off -c shared_preload_libraries=pg_stat_statements -c log_connections=on"
         if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
             -o "$opts" start >/dev/null 2>&1; then
             PG_DSN="host=$PG_HOST port=$PG_PORT user=$PG_USER dbname=postgres"
@@ -78,4 +80,10 @@ pg_psql() {
 # pg_load FILE: runs an SQL script (the examples' schema and rows).
 pg_load() {
     "$PG_BIN/psql" "$PG_DSN" -X -q -v ON_ERROR_STOP=1 -f "$1" >/dev/null
+}
+
+# pg_connections APPNAME: how many connections the server has accepted from
+# clients that gave that application_name (libpq: PGAPPNAME), from its log
+pg_connections() {
+    grep -c "connection authorized: .* application_name=$1\$" "$PG_DIR/server.log"
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # php-cache-aside.sh - examples/php/catalog.php: three PHP processes (three
 # requests) read the same ten rows; only the first reaches PostgreSQL,
-# counted by pg_stat_statements.
+# counted by pg_stat_statements; the later ones do not even connect.
 set -u
 . "${srcdir:-.}/examples/tests/ex-lib.sh"
 ex_php
@@ -15,10 +15,11 @@ expected=$(for i in $(seq 1 10); do
 done)
 pg_psql "SELECT pg_stat_statements_reset()" >/dev/null
 for request in 1 2 3; do
-    out=$("$EX_PHP" "$EX_DIR/php/catalog.php" 4 $(seq 1 10)) || fail "catalog.php request $request"
+    out=$(PGAPPNAME=catalog-php "$EX_PHP" "$EX_DIR/php/catalog.php" 4 $(seq 1 10)) || fail "catalog.php request $request"
     [ "$out" = "$expected" ] || { printf '%s\n' "$out" >&2; fail "request $request read other rows"; }
     [ "$(calls)" = 10 ] || fail "after request $request the database ran $(calls) queries, not 10"
-    echo "ok: request $request read 10 rows; the database has run 10 queries in all"
+    [ "$(pg_connections catalog-php)" = 1 ] || fail "after request $request PHP had connected $(pg_connections catalog-php) times, not once"
+    echo "ok: request $request read 10 rows; the database has run 10 queries and had 1 connection in all"
 done
 hits=$(ops_stat "$OPS_PORT" get_hits)
 [ "$hits" = 20 ] || fail "mcd counted $hits hits, not 20"
