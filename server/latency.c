@@ -213,6 +213,8 @@ uint64_t latency_quantile_ns(const struct latency_cmd_snap *s, double q)
         rank++;
     if (rank == 0)
         rank = 1;
+    if (rank >= s->count)
+        return s->max_ns; /* the largest value is known exactly */
     uint64_t seen = 0;
     for (size_t b = 0; b < LATENCY_BUCKETS; b++) {
         seen += s->buckets[b];

@@ -97,7 +97,7 @@ void latency_snapshot(struct latency_snapshot *out);
 
 /* The value in ns at quantile q (0 < q <= 1) of one command: the midpoint
  * of the bucket where the rank ceil(q*count) falls, but never above
- * max_ns. 0 when count is 0. */
+ * max_ns (and max_ns itself for the last rank). 0 when count is 0. */
 uint64_t latency_quantile_ns(const struct latency_cmd_snap *s, double q);
 
 /* How many of one command's values fall in buckets whose upper bound is at
