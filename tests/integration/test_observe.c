@@ -170,11 +170,11 @@ Test(hotkeys, zipf_top10_in_reported_top20, .timeout = 120)
     for (size_t i = 0; i < NKEYS; i++)
         cdf[i] = (acc += 1.0 / pow((double)(i + 1), 0.99) / sum);
 
-    /* 2400 get lines of 100 keys: 240000 gets over 4 connections (misses:
+    /* 6400 get lines of 100 keys: 640000 gets over 4 connections (misses:
      * hot keys are about gets, stored or not) */
     unsigned seed = 20;
     char line[100 * 16 + 8];
-    for (int b = 0; b < 2400; b++) {
+    for (int b = 0; b < 6400; b++) {
         size_t at = (size_t)snprintf(line, sizeof(line), "get");
         for (int k = 0; k < 100; k++) {
             size_t r = zipf_rank(cdf, &seed);
