@@ -72,7 +72,7 @@ static void check_ordered(const char *st, const char *cmd)
 Test(latency, counts_equal_requests_sent, .timeout = 60)
 {
     skip_on_memcached();
-    static const char *const args[] = {"-t", "4", NULL};
+    static const char *const args[] = {"-t", "4", "-o", "latency,hotkeys", NULL};
     struct mcd_server *srv = mcd_start(args);
     cr_assert_not_null(srv);
     struct mcd_conn *c[4];
@@ -155,7 +155,7 @@ static size_t zipf_rank(const double *cdf, unsigned *seed)
 Test(hotkeys, zipf_top10_in_reported_top20, .timeout = 120)
 {
     skip_on_memcached();
-    static const char *const args[] = {"-t", "4", NULL};
+    static const char *const args[] = {"-t", "4", "-o", "latency,hotkeys", NULL};
     struct mcd_server *srv = mcd_start(args);
     cr_assert_not_null(srv);
     struct mcd_conn *c[4];
