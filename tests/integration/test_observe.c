@@ -10,6 +10,7 @@
 #include "../lib/harness.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,75 @@ Test(hotkeys, off_with_no_hotkeys, .timeout = 30)
     cr_assert_not_null(c);
     pipeline(c, "get k\r\n", 200, "END\r\n");
     cr_expect(mcd_roundtrip(c, "stats hotkeys\r\n", "END\r\n"));
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}
+
+/* ---- both, read and reset while the workers count ---- */
+
+struct load {
+    struct mcd_server *srv;
+    int id;
+    bool ok;
+};
+
+static void *load_run(void *arg)
+{
+    struct load *l = arg;
+    struct mcd_conn *c = mcd_conn_open(l->srv);
+    char req[64];
+    l->ok = c != NULL;
+    for (int i = 0; l->ok && i < 300; i++) {
+        snprintf(req, sizeof(req), "set k%d 0 0 1\r\nx\r\nget k%d k%d\r\nmg k%d v\r\n", i % 7, i % 7, l->id,
+                 i % 3);
+        l->ok = mcd_send(c, req, strlen(req));
+        char *r = l->ok ? mcd_read_until(c, "END\r\n", NULL) : NULL;
+        l->ok = r != NULL;
+        free(r);
+        r = l->ok ? mcd_read_line(c) : NULL; /* mg: VA 1 or EN */
+        l->ok = r != NULL;
+        if (r != NULL && r[0] == 'V') {
+            free(r);
+            r = mcd_read_line(c);
+        }
+        free(r);
+    }
+    mcd_conn_close(c);
+    return NULL;
+}
+
+Test(observe, stats_read_and_reset_while_serving, .timeout = 120)
+{
+    skip_on_memcached();
+    static const char *const args[] = {"-t", "4", "-o", "latency,hotkeys", NULL};
+    struct mcd_server *srv = mcd_start(args);
+    cr_assert_not_null(srv);
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    struct load l[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        l[i] = (struct load){.srv = srv, .id = i};
+        cr_assert_eq(pthread_create(&t[i], NULL, load_run, &l[i]), 0);
+    }
+    for (int i = 0; i < 60; i++) {
+        char *st = mcd_stats(c, i % 3 == 0 ? "latency" : "hotkeys 100");
+        cr_assert_not_null(st);
+        free(st);
+        if (i % 10 == 9)
+            cr_assert(mcd_roundtrip(c, "stats reset\r\n", "RESET\r\n"));
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect(l[i].ok, "load %d failed", i);
+    }
+    /* quiet now: a reset and a known batch */
+    cr_assert(mcd_roundtrip(c, "stats reset\r\n", "RESET\r\n"));
+    pipeline(c, "mn\r\n", 9, "MN\r\n");
+    char *st = mcd_stats(c, "latency");
+    cr_expect_eq(count_of(st, "mn"), 9, "%s", st);
+    cr_expect_eq(count_of(st, "get"), 0, "%s", st);
+    free(st);
     mcd_conn_close(c);
     mcd_stop(srv);
 }
