@@ -7,10 +7,12 @@
  * reply is queued on the connection. The request path reads the clock
  * (CLOCK_MONOTONIC) once per request, plus once per batch of pipelined
  * requests: a request's start is the previous request's end in the same
- * batch (see session.c).
+ * batch (see session.c). A storage command whose value arrives in a later
+ * read, and a multi-key get resumed once its output drained, are timed
+ * from the start of the batch that finishes them.
  *
- * Buckets are log-linear, as HdrHistogram's: values below 2^LATENCY_SUB_BITS
- * ns each have a bucket; above, every power of two is cut into
+ * Buckets are log-linear, as HdrHistogram's: values below
+ * 2^(LATENCY_SUB_BITS+1) ns each have a bucket; above, every power of two is cut into
  * 2^LATENCY_SUB_BITS equal buckets, so a bucket is at most 1/32 of its
  * values wide and its midpoint is within 1.6% of any value in it. Values
  * from 2^LATENCY_MAX_LOG2 ns (about 137 s) up share the last bucket.
