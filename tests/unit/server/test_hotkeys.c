@@ -193,7 +193,7 @@ Test(hotkeys, stats_lines)
     char *r = fx_text("stats hotkeys\r\n");
     cr_expect_str_eq(r, "END\r\n");
     free(r);
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < 40000; i++) {
         hotkeys_sample("hot", 3, false);
         if (i % 2 == 0)
             hotkeys_sample("warm", 4, false);
