@@ -46,6 +46,8 @@ const char *latency_cmd_name(enum latency_cmd c)
 void latency_set_enabled(bool on)
 {
     latency_enabled = on;
+    if (on)
+        latency_clock_setup();
 }
 
 size_t latency_bucket_count(void)

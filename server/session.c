@@ -290,7 +290,7 @@ __attribute__((always_inline)) static inline void lat_end(struct session *s, uin
 {
     if (*t != 0 && next != PROCESS_NREAD && next != PROCESS_MORE) {
         uint64_t now = latency_now();
-        latency_record(latency_cmd_of(&s->req), now - *t);
+        latency_record(latency_cmd_of(&s->req), latency_elapsed_ns(*t, now));
         *t = now;
     }
 }

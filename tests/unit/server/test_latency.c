@@ -162,6 +162,33 @@ Test(latency, threads_summed_on_read_and_reset)
     free(s);
 }
 
+/* Whichever clock latency_clock_setup() picks (the time-stamp counter here,
+ * where the kernel's clocksource is tsc), it measures a 20 ms sleep as
+ * about 20 ms of CLOCK_MONOTONIC. */
+Test(latency, clock_measures_in_ns)
+{
+    latency_clock_setup();
+    for (int attempt = 0;; attempt++) {
+        struct timespec a, b, nap = {0, 20000000};
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        uint64_t t0 = latency_now();
+        nanosleep(&nap, NULL);
+        uint64_t t1 = latency_now();
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double mono = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+        double got = (double)latency_elapsed_ns(t0, t1);
+        cr_assert(t0 != 0 && t1 != 0);
+        /* the two clocks are read a few ns apart: within 2% of each other,
+         * unless this shared machine preempted us between the reads */
+        if (fabs(got - mono) <= mono * 0.02 || attempt == 4) {
+            cr_expect(fabs(got - mono) <= mono * 0.02, "latency clock %.0f ns, CLOCK_MONOTONIC %.0f ns (tsc %d)",
+                      got, mono, (int)latency_clock_tsc);
+            break;
+        }
+    }
+    cr_expect_eq(latency_elapsed_ns(10, 5), 0, "a clock read later on another CPU that reads lower counts 0");
+}
+
 Test(latency, names)
 {
     cr_expect_str_eq(latency_cmd_name(LAT_GET), "get");
