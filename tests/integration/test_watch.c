@@ -575,11 +575,18 @@ Test(watch, stats_conns_lists_watchers, .timeout = 30)
             structs = v;
     }
     struct mcd_conn *w = watcher(srv, "fetchers");
-    char *conns = mcd_stats(c, "conns");
-    cr_assert_not_null(conns);
+    /* (memcached hands the watcher to its logger thread a moment later) */
+    char *conns = NULL;
+    long long until = mcd_now_ms() + 5000;
+    do {
+        free(conns);
+        conns = mcd_stats(c, "conns");
+        cr_assert_not_null(conns);
+    } while (strstr(conns, ":state conn_watch\r\n") == NULL && mcd_now_ms() < until);
     cr_expect(strstr(conns, ":state conn_watch\r\n") != NULL, "%s", conns);
     free(conns);
-    cr_expect_eq(mcd_stat_ll(c, NULL, "connection_structures"), structs + 1);
+    if (!mcd_target_is_memcached()) /* memcached may reuse a freed one */
+        cr_expect_eq(mcd_stat_ll(c, NULL, "connection_structures"), structs + 1);
     mcd_conn_close(w);
     long long deadline = mcd_now_ms() + 5000;
     while (mcd_stat_ll(c, NULL, "log_watchers") != 0 && mcd_now_ms() < deadline)
@@ -598,9 +605,10 @@ Test(watch, stats_conns_lists_watchers, .timeout = 30)
 /* Stores refused before their value is read (too large): an item_store
  * too_large line, and the look-up of the delete a failed set or ms makes,
  * in memcached's order. 1.6.45 fills ttl, clsid and cfd of that line with
- * stack garbage (and cmd with "na" for ms): only type, key, status and
- * (but for ms) cmd are compared with it. */
-static char *refused_lines(const struct mcd_server *srv)
+ * stack garbage (and cmd with "na" for ms, whose lines it also loses now
+ * and then): only type, key, status and cmd of set and add are compared
+ * with it; the ms (with_ms) is mcd's alone. */
+static char *refused_lines(const struct mcd_server *srv, bool with_ms)
 {
     struct mcd_conn *w = watcher(srv, "fetchers mutations");
     struct mcd_conn *c = mcd_conn_open(srv);
@@ -611,8 +619,10 @@ static char *refused_lines(const struct mcd_server *srv)
     cr_assert(mcd_expectstr(c, "SERVER_ERROR object too large for cache\r\n"));
     cr_assert(mcd_sendstr(c, "add q 0 0 2000000\r\n") && mcd_send(c, v, 2000002));
     cr_assert(mcd_expectstr(c, "SERVER_ERROR object too large for cache\r\n"));
-    cr_assert(mcd_sendstr(c, "ms k 2000000\r\n") && mcd_send(c, v, 2000002));
-    cr_assert(mcd_expectstr(c, "SERVER_ERROR object too large for cache\r\n"));
+    if (with_ms) {
+        cr_assert(mcd_sendstr(c, "ms k 2000000\r\n") && mcd_send(c, v, 2000002));
+        cr_assert(mcd_expectstr(c, "SERVER_ERROR object too large for cache\r\n"));
+    }
     roundtrip(c, "get zzend\r\n", "END\r\n");
     free(v);
     size_t cap = 4096, len = 0;
@@ -630,11 +640,6 @@ static char *refused_lines(const struct mcd_server *srv)
             cut = strstr(p, " clsid=");
         if (cut != NULL)
             *cut = '\0';
-        char *cmd = strstr(p, " cmd=na");
-        if (cmd != NULL)
-            *cmd = '\0';
-        if (strstr(p, "status=too_large cmd=set") != NULL && len > 0 && strstr(all, "status=too_large cmd=set"))
-            *strstr(p, " cmd=") = '\0'; /* the ms's (mcd: set, 1.6.45: na) */
         len += (size_t)snprintf(all + len, cap - len, "%s\n", p + 1);
         cr_assert_lt(len, cap);
         free(line);
@@ -650,14 +655,25 @@ Test(watch, refused_stores_as_oracle, .timeout = 60)
 {
     struct mcd_server *srv = mcd_start(NULL);
     cr_assert_not_null(srv);
-    char *got = refused_lines(srv);
+    char *got = refused_lines(srv, false);
+    char *ms = refused_lines(srv, !mcd_target_is_memcached());
+    if (!mcd_target_is_memcached())
+        cr_expect_str_eq(ms, "type=item_get key=k status=not_found\n"
+                         "type=item_store key=k status=stored cmd=set\n"
+                         "type=item_store key=k status=too_large cmd=set\n"
+                         "type=item_get key=k status=found\n"
+                         "type=item_store key=q status=too_large cmd=add\n"
+                         "type=item_store key=k status=too_large cmd=set\n"
+                         "type=item_get key=k status=not_found\n"
+                         "type=item_get key=zzend status=not_found\n");
+    free(ms);
     mcd_stop(srv);
     struct mcd_server *ora = start_oracle(NULL);
     if (ora == NULL) {
         free(got);
         cr_skip_test("no oracle");
     }
-    char *want = refused_lines(ora);
+    char *want = refused_lines(ora, false);
     mcd_kill(ora);
     cr_expect_str_eq(got, want, "mcd:\n%s\nmemcached 1.6.45:\n%s", got, want);
     free(got);
