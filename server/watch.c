@@ -405,12 +405,13 @@ static bool flush_watcher(struct watcher *w)
     return true;
 }
 
-/* Input from a watcher is read and dropped (memcached parses none);
+/* Input from a watcher is read and dropped (memcached parses none), at
+ * most 64 KB a round so that one that floods cannot hold the logger;
  * false on end of input or an error. */
 static bool read_watcher(struct watcher *w)
 {
     char scratch[4096];
-    for (;;) {
+    for (int rounds = 0; rounds < 16; rounds++) {
         ssize_t n = recv(w->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
         if (n > 0)
             continue;
@@ -420,6 +421,7 @@ static bool read_watcher(struct watcher *w)
             continue;
         return errno == EAGAIN || errno == EWOULDBLOCK;
     }
+    return true;
 }
 
 static void close_watcher(struct watcher *w)

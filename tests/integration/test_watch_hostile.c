@@ -191,3 +191,51 @@ Test(watch_hostile, watchers_come_and_go, .timeout = 120)
     mcd_conn_close(c);
     mcd_stop(srv);
 }
+
+struct flood {
+    int fd;
+    volatile bool stop;
+};
+
+static void *flood_main(void *arg)
+{
+    struct flood *f = arg;
+    static char junk[65536];
+    memset(junk, 'j', sizeof(junk));
+    while (!f->stop)
+        if (send(f->fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0)
+            break;
+    return NULL;
+}
+
+/* A watcher that sends without end does not keep the logger from the others. */
+Test(watch_hostile, flooding_watcher_does_not_hold_the_logger, .timeout = 60)
+{
+    struct mcd_server *srv = mcd_start(NULL);
+    cr_assert_not_null(srv);
+    struct mcd_conn *flooder = watcher(srv, "fetchers");
+    struct mcd_conn *w = watcher(srv, "mutations");
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    struct flood f = {.fd = flooder->fd};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, flood_main, &f), 0);
+    for (int i = 0; i < 50; i++) {
+        char req[64], needle[32];
+        snprintf(req, sizeof(req), "set flood%d 0 0 1\r\nx\r\n", i);
+        cr_assert(mcd_roundtrip(c, req, "STORED\r\n"));
+        snprintf(needle, sizeof(needle), "key=flood%d ", i);
+        size_t n;
+        char *line = mcd_read_until(w, "\n", &n);
+        cr_assert_not_null(line, "no line for flood%d", i);
+        cr_expect(strstr(line, needle) != NULL, "%s", line);
+        free(line);
+    }
+    f.stop = true;
+    shutdown(flooder->fd, SHUT_RDWR);
+    pthread_join(th, NULL);
+    mcd_conn_close(flooder);
+    mcd_conn_close(w);
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}
