@@ -468,6 +468,8 @@ static void *logger_main(void *arg)
                 w->next = active;
                 active = w;
             }
+            /* an attach meanwhile saw them in neither list */
+            update_mask_locked();
             pthread_mutex_unlock(&wlock);
         }
         nfds_t nfds = 0;
