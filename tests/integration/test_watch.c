@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -678,4 +679,64 @@ Test(watch, refused_stores_as_oracle, .timeout = 60)
     cr_expect_str_eq(got, want, "mcd:\n%s\nmemcached 1.6.45:\n%s", got, want);
     free(got);
     free(want);
+}
+
+/* Watchers of different streams attaching at the same moment each get
+ * their stream's lines. */
+struct attach_arg {
+    const struct mcd_server *srv;
+    const char *streams;
+    struct mcd_conn *w;
+};
+
+static void *attach_main(void *p)
+{
+    struct attach_arg *a = p;
+    a->w = mcd_conn_open(a->srv);
+    if (a->w != NULL) {
+        char req[64];
+        snprintf(req, sizeof(req), "watch %s\r\n", a->streams);
+        if (!mcd_roundtrip(a->w, req, "OK\r\n")) {
+            mcd_conn_close(a->w);
+            a->w = NULL;
+        }
+    }
+    return NULL;
+}
+
+Test(watch, watchers_attaching_at_once, .timeout = 60)
+{
+    struct mcd_server *srv = mcd_start(NULL);
+    cr_assert_not_null(srv);
+    for (int round = 0; round < 5; round++) {
+        enum { N = 8 };
+        struct attach_arg args[N];
+        pthread_t th[N];
+        for (int i = 0; i < N; i++) {
+            args[i] = (struct attach_arg){.srv = srv, .streams = i % 2 ? "mutations" : "deletions"};
+            cr_assert_eq(pthread_create(&th[i], NULL, attach_main, &args[i]), 0);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            cr_assert_not_null(args[i].w);
+        }
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert_not_null(c);
+        roundtrip(c, "set at 0 0 1\r\nx\r\ndelete at\r\n", "STORED\r\nDELETED\r\n");
+        for (int i = 0; i < N; i++) {
+            char *line = line_with(args[i].w, "key=at ");
+            cr_assert_not_null(line, "round %d, watcher %d (%s) got no line", round, i, args[i].streams);
+            cr_expect(strstr(line, i % 2 ? "type=item_store" : "type=deleted") != NULL, "%s", line);
+            free(line);
+            mcd_conn_close(args[i].w);
+        }
+        mcd_conn_close(c);
+        long long deadline = mcd_now_ms() + 5000;
+        struct mcd_conn *s = mcd_conn_open(srv);
+        cr_assert_not_null(s);
+        while (mcd_stat_ll(s, NULL, "log_watchers") != 0 && mcd_now_ms() < deadline)
+            mcd_poll_pause();
+        mcd_conn_close(s);
+    }
+    mcd_stop(srv);
 }
