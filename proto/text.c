@@ -86,9 +86,12 @@
  *   "shutdown x", "shutdown graceful x"  -> (with -A) CE invalid shutdown mode
  *   "stats reset x", "stats items x"     -> the group; the rest is ignored
  *   "stats\t", "stats bogus"             -> ERROR
- *   "noop", "lru", "lru_crawler", "watch", "misbehave", "cache_memlimit",
+ *   "noop", "lru", "watch", "misbehave", "cache_memlimit",
  *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
+ *   "lru_crawler <sub> <args>"           -> the rest of the line in args; the
+ *                                           command layer (process_admin.c)
+ *                                           checks it, ERROR included
  *   "xx noreply", "slabs noreply", "lru_crawler noreply" -> silent: a
  *                                           trailing noreply silences ERROR
  *   "stats bogus noreply"                -> ERROR (stats takes no noreply)
@@ -159,11 +162,12 @@ static const struct {
     {"quit", 4, MC_CMD_QUIT},
     {"shutdown", 8, MC_CMD_SHUTDOWN},
     {"slabs", 5, MC_CMD_SLABS},
+    {"lru_crawler", 11, MC_CMD_LRU_CRAWLER},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "lru_crawler", "watch", "cache_memlimit", "extstore",
+static const char *const text_unsupported[] = {"lru", "watch", "cache_memlimit", "extstore",
                                                "refresh_certs"};
 
 static bool is_unsupported(const struct token *t)
@@ -461,6 +465,7 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
         st = parse_slabs(l, req, errmsg);
         break;
     case MC_CMD_SHUTDOWN:
+    case MC_CMD_LRU_CRAWLER:
         req->noreply = last_is_noreply(l);
         /* fall through */
     case MC_CMD_STATS:

@@ -18,6 +18,7 @@
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -118,6 +119,10 @@ int main(int argc, char **argv)
     if (status != SETTINGS_RUN)
         return status;
     log_verbosity = settings.verbose;
+    if (!settings.lru_crawler) /* -o no_lru_crawler: lru_crawler crawl and dumps are refused */
+        store_crawl_enable(false);
+    if (settings.prefix_delimiter != NULL) /* -D: as memcached, per-prefix stats on */
+        stats_detail_enable(true);
     signal(SIGPIPE, SIG_IGN);
 
     if (daemon_set_limits() != 0)

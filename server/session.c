@@ -72,6 +72,7 @@ void session_deinit(struct session *s)
     if (s->nread_it != NULL)
         item_release(s->nread_it);
     s->nread_it = NULL;
+    process_ctx_release(&s->cmd); /* a dump cut short */
     reply_deinit(&s->out);
     free(s->rbuf);
     s->rbuf = NULL;
@@ -321,8 +322,10 @@ enum session_result session_run(struct session *s, unsigned *budget)
 
         size_t consumed = 0;
         if (s->state == SESSION_MWRITE) {
-            /* resume the get line where the command layer stopped */
-            s->req.mc.keys = s->rbuf + s->rpos + s->mget_keys_off;
+            /* resume the get line (or dump: no keys) where the command
+             * layer stopped */
+            if (s->req.mc.keys != NULL)
+                s->req.mc.keys = s->rbuf + s->rpos + s->mget_keys_off;
             consumed = s->mget_consumed;
         } else {
             enum proto_status ps = parse_one(s, &consumed);
@@ -347,8 +350,10 @@ enum session_result session_run(struct session *s, unsigned *budget)
             s->close_after_write = true;
         if (next == PROCESS_MORE) {
             if (s->state != SESSION_MWRITE) {
-                /* only a text key list stops half way: rebase it on rpos */
-                s->mget_keys_off = (size_t)(s->req.mc.keys - (s->rbuf + s->rpos));
+                /* a text key list, or a dump (whose cursor is in s->cmd),
+                 * stops half way: rebase the keys on rpos */
+                if (s->req.mc.keys != NULL)
+                    s->mget_keys_off = (size_t)(s->req.mc.keys - (s->rbuf + s->rpos));
                 s->mget_consumed = consumed;
                 set_state(s, SESSION_MWRITE);
             }

@@ -32,6 +32,7 @@
 #include "proto/token.h"
 #include "server/log.h"
 #include "server/settings.h"
+#include "server/stats_detail.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -54,8 +55,6 @@ void stats_set_slab_automove(int mode)
     atomic_store_explicit(&slab_automove, mode, memory_order_relaxed);
 }
 
-/* `stats detail on|off`: only reported (mcd keeps no per-prefix stats) */
-static _Atomic bool detail_enabled;
 
 /* The per-class counters of `stats items` that `stats reset` zeroes. */
 #define ITEM_RESET_FIELDS(X) \
@@ -164,6 +163,7 @@ static void stats_reset(void)
     pthread_mutex_lock(&reset_lock);
     base = nb;
     pthread_mutex_unlock(&reset_lock);
+    stats_detail_clear(); /* as memcached: the per-prefix counts go too */
 }
 
 /* The workers' store counters since the last reset (for `stats slabs`). */
@@ -265,6 +265,35 @@ static void stat_rusage_system(struct emitter *e, const char *name)
     rusage_line(e, name, false);
 }
 
+/* The crawler's lines (store/crawler.c). */
+static void stat_crawler_running(struct emitter *e, const char *name)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    u64(e, name, ci.running);
+}
+
+static void stat_crawler_starts(struct emitter *e, const char *name)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    u64(e, name, ci.starts);
+}
+
+static void stat_crawler_items_checked(struct emitter *e, const char *name)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    u64(e, name, ci.checked);
+}
+
+static uint64_t crawl_checked(unsigned id)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    return id < STORE_CLASSES_MAX ? ci.class_checked[id] : 0;
+}
+
 /* `stats`: every row of stats.def, in order. */
 static void stats_general(struct emitter *e)
 {
@@ -312,7 +341,28 @@ static void show_num_threads(struct emitter *e, const char *name)
 
 static void show_detail_enabled(struct emitter *e, const char *name)
 {
-    line(e, name, "%s", atomic_load(&detail_enabled) ? "yes" : "no");
+    line(e, name, "%s", atomic_load(&stats_detail_on) ? "yes" : "no");
+}
+
+static void show_stat_key_prefix(struct emitter *e, const char *name)
+{
+    const char *d = settings.prefix_delimiter;
+    line(e, name, "%c", d != NULL && d[0] != '\0' ? d[0] : ':');
+}
+
+static void show_lru_crawler(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", store_crawl_enabled() ? "yes" : "no");
+}
+
+static void show_lru_crawler_sleep(struct emitter *e, const char *name)
+{
+    u64(e, name, store_crawl_sleep());
+}
+
+static void show_lru_crawler_tocrawl(struct emitter *e, const char *name)
+{
+    u64(e, name, store_crawl_tocrawl());
 }
 
 static void show_slab_automove(struct emitter *e, const char *name)
@@ -401,8 +451,8 @@ static bool arg_is(const char *args, size_t len, const char *word)
     return len == n && memcmp(args, word, n) == 0;
 }
 
-/* "stats detail on|off|dump": mcd keeps no per-prefix stats; dump is empty */
-static enum stats_group_status stats_detail(const char *args, size_t len)
+/* "stats detail on|off|dump": the dump is the command layer's (process_admin.c) */
+static enum stats_group_status stats_detail_group(const char *args, size_t len)
 {
     size_t pos = 0, n;
     const char *w;
@@ -410,7 +460,7 @@ static enum stats_group_status stats_detail(const char *args, size_t len)
     if (!token_next(args, len, &pos, &w, &n) || !token_next(args, len, &pos, &w, &n))
         return STATS_GROUP_DETAIL_USAGE;
     if (arg_is(w, n, "on") || arg_is(w, n, "off")) {
-        atomic_store(&detail_enabled, w[1] == 'n');
+        stats_detail_enable(w[1] == 'n');
         return STATS_GROUP_DONE_OK;
     }
     return arg_is(w, n, "dump") ? STATS_GROUP_DETAIL_DUMP : STATS_GROUP_DETAIL_USAGE;
@@ -437,7 +487,7 @@ enum stats_group_status stats_group(const char *args, size_t args_len, stats_emi
     else if (arg_is(args, n, "extstore"))
         ; /* not configured: no lines */
     else if (arg_is(args, n, "detail"))
-        return stats_detail(args, args_len);
+        return stats_detail_group(args, args_len);
     else if (arg_is(args, n, "reset")) {
         stats_reset();
         return STATS_GROUP_RESET;
