@@ -48,6 +48,7 @@ struct admin_job {
     size_t nhist;
 };
 
+/* text[n] must be NUL: the binary protocol sends the text as one stat. */
 static void put_raw(struct request_ctx *x, const struct mc_request *req, const char *text, size_t n)
 {
     struct mc_result res = {.status = MC_DETAIL_DUMP, .data = text, .nbytes = (uint32_t)n};
@@ -164,7 +165,7 @@ static void job_finish(struct request_ctx *x, const struct mc_request *req, stru
 static enum process_next job_run(struct request_ctx *x, const struct mc_request *req)
 {
     static _Thread_local struct store_dump_item items[JOB_BATCH];
-    static _Thread_local char text[JOB_BATCH * (3 * STORE_KEY_MAX + 160)];
+    static _Thread_local char text[JOB_BATCH * (3 * STORE_KEY_MAX + 160) + 1];
     struct admin_job *j = x->job;
 
     for (int step = 0; step < JOB_STEPS; step++) {
@@ -205,6 +206,7 @@ static enum process_next job_run(struct request_ctx *x, const struct mc_request 
             }
             len += l;
         }
+        text[len] = '\0';
         if (len > 0)
             put_raw(x, req, text, len);
     }

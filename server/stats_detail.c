@@ -133,7 +133,7 @@ char *stats_detail_dump(size_t *len)
     }
     pthread_mutex_unlock(&list_lock);
 
-    size_t cap = 6, n = 0;
+    size_t cap = 6, n = 0; /* "END\r\n" and a NUL (the binary encoder reads a string) */
     for (unsigned i = 0; i < DETAIL_BUCKETS; i++)
         for (struct prefix *p = sum.b[i]; p != NULL; p = p->next)
             cap += p->n + 7 + 4 * (5 + 20);
@@ -152,7 +152,7 @@ char *stats_detail_dump(size_t *len)
     }
     if (out == NULL)
         return NULL;
-    memcpy(out + n, "END\r\n", 5);
+    memcpy(out + n, "END\r\n", 6);
     *len = n + 5;
     return out;
 }
