@@ -402,7 +402,8 @@ bool process_admin_stats(struct request_ctx *x, const struct mc_request *req, en
         *next = stats_cachedump(x, req, nt, tok, ntok);
         return true;
     }
-    if (word_is(tok[0], ntok[0], "sizes") && settings.track_sizes) {
+    /* (the binary protocol's Stat "sizes" gets stats.c's answer: opcode 0 is text) */
+    if (word_is(tok[0], ntok[0], "sizes") && settings.track_sizes && req->opcode == 0) {
         *next = job_start(x, req, JOB_SIZES, ~UINT64_C(0) << 1, UINT64_MAX);
         return true;
     }
