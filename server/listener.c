@@ -9,6 +9,9 @@
 
 #include "server/listener.h"
 
+#include "server/conn.h"
+#include "store/store.h"
+
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,7 +40,7 @@ struct listener {
     struct event *ev;
 };
 
-static struct listener listeners[MAX_LISTENERS];
+static struct listener listeners[MAX_LISTENERS]; /* set up before the workers serve anyone */
 static int spare_fd = -1;                     /* given up to accept when out of fds */
 static unsigned nlisteners;
 
@@ -209,4 +213,21 @@ void listener_teardown(void)
     if (spare_fd >= 0)
         close(spare_fd);
     spare_fd = -1;
+}
+
+void listener_describe(stats_emit_fn emit, void *ctx)
+{
+    char name[32], val[80];
+    for (unsigned i = 0; i < nlisteners; i++) {
+        int fd = listeners[i].fd;
+        conn_sockname(fd, listeners[i].family, true, val, sizeof(val));
+        snprintf(name, sizeof(name), "%d:addr", fd);
+        emit(ctx, name, val);
+        snprintf(name, sizeof(name), "%d:state", fd);
+        emit(ctx, name, "conn_listening");
+        /* memcached's listening sockets date from its start */
+        snprintf(name, sizeof(name), "%d:secs_since_last_cmd", fd);
+        snprintf(val, sizeof(val), "%u", store_clock_now());
+        emit(ctx, name, val);
+    }
 }

@@ -37,7 +37,9 @@ const char *session_state_name(enum session_state s)
 static void set_state(struct session *s, enum session_state st)
 {
     s->state = st;
-    atomic_store_explicit(&s->pub_state, (int)st, memory_order_relaxed);
+    /* after a first command, waiting for the next is memcached's conn_read */
+    int pub = st == SESSION_NEW_CMD && s->commands > 0 ? SESSION_READ : (int)st;
+    atomic_store_explicit(&s->pub_state, pub, memory_order_relaxed);
 }
 
 static void release_item(void *owner)
@@ -345,7 +347,10 @@ enum session_result session_run(struct session *s, unsigned *budget)
         }
         (*budget)--;
         s->commands++;
+        atomic_store_explicit(&s->pub_state, SESSION_PARSE_CMD, memory_order_relaxed);
         enum process_next next = process_request(&s->cmd, &s->req);
+        atomic_store_explicit(&s->pub_state, s->state == SESSION_NEW_CMD ? SESSION_READ : (int)s->state,
+                              memory_order_relaxed);
         if (s->cmd.broken)
             s->close_after_write = true;
         if (next == PROCESS_MORE) {

@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -439,10 +440,63 @@ static void stats_items(struct emitter *e)
     }
 }
 
+/* `stats conns` lines, gathered to be printed in memcached's order: by
+ * file descriptor (listening sockets and connections alike), each one's
+ * lines in the order given. */
+struct conn_line {
+    long fd;
+    size_t seq;
+    char *name, *value;
+};
+struct conn_lines {
+    struct conn_line *v;
+    size_t n, cap;
+};
+
+static void gather_conn_line(void *ctx, const char *name, const char *value)
+{
+    struct conn_lines *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct conn_line *v = realloc(l->v, cap * sizeof(*v));
+        if (v == NULL)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    struct conn_line *x = &l->v[l->n];
+    x->fd = strtol(name, NULL, 10);
+    x->seq = l->n;
+    x->name = strdup(name);
+    x->value = strdup(value);
+    if (x->name == NULL || x->value == NULL) {
+        free(x->name);
+        free(x->value);
+        return;
+    }
+    l->n++;
+}
+
+static int cmp_conn_line(const void *a, const void *b)
+{
+    const struct conn_line *x = a, *y = b;
+    if (x->fd != y->fd)
+        return x->fd < y->fd ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static void stats_conns(struct emitter *e)
 {
+    struct conn_lines l = {0};
     if (host != NULL && host->conns != NULL)
-        host->conns(e->emit, e->ctx);
+        host->conns(gather_conn_line, &l);
+    qsort(l.v, l.n, sizeof(l.v[0]), cmp_conn_line);
+    for (size_t i = 0; i < l.n; i++) {
+        e->emit(e->ctx, l.v[i].name, l.v[i].value);
+        free(l.v[i].name);
+        free(l.v[i].value);
+    }
+    free(l.v);
 }
 
 static bool arg_is(const char *args, size_t len, const char *word)
