@@ -106,38 +106,72 @@ static long long unix_time(rel_time_t t)
     return (long long)store_clock_epoch() + t;
 }
 
-/* One item's line into buf (room for the longest); returns its length. */
-static size_t format_item(const struct admin_job *j, const struct store_dump_item *it, char *buf, size_t cap)
+/* Appends a literal, a number, a signed number (snprintf was half a
+ * dump's time). */
+#define APPEND_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
+static char *append_u64(char *p, uint64_t v)
 {
-    char key[3 * STORE_KEY_MAX + 1];
-    size_t n;
+    return p + token_fmt_u64(p, v);
+}
+static char *append_i64(char *p, long long v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return append_u64(p, (uint64_t)0 - (uint64_t)v);
+    }
+    return append_u64(p, (uint64_t)v);
+}
+
+/* One item's line into buf (room for the longest: 3 * STORE_KEY_MAX + 160
+ * bytes); returns its length. */
+static size_t format_item(const struct admin_job *j, const struct store_dump_item *it, char *buf)
+{
+    char *p = buf;
     switch (j->kind) {
     case JOB_METADUMP:
-        n = uri_encode(it->key, it->nkey, key);
-        key[n] = '\0';
-        return (size_t)snprintf(buf, cap,
-                                "key=%s exp=%lld la=%lld cas=%" PRIu64 " fetch=%s cls=%u size=%" PRIu64
-                                " flags=%" PRIu32 " \n",
-                                key, it->exptime == 0 ? -1LL : unix_time(it->exptime), unix_time(it->atime),
-                                it->cas, it->fetched ? "yes" : "no", (unsigned)it->clsid, memcached_size(it),
-                                it->flags);
+        APPEND_LIT(p, "key=");
+        p += uri_encode(it->key, it->nkey, p);
+        APPEND_LIT(p, " exp=");
+        p = append_i64(p, it->exptime == 0 ? -1LL : unix_time(it->exptime));
+        APPEND_LIT(p, " la=");
+        p = append_i64(p, unix_time(it->atime));
+        APPEND_LIT(p, " cas=");
+        p = append_u64(p, it->cas);
+        if (it->fetched)
+            APPEND_LIT(p, " fetch=yes cls=");
+        else
+            APPEND_LIT(p, " fetch=no cls=");
+        p = append_u64(p, it->clsid);
+        APPEND_LIT(p, " size=");
+        p = append_u64(p, memcached_size(it));
+        APPEND_LIT(p, " flags=");
+        p = append_u64(p, it->flags);
+        APPEND_LIT(p, " \n");
+        break;
     case JOB_MGDUMP:
+        APPEND_LIT(p, "mg ");
         if (it->key_binary) {
-            n = meta_base64_encode(it->key, it->nkey, key, sizeof(key) - 1);
-            key[n] = '\0';
-            return (size_t)snprintf(buf, cap, "mg %s b\r\n", key);
+            p += meta_base64_encode(it->key, it->nkey, p, 4 * ((STORE_KEY_MAX + 2) / 3));
+            APPEND_LIT(p, " b");
+        } else {
+            memcpy(p, it->key, it->nkey);
+            p += it->nkey;
         }
-        memcpy(key, it->key, it->nkey);
-        key[it->nkey] = '\0';
-        return (size_t)snprintf(buf, cap, "mg %s\r\n", key);
+        APPEND_LIT(p, "\r\n");
+        break;
     case JOB_CACHEDUMP:
-        memcpy(key, it->key, it->nkey);
-        key[it->nkey] = '\0';
-        return (size_t)snprintf(buf, cap, "ITEM %s [%" PRIu32 " b; %lld s]\r\n", key, it->nbytes,
-                                it->exptime == 0 ? 0LL : unix_time(it->exptime));
+        APPEND_LIT(p, "ITEM ");
+        memcpy(p, it->key, it->nkey);
+        p += it->nkey;
+        APPEND_LIT(p, " [");
+        p = append_u64(p, it->nbytes);
+        APPEND_LIT(p, " b; ");
+        p = append_i64(p, it->exptime == 0 ? 0LL : unix_time(it->exptime));
+        APPEND_LIT(p, " s]\r\n");
+        break;
     case JOB_SIZES: break;
     }
-    return 0;
+    return (size_t)(p - buf);
 }
 
 /* The end of a job: its last lines. */
@@ -195,7 +229,7 @@ static enum process_next job_run(struct request_ctx *x, const struct mc_request 
                 j->hist[b]++;
                 continue;
             }
-            size_t l = format_item(j, &items[i], text + len, sizeof(text) - len);
+            size_t l = format_item(j, &items[i], text + len);
             if (j->kind == JOB_CACHEDUMP) {
                 if (j->bytes + l + 5 > CACHEDUMP_MAX) {
                     j->left = 0;

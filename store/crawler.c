@@ -206,17 +206,25 @@ static size_t walk_batch(struct slab_class *c, struct store_dump *d, enum walk_m
         if (mode == WALK_RECLAIM)
             atomic_fetch_add_explicit(&class_checked[c->id], 1, memory_order_relaxed);
         uint32_t hv;
-        if (lru_trylock_linked(it, st, false, &hv)) {
-            if (visit_locked(c, it, hv, mode, now, &out[n]))
+        unsigned stripe = item_state_stripe(st);
+        if (mode == WALK_RECLAIM) {
+            if (lru_trylock_linked(it, st, false, &hv)) {
+                visit_locked(c, it, hv, mode, now, NULL);
+                ht_unlock(hv);
+            }
+            continue; /* busy: the next crawl or the sweep gets it */
+        }
+        /* a dump needs no hash: the stripe's lock, then the item still
+         * linked under it (ht_lock(stripe) is the lock of every hash of
+         * that stripe: hashtable.h) */
+        if (ht_trylock(stripe)) {
+            if (item_linked_under(it, stripe) && visit_locked(c, it, 0, mode, now, &out[n]))
                 n++;
-            ht_unlock(hv);
+            ht_unlock(stripe);
             continue;
         }
-        if (mode == WALK_RECLAIM)
-            continue; /* busy: the next crawl or the sweep gets it */
-        /* busy, or already gone: take the locks in their order and look
-         * again (the chunk's page may have moved meanwhile) */
-        unsigned stripe = item_state_stripe(st);
+        /* busy: take the locks in their order and look again (the chunk's
+         * page may have moved meanwhile) */
         char *page = d->page;
         slab_unlock(c);
         ht_lock(stripe);
