@@ -134,6 +134,11 @@ Test(dump, metadump_and_mgdump_as_memcached)
     long long abs_exp = (long long)time(NULL) + 100000;
     load(cm, abs_exp);
     load(co, abs_exp);
+    /* binary keys (meta b): mgdump shows them base64 with " b", metadump
+     * URI-encoded */
+    for (int s = 0; s < 2; s++)
+        cr_assert(mcd_roundtrip(s == 0 ? cm : co, "ms AAEC 1 b\r\nx\r\nms YmluYXJ5IGtleQ== 1 b\r\ny\r\n",
+                                "HD\r\nHD\r\n"));
 
     static const char *const cmds[] = {"lru_crawler metadump all\r\n", "lru_crawler metadump 1,12\r\n",
                                        "lru_crawler metadump hash\r\n", "lru_crawler mgdump all\r\n",
