@@ -490,7 +490,8 @@ static void stats_conns(struct emitter *e)
     struct conn_lines l = {0};
     if (host != NULL && host->conns != NULL)
         host->conns(gather_conn_line, &l);
-    qsort(l.v, l.n, sizeof(l.v[0]), cmp_conn_line);
+    if (l.n > 1) /* qsort() is never handed NULL (UBSan) */
+        qsort(l.v, l.n, sizeof(l.v[0]), cmp_conn_line);
     for (size_t i = 0; i < l.n; i++) {
         e->emit(e->ctx, l.v[i].name, l.v[i].value);
         free(l.v[i].name);
