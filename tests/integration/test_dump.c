@@ -427,6 +427,12 @@ Test(dump, slow_reader_does_not_block)
     /* one worker thread: the other client is served while c reads nothing */
     for (int i = 0; i < 50; i++)
         cr_assert(mcd_roundtrip(other, "get slow_1\r\n", "VALUE slow_1 0 1\r\nx\r\nEND\r\n"));
+    /* and dumps and crawls meanwhile (1.6.45 would leave them unanswered
+     * until the first dump ends, then say BUSY) */
+    char *od = dump(other, "lru_crawler mgdump all\r\n", "\r\nEN\r\n");
+    cr_assert(strstr(od, "\r\nmg slow_29999\r\n") != NULL);
+    free(od);
+    cr_assert(mcd_roundtrip(other, "lru_crawler crawl all\r\n", "OK\r\n"));
     for (int k = 0; k < 4; k++) {
         char *d = mcd_read_until(c, "\nEND\r\n", NULL);
         cr_assert_not_null(d, "dump %d did not end", k);
