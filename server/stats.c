@@ -30,6 +30,8 @@
 #include "server/stats.h"
 
 #include "proto/token.h"
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats_detail.h"
@@ -165,6 +167,8 @@ static void stats_reset(void)
     base = nb;
     pthread_mutex_unlock(&reset_lock);
     stats_detail_clear(); /* as memcached: the per-prefix counts go too */
+    latency_reset();
+    hotkeys_reset();
 }
 
 /* The workers' store counters since the last reset (for `stats slabs`). */
@@ -295,6 +299,26 @@ static uint64_t crawl_checked(unsigned id)
     return id < STORE_CLASSES_MAX ? ci.class_checked[id] : 0;
 }
 
+/* flush_prefix's lines, once any was flushed (stats.def) */
+static bool stats_prefix_used(void)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    return pi.flushes > 0;
+}
+
+static void stat_prefix(struct emitter *e, const char *name)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    if (pi.flushes == 0)
+        return;
+    u64(e, name, pi.live);
+    u64(e, "prefix_retired", pi.retired);
+    u64(e, "prefix_walks", pi.walks);
+    u64(e, "prefix_reclaimed", pi.reclaimed);
+}
+
 /* `stats`: every row of stats.def, in order. */
 static void stats_general(struct emitter *e)
 {
@@ -333,6 +357,12 @@ static void stats_general(struct emitter *e)
 static void show_verbosity(struct emitter *e, const char *name)
 {
     line(e, name, "%d", log_verbosity);
+}
+
+static void show_cluster_config(struct emitter *e, const char *name)
+{
+    if (settings.cluster_config != NULL)
+        line(e, name, "%s", settings.cluster_config);
 }
 
 static void show_num_threads(struct emitter *e, const char *name)
@@ -543,6 +573,10 @@ enum stats_group_status stats_group(const char *args, size_t args_len, stats_emi
         ; /* not configured: no lines */
     else if (arg_is(args, n, "detail"))
         return stats_detail_group(args, args_len);
+    else if (arg_is(args, n, "latency")) /* mcd: latency.c */
+        latency_stats(emit, ctx);
+    else if (arg_is(args, n, "hotkeys")) /* mcd: hotkeys.c */
+        return hotkeys_stats(args, args_len, emit, ctx);
     else if (arg_is(args, n, "reset")) {
         stats_reset();
         return STATS_GROUP_RESET;
