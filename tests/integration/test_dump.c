@@ -539,15 +539,22 @@ static char *conns_shape(struct mcd_server *srv)
     struct mcd_conn *asker = mcd_conn_open(srv);
     cr_assert(mcd_roundtrip(idle, "version\r\n", "VERSION {str}\r\n"));
     cr_assert(mcd_sendstr(half, "set k 0 0 10\r\nabc"));
-    /* wait until the server has read the half value: the key is not set yet,
-     * so poll the connection's state */
+    /* wait until the server has read the half value and its worker has
+     * taken the fresh connection (accepted sockets reach a worker through
+     * its queue): poll the listing */
     char *st = NULL;
     long long deadline = mcd_now_ms() + 5000;
-    do {
+    for (;;) {
         free(st);
         st = mcd_stats(asker, "conns");
         cr_assert_not_null(st);
-    } while (strstr(st, "conn_nread") == NULL && mcd_now_ms() < deadline && (mcd_poll_pause(), true));
+        int clients = 0;
+        for (const char *p = strstr(st, ":listen_addr "); p != NULL; p = strstr(p + 1, ":listen_addr "))
+            clients++;
+        if ((strstr(st, "conn_nread") != NULL && clients == 4) || mcd_now_ms() > deadline)
+            break;
+        mcd_poll_pause();
+    }
     /* mask: "STAT <fd>:<field> <value>" -> "STAT N:<field> <value>", ports and ages as N */
     char *out = calloc(1, strlen(st) + 1);
     char *o = out;
