@@ -402,6 +402,8 @@ Test(dump, every_untouched_key_exactly_once_under_writers)
     /* flushed items are left out */
     cr_assert(mcd_roundtrip(c, "flush_all\r\n", "OK\r\n"));
     cr_assert(mcd_roundtrip(c, "set after 0 0 1\r\nx\r\n", "STORED\r\n"));
+    /* and so are items flush_prefix hid (mcd's extension) */
+    cr_assert(mcd_roundtrip(c, "set drop_1 0 0 1\r\nx\r\nflush_prefix drop_\r\n", "STORED\r\nOK\r\n"));
     char *d = dump(c, "lru_crawler mgdump all\r\n", "EN\r\n");
     cr_expect_str_eq(d, "OK\r\nmg after\r\nEN\r\n");
     free(d);
