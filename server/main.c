@@ -14,6 +14,8 @@
 #include "config.h"
 
 #include "server/daemon.h"
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/metrics_http.h"
@@ -119,6 +121,8 @@ int main(int argc, char **argv)
     if (status != SETTINGS_RUN)
         return status;
     log_verbosity = settings.verbose;
+    latency_set_enabled(settings.latency);
+    hotkeys_set_enabled(settings.hotkeys);
     signal(SIGPIPE, SIG_IGN);
 
     if (daemon_set_limits() != 0)

@@ -13,6 +13,7 @@
 
 #include "proto/proto.h"
 #include "proto/reply.h"
+#include "server/hotkeys.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -52,6 +53,7 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
                     bool touch, rel_time_t exptime)
 {
     struct item *it;
+    hotkeys_sample(key, nkey, false);
     if (touch) {
         STAT_INC(x->ws->cmd_touch);
         it = store_get(key, nkey, &(struct store_get_opts){.touch = true, .touch_exptime = exptime}, NULL, x->ts);

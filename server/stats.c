@@ -30,6 +30,8 @@
 #include "server/stats.h"
 
 #include "proto/token.h"
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/worker.h"
@@ -164,6 +166,8 @@ static void stats_reset(void)
     pthread_mutex_lock(&reset_lock);
     base = nb;
     pthread_mutex_unlock(&reset_lock);
+    latency_reset();
+    hotkeys_reset();
 }
 
 /* The workers' store counters since the last reset (for `stats slabs`). */
@@ -445,6 +449,10 @@ enum stats_group_status stats_group(const char *args, size_t args_len, stats_emi
         ; /* not configured: no lines */
     else if (arg_is(args, n, "detail"))
         return stats_detail(args, args_len);
+    else if (arg_is(args, n, "latency")) /* mcd: latency.c */
+        latency_stats(emit, ctx);
+    else if (arg_is(args, n, "hotkeys")) /* mcd: hotkeys.c */
+        return hotkeys_stats(args, args_len, emit, ctx);
     else if (arg_is(args, n, "reset")) {
         stats_reset();
         return STATS_GROUP_RESET;

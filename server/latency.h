@@ -1,0 +1,131 @@
+/*
+ * latency.h - per-command latency histograms: recorded per thread with no
+ * lock, summed on read (`stats latency`, the Prometheus endpoint).
+ *
+ * What is measured: from the moment the worker starts on a request (just
+ * after its parse; for a storage command, its header's) to the moment its
+ * reply is queued on the connection. The request path reads the clock
+ * (CLOCK_MONOTONIC) once per request, plus once per batch of pipelined
+ * requests: a request's start is the previous request's end in the same
+ * batch (see session.c).
+ *
+ * Buckets are log-linear, as HdrHistogram's: values below 2^LATENCY_SUB_BITS
+ * ns each have a bucket; above, every power of two is cut into
+ * 2^LATENCY_SUB_BITS equal buckets, so a bucket is at most 1/32 of its
+ * values wide and its midpoint is within 1.6% of any value in it. Values
+ * from 2^LATENCY_MAX_LOG2 ns (about 137 s) up share the last bucket.
+ *
+ * Threads: each thread that records owns one histogram block (made on its
+ * first record and kept to the end of the process) and is its only writer
+ * (relaxed atomic load and store, no read-modify-write). Readers load each
+ * cell relaxed and add up the blocks; a snapshot is as consistent as the
+ * `stats` counters are. `stats reset` bumps a generation: a reader skips a
+ * block of an older generation, and its owner zeroes it at its next record.
+ */
+#ifndef MCD_LATENCY_H
+#define MCD_LATENCY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/stats.h"
+
+struct request;
+
+/* One label per command; binary opcodes count under their text command's
+ * label (GetQ, GetK, GetKQ: get; SetQ: set; Increment: incr; ...). */
+#define LATENCY_COMMANDS(X) \
+    X(GET, "get") X(GETS, "gets") X(GAT, "gat") X(GATS, "gats") \
+    X(SET, "set") X(ADD, "add") X(REPLACE, "replace") X(APPEND, "append") X(PREPEND, "prepend") \
+    X(CAS, "cas") X(DELETE, "delete") X(INCR, "incr") X(DECR, "decr") X(TOUCH, "touch") \
+    X(MG, "mg") X(MS, "ms") X(MD, "md") X(MA, "ma") X(MN, "mn") X(ME, "me")
+
+enum latency_cmd {
+#define X(id, name) LAT_##id,
+    LATENCY_COMMANDS(X)
+#undef X
+    LAT__COUNT,
+    LAT_NONE = LAT__COUNT, /* a command with no histogram (stats, version, ...) */
+};
+
+/* The label of a command, e.g. "get"; NULL for LAT_NONE. */
+const char *latency_cmd_name(enum latency_cmd c);
+
+#define LATENCY_SUB_BITS 5
+#define LATENCY_MAX_LOG2 37
+#define LATENCY_BUCKETS ((LATENCY_MAX_LOG2 - LATENCY_SUB_BITS + 1) << LATENCY_SUB_BITS)
+
+/* The bucket of a value in ns (0 .. LATENCY_BUCKETS-1; monotone in ns). */
+static inline size_t latency_bucket_of(uint64_t ns)
+{
+    if (ns < (1u << LATENCY_SUB_BITS))
+        return (size_t)ns;
+    unsigned e = 63u - (unsigned)__builtin_clzll(ns);
+    if (e >= LATENCY_MAX_LOG2)
+        return LATENCY_BUCKETS - 1;
+    unsigned shift = e - LATENCY_SUB_BITS;
+    return ((size_t)(shift + 1) << LATENCY_SUB_BITS) + (size_t)((ns >> shift) - (1u << LATENCY_SUB_BITS));
+}
+
+/* The number of buckets, and the lowest and highest value in ns that
+ * bucket i holds (latency_bucket_upper_ns(i) < latency_bucket_lower_ns(i+1);
+ * the last bucket's upper bound is UINT64_MAX). Prometheus `le` bounds: a
+ * bucket counts under `le` when its upper bound is at most `le`. */
+size_t latency_bucket_count(void);
+uint64_t latency_bucket_lower_ns(size_t i);
+uint64_t latency_bucket_upper_ns(size_t i);
+
+/* One command's figures, summed over the threads. count is the sum of
+ * buckets[]; sum_ns is the sum of every value (Prometheus `_sum`). */
+struct latency_cmd_snap {
+    uint64_t count;
+    uint64_t sum_ns;
+    uint64_t max_ns;
+    uint64_t buckets[LATENCY_BUCKETS];
+};
+
+/* Every command's (about 170 KB: allocate it, not on a worker's stack). */
+struct latency_snapshot {
+    struct latency_cmd_snap cmd[LAT__COUNT];
+};
+
+/* Fills *out with the figures since start or the last reset, summed over
+ * every thread's block. No lock on any writer; takes the registry lock
+ * (setup and `stats` only). */
+void latency_snapshot(struct latency_snapshot *out);
+
+/* The value in ns at quantile q (0 < q <= 1) of one command: the midpoint
+ * of the bucket where the rank ceil(q*count) falls, but never above
+ * max_ns. 0 when count is 0. */
+uint64_t latency_quantile_ns(const struct latency_cmd_snap *s, double q);
+
+/* How many of one command's values fall in buckets whose upper bound is at
+ * most le_ns (a Prometheus cumulative bucket, `le` in ns). */
+uint64_t latency_count_le(const struct latency_cmd_snap *s, uint64_t le_ns);
+
+/* `stats reset`: every thread's histograms start again from zero. */
+void latency_reset(void);
+
+/* On (the default) unless `-o no_latency`; set before the workers start. */
+void latency_set_enabled(bool on);
+extern bool latency_enabled;
+
+/* `stats latency`: per command with a count above 0, in LATENCY_COMMANDS
+ * order, "<cmd>:count", ":p50_us", ":p90_us", ":p99_us", ":p999_us",
+ * ":max_us" (microseconds with three decimals). */
+void latency_stats(stats_emit_fn emit, void *ctx);
+
+/* ---- the request path ---- */
+
+/* CLOCK_MONOTONIC in ns; never 0 (0 means "not started"). */
+uint64_t latency_now(void);
+
+/* The label of a parsed request (LAT_NONE: not measured). */
+enum latency_cmd latency_cmd_of(const struct request *req);
+
+/* Adds one value to this thread's histogram of command c (c < LAT__COUNT;
+ * LAT_NONE is ignored). No lock; makes the thread's block on first use. */
+void latency_record(enum latency_cmd c, uint64_t ns);
+
+#endif /* MCD_LATENCY_H */
