@@ -73,20 +73,20 @@ static void put_help(struct expo_buf *b, const char *s)
     }
 }
 
-/* A label value: \\ \" \n as the format says; other control bytes and
- * bytes >= 0x80 as the text \\xHH (an escaped backslash then xHH), so that
- * any key gives a valid UTF-8 page that parses back to a unique string. */
+/* A label value: '"' escaped as the format says; a backslash as two
+ * backslashes and control bytes (newline too) and bytes >= 0x80 as the four
+ * characters \xHH, once the format's escaping is undone. That mapping is
+ * one to one (a key holding the text "\x01" reads back as "\\x01"), and
+ * any key gives a valid UTF-8 page. */
 static void put_label_value(struct expo_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\\')
-            expo_put(b, "\\\\", 2);
+            expo_put(b, "\\\\\\\\", 4);
         else if (c == '"')
             expo_put(b, "\\\"", 2);
-        else if (c == '\n')
-            expo_put(b, "\\n", 2);
         else if (c < 0x20 || c >= 0x7f) {
             char esc[5] = {'\\', '\\', 'x', hex[c >> 4], hex[c & 15]};
             expo_put(b, esc, sizeof(esc));

@@ -42,10 +42,11 @@ void expo_put(struct expo_buf *b, const char *s, size_t n);
 void expo_family(struct expo_buf *b, const char *name, const char *type, const char *help);
 
 /*
- * One sample line: name{labels} value. nlabels may be 0. A label value is
- * escaped as the format requires (\\ \" \n); a byte that is not printable
- * ASCII is written as the four characters \\xHH, so the page stays valid
- * UTF-8 whatever bytes a key holds.
+ * One sample line: name{labels} value. nlabels may be 0. Label values may
+ * hold any bytes: once the format's escaping is undone, a value reads as
+ * its bytes with a backslash doubled and every byte that is not printable
+ * ASCII as the four characters \xHH. So the page stays valid UTF-8 and
+ * two keys never give the same label value.
  */
 void expo_sample_u64(struct expo_buf *b, const char *name, const struct expo_label *labels, size_t nlabels,
                      uint64_t v);

@@ -7,12 +7,19 @@
  * metrics.def is written from its line. So a counter is summed over the
  * threads by stats.c alone, and `stats reset` moves the metrics exactly as
  * it moves the `stats` lines (the exporter shows the same).
+ *
+ * Then mcd's own: the latency histograms (latency.h's snapshot, summed over
+ * the threads) as memcached_request_duration_seconds, and the current hot
+ * keys (hotkeys.h) as memcached_hotkey_requests.
  */
 #include "config.h"
 
 #include "server/metrics_page.h"
 
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/metrics_expo.h"
+#include "server/settings.h"
 #include "server/stats.h"
 
 #include <errno.h>
@@ -307,6 +314,67 @@ static void write_lru_hits(struct expo_buf *b, const struct kvs *t)
     }
 }
 
+/* The `le` bounds of memcached_request_duration_seconds, in ns: the
+ * client libraries' default buckets, extended down to a microsecond (a
+ * cache answers in microseconds). obs's histograms have ~1000 buckets per
+ * command; each bound here counts the buckets wholly below it. */
+static const uint64_t duration_le_ns[] = {
+    1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+    1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000, 500000000,
+    1000000000, 2500000000u, 5000000000u, 10000000000u,
+};
+#define DURATION_NLE (sizeof(duration_le_ns) / sizeof(duration_le_ns[0]))
+
+/* memcached_request_duration_seconds{command}: every command obs measures,
+ * from request parsed to reply queued (see latency.h). */
+static void write_durations(struct expo_buf *b)
+{
+    if (!latency_enabled)
+        return;
+    struct latency_snapshot *snap = malloc(sizeof(*snap)); /* ~170 KB */
+    if (snap == NULL) {
+        b->oom = true;
+        return;
+    }
+    latency_snapshot(snap);
+    const char *name = NS "request_duration_seconds";
+    expo_family(b, name, "histogram",
+                "Time from a request parsed to its reply queued, by command, measured inside the server.");
+    for (int c = 0; c < LAT__COUNT; c++) {
+        const struct latency_cmd_snap *s = &snap->cmd[c];
+        uint64_t counts[DURATION_NLE], below = 0;
+        for (size_t i = 0; i < DURATION_NLE; i++) {
+            uint64_t le = latency_count_le(s, duration_le_ns[i]);
+            counts[i] = le - below;
+            below = le;
+        }
+        const char *cmd = latency_cmd_name((enum latency_cmd)c);
+        struct expo_label l = {"command", cmd, strlen(cmd)};
+        expo_histogram(b, name, &l, 1, duration_le_ns, counts, DURATION_NLE, s->count - below, (double)s->sum_ns,
+                       1e9);
+    }
+    free(snap);
+}
+
+/* memcached_hotkey_requests{key}: the current top HOTKEYS_DEFAULT keys (a
+ * key sent base64-encoded to meta, b flag, has binary="1" too: it is
+ * another key than the same bytes sent plain). */
+static void write_hotkeys(struct expo_buf *b)
+{
+    if (!settings.hotkeys)
+        return;
+    struct hotkey top[HOTKEYS_DEFAULT];
+    size_t n = hotkeys_top(top, HOTKEYS_DEFAULT);
+    const char *name = NS "hotkey_requests";
+    expo_family(b, name, "gauge",
+                "Estimated gets of one of the most requested keys over the recent window (sampled; counts halve "
+                "every " SETTINGS_XSTR(HOTKEYS_HALF_LIFE) " s).");
+    for (size_t i = 0; i < n; i++) {
+        struct expo_label l[2] = {{"key", top[i].key, top[i].nkey}, {"binary", "1", 1}};
+        expo_sample_u64(b, name, l, top[i].binary ? 2 : 1, top[i].count);
+    }
+}
+
 bool metrics_page_write(struct expo_buf *b)
 {
     struct kvs g, st, items, slabs;
@@ -331,6 +399,8 @@ bool metrics_page_write(struct expo_buf *b)
 #include "server/metrics.def"
     write_lru_hits(b, &items);
     write_slab_commands(b, &slabs);
+    write_durations(b);
+    write_hotkeys(b);
 
     kvs_free(&g);
     kvs_free(&st);

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "server/hotkeys.h"
 #include "server/metrics_expo.h"
 #include "server/metrics_page.h"
 
@@ -38,8 +39,9 @@ Test(expo, family_and_samples)
     expo_free(&b);
 }
 
-/* Any key bytes give one valid UTF-8 line: \\ \" \n escaped, the rest of
- * the control and high bytes as the text \\xHH. */
+/* Any key bytes give one valid UTF-8 line; read back, a backslash is
+ * doubled and control and high bytes are the text \xHH, so that no two keys
+ * read back the same (the key "\x01" is not the byte 0x01). */
 Test(expo, label_value_escaping)
 {
     struct expo_buf b;
@@ -47,10 +49,14 @@ Test(expo, label_value_escaping)
     static const char key[] = "a\\b\"c\nd\re\x01\xff f";
     struct expo_label l = {"key", key, sizeof(key) - 1};
     expo_sample_u64(&b, "k", &l, 1, 7);
-    cr_expect_str_eq(str(&b), "k{key=\"a\\\\b\\\"c\\nd\\\\x0de\\\\x01\\\\xff f\"} 7\n");
+    cr_expect_str_eq(str(&b), "k{key=\"a\\\\\\\\b\\\"c\\\\x0ad\\\\x0de\\\\x01\\\\xff f\"} 7\n");
+    expo_free(&b);
+    struct expo_label t = {"key", "\\x01", 4};
+    expo_sample_u64(&b, "k", &t, 1, 7);
+    cr_expect_str_eq(str(&b), "k{key=\"\\\\\\\\x01\"} 7\n");
     /* a NUL inside a key is a byte like the others */
     struct expo_label z = {"key", "a\0b", 3};
-    expo_init(&b);
+    expo_free(&b);
     expo_sample_u64(&b, "k", &z, 1, 1);
     cr_expect_str_eq(str(&b), "k{key=\"a\\\\x00b\"} 1\n");
     expo_free(&b);
@@ -148,5 +154,49 @@ Test(metrics_page, stats_reset_applies)
     free(fx_text("stats reset\r\n"));
     p = page_now();
     cr_expect_eq(sample(p, "memcached_commands_total{command=\"get\",status=\"miss\"}"), 0);
+    free(p);
+}
+
+/* memcached_request_duration_seconds: one histogram per command, buckets
+ * cumulative, +Inf and _count the requests made. */
+Test(metrics_page, request_duration_histogram)
+{
+    free(fx_text("set a 0 0 1\r\nx\r\nget a\r\nget a\r\nget b\r\n"));
+    char *p = page_now();
+    cr_expect_not_null(strstr(p, "# TYPE memcached_request_duration_seconds histogram\n"));
+    cr_expect_eq(sample(p, "memcached_request_duration_seconds_count{command=\"get\"}"), 3);
+    cr_expect_eq(sample(p, "memcached_request_duration_seconds_bucket{command=\"get\",le=\"+Inf\"}"), 3);
+    cr_expect_eq(sample(p, "memcached_request_duration_seconds_count{command=\"set\"}"), 1);
+    cr_expect_eq(sample(p, "memcached_request_duration_seconds_count{command=\"delete\"}"), 0);
+    /* the le bounds, in order, each count at least the one before */
+    double last = 0;
+    const char *at = p;
+    size_t n = 0;
+    while ((at = strstr(at, "\nmemcached_request_duration_seconds_bucket{command=\"get\",le=\"")) != NULL) {
+        at = strchr(at, '}');
+        double v = strtod(at + 1, NULL);
+        cr_expect_geq(v, last);
+        last = v;
+        n++;
+    }
+    cr_expect_eq(n, 23, "22 bounds and +Inf, got %zu", n);
+    cr_expect_gt(sample(p, "memcached_request_duration_seconds_sum{command=\"get\"}"), 0);
+    free(p);
+}
+
+/* memcached_hotkey_requests: the key every get asks for leads. */
+Test(metrics_page, hot_keys)
+{
+    settings.hotkeys = true;
+    hotkeys_set_enabled(true);
+    char req[64];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(req, sizeof(req), "get %s\r\n", i % 2 == 0 ? "hot\\key" : "cold");
+        free(fx_text(req));
+    }
+    char *p = page_now();
+    cr_expect_not_null(strstr(p, "# TYPE memcached_hotkey_requests gauge\n"), "%s", p);
+    double hot = sample(p, "memcached_hotkey_requests{key=\"hot\\\\\\\\key\"}");
+    cr_expect_gt(hot, 500, "%s", strstr(p, "memcached_hotkey_requests"));
     free(p);
 }
