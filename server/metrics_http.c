@@ -83,6 +83,8 @@ static void serve_metrics(struct evhttp_request *req)
         return;
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", EXPO_CONTENT_TYPE);
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) /* evhttp 2.1 would send the body */
+        evbuffer_drain(out, evbuffer_get_length(out));
     evhttp_send_reply(req, HTTP_OK, "OK", out);
     evbuffer_free(out);
 }
