@@ -60,14 +60,19 @@ static void puts_(struct expo_buf *b, const char *s)
     expo_put(b, s, strlen(s));
 }
 
-/* A HELP text: backslash and newline escaped (the format's rule for HELP). */
+/* A HELP text: backslash and newline escaped (the format's rule for HELP);
+ * any other byte that is not printable ASCII becomes '?' (the texts are
+ * mcd's own; this only keeps the page valid UTF-8 whatever they hold). */
 static void put_help(struct expo_buf *b, const char *s)
 {
     for (; *s != '\0'; s++) {
-        if (*s == '\\')
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\')
             expo_put(b, "\\\\", 2);
-        else if (*s == '\n')
+        else if (c == '\n')
             expo_put(b, "\\n", 2);
+        else if (c < 0x20 || c >= 0x7f)
+            expo_put(b, "?", 1);
         else
             expo_put(b, s, 1);
     }

@@ -37,7 +37,8 @@ void expo_put(struct expo_buf *b, const char *s, size_t n);
 
 /*
  * "# HELP name help" and "# TYPE name type" (type: counter, gauge,
- * histogram, untyped). help is escaped (backslash, newline).
+ * histogram, untyped). help is escaped (backslash, newline); its other
+ * bytes that are not printable ASCII are written as '?'.
  */
 void expo_family(struct expo_buf *b, const char *name, const char *type, const char *help);
 
