@@ -195,7 +195,8 @@ Test(metrics_http, stalled_connection_times_out)
 {
     int fd = http_connect(mport);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(send(fd, "GET /metrics HTTP/1.1\r\nHost:", 30, MSG_NOSIGNAL), 30);
+    static const char partial[] = "GET /metrics HTTP/1.1\r\nHost:";
+    cr_assert_eq(send(fd, partial, sizeof(partial) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(partial) - 1);
     long long t0 = mcd_now_ms();
     char *r = http_read_all(fd, 20000);
     cr_expect_not_null(r, "still open after 20 s");
