@@ -1,17 +1,33 @@
 /*
  * metrics_http.c - the HTTP side of the Prometheus endpoint (see
- * metrics_http.h).
+ * metrics_http.h): a small HTTP/1.1 server on bufferevents, on a thread
+ * and event_base of its own.
  *
- * libevent's evhttp (in libevent 2.1, which mcd links already) parses the
- * requests: it enforces the limits we need per connection (header and body
- * size, read/write timeouts, allowed methods) and answers malformed
- * requests with 400 itself, so a bad or slow client costs only its own
- * connection and this thread's time, never a worker's. Writing an HTTP
- * parser of our own would buy nothing for one GET per scrape interval.
+ * Why not libevent's evhttp: evhttp 2.1 cannot bound the number of open
+ * connections (evhttp_set_max_connections is 2.2's, and 2.1 has no hook on
+ * a connection's open or close to count them; a pass-through filter
+ * bufferevent to count closes broke its EOF handling), and every HTTP
+ * connection holds an fd of the process that the memcached port needs too:
+ * a flood of idle HTTP clients could leave memcached clients with "Too
+ * many open connections". It also sends a body to HEAD. The endpoint
+ * serves one GET, so the server here is small: it reads a request head
+ * (request line and headers, at most METRICS_MAX_HEAD bytes; read by
+ * metrics_req.c on plain memory), answers
+ * GET or HEAD /metrics with the page, any other path 404, another method
+ * 405, a request with a body 413, anything malformed 400 (then closes),
+ * and keeps HTTP/1.1 connections alive for the next scrape.
  *
- * Its own thread and event_base: a scrape sums every worker's counters and
- * walks the slab classes, which must not stall the main thread's accept
- * loop or a worker. Nothing here takes a lock the request path takes.
+ * Limits: at most METRICS_HTTP_MAX_CONNS connections (at the limit the
+ * listener is disabled and new ones wait in the kernel's backlog; daemon.c
+ * reserves their fds on top of -c's), METRICS_TIMEOUT_S to read a request
+ * or write a reply, after which the connection is closed, and at most
+ * METRICS_MAX_PENDING bytes of replies queued for a client that does not
+ * read (reading stops until it does). So a bad or slow client costs only
+ * its own connection and this thread's time, never a worker's.
+ *
+ * A scrape sums every worker's counters and walks the slab classes, which
+ * must not stall the main thread's accept loop or a worker: hence the own
+ * thread. Nothing here takes a lock the request path takes.
  */
 #include "config.h"
 
@@ -20,41 +36,67 @@
 #include "server/log.h"
 #include "server/metrics_expo.h"
 #include "server/metrics_page.h"
+#include "server/metrics_req.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-/* Per-connection limits: a scrape is one small GET. */
-#define METRICS_TIMEOUT_S 10          /* read, write and idle, each */
-#define METRICS_MAX_HEADERS 16384     /* bytes of request line + headers */
-#define METRICS_MAX_BODY 4096
+#define METRICS_TIMEOUT_S 10            /* to read a request, or to write a reply */
+#define METRICS_MAX_HEAD 16384          /* request line + headers */
+#define METRICS_MAX_PENDING (1u << 20)  /* reply bytes queued before reading stops */
 /* After accept() fails for want of fds, pause accepting this long rather
  * than spin on a listener that stays readable. */
 #define METRICS_ACCEPT_PAUSE_MS 500
 
 static struct event_base *base;
-static struct evhttp *http;
+static struct evconnlistener *listener;
 static struct event *resume_ev;
 static pthread_t thread;
 static bool running;
+/* touched by the metrics thread only */
+static unsigned open_conns;
+static bool paused;                     /* after an accept error */
+static struct hconn *conns;             /* every open connection (teardown frees them) */
 
-static void send_text(struct evhttp_request *req, int code, const char *reason, const char *body)
+struct hconn {
+    struct bufferevent *bev;
+    struct hconn *prev, *next;
+    bool closing;                       /* close once the reply is written */
+};
+
+static void update_listener(void)
 {
-    struct evbuffer *out = evbuffer_new();
-    if (out != NULL)
-        evbuffer_add(out, body, strlen(body));
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
-    evhttp_send_reply(req, code, reason, out);
-    if (out != NULL)
-        evbuffer_free(out);
+    if (listener == NULL)
+        return;
+    if (!paused && open_conns < METRICS_HTTP_MAX_CONNS)
+        evconnlistener_enable(listener);
+    else
+        evconnlistener_disable(listener);
+}
+
+static void hconn_free(struct hconn *c)
+{
+    bufferevent_free(c->bev); /* closes the socket */
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c);
+    open_conns--;
+    update_listener();
 }
 
 static void free_page(const void *data, size_t len, void *arg)
@@ -64,60 +106,190 @@ static void free_page(const void *data, size_t len, void *arg)
     free(arg);
 }
 
-static void serve_metrics(struct evhttp_request *req)
+/* Queues a reply; body may be NULL (HEAD: the length is still body_len). */
+static void reply(struct hconn *c, int code, const char *reason, const char *type, const char *extra_headers,
+                  const char *body, size_t body_len, bool head_only)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                        code, reason, type, body_len, extra_headers != NULL ? extra_headers : "",
+                        c->closing ? "Connection: close\r\n" : "");
+    if (!head_only && body != NULL)
+        evbuffer_add(out, body, body_len);
+}
+
+static void reply_text(struct hconn *c, int code, const char *reason, const char *body, bool head_only)
+{
+    reply(c, code, reason, "text/plain; charset=utf-8", NULL, body, strlen(body), head_only);
+}
+
+static void reply_error(struct hconn *c, int code, const char *reason, const char *body)
+{
+    c->closing = true;
+    reply_text(c, code, reason, body, false);
+}
+
+static void serve_metrics(struct hconn *c, bool head_only)
 {
     struct expo_buf page;
     expo_init(&page);
     if (!metrics_page_write(&page)) {
         expo_free(&page);
-        send_text(req, HTTP_INTERNAL, "Internal Server Error", "out of memory\n");
+        reply_error(c, 500, "Internal Server Error", "out of memory\n");
         return;
     }
-    struct evbuffer *out = evbuffer_new();
+    reply(c, 200, "OK", EXPO_CONTENT_TYPE, NULL, NULL, page.len, true);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
     /* the page's bytes go out without a copy; the buffer frees them */
-    if (out == NULL || evbuffer_add_reference(out, page.data, page.len, free_page, page.data) != 0) {
-        if (out != NULL)
-            evbuffer_free(out);
+    if (head_only || evbuffer_add_reference(out, page.data, page.len, free_page, page.data) != 0) {
         expo_free(&page);
-        send_text(req, HTTP_INTERNAL, "Internal Server Error", "out of memory\n");
-        return;
+        if (!head_only)
+            c->closing = true; /* a reply short of its length: close */
     }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", EXPO_CONTENT_TYPE);
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) /* evhttp 2.1 would send the body */
-        evbuffer_drain(out, evbuffer_get_length(out));
-    evhttp_send_reply(req, HTTP_OK, "OK", out);
-    evbuffer_free(out);
 }
 
-/* Every request: GET (or HEAD) /metrics, any query; anything else 404. */
-static void request_cb(struct evhttp_request *req, void *arg)
+/* One request head (len bytes, ending with "\r\n\r\n"): answers it. */
+static void handle_request(struct hconn *c, const char *head, size_t len)
 {
-    (void)arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    if (path != NULL && strcmp(path, "/metrics") == 0)
-        serve_metrics(req);
+    struct mreq r;
+    metrics_req_parse(head, len, &r);
+    c->closing = r.close;
+    switch (r.action) {
+    case MREQ_METRICS:
+        serve_metrics(c, r.head);
+        break;
+    case MREQ_NOT_FOUND:
+        reply_text(c, 404, "Not Found", "not found: the metrics are at /metrics\n", r.head);
+        break;
+    case MREQ_NOT_ALLOWED:
+        reply(c, 405, "Method Not Allowed", "text/plain; charset=utf-8", "Allow: GET, HEAD\r\n",
+              "only GET and HEAD\n", 18, false);
+        break;
+    case MREQ_HAS_BODY:
+        reply_error(c, 413, "Payload Too Large", "no request body is accepted\n");
+        break;
+    case MREQ_BAD_REQUEST:
+        reply_error(c, 400, "Bad Request", "malformed request\n");
+        break;
+    }
+}
+
+/* Answers every whole request head buffered, while replies fit. */
+static void process(struct hconn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    while (!c->closing && evbuffer_get_length(out) < METRICS_MAX_PENDING) {
+        /* one empty line before a request is ignored (RFC 9112 2.2) */
+        if (evbuffer_get_length(in) >= 2) {
+            char crlf[2];
+            evbuffer_copyout(in, crlf, 2);
+            if (crlf[0] == '\r' && crlf[1] == '\n')
+                evbuffer_drain(in, 2);
+        }
+        struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+        if (end.pos < 0) {
+            if (evbuffer_get_length(in) > METRICS_MAX_HEAD)
+                reply_error(c, 431, "Request Header Fields Too Large", "request head too large\n");
+            break;
+        }
+        size_t len = (size_t)end.pos + 4;
+        if (len > METRICS_MAX_HEAD) {
+            reply_error(c, 431, "Request Header Fields Too Large", "request head too large\n");
+            break;
+        }
+        char head[METRICS_MAX_HEAD];
+        evbuffer_remove(in, head, len);
+        handle_request(c, head, len);
+    }
+    if (c->closing) {
+        bufferevent_disable(c->bev, EV_READ);
+        if (evbuffer_get_length(out) == 0)
+            hconn_free(c);
+        /* else: write_cb frees it once the reply is out */
+    } else if (evbuffer_get_length(out) >= METRICS_MAX_PENDING)
+        bufferevent_disable(c->bev, EV_READ); /* a client that does not read: wait for it */
     else
-        send_text(req, HTTP_NOTFOUND, "Not Found", "not found: the metrics are at /metrics\n");
+        bufferevent_enable(c->bev, EV_READ);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    process(arg);
+}
+
+/* The output buffer drained (low watermark 0). */
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    struct hconn *c = arg;
+    if (c->closing)
+        hconn_free(c);
+    else
+        process(c); /* requests that waited for room */
+}
+
+/* EOF, error, or a read or write timeout: the connection ends (after an
+ * EOF, once the replies still queued are written: a client may shut down
+ * its side after its request). */
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct hconn *c = arg;
+    if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) &&
+        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+        c->closing = true;
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
+    hconn_free(c);
+}
+
+static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    (void)lev;
+    (void)sa;
+    (void)salen;
+    (void)arg;
+    struct hconn *c = calloc(1, sizeof(*c));
+    c->bev = c != NULL ? bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (c == NULL || c->bev == NULL) {
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->next = conns;
+    if (conns != NULL)
+        conns->prev = c;
+    conns = c;
+    open_conns++;
+    update_listener();
+    struct timeval tv = {METRICS_TIMEOUT_S, 0};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    evconnlistener_enable(arg);
+    (void)arg;
+    paused = false;
+    update_listener();
 }
 
 /* accept() failed (EMFILE, ENFILE, ENOBUFS...): pause, then try again. */
 static void accept_error_cb(struct evconnlistener *lev, void *arg)
 {
+    (void)lev;
     (void)arg;
     int err = EVUTIL_SOCKET_ERROR();
     log_msg(LOG_INFO, "metrics: accept: %s; pausing", evutil_socket_error_to_string(err));
-    evconnlistener_disable(lev);
+    paused = true;
+    update_listener();
     struct timeval tv = {0, METRICS_ACCEPT_PAUSE_MS * 1000};
-    event_del(resume_ev);
-    event_assign(resume_ev, base, -1, 0, resume_cb, lev);
     event_add(resume_ev, &tv);
 }
 
@@ -132,17 +304,15 @@ static void *metrics_main(void *arg)
     return NULL;
 }
 
-/* "host:port", "[v6]:port" or ":port" into host (NULL: any) and port. */
-static bool split_hostport(const char *s, char *host, size_t cap, unsigned short *port)
+/* "host:port", "[v6]:port" or ":port" into host ("" : any) and port. */
+static bool split_hostport(const char *s, char *host, size_t cap, char *port, size_t pcap)
 {
     const char *colon;
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':')
+        if (close == NULL || close[1] != ':' || (size_t)(close - s - 1) >= cap)
             return false;
         colon = close + 1;
-        if ((size_t)(close - s - 1) >= cap)
-            return false;
         memcpy(host, s + 1, (size_t)(close - s - 1));
         host[close - s - 1] = '\0';
     } else {
@@ -157,38 +327,37 @@ static bool split_hostport(const char *s, char *host, size_t cap, unsigned short
     unsigned long p = strtoul(colon + 1, &end, 10);
     if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 || p > 65535)
         return false;
-    *port = (unsigned short)p;
+    snprintf(port, pcap, "%lu", p);
     return true;
 }
 
 int metrics_http_setup(const char *hostport)
 {
-    char host[256];
-    unsigned short port;
-    if (hostport == NULL || !split_hostport(hostport, host, sizeof(host), &port)) {
+    char host[256], port[8];
+    if (hostport == NULL || !split_hostport(hostport, host, sizeof(host), port, sizeof(port))) {
         log_msg(LOG_ERROR, "metrics_listen: expected HOST:PORT, got \"%s\"", hostport != NULL ? hostport : "");
         return -1;
     }
-    base = event_base_new();
-    http = base != NULL ? evhttp_new(base) : NULL;
-    resume_ev = base != NULL ? event_new(base, -1, 0, resume_cb, NULL) : NULL;
-    if (http == NULL || resume_ev == NULL) {
-        log_msg(LOG_ERROR, "metrics: out of memory");
-        metrics_http_teardown();
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai);
+    if (gai != 0) {
+        log_msg(LOG_ERROR, "metrics_listen: %s: %s", hostport, gai_strerror(gai));
         return -1;
     }
-    evhttp_set_timeout(http, METRICS_TIMEOUT_S);
-    evhttp_set_max_headers_size(http, METRICS_MAX_HEADERS);
-    evhttp_set_max_body_size(http, METRICS_MAX_BODY);
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(http, request_cb, NULL);
-    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, host[0] != '\0' ? host : NULL, port);
-    if (bound == NULL) {
+    base = event_base_new();
+    resume_ev = base != NULL ? event_new(base, -1, 0, resume_cb, NULL) : NULL;
+    if (resume_ev != NULL)
+        listener = evconnlistener_new_bind(base, accept_cb, NULL,
+                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+                                           ai->ai_addr, (int)ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (listener == NULL) {
         log_warn_errno("metrics: failed to listen on %s", hostport);
         metrics_http_teardown();
         return -1;
     }
-    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound), accept_error_cb);
+    evconnlistener_set_error_cb(listener, accept_error_cb);
     int rc = pthread_create(&thread, NULL, metrics_main, NULL);
     if (rc != 0) {
         errno = rc;
@@ -207,13 +376,16 @@ void metrics_http_teardown(void)
         pthread_join(thread, NULL);
         running = false;
     }
+    if (listener != NULL)
+        evconnlistener_free(listener);
+    listener = NULL;
+    while (conns != NULL)
+        hconn_free(conns);
     if (resume_ev != NULL)
         event_free(resume_ev);
     resume_ev = NULL;
-    if (http != NULL)
-        evhttp_free(http); /* closes the listener and every connection */
-    http = NULL;
     if (base != NULL)
         event_base_free(base);
     base = NULL;
+    paused = false;
 }

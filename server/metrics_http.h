@@ -6,6 +6,10 @@
 #ifndef MCD_METRICS_HTTP_H
 #define MCD_METRICS_HTTP_H
 
+/* HTTP connections open at once at most; daemon.c reserves their fds on top
+ * of -c's when -o metrics_listen is set. */
+#define METRICS_HTTP_MAX_CONNS 64
+
 /*
  * Binds HOST:PORT ("127.0.0.1:9150", "[::1]:9150", ":9150" for every
  * address) and starts the thread. Call after worker_setup() (which turns

@@ -8,6 +8,7 @@
 #include "server/hotkeys.h"
 #include "server/metrics_expo.h"
 #include "server/metrics_page.h"
+#include "server/metrics_req.h"
 
 #include "fixture.h"
 
@@ -199,4 +200,49 @@ Test(metrics_page, hot_keys)
     double hot = sample(p, "memcached_hotkey_requests{key=\"hot\\\\\\\\key\"}");
     cr_expect_gt(hot, 500, "%s", strstr(p, "memcached_hotkey_requests"));
     free(p);
+}
+
+/* metrics_req_parse: what each request head is answered. */
+Test(metrics_req, heads)
+{
+    static const struct {
+        const char *head;
+        enum mreq_action action;
+        bool head_only, close;
+    } cases[] = {
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", MREQ_METRICS, false, false},
+        {"GET /metrics?name=x HTTP/1.1\r\n\r\n", MREQ_METRICS, false, false},
+        {"GET /metrics HTTP/1.0\r\n\r\n", MREQ_METRICS, false, true},
+        {"GET /metrics HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", MREQ_METRICS, false, false},
+        {"GET /metrics HTTP/1.1\r\nconnection:close \r\n\r\n", MREQ_METRICS, false, true},
+        {"HEAD /metrics HTTP/1.1\r\n\r\n", MREQ_METRICS, true, false},
+        {"GET /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", MREQ_METRICS, false, false},
+        {"GET / HTTP/1.1\r\n\r\n", MREQ_NOT_FOUND, false, false},
+        {"GET /metrics/ HTTP/1.1\r\n\r\n", MREQ_NOT_FOUND, false, false},
+        {"POST /metrics HTTP/1.1\r\n\r\n", MREQ_NOT_ALLOWED, false, true},
+        {"get /metrics HTTP/1.1\r\n\r\n", MREQ_NOT_ALLOWED, false, true},
+        {"GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\n", MREQ_HAS_BODY, false, true},
+        {"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", MREQ_HAS_BODY, false, true},
+        {"GET /metrics HTTP/2.0\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"GET  /metrics HTTP/1.1\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"GET /metrics HTTP/1.1 \r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"GET /metrics\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"GET /metrics HTTP/1.1\r\nBad Name: x\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"GET /metrics HTTP/1.1\r\nX: a\x01z\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"GET /m\xe9trics HTTP/1.1\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+        {"\r\n\r\n", MREQ_BAD_REQUEST, false, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mreq r;
+        metrics_req_parse(cases[i].head, strlen(cases[i].head), &r);
+        cr_expect_eq(r.action, cases[i].action, "case %zu: action %d", i, r.action);
+        if (r.action == MREQ_METRICS)
+            cr_expect_eq(r.head, cases[i].head_only, "case %zu", i);
+        cr_expect_eq(r.close, cases[i].close, "case %zu: close %d", i, r.close);
+    }
+    /* a NUL anywhere */
+    struct mreq r;
+    metrics_req_parse("GET /metrics HTTP/1.1\r\nX: \0\r\n\r\n", 31, &r);
+    cr_expect_eq(r.action, MREQ_BAD_REQUEST);
 }
