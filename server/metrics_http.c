@@ -20,9 +20,11 @@
  * Limits: at most METRICS_HTTP_MAX_CONNS connections (at the limit the
  * listener is disabled and new ones wait in the kernel's backlog; daemon.c
  * reserves their fds on top of -c's), METRICS_TIMEOUT_S to read a request
- * or write a reply, after which the connection is closed, and at most
- * METRICS_MAX_PENDING bytes of replies queued for a client that does not
- * read (reading stops until it does). So a bad or slow client costs only
+ * or write a reply, after which the connection is closed, and one reply in
+ * flight per connection (the next request is read once the reply before
+ * is written; the kernel holds at most METRICS_SNDBUF more for a client
+ * that does not read), and scrapes within METRICS_PAGE_REUSE_MS share one
+ * page. So a bad or slow client costs only
  * its own connection and this thread's time, never a worker's.
  *
  * A scrape sums every worker's counters and walks the slab classes, which
@@ -54,7 +56,11 @@
 
 #define METRICS_TIMEOUT_S 10            /* to read a request, or to write a reply */
 #define METRICS_MAX_HEAD 16384          /* request line + headers */
-#define METRICS_MAX_PENDING (1u << 20)  /* reply bytes queued before reading stops */
+/* Scrapes this close together share one page (at most 10 makings/s). */
+#define METRICS_PAGE_REUSE_MS 100
+/* A client that does not read holds at most about this much of our replies
+ * in the kernel (its own receive buffer aside). */
+#define METRICS_SNDBUF 65536
 /* After accept() fails for want of fds, pause accepting this long rather
  * than spin on a listener that stays readable. */
 #define METRICS_ACCEPT_PAUSE_MS 500
@@ -99,11 +105,64 @@ static void hconn_free(struct hconn *c)
     update_listener();
 }
 
-static void free_page(const void *data, size_t len, void *arg)
+/*
+ * The page, shared by the scrapes that come within METRICS_PAGE_REUSE_MS
+ * of its making: a client that scrapes in a loop, or many at once, cost
+ * at most one page making per period. Each reply holds a reference (the
+ * output buffer's), the cache one more; the last one frees the page.
+ */
+struct page {
+    char *data;
+    size_t len;
+    unsigned refs;
+    struct timeval made;
+};
+
+static struct page *cached; /* metrics thread only */
+
+static void page_unref(struct page *pg)
+{
+    if (--pg->refs == 0) {
+        free(pg->data);
+        free(pg);
+    }
+}
+
+static void page_sent(const void *data, size_t len, void *arg)
 {
     (void)data;
     (void)len;
-    free(arg);
+    page_unref(arg);
+}
+
+static bool page_fresh(const struct page *pg, const struct timeval *now)
+{
+    long long ms = (long long)(now->tv_sec - pg->made.tv_sec) * 1000 + (now->tv_usec - pg->made.tv_usec) / 1000;
+    return ms >= 0 && ms < METRICS_PAGE_REUSE_MS;
+}
+
+/* The current page, with a reference for the caller; NULL when out of memory. */
+static struct page *page_get(void)
+{
+    struct timeval now;
+    event_base_gettimeofday_cached(base, &now);
+    if (cached != NULL && page_fresh(cached, &now)) {
+        cached->refs++;
+        return cached;
+    }
+    struct page *pg = calloc(1, sizeof(*pg));
+    struct expo_buf b;
+    expo_init(&b);
+    if (pg == NULL || !metrics_page_write(&b)) {
+        free(pg);
+        expo_free(&b);
+        return NULL;
+    }
+    *pg = (struct page){.data = b.data, .len = b.len, .refs = 2, .made = now};
+    if (cached != NULL)
+        page_unref(cached);
+    cached = pg;
+    return pg;
 }
 
 /* Queues a reply; body may be NULL (HEAD: the length is still body_len). */
@@ -132,20 +191,18 @@ static void reply_error(struct hconn *c, int code, const char *reason, const cha
 
 static void serve_metrics(struct hconn *c, bool head_only)
 {
-    struct expo_buf page;
-    expo_init(&page);
-    if (!metrics_page_write(&page)) {
-        expo_free(&page);
+    struct page *pg = page_get();
+    if (pg == NULL) {
         reply_error(c, 500, "Internal Server Error", "out of memory\n");
         return;
     }
-    reply(c, 200, "OK", EXPO_CONTENT_TYPE, NULL, NULL, page.len, true);
+    reply(c, 200, "OK", EXPO_CONTENT_TYPE, NULL, NULL, pg->len, true);
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    /* the page's bytes go out without a copy; the buffer frees them */
-    if (head_only || evbuffer_add_reference(out, page.data, page.len, free_page, page.data) != 0) {
-        expo_free(&page);
-        if (!head_only)
+    /* the page's bytes go out without a copy; the buffer drops its reference */
+    if (head_only || pg->len == 0 || evbuffer_add_reference(out, pg->data, pg->len, page_sent, pg) != 0) {
+        if (!head_only && pg->len > 0)
             c->closing = true; /* a reply short of its length: close */
+        page_unref(pg);
     }
 }
 
@@ -175,12 +232,18 @@ static void handle_request(struct hconn *c, const char *head, size_t len)
     }
 }
 
-/* Answers every whole request head buffered, while replies fit. */
+/*
+ * Answers the next request buffered, if its head is whole, once the reply
+ * before it is written: one reply in flight per connection, so a client
+ * that pipelines scrapes and never reads costs one page, and reading
+ * stops until the reply is out (the input holds at most a head's worth:
+ * the read high watermark).
+ */
 static void process(struct hconn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    while (!c->closing && evbuffer_get_length(out) < METRICS_MAX_PENDING) {
+    if (!c->closing && evbuffer_get_length(out) == 0) {
         /* one empty line before a request is ignored (RFC 9112 2.2) */
         if (evbuffer_get_length(in) >= 2) {
             char crlf[2];
@@ -189,27 +252,22 @@ static void process(struct hconn *c)
                 evbuffer_drain(in, 2);
         }
         struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-        if (end.pos < 0) {
-            if (evbuffer_get_length(in) > METRICS_MAX_HEAD)
-                reply_error(c, 431, "Request Header Fields Too Large", "request head too large\n");
-            break;
-        }
-        size_t len = (size_t)end.pos + 4;
-        if (len > METRICS_MAX_HEAD) {
+        size_t len = end.pos >= 0 ? (size_t)end.pos + 4 : 0;
+        if (len > METRICS_MAX_HEAD || (end.pos < 0 && evbuffer_get_length(in) > METRICS_MAX_HEAD)) {
             reply_error(c, 431, "Request Header Fields Too Large", "request head too large\n");
-            break;
+        } else if (len > 0) {
+            char head[METRICS_MAX_HEAD];
+            evbuffer_remove(in, head, len);
+            handle_request(c, head, len);
         }
-        char head[METRICS_MAX_HEAD];
-        evbuffer_remove(in, head, len);
-        handle_request(c, head, len);
     }
     if (c->closing) {
         bufferevent_disable(c->bev, EV_READ);
         if (evbuffer_get_length(out) == 0)
             hconn_free(c);
         /* else: write_cb frees it once the reply is out */
-    } else if (evbuffer_get_length(out) >= METRICS_MAX_PENDING)
-        bufferevent_disable(c->bev, EV_READ); /* a client that does not read: wait for it */
+    } else if (evbuffer_get_length(out) > 0)
+        bufferevent_disable(c->bev, EV_READ); /* write_cb goes on once the reply is out */
     else
         bufferevent_enable(c->bev, EV_READ);
 }
@@ -252,6 +310,8 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     (void)sa;
     (void)salen;
     (void)arg;
+    int sndbuf = METRICS_SNDBUF;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     struct hconn *c = calloc(1, sizeof(*c));
     c->bev = c != NULL ? bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (c == NULL || c->bev == NULL) {
@@ -267,6 +327,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     update_listener();
     struct timeval tv = {METRICS_TIMEOUT_S, 0};
     bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, METRICS_MAX_HEAD + 1);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -381,6 +442,9 @@ void metrics_http_teardown(void)
     listener = NULL;
     while (conns != NULL)
         hconn_free(conns);
+    if (cached != NULL)
+        page_unref(cached);
+    cached = NULL;
     if (resume_ev != NULL)
         event_free(resume_ev);
     resume_ev = NULL;
