@@ -8,8 +8,10 @@
  * can overestimate (by at most the smallest count when the key came in)
  * but any key with more than 1/K of the weight is always held. Here K is
  * HOTKEYS_PER_THREAD; a key's counter is found through a small chained
- * hash index (head[] and each entry's next), and the smallest one is
- * cached and found again by a scan only when it may have changed.
+ * hash index (head[] and each entry's next), and the smallest one at the
+ * root of a binary min-heap (heap[], each entry's pos): a sample costs a
+ * hash, a short chain walk and at most log2(K) = 7 sift steps. Halving
+ * every count keeps the heap ordered.
  *
  * Locks: each summary's `lock` guards everything in it but `rng` and
  * `interval` (its thread's alone). The owner takes it once per sample,
@@ -38,6 +40,7 @@ struct hk_entry {
     uint64_t count;
     uint32_t hash;
     int16_t next;                  /* the next entry of its chain, or -1 */
+    int16_t pos;                   /* its place in heap[] */
     uint8_t nkey;
     bool binary;
     char key[PROTO_KEY_MAX];
@@ -52,8 +55,8 @@ struct hk_thread {
     /* under lock */
     rel_time_t epoch;              /* when counts were last halved */
     unsigned used;
-    int min;                       /* the entry with the smallest count, or -1: unknown */
     int16_t head[HK_HEADS];
+    int16_t heap[HOTKEYS_PER_THREAD]; /* entries, a min-heap by count */
     struct hk_entry e[HOTKEYS_PER_THREAD];
 };
 
@@ -72,7 +75,6 @@ void hotkeys_set_enabled(bool on)
 static void clear_locked(struct hk_thread *t)
 {
     t->used = 0;
-    t->min = -1;
     t->epoch = store_clock_now();
     for (unsigned i = 0; i < HK_HEADS; i++)
         t->head[i] = -1;
@@ -138,16 +140,45 @@ static int find_locked(const struct hk_thread *t, uint32_t h, const char *key, s
     return -1;
 }
 
-static int min_locked(struct hk_thread *t)
+/* The heap: heap[0..used) holds entry indexes, each count no larger than
+ * its children's (heap[2k+1], heap[2k+2]); e[i].pos is i's place in it. */
+static void heap_set(struct hk_thread *t, unsigned k, int i)
 {
-    if (t->min < 0) {
-        int m = 0;
-        for (unsigned i = 1; i < t->used; i++)
-            if (t->e[i].count < t->e[m].count)
-                m = (int)i;
-        t->min = m;
+    t->heap[k] = (int16_t)i;
+    t->e[i].pos = (int16_t)k;
+}
+
+static void sift_up_locked(struct hk_thread *t, unsigned k)
+{
+    int i = t->heap[k];
+    uint64_t c = t->e[i].count;
+    while (k > 0) {
+        unsigned up = (k - 1) / 2;
+        if (t->e[t->heap[up]].count <= c)
+            break;
+        heap_set(t, k, t->heap[up]);
+        k = up;
     }
-    return t->min;
+    heap_set(t, k, i);
+}
+
+static void sift_down_locked(struct hk_thread *t, unsigned k)
+{
+    int i = t->heap[k];
+    uint64_t c = t->e[i].count;
+    for (;;) {
+        unsigned l = 2 * k + 1;
+        if (l >= t->used)
+            break;
+        unsigned m = l;
+        if (l + 1 < t->used && t->e[t->heap[l + 1]].count < t->e[t->heap[l]].count)
+            m = l + 1;
+        if (t->e[t->heap[m]].count >= c)
+            break;
+        heap_set(t, k, t->heap[m]);
+        k = m;
+    }
+    heap_set(t, k, i);
 }
 
 static void unchain_locked(struct hk_thread *t, int i)
@@ -164,15 +195,16 @@ static void add_locked(struct hk_thread *t, const char *key, size_t nkey, bool b
     int i = find_locked(t, h, key, nkey, binary);
     if (i >= 0) {
         t->e[i].count += w;
-        if (i == t->min)
-            t->min = -1;
+        sift_down_locked(t, (unsigned)t->e[i].pos);
         return;
     }
     uint64_t base = 0;
-    if (t->used < HOTKEYS_PER_THREAD) {
+    bool fresh = t->used < HOTKEYS_PER_THREAD;
+    if (fresh) {
         i = (int)t->used++;
+        heap_set(t, t->used - 1, i);
     } else {
-        i = min_locked(t);
+        i = t->heap[0]; /* the smallest count gives its counter up */
         base = t->e[i].count;
         unchain_locked(t, i);
     }
@@ -185,7 +217,10 @@ static void add_locked(struct hk_thread *t, const char *key, size_t nkey, bool b
     int16_t *head = &t->head[h & (HK_HEADS - 1)];
     x->next = *head;
     *head = (int16_t)i;
-    t->min = -1;
+    if (fresh)
+        sift_up_locked(t, (unsigned)x->pos);
+    else
+        sift_down_locked(t, 0);
 }
 
 void hotkeys_add(const char *key, size_t nkey, bool binary)

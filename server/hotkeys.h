@@ -25,7 +25,7 @@
 #include "proto/proto.h"
 #include "server/stats.h"
 
-#define HOTKEYS_SAMPLE_MEAN 16
+#define HOTKEYS_SAMPLE_MEAN 64
 #define HOTKEYS_PER_THREAD 128
 #define HOTKEYS_HALF_LIFE 30 /* seconds */
 #define HOTKEYS_DEFAULT 10   /* `stats hotkeys` without N */

@@ -25,22 +25,10 @@
 #include <string.h>
 #include <time.h>
 
-struct lat_cell {
-    _Atomic uint64_t sum_ns;
-    _Atomic uint64_t max_ns;
-    _Atomic uint64_t buckets[LATENCY_BUCKETS];
-};
-
-struct latency_hist {
-    struct latency_hist *next;     /* registry_lock */
-    _Atomic uint64_t gen;          /* the generation the cells count since */
-    struct lat_cell cmd[LAT__COUNT];
-};
-
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct latency_hist *registry;
-static _Atomic uint64_t generation = 1;
-static _Thread_local struct latency_hist *self;
+_Atomic uint64_t latency_generation = 1;
+_Thread_local struct latency_hist *latency_self;
 
 bool latency_enabled = true;
 
@@ -81,56 +69,36 @@ uint64_t latency_bucket_upper_ns(size_t i)
     return latency_bucket_lower_ns(i + 1) - 1;
 }
 
-uint64_t latency_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    return ns != 0 ? ns : 1;
-}
+/* Each command's label plus one (0: none), so the unnamed rest are 0. */
+static const uint8_t classic_label[MC_CMD__COUNT] = {
+    [MC_CMD_GET] = LAT_GET + 1, [MC_CMD_GETS] = LAT_GETS + 1, [MC_CMD_GAT] = LAT_GAT + 1,
+    [MC_CMD_GATS] = LAT_GATS + 1, [MC_CMD_SET] = LAT_SET + 1, [MC_CMD_ADD] = LAT_ADD + 1,
+    [MC_CMD_REPLACE] = LAT_REPLACE + 1, [MC_CMD_APPEND] = LAT_APPEND + 1, [MC_CMD_PREPEND] = LAT_PREPEND + 1,
+    [MC_CMD_CAS] = LAT_CAS + 1, [MC_CMD_DELETE] = LAT_DELETE + 1, [MC_CMD_INCR] = LAT_INCR + 1,
+    [MC_CMD_DECR] = LAT_DECR + 1, [MC_CMD_TOUCH] = LAT_TOUCH + 1,
+};
+static const uint8_t meta_label[] = {
+    [META_CMD_MG] = LAT_MG + 1, [META_CMD_MS] = LAT_MS + 1, [META_CMD_MD] = LAT_MD + 1,
+    [META_CMD_MA] = LAT_MA + 1, [META_CMD_MN] = LAT_MN + 1, [META_CMD_ME] = LAT_ME + 1,
+};
 
 enum latency_cmd latency_cmd_of(const struct request *req)
 {
+    unsigned l = 0;
     if (req->kind == REQUEST_META) {
-        switch (req->meta.cmd) {
-        case META_CMD_MG: return LAT_MG;
-        case META_CMD_MS: return LAT_MS;
-        case META_CMD_MD: return LAT_MD;
-        case META_CMD_MA: return LAT_MA;
-        case META_CMD_MN: return LAT_MN;
-        case META_CMD_ME: return LAT_ME;
-        default: return LAT_NONE;
-        }
+        if ((unsigned)req->meta.cmd < sizeof(meta_label))
+            l = meta_label[req->meta.cmd];
+    } else if ((unsigned)req->mc.cmd < MC_CMD__COUNT) {
+        l = classic_label[req->mc.cmd];
     }
-    switch (req->mc.cmd) {
-    case MC_CMD_GET: return LAT_GET;
-    case MC_CMD_GETS: return LAT_GETS;
-    case MC_CMD_GAT: return LAT_GAT;
-    case MC_CMD_GATS: return LAT_GATS;
-    case MC_CMD_SET: return LAT_SET;
-    case MC_CMD_ADD: return LAT_ADD;
-    case MC_CMD_REPLACE: return LAT_REPLACE;
-    case MC_CMD_APPEND: return LAT_APPEND;
-    case MC_CMD_PREPEND: return LAT_PREPEND;
-    case MC_CMD_CAS: return LAT_CAS;
-    case MC_CMD_DELETE: return LAT_DELETE;
-    case MC_CMD_INCR: return LAT_INCR;
-    case MC_CMD_DECR: return LAT_DECR;
-    case MC_CMD_TOUCH: return LAT_TOUCH;
-    default: return LAT_NONE;
-    }
-}
-
-static inline void bump(_Atomic uint64_t *c, uint64_t v)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+    return l != 0 ? (enum latency_cmd)(l - 1) : LAT_NONE;
 }
 
 /* This thread's block, made and registered on first use; zeroed when a
  * reset happened since it last counted. NULL when out of memory. */
-static struct latency_hist *own_block(uint64_t gen)
+__attribute__((noinline, cold)) static struct latency_hist *own_block(uint64_t gen)
 {
-    struct latency_hist *h = self;
+    struct latency_hist *h = latency_self;
     if (h == NULL) {
         h = calloc(1, sizeof(*h));
         if (h == NULL)
@@ -139,10 +107,10 @@ static struct latency_hist *own_block(uint64_t gen)
         h->next = registry;
         registry = h;
         pthread_mutex_unlock(&registry_lock);
-        self = h;
+        latency_self = h;
     } else {
         for (unsigned c = 0; c < LAT__COUNT; c++) {
-            struct lat_cell *x = &h->cmd[c];
+            struct latency_cell *x = &h->cmd[c];
             atomic_store_explicit(&x->sum_ns, 0, memory_order_relaxed);
             atomic_store_explicit(&x->max_ns, 0, memory_order_relaxed);
             for (size_t b = 0; b < LATENCY_BUCKETS; b++)
@@ -153,39 +121,29 @@ static struct latency_hist *own_block(uint64_t gen)
     return h;
 }
 
-void latency_record(enum latency_cmd c, uint64_t ns)
+void latency_record_slow(enum latency_cmd c, uint64_t ns)
 {
     if ((unsigned)c >= LAT__COUNT)
         return;
-    uint64_t gen = atomic_load_explicit(&generation, memory_order_relaxed);
-    struct latency_hist *h = self;
-    if (__builtin_expect(h == NULL || atomic_load_explicit(&h->gen, memory_order_relaxed) != gen, 0)) {
-        h = own_block(gen);
-        if (h == NULL)
-            return;
-    }
-    struct lat_cell *x = &h->cmd[c];
-    bump(&x->buckets[latency_bucket_of(ns)], 1);
-    bump(&x->sum_ns, ns);
-    if (ns > atomic_load_explicit(&x->max_ns, memory_order_relaxed))
-        atomic_store_explicit(&x->max_ns, ns, memory_order_relaxed);
+    if (own_block(atomic_load_explicit(&latency_generation, memory_order_relaxed)) != NULL)
+        latency_record(c, ns); /* the block is current now: the fast path */
 }
 
 void latency_reset(void)
 {
-    atomic_fetch_add(&generation, 1);
+    atomic_fetch_add(&latency_generation, 1);
 }
 
 void latency_snapshot(struct latency_snapshot *out)
 {
     memset(out, 0, sizeof(*out));
-    uint64_t gen = atomic_load(&generation);
+    uint64_t gen = atomic_load(&latency_generation);
     pthread_mutex_lock(&registry_lock);
     for (struct latency_hist *h = registry; h != NULL; h = h->next) {
         if (atomic_load_explicit(&h->gen, memory_order_acquire) != gen)
             continue; /* reset since it last counted: zero */
         for (unsigned c = 0; c < LAT__COUNT; c++) {
-            struct lat_cell *x = &h->cmd[c];
+            struct latency_cell *x = &h->cmd[c];
             struct latency_cmd_snap *s = &out->cmd[c];
             for (size_t b = 0; b < LATENCY_BUCKETS; b++) {
                 uint64_t v = atomic_load_explicit(&x->buckets[b], memory_order_relaxed);
@@ -213,6 +171,8 @@ uint64_t latency_quantile_ns(const struct latency_cmd_snap *s, double q)
         rank++;
     if (rank == 0)
         rank = 1;
+    if (rank >= s->count)
+        return s->max_ns; /* the largest value is known exactly */
     uint64_t seen = 0;
     for (size_t b = 0; b < LATENCY_BUCKETS; b++) {
         seen += s->buckets[b];

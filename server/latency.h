@@ -7,10 +7,12 @@
  * reply is queued on the connection. The request path reads the clock
  * (CLOCK_MONOTONIC) once per request, plus once per batch of pipelined
  * requests: a request's start is the previous request's end in the same
- * batch (see session.c).
+ * batch (see session.c). A storage command whose value arrives in a later
+ * read, and a multi-key get resumed once its output drained, are timed
+ * from the start of the batch that finishes them.
  *
- * Buckets are log-linear, as HdrHistogram's: values below 2^LATENCY_SUB_BITS
- * ns each have a bucket; above, every power of two is cut into
+ * Buckets are log-linear, as HdrHistogram's: values below
+ * 2^(LATENCY_SUB_BITS+1) ns each have a bucket; above, every power of two is cut into
  * 2^LATENCY_SUB_BITS equal buckets, so a bucket is at most 1/32 of its
  * values wide and its midpoint is within 1.6% of any value in it. Values
  * from 2^LATENCY_MAX_LOG2 ns (about 137 s) up share the last bucket.
@@ -25,9 +27,11 @@
 #ifndef MCD_LATENCY_H
 #define MCD_LATENCY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "server/stats.h"
 
@@ -59,13 +63,13 @@ const char *latency_cmd_name(enum latency_cmd c);
 /* The bucket of a value in ns (0 .. LATENCY_BUCKETS-1; monotone in ns). */
 static inline size_t latency_bucket_of(uint64_t ns)
 {
-    if (ns < (1u << LATENCY_SUB_BITS))
-        return (size_t)ns;
-    unsigned e = 63u - (unsigned)__builtin_clzll(ns);
-    if (e >= LATENCY_MAX_LOG2)
-        return LATENCY_BUCKETS - 1;
-    unsigned shift = e - LATENCY_SUB_BITS;
-    return ((size_t)(shift + 1) << LATENCY_SUB_BITS) + (size_t)((ns >> shift) - (1u << LATENCY_SUB_BITS));
+    /* with e = floor(log2(v | 2^S)) and shift = e - S, the bucket is
+     * (shift << S) + (v >> shift): v itself below 2^(S+1) (shift 0), then
+     * 2^S buckets per power of two; v is clamped below 2^MAX_LOG2 */
+    const uint64_t lim = (1ull << LATENCY_MAX_LOG2) - 1;
+    uint64_t v = ns < lim ? ns : lim;
+    unsigned shift = (63u ^ (unsigned)__builtin_clzll(v | (1u << LATENCY_SUB_BITS))) - LATENCY_SUB_BITS;
+    return ((size_t)shift << LATENCY_SUB_BITS) + (size_t)(v >> shift);
 }
 
 /* The number of buckets, and the lowest and highest value in ns that
@@ -97,7 +101,7 @@ void latency_snapshot(struct latency_snapshot *out);
 
 /* The value in ns at quantile q (0 < q <= 1) of one command: the midpoint
  * of the bucket where the rank ceil(q*count) falls, but never above
- * max_ns. 0 when count is 0. */
+ * max_ns (and max_ns itself for the last rank). 0 when count is 0. */
 uint64_t latency_quantile_ns(const struct latency_cmd_snap *s, double q);
 
 /* How many of one command's values fall in buckets whose upper bound is at
@@ -119,13 +123,57 @@ void latency_stats(stats_emit_fn emit, void *ctx);
 /* ---- the request path ---- */
 
 /* CLOCK_MONOTONIC in ns; never 0 (0 means "not started"). */
-uint64_t latency_now(void);
+static inline uint64_t latency_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1;
+}
 
 /* The label of a parsed request (LAT_NONE: not measured). */
 enum latency_cmd latency_cmd_of(const struct request *req);
 
-/* Adds one value to this thread's histogram of command c (c < LAT__COUNT;
- * LAT_NONE is ignored). No lock; makes the thread's block on first use. */
-void latency_record(enum latency_cmd c, uint64_t ns);
+/* A thread's histograms (latency.c makes them; the fields are here only
+ * so that latency_record() can be inline). */
+struct latency_cell {
+    _Atomic uint64_t sum_ns;
+    _Atomic uint64_t max_ns;
+    _Atomic uint64_t buckets[LATENCY_BUCKETS];
+};
+struct latency_hist {
+    struct latency_hist *next;     /* latency.c's registry_lock */
+    _Atomic uint64_t gen;          /* the reset generation the cells count since */
+    struct latency_cell cmd[LAT__COUNT];
+};
+extern _Thread_local struct latency_hist *latency_self; /* NULL until the first record */
+extern _Atomic uint64_t latency_generation;
+
+/* latency_record() when this thread has no block yet, a reset happened, or
+ * c is LAT_NONE. */
+void latency_record_slow(enum latency_cmd c, uint64_t ns);
+
+static inline void latency_add(_Atomic uint64_t *cell, uint64_t v)
+{
+    atomic_store_explicit(cell, atomic_load_explicit(cell, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+/* Adds one value to this thread's histogram of command c (LAT_NONE is
+ * ignored). No lock; makes the thread's block on first use. */
+static inline void latency_record(enum latency_cmd c, uint64_t ns)
+{
+    struct latency_hist *h = latency_self;
+    if (__builtin_expect(h == NULL || (unsigned)c >= LAT__COUNT ||
+                             atomic_load_explicit(&h->gen, memory_order_relaxed) !=
+                                 atomic_load_explicit(&latency_generation, memory_order_relaxed),
+                         0)) {
+        latency_record_slow(c, ns);
+        return;
+    }
+    struct latency_cell *x = &h->cmd[c];
+    latency_add(&x->buckets[latency_bucket_of(ns)], 1);
+    latency_add(&x->sum_ns, ns);
+    if (ns > atomic_load_explicit(&x->max_ns, memory_order_relaxed))
+        atomic_store_explicit(&x->max_ns, ns, memory_order_relaxed);
+}
 
 #endif /* MCD_LATENCY_H */

@@ -286,7 +286,7 @@ static inline void lat_start(uint64_t *t)
 
 /* The request in s->req is done (its reply queued), unless `next` says it
  * goes on (its value to read, or the rest of its keys). */
-static inline void lat_end(struct session *s, uint64_t *t, enum process_next next)
+__attribute__((always_inline)) static inline void lat_end(struct session *s, uint64_t *t, enum process_next next)
 {
     if (*t != 0 && next != PROCESS_NREAD && next != PROCESS_MORE) {
         uint64_t now = latency_now();
