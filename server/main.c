@@ -20,6 +20,7 @@
 #include "server/latency.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/metrics_http.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/stats_detail.h"
@@ -164,6 +165,8 @@ int main(int argc, char **argv)
     main_base = event_base_new();
     if (main_base == NULL || listener_setup(main_base) != 0)
         return EX_OSERR;
+    if (settings.metrics_listen != NULL && metrics_http_setup(settings.metrics_listen) != 0)
+        return EX_OSERR;
 
     struct timeval one = {1, 0};
     struct event *clock_ev = event_new(main_base, -1, EV_PERSIST, clock_cb, NULL);
@@ -187,6 +190,7 @@ int main(int argc, char **argv)
     if (atomic_load(&graceful))
         fprintf(stderr, "Gracefully stopping\n");
     listener_teardown();
+    metrics_http_teardown();
     atomic_store(&server_stats.accepting, false);
     worker_teardown();
     event_free(clock_ev);

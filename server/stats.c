@@ -408,6 +408,13 @@ static void show_slab_chunk_max(struct emitter *e, const char *name)
     u64(e, name, settings.item_size_max < 524288 ? settings.item_size_max : 524288);
 }
 
+/* mcd's -o metrics_listen: no line when it is off (memcached has none) */
+static void show_metrics_listen(struct emitter *e, const char *name)
+{
+    if (settings.metrics_listen != NULL)
+        line(e, name, "%s", settings.metrics_listen);
+}
+
 /* The settings.def fmt column: how a FLAG or XOPT field is printed. */
 #define SHOW_FMT_DEC(e, name, v) u64(e, name, (uint64_t)(v))
 #define SHOW_FMT_STR(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "NULL")
