@@ -54,6 +54,8 @@ for t in $targets; do
     echo "run-fuzz: building fuzz_$t with $cc"
     extra=
     [ "$t" = request_path ] && extra=$servesrc
+    [ "$t" = expo ] && extra=$src/server/metrics_expo.c
+    [ "$t" = http ] && extra=$src/server/metrics_req.c
     # shellcheck disable=SC2086
     "$cc" $cflags -o "$build/fuzz/bin/fuzz_$t" "$src/fuzz/fuzz_$t.c" "$src/fuzz/fuzz_util.c" $libsrc $extra -pthread
 done

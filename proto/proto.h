@@ -30,6 +30,7 @@
     X(FLUSH_ALL, "flush_all", OTHER) X(STATS, "stats", OTHER) X(VERSION, "version", OTHER) \
     X(VERBOSITY, "verbosity", OTHER) X(QUIT, "quit", OTHER) X(SHUTDOWN, "shutdown", OTHER) \
     X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER) \
+    X(LRU_CRAWLER, "lru_crawler", OTHER) \
     X(FLUSH_PREFIX, "flush_prefix", OTHER) X(CONFIG, "config", OTHER) \
     X(WATCH, "watch", OTHER)
 

@@ -97,9 +97,12 @@
  *   "watch proxyreqs" (any of memcached's ten stream names) -> parsed
  *   "watch foo", "watch fetchers noreply", "watch FETCHERS" -> parsed, no
  *                                           stream (flags 0): ERROR
- *   "noop", "lru", "lru_crawler", "misbehave", "cache_memlimit",
+ *   "noop", "lru", "misbehave", "cache_memlimit",
  *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
+ *   "lru_crawler <sub> <args>"           -> the rest of the line in args; the
+ *                                           command layer (process_admin.c)
+ *                                           checks it, ERROR included
  *   "xx noreply", "slabs noreply", "lru_crawler noreply" -> silent: a
  *                                           trailing noreply silences ERROR
  *   "stats bogus noreply"                -> ERROR (stats takes no noreply)
@@ -170,6 +173,7 @@ static const struct {
     {"quit", 4, MC_CMD_QUIT},
     {"shutdown", 8, MC_CMD_SHUTDOWN},
     {"slabs", 5, MC_CMD_SLABS},
+    {"lru_crawler", 11, MC_CMD_LRU_CRAWLER},
     {"flush_prefix", 12, MC_CMD_FLUSH_PREFIX},
     {"config", 6, MC_CMD_CONFIG},
     {"watch", 5, MC_CMD_WATCH},
@@ -177,7 +181,7 @@ static const struct {
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "lru_crawler", "cache_memlimit", "extstore",
+static const char *const text_unsupported[] = {"lru", "cache_memlimit", "extstore",
                                                "refresh_certs"};
 
 static bool is_unsupported(const struct token *t)
@@ -530,6 +534,7 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
         }
         goto unknown;
     case MC_CMD_SHUTDOWN:
+    case MC_CMD_LRU_CRAWLER:
         req->noreply = last_is_noreply(l);
         /* fall through */
     case MC_CMD_STATS:

@@ -56,29 +56,36 @@
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
-static void describe_peer(struct conn *c)
+void conn_sockname(int fd, int family, bool local, char *out, size_t outlen)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     char host[INET6_ADDRSTRLEN] = "?";
 
-    if (c->family == AF_UNIX) {
-        snprintf(c->peer, sizeof(c->peer), "unix:%s", settings.socketpath ? settings.socketpath : "");
+    if (family == AF_UNIX) {
+        snprintf(out, outlen, "unix:%s", settings.socketpath ? settings.socketpath : "");
         return;
     }
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
-        snprintf(c->peer, sizeof(c->peer), "tcp:?");
+    int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len) : getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (rc != 0) {
+        snprintf(out, outlen, "tcp:?");
         return;
     }
     if (ss.ss_family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        snprintf(c->peer, sizeof(c->peer), "tcp:%s:%u", host, ntohs(sin->sin_port));
+        snprintf(out, outlen, "tcp:%s:%u", host, ntohs(sin->sin_port));
     } else if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        snprintf(c->peer, sizeof(c->peer), "tcp6:[%s]:%u", host, ntohs(sin6->sin6_port));
+        snprintf(out, outlen, "tcp6:[%s]:%u", host, ntohs(sin6->sin6_port));
     }
+}
+
+static void describe_peer(struct conn *c)
+{
+    conn_sockname(c->fd, c->family, false, c->peer, sizeof(c->peer));
+    conn_sockname(c->fd, c->family, true, c->local, sizeof(c->local));
 }
 
 struct conn *conn_create(struct worker *w, int fd, int family)
@@ -195,6 +202,8 @@ void conn_describe(const struct conn *c, stats_emit_fn emit, void *ctx)
 
     snprintf(name, sizeof(name), "%d:addr", c->fd);
     emit(ctx, name, c->peer);
+    snprintf(name, sizeof(name), "%d:listen_addr", c->fd);
+    emit(ctx, name, c->local);
     snprintf(name, sizeof(name), "%d:state", c->fd);
     emit(ctx, name, session_state_name((enum session_state)st));
     snprintf(name, sizeof(name), "%d:secs_since_last_cmd", c->fd);

@@ -28,6 +28,8 @@ struct conn {
 
     _Atomic rel_time_t last_cmd_time; /* idle_timeout and stats conns (read by other threads) */
     char peer[64];                 /* "tcp:1.2.3.4:5678" / "unix:path", fixed at creation */
+    char local[64];                /* the listening address it came in on (stats conns
+                                      listen_addr), fixed at creation */
     bool eof;                      /* the peer shut its write side: no more reads; answer
                                       what is buffered, flush, then close */
     bool big;                      /* held large buffers once: trim the heap when it closes */
@@ -35,6 +37,10 @@ struct conn {
                                       after a protocol error) */
     struct conn *prev, *next;      /* worker's list; under w->conns_lock */
 };
+
+/* memcached's name of a socket's address ("tcp:1.2.3.4:5678",
+ * "tcp6:[::1]:5678", "unix:path"): the peer's, or with `local` its own. */
+void conn_sockname(int fd, int family, bool local, char *out, size_t outlen);
 
 /* Creates a connection on worker w for an accepted socket. NULL on failure
  * (the socket is then closed). Worker thread only. */

@@ -20,8 +20,10 @@
 #include "server/latency.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/metrics_http.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
 #include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
@@ -128,6 +130,10 @@ int main(int argc, char **argv)
     if (status != SETTINGS_RUN)
         return status;
     log_verbosity = settings.verbose;
+    if (!settings.lru_crawler) /* -o no_lru_crawler: lru_crawler crawl and dumps are refused */
+        store_crawl_enable(false);
+    if (settings.prefix_delimiter != NULL) /* -D: as memcached, per-prefix stats on */
+        stats_detail_enable(true);
     latency_set_enabled(settings.latency);
     hotkeys_set_enabled(settings.hotkeys);
     signal(SIGPIPE, SIG_IGN);
@@ -160,6 +166,8 @@ int main(int argc, char **argv)
     main_base = event_base_new();
     if (main_base == NULL || listener_setup(main_base) != 0)
         return EX_OSERR;
+    if (settings.metrics_listen != NULL && metrics_http_setup(settings.metrics_listen) != 0)
+        return EX_OSERR;
 
     struct timeval one = {1, 0};
     struct event *clock_ev = event_new(main_base, -1, EV_PERSIST, clock_cb, NULL);
@@ -183,6 +191,7 @@ int main(int argc, char **argv)
     if (atomic_load(&graceful))
         fprintf(stderr, "Gracefully stopping\n");
     listener_teardown();
+    metrics_http_teardown();
     atomic_store(&server_stats.accepting, false);
     worker_teardown();
     watch_teardown();

@@ -10,6 +10,7 @@
 
 #include "server/process.h"
 #include "server/process_meta.h"
+#include "server/process_admin.h"
 
 #include "proto/proto.h"
 #include "proto/reply.h"
@@ -18,6 +19,7 @@
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
 #include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
@@ -63,6 +65,7 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
     } else {
         it = store_get(key, nkey, NULL, NULL, x->ts);
     }
+    stats_detail(key, nkey, DETAIL_GET, it != NULL);
     WATCH_GET(x, key, nkey, it);
     if (it == NULL) {
         struct mc_result res = {.status = MC_MISS, .key = key, .nkey = nkey};
@@ -122,6 +125,7 @@ static enum store_mode store_mode_of(enum mc_cmd cmd)
 static enum process_next process_storage(struct request_ctx *x, const struct mc_request *req)
 {
     enum store_status st;
+    stats_detail(req->key, req->nkey, DETAIL_SET, false);
     struct item *it = store_alloc(req->key, req->nkey, req->flags, store_exptime_convert(req->exptime), req->vlen,
                                   x->ts, &st);
     if (it == NULL) {
@@ -215,9 +219,12 @@ static void put_stat(void *ctx, const char *name, const char *value)
 
 /* The group is named as the text protocol names it (binary_parse()
  * translates a binary Stat key by memcached's binary rules). */
-static void process_stats(struct request_ctx *x, const struct mc_request *req)
+static enum process_next process_stats(struct request_ctx *x, const struct mc_request *req)
 {
     struct stat_sink sink = {x, req};
+    enum process_next next;
+    if (process_admin_stats(x, req, &next))
+        return next;
     switch (stats_group(req->args, req->args_len, put_stat, &sink)) {
     case STATS_GROUP_OK: put_status(x, req, MC_STATS_END); break;
     case STATS_GROUP_RESET: put_status(x, req, MC_RESET); break;
@@ -232,6 +239,7 @@ static void process_stats(struct request_ctx *x, const struct mc_request *req)
     }
     case STATS_GROUP_UNKNOWN: put_status(x, req, MC_UNKNOWN); break;
     }
+    return PROCESS_CONTINUE;
 }
 
 static void process_flush(struct request_ctx *x, const struct mc_request *req)
@@ -344,6 +352,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     }
     switch (req->cmd) {
     case MC_CMD_DELETE: {
+        stats_detail(req->key, req->nkey, DETAIL_DEL, false);
         enum store_status st = store_delete(req->key, req->nkey, &(struct store_delete_opts){.cas = req->cas}, x->ts);
         WATCH_DELETE(x, req->key, req->nkey, st, "delete");
         put_status(x, req, st == STORE_OK ? MC_DELETED : st == STORE_EXISTS ? MC_EXISTS : MC_NOT_FOUND);
@@ -353,7 +362,8 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     case MC_CMD_FLUSH_ALL: process_flush(x, req); break;
     case MC_CMD_FLUSH_PREFIX: process_flush_prefix(x, req); break;
     case MC_CMD_CONFIG: process_config(x, req); break;
-    case MC_CMD_STATS: process_stats(x, req); break;
+    case MC_CMD_STATS: return process_stats(x, req);
+    case MC_CMD_LRU_CRAWLER: return process_lru_crawler(x, req);
     case MC_CMD_VERSION: {
         struct mc_result res = {.status = MC_VERSION, .data = MCD_COMPAT_VERSION,
                                 .nbytes = (uint32_t)strlen(MCD_COMPAT_VERSION)};

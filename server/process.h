@@ -43,6 +43,8 @@ struct request_ctx {
     struct store_tstats *uncounted; /* internal store calls that must not show in stats */
     struct worker_tstats *ws;      /* the thread's server counters */
     size_t mget_pos;               /* in and out: the key a get line resumes at (0: first) */
+    struct admin_job *job;         /* a dump under way (process_admin.c): the request
+                                      returns PROCESS_MORE and is resumed as a get line */
     int cfd;                       /* the connection's socket, as `watch` lines name it */
     /* set by the command */
     bool broken;                   /* a reply could not be buffered (out of memory): close
@@ -66,6 +68,12 @@ enum process_next {
     PROCESS_WATCH,         /* watch: hand the connection to the logger as a watcher
                               of x->watch_streams (server/watch.h); nothing replied yet */
 };
+
+struct admin_job;
+
+/* Frees what the context holds for a request cut short (a dump under way):
+ * when the session goes. */
+void process_ctx_release(struct request_ctx *x);
 
 /* Executes one parsed request. */
 enum process_next process_request(struct request_ctx *x, const struct request *req);

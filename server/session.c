@@ -38,7 +38,9 @@ const char *session_state_name(enum session_state s)
 static void set_state(struct session *s, enum session_state st)
 {
     s->state = st;
-    atomic_store_explicit(&s->pub_state, (int)st, memory_order_relaxed);
+    /* after a first command, waiting for the next is memcached's conn_read */
+    int pub = st == SESSION_NEW_CMD && s->commands > 0 ? SESSION_READ : (int)st;
+    atomic_store_explicit(&s->pub_state, pub, memory_order_relaxed);
 }
 
 static void release_item(void *owner)
@@ -73,6 +75,7 @@ void session_deinit(struct session *s)
     if (s->nread_it != NULL)
         item_release(s->nread_it);
     s->nread_it = NULL;
+    process_ctx_release(&s->cmd); /* a dump cut short */
     reply_deinit(&s->out);
     free(s->rbuf);
     s->rbuf = NULL;
@@ -347,8 +350,10 @@ enum session_result session_run(struct session *s, unsigned *budget)
 
         size_t consumed = 0;
         if (s->state == SESSION_MWRITE) {
-            /* resume the get line where the command layer stopped */
-            s->req.mc.keys = s->rbuf + s->rpos + s->mget_keys_off;
+            /* resume the get line (or dump: no keys) where the command
+             * layer stopped */
+            if (s->req.mc.keys != NULL)
+                s->req.mc.keys = s->rbuf + s->rpos + s->mget_keys_off;
             consumed = s->mget_consumed;
         } else {
             enum proto_status ps = parse_one(s, &consumed);
@@ -369,15 +374,20 @@ enum session_result session_run(struct session *s, unsigned *budget)
         }
         (*budget)--;
         s->commands++;
+        atomic_store_explicit(&s->pub_state, SESSION_PARSE_CMD, memory_order_relaxed);
         lat_start(&lat_t);
         enum process_next next = process_request(&s->cmd, &s->req);
         lat_end(s, &lat_t, next);
+        atomic_store_explicit(&s->pub_state, s->state == SESSION_NEW_CMD ? SESSION_READ : (int)s->state,
+                              memory_order_relaxed);
         if (s->cmd.broken)
             s->close_after_write = true;
         if (next == PROCESS_MORE) {
             if (s->state != SESSION_MWRITE) {
-                /* only a text key list stops half way: rebase it on rpos */
-                s->mget_keys_off = (size_t)(s->req.mc.keys - (s->rbuf + s->rpos));
+                /* a text key list, or a dump (whose cursor is in s->cmd),
+                 * stops half way: rebase the keys on rpos */
+                if (s->req.mc.keys != NULL)
+                    s->mget_keys_off = (size_t)(s->req.mc.keys - (s->rbuf + s->rpos));
                 s->mget_consumed = consumed;
                 set_state(s, SESSION_MWRITE);
             }

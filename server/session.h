@@ -29,14 +29,19 @@ struct store_tstats;
 struct worker_tstats;
 
 /* The names are memcached's (`stats conns` prints them). MWRITE: a
- * multi-key get line stopped half way because its replies reached the
- * output cap; it resumes (from cmd.mget_pos) as they drain. */
+ * multi-key get line (or a dump) stopped half way because its replies
+ * reached the output cap; it resumes (from cmd.mget_pos) as they drain.
+ * READ and PARSE_CMD are only shown (pub_state), never `state`: a
+ * session waiting for its next command after one (memcached: conn_read;
+ * before the first, conn_new_cmd), and one executing a command. */
 #define SESSION_STATES(X) \
     X(NEW_CMD, "conn_new_cmd") \
     X(NREAD, "conn_nread") \
     X(SWALLOW, "conn_swallow") \
     X(MWRITE, "conn_mwrite") \
-    X(CLOSING, "conn_closing")
+    X(CLOSING, "conn_closing") \
+    X(READ, "conn_read") \
+    X(PARSE_CMD, "conn_parse_cmd")
 
 enum session_state {
 #define X(id, name) SESSION_##id,

@@ -110,6 +110,7 @@ static void host_thread(unsigned i, struct store_tstats **ts, struct worker_tsta
 /* `stats conns`: every worker's connections, each list under its lock. */
 static void host_conns(stats_emit_fn emit, void *ctx)
 {
+    listener_describe(emit, ctx);
     for (unsigned i = 0; i < nworkers; i++) {
         pthread_mutex_lock(&workers[i].conns_lock);
         for (struct conn *c = workers[i].conns; c != NULL; c = c->next)

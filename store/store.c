@@ -20,6 +20,7 @@
 
 #include "store/store.h"
 #include "store/clock.h"
+#include "store/crawler.h"
 #include "store/expire.h"
 #include "store/hashtable.h"
 #include "store/item.h"
@@ -64,6 +65,7 @@ void
 store_teardown(void)
 {
     expire_thread_stop();
+    crawler_teardown();
     tcache_teardown();
     ht_teardown();
     slab_teardown();

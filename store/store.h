@@ -458,6 +458,60 @@ unsigned store_class_count(void);
  * thread itself. Returns the number of items reclaimed. */
 uint64_t store_maintain(void);
 
+/* ---- the crawler (store/crawler.c): dumps and crawls over the chunks ----
+ *
+ * A dump walks every page of the chosen classes in page order, a bounded
+ * batch of chunks per call under the class lock, and hands back the live
+ * items (expired and flushed ones left out) as copies. Each page is
+ * visited at most once per dump, so an item that stays in its chunk for the
+ * whole dump (stored before it and never rewritten or evicted) is listed
+ * exactly once; an item written during the dump appears at most once per
+ * chunk it was linked in (as old, as new, both, or neither). A crawl does
+ * the same walk on the crawler thread and reclaims expired and flushed
+ * items. */
+struct store_dump_item {
+    char key[STORE_KEY_MAX];
+    uint8_t nkey;
+    bool key_binary;            /* stored base64-decoded (meta b) */
+    bool fetched;
+    uint8_t clsid;
+    uint32_t flags;
+    uint32_t nbytes;
+    rel_time_t exptime;         /* 0 = never */
+    rel_time_t atime;
+    uint64_t cas;               /* 0 under -C */
+};
+struct store_dump;
+/* A dump of the classes whose bit is set in `classes` (bit id; all ones: every
+ * class). NULL when out of memory. */
+struct store_dump *store_dump_open(uint64_t classes);
+/* Up to `max` more live items into out[]; 0 once the dump is complete. Takes
+ * each class lock for a bounded batch of chunks at a time. */
+size_t store_dump_next(struct store_dump *d, struct store_dump_item *out, size_t max);
+void store_dump_close(struct store_dump *d);
+
+enum store_crawl_status { STORE_CRAWL_OK = 0, STORE_CRAWL_BUSY, STORE_CRAWL_DISABLED, STORE_CRAWL_FAILED };
+/* Starts a crawl of `classes` on the crawler thread (started on first use),
+ * which reclaims expired and flushed items: BUSY while one runs. */
+enum store_crawl_status store_crawl_start(uint64_t classes);
+/* `lru_crawler enable|disable`: FAILED when enabling an enabled crawler
+ * (memcached's answer), OK otherwise. Disabled, crawls are refused. */
+enum store_crawl_status store_crawl_enable(bool on);
+bool store_crawl_enabled(void);
+/* `lru_crawler sleep` (microseconds between batches) and `tocrawl` (items
+ * checked per class and crawl at most, 0: all). */
+void store_crawl_set_sleep(uint32_t usec);
+void store_crawl_set_tocrawl(uint32_t n);
+uint32_t store_crawl_sleep(void);
+uint32_t store_crawl_tocrawl(void);
+struct store_crawl_info {
+    bool running;
+    uint64_t starts;            /* crawls started (lru_crawler_starts) */
+    uint64_t checked;           /* items looked at by crawls, every class */
+    uint64_t class_checked[STORE_CLASSES_MAX];
+};
+void store_crawl_info(struct store_crawl_info *out);
+
 /* ---- watch hooks (server/watch.c: memcached's log streams) ---- */
 
 /* An item the store evicts (a live item dropped to make room). */

@@ -407,6 +407,22 @@ static void text_misc(struct gen *g)
         static const char *const bad[] = {"verbosity\r\n", "verbosity x\r\n", "verbosity 0 0 0\r\n"};
         mcd_buf_addf(&b, "%s", BAD(1, 3) ? PICK(bad) : PICK(vb));
         cls = "text.verbosity";
+    } else if (k < 74) {
+        /* lru_crawler and stats cachedump replies that do not depend on
+         * timing or order (no crawl: OK or BUSY is timing; no dump of a
+         * class: memcached lists only its HOT segment; no "," class list:
+         * 1.6.45 then sends a stray OK; no metadump/mgdump: 1.6.45 refuses
+         * them behind pipelined commands, mcd does not; memcached-compat.md) */
+        static const char *const ok[] = {"lru_crawler tocrawl 0\r\n", "lru_crawler sleep 100\r\n",
+                                         "stats cachedump 0 1\r\n"};
+        static const char *const bad[] = {
+            "lru_crawler crawl 0\r\n", "lru_crawler crawl 64\r\n", "lru_crawler crawl x\r\n",
+            "lru_crawler crawl 1,x\r\n", "lru_crawler tocrawl x\r\n", "lru_crawler sleep 2000000\r\n",
+            "lru_crawler bogus\r\n", "lru_crawler crawl\r\n", "stats cachedump\r\n", "stats cachedump 1\r\n",
+            "stats cachedump x 1\r\n", "stats cachedump 100 1\r\n", "lru_crawler tocrawl 1 noreply\r\n",
+        };
+        mcd_buf_addf(&b, "%s", BAD(1, 2) ? PICK(bad) : PICK(ok));
+        cls = "text.admin";
     } else if (BAD(1, 1)) {
         static const char *const junk[] = {
             "\r\n", " \r\n", "foo\r\n", "GET k\r\n", "get\r\n", "gets\r\n", "set\r\n", "set k\r\n",
