@@ -20,6 +20,7 @@
 struct event;
 struct event_base;
 struct conn;
+struct udp_port;
 
 /* Per-thread server counters: the STAT_WORKER rows of server/stats.def
  * (the store keeps its own in store_tstats). */
@@ -49,6 +50,7 @@ struct worker {
     struct store_tstats ts;        /* written by this thread only */
     struct store_tstats scratch_ts; /* counts of internal store calls, never reported */
     struct worker_tstats ws;
+    struct udp_port *udp;          /* its UDP sockets (server/udp.c), NULL without -U */
 };
 
 /* Queue entries with these fds are messages, not sockets. */
