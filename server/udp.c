@@ -13,7 +13,8 @@
  * that is not memcached's (short, or a count other than 1) is dropped. Its
  * payload is received straight into the worker's UDP session's read buffer
  * (one copy, as TCP's read()), then the session runs every request in it,
- * text, meta or binary, exactly as on TCP; a storage value in the datagram
+ * text, meta or binary, exactly as on TCP (the protocol is the datagram's
+ * first byte's whatever -B says, as memcached 1.6.45 does over UDP); a storage value in the datagram
  * is copied into its item as on TCP. What the datagram does not hold (a
  * line with no end, a value cut short) is dropped with the session state
  * when the next datagram comes: each datagram stands alone.
@@ -177,7 +178,7 @@ static void run_datagram(struct udp_port *up, int fd, const struct udp_peer *pee
         send_message(up, fd, peer, req_id);
     }
     send_message(up, fd, peer, req_id);
-    session_reset(s, settings.binding_protocol);
+    session_reset(s, PROTO_AUTO);
     if (run == SESSION_SHUTDOWN)
         mcd_request_shutdown();
     else if (run == SESSION_GRACEFUL)
@@ -306,7 +307,7 @@ int udp_worker_setup(struct worker *w)
         return -1;
     up->w = w;
     w->udp = up;
-    if (session_init(&up->s, settings.binding_protocol, &w->ts, &w->scratch_ts, &w->ws) != 0)
+    if (session_init(&up->s, PROTO_AUTO, &w->ts, &w->scratch_ts, &w->ws) != 0)
         return -1;
     /* room for the largest datagram (the session never grows it itself:
      * it is only ever handed one datagram) */

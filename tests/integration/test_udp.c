@@ -383,3 +383,27 @@ Test(udp, off_by_default)
     close(fd);
     mcd_stop(srv);
 }
+
+/* Over UDP 1.6.45 reads each datagram as text or binary by its first byte,
+ * whatever -B says; so does mcd. */
+Test(udp, protocol_of_each_datagram_whatever_B)
+{
+    need_oracle();
+    static const char *const flags[] = {"-t", "1", "-B", "ascii", NULL};
+    struct side mine, theirs;
+    side_start(&mine, NULL, flags);
+    side_start(&theirs, mcd_oracle_bin(), flags);
+    char bnoop[32], bver[32];
+    size_t nbnoop = bin_req(bnoop, 0x0a, NULL, NULL, 0, NULL);
+    size_t nbver = bin_req(bver, 0x0b, NULL, NULL, 0, NULL);
+    const struct ucase cases[] = {
+        T("text version", "version\r\n"),
+        {"binary noop under -B ascii", bnoop, nbnoop, 0, 1, 0, false},
+        {"binary version under -B ascii", bver, nbver, 0, 1, 0, false},
+        T("text again", "version\r\n"),
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        same_datagrams(&mine, &theirs, &cases[i], (uint16_t)(200 + i));
+    side_stop(&mine);
+    side_stop(&theirs);
+}
