@@ -48,6 +48,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,22 @@ static void describe_addr(struct udp_sock *us, const struct sockaddr *sa)
     }
 }
 
+/* True when another socket holds the address: SO_REUSEPORT would let the
+ * workers' sockets join, say, a second mcd's on the same port (of the same
+ * user) and split its datagrams with it; a plain bind is refused instead. */
+static bool port_taken(const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    bool taken = bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
+    close(fd);
+    return taken;
+}
+
 /* Opens this worker's socket(s) for one -l address (NULL: every one). */
 static int open_host(struct udp_port *up, const char *host)
 {
@@ -255,6 +272,12 @@ static int open_host(struct udp_port *up, const char *host)
         return -1;
     }
     for (ai = res; ai != NULL && up->nsocks < UDP_SOCKS_MAX; ai = ai->ai_next) {
+        if (up->w->id == 0 && port_taken(ai)) {
+            errno = EADDRINUSE;
+            log_warn_errno("failed to listen on UDP port %d", settings.udpport);
+            freeaddrinfo(res);
+            return -1;
+        }
         int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
             continue;

@@ -178,7 +178,7 @@ int worker_setup(unsigned n)
                 return -1;
         }
         if (udp_worker_setup(w) != 0)
-            return -1;
+            return WORKER_SETUP_LISTEN;
     }
     for (unsigned i = 0; i < n; i++) {
         int rc = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);

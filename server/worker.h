@@ -65,7 +65,9 @@ struct new_conn {
 extern struct worker *workers;
 extern unsigned nworkers;
 
-/* Creates and starts n workers. Returns 0, or -1 (logged). */
+/* Creates and starts n workers. Returns 0, -1 (logged), or
+ * WORKER_SETUP_LISTEN when a UDP port cannot be bound (logged). */
+#define WORKER_SETUP_LISTEN (-2)
 int worker_setup(unsigned n);
 /* Stops every worker and joins the threads, then closes their connections
  * (conn_close_flush: what the sockets take at once is written, the rest

@@ -407,3 +407,22 @@ Test(udp, protocol_of_each_datagram_whatever_B)
     side_stop(&mine);
     side_stop(&theirs);
 }
+
+/* A UDP port another server holds is refused, as memcached refuses it,
+ * even though mcd's own sockets share theirs with SO_REUSEPORT: a second
+ * mcd on the same -U must not split the first one's datagrams. */
+Test(udp, port_in_use_refused)
+{
+    struct side first;
+    side_start(&first, NULL, one_thread);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", first.port);
+    const char *const flags[] = {"-U", port, NULL};
+    struct mcd_server *second = mcd_start(flags);
+    cr_expect_null(second, "a second server took UDP port %s", port);
+    mcd_kill(second);
+    struct udpc_reply r;
+    cr_expect_eq(ask(&first, 5, 0, 1, 0, "version\r\n", 9, FIRST_MS, &r), 1);
+    udpc_reply_free(&r);
+    side_stop(&first);
+}
