@@ -25,7 +25,8 @@
  * sendmmsg() from iovecs that point into the reply builder (values are
  * referenced in item memory, not copied) and released once sent. Should a
  * multi-key get reach the session's output cap, what is buffered goes out
- * as one message and the rest as the next. A message of more than 65535
+ * as one message and the rest as the next ones, one per turn of the event
+ * loop (the worker's sockets are not read meanwhile). A message of more than 65535
  * datagrams, or one the socket refuses (EAGAIN), is dropped: UDP promises
  * no delivery, and the worker never waits for a socket to drain.
  *
@@ -67,6 +68,12 @@
 
 struct udp_port;
 
+/* The peer a reply goes to. */
+struct udp_peer {
+    struct sockaddr_storage addr;
+    socklen_t len;
+};
+
 struct udp_sock {
     int fd;
     struct event *ev;
@@ -79,6 +86,14 @@ struct udp_port {
     struct session s;              /* reset for every datagram */
     struct udp_sock socks[UDP_SOCKS_MAX];
     unsigned nsocks;
+    /* a datagram whose replies go on past a message (a get of many keys
+     * at the output cap): it resumes from resume_ev, one message per
+     * turn of the loop, and the sockets are not read meanwhile */
+    bool pending;
+    int pending_fd;
+    uint16_t pending_id;
+    struct udp_peer pending_peer;
+    struct event *resume_ev;
     /* one sendmmsg() batch */
     struct mmsghdr msgs[UDP_BATCH];
     struct iovec iov[UDP_BATCH][UDP_SLICES + 1];
@@ -86,11 +101,6 @@ struct udp_port {
     char bounce[UDP_BATCH][UDP_PAYLOAD_MAX]; /* payloads made of too many slices */
 };
 
-/* The peer a reply goes to. */
-struct udp_peer {
-    struct sockaddr_storage addr;
-    socklen_t len;
-};
 
 /* Sends a batch of n datagrams. Returns false when the rest of the message
  * must be dropped (the socket is full, or an error). */
@@ -165,25 +175,56 @@ static void send_message(struct udp_port *up, int fd, const struct udp_peer *pee
     reply_clear(r);
 }
 
-/* Runs every request of the datagram now in the session's read buffer. */
-static void run_datagram(struct udp_port *up, int fd, const struct udp_peer *peer, uint16_t req_id)
+static void pause_reading(struct udp_port *up, bool pause)
+{
+    for (unsigned i = 0; i < up->nsocks; i++) {
+        if (pause)
+            event_del(up->socks[i].ev);
+        else
+            event_add(up->socks[i].ev, NULL);
+    }
+}
+
+/*
+ * Runs the requests of the datagram in the session's read buffer (the
+ * pending one's) and sends their replies as one message. A get of many
+ * keys that reaches the output cap sends what it made as one message and
+ * goes on at the next turn of the event loop, so that one datagram cannot
+ * hold the worker's TCP connections up while it sends gigabytes. Returns
+ * true when the datagram is done.
+ */
+static bool run_datagram(struct udp_port *up)
 {
     struct session *s = &up->s;
-    enum session_result run;
-    for (;;) {
-        unsigned budget = UINT_MAX;
-        run = session_run(s, &budget);
-        if (run != SESSION_OUTPUT_FULL)
-            break;
-        /* a get of many keys reached the output cap: send what it made */
-        send_message(up, fd, peer, req_id);
+    unsigned budget = UINT_MAX;
+    enum session_result run = session_run(s, &budget);
+    send_message(up, up->pending_fd, &up->pending_peer, up->pending_id);
+    if (run == SESSION_OUTPUT_FULL) {
+        if (!up->pending)
+            pause_reading(up, true);
+        up->pending = true;
+        /* a timer, not event_active(): an event activated from a callback
+         * runs in the same pass, before the loop polls the sockets again */
+        static const struct timeval now = {0, 0};
+        event_add(up->resume_ev, &now);
+        return false;
     }
-    send_message(up, fd, peer, req_id);
+    if (up->pending)
+        pause_reading(up, false);
+    up->pending = false;
     session_reset(s, PROTO_AUTO);
     if (run == SESSION_SHUTDOWN)
         mcd_request_shutdown();
     else if (run == SESSION_GRACEFUL)
         mcd_request_graceful();
+    return true;
+}
+
+static void udp_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    run_datagram(arg);
 }
 
 /* Reads and answers datagrams until none is left or the per-event share is
@@ -195,12 +236,12 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
     struct session *s = &up->s;
     (void)what;
 
-    for (unsigned i = 0; i < UDP_READS_PER_EVENT; i++) {
-        struct udp_peer peer;
+    for (unsigned i = 0; i < UDP_READS_PER_EVENT && !up->pending; i++) {
+        struct udp_peer *peer = &up->pending_peer;
         struct iovec v = {.iov_base = s->rbuf, .iov_len = s->rsize};
         struct msghdr msg = {
-            .msg_name = &peer.addr,
-            .msg_namelen = sizeof(peer.addr),
+            .msg_name = &peer->addr,
+            .msg_namelen = sizeof(peer->addr),
             .msg_iov = &v,
             .msg_iovlen = 1,
         };
@@ -213,14 +254,16 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
             return;
         }
         STAT_ADD(up->w->ws.bytes_read, (uint64_t)n);
-        peer.len = msg.msg_namelen;
+        peer->len = msg.msg_namelen;
         struct udp_frame f;
         if ((msg.msg_flags & MSG_TRUNC) || (size_t)n >= s->rsize ||
             udp_frame_parse(s->rbuf, (size_t)n, &f) != UDP_FRAME_OK)
             continue;       /* not a request memcached takes: dropped */
         s->rpos = UDP_FRAME_HDR;
         s->rlen = (size_t)n;
-        run_datagram(up, (int)fd, &peer, f.req_id);
+        up->pending_fd = (int)fd;
+        up->pending_id = f.req_id;
+        run_datagram(up);
     }
 }
 
@@ -330,6 +373,9 @@ int udp_worker_setup(struct worker *w)
         return -1;
     up->w = w;
     w->udp = up;
+    up->resume_ev = event_new(w->base, -1, 0, udp_resume_cb, up);
+    if (up->resume_ev == NULL)
+        return -1;
     if (session_init(&up->s, PROTO_AUTO, &w->ts, &w->scratch_ts, &w->ws) != 0)
         return -1;
     /* room for the largest datagram (the session never grows it itself:
@@ -367,6 +413,8 @@ void udp_worker_teardown(struct worker *w)
         event_free(up->socks[i].ev);
         close(up->socks[i].fd);
     }
+    if (up->resume_ev != NULL)
+        event_free(up->resume_ev);
     atomic_fetch_sub(&server_stats.curr_conns, up->nsocks);
     atomic_fetch_sub(&server_stats.conn_structs, up->nsocks);
     if (up->s.rbuf != NULL)

@@ -160,3 +160,75 @@ Test(udp_hostile, flood_keeps_tcp_prompt_and_memory_flat, .timeout = 120)
     mcd_conn_close(c);
     mcd_kill(srv);
 }
+
+struct bigget {
+    int port;
+    size_t nkeys;
+};
+
+static void *bigget_main(void *arg)
+{
+    struct bigget *b = arg;
+    size_t cap = 8 + 4 + b->nkeys * 4 + 2;
+    char *line = malloc(cap);
+    if (line == NULL)
+        return NULL;
+    size_t n = 0;
+    n += (size_t)snprintf(line, cap, "get");
+    for (size_t i = 0; i < b->nkeys; i++)
+        n += (size_t)snprintf(line + n, cap - n, " big");
+    n += (size_t)snprintf(line + n, cap - n, "\r\n");
+    int fd = udpc_open();
+    if (fd >= 0) {
+        udpc_send(fd, b->port, 1, 0, 1, 0, line, n);
+        close(fd);   /* nobody reads the replies */
+    }
+    free(line);
+    return NULL;
+}
+
+/* One datagram asking for a gigabyte (a get naming a 1 MB value 1000
+ * times) is sent a megabyte per turn of the event loop: a TCP client of the
+ * same worker keeps getting prompt replies meanwhile. */
+Test(udp_hostile, huge_multiget_datagram_does_not_stall_tcp, .timeout = 120)
+{
+    static const char *const flags[] = {"-t", "1", NULL};
+    int port;
+    struct mcd_server *srv = udpc_start(NULL, flags, &port);
+    cr_assert_not_null(srv);
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    size_t size = 1024 * 1024 - 512;
+    char *block = mcd_data_block(size, 'b');
+    char hdr[64];
+    snprintf(hdr, sizeof(hdr), "set big 0 0 %zu\r\n", size);
+    cr_assert(mcd_sendstr(c, hdr) && mcd_send(c, block, size + 2));
+    cr_assert(mcd_expectstr(c, "STORED\r\n"));
+    free(block);
+
+    long long bytes0 = mcd_stat_ll(c, NULL, "bytes_written");
+    struct bigget b = {.port = port, .nkeys = 1000};
+    pthread_t t;
+    pthread_create(&t, NULL, bigget_main, &b);
+    pthread_join(t, NULL);
+    long long worst = 0, sent = 0;
+    long long deadline = mcd_now_ms() + 60000;
+    unsigned rounds = 0;
+    while (mcd_now_ms() < deadline) {
+        long long t0 = mcd_now_ms();
+        cr_assert(mcd_roundtrip(c, "version\r\n", "VERSION 1.6.45\r\n"));
+        long long dt = mcd_now_ms() - t0;
+        if (dt > worst)
+            worst = dt;
+        rounds++;
+        sent = mcd_stat_ll(c, NULL, "bytes_written") - bytes0;
+        if (sent >= (long long)(b.nkeys * size))
+            break;
+    }
+    cr_log_info("%lld bytes sent over UDP, %u TCP round trips meanwhile, slowest %lld ms", sent, rounds, worst);
+    cr_expect_geq(sent, (long long)(b.nkeys * size), "the reply was not sent in full");
+    cr_expect_gt(rounds, 10, "only %u TCP round trips while the reply went out", rounds);
+    cr_expect_lt(worst, 250, "a TCP round trip took %lld ms while the reply went out", worst);
+    mcd_conn_close(c);
+    mcd_kill(srv);
+}
