@@ -189,7 +189,7 @@ static void *bigget_main(void *arg)
 
 /* One datagram asking for a gigabyte (a get naming a 1 MB value 1000
  * times) is sent a megabyte per turn of the event loop: a TCP client of the
- * same worker keeps getting prompt replies meanwhile. */
+ * same worker keeps getting replies meanwhile. */
 Test(udp_hostile, huge_multiget_datagram_does_not_stall_tcp, .timeout = 120)
 {
     static const char *const flags[] = {"-t", "1", NULL};
@@ -227,9 +227,12 @@ Test(udp_hostile, huge_multiget_datagram_does_not_stall_tcp, .timeout = 120)
     }
     cr_log_info("%lld bytes sent over UDP, %u TCP round trips meanwhile, slowest %lld ms", sent, rounds, worst);
     cr_expect_geq(sent, (long long)(b.nkeys * size), "the reply was not sent in full");
-    cr_expect_gt(rounds, 10, "only %u TCP round trips while the reply went out", rounds);
-    long long bound = mcd_bin_sanitized() ? 1000 : 250;   /* a sanitized server is slower */
-    cr_expect_lt(worst, bound, "a TCP round trip took %lld ms while the reply went out", worst);
+    /* Without the turn-by-turn sending, the whole gigabyte goes out before
+     * the first round trip is answered (1 round trip, over a second). The
+     * round trips are counted rather than timed: on a loaded machine one
+     * may wait for a CPU for a while anyway. */
+    cr_expect_gt(rounds, 50, "only %u TCP round trips while the reply went out", rounds);
+    cr_expect_lt(worst, 3000, "a TCP round trip took %lld ms while the reply went out", worst);
     mcd_conn_close(c);
     mcd_kill(srv);
 }
