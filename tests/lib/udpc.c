@@ -91,7 +91,10 @@ size_t udpc_collect(int fd, uint16_t rid, int first_ms, int quiet_ms, struct udp
             memcpy(r->dgram[r->n], buf, (size_t)n);
             r->len[r->n++] = (size_t)n;
         }
-        wait = quiet_ms;
+        /* a message still short of its count is waited for as long as
+         * the first datagram was (a loaded machine may pause the sender) */
+        size_t total = (size_t)((buf[4] << 8) | buf[5]);
+        wait = r->n < total ? first_ms : quiet_ms;
     }
 }
 

@@ -36,7 +36,8 @@ bool udpc_send_raw(int fd, int port, const void *buf, size_t len);
 /*
  * Collects the datagrams with request id rid into *r (others are dropped):
  * waits up to first_ms for the first one, then until quiet_ms pass with
- * none. Returns r->n.
+ * none (first_ms while the datagrams so far are fewer than the last one's
+ * count). Returns r->n.
  */
 size_t udpc_collect(int fd, uint16_t rid, int first_ms, int quiet_ms, struct udpc_reply *r);
 void udpc_reply_free(struct udpc_reply *r);
