@@ -176,6 +176,11 @@ int listener_setup(struct event_base *base)
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (settings.socketpath != NULL)
         return listen_unix(base);
+    if (settings.port == 0 && settings.socketpath == NULL && settings.udpport != 0) {
+        /* -p 0 -U PORT: UDP only (server/udp.c), as memcached */
+        atomic_store(&server_stats.accepting, true);
+        return 0;
+    }
     if (settings.port == 0 && settings.socketpath == NULL) {
         log_msg(LOG_ERROR, "no port to listen on (-p 0 without -s)");
         return -1;

@@ -13,6 +13,9 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,4 +428,41 @@ Test(udp, port_in_use_refused)
     cr_expect_eq(ask(&first, 5, 0, 1, 0, "version\r\n", 9, FIRST_MS, &r), 1);
     udpc_reply_free(&r);
     side_stop(&first);
+}
+
+/* -p 0 -U PORT: a UDP-only server, as memcached runs it. */
+Test(udp, udp_only_with_p_0)
+{
+    int port = udpc_free_port();
+    cr_assert(port > 0);
+    char uport[16];
+    snprintf(uport, sizeof(uport), "%d", port);
+    char *argv[] = {(char *)mcd_bin(), "-l", "127.0.0.1", "-p", "0", "-U", uport, "-u", "root", NULL};
+    if (geteuid() != 0)
+        argv[7] = NULL;   /* -u only as root */
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, mcd_bin(), NULL, NULL, argv, NULL), 0);
+    int fd = udpc_open();
+    cr_assert(fd >= 0);
+    size_t got = 0;
+    struct udpc_reply r;
+    for (long long deadline = mcd_now_ms() + 10000; got == 0 && mcd_now_ms() < deadline;) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            pid = 0;
+            break;
+        }
+        udpc_send(fd, port, 3, 0, 1, 0, "version\r\n", 9);
+        got = udpc_collect(fd, 3, 100, QUIET_MS, &r);
+        if (got > 0)
+            cr_expect(r.len[0] == 24 && memcmp(r.dgram[0] + 8, "VERSION ", 8) == 0);
+        udpc_reply_free(&r);
+    }
+    cr_expect_neq(pid, 0, "mcd -p 0 -U %d exited", port);
+    cr_expect_eq(got, 1, "no UDP reply from mcd -p 0 -U %d", port);
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    close(fd);
 }
