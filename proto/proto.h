@@ -29,7 +29,8 @@
     X(DELETE, "delete", OTHER) X(INCR, "incr", ARITH) X(DECR, "decr", ARITH) X(TOUCH, "touch", OTHER) \
     X(FLUSH_ALL, "flush_all", OTHER) X(STATS, "stats", OTHER) X(VERSION, "version", OTHER) \
     X(VERBOSITY, "verbosity", OTHER) X(QUIT, "quit", OTHER) X(SHUTDOWN, "shutdown", OTHER) \
-    X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER)
+    X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER) \
+    X(FLUSH_PREFIX, "flush_prefix", OTHER) X(CONFIG, "config", OTHER)
 
 enum mc_cmd {
 #define X(id, name, kind) MC_CMD_##id,
@@ -117,6 +118,7 @@ enum mc_status {
     MC_ALLOC_FAILED,     /* a storage command could not get memory for its item */
     MC_FLUSH_DISABLED,   /* flush_all under -F */
     MC_SHUTDOWN_DISABLED, /* shutdown without -A */
+    MC_CONFIG,           /* config get cluster: the config's body in data/nbytes */
 };
 
 struct mc_result {

@@ -68,6 +68,12 @@
  *   "flush_all noreply", "10 noreply"    -> silent OK
  *   "flush_all noreply 10", "abc", "+1"  -> CE invalid exptime argument (with
  *                                           -F: CE flush_all not allowed)
+ *  mcd extensions (memcached 1.6.45: ERROR, silent with a last noreply)
+ *   "flush_prefix p", "p noreply"        -> OK (silent)
+ *   "flush_prefix", "a b", K251 prefix   -> CE BCLF (silent with a last noreply)
+ *   "config get cluster"                 -> the cluster config (-o cluster_config),
+ *                                           else ERROR; any other config line is
+ *                                           an unknown command's
  *  verbosity: digits, 0..2^32-1
  *   "verbosity 1", "1 2 3"               -> OK
  *   "verbosity abc", "-1", "+1", 2^32    -> CE BCLF
@@ -159,6 +165,8 @@ static const struct {
     {"quit", 4, MC_CMD_QUIT},
     {"shutdown", 8, MC_CMD_SHUTDOWN},
     {"slabs", 5, MC_CMD_SLABS},
+    {"flush_prefix", 12, MC_CMD_FLUSH_PREFIX},
+    {"config", 6, MC_CMD_CONFIG},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
@@ -439,6 +447,15 @@ static enum proto_status parse_slabs(const struct text_line *l, struct mc_reques
     return PROTO_ERROR;
 }
 
+/* mcd's "flush_prefix <prefix> [noreply]": the prefix in req->key. */
+static enum proto_status parse_flush_prefix(const struct text_line *l, struct mc_request *req, const char **errmsg)
+{
+    req->noreply = last_is_noreply(l);
+    if (l->nt < 2 || l->nt > (req->noreply ? 3u : 2u) || !take_key(l, req))
+        return client_error(errmsg, MSG_BCLF);
+    return PROTO_OK;
+}
+
 /* The commands of no shared kind: one parser each. */
 static enum proto_status parse_other(const struct text_line *l, const char *end, struct mc_request *req,
                                      size_t *consumed, const char **errmsg)
@@ -460,6 +477,17 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
     case MC_CMD_SLABS:
         st = parse_slabs(l, req, errmsg);
         break;
+    case MC_CMD_FLUSH_PREFIX:
+        st = parse_flush_prefix(l, req, errmsg);
+        break;
+    case MC_CMD_CONFIG:
+        /* "config get cluster" (ElastiCache's auto-discovery) alone; any
+         * other config line is what memcached makes of it */
+        if (l->nt == 3 && tok_is(&l->t[1], "get", 3) && tok_is(&l->t[2], "cluster", 7)) {
+            st = PROTO_OK;
+            break;
+        }
+        goto unknown;
     case MC_CMD_SHUTDOWN:
         req->noreply = last_is_noreply(l);
         /* fall through */
@@ -472,6 +500,7 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
         st = PROTO_OK;
         break;
     default:
+    unknown:
         /* an HTTP request line ("GET / HTTP/1.0"): hang up, as memcached */
         if (l->nt > 1 && l->last.n >= 5 && memcmp(l->last.p, "HTTP/", 5) == 0 && !is_unsupported(&l->t[0])) {
             *consumed = 0;
@@ -592,6 +621,26 @@ static int encode_number(struct reply *r, uint64_t v)
     return 0;
 }
 
+/* "CONFIG cluster 0 <bytes>\r\n" + the body (ElastiCache's: "<version>\n<nodes>\n")
+ * + "\r\nEND\r\n". */
+static int encode_config(struct reply *r, const struct mc_result *res)
+{
+    char *p = reply_reserve(r, 17 + TOKEN_U64_DIGITS + 2);
+
+    if (p == NULL)
+        return -1;
+    size_t n = 0;
+    memcpy(p, "CONFIG cluster 0 ", 17);
+    n += 17;
+    n += token_fmt_u64(p + n, res->nbytes);
+    p[n++] = '\r';
+    p[n++] = '\n';
+    reply_commit(r, n);
+    if (add_str(r, res->data, res->nbytes) != 0)
+        return -1;
+    return ADD_LIT(r, "\r\nEND\r\n");
+}
+
 int text_encode_version(struct reply *r, const char *version)
 {
     size_t n = strlen(version);
@@ -655,9 +704,13 @@ int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result 
     case MC_CLIENT_ERROR:
         return text_encode_client_error(r, res->data);
     case MC_FLUSH_DISABLED:
+        if (cmd == MC_CMD_FLUSH_PREFIX) /* under -F */
+            return ADD_LIT(r, "CLIENT_ERROR flush_prefix not allowed\r\n");
         return ADD_LIT(r, "CLIENT_ERROR flush_all not allowed\r\n");
     case MC_SHUTDOWN_DISABLED:
         return ADD_LIT(r, "SERVER_ERROR: shutdown not enabled\r\n");
+    case MC_CONFIG:
+        return encode_config(r, res);
     case MC_VERSION:
         if (res->data != NULL) {
             if (reply_ensure(r, 1, 8 + (size_t)res->nbytes + 2) != 0)

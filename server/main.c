@@ -9,11 +9,15 @@
  * first, then the workers stop and every connection is closed at once,
  * after one non-blocking attempt to write the replies it has pending; a
  * request in flight is not waited for (memcached does not wait either).
- * SIGHUP is ignored (logged at -v).
+ * SIGHUP is ignored (logged at -v), but with -o cluster_config, where it
+ * re-reads the cluster config file (server/cluster.h).
  */
 #include "config.h"
 
+#include "server/cluster.h"
 #include "server/daemon.h"
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/settings.h"
@@ -66,7 +70,12 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    log_msg(LOG_INFO, "SIGHUP handled: ignored.");
+    if (!cluster_enabled()) {
+        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
+        return;
+    }
+    log_msg(LOG_INFO, "SIGHUP handled: re-reading the cluster config.");
+    (void)cluster_reload(); /* a bad file is logged and keeps the old list */
 }
 
 static void graceful_cb(evutil_socket_t sig, short what, void *arg)
@@ -118,6 +127,8 @@ int main(int argc, char **argv)
     if (status != SETTINGS_RUN)
         return status;
     log_verbosity = settings.verbose;
+    latency_set_enabled(settings.latency);
+    hotkeys_set_enabled(settings.hotkeys);
     signal(SIGPIPE, SIG_IGN);
 
     if (daemon_set_limits() != 0)
@@ -141,6 +152,8 @@ int main(int argc, char **argv)
         log_warn_errno("failed to set up the item store");
         return EXIT_FAILURE;
     }
+    if (cluster_setup(settings.cluster_config) != 0)
+        return EX_CONFIG;
     int wrc = worker_setup(settings.num_threads);
     if (wrc != 0)
         return wrc == WORKER_SETUP_LISTEN ? EX_OSERR : EXIT_FAILURE;
@@ -179,6 +192,7 @@ int main(int argc, char **argv)
     event_free(sighup);
     event_base_free(main_base);
     store_teardown();
+    cluster_teardown();
     if (settings.daemonize)
         daemon_remove_pidfile();
     return EXIT_SUCCESS;

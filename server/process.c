@@ -13,12 +13,15 @@
 
 #include "proto/proto.h"
 #include "proto/reply.h"
+#include "server/cluster.h"
+#include "server/hotkeys.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/worker.h"
 #include "store/store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Hands one outcome to the encoder, unless the request asked for silence
@@ -52,6 +55,7 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
                     bool touch, rel_time_t exptime)
 {
     struct item *it;
+    hotkeys_sample(key, nkey, false);
     if (touch) {
         STAT_INC(x->ws->cmd_touch);
         it = store_get(key, nkey, &(struct store_get_opts){.touch = true, .touch_exptime = exptime}, NULL, x->ts);
@@ -237,6 +241,33 @@ static void process_flush(struct request_ctx *x, const struct mc_request *req)
     put_status(x, req, MC_FLUSHED);
 }
 
+/* mcd's flush_prefix: refused under -F, as flush_all */
+static void process_flush_prefix(struct request_ctx *x, const struct mc_request *req)
+{
+    if (!settings.flush_enabled) {
+        put_status(x, req, MC_FLUSH_DISABLED);
+        return;
+    }
+    STAT_INC(x->ws->cmd_flush_prefix);
+    store_flush_prefix(req->key, req->nkey); /* the parser checked the length */
+    put_status(x, req, MC_OK);
+}
+
+/* "config get cluster": ElastiCache's auto-discovery, with -o
+ * cluster_config; without it ERROR, as memcached */
+static void process_config(struct request_ctx *x, const struct mc_request *req)
+{
+    size_t n = 0;
+    char *body = cluster_body(&n);
+    if (body == NULL) {
+        put_status(x, req, MC_UNKNOWN);
+        return;
+    }
+    struct mc_result res = {.status = MC_CONFIG, .data = body, .nbytes = (uint32_t)n};
+    put(x, req, &res);
+    free(body);
+}
+
 static void process_touch(struct request_ctx *x, const struct mc_request *req)
 {
     STAT_INC(x->ws->cmd_touch);
@@ -286,6 +317,8 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     }
     case MC_CMD_TOUCH: process_touch(x, req); break;
     case MC_CMD_FLUSH_ALL: process_flush(x, req); break;
+    case MC_CMD_FLUSH_PREFIX: process_flush_prefix(x, req); break;
+    case MC_CMD_CONFIG: process_config(x, req); break;
     case MC_CMD_STATS: process_stats(x, req); break;
     case MC_CMD_VERSION: {
         struct mc_result res = {.status = MC_VERSION, .data = MCD_COMPAT_VERSION,

@@ -13,6 +13,7 @@
 #include "proto/meta.h"
 #include "proto/reply.h"
 #include "proto/text.h"
+#include "server/hotkeys.h"
 #include "server/process.h"
 #include "server/worker.h"
 #include "store/store.h"
@@ -109,6 +110,7 @@ static void meta_get(struct request_ctx *x, const struct meta_request *m)
     o.no_token = m->opaque_too_long;
 
     struct store_get_info info;
+    hotkeys_sample(m->key, m->nkey, m->key_binary);
     struct item *it = store_get(m->key, m->nkey, &o, &info, x->ts);
     struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (it == NULL) {

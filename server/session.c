@@ -18,6 +18,7 @@
 #include "proto/binary.h"
 #include "proto/meta.h"
 #include "proto/text.h"
+#include "server/latency.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -291,6 +292,26 @@ static void finish_value(struct session *s)
         s->close_after_write = true;
 }
 
+/* Latency (latency.h): a request's start is read when it is about to run,
+ * unless the previous request of this batch ended (*t) just before; its end
+ * is the next one's start. */
+static inline void lat_start(uint64_t *t)
+{
+    if (latency_enabled && *t == 0)
+        *t = latency_now();
+}
+
+/* The request in s->req is done (its reply queued), unless `next` says it
+ * goes on (its value to read, or the rest of its keys). */
+__attribute__((always_inline)) static inline void lat_end(struct session *s, uint64_t *t, enum process_next next)
+{
+    if (*t != 0 && next != PROCESS_NREAD && next != PROCESS_MORE) {
+        uint64_t now = latency_now();
+        latency_record(latency_cmd_of(&s->req), latency_elapsed_ns(*t, now));
+        *t = now;
+    }
+}
+
 static enum session_result run_next(struct session *s, enum process_next next)
 {
     switch (next) {
@@ -310,13 +331,16 @@ static enum session_result run_next(struct session *s, enum process_next next)
 
 enum session_result session_run(struct session *s, unsigned *budget)
 {
+    uint64_t lat_t = 0; /* when the request under way started (0: not read) */
     for (;;) {
         if (session_out_full(s))
             return SESSION_OUTPUT_FULL;
         if (s->state == SESSION_NREAD) {
             if (!fill_value(s))
                 return SESSION_NEED_INPUT;
+            lat_start(&lat_t);
             finish_value(s);
+            lat_end(s, &lat_t, PROCESS_CONTINUE);
             continue;
         }
         if (s->state == SESSION_SWALLOW) {
@@ -359,7 +383,9 @@ enum session_result session_run(struct session *s, unsigned *budget)
         }
         (*budget)--;
         s->commands++;
+        lat_start(&lat_t);
         enum process_next next = process_request(&s->cmd, &s->req);
+        lat_end(s, &lat_t, next);
         if (s->cmd.broken)
             s->close_after_write = true;
         if (next == PROCESS_MORE) {

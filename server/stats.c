@@ -30,6 +30,8 @@
 #include "server/stats.h"
 
 #include "proto/token.h"
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/worker.h"
@@ -164,6 +166,8 @@ static void stats_reset(void)
     pthread_mutex_lock(&reset_lock);
     base = nb;
     pthread_mutex_unlock(&reset_lock);
+    latency_reset();
+    hotkeys_reset();
 }
 
 /* The workers' store counters since the last reset (for `stats slabs`). */
@@ -265,6 +269,26 @@ static void stat_rusage_system(struct emitter *e, const char *name)
     rusage_line(e, name, false);
 }
 
+/* flush_prefix's lines, once any was flushed (stats.def) */
+static bool stats_prefix_used(void)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    return pi.flushes > 0;
+}
+
+static void stat_prefix(struct emitter *e, const char *name)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    if (pi.flushes == 0)
+        return;
+    u64(e, name, pi.live);
+    u64(e, "prefix_retired", pi.retired);
+    u64(e, "prefix_walks", pi.walks);
+    u64(e, "prefix_reclaimed", pi.reclaimed);
+}
+
 /* `stats`: every row of stats.def, in order. */
 static void stats_general(struct emitter *e)
 {
@@ -303,6 +327,12 @@ static void stats_general(struct emitter *e)
 static void show_verbosity(struct emitter *e, const char *name)
 {
     line(e, name, "%d", log_verbosity);
+}
+
+static void show_cluster_config(struct emitter *e, const char *name)
+{
+    if (settings.cluster_config != NULL)
+        line(e, name, "%s", settings.cluster_config);
 }
 
 static void show_num_threads(struct emitter *e, const char *name)
@@ -438,6 +468,10 @@ enum stats_group_status stats_group(const char *args, size_t args_len, stats_emi
         ; /* not configured: no lines */
     else if (arg_is(args, n, "detail"))
         return stats_detail(args, args_len);
+    else if (arg_is(args, n, "latency")) /* mcd: latency.c */
+        latency_stats(emit, ctx);
+    else if (arg_is(args, n, "hotkeys")) /* mcd: hotkeys.c */
+        return hotkeys_stats(args, args_len, emit, ctx);
     else if (arg_is(args, n, "reset")) {
         stats_reset();
         return STATS_GROUP_RESET;

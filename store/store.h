@@ -384,6 +384,25 @@ void store_flush(rel_time_t when);
  * rules for a delay of 1, over 30 days, or in the past: expire.c. */
 void store_flush_delay(int64_t delay);
 
+/* ---- flush_prefix (store/prefix.h) ---- */
+
+/* Every item linked now whose key starts with prefix[0..n) is flushed (for
+ * every operation, as by flush_all); keys linked afterwards are not. The
+ * cost does not depend on how many keys match: a registration checked on
+ * look-up. Past PREFIX_MAX (1024) live prefixes, this call first retires
+ * the oldest half by one walk of the hash table. 0, or -1 when n is 0 or
+ * over STORE_KEY_MAX. */
+int store_flush_prefix(const char *prefix, size_t n);
+
+struct store_prefix_info {
+    uint64_t live;              /* prefixes registered now */
+    uint64_t flushes;           /* store_flush_prefix() calls */
+    uint64_t retired;           /* registrations retired by a walk */
+    uint64_t walks;             /* hash table walks that retired some */
+    uint64_t reclaimed;         /* items those walks unlinked */
+};
+void store_prefix_info(struct store_prefix_info *out);
+
 /* ---- statistics for `stats`, `stats slabs`, `stats items` ---- */
 
 struct store_class_info {
