@@ -42,6 +42,7 @@ static const struct target targets[] = {
     {"request_path", fuzz_request_path_input},
     {"meta", fuzz_meta_input},
     {"udp", fuzz_udp_input},
+    {"udp_path", fuzz_udp_path_input},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
