@@ -101,7 +101,6 @@ struct udp_port {
     char bounce[UDP_BATCH][UDP_PAYLOAD_MAX]; /* payloads made of too many slices */
 };
 
-
 /* Sends a batch of n datagrams. Returns false when the rest of the message
  * must be dropped (the socket is full, or an error). */
 static bool send_batch(struct udp_port *up, int fd, unsigned n)
