@@ -43,6 +43,8 @@ static const struct target targets[] = {
     {"meta", fuzz_meta_input},
     {"expo", fuzz_expo_input},
     {"http", fuzz_http_input},
+    {"udp", fuzz_udp_input},
+    {"udp_path", fuzz_udp_path_input},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

@@ -161,8 +161,9 @@ int main(int argc, char **argv)
     }
     if (cluster_setup(settings.cluster_config) != 0)
         return EX_CONFIG;
-    if (worker_setup(settings.num_threads) != 0)
-        return EXIT_FAILURE;
+    int wrc = worker_setup(settings.num_threads);
+    if (wrc != 0)
+        return wrc == WORKER_SETUP_LISTEN ? EX_OSERR : EXIT_FAILURE;
     main_base = event_base_new();
     if (main_base == NULL || listener_setup(main_base) != 0)
         return EX_OSERR;

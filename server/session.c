@@ -81,6 +81,23 @@ void session_deinit(struct session *s)
     s->rbuf = NULL;
 }
 
+void session_reset(struct session *s, enum proto_binding proto)
+{
+    if (s->nread_it != NULL)
+        item_release(s->nread_it);
+    s->nread_it = NULL;
+    reply_clear(&s->out);
+    s->rpos = s->rlen = 0;
+    s->direct = false;
+    s->swallow_left = 0;
+    s->cmd.mget_pos = 0;
+    s->cmd.broken = false;
+    s->close_after_write = false;
+    s->proto = proto;
+    s->cmd.enc = proto == PROTO_BINARY ? &binary_encoder : &text_encoder;
+    set_state(s, SESSION_NEW_CMD);
+}
+
 /* Makes room for more input: compacts, and grows while one line does not fit. */
 static bool make_room(struct session *s)
 {

@@ -105,6 +105,10 @@ int session_init(struct session *s, enum proto_binding proto, struct store_tstat
                  struct store_tstats *uncounted, struct worker_tstats *ws);
 /* Releases every item the session pins and its buffers. */
 void session_deinit(struct session *s);
+/* Back to a new session of protocol `proto` without freeing its buffers:
+ * drops the input, a pending value (its item released) and every unsent
+ * reply. For a session reused per request datagram (server/udp.c). */
+void session_reset(struct session *s, enum proto_binding proto);
 
 /*
  * Input, without copying: session_read_space() says where the next bytes go
