@@ -9,13 +9,16 @@
  * first, then the workers stop and every connection is closed at once,
  * after one non-blocking attempt to write the replies it has pending; a
  * request in flight is not waited for (memcached does not wait either).
- * SIGHUP is ignored (logged at -v).
+ * SIGHUP rereads the -Y auth file (as 1.6.45); without -Y it is ignored
+ * (logged at -v).
  */
 #include "config.h"
 
+#include "server/auth_file.h"
 #include "server/daemon.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/sasl.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -66,7 +69,10 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    log_msg(LOG_INFO, "SIGHUP handled: ignored.");
+    if (settings.auth_file != NULL)
+        auth_file_reload(); /* -Y: reread the auth file, as memcached 1.6.45 */
+    else
+        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
 }
 
 static void graceful_cb(evutil_socket_t sig, short what, void *arg)
@@ -119,6 +125,10 @@ int main(int argc, char **argv)
         return status;
     log_verbosity = settings.verbose;
     signal(SIGPIPE, SIG_IGN);
+    if (settings.enable_sasl && mcd_sasl_setup() != 0)
+        return EXIT_FAILURE;
+    if (settings.auth_file != NULL && auth_file_setup(settings.auth_file) != 0)
+        return EXIT_FAILURE;
 
     if (daemon_set_limits() != 0)
         return EX_OSERR;
@@ -178,6 +188,9 @@ int main(int argc, char **argv)
     event_free(sighup);
     event_base_free(main_base);
     store_teardown();
+    auth_file_teardown();
+    if (settings.enable_sasl)
+        mcd_sasl_teardown();
     if (settings.daemonize)
         daemon_remove_pidfile();
     return EXIT_SUCCESS;
