@@ -41,6 +41,7 @@ static const struct target targets[] = {
     {"binary", fuzz_binary_input},
     {"request_path", fuzz_request_path_input},
     {"meta", fuzz_meta_input},
+    {"auth", fuzz_auth_input},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

@@ -165,12 +165,18 @@ void auth_file_reload(void)
         log_msg(LOG_WARN, "auth file %s not reloaded; the previous entries stay", file_path);
         return;
     }
+    size_t n = t->n;
+    auth_file_use(t);
+    log_msg(LOG_INFO, "auth file %s reloaded: %zu entries", file_path, n);
+}
+
+void auth_file_use(struct auth_table *t)
+{
     struct auth_table *old = atomic_exchange_explicit(&current, t, memory_order_acq_rel);
     if (old != NULL) {
         old->retired_next = retired;
         retired = old;
     }
-    log_msg(LOG_INFO, "auth file %s reloaded: %zu entries", file_path, t->n);
 }
 
 void auth_file_teardown(void)

@@ -40,6 +40,9 @@ int auth_file_setup(const char *path);
  * retired, not freed, until auth_file_teardown(). */
 void auth_file_reload(void);
 void auth_file_teardown(void);
+/* Installs t (owned from now on) as the server's table without a file:
+ * for the unit tests and the fuzz target. */
+void auth_file_use(struct auth_table *t);
 /* Checks a user and password against the current table (any thread). */
 bool auth_file_check(const char *user, size_t ulen, const char *pass, size_t plen);
 

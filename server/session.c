@@ -201,7 +201,7 @@ static enum proto_status parse_one(struct session *s, size_t *consumed)
         uint16_t err = 0;
         ps = binary_parse(buf, len, req, consumed, &err);
         if ((s->auth != SESSION_AUTH_OPEN || (ps == PROTO_ERROR && settings.enable_sasl)) &&
-            session_auth_binary(s, &ps, len, consumed))
+            session_auth_binary(s, &ps, err, len, consumed))
             return ps;
         switch (ps) {
         case PROTO_ERROR:

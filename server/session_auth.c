@@ -56,6 +56,14 @@ static bool is_sasl_opcode(uint8_t op)
     return op == BINARY_OP_SASL_LIST_MECHS || op == BINARY_OP_SASL_AUTH || op == BINARY_OP_SASL_STEP;
 }
 
+/* The body length of the header at p (24 bytes there). */
+static uint32_t binary_body_length(const char *p)
+{
+    struct binary_header h;
+    binary_header_decode(p, &h);
+    return h.bodylen;
+}
+
 /* A SASL body no larger than this is buffered whole and handed to Cyrus;
  * a larger one is answered 0x82 and skipped, as memcached answers a body
  * its item allocation cannot hold (its limit is -I, less an item header). */
@@ -113,18 +121,26 @@ static enum proto_status sasl_request(struct session *s, size_t len, size_t *con
     return PROTO_ERROR;
 }
 
-bool session_auth_binary(struct session *s, enum proto_status *ps, size_t len, size_t *consumed)
+bool session_auth_binary(struct session *s, enum proto_status *ps, uint16_t err, size_t len, size_t *consumed)
 {
     const struct mc_request *req = &s->req.mc;
 
-    if (*ps != PROTO_OK && *ps != PROTO_ERROR)
+    if (*ps == PROTO_CLOSE) {
+        /* memcached checks authentication after the body length but before
+         * the opcode's shape and the key length (0x04): refuse those too */
+        if (s->auth == SESSION_AUTH_OPEN || err != BINARY_STATUS_EINVAL || req->opcode == BINARY_OP_VERSION ||
+            is_sasl_opcode(req->opcode) || binary_body_length(s->rbuf + s->rpos) > BINARY_BODY_MAX)
+            return false;
+    } else if (*ps != PROTO_OK && *ps != PROTO_ERROR) {
         return false;
+    }
     if (settings.enable_sasl && *ps == PROTO_ERROR && is_sasl_opcode(req->opcode)) {
         *ps = sasl_request(s, len, consumed);
         return true;
     }
     if (s->auth == SESSION_AUTH_OPEN || (*ps == PROTO_OK && req->cmd == MC_CMD_VERSION))
         return false;
+    s->swallow_left = 0;
     /* not authenticated: refuse and close */
     (void)binary_encode_status(&s->out, req, BINARY_STATUS_AUTH_ERROR);
     s->close_after_write = true;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/proto.h"
 
@@ -31,8 +32,8 @@ enum session_auth {
 enum proto_status session_auth_text(struct session *s, size_t *consumed);
 
 /*
- * A binary request just parsed (*ps as binary_parse() returned it,
- * *consumed as it set it) on a session under -S or not yet authenticated:
+ * A binary request just parsed (*ps, err and *consumed as binary_parse()
+ * returned and set them) on a session under -S or not yet authenticated:
  * the SASL opcodes are answered here, and anything but Version before
  * authentication is refused (0x20 "Auth failure.", then close). Returns
  * false when the request goes on as usual; true when it was handled here:
@@ -40,7 +41,7 @@ enum proto_status session_auth_text(struct session *s, size_t *consumed);
  * PROTO_ERROR (reply queued; the caller skips *consumed bytes, then
  * s->swallow_left more).
  */
-bool session_auth_binary(struct session *s, enum proto_status *ps, size_t len, size_t *consumed);
+bool session_auth_binary(struct session *s, enum proto_status *ps, uint16_t err, size_t len, size_t *consumed);
 
 /* Releases what the session's auth holds (its SASL context). */
 void session_auth_deinit(struct session *s);

@@ -276,7 +276,8 @@ static size_t pkt(char *buf, uint8_t op, const char *key, size_t nkey, const cha
 
 enum { P_LIST, P_GOOD, P_BAD, P_EMPTY, P_STEP_GOOD, P_STEP_BAD, P_GET, P_VERSION, P_NOOP, P_QUIT, P_SET,
        P_STAT, P_MECH32, P_MECH33, P_BIG, P_HUGE, P_EXTRAS, P_NOKEY, P_LIST_KEY, P_LOGIN, P_TRUNC,
-       P_UNKNOWN, P_COUNT };
+       P_UNKNOWN, P_GET_EXTRAS, P_KEY251, P_NOOP_BODY, P_VERSION_KEY, P_KEY_OVER_BODY, P_UNKNOWN_BODY,
+       P_COUNT };
 static char pk[P_COUNT][2100000];
 static size_t pklen[P_COUNT];
 
@@ -308,6 +309,16 @@ static void build_packets(void)
     pklen[P_LOGIN] = pkt(pk[P_LOGIN], 0x21, "LOGIN", 5, "", 0, 0, 20);
     pklen[P_TRUNC] = pkt(pk[P_TRUNC], 0x21, "PLAIN", 5, "\0alice", 6, 0, 21);
     pklen[P_UNKNOWN] = pkt(pk[P_UNKNOWN], 0x1b, "", 0, "", 0, 0, 22);
+    /* malformed headers: memcached checks auth after the body length, before the shape */
+    char key[260];
+    memset(key, 'k', sizeof(key));
+    pklen[P_GET_EXTRAS] = pkt(pk[P_GET_EXTRAS], 0x00, "k", 1, "", 0, 4, 23);
+    pklen[P_KEY251] = pkt(pk[P_KEY251], 0x00, key, 251, "", 0, 0, 24);
+    pklen[P_NOOP_BODY] = pkt(pk[P_NOOP_BODY], 0x0a, "", 0, "abc", 3, 0, 25);
+    pklen[P_VERSION_KEY] = pkt(pk[P_VERSION_KEY], 0x0b, "k", 1, "", 0, 0, 26);
+    pklen[P_KEY_OVER_BODY] = pkt(pk[P_KEY_OVER_BODY], 0x00, "k", 1, "", 0, 0, 27);
+    memset(pk[P_KEY_OVER_BODY] + 8, 0, 4);
+    pklen[P_UNKNOWN_BODY] = pkt(pk[P_UNKNOWN_BODY], 0x1b, "", 0, "abc", 3, 0, 28);
 }
 
 #define P(i) {pk[i], 0}
@@ -339,6 +350,13 @@ static const struct {
     {"extras", {P_EXTRAS, P_VERSION, -1}},
     {"no mechanism", {P_NOKEY, P_VERSION, -1}},
     {"list mechs with a key", {P_LIST_KEY, P_VERSION, -1}},
+    {"get with extras before auth", {P_GET_EXTRAS, -1}},
+    {"key of 251 bytes before auth", {P_KEY251, -1}},
+    {"noop with a body before auth", {P_NOOP_BODY, -1}},
+    {"version with a key", {P_VERSION_KEY, -1}},
+    {"key longer than the body", {P_KEY_OVER_BODY, -1}},
+    {"unknown opcode with a body", {P_UNKNOWN_BODY, -1}},
+    {"get with extras after auth", {P_GOOD, P_GET_EXTRAS, -1}},
 };
 
 Test(auth, sasl_matches_memcached)
@@ -670,4 +688,42 @@ Test(auth, truncated_and_oversize_sasl)
     cr_expect(n == 24 + 6 && buf[7] == 0, "after the 2 MB step: %s", esc(buf, n));
     mcd_conn_close(c);
     mcd_stop(s);
+}
+
+/* A Cyrus sasldb made with saslpasswd2 (sasldb_path in memcached.conf, no
+ * MEMCACHED_SASL_PWDB): libmemcached authenticates, as with memcached. */
+Test(auth, sasldb)
+{
+    char db[160], conf[160], text[256], cmd[512];
+    snprintf(db, sizeof(db), "%s/sasldb", dir);
+    snprintf(cmd, sizeof(cmd), "printf dbpass | saslpasswd2 -p -f %s -a memcached -c dbuser 2>/dev/null", db);
+    if (system(cmd) != 0)
+        cr_skip_test("saslpasswd2 (sasl2-bin) is not installed");
+    snprintf(conf, sizeof(conf), "%s/memcached.conf", dir);
+    snprintf(text, sizeof(text), "mech_list: plain\nsasldb_path: %s\n", db);
+    write_file(conf, text);
+    unsetenv("MEMCACHED_SASL_PWDB");
+    const char *const args[] = {"-S", NULL};
+    struct mcd_server *servers[2] = {mcd_start_bin_binary(NULL, args), start_oracle(args, true)};
+    cr_assert_not_null(servers[0]);
+    for (int i = 0; i < 2; i++) {
+        if (servers[i] == NULL)
+            continue;
+        memcached_st *mc = memcached_create(NULL);
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+        memcached_server_add(mc, "127.0.0.1", (in_port_t)servers[i]->port);
+        memcached_set_sasl_auth_data(mc, "dbuser", "dbpass");
+        memcached_return_t rc = memcached_set(mc, "k", 1, "v", 1, 0, 0);
+        cr_expect_eq(rc, MEMCACHED_SUCCESS, "%s: %s", i ? "memcached" : "mcd", memcached_strerror(mc, rc));
+        memcached_free(mc);
+        mc = memcached_create(NULL);
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+        memcached_server_add(mc, "127.0.0.1", (in_port_t)servers[i]->port);
+        memcached_set_sasl_auth_data(mc, "dbuser", "wrong");
+        cr_expect_neq(memcached_set(mc, "k", 1, "v", 1, 0, 0), MEMCACHED_SUCCESS);
+        memcached_free(mc);
+    }
+    mcd_stop(servers[0]);
+    mcd_kill(servers[1]);
+    unlink(db);
 }
