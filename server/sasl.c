@@ -37,8 +37,34 @@ bool mcd_sasl_pwdb_line_matches(const char *line, size_t len, const char *user, 
 
 #ifndef HAVE_SASL
 /* built without Cyrus SASL: -S cannot start */
+/* Cyrus's own locks, as pthread mutexes: workers run exchanges at once. */
+static void *mutex_alloc(void)
+{
+    pthread_mutex_t *m = malloc(sizeof(*m));
+    if (m != NULL)
+        pthread_mutex_init(m, NULL);
+    return m;
+}
+
+static int mutex_lock(void *m)
+{
+    return pthread_mutex_lock(m) == 0 ? SASL_OK : SASL_FAIL;
+}
+
+static int mutex_unlock(void *m)
+{
+    return pthread_mutex_unlock(m) == 0 ? SASL_OK : SASL_FAIL;
+}
+
+static void mutex_free(void *m)
+{
+    pthread_mutex_destroy(m);
+    free(m);
+}
+
 int mcd_sasl_setup(void)
 {
+    sasl_set_mutex(mutex_alloc, mutex_lock, mutex_unlock, mutex_free);
     fprintf(stderr, "This server is not built with SASL support.\n");
     return -1;
 }
@@ -56,6 +82,7 @@ enum mcd_sasl_result mcd_sasl_auth(struct mcd_sasl_conn **c, bool step, const ch
     return MCD_SASL_FAIL;
 }
 #else
+#include <pthread.h>
 #include <sasl/sasl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +91,6 @@ enum mcd_sasl_result mcd_sasl_auth(struct mcd_sasl_conn **c, bool step, const ch
 
 struct mcd_sasl_conn {
     sasl_conn_t *conn;
-    bool used;                  /* conn ran an exchange: renew it for the next auth */
     bool started;               /* the last auth or step asked to continue: a step may follow */
 };
 
@@ -218,17 +244,9 @@ enum mcd_sasl_result mcd_sasl_auth(struct mcd_sasl_conn **c, bool step, const ch
     memcpy(name, mech, nmech);
     name[nmech] = '\0';
     if (!step) {
-        /* a fresh exchange: a context that already ran one is renewed, so
-         * a second auth on one connection starts clean */
-        if (s->used) {
-            sasl_dispose(&s->conn);
-            s->conn = NULL;
-            s->used = false;
-            if (get(c) == NULL)
-                return MCD_SASL_FAIL;
-        }
-        s->used = true;
-        /* no bytes is no initial response (PLAIN then asks for one), as memcached */
+        /* a new exchange on the same context, as memcached: Cyrus drops
+         * the mechanism state of the previous one. No bytes is no initial
+         * response (PLAIN then asks for one), as memcached passes it. */
         rc = sasl_server_start(s->conn, name, n > 0 ? data : NULL, (unsigned)n, &sout, &soutlen);
     } else if (!s->started) {
         /* Cyrus must not step a context whose exchange is over or never began */
