@@ -37,34 +37,8 @@ bool mcd_sasl_pwdb_line_matches(const char *line, size_t len, const char *user, 
 
 #ifndef HAVE_SASL
 /* built without Cyrus SASL: -S cannot start */
-/* Cyrus's own locks, as pthread mutexes: workers run exchanges at once. */
-static void *mutex_alloc(void)
-{
-    pthread_mutex_t *m = malloc(sizeof(*m));
-    if (m != NULL)
-        pthread_mutex_init(m, NULL);
-    return m;
-}
-
-static int mutex_lock(void *m)
-{
-    return pthread_mutex_lock(m) == 0 ? SASL_OK : SASL_FAIL;
-}
-
-static int mutex_unlock(void *m)
-{
-    return pthread_mutex_unlock(m) == 0 ? SASL_OK : SASL_FAIL;
-}
-
-static void mutex_free(void *m)
-{
-    pthread_mutex_destroy(m);
-    free(m);
-}
-
 int mcd_sasl_setup(void)
 {
-    sasl_set_mutex(mutex_alloc, mutex_lock, mutex_unlock, mutex_free);
     fprintf(stderr, "This server is not built with SASL support.\n");
     return -1;
 }
@@ -160,8 +134,34 @@ static sasl_callback_t callbacks[] = {
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
+/* Cyrus's own locks, as pthread mutexes: workers run exchanges at once. */
+static void *mutex_alloc(void)
+{
+    pthread_mutex_t *m = malloc(sizeof(*m));
+    if (m != NULL)
+        pthread_mutex_init(m, NULL);
+    return m;
+}
+
+static int mutex_lock(void *m)
+{
+    return pthread_mutex_lock(m) == 0 ? SASL_OK : SASL_FAIL;
+}
+
+static int mutex_unlock(void *m)
+{
+    return pthread_mutex_unlock(m) == 0 ? SASL_OK : SASL_FAIL;
+}
+
+static void mutex_free(void *m)
+{
+    pthread_mutex_destroy(m);
+    free(m);
+}
+
 int mcd_sasl_setup(void)
 {
+    sasl_set_mutex(mutex_alloc, mutex_lock, mutex_unlock, mutex_free);
     pwdb_path = getenv("MEMCACHED_SASL_PWDB");
     if (pwdb_path == NULL) {
         /* as memcached: no callbacks at all, Cyrus's own defaults */
