@@ -75,13 +75,17 @@ void auth_table_free(struct auth_table *t)
     free(t);
 }
 
-/* 0 when a[0..n) == b[0..n), in time that depends on n only. */
-static unsigned diff_bytes(const char *a, const char *b, size_t n)
+unsigned auth_diff_bytes(const char *e, size_t ne, const char *o, size_t no)
 {
-    const volatile unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-    unsigned d = 0;
-    for (size_t i = 0; i < n; i++)
-        d |= (unsigned)(x[i] ^ y[i]);
+    static const char none = 0;
+    const volatile unsigned char *x = (const unsigned char *)(ne > 0 ? e : &none);
+    const volatile unsigned char *y = (const unsigned char *)o;
+    size_t m = ne > 0 ? ne : 1, k = 0;
+    unsigned d = (unsigned)(ne != no);
+    for (size_t i = 0; i < no; i++) {
+        d |= (unsigned)(x[k] ^ y[i]);
+        k = k + 1 == m ? 0 : k + 1;
+    }
     return d;
 }
 
@@ -91,10 +95,7 @@ bool auth_table_check(const struct auth_table *t, const char *user, size_t ulen,
     unsigned found = 0;
     for (size_t i = 0; i < t->n; i++) {
         const struct auth_entry *e = &t->e[i];
-        /* compare as many bytes whether or not the lengths match */
-        unsigned d = (unsigned)(e->ulen != ulen) | (unsigned)(e->plen != plen);
-        d |= diff_bytes(e->user, user, e->ulen < ulen ? e->ulen : ulen);
-        d |= diff_bytes(e->pass, pass, e->plen < plen ? e->plen : plen);
+        unsigned d = auth_diff_bytes(e->user, e->ulen, user, ulen) | auth_diff_bytes(e->pass, e->plen, pass, plen);
         found |= (unsigned)(d == 0);
     }
     return found != 0;

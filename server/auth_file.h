@@ -26,11 +26,17 @@ struct auth_table;
 struct auth_table *auth_table_parse(const char *buf, size_t len);
 void auth_table_free(struct auth_table *t);
 /* True when some entry has exactly this user and password. Every entry is
- * compared, each in time that depends on the lengths only (not on where
- * the bytes differ), so the time taken does not tell a guesser how close
- * a password was. */
+ * compared, each in time that depends on the offered user and password
+ * lengths only (not on the stored ones, nor on where the bytes differ), so
+ * the time taken tells a guesser nothing about the stored passwords. */
 bool auth_table_check(const struct auth_table *t, const char *user, size_t ulen, const char *pass,
                       size_t plen);
+
+/* 0 when the stored bytes e[0..ne) equal the offered o[0..no). The loop
+ * runs over the offered bytes only (the stored ones read cyclically), so
+ * the time depends on what the client sent, not on the stored length or on
+ * where the bytes differ. */
+unsigned auth_diff_bytes(const char *e, size_t ne, const char *o, size_t no);
 
 /* Loads `path` as the server's table (startup). 0, or -1 with memcached's
  * message printed on stderr (the caller exits 1). */

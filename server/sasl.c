@@ -8,6 +8,7 @@
 
 #include "server/sasl.h"
 
+#include "server/auth_file.h"
 #include "server/log.h"
 
 #include <stdint.h>
@@ -24,15 +25,7 @@ bool mcd_sasl_pwdb_line_matches(const char *line, size_t len, const char *user, 
         len--;
     if (len < ulen + 1 || memcmp(line, user, ulen) != 0 || line[ulen] != ':')
         return false;
-    const char *p = line + ulen + 1;
-    size_t n = len - ulen - 1;
-    if (n != plen)
-        return false;
-    const volatile unsigned char *a = (const unsigned char *)p, *b = (const unsigned char *)pass;
-    unsigned d = 0;
-    for (size_t i = 0; i < n; i++)
-        d |= (unsigned)(a[i] ^ b[i]);
-    return d == 0;
+    return auth_diff_bytes(line + ulen + 1, len - ulen - 1, pass, plen) == 0;
 }
 
 #ifndef HAVE_SASL
