@@ -45,6 +45,7 @@ static const struct target targets[] = {
     {"http", fuzz_http_input},
     {"udp", fuzz_udp_input},
     {"udp_path", fuzz_udp_path_input},
+    {"auth", fuzz_auth_input},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

@@ -9,11 +9,13 @@
  * first, then the workers stop and every connection is closed at once,
  * after one non-blocking attempt to write the replies it has pending; a
  * request in flight is not waited for (memcached does not wait either).
- * SIGHUP is ignored (logged at -v), but with -o cluster_config, where it
- * re-reads the cluster config file (server/cluster.h).
+ * SIGHUP rereads the -Y auth file (as 1.6.45) and, with -o cluster_config,
+ * the cluster config file (server/cluster.h); with neither it is ignored
+ * (logged at -v).
  */
 #include "config.h"
 
+#include "server/auth_file.h"
 #include "server/cluster.h"
 #include "server/daemon.h"
 #include "server/hotkeys.h"
@@ -21,6 +23,7 @@
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/metrics_http.h"
+#include "server/sasl.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/stats_detail.h"
@@ -73,12 +76,18 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    if (!cluster_enabled()) {
-        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
-        return;
+    bool any = false;
+    if (settings.auth_file != NULL) {
+        auth_file_reload(); /* -Y: reread the auth file, as memcached 1.6.45 */
+        any = true;
     }
-    log_msg(LOG_INFO, "SIGHUP handled: re-reading the cluster config.");
-    (void)cluster_reload(); /* a bad file is logged and keeps the old list */
+    if (cluster_enabled()) {
+        log_msg(LOG_INFO, "SIGHUP handled: re-reading the cluster config.");
+        (void)cluster_reload(); /* a bad file is logged and keeps the old list */
+        any = true;
+    }
+    if (!any)
+        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
 }
 
 static void graceful_cb(evutil_socket_t sig, short what, void *arg)
@@ -137,6 +146,10 @@ int main(int argc, char **argv)
     latency_set_enabled(settings.latency);
     hotkeys_set_enabled(settings.hotkeys);
     signal(SIGPIPE, SIG_IGN);
+    if (settings.enable_sasl && mcd_sasl_setup() != 0)
+        return EXIT_FAILURE;
+    if (settings.auth_file != NULL && auth_file_setup(settings.auth_file) != 0)
+        return EXIT_FAILURE;
 
     if (daemon_set_limits() != 0)
         return EX_OSERR;
@@ -204,6 +217,9 @@ int main(int argc, char **argv)
     event_base_free(main_base);
     store_teardown();
     cluster_teardown();
+    auth_file_teardown();
+    if (settings.enable_sasl)
+        mcd_sasl_teardown();
     if (settings.daemonize)
         daemon_remove_pidfile();
     return EXIT_SUCCESS;

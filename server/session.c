@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "server/session.h"
+#include "server/session_auth.h"
 
 #include "proto/binary.h"
 #include "proto/meta.h"
@@ -66,6 +67,10 @@ int session_init(struct session *s, enum proto_binding proto, struct store_tstat
         .uncounted = uncounted,
         .ws = ws,
     };
+    if (settings.auth_file != NULL)
+        s->auth = SESSION_AUTH_ASCII;
+    else if (settings.enable_sasl)
+        s->auth = SESSION_AUTH_SASL;
     set_state(s, SESSION_NEW_CMD);
     return 0;
 }
@@ -76,6 +81,7 @@ void session_deinit(struct session *s)
         item_release(s->nread_it);
     s->nread_it = NULL;
     process_ctx_release(&s->cmd); /* a dump cut short */
+    session_auth_deinit(s);
     reply_deinit(&s->out);
     free(s->rbuf);
     s->rbuf = NULL;
@@ -215,6 +221,9 @@ static enum proto_status parse_one(struct session *s, size_t *consumed)
     if (s->proto == PROTO_BINARY) {
         uint16_t err = 0;
         ps = binary_parse(buf, len, req, consumed, &err);
+        if ((s->auth != SESSION_AUTH_OPEN || (ps == PROTO_ERROR && settings.enable_sasl)) &&
+            session_auth_binary(s, &ps, err, len, consumed))
+            return ps;
         switch (ps) {
         case PROTO_ERROR:
             /* unknown opcode: answer, skip its body, keep the connection */
@@ -232,6 +241,8 @@ static enum proto_status parse_one(struct session *s, size_t *consumed)
         default:
             break;
         }
+    } else if (s->auth != SESSION_AUTH_OPEN) {
+        return session_auth_text(s, consumed);
     } else if (meta_is_meta(buf, len)) {
         /* meta commands: errors always go out; a bad ms header that got as
          * far as its data length has its data block swallowed */

@@ -25,6 +25,7 @@
 #include "server/settings.h"
 
 struct item;
+struct mcd_sasl_conn;
 struct store_tstats;
 struct worker_tstats;
 
@@ -92,6 +93,10 @@ struct session {
      * rbuf + rpos, so the buffer may move meanwhile. */
     size_t mget_keys_off;
     size_t mget_consumed;          /* the line's length, skipped once done */
+
+    uint8_t auth;                  /* enum session_auth: SESSION_AUTH_OPEN unless -S/-Y and
+                                      not yet authenticated (session_auth.h) */
+    struct mcd_sasl_conn *sasl;    /* -S: the connection's SASL context, once used */
 
     uint64_t commands;             /* requests handed to the command layer so far */
     bool close_after_write;        /* quit, fatal errors: parse no more; close once replies are out */

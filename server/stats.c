@@ -426,6 +426,7 @@ static void show_metrics_listen(struct emitter *e, const char *name)
 /* The settings.def fmt column: how a FLAG or XOPT field is printed. */
 #define SHOW_FMT_DEC(e, name, v) u64(e, name, (uint64_t)(v))
 #define SHOW_FMT_STR(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "NULL")
+#define SHOW_FMT_STRNO(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "no")
 #define SHOW_FMT_OCT(e, name, v) line(e, name, "%o", (unsigned)(v))
 #define SHOW_FMT_F2(e, name, v) line(e, name, "%.2f", (v))
 #define SHOW_FMT_YESNO(e, name, v) line(e, name, "%s", (v) ? "yes" : "no")
