@@ -29,7 +29,8 @@
     X(DELETE, "delete", OTHER) X(INCR, "incr", ARITH) X(DECR, "decr", ARITH) X(TOUCH, "touch", OTHER) \
     X(FLUSH_ALL, "flush_all", OTHER) X(STATS, "stats", OTHER) X(VERSION, "version", OTHER) \
     X(VERBOSITY, "verbosity", OTHER) X(QUIT, "quit", OTHER) X(SHUTDOWN, "shutdown", OTHER) \
-    X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER)
+    X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER) \
+    X(CACHE_MEMLIMIT, "cache_memlimit", OTHER)
 
 enum mc_cmd {
 #define X(id, name, kind) MC_CMD_##id,
@@ -88,6 +89,9 @@ struct mc_request {
     bool return_key;      /* binary: a K opcode (GetK: the reply carries the key) */
     uint64_t initial;     /* incr/decr: value to create a missing key with */
     bool create;          /* incr/decr: create a missing key with `initial` */
+    /* slabs reassign SRC DST (the automove mode is in `delay`) */
+    bool reassign;
+    int64_t slab_src, slab_dst;
 };
 
 /* What executing a request (or one key of a multi-key get) produced. */
@@ -117,6 +121,8 @@ enum mc_status {
     MC_ALLOC_FAILED,     /* a storage command could not get memory for its item */
     MC_FLUSH_DISABLED,   /* flush_all under -F */
     MC_SHUTDOWN_DISABLED, /* shutdown without -A */
+    MC_LINE,             /* a whole reply line in data (NUL-terminated): slabs reassign,
+                            cache_memlimit (BUSY ..., MEMLIMIT_TOO_SMALL ...) */
 };
 
 struct mc_result {

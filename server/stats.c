@@ -46,14 +46,6 @@
 
 struct server_stats server_stats;
 
-/* memcached's default mode is 1; any worker may set it */
-static _Atomic int slab_automove = 1;
-
-void stats_set_slab_automove(int mode)
-{
-    atomic_store_explicit(&slab_automove, mode, memory_order_relaxed);
-}
-
 /* `stats detail on|off`: only reported (mcd keeps no per-prefix stats) */
 static _Atomic bool detail_enabled;
 
@@ -232,6 +224,13 @@ static void stat_time(struct emitter *e, const char *name)
     line(e, name, "%lld", (long long)(store_clock_epoch() + store_clock_now()));
 }
 
+static void stat_slab_reassign_last_busy_status(struct emitter *e, const char *name)
+{
+    struct store_info si;
+    store_info(&si);
+    line(e, name, "%s", si.slab_reassign_last_busy_status);
+}
+
 static void stat_version(struct emitter *e, const char *name)
 {
     line(e, name, "%s", MCD_COMPAT_VERSION);
@@ -315,9 +314,18 @@ static void show_detail_enabled(struct emitter *e, const char *name)
     line(e, name, "%s", atomic_load(&detail_enabled) ? "yes" : "no");
 }
 
+/* the mode now: -o slab_automove, then `slabs automove N` */
 static void show_slab_automove(struct emitter *e, const char *name)
 {
-    line(e, name, "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
+    line(e, name, "%u", store_slabs_automove());
+}
+
+/* -m now: cache_memlimit changes it */
+static void show_maxbytes(struct emitter *e, const char *name)
+{
+    struct store_info si;
+    store_info(&si);
+    u64(e, name, si.limit_maxbytes);
 }
 
 /* memcached's chunk limit: half a 1 MB page, whatever -I (memcached refuses
