@@ -4,8 +4,8 @@
  * memcached 1.6.45's, checked against it (tests/integration/test_slabs):
  *   slabs reassign: BUSY while a move runs, SAME (src == dst, checked
  *     before the ids), BADCLASS (not 0..classes, or -1 with no class to
- *     spare a page), NOSPARE (the source has fewer than 2 pages; 0, the
- *     global page pool, is empty), else OK and the move runs on the
+ *     spare a page), NOSPARE (the source, 0 the global page pool too, has
+ *     fewer than 2 pages), else OK and the move runs on the
  *     store's mover thread. 1.6.45 never answers NOTFULL nor UNSAFE,
  *     which protocol.txt still lists; neither does mcd.
  *   cache_memlimit M: M < 8 MEMLIMIT_TOO_SMALL, M > 10^9 (megabytes)

@@ -422,8 +422,9 @@ store_slabs_reassign(int64_t src, int64_t dst)
         src = pick_any(dst);
     if (src < 0 || src > n || dst < 0 || dst > n)
         return STORE_REASSIGN_BADCLASS;
-    if (src == 0 ? slab_gpool_count() == 0
-                 : __atomic_load_n(&slab_class_get((unsigned)src)->npages, __ATOMIC_RELAXED) < AM_SOURCE_PAGES)
+    /* as 1.6.45, the pool (0) too needs 2 pages to give one */
+    if ((src == 0 ? slab_gpool_count() : __atomic_load_n(&slab_class_get((unsigned)src)->npages, __ATOMIC_RELAXED)) <
+        AM_SOURCE_PAGES)
         return STORE_REASSIGN_NOSPARE;
     bool idle = false;
     if (!atomic_compare_exchange_strong(&move_running, &idle, true))

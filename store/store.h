@@ -454,7 +454,7 @@ enum store_reassign {
     STORE_REASSIGN_OK = 0,
     STORE_REASSIGN_BUSY,       /* a move is under way */
     STORE_REASSIGN_BADCLASS,   /* no such class */
-    STORE_REASSIGN_NOSPARE,    /* SRC has fewer than 2 pages (the pool: none) */
+    STORE_REASSIGN_NOSPARE,    /* SRC (the pool too) has fewer than 2 pages */
     STORE_REASSIGN_SAME,       /* SRC == DST */
 };
 enum store_reassign store_slabs_reassign(int64_t src, int64_t dst);
