@@ -8,13 +8,13 @@
 # fifth of the requests, and the pages moved.
 #
 #   bench/slab-shift.sh [--mcd server/mcd] [--memcached PATH] [--mem 64]
-#                       [--requests 150000] [--keys 12000] [--fill 700000]
+#                       [--requests 1500000] [--keys 12000] [--fill 700000]
 set -eu
 
 MCD=server/mcd
 MEMCACHED=../shared/oracle/memcached-1.6.45/memcached
 MEM=64
-REQS=150000
+REQS=1500000
 KEYS=12000
 FILL=700000
 while [ $# -gt 0 ]; do
