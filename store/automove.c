@@ -18,7 +18,9 @@
  *   - else if the class that evicted in more than half of the window and
  *     now has the youngest average age is younger than `ratio` times the
  *     class of the oldest average age (with more than 2 pages), a page
- *     moves from that old class to the young one.
+ *     moves from that old class to the young one; AM_BURST pages when
+ *     the young age is below half of that (memcached moves one a second,
+ *     which a shift of value sizes in a large cache outruns for minutes).
  * Mode 2 moves a page to any class that evicted since the last tick (every
  * AM_TICK_MS), from the class with the oldest items that has 2 pages.
  * Classes take pages from the global pool before they carve new ones.
@@ -48,6 +50,7 @@
 #define AM_PASS_MAX 5000          /* passes before a busy page is given up */
 #define AM_SOURCE_PAGES 2         /* the automover takes from classes of more pages */
 #define AM_RECLAIM_PAGES 2.5      /* free chunks worth this many pages: one to the pool */
+#define AM_BURST 4                /* pages one decision moves when the ages are far apart */
 
 static pthread_t am_thread;
 static bool am_running;
@@ -138,14 +141,15 @@ do_move(int src, int dst)
 }
 
 /* An automover decision: one move, with `slabs reassign` held off. */
-static void
+static bool
 auto_move(int src, int dst)
 {
     bool idle = false;
     if (!atomic_compare_exchange_strong(&move_running, &idle, true))
-        return;
-    do_move(src, dst);
+        return false;
+    bool moved = do_move(src, dst);
     atomic_store(&move_running, false);
+    return moved;
 }
 
 /* Pages back to the OS while more is taken than the limit allows: the
@@ -234,9 +238,14 @@ decide_windowed(void)
         }
     }
     slot_pos = (slot_pos + 1) % am_window;
-    if (youngest != -1 && oldest != -1 && youngest != oldest && young_evicting &&
-        (double)young_age < (double)old_age * am_ratio)
-        auto_move(oldest, youngest);
+    if (youngest == -1 || oldest == -1 || youngest == oldest || !young_evicting ||
+        (double)young_age >= (double)old_age * am_ratio)
+        return;
+    /* the young class's items live less than half as long as the ratio
+     * allows: it is short of memory by far more than a page a second */
+    int pages = (double)young_age * 2 < (double)old_age * am_ratio ? AM_BURST : 1;
+    for (int i = 0; i < pages && auto_move(oldest, youngest); i++)
+        ;
 }
 
 /* Mode 2, every tick: a page to each class that evicted, one per tick. */
