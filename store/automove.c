@@ -48,6 +48,8 @@
 #define AM_TICK_MS 100            /* the thread wakes this often */
 #define AM_PASS_SLEEP_NS 1000000L /* between two passes over a busy page */
 #define AM_PASS_MAX 5000          /* passes before a busy page is given up */
+#define AM_PASS_MAX_INLINE 3      /* the same with no thread: the caller (a unit
+                                     test, the fuzz target) does not wait */
 #define AM_SOURCE_PAGES 2         /* the automover takes from classes of more pages */
 #define AM_RECLAIM_PAGES 2.5      /* free chunks worth this many pages: one to the pool */
 #define AM_BURST 4                /* pages one decision moves when the ages are far apart */
@@ -115,7 +117,8 @@ drain(struct slab_class *v, size_t min_pages)
         if (r == REBALANCE_GONE)
             break;
         atomic_store_explicit(&last_busy, true, memory_order_relaxed);
-        if (pass >= AM_PASS_MAX || atomic_load_explicit(&am_stopping, memory_order_relaxed)) {
+        if (pass >= (am_running ? AM_PASS_MAX : AM_PASS_MAX_INLINE) ||
+            atomic_load_explicit(&am_stopping, memory_order_relaxed)) {
             rebalance_drain_abandon(&d);
             break;
         }
