@@ -129,6 +129,8 @@ slab_setup(const struct store_options *opts)
     /* room to grow: every page the handles reach (cache_memlimit), else
      * (the address space refused) just -m */
     uint64_t npages = arena_max / page_size;
+    if (npages * page_size > (uint64_t)(SIZE_MAX / 2)) /* a 32-bit address space */
+        npages = (uint64_t)(SIZE_MAX / 2) / page_size;
     uint64_t need = opts->mem_limit / page_size;
     if (need * page_size > arena_max)
         need = arena_max / page_size;
@@ -167,6 +169,9 @@ slab_setup(const struct store_options *opts)
 #if STORE_DEBUG
     page_class = calloc(npages > 0 ? (size_t)npages : 1, sizeof(*page_class));
     if (page_class == NULL) {
+        free(pool);
+        free(gpool);
+        pool = gpool = NULL;
         if (slab_arena != NULL)
             munmap(slab_arena, arena_size);
         slab_arena = NULL;
