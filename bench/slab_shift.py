@@ -46,6 +46,7 @@ def main():
     sizes = [rnd.randint(5000, 10000) for _ in range(nkeys)]
     hits = 0
     failed = 0
+    first_failure = None
     tail_hits = 0
     tail_from = nreq - nreq // 5
     for n in range(nreq):
@@ -64,11 +65,16 @@ def main():
             # not noreply: memcached answers SERVER_ERROR even then
             v = bytes([97 + k % 26]) * sizes[k]
             s.sendall(b"set %s 0 0 %d\r\n%s\r\n" % (key, len(v), v))
-            if line() != b"STORED\r\n":
+            reply = line()
+            if reply != b"STORED\r\n":
                 failed += 1
+                if first_failure is None:
+                    first_failure = "%d:%r" % (n, reply)
     moved = stat(b"slabs_moved") - moved0
     print("hit_ratio=%.4f tail_hit_ratio=%.4f pages_moved=%d set_failures=%d" %
           (hits / nreq, tail_hits / (nreq - tail_from), moved, failed))
+    if first_failure is not None:
+        sys.stderr.write("first failed set: request %s\n" % first_failure)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REBALANCE_TRIES 4 /* victim classes tried per move */
 #define REBALANCE_PAGES 4 /* pages of a victim tried, from its CLOCK hand on */
+#define REBALANCE_SPINS 1000          /* trylocks of one item's stripe before its page is busy */
+#define REBALANCE_RETRIES 4           /* more rounds when every page tried was busy */
+#define REBALANCE_RETRY_NS 250000L    /* 0.25 ms apart */
 
 static bool in_page(const void *p, const char *page, size_t page_size)
 {
@@ -104,6 +108,20 @@ static void detach_page_locked(struct slab_class *v, size_t idx)
         v->sweep_idx = 0;
 }
 
+/* lru_trylock_linked(unreferenced), tried REBALANCE_SPINS times: a stripe
+ * is held elsewhere for a moment at a time (a request, the hash table's
+ * expansion migrating a bucket), and one miss would cost the whole page. */
+static bool trylock_patiently(struct item *it, uint16_t st, uint32_t *hv)
+{
+    for (int i = 0; i < REBALANCE_SPINS; i++) {
+        if (lru_trylock_linked(it, st, true, hv))
+            return true;
+        if (!item_linked_under(it, item_state_stripe(st)) || item_refcount(it) != 1)
+            return false;
+    }
+    return false;
+}
+
 /* Empties page `idx` of class v. Class lock of v held. */
 static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tstats *ts)
 {
@@ -133,7 +151,7 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
         if (st & ITEM_FREE)
             continue;
         uint32_t hv;
-        if (!(st & ITEM_LINKED) || !lru_trylock_linked(it, st, true, &hv)) {
+        if (!(st & ITEM_LINKED) || !trylock_patiently(it, st, &hv)) {
             /* busy after all: what was unlinked so far becomes free chunks */
             for (uint32_t j = 0; j < i; j++) {
                 struct item *done = (struct item *)(page + (size_t)j * v->size);
@@ -237,6 +255,15 @@ bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
 {
     tcache_enrol(); /* it counts with a class lock held: tcache.h */
     char *page = take_page(to, ts);
+    /* A page fails on one stripe lock held elsewhere at that instant,
+     * which right after a burst of sets is the hash table's expansion
+     * walking every stripe in turn: try again a few times, a moment
+     * apart, before a set answers out of memory. */
+    for (int retry = 0; page == NULL && retry < REBALANCE_RETRIES; retry++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = REBALANCE_RETRY_NS};
+        nanosleep(&pause, NULL);
+        page = take_page(to, ts);
+    }
     if (page == NULL)
         return false;
     return rebalance_give_page(to, page);
