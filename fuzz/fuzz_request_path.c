@@ -226,7 +226,7 @@ static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t 
             do {
                 r = run_once(p);
             } while ((r == SESSION_BUDGET || r == SESSION_OUTPUT_FULL) && p->s.commands < FUZZ_PATH_MAX_CMDS);
-            if (r == SESSION_CLOSE || r == SESSION_SHUTDOWN || r == SESSION_GRACEFUL ||
+            if (r == SESSION_CLOSE || r == SESSION_SHUTDOWN || r == SESSION_GRACEFUL || r == SESSION_WATCH ||
                 p->s.commands >= FUZZ_PATH_MAX_CMDS)
                 closed = true;
             else

@@ -30,6 +30,9 @@
     X(FLUSH_ALL, "flush_all", OTHER) X(STATS, "stats", OTHER) X(VERSION, "version", OTHER) \
     X(VERBOSITY, "verbosity", OTHER) X(QUIT, "quit", OTHER) X(SHUTDOWN, "shutdown", OTHER) \
     X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER) \
+    X(LRU_CRAWLER, "lru_crawler", OTHER) \
+    X(FLUSH_PREFIX, "flush_prefix", OTHER) X(CONFIG, "config", OTHER) \
+    X(WATCH, "watch", OTHER) \
     X(CACHE_MEMLIMIT, "cache_memlimit", OTHER)
 
 enum mc_cmd {
@@ -121,6 +124,7 @@ enum mc_status {
     MC_ALLOC_FAILED,     /* a storage command could not get memory for its item */
     MC_FLUSH_DISABLED,   /* flush_all under -F */
     MC_SHUTDOWN_DISABLED, /* shutdown without -A */
+    MC_CONFIG,           /* config get cluster: the config's body in data/nbytes */
     MC_LINE,             /* a whole reply line in data (NUL-terminated): slabs reassign,
                             cache_memlimit (BUSY ..., MEMLIMIT_TOO_SMALL ...) */
 };

@@ -68,6 +68,12 @@
  *   "flush_all noreply", "10 noreply"    -> silent OK
  *   "flush_all noreply 10", "abc", "+1"  -> CE invalid exptime argument (with
  *                                           -F: CE flush_all not allowed)
+ *  mcd extensions (memcached 1.6.45: ERROR, silent with a last noreply)
+ *   "flush_prefix p", "p noreply"        -> OK (silent)
+ *   "flush_prefix", "a b", K251 prefix   -> CE BCLF (silent with a last noreply)
+ *   "config get cluster"                 -> the cluster config (-o cluster_config),
+ *                                           else ERROR; any other config line is
+ *                                           an unknown command's
  *  verbosity: digits, 0..2^32-1
  *   "verbosity 1", "1 2 3"               -> OK
  *   "verbosity abc", "-1", "+1", 2^32    -> CE BCLF
@@ -91,9 +97,17 @@
  *   "shutdown x", "shutdown graceful x"  -> (with -A) CE invalid shutdown mode
  *   "stats reset x", "stats items x"     -> the group; the rest is ignored
  *   "stats\t", "stats bogus"             -> ERROR
- *   "noop", "lru", "lru_crawler", "watch", "misbehave",
+ *  watch
+ *   "watch", "watch fetchers mutations", "watch fetchers fetchers",
+ *   "watch proxyreqs" (any of memcached's ten stream names) -> parsed
+ *   "watch foo", "watch fetchers noreply", "watch FETCHERS" -> parsed, no
+ *                                           stream (flags 0): ERROR
+ *   "noop", "lru", "misbehave",
  *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
+ *   "lru_crawler <sub> <args>"           -> the rest of the line in args; the
+ *                                           command layer (process_admin.c)
+ *                                           checks it, ERROR included
  *   "xx noreply", "slabs noreply", "lru_crawler noreply" -> silent: a
  *                                           trailing noreply silences ERROR
  *   "stats bogus noreply"                -> ERROR (stats takes no noreply)
@@ -164,12 +178,16 @@ static const struct {
     {"quit", 4, MC_CMD_QUIT},
     {"shutdown", 8, MC_CMD_SHUTDOWN},
     {"slabs", 5, MC_CMD_SLABS},
+    {"lru_crawler", 11, MC_CMD_LRU_CRAWLER},
+    {"flush_prefix", 12, MC_CMD_FLUSH_PREFIX},
+    {"config", 6, MC_CMD_CONFIG},
+    {"watch", 5, MC_CMD_WATCH},
     {"cache_memlimit", 14, MC_CMD_CACHE_MEMLIMIT},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "lru_crawler", "watch", "extstore",
+static const char *const text_unsupported[] = {"lru", "extstore",
                                                "refresh_certs"};
 
 static bool is_unsupported(const struct token *t)
@@ -466,6 +484,50 @@ static enum proto_status parse_cache_memlimit(const struct text_line *l, struct 
     return PROTO_OK;
 }
 
+/* "watch [stream ...]": every token a stream name memcached 1.6.45 knows
+ * (repeats allowed), none at all meaning fetchers. */
+static enum proto_status parse_watch(const char *from, const char *end, struct mc_request *req)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } streams[] = {
+        {"fetchers", TEXT_WATCH_FETCHERS},     {"mutations", TEXT_WATCH_MUTATIONS},
+        {"evictions", TEXT_WATCH_EVICTIONS},   {"connevents", TEXT_WATCH_CONNEVENTS},
+        {"deletions", TEXT_WATCH_DELETIONS},   {"rawcmds", TEXT_WATCH_RAWCMDS},
+        {"sysevents", TEXT_WATCH_SYSEVENTS},   {"proxyreqs", TEXT_WATCH_PROXYREQS},
+        {"proxyevents", TEXT_WATCH_PROXYEVENTS}, {"proxyuser", TEXT_WATCH_PROXYUSER},
+    };
+    size_t n = (size_t)(end - from), pos = 0, nt;
+    const char *t;
+    uint32_t mask = 0;
+    bool any = false;
+
+    while (token_next(from, n, &pos, &t, &nt)) {
+        size_t i = 0;
+        while (i < sizeof(streams) / sizeof(streams[0]) && !tok_is(&(struct token){t, nt}, streams[i].name,
+                                                                   strlen(streams[i].name)))
+            i++;
+        if (i == sizeof(streams) / sizeof(streams[0])) {
+            req->flags = 0; /* ERROR, but under -W the refusal comes first */
+            return PROTO_OK;
+        }
+        mask |= streams[i].bit;
+        any = true;
+    }
+    req->flags = any ? mask : TEXT_WATCH_FETCHERS;
+    return PROTO_OK;
+}
+
+/* mcd's "flush_prefix <prefix> [noreply]": the prefix in req->key. */
+static enum proto_status parse_flush_prefix(const struct text_line *l, struct mc_request *req, const char **errmsg)
+{
+    req->noreply = last_is_noreply(l);
+    if (l->nt < 2 || l->nt > (req->noreply ? 3u : 2u) || !take_key(l, req))
+        return client_error(errmsg, MSG_BCLF);
+    return PROTO_OK;
+}
+
 /* The commands of no shared kind: one parser each. */
 static enum proto_status parse_other(const struct text_line *l, const char *end, struct mc_request *req,
                                      size_t *consumed, const char **errmsg)
@@ -487,10 +549,22 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
     case MC_CMD_SLABS:
         st = parse_slabs(l, req, errmsg);
         break;
+    case MC_CMD_FLUSH_PREFIX:
+        st = parse_flush_prefix(l, req, errmsg);
+        break;
+    case MC_CMD_CONFIG:
+        /* "config get cluster" (ElastiCache's auto-discovery) alone; any
+         * other config line is what memcached makes of it */
+        if (l->nt == 3 && tok_is(&l->t[1], "get", 3) && tok_is(&l->t[2], "cluster", 7)) {
+            st = PROTO_OK;
+            break;
+        }
+        goto unknown;
     case MC_CMD_CACHE_MEMLIMIT:
         st = parse_cache_memlimit(l, req);
         break;
     case MC_CMD_SHUTDOWN:
+    case MC_CMD_LRU_CRAWLER:
         req->noreply = last_is_noreply(l);
         /* fall through */
     case MC_CMD_STATS:
@@ -501,7 +575,11 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
     case MC_CMD_QUIT:
         st = PROTO_OK;
         break;
+    case MC_CMD_WATCH:
+        st = parse_watch(l->t[0].p + l->t[0].n, end, req);
+        break;
     default:
+    unknown:
         /* an HTTP request line ("GET / HTTP/1.0"): hang up, as memcached */
         if (l->nt > 1 && l->last.n >= 5 && memcmp(l->last.p, "HTTP/", 5) == 0 && !is_unsupported(&l->t[0])) {
             *consumed = 0;
@@ -564,7 +642,7 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     /* 1.6.45 silences ERROR too when the last token is noreply (but for
      * stats, which takes no noreply) */
     if (st == PROTO_ERROR)
-        req->noreply = req->cmd != MC_CMD_STATS && last_is_noreply(&l);
+        req->noreply = req->cmd != MC_CMD_STATS && req->cmd != MC_CMD_WATCH && last_is_noreply(&l);
     return st;
 }
 
@@ -620,6 +698,26 @@ static int encode_number(struct reply *r, uint64_t v)
     p[n + 1] = '\n';
     reply_commit(r, n + 2);
     return 0;
+}
+
+/* "CONFIG cluster 0 <bytes>\r\n" + the body (ElastiCache's: "<version>\n<nodes>\n")
+ * + "\r\nEND\r\n". */
+static int encode_config(struct reply *r, const struct mc_result *res)
+{
+    char *p = reply_reserve(r, 17 + TOKEN_U64_DIGITS + 2);
+
+    if (p == NULL)
+        return -1;
+    size_t n = 0;
+    memcpy(p, "CONFIG cluster 0 ", 17);
+    n += 17;
+    n += token_fmt_u64(p + n, res->nbytes);
+    p[n++] = '\r';
+    p[n++] = '\n';
+    reply_commit(r, n);
+    if (add_str(r, res->data, res->nbytes) != 0)
+        return -1;
+    return ADD_LIT(r, "\r\nEND\r\n");
 }
 
 int text_encode_version(struct reply *r, const char *version)
@@ -687,9 +785,13 @@ int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result 
     case MC_CLIENT_ERROR:
         return text_encode_client_error(r, res->data);
     case MC_FLUSH_DISABLED:
+        if (cmd == MC_CMD_FLUSH_PREFIX) /* under -F */
+            return ADD_LIT(r, "CLIENT_ERROR flush_prefix not allowed\r\n");
         return ADD_LIT(r, "CLIENT_ERROR flush_all not allowed\r\n");
     case MC_SHUTDOWN_DISABLED:
         return ADD_LIT(r, "SERVER_ERROR: shutdown not enabled\r\n");
+    case MC_CONFIG:
+        return encode_config(r, res);
     case MC_LINE:
         return encode_line(r, "", 0, res->data);
     case MC_VERSION:

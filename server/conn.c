@@ -35,6 +35,7 @@
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/stats.h"
+#include "server/watch.h"
 #include "server/worker.h"
 
 #include <arpa/inet.h>
@@ -55,29 +56,36 @@
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
-static void describe_peer(struct conn *c)
+void conn_sockname(int fd, int family, bool local, char *out, size_t outlen)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     char host[INET6_ADDRSTRLEN] = "?";
 
-    if (c->family == AF_UNIX) {
-        snprintf(c->peer, sizeof(c->peer), "unix:%s", settings.socketpath ? settings.socketpath : "");
+    if (family == AF_UNIX) {
+        snprintf(out, outlen, "unix:%s", settings.socketpath ? settings.socketpath : "");
         return;
     }
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
-        snprintf(c->peer, sizeof(c->peer), "tcp:?");
+    int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len) : getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (rc != 0) {
+        snprintf(out, outlen, "tcp:?");
         return;
     }
     if (ss.ss_family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        snprintf(c->peer, sizeof(c->peer), "tcp:%s:%u", host, ntohs(sin->sin_port));
+        snprintf(out, outlen, "tcp:%s:%u", host, ntohs(sin->sin_port));
     } else if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        snprintf(c->peer, sizeof(c->peer), "tcp6:[%s]:%u", host, ntohs(sin6->sin6_port));
+        snprintf(out, outlen, "tcp6:[%s]:%u", host, ntohs(sin6->sin6_port));
     }
+}
+
+static void describe_peer(struct conn *c)
+{
+    conn_sockname(c->fd, c->family, false, c->peer, sizeof(c->peer));
+    conn_sockname(c->fd, c->family, true, c->local, sizeof(c->local));
 }
 
 struct conn *conn_create(struct worker *w, int fd, int family)
@@ -107,6 +115,8 @@ struct conn *conn_create(struct worker *w, int fd, int family)
     c->ev_flags = EV_READ;
     atomic_store_explicit(&c->last_cmd_time, store_clock_now(), memory_order_relaxed);
     describe_peer(c);
+    c->s.cmd.cfd = fd;
+    WATCH_CONN(fd, c->peer, NULL);
 
     pthread_mutex_lock(&w->conns_lock);
     c->next = w->conns;
@@ -118,7 +128,8 @@ struct conn *conn_create(struct worker *w, int fd, int family)
     return c;
 }
 
-void conn_destroy(struct conn *c)
+/* Takes c off its worker and frees it; the socket stays open. */
+static void conn_forget(struct conn *c)
 {
     struct worker *w = c->w;
 
@@ -132,7 +143,6 @@ void conn_destroy(struct conn *c)
     pthread_mutex_unlock(&w->conns_lock);
 
     event_free(c->ev);
-    close(c->fd);
     session_deinit(&c->s);
     bool big = c->big;
     free(c);
@@ -144,8 +154,43 @@ void conn_destroy(struct conn *c)
 #else
     (void)big;
 #endif
+}
+
+void conn_destroy(struct conn *c)
+{
+    WATCH_CONN(c->fd, c->peer, c->close_reason != NULL ? c->close_reason : c->s.close_error ? "error" : "normal");
+    int fd = c->fd;
+    conn_forget(c);
+    close(fd);
     atomic_fetch_sub(&server_stats.curr_conns, 1);
     atomic_fetch_sub(&server_stats.conn_structs, 1);
+}
+
+void conn_detach(struct conn *c)
+{
+    conn_forget(c);
+}
+
+/* `watch`: the connection becomes a watcher, unless WATCH_MAX are there
+ * already (then it says so and goes on as before). */
+__attribute__((cold, noinline)) static bool become_watcher(struct conn *c)
+{
+    int fd = c->fd;
+    uint32_t streams = c->s.cmd.watch_streams;
+    char peer[sizeof(c->peer)];
+    memcpy(peer, c->peer, sizeof(peer));
+    if (!watch_full()) {
+        conn_detach(c);
+        if (watch_attach(fd, streams, peer) != 0) {
+            close(fd);
+            atomic_fetch_sub(&server_stats.curr_conns, 1);
+            atomic_fetch_sub(&server_stats.conn_structs, 1);
+        }
+        return true;
+    }
+    if (reply_add_static(&c->s.out, "WATCHER_TOO_MANY log watcher limit reached\r\n") != 0)
+        c->s.close_after_write = true;
+    return false;
 }
 
 void conn_describe(const struct conn *c, stats_emit_fn emit, void *ctx)
@@ -157,6 +202,8 @@ void conn_describe(const struct conn *c, stats_emit_fn emit, void *ctx)
 
     snprintf(name, sizeof(name), "%d:addr", c->fd);
     emit(ctx, name, c->peer);
+    snprintf(name, sizeof(name), "%d:listen_addr", c->fd);
+    emit(ctx, name, c->local);
     snprintf(name, sizeof(name), "%d:state", c->fd);
     emit(ctx, name, session_state_name((enum session_state)st));
     snprintf(name, sizeof(name), "%d:secs_since_last_cmd", c->fd);
@@ -242,6 +289,7 @@ static void conn_close_after_flush(struct conn *c)
 
 void conn_close_flush(struct conn *c)
 {
+    c->close_reason = "shutdown";
     /* what the socket does not take now is dropped, as memcached does */
     (void)flush_output(c);
     conn_destroy(c);
@@ -270,6 +318,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
 
     if ((what & EV_WRITE) && !flush_output(c)) {
+        c->close_reason = "error";
         conn_destroy(c);
         return;
     }
@@ -280,7 +329,10 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     if ((what & EV_READ) && !c->eof && session_wants_input(&c->s)) {
         switch (read_input(c)) {
         case READ_EOF: c->eof = true; break;
-        case READ_ERROR: conn_destroy(c); return;
+        case READ_ERROR:
+            c->close_reason = "error";
+            conn_destroy(c);
+            return;
         case READ_DATA:
         case READ_NONE: break;
         }
@@ -292,6 +344,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         run = session_run(&c->s, &budget);
         if (!flush_output(c)) {
+            c->close_reason = "error";
             conn_destroy(c);
             return;
         }
@@ -316,6 +369,11 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     case SESSION_CLOSE:
         conn_close_after_flush(c);
         return;
+    case SESSION_WATCH:
+        if (become_watcher(c))
+            return;
+        (void)flush_output(c);
+        break;
     case SESSION_NEED_INPUT:
         if (c->eof) {
             conn_close_after_flush(c);

@@ -9,6 +9,9 @@
 
 #include "server/listener.h"
 
+#include "server/conn.h"
+#include "store/store.h"
+
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -25,6 +28,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,9 +41,12 @@ struct listener {
     struct event *ev;
 };
 
-static struct listener listeners[MAX_LISTENERS];
+static struct listener listeners[MAX_LISTENERS]; /* set up before the workers serve anyone */
 static int spare_fd = -1;                     /* given up to accept when out of fds */
 static unsigned nlisteners;
+/* The listeners `stats conns` shows (workers read it): set once they are
+ * all open, cleared before they close. */
+static _Atomic unsigned nshown;
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -174,8 +182,17 @@ static int listen_tcp_one(struct event_base *base, const char *host)
 int listener_setup(struct event_base *base)
 {
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (settings.socketpath != NULL)
-        return listen_unix(base);
+    if (settings.socketpath != NULL) {
+        int urc = listen_unix(base);
+        atomic_store_explicit(&nshown, nlisteners, memory_order_release);
+        return urc;
+    }
+    if (settings.port == 0 && settings.udpport != 0) {
+        /* -p 0 -U PORT: UDP only (server/udp.c), as memcached */
+        atomic_store(&server_stats.accepting, true);
+        atomic_store_explicit(&nshown, nlisteners, memory_order_release);
+        return 0;
+    }
     if (settings.port == 0 && settings.socketpath == NULL) {
         log_msg(LOG_ERROR, "no port to listen on (-p 0 without -s)");
         return -1;
@@ -194,11 +211,13 @@ int listener_setup(struct event_base *base)
     }
     free(list);
     atomic_store(&server_stats.accepting, rc == 0);
+    atomic_store_explicit(&nshown, nlisteners, memory_order_release);
     return rc;
 }
 
 void listener_teardown(void)
 {
+    atomic_store_explicit(&nshown, 0, memory_order_release);
     for (unsigned i = 0; i < nlisteners; i++) {
         event_free(listeners[i].ev);
         close(listeners[i].fd);
@@ -209,4 +228,22 @@ void listener_teardown(void)
     if (spare_fd >= 0)
         close(spare_fd);
     spare_fd = -1;
+}
+
+void listener_describe(stats_emit_fn emit, void *ctx)
+{
+    char name[32], val[80];
+    unsigned n = atomic_load_explicit(&nshown, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        int fd = listeners[i].fd;
+        conn_sockname(fd, listeners[i].family, true, val, sizeof(val));
+        snprintf(name, sizeof(name), "%d:addr", fd);
+        emit(ctx, name, val);
+        snprintf(name, sizeof(name), "%d:state", fd);
+        emit(ctx, name, "conn_listening");
+        /* memcached's listening sockets date from its start */
+        snprintf(name, sizeof(name), "%d:secs_since_last_cmd", fd);
+        snprintf(val, sizeof(val), "%u", store_clock_now());
+        emit(ctx, name, val);
+    }
 }

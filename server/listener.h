@@ -6,11 +6,15 @@
 #ifndef MCD_LISTENER_H
 #define MCD_LISTENER_H
 
+#include "server/stats.h"
+
 struct event_base;
 
 /* Opens every listening socket and registers it on base. 0, or -1 (logged). */
 int listener_setup(struct event_base *base);
 void listener_teardown(void);
+/* `stats conns`: the listening sockets' lines, as memcached prints them. */
+void listener_describe(stats_emit_fn emit, void *ctx);
 
 /* Asks the main loop to stop (shutdown command, signals). Any thread. */
 void mcd_request_shutdown(void);

@@ -9,15 +9,22 @@
  * first, then the workers stop and every connection is closed at once,
  * after one non-blocking attempt to write the replies it has pending; a
  * request in flight is not waited for (memcached does not wait either).
- * SIGHUP is ignored (logged at -v).
+ * SIGHUP is ignored (logged at -v), but with -o cluster_config, where it
+ * re-reads the cluster config file (server/cluster.h).
  */
 #include "config.h"
 
+#include "server/cluster.h"
 #include "server/daemon.h"
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/metrics_http.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -66,7 +73,12 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    log_msg(LOG_INFO, "SIGHUP handled: ignored.");
+    if (!cluster_enabled()) {
+        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
+        return;
+    }
+    log_msg(LOG_INFO, "SIGHUP handled: re-reading the cluster config.");
+    (void)cluster_reload(); /* a bad file is logged and keeps the old list */
 }
 
 static void graceful_cb(evutil_socket_t sig, short what, void *arg)
@@ -121,6 +133,12 @@ int main(int argc, char **argv)
     if (status != SETTINGS_RUN)
         return status;
     log_verbosity = settings.verbose;
+    if (!settings.lru_crawler) /* -o no_lru_crawler: lru_crawler crawl and dumps are refused */
+        store_crawl_enable(false);
+    if (settings.prefix_delimiter != NULL) /* -D: as memcached, per-prefix stats on */
+        stats_detail_enable(true);
+    latency_set_enabled(settings.latency);
+    hotkeys_set_enabled(settings.hotkeys);
     signal(SIGPIPE, SIG_IGN);
 
     if (daemon_set_limits() != 0)
@@ -144,10 +162,15 @@ int main(int argc, char **argv)
         log_warn_errno("failed to set up the item store");
         return EXIT_FAILURE;
     }
-    if (worker_setup(settings.num_threads) != 0)
-        return EXIT_FAILURE;
+    if (cluster_setup(settings.cluster_config) != 0)
+        return EX_CONFIG;
+    int wrc = worker_setup(settings.num_threads);
+    if (wrc != 0)
+        return wrc == WORKER_SETUP_LISTEN ? EX_OSERR : EXIT_FAILURE;
     main_base = event_base_new();
     if (main_base == NULL || listener_setup(main_base) != 0)
+        return EX_OSERR;
+    if (settings.metrics_listen != NULL && metrics_http_setup(settings.metrics_listen) != 0)
         return EX_OSERR;
 
     struct timeval one = {1, 0};
@@ -172,8 +195,10 @@ int main(int argc, char **argv)
     if (atomic_load(&graceful))
         fprintf(stderr, "Gracefully stopping\n");
     listener_teardown();
+    metrics_http_teardown();
     atomic_store(&server_stats.accepting, false);
     worker_teardown();
+    watch_teardown();
     event_free(clock_ev);
     event_free(sigint);
     event_free(sigterm);
@@ -181,6 +206,7 @@ int main(int argc, char **argv)
     event_free(sighup);
     event_base_free(main_base);
     store_teardown();
+    cluster_teardown();
     if (settings.daemonize)
         daemon_remove_pidfile();
     return EXIT_SUCCESS;

@@ -11,15 +11,21 @@
 #include "server/process.h"
 #include "server/process_meta.h"
 #include "server/process_slabs.h"
+#include "server/process_admin.h"
 
 #include "proto/proto.h"
 #include "proto/reply.h"
+#include "server/cluster.h"
+#include "server/hotkeys.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Hands one outcome to the encoder, unless the request asked for silence
@@ -53,12 +59,15 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
                     bool touch, rel_time_t exptime)
 {
     struct item *it;
+    hotkeys_sample(key, nkey, false);
     if (touch) {
         STAT_INC(x->ws->cmd_touch);
         it = store_get(key, nkey, &(struct store_get_opts){.touch = true, .touch_exptime = exptime}, NULL, x->ts);
     } else {
         it = store_get(key, nkey, NULL, NULL, x->ts);
     }
+    stats_detail(key, nkey, DETAIL_GET, it != NULL);
+    WATCH_GET(x, key, nkey, it);
     if (it == NULL) {
         struct mc_result res = {.status = MC_MISS, .key = key, .nkey = nkey};
         put(x, req, &res);
@@ -117,6 +126,7 @@ static enum store_mode store_mode_of(enum mc_cmd cmd)
 static enum process_next process_storage(struct request_ctx *x, const struct mc_request *req)
 {
     enum store_status st;
+    stats_detail(req->key, req->nkey, DETAIL_SET, false);
     struct item *it = store_alloc(req->key, req->nkey, req->flags, store_exptime_convert(req->exptime), req->vlen,
                                   x->ts, &st);
     if (it == NULL) {
@@ -127,9 +137,12 @@ static enum process_next process_storage(struct request_ctx *x, const struct mc_
             STAT_INC(x->ws->store_no_memory);
             put_status(x, req, MC_ALLOC_FAILED);
         }
+        WATCH_REFUSED(x, req->key, req->nkey, st, mc_cmd_name(req->cmd));
         /* as memcached: a failed set leaves no stale value behind */
-        if (req->cmd == MC_CMD_SET)
+        if (req->cmd == MC_CMD_SET) {
             store_delete(req->key, req->nkey, NULL, x->uncounted);
+            WATCH_LOOKUP(x, req->key, req->nkey);
+        }
         x->swallow = req->vlen;
         return PROCESS_SWALLOW;
     }
@@ -142,6 +155,7 @@ static void storage_value(struct request_ctx *x, const struct mc_request *req, s
     struct store_link_out out = {0};
     enum store_status st =
         store_link(it, &(struct store_link_opts){.mode = store_mode_of(req->cmd), .cas = req->cas}, &out, x->ts);
+    WATCH_LINK(x, it, store_mode_of(req->cmd), st, &out);
     item_release(it);
     struct mc_result res = {.status = MC_NOT_STORED, .cas = out.cas};
     switch (st) {
@@ -175,7 +189,9 @@ static void process_arith(struct request_ctx *x, const struct mc_request *req)
     };
     struct mc_result res = {.status = MC_NOT_FOUND};
     struct store_arith_out out = {0};
-    switch (store_arith(req->key, req->nkey, &o, &out, x->ts)) {
+    enum store_status st = store_arith(req->key, req->nkey, &o, &out, x->ts);
+    WATCH_LOOKUP(x, req->key, req->nkey);
+    switch (st) {
     case STORE_OK:
         res.status = MC_NUMBER;
         res.number = out.value;
@@ -204,9 +220,12 @@ static void put_stat(void *ctx, const char *name, const char *value)
 
 /* The group is named as the text protocol names it (binary_parse()
  * translates a binary Stat key by memcached's binary rules). */
-static void process_stats(struct request_ctx *x, const struct mc_request *req)
+static enum process_next process_stats(struct request_ctx *x, const struct mc_request *req)
 {
     struct stat_sink sink = {x, req};
+    enum process_next next;
+    if (process_admin_stats(x, req, &next))
+        return next;
     switch (stats_group(req->args, req->args_len, put_stat, &sink)) {
     case STATS_GROUP_OK: put_status(x, req, MC_STATS_END); break;
     case STATS_GROUP_RESET: put_status(x, req, MC_RESET); break;
@@ -221,6 +240,7 @@ static void process_stats(struct request_ctx *x, const struct mc_request *req)
     }
     case STATS_GROUP_UNKNOWN: put_status(x, req, MC_UNKNOWN); break;
     }
+    return PROCESS_CONTINUE;
 }
 
 static void process_flush(struct request_ctx *x, const struct mc_request *req)
@@ -238,6 +258,33 @@ static void process_flush(struct request_ctx *x, const struct mc_request *req)
     put_status(x, req, MC_FLUSHED);
 }
 
+/* mcd's flush_prefix: refused under -F, as flush_all */
+static void process_flush_prefix(struct request_ctx *x, const struct mc_request *req)
+{
+    if (!settings.flush_enabled) {
+        put_status(x, req, MC_FLUSH_DISABLED);
+        return;
+    }
+    STAT_INC(x->ws->cmd_flush_prefix);
+    store_flush_prefix(req->key, req->nkey); /* the parser checked the length */
+    put_status(x, req, MC_OK);
+}
+
+/* "config get cluster": ElastiCache's auto-discovery, with -o
+ * cluster_config; without it ERROR, as memcached */
+static void process_config(struct request_ctx *x, const struct mc_request *req)
+{
+    size_t n = 0;
+    char *body = cluster_body(&n);
+    if (body == NULL) {
+        put_status(x, req, MC_UNKNOWN);
+        return;
+    }
+    struct mc_result res = {.status = MC_CONFIG, .data = body, .nbytes = (uint32_t)n};
+    put(x, req, &res);
+    free(body);
+}
+
 static void process_touch(struct request_ctx *x, const struct mc_request *req)
 {
     STAT_INC(x->ws->cmd_touch);
@@ -245,6 +292,7 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
         .kind = STORE_GET_TOUCH, .touch = true, .touch_exptime = store_exptime_convert(req->exptime),
     };
     struct item *it = store_get(req->key, req->nkey, &o, NULL, x->ts);
+    WATCH_GET(x, req->key, req->nkey, it);
     struct mc_result res = {.status = MC_NOT_FOUND};
     if (it != NULL) {
         res.status = MC_TOUCHED;
@@ -253,6 +301,30 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
         item_release(it);
     }
     put(x, req, &res);
+}
+
+/* watch: memcached 1.6.45 refuses it under -W, then after other commands
+ * whose replies are still pending, then for a stream it does not know,
+ * then past its limit of watchers (in that order); else the connection
+ * becomes a watcher (its "OK" is the watcher's first line). */
+static enum process_next process_watch(struct request_ctx *x, const struct mc_request *req)
+{
+    const char *no = NULL;
+    if (!settings.watch_enabled)
+        no = "CLIENT_ERROR watch commands not allowed\r\n";
+    else if (!reply_empty(x->out))
+        no = "ERROR cannot pipeline other commands before watch\r\n";
+    else if (req->flags == 0)
+        no = "ERROR\r\n";
+    else if (watch_full())
+        no = "WATCHER_TOO_MANY log watcher limit reached\r\n";
+    if (no != NULL) {
+        if (reply_add_static(x->out, no) != 0)
+            x->broken = true;
+        return PROCESS_CONTINUE;
+    }
+    x->watch_streams = req->flags;
+    return PROCESS_WATCH;
 }
 
 /* memcached 1.6.45: a last token "noreply" silences both refusals */
@@ -281,13 +353,18 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     }
     switch (req->cmd) {
     case MC_CMD_DELETE: {
+        stats_detail(req->key, req->nkey, DETAIL_DEL, false);
         enum store_status st = store_delete(req->key, req->nkey, &(struct store_delete_opts){.cas = req->cas}, x->ts);
+        WATCH_DELETE(x, req->key, req->nkey, st, "delete");
         put_status(x, req, st == STORE_OK ? MC_DELETED : st == STORE_EXISTS ? MC_EXISTS : MC_NOT_FOUND);
         break;
     }
     case MC_CMD_TOUCH: process_touch(x, req); break;
     case MC_CMD_FLUSH_ALL: process_flush(x, req); break;
-    case MC_CMD_STATS: process_stats(x, req); break;
+    case MC_CMD_FLUSH_PREFIX: process_flush_prefix(x, req); break;
+    case MC_CMD_CONFIG: process_config(x, req); break;
+    case MC_CMD_STATS: return process_stats(x, req);
+    case MC_CMD_LRU_CRAWLER: return process_lru_crawler(x, req);
     case MC_CMD_VERSION: {
         struct mc_result res = {.status = MC_VERSION, .data = MCD_COMPAT_VERSION,
                                 .nbytes = (uint32_t)strlen(MCD_COMPAT_VERSION)};
@@ -302,6 +379,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
         put_status(x, req, MC_OK); /* binary Quit says OK; text closes without a word */
         return PROCESS_CLOSE;
     case MC_CMD_SHUTDOWN: return process_shutdown(x, req);
+    case MC_CMD_WATCH: return process_watch(x, req);
     case MC_CMD_NOOP: put_status(x, req, MC_OK); break;
     case MC_CMD_SLABS:
     case MC_CMD_CACHE_MEMLIMIT: {

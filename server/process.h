@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/meta.h"
 #include "proto/proto.h"
@@ -42,12 +43,16 @@ struct request_ctx {
     struct store_tstats *uncounted; /* internal store calls that must not show in stats */
     struct worker_tstats *ws;      /* the thread's server counters */
     size_t mget_pos;               /* in and out: the key a get line resumes at (0: first) */
+    struct admin_job *job;         /* a dump under way (process_admin.c): the request
+                                      returns PROCESS_MORE and is resumed as a get line */
+    int cfd;                       /* the connection's socket, as `watch` lines name it */
     /* set by the command */
     bool broken;                   /* a reply could not be buffered (out of memory): close
                                       the connection once what is buffered is out */
     struct item *value_item;       /* PROCESS_NREAD: read the value into this item */
     size_t swallow;                /* PROCESS_SWALLOW: value bytes to drop (the
                                       protocol's terminator, if any, not counted) */
+    uint32_t watch_streams;        /* PROCESS_WATCH: the TEXT_WATCH_* streams asked for */
 };
 
 enum process_next {
@@ -60,7 +65,15 @@ enum process_next {
     PROCESS_GRACEFUL,      /* shutdown graceful: stop as on SIGUSR1 */
     PROCESS_MORE,          /* a get of many keys stopped at x->out_cap: call again with
                               the same request (and x->mget_pos) once output drains */
+    PROCESS_WATCH,         /* watch: hand the connection to the logger as a watcher
+                              of x->watch_streams (server/watch.h); nothing replied yet */
 };
+
+struct admin_job;
+
+/* Frees what the context holds for a request cut short (a dump under way):
+ * when the session goes. */
+void process_ctx_release(struct request_ctx *x);
 
 /* Executes one parsed request. */
 enum process_next process_request(struct request_ctx *x, const struct request *req);

@@ -18,6 +18,7 @@
 #include "proto/binary.h"
 #include "proto/meta.h"
 #include "proto/text.h"
+#include "server/latency.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -37,7 +38,9 @@ const char *session_state_name(enum session_state s)
 static void set_state(struct session *s, enum session_state st)
 {
     s->state = st;
-    atomic_store_explicit(&s->pub_state, (int)st, memory_order_relaxed);
+    /* after a first command, waiting for the next is memcached's conn_read */
+    int pub = st == SESSION_NEW_CMD && s->commands > 0 ? SESSION_READ : (int)st;
+    atomic_store_explicit(&s->pub_state, pub, memory_order_relaxed);
 }
 
 static void release_item(void *owner)
@@ -72,9 +75,27 @@ void session_deinit(struct session *s)
     if (s->nread_it != NULL)
         item_release(s->nread_it);
     s->nread_it = NULL;
+    process_ctx_release(&s->cmd); /* a dump cut short */
     reply_deinit(&s->out);
     free(s->rbuf);
     s->rbuf = NULL;
+}
+
+void session_reset(struct session *s, enum proto_binding proto)
+{
+    if (s->nread_it != NULL)
+        item_release(s->nread_it);
+    s->nread_it = NULL;
+    reply_clear(&s->out);
+    s->rpos = s->rlen = 0;
+    s->direct = false;
+    s->swallow_left = 0;
+    s->cmd.mget_pos = 0;
+    s->cmd.broken = false;
+    s->close_after_write = false;
+    s->proto = proto;
+    s->cmd.enc = proto == PROTO_BINARY ? &binary_encoder : &text_encoder;
+    set_state(s, SESSION_NEW_CMD);
 }
 
 /* Makes room for more input: compacts, and grows while one line does not fit. */
@@ -205,6 +226,7 @@ static enum proto_status parse_one(struct session *s, size_t *consumed)
             if (err != 0)
                 rc = binary_encode_status(&s->out, req, err);
             s->close_after_write = true;
+            s->close_error = true;
             ps = PROTO_CLIENT_ERROR;
             break;
         default:
@@ -274,6 +296,26 @@ static void finish_value(struct session *s)
         s->close_after_write = true;
 }
 
+/* Latency (latency.h): a request's start is read when it is about to run,
+ * unless the previous request of this batch ended (*t) just before; its end
+ * is the next one's start. */
+static inline void lat_start(uint64_t *t)
+{
+    if (latency_enabled && *t == 0)
+        *t = latency_now();
+}
+
+/* The request in s->req is done (its reply queued), unless `next` says it
+ * goes on (its value to read, or the rest of its keys). */
+__attribute__((always_inline)) static inline void lat_end(struct session *s, uint64_t *t, enum process_next next)
+{
+    if (*t != 0 && next != PROCESS_NREAD && next != PROCESS_MORE) {
+        uint64_t now = latency_now();
+        latency_record(latency_cmd_of(&s->req), latency_elapsed_ns(*t, now));
+        *t = now;
+    }
+}
+
 static enum session_result run_next(struct session *s, enum process_next next)
 {
     switch (next) {
@@ -285,6 +327,7 @@ static enum session_result run_next(struct session *s, enum process_next next)
     case PROCESS_CLOSE: return SESSION_CLOSE;
     case PROCESS_SHUTDOWN: return SESSION_SHUTDOWN;
     case PROCESS_GRACEFUL: return SESSION_GRACEFUL;
+    case PROCESS_WATCH: return SESSION_WATCH;
     case PROCESS_MORE: /* handled by the caller */
     case PROCESS_CONTINUE: break;
     }
@@ -293,13 +336,16 @@ static enum session_result run_next(struct session *s, enum process_next next)
 
 enum session_result session_run(struct session *s, unsigned *budget)
 {
+    uint64_t lat_t = 0; /* when the request under way started (0: not read) */
     for (;;) {
         if (session_out_full(s))
             return SESSION_OUTPUT_FULL;
         if (s->state == SESSION_NREAD) {
             if (!fill_value(s))
                 return SESSION_NEED_INPUT;
+            lat_start(&lat_t);
             finish_value(s);
+            lat_end(s, &lat_t, PROCESS_CONTINUE);
             continue;
         }
         if (s->state == SESSION_SWALLOW) {
@@ -321,14 +367,17 @@ enum session_result session_run(struct session *s, unsigned *budget)
 
         size_t consumed = 0;
         if (s->state == SESSION_MWRITE) {
-            /* resume the get line where the command layer stopped */
-            s->req.mc.keys = s->rbuf + s->rpos + s->mget_keys_off;
+            /* resume the get line (or dump: no keys) where the command
+             * layer stopped */
+            if (s->req.mc.keys != NULL)
+                s->req.mc.keys = s->rbuf + s->rpos + s->mget_keys_off;
             consumed = s->mget_consumed;
         } else {
             enum proto_status ps = parse_one(s, &consumed);
             if (ps == PROTO_NEED_MORE)
                 return SESSION_NEED_INPUT;
             if (ps == PROTO_CLOSE) {
+                s->close_error = true;
                 (*budget)--;
                 return SESSION_CLOSE;
             }
@@ -342,13 +391,20 @@ enum session_result session_run(struct session *s, unsigned *budget)
         }
         (*budget)--;
         s->commands++;
+        atomic_store_explicit(&s->pub_state, SESSION_PARSE_CMD, memory_order_relaxed);
+        lat_start(&lat_t);
         enum process_next next = process_request(&s->cmd, &s->req);
+        lat_end(s, &lat_t, next);
+        atomic_store_explicit(&s->pub_state, s->state == SESSION_NEW_CMD ? SESSION_READ : (int)s->state,
+                              memory_order_relaxed);
         if (s->cmd.broken)
             s->close_after_write = true;
         if (next == PROCESS_MORE) {
             if (s->state != SESSION_MWRITE) {
-                /* only a text key list stops half way: rebase it on rpos */
-                s->mget_keys_off = (size_t)(s->req.mc.keys - (s->rbuf + s->rpos));
+                /* a text key list, or a dump (whose cursor is in s->cmd),
+                 * stops half way: rebase the keys on rpos */
+                if (s->req.mc.keys != NULL)
+                    s->mget_keys_off = (size_t)(s->req.mc.keys - (s->rbuf + s->rpos));
                 s->mget_consumed = consumed;
                 set_state(s, SESSION_MWRITE);
             }

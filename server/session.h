@@ -29,14 +29,19 @@ struct store_tstats;
 struct worker_tstats;
 
 /* The names are memcached's (`stats conns` prints them). MWRITE: a
- * multi-key get line stopped half way because its replies reached the
- * output cap; it resumes (from cmd.mget_pos) as they drain. */
+ * multi-key get line (or a dump) stopped half way because its replies
+ * reached the output cap; it resumes (from cmd.mget_pos) as they drain.
+ * READ and PARSE_CMD are only shown (pub_state), never `state`: a
+ * session waiting for its next command after one (memcached: conn_read;
+ * before the first, conn_new_cmd), and one executing a command. */
 #define SESSION_STATES(X) \
     X(NEW_CMD, "conn_new_cmd") \
     X(NREAD, "conn_nread") \
     X(SWALLOW, "conn_swallow") \
     X(MWRITE, "conn_mwrite") \
-    X(CLOSING, "conn_closing")
+    X(CLOSING, "conn_closing") \
+    X(READ, "conn_read") \
+    X(PARSE_CMD, "conn_parse_cmd")
 
 enum session_state {
 #define X(id, name) SESSION_##id,
@@ -90,6 +95,7 @@ struct session {
 
     uint64_t commands;             /* requests handed to the command layer so far */
     bool close_after_write;        /* quit, fatal errors: parse no more; close once replies are out */
+    bool close_error;              /* ... and it is for an error (`watch connevents` says so) */
 };
 
 /* Sets up a session whose protocol is `proto` (PROTO_AUTO: sniffed from the
@@ -99,6 +105,10 @@ int session_init(struct session *s, enum proto_binding proto, struct store_tstat
                  struct store_tstats *uncounted, struct worker_tstats *ws);
 /* Releases every item the session pins and its buffers. */
 void session_deinit(struct session *s);
+/* Back to a new session of protocol `proto` without freeing its buffers:
+ * drops the input, a pending value (its item released) and every unsent
+ * reply. For a session reused per request datagram (server/udp.c). */
+void session_reset(struct session *s, enum proto_binding proto);
 
 /*
  * Input, without copying: session_read_space() says where the next bytes go
@@ -126,6 +136,9 @@ enum session_result {
     SESSION_CLOSE,        /* quit or a fatal error: close once the replies are out */
     SESSION_SHUTDOWN,     /* `shutdown`: stop the server now */
     SESSION_GRACEFUL,     /* `shutdown graceful`: as SIGUSR1 */
+    SESSION_WATCH,        /* `watch`: the connection becomes a watcher of
+                             cmd.watch_streams (nothing replied yet; the
+                             session is left as it was) */
 };
 
 /*

@@ -323,8 +323,6 @@ static int check_settings(void)
         fprintf(stderr, "Cannot set item size limit higher than 1/2 of memory max.\n");
         return EX_USAGE;
     }
-    if (settings.udpport != 0)
-        fprintf(stderr, "mcd: warning: UDP is not supported; -U %d ignored\n", settings.udpport);
     return SETTINGS_RUN;
 }
 

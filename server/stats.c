@@ -30,8 +30,12 @@
 #include "server/stats.h"
 
 #include "proto/token.h"
+#include "server/hotkeys.h"
+#include "server/latency.h"
 #include "server/log.h"
 #include "server/settings.h"
+#include "server/stats_detail.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -39,6 +43,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -46,8 +51,6 @@
 
 struct server_stats server_stats;
 
-/* `stats detail on|off`: only reported (mcd keeps no per-prefix stats) */
-static _Atomic bool detail_enabled;
 
 /* The per-class counters of `stats items` that `stats reset` zeroes. */
 #define ITEM_RESET_FIELDS(X) \
@@ -134,6 +137,7 @@ static void sum_threads(struct store_tstats_snap *ss, struct worker_tstats_snap 
 /* `stats reset`: the current values become the new zero. */
 static void stats_reset(void)
 {
+    watch_stats_reset();
     static _Thread_local struct reset_base nb; /* 9 KB: off the worker's stack */
     struct store_info si;
     unsigned n = store_class_count();
@@ -156,6 +160,9 @@ static void stats_reset(void)
     pthread_mutex_lock(&reset_lock);
     base = nb;
     pthread_mutex_unlock(&reset_lock);
+    stats_detail_clear(); /* as memcached: the per-prefix counts go too */
+    latency_reset();
+    hotkeys_reset();
 }
 
 /* The workers' store counters since the last reset (for `stats slabs`). */
@@ -264,6 +271,61 @@ static void stat_rusage_system(struct emitter *e, const char *name)
     rusage_line(e, name, false);
 }
 
+/* log_*: the watch logger's counts (server/watch.c) */
+static void stat_watch(struct emitter *e, const char *name)
+{
+    u64(e, name, watch_stat(name));
+}
+
+/* The crawler's lines (store/crawler.c). */
+static void stat_crawler_running(struct emitter *e, const char *name)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    u64(e, name, ci.running);
+}
+
+static void stat_crawler_starts(struct emitter *e, const char *name)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    u64(e, name, ci.starts);
+}
+
+static void stat_crawler_items_checked(struct emitter *e, const char *name)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    u64(e, name, ci.checked);
+}
+
+static uint64_t crawl_checked(unsigned id)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    return id < STORE_CLASSES_MAX ? ci.class_checked[id] : 0;
+}
+
+/* flush_prefix's lines, once any was flushed (stats.def) */
+static bool stats_prefix_used(void)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    return pi.flushes > 0;
+}
+
+static void stat_prefix(struct emitter *e, const char *name)
+{
+    struct store_prefix_info pi;
+    store_prefix_info(&pi);
+    if (pi.flushes == 0)
+        return;
+    u64(e, name, pi.live);
+    u64(e, "prefix_retired", pi.retired);
+    u64(e, "prefix_walks", pi.walks);
+    u64(e, "prefix_reclaimed", pi.reclaimed);
+}
+
 /* `stats`: every row of stats.def, in order. */
 static void stats_general(struct emitter *e)
 {
@@ -304,6 +366,12 @@ static void show_verbosity(struct emitter *e, const char *name)
     line(e, name, "%d", log_verbosity);
 }
 
+static void show_cluster_config(struct emitter *e, const char *name)
+{
+    if (settings.cluster_config != NULL)
+        line(e, name, "%s", settings.cluster_config);
+}
+
 static void show_num_threads(struct emitter *e, const char *name)
 {
     u64(e, name, settings.num_threads);
@@ -311,7 +379,28 @@ static void show_num_threads(struct emitter *e, const char *name)
 
 static void show_detail_enabled(struct emitter *e, const char *name)
 {
-    line(e, name, "%s", atomic_load(&detail_enabled) ? "yes" : "no");
+    line(e, name, "%s", atomic_load(&stats_detail_on) ? "yes" : "no");
+}
+
+static void show_stat_key_prefix(struct emitter *e, const char *name)
+{
+    const char *d = settings.prefix_delimiter;
+    line(e, name, "%c", d != NULL && d[0] != '\0' ? d[0] : ':');
+}
+
+static void show_lru_crawler(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", store_crawl_enabled() ? "yes" : "no");
+}
+
+static void show_lru_crawler_sleep(struct emitter *e, const char *name)
+{
+    u64(e, name, store_crawl_sleep());
+}
+
+static void show_lru_crawler_tocrawl(struct emitter *e, const char *name)
+{
+    u64(e, name, store_crawl_tocrawl());
 }
 
 /* the mode now: -o slab_automove, then `slabs automove N` */
@@ -333,6 +422,13 @@ static void show_maxbytes(struct emitter *e, const char *name)
 static void show_slab_chunk_max(struct emitter *e, const char *name)
 {
     u64(e, name, settings.item_size_max < 524288 ? settings.item_size_max : 524288);
+}
+
+/* mcd's -o metrics_listen: no line when it is off (memcached has none) */
+static void show_metrics_listen(struct emitter *e, const char *name)
+{
+    if (settings.metrics_listen != NULL)
+        line(e, name, "%s", settings.metrics_listen);
 }
 
 /* The settings.def fmt column: how a FLAG or XOPT field is printed. */
@@ -397,10 +493,64 @@ static void stats_items(struct emitter *e)
     }
 }
 
+/* `stats conns` lines, gathered to be printed in memcached's order: by
+ * file descriptor (listening sockets and connections alike), each one's
+ * lines in the order given. */
+struct conn_line {
+    long fd;
+    size_t seq;
+    char *name, *value;
+};
+struct conn_lines {
+    struct conn_line *v;
+    size_t n, cap;
+};
+
+static void gather_conn_line(void *ctx, const char *name, const char *value)
+{
+    struct conn_lines *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct conn_line *v = realloc(l->v, cap * sizeof(*v));
+        if (v == NULL)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    struct conn_line *x = &l->v[l->n];
+    x->fd = strtol(name, NULL, 10);
+    x->seq = l->n;
+    x->name = strdup(name);
+    x->value = strdup(value);
+    if (x->name == NULL || x->value == NULL) {
+        free(x->name);
+        free(x->value);
+        return;
+    }
+    l->n++;
+}
+
+static int cmp_conn_line(const void *a, const void *b)
+{
+    const struct conn_line *x = a, *y = b;
+    if (x->fd != y->fd)
+        return x->fd < y->fd ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static void stats_conns(struct emitter *e)
 {
+    struct conn_lines l = {0};
     if (host != NULL && host->conns != NULL)
-        host->conns(e->emit, e->ctx);
+        host->conns(gather_conn_line, &l);
+    if (l.n > 1) /* qsort() is never handed NULL (UBSan) */
+        qsort(l.v, l.n, sizeof(l.v[0]), cmp_conn_line);
+    for (size_t i = 0; i < l.n; i++) {
+        e->emit(e->ctx, l.v[i].name, l.v[i].value);
+        free(l.v[i].name);
+        free(l.v[i].value);
+    }
+    free(l.v);
 }
 
 static bool arg_is(const char *args, size_t len, const char *word)
@@ -409,8 +559,8 @@ static bool arg_is(const char *args, size_t len, const char *word)
     return len == n && memcmp(args, word, n) == 0;
 }
 
-/* "stats detail on|off|dump": mcd keeps no per-prefix stats; dump is empty */
-static enum stats_group_status stats_detail(const char *args, size_t len)
+/* "stats detail on|off|dump": the dump is the command layer's (process_admin.c) */
+static enum stats_group_status stats_detail_group(const char *args, size_t len)
 {
     size_t pos = 0, n;
     const char *w;
@@ -418,7 +568,7 @@ static enum stats_group_status stats_detail(const char *args, size_t len)
     if (!token_next(args, len, &pos, &w, &n) || !token_next(args, len, &pos, &w, &n))
         return STATS_GROUP_DETAIL_USAGE;
     if (arg_is(w, n, "on") || arg_is(w, n, "off")) {
-        atomic_store(&detail_enabled, w[1] == 'n');
+        stats_detail_enable(w[1] == 'n');
         return STATS_GROUP_DONE_OK;
     }
     return arg_is(w, n, "dump") ? STATS_GROUP_DETAIL_DUMP : STATS_GROUP_DETAIL_USAGE;
@@ -445,7 +595,11 @@ enum stats_group_status stats_group(const char *args, size_t args_len, stats_emi
     else if (arg_is(args, n, "extstore"))
         ; /* not configured: no lines */
     else if (arg_is(args, n, "detail"))
-        return stats_detail(args, args_len);
+        return stats_detail_group(args, args_len);
+    else if (arg_is(args, n, "latency")) /* mcd: latency.c */
+        latency_stats(emit, ctx);
+    else if (arg_is(args, n, "hotkeys")) /* mcd: hotkeys.c */
+        return hotkeys_stats(args, args_len, emit, ctx);
     else if (arg_is(args, n, "reset")) {
         stats_reset();
         return STATS_GROUP_RESET;

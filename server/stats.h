@@ -71,8 +71,9 @@ enum stats_group_status {
  * STATS_GROUP_DONE_OK: "stats detail on|off" done (text reply: "OK").
  * STATS_GROUP_DETAIL_USAGE: "stats detail" without on/off/dump (text reply:
  *   "CLIENT_ERROR usage: stats detail on|off|dump").
- * STATS_GROUP_DETAIL_DUMP: "stats detail dump": the dump is STATS_DETAIL_DUMP
- *   (mcd keeps no per-prefix stats: the empty dump memcached sends).
+ * STATS_GROUP_DETAIL_DUMP: "stats detail dump" (the command layer answers
+ *   it first, with the per-prefix counts: process_admin.c, stats_detail.h;
+ *   STATS_DETAIL_DUMP is the empty dump).
  */
 #define STATS_DETAIL_DUMP "END\r\n"
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx);

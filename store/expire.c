@@ -9,11 +9,14 @@
  *                     -C the field holds a link sequence from the same
  *                     counter, which clients never see (item.h), so -C
  *                     behaves the same. It is never undone by a later flush.
- *   flush_gen         the number of such immediate flushes so far. An item
- *                     whose CAS a client chose (meta E, ITEM_CAS_OWN) says
- *                     nothing about when it was linked, so it records the
- *                     generation it was linked in (item.h) and is flushed
- *                     when that is below flush_gen, whatever its CAS.
+ *   flush_gen         the number of such immediate flushes and of
+ *                     flush_prefix calls so far. An item whose CAS a client
+ *                     chose (meta E, ITEM_CAS_OWN) says nothing about when
+ *                     it was linked, so it records the generation it was
+ *                     linked in (item.h) and is flushed when that is below
+ *                     flush_all_gen (flush_gen after the last immediate
+ *                     flush_all), whatever its CAS; prefix.c compares it
+ *                     with a prefix's own generation.
  *   flush_time        0, or when << 32 | atime_max: from rel time `when` on,
  *                     items whose atime is <= atime_max are flushed (a
  *                     flush_all with a delay). One word, so a reader never
@@ -43,6 +46,7 @@
 #include "store/hashtable.h"
 #include "store/item.h"
 #include "store/lru.h"
+#include "store/prefix.h"
 #include "store/slab.h"
 #include "store/tcache.h"
 
@@ -61,6 +65,7 @@
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t flush_cas;
 static _Atomic uint64_t flush_gen;
+static _Atomic uint64_t flush_all_gen;
 static _Atomic uint64_t flush_time;
 
 static uint64_t
@@ -74,7 +79,9 @@ expire_setup(bool use_cas)
     (void)use_cas; /* flushes work alike without CAS: item.h */
     atomic_store(&flush_cas, 0);
     atomic_store(&flush_gen, 0);
+    atomic_store(&flush_all_gen, 0);
     atomic_store(&flush_time, 0);
+    prefix_reset();
 }
 
 uint64_t
@@ -111,7 +118,7 @@ expire_state(const struct item *it, rel_time_t now)
     uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
     if (fc != 0) {
         if (item_own_cas(it)) {
-            if (item_flush_gen(it) < expire_flush_gen())
+            if (item_flush_gen(it) < atomic_load_explicit(&flush_all_gen, memory_order_acquire))
                 return EXPIRE_FLUSHED;
         } else {
             uint64_t cas = item_seq(it);
@@ -122,6 +129,8 @@ expire_state(const struct item *it, rel_time_t now)
     uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
     if (ft != 0 && (rel_time_t)(ft >> 32) <= now && item_atime(it) <= (rel_time_t)ft)
         return EXPIRE_FLUSHED;
+    if (prefix_flushed(it))
+        return EXPIRE_FLUSHED;
     return EXPIRE_LIVE;
 }
 
@@ -131,9 +140,20 @@ expire_state(const struct item *it, rel_time_t now)
 static void
 flush_linked_locked(void)
 {
-    atomic_store_explicit(&flush_gen, atomic_load_explicit(&flush_gen, memory_order_relaxed) + 1,
-                          memory_order_release);
+    uint64_t gen = atomic_load_explicit(&flush_gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&flush_gen, gen, memory_order_release);
+    atomic_store_explicit(&flush_all_gen, gen, memory_order_release);
     atomic_store_explicit(&flush_cas, item_cas_last() + 1, memory_order_release);
+}
+
+uint64_t
+expire_gen_bump(void)
+{
+    pthread_mutex_lock(&flush_lock);
+    uint64_t gen = atomic_load_explicit(&flush_gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&flush_gen, gen, memory_order_release);
+    pthread_mutex_unlock(&flush_lock);
+    return gen;
 }
 
 void
@@ -270,6 +290,7 @@ static uint64_t
 maintain_pass(uint64_t budget)
 {
     pthread_mutex_lock(&maintain_lock);
+    prefix_maintain();
     rel_time_t now = store_clock_now();
     uint64_t reclaimed = 0, items = 0;
     unsigned n = slab_nclasses();

@@ -27,6 +27,10 @@ void expire_setup(bool use_cas);
  * when linked (stripe lock held). */
 uint64_t expire_flush_gen(void);
 
+/* flush_prefix (prefix.c): a new flush generation, returned; items linked
+ * before hold a lower one. flush_all's bound does not move. */
+uint64_t expire_gen_bump(void);
+
 /* Whether `it` is still live at `now`. Reads cas/atime: call with the
  * item's stripe lock held (or on an item nobody else can change). */
 enum expire_state expire_state(const struct item *it, rel_time_t now);

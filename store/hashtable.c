@@ -294,6 +294,39 @@ ht_remove_locked(struct item *it, uint32_t hv)
     STORE_ASSERT(!"ht_remove_locked: the item is not in its chain");
 }
 
+unsigned
+ht_nstripes(void)
+{
+    return nstripes;
+}
+
+/* The chains of buckets from..2^p-1 of `t` that belong to stripe s. */
+static void
+walk_buckets(const uint32_t *t, unsigned p, uint64_t from, uint32_t s, void (*fn)(struct item *, void *),
+             void *arg)
+{
+    uint64_t b = from - (from & stripe_mask) + s;
+    if (b < from)
+        b += nstripes;
+    for (; b < (UINT64_C(1) << p); b += nstripes) {
+        for (uint32_t h = t[b]; h != 0;) {
+            struct item *it = slab_item(h);
+            h = it->h_next; /* fn may unlink it */
+            fn(it, arg);
+        }
+    }
+}
+
+void
+ht_walk_stripe_locked(uint32_t s, void (*fn)(struct item *it, void *arg), void *arg)
+{
+    ht_assert_locked(s);
+    const struct ht_view *v = &views[s];
+    walk_buckets(v->primary, v->power, 0, s, fn, arg);
+    if (v->expanding)
+        walk_buckets(v->old, v->old_power, atomic_load_explicit(&cursor, memory_order_relaxed), s, fn, arg);
+}
+
 bool
 ht_expand_due(uint64_t items)
 {

@@ -54,6 +54,13 @@ void ht_insert_locked(struct item *it, uint32_t hv);
 /* Removes `it` (must be in the table) from its chain. */
 void ht_remove_locked(struct item *it, uint32_t hv);
 
+/* The number of stripes; stripe s is locked by ht_lock(s). */
+unsigned ht_nstripes(void);
+/* Calls fn on every item linked under stripe s (both tables while the
+ * table grows). fn may unlink the item it is given, and nothing else.
+ * Stripe lock of s held. */
+void ht_walk_stripe_locked(uint32_t s, void (*fn)(struct item *it, void *arg), void *arg);
+
 /* True when `items` is above 1.5 x buckets and no expansion is running. */
 bool ht_expand_due(uint64_t items);
 /* Allocates a table twice as large and starts migrating into it. Takes

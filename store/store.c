@@ -20,6 +20,7 @@
 
 #include "store/store.h"
 #include "store/clock.h"
+#include "store/crawler.h"
 #include "store/expire.h"
 #include "store/hashtable.h"
 #include "store/item.h"
@@ -74,6 +75,7 @@ store_teardown(void)
 {
     automove_teardown();
     expire_thread_stop();
+    crawler_teardown();
     tcache_teardown();
     ht_teardown();
     slab_teardown();

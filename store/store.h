@@ -286,6 +286,8 @@ struct store_link_opts {
 struct store_link_out {
     uint64_t cas;               /* stored: the item's CAS */
     uint32_t size;              /* the value stored (append: the whole), or `it`'s when not */
+    rel_time_t exptime;         /* likewise: the stored item's (append: old's), or `it`'s */
+    unsigned clsid;             /* likewise: its slab class */
 };
 
 /*
@@ -389,6 +391,25 @@ void store_flush(rel_time_t when);
  * rules for a delay of 1, over 30 days, or in the past: expire.c. */
 void store_flush_delay(int64_t delay);
 
+/* ---- flush_prefix (store/prefix.h) ---- */
+
+/* Every item linked now whose key starts with prefix[0..n) is flushed (for
+ * every operation, as by flush_all); keys linked afterwards are not. The
+ * cost does not depend on how many keys match: a registration checked on
+ * look-up. Past PREFIX_MAX (1024) live prefixes, this call first retires
+ * the oldest half by one walk of the hash table. 0, or -1 when n is 0 or
+ * over STORE_KEY_MAX. */
+int store_flush_prefix(const char *prefix, size_t n);
+
+struct store_prefix_info {
+    uint64_t live;              /* prefixes registered now */
+    uint64_t flushes;           /* store_flush_prefix() calls */
+    uint64_t retired;           /* registrations retired by a walk */
+    uint64_t walks;             /* hash table walks that retired some */
+    uint64_t reclaimed;         /* items those walks unlinked */
+};
+void store_prefix_info(struct store_prefix_info *out);
+
 /* ---- statistics for `stats`, `stats slabs`, `stats items` ---- */
 
 struct store_class_info {
@@ -471,6 +492,94 @@ uint64_t store_mem_limit_max(void);
  * class, one hash expansion step if due). For tests and for the maintainer
  * thread itself. Returns the number of items reclaimed. */
 uint64_t store_maintain(void);
+
+/* ---- the crawler (store/crawler.c): dumps and crawls over the chunks ----
+ *
+ * A dump walks every page of the chosen classes in page order, a bounded
+ * batch of chunks per call under the class lock, and hands back the live
+ * items (expired and flushed ones left out) as copies. Each page is
+ * visited at most once per dump, so an item that stays in its chunk for the
+ * whole dump (stored before it and never rewritten or evicted) is listed
+ * exactly once; an item written during the dump appears at most once per
+ * chunk it was linked in (as old, as new, both, or neither). A crawl does
+ * the same walk on the crawler thread and reclaims expired and flushed
+ * items. */
+struct store_dump_item {
+    char key[STORE_KEY_MAX];
+    uint8_t nkey;
+    bool key_binary;            /* stored base64-decoded (meta b) */
+    bool fetched;
+    uint8_t clsid;
+    uint32_t flags;
+    uint32_t nbytes;
+    rel_time_t exptime;         /* 0 = never */
+    rel_time_t atime;
+    uint64_t cas;               /* 0 under -C */
+};
+struct store_dump;
+/* A dump of the classes whose bit is set in `classes` (bit id; all ones: every
+ * class). NULL when out of memory. */
+struct store_dump *store_dump_open(uint64_t classes);
+/* Up to `max` more live items into out[]; 0 once the dump is complete. Takes
+ * each class lock for a bounded batch of chunks at a time. */
+size_t store_dump_next(struct store_dump *d, struct store_dump_item *out, size_t max);
+void store_dump_close(struct store_dump *d);
+
+enum store_crawl_status { STORE_CRAWL_OK = 0, STORE_CRAWL_BUSY, STORE_CRAWL_DISABLED, STORE_CRAWL_FAILED };
+/* Starts a crawl of `classes` on the crawler thread (started on first use),
+ * which reclaims expired and flushed items: BUSY while one runs. */
+enum store_crawl_status store_crawl_start(uint64_t classes);
+/* `lru_crawler enable|disable`: FAILED when enabling an enabled crawler
+ * (memcached's answer), OK otherwise. Disabled, crawls are refused. */
+enum store_crawl_status store_crawl_enable(bool on);
+bool store_crawl_enabled(void);
+/* `lru_crawler sleep` (microseconds between batches) and `tocrawl` (items
+ * checked per class and crawl at most, 0: all). */
+void store_crawl_set_sleep(uint32_t usec);
+void store_crawl_set_tocrawl(uint32_t n);
+uint32_t store_crawl_sleep(void);
+uint32_t store_crawl_tocrawl(void);
+struct store_crawl_info {
+    bool running;
+    uint64_t starts;            /* crawls started (lru_crawler_starts) */
+    uint64_t checked;           /* items looked at by crawls, every class */
+    uint64_t class_checked[STORE_CLASSES_MAX];
+};
+void store_crawl_info(struct store_crawl_info *out);
+
+/* ---- watch hooks (server/watch.c: memcached's log streams) ---- */
+
+/* An item the store evicts (a live item dropped to make room). */
+struct store_evict_info {
+    const char *key;
+    size_t nkey;
+    bool fetched;               /* read since it was linked */
+    rel_time_t exptime;         /* 0 = never */
+    rel_time_t atime;           /* last access */
+    rel_time_t now;
+    unsigned clsid;
+    uint32_t nbytes;            /* value bytes */
+};
+typedef void (*store_evict_fn)(const struct store_evict_info *ev);
+
+/* Installs fn (NULL: none): called for every eviction, on the evicting
+ * thread with the item's class and stripe locks held, so it must copy
+ * what it needs and return at once. Costs one relaxed load per eviction
+ * while none is installed. */
+void store_set_evict_hook(store_evict_fn fn);
+
+/* What the last store_link(), store_delete() or store_arith() of the
+ * calling thread found under its key: the live item's class and value
+ * size, or found = false. Recorded only while store_trace_lookups(true)
+ * (one relaxed load per such call otherwise; store_get() records nothing:
+ * its caller has the item). */
+struct store_lookup {
+    bool found;
+    unsigned clsid;
+    uint32_t nbytes;
+};
+void store_trace_lookups(bool on);
+void store_last_lookup(struct store_lookup *out);
 
 #pragma GCC visibility pop
 

@@ -70,7 +70,7 @@
  * hunt sequences only.
  */
 static const char DEFAULT_FAIL_CLASSES[] = "text.storage,text.get,text.gat,text.arith,text.delete,text.touch,"
-                                           "text.version,text.flush,text.verbosity,text.quit,text.junk,"
+                                           "text.version,text.flush,text.verbosity,text.quit,text.junk,text.admin,"
                                            "meta.mn,meta.mg,meta.ms,meta.md,meta.ma,meta.junk,"
                                            "bin.get,bin.store,bin.delete,bin.arith,bin.noop,bin.version,"
                                            "bin.flush,bin.touch,bin.gat,bin.sasl,bin.unknown,bin.stat,bin.quit";

@@ -407,6 +407,22 @@ static void text_misc(struct gen *g)
         static const char *const bad[] = {"verbosity\r\n", "verbosity x\r\n", "verbosity 0 0 0\r\n"};
         mcd_buf_addf(&b, "%s", BAD(1, 3) ? PICK(bad) : PICK(vb));
         cls = "text.verbosity";
+    } else if (k < 74) {
+        /* lru_crawler and stats cachedump replies that do not depend on
+         * timing or order (no crawl: OK or BUSY is timing; no dump of a
+         * class: memcached lists only its HOT segment; no "," class list:
+         * 1.6.45 then sends a stray OK; no metadump/mgdump: 1.6.45 refuses
+         * them behind pipelined commands, mcd does not; memcached-compat.md) */
+        static const char *const ok[] = {"lru_crawler tocrawl 0\r\n", "lru_crawler sleep 100\r\n",
+                                         "stats cachedump 0 1\r\n"};
+        static const char *const bad[] = {
+            "lru_crawler crawl 0\r\n", "lru_crawler crawl 64\r\n", "lru_crawler crawl x\r\n",
+            "lru_crawler crawl 1,x\r\n", "lru_crawler tocrawl x\r\n", "lru_crawler sleep 2000000\r\n",
+            "lru_crawler bogus\r\n", "lru_crawler crawl\r\n", "stats cachedump\r\n", "stats cachedump 1\r\n",
+            "stats cachedump x 1\r\n", "stats cachedump 100 1\r\n", "lru_crawler tocrawl 1 noreply\r\n",
+        };
+        mcd_buf_addf(&b, "%s", BAD(1, 2) ? PICK(bad) : PICK(ok));
+        cls = "text.admin";
     } else if (BAD(1, 1)) {
         static const char *const junk[] = {
             "\r\n", " \r\n", "foo\r\n", "GET k\r\n", "get\r\n", "gets\r\n", "set\r\n", "set k\r\n",
@@ -415,6 +431,10 @@ static void text_misc(struct gen *g)
             "stats nosuchgroup\r\n", "slabs\r\n", "lru_crawler\r\n", "mx k\r\n", "m\r\n",
             "cache_memlimit\r\n", "shutdown\r\n", "misbehave\r\n", "quit x\r\n", "\t\r\n", "get k\rx\r\n",
             "set k 0 0 1 2 3 4\r\n1\r\n", "verbosity\r\n", "version x\r\n",
+            /* no watch: a good one ends the session, and a bad one's reply
+             * depends on whether earlier replies are still unsent when it
+             * is read ("ERROR cannot pipeline ..." or "ERROR"), which
+             * depends on how the bytes arrive (test_watch covers it) */
             /* the memory commands' replies that do not depend on page layouts */
             "cache_memlimit 7\r\n", "cache_memlimit x\r\n", "cache_memlimit 4294967295\r\n",
             "slabs reassign x 1\r\n", "slabs automove 1\r\n", /* (not others: BUSY while an automover moves) */

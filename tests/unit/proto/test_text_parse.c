@@ -507,15 +507,15 @@ Test(text_parse, unknown_and_arity_errors)
         {"foo HTTP/1.0 bar\r\n", PROTO_ERROR, NULL, false, 0},
         /* memcached knows these: no HTTP hang-up */
         {"lru HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
-        {"watch HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
-        {"lru_crawler metadump HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
+        {"watch HTTP/1.0\r\n", PROTO_OK, NULL, false, 0}, /* no such stream: ERROR (process.c) */
+        {"lru_crawler metadump HTTP/1.0\r\n", PROTO_OK, NULL, false, 0}, /* the command layer says ERROR */
         {"cache_memlimit HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
         {"extstore HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
         /* a trailing noreply silences ERROR, but for stats */
         {"xx noreply\r\n", PROTO_ERROR, NULL, true, 0},
         {"  get a noreply\r\n", PROTO_ERROR, NULL, true, 0},
         {"slabs automove 3 noreply\r\n", PROTO_ERROR, NULL, true, 0},
-        {"lru_crawler noreply\r\n", PROTO_ERROR, NULL, true, 0},
+        {"lru_crawler noreply\r\n", PROTO_OK, NULL, true, 0}, /* ERROR from the command layer, silenced */
         {"xx noreply x\r\n", PROTO_ERROR, NULL, false, 0},
         {"noreply noreply\r\n", PROTO_ERROR, NULL, true, 0},
         /* too few arguments */
@@ -855,4 +855,38 @@ Test(text_parse, cmd_names)
     cr_assert_str_eq(mc_cmd_name(MC_CMD_NOOP), "noop");
     cr_assert_str_eq(mc_cmd_name(MC_CMD_NONE), "none");
     cr_assert_str_eq(mc_cmd_name(MC_CMD__COUNT), "unknown");
+}
+
+/* watch: the streams as TEXT_WATCH_* bits; none named is fetchers; an
+ * unknown name (noreply too) leaves no stream (the command layer answers
+ * ERROR), never silenced. */
+Test(text_parse, watch_streams)
+{
+    static const struct {
+        const char *line;
+        uint32_t flags;
+    } cases[] = {
+        {"watch\r\n", TEXT_WATCH_FETCHERS},
+        {"watch  \r\n", TEXT_WATCH_FETCHERS},
+        {"watch mutations deletions\r\n", TEXT_WATCH_MUTATIONS | TEXT_WATCH_DELETIONS},
+        {"watch fetchers fetchers evictions\r\n", TEXT_WATCH_FETCHERS | TEXT_WATCH_EVICTIONS},
+        {"watch connevents rawcmds sysevents proxyreqs proxyevents proxyuser\r\n",
+         TEXT_WATCH_CONNEVENTS | TEXT_WATCH_RAWCMDS | TEXT_WATCH_SYSEVENTS | TEXT_WATCH_PROXYREQS |
+             TEXT_WATCH_PROXYEVENTS | TEXT_WATCH_PROXYUSER},
+        {"watch foo\r\n", 0},
+        {"watch fetchers FETCHERS\r\n", 0},
+        {"watch fetchers noreply\r\n", 0},
+        {"watch fetcher\r\n", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mc_request req;
+        size_t consumed;
+        const char *errmsg = NULL;
+        cr_assert_eq(parse(cases[i].line, &req, &consumed, &errmsg), PROTO_OK, "%s", cases[i].line);
+        cr_expect_eq(req.cmd, MC_CMD_WATCH, "%s", cases[i].line);
+        cr_expect_eq(req.flags, cases[i].flags, "%s", cases[i].line);
+        cr_expect_not(req.noreply, "%s", cases[i].line);
+        cr_expect_eq(consumed, strlen(cases[i].line));
+        check_splits(cases[i].line, strlen(cases[i].line));
+    }
 }
