@@ -74,7 +74,7 @@ static void reset_process_state(void)
 {
     FUZZ_CHECK(stats_group("reset", 5, ignore_stat, NULL) == STATS_GROUP_RESET);
     FUZZ_CHECK(stats_group("detail off", 10, ignore_stat, NULL) == STATS_GROUP_DONE_OK);
-    stats_set_slab_automove(1);
+    store_slabs_automove_set(1);
     log_verbosity = 0;
 }
 

@@ -693,6 +693,7 @@ int binary_encode_result(struct reply *r, const struct mc_request *req, const st
     case MC_FLUSH_DISABLED:
         return binary_encode_status(r, req, BINARY_STATUS_AUTH_ERROR);
     case MC_SHUTDOWN_DISABLED:
+    case MC_LINE: /* text-only commands */
     case MC_CONFIG: /* text only */
         return binary_encode_status(r, req, BINARY_STATUS_UNKNOWN_COMMAND);
     case MC_OK:

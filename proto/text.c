@@ -79,11 +79,16 @@
  *   "verbosity abc", "-1", "+1", 2^32    -> CE BCLF
  *   "verbosity noreply"                  -> silenced CE BCLF
  *  slabs
- *   "slabs automove 0|1|2 [...]"         -> OK (mcd: remembered, no effect)
+ *   "slabs automove 0|1|2 [...]"         -> OK
  *   "slabs automove invalid", "-1", "+1" -> CE BCLF
- *   "slabs reassign x 1", "1 +2"         -> CE BCLF
- *   "slabs", "slabs x", "slabs automove [3]", "slabs reassign 1 2" -> ERROR
- *                                           (mcd: no manual page mover)
+ *   "slabs reassign x 1", "1 +2", 2^32+1 -> CE BCLF
+ *   "slabs reassign 1 2"                 -> OK, BUSY, BADCLASS, NOSPARE, SAME
+ *                                           (server/process_slabs.c)
+ *   "slabs", "slabs x", "slabs automove [3]", "slabs reassign 1",
+ *   "slabs reassign 1 2 3"               -> ERROR (exactly two ids)
+ *  cache_memlimit: digits only, 0..2^32-1 (megabytes)
+ *   "cache_memlimit", "abc", "-1", "+8", 2^32 -> ERROR
+ *   "cache_memlimit 8 x"                 -> the limit (tokens after ignored)
  *  Others
  *   "version", "version x y z"           -> VERSION 1.6.45 (args ignored)
  *   "quit", "quit x y"                   -> connection closed
@@ -97,7 +102,7 @@
  *   "watch proxyreqs" (any of memcached's ten stream names) -> parsed
  *   "watch foo", "watch fetchers noreply", "watch FETCHERS" -> parsed, no
  *                                           stream (flags 0): ERROR
- *   "noop", "lru", "misbehave", "cache_memlimit",
+ *   "noop", "lru", "misbehave",
  *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
  *   "lru_crawler <sub> <args>"           -> the rest of the line in args; the
@@ -177,11 +182,12 @@ static const struct {
     {"flush_prefix", 12, MC_CMD_FLUSH_PREFIX},
     {"config", 6, MC_CMD_CONFIG},
     {"watch", 5, MC_CMD_WATCH},
+    {"cache_memlimit", 14, MC_CMD_CACHE_MEMLIMIT},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "cache_memlimit", "extstore",
+static const char *const text_unsupported[] = {"lru", "extstore",
                                                "refresh_certs"};
 
 static bool is_unsupported(const struct token *t)
@@ -434,9 +440,8 @@ static enum proto_status parse_verbosity(const struct text_line *l, struct mc_re
     return PROTO_OK;
 }
 
-/* "slabs automove <0|1|2>": delay = the mode. "slabs reassign <src> <dst>"
- * is not supported (mcd has no manual page mover): ERROR, but malformed
- * class ids get memcached's CE first. */
+/* "slabs automove <0|1|2>": delay = the mode. "slabs reassign <src> <dst>":
+ * reassign, slab_src, slab_dst (32-bit signed, as memcached's strtol). */
 static enum proto_status parse_slabs(const struct text_line *l, struct mc_request *req, const char **errmsg)
 {
     int32_t v;
@@ -451,10 +456,32 @@ static enum proto_status parse_slabs(const struct text_line *l, struct mc_reques
         req->has_delay = true;
         return PROTO_OK;
     }
-    if (l->nt == 4 && tok_is(&l->t[1], "reassign", 8) &&
-        (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &v) || !token_parse_digits_i32(l->t[3].p, l->t[3].n, &v)))
-        return client_error(errmsg, MSG_BCLF);
+    if (l->nt == 4 && tok_is(&l->t[1], "reassign", 8)) {
+        int32_t src, dst;
+        if (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &src) || !token_parse_digits_i32(l->t[3].p, l->t[3].n, &dst))
+            return client_error(errmsg, MSG_BCLF);
+        req->reassign = true;
+        req->slab_src = src;
+        req->slab_dst = dst;
+        return PROTO_OK;
+    }
     return PROTO_ERROR;
+}
+
+/* "cache_memlimit <megabytes> ...": delay = the megabytes. A value that
+ * is not 0..2^32-1 in digits is ERROR, as 1.6.45's safe_strtoul. */
+static enum proto_status parse_cache_memlimit(const struct text_line *l, struct mc_request *req)
+{
+    uint32_t megs;
+
+    if (l->nt < 2)
+        return PROTO_ERROR;
+    req->noreply = last_is_noreply(l);
+    if (!token_parse_digits_u32(l->t[1].p, l->t[1].n, &megs))
+        return PROTO_ERROR;
+    req->delay = megs;
+    req->has_delay = true;
+    return PROTO_OK;
 }
 
 /* "watch [stream ...]": every token a stream name memcached 1.6.45 knows
@@ -533,6 +560,9 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
             break;
         }
         goto unknown;
+    case MC_CMD_CACHE_MEMLIMIT:
+        st = parse_cache_memlimit(l, req);
+        break;
     case MC_CMD_SHUTDOWN:
     case MC_CMD_LRU_CRAWLER:
         req->noreply = last_is_noreply(l);
@@ -701,6 +731,8 @@ int text_encode_version(struct reply *r, const char *version)
     return ADD_LIT(r, "\r\n");
 }
 
+static int encode_line(struct reply *r, const char *prefix, size_t plen, const char *msg);
+
 int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result *res)
 {
     switch (res->status) {
@@ -760,6 +792,8 @@ int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result 
         return ADD_LIT(r, "SERVER_ERROR: shutdown not enabled\r\n");
     case MC_CONFIG:
         return encode_config(r, res);
+    case MC_LINE:
+        return encode_line(r, "", 0, res->data);
     case MC_VERSION:
         if (res->data != NULL) {
             if (reply_ensure(r, 1, 8 + (size_t)res->nbytes + 2) != 0)

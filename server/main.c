@@ -128,6 +128,9 @@ static struct store_options store_options_from_settings(void)
         .use_cas = settings.use_cas,
         .evict_to_free = settings.evict_to_free,
         .hashpower = settings.hashpower_init, /* 0: the store's default */
+        .automove = settings.slab_automove,
+        .automove_ratio = settings.slab_automove_ratio,
+        .automove_window = settings.slab_automove_window,
         .background_threads = true, /* hash table growth, with or without the crawler */
         .no_sweep = !settings.lru_crawler,
     };

@@ -10,6 +10,7 @@
 
 #include "server/process.h"
 #include "server/process_meta.h"
+#include "server/process_slabs.h"
 #include "server/process_admin.h"
 
 #include "proto/proto.h"
@@ -381,11 +382,11 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     case MC_CMD_WATCH: return process_watch(x, req);
     case MC_CMD_NOOP: put_status(x, req, MC_OK); break;
     case MC_CMD_SLABS:
-        /* "slabs automove N": mcd moves pages on demand only; the mode is
-         * remembered for `stats settings` */
-        stats_set_slab_automove((int)req->delay);
-        put_status(x, req, MC_OK);
+    case MC_CMD_CACHE_MEMLIMIT: {
+        struct mc_result res = {.status = MC_LINE, .data = process_slabs(req)};
+        put(x, req, &res);
         break;
+    }
     default: put_status(x, req, MC_UNKNOWN); break;
     }
     return PROCESS_CONTINUE;

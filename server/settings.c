@@ -36,6 +36,8 @@ struct bounds {
 #define NO_BOUNDS {.checked = false}
 #define ABOVE(lo_, st_, msg_) {.checked = true, .lo_open = true, .lo = (lo_), .hi = HUGE_VAL, .status = (st_), \
                                .msg_lo = (msg_), .msg_hi = (msg_)}
+#define RANGE_OPEN(lo_, hi_, st_, msg_) {.checked = true, .lo_open = true, .lo = (lo_), .hi = (double)(hi_), \
+                                        .status = (st_), .msg_lo = (msg_), .msg_hi = (msg_)}
 #define RANGE(lo_, hi_, st_, mlo_, mhi_) {.checked = true, .lo = (lo_), .hi = (double)(hi_), .status = (st_), \
                                           .msg_lo = (mlo_), .msg_hi = (mhi_)}
 

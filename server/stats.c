@@ -51,14 +51,6 @@
 
 struct server_stats server_stats;
 
-/* memcached's default mode is 1; any worker may set it */
-static _Atomic int slab_automove = 1;
-
-void stats_set_slab_automove(int mode)
-{
-    atomic_store_explicit(&slab_automove, mode, memory_order_relaxed);
-}
-
 
 /* The per-class counters of `stats items` that `stats reset` zeroes. */
 #define ITEM_RESET_FIELDS(X) \
@@ -239,6 +231,13 @@ static void stat_time(struct emitter *e, const char *name)
     line(e, name, "%lld", (long long)(store_clock_epoch() + store_clock_now()));
 }
 
+static void stat_slab_reassign_last_busy_status(struct emitter *e, const char *name)
+{
+    struct store_info si;
+    store_info(&si);
+    line(e, name, "%s", si.slab_reassign_last_busy_status);
+}
+
 static void stat_version(struct emitter *e, const char *name)
 {
     line(e, name, "%s", MCD_COMPAT_VERSION);
@@ -404,9 +403,18 @@ static void show_lru_crawler_tocrawl(struct emitter *e, const char *name)
     u64(e, name, store_crawl_tocrawl());
 }
 
+/* the mode now: -o slab_automove, then `slabs automove N` */
 static void show_slab_automove(struct emitter *e, const char *name)
 {
-    line(e, name, "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
+    line(e, name, "%u", store_slabs_automove());
+}
+
+/* -m now: cache_memlimit changes it */
+static void show_maxbytes(struct emitter *e, const char *name)
+{
+    struct store_info si;
+    store_info(&si);
+    u64(e, name, si.limit_maxbytes);
 }
 
 /* memcached's chunk limit: half a 1 MB page, whatever -I (memcached refuses

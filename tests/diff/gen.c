@@ -435,6 +435,9 @@ static void text_misc(struct gen *g)
              * depends on whether earlier replies are still unsent when it
              * is read ("ERROR cannot pipeline ..." or "ERROR"), which
              * depends on how the bytes arrive (test_watch covers it) */
+            /* the memory commands' replies that do not depend on page layouts */
+            "cache_memlimit 7\r\n", "cache_memlimit x\r\n", "cache_memlimit 4294967295\r\n",
+            "slabs reassign x 1\r\n", "slabs automove 1\r\n", /* (not others: BUSY while an automover moves) */
         };
         mcd_buf_addf(&b, "%s", PICK(junk));
         if (CH(1, 10)) {

@@ -377,6 +377,24 @@ Test(text_parse, misc_commands)
     ok("slabs automove 0 noreply\r\n", &req);
     cr_assert_eq(req.delay, 0);
     cr_assert(req.noreply);
+    ok("slabs reassign -1 12\r\n", &req);
+    cr_assert_eq(req.cmd, MC_CMD_SLABS);
+    cr_assert(req.reassign);
+    cr_assert_eq(req.slab_src, -1);
+    cr_assert_eq(req.slab_dst, 12);
+    ok("slabs reassign 70 0\r\n", &req);
+    cr_assert_eq(req.slab_src, 70);
+    cr_assert_eq(req.slab_dst, 0);
+
+    ok("cache_memlimit 8\r\n", &req);
+    cr_assert_eq(req.cmd, MC_CMD_CACHE_MEMLIMIT);
+    cr_assert_eq(req.delay, 8);
+    cr_assert_not(req.noreply);
+    ok("cache_memlimit 4294967295 noreply\r\n", &req);
+    cr_assert_eq(req.delay, 4294967295);
+    cr_assert(req.noreply);
+    ok("cache_memlimit 08 x\r\n", &req);
+    cr_assert_eq(req.delay, 8);
 
     ok("version\r\n", &req);
     cr_assert_eq(req.cmd, MC_CMD_VERSION);
@@ -471,7 +489,15 @@ Test(text_parse, unknown_and_arity_errors)
         {"noop\r\n", PROTO_ERROR, NULL, false, 0},
         {"mn\r\n", PROTO_ERROR, NULL, false, 0},
         {"slabs\r\n", PROTO_ERROR, NULL, false, 0},
-        {"slabs reassign 1 2\r\n", PROTO_ERROR, NULL, false, 0},
+        {"slabs reassign 1 2 3\r\n", PROTO_ERROR, NULL, false, 0},
+        {"slabs reassign 1\r\n", PROTO_ERROR, NULL, false, 0},
+        /* cache_memlimit: not 0..2^32-1 in digits is ERROR, as 1.6.45 */
+        {"cache_memlimit\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit abc\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit -1\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit +8\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit 4294967296\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit noreply\r\n", PROTO_ERROR, NULL, true, 0},
         {"slabs automove\r\n", PROTO_ERROR, NULL, false, 0},
         {"slabs automove 3\r\n", PROTO_ERROR, NULL, false, 0},
         {"stats\t\r\n", PROTO_ERROR, NULL, false, 0},
