@@ -37,6 +37,7 @@
 #include "store/tcache.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,8 +45,10 @@
 #define REBALANCE_TRIES 4 /* victim classes tried per move */
 #define REBALANCE_PAGES 4 /* pages of a victim tried, from its CLOCK hand on */
 #define REBALANCE_SPINS 1000          /* trylocks of one item's stripe before its page is busy */
-#define REBALANCE_RETRIES 4           /* more rounds when every page tried was busy */
-#define REBALANCE_RETRY_NS 250000L    /* 0.25 ms apart */
+#define REBALANCE_YIELD_EVERY 64      /* ... giving up the CPU every so many */
+#define REBALANCE_RETRIES 8           /* more rounds when every page tried was busy, */
+#define REBALANCE_RETRY_NS 250000L    /* the first 0.25 ms later, each pause twice the last
+                                         (64 ms in all at most) */
 
 static bool in_page(const void *p, const char *page, size_t page_size)
 {
@@ -110,7 +113,9 @@ static void detach_page_locked(struct slab_class *v, size_t idx)
 
 /* lru_trylock_linked(unreferenced), tried REBALANCE_SPINS times: a stripe
  * is held elsewhere for a moment at a time (a request, the hash table's
- * expansion migrating a bucket), and one miss would cost the whole page. */
+ * expansion migrating a bucket), and one miss would cost the whole page.
+ * The CPU is given up now and then: on a busy machine the holder may have
+ * been preempted in its moment, and spinning on does not bring it back. */
 static bool trylock_patiently(struct item *it, uint16_t st, uint32_t *hv)
 {
     for (int i = 0; i < REBALANCE_SPINS; i++) {
@@ -118,6 +123,8 @@ static bool trylock_patiently(struct item *it, uint16_t st, uint32_t *hv)
             return true;
         if (!item_linked_under(it, item_state_stripe(st)) || item_refcount(it) != 1)
             return false;
+        if (i % REBALANCE_YIELD_EVERY == REBALANCE_YIELD_EVERY - 1)
+            sched_yield();
     }
     return false;
 }
@@ -255,13 +262,18 @@ bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
 {
     tcache_enrol(); /* it counts with a class lock held: tcache.h */
     char *page = take_page(to, ts);
-    /* A page fails on one stripe lock held elsewhere at that instant,
-     * which right after a burst of sets is the hash table's expansion
-     * walking every stripe in turn: try again a few times, a moment
-     * apart, before a set answers out of memory. */
+    /* A page fails on one stripe lock held elsewhere at that instant:
+     * right after a burst of sets, the hash table's expansion walks every
+     * stripe in turn, and on a loaded machine the maintainer can be
+     * preempted holding one for a whole time slice (a set then answered
+     * out of memory on a 2-core machine shared with other builds). Try
+     * again, a moment later each time, sleeping so that the holder runs,
+     * before a set answers out of memory. */
+    long pause_ns = REBALANCE_RETRY_NS;
     for (int retry = 0; page == NULL && retry < REBALANCE_RETRIES; retry++) {
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = REBALANCE_RETRY_NS};
+        struct timespec pause = {.tv_sec = pause_ns / 1000000000L, .tv_nsec = pause_ns % 1000000000L};
         nanosleep(&pause, NULL);
+        pause_ns *= 2;
         page = take_page(to, ts);
     }
     if (page == NULL)

@@ -2,6 +2,7 @@
  * class holding the most, whose items on that page are evicted. */
 #include "config.h"
 
+#include "store/hashtable.h"
 #include "store/store.h"
 
 #include <criterion/criterion.h>
@@ -78,6 +79,55 @@ Test(rebalance, class_without_page_takes_one, .fini = fini)
     cr_assert_not_null(it);
     cr_assert_eq(item_data(it)[4999], 'b');
     item_release(it);
+}
+
+/* Holds one stripe lock for `hold_ms`, as a thread preempted in the middle
+ * of a short critical section does (the hash table's expansion walking
+ * the stripes, on a loaded machine). */
+struct stripe_holder {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    bool holding;
+    long hold_ms;
+};
+
+static void *hold_stripe(void *arg)
+{
+    struct stripe_holder *h = arg;
+    ht_lock(0);
+    pthread_mutex_lock(&h->m);
+    h->holding = true;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->m);
+    struct timespec t = {0, h->hold_ms * 1000000L};
+    nanosleep(&t, NULL);
+    ht_unlock(0);
+    return NULL;
+}
+
+/* Every page holds items of every stripe, so a stripe held elsewhere for
+ * a few ms makes each page busy for that long: the move waits it out
+ * (sleeping, so the holder runs) instead of answering out of memory. It
+ * gave up after about 1 ms, and a set right after a fill failed now and
+ * then on a busy machine. */
+Test(rebalance, stripe_held_for_ms_delays_the_move, .fini = fini)
+{
+    start(true);
+    int n = 0;
+    struct store_info si;
+    do {
+        cr_assert_eq(put("s", n++, 40, 's'), STORE_OK);
+        store_info(&si);
+    } while (si.total_malloced < (2u << 20) || n < 30000);
+    struct stripe_holder h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 8};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, hold_stripe, &h), 0);
+    pthread_mutex_lock(&h.m);
+    while (!h.holding)
+        pthread_cond_wait(&h.cv, &h.m);
+    pthread_mutex_unlock(&h.m);
+    cr_expect_eq(put("big", 0, 5000, 'b'), STORE_OK, "a stripe held for 8 ms costs the set a wait, not its memory");
+    pthread_join(t, NULL);
 }
 
 Test(rebalance, referenced_page_is_not_moved, .fini = fini)
