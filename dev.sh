@@ -12,7 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 PACKAGES=(build-essential autoconf automake pkg-config libevent-dev libcriterion-dev
           libmemcached-dev libmemcached-tools memcached python3 strace clang libclang-rt-14-dev
-          nutcracker python3-pymemcache libspymemcached-java openjdk-17-jdk-headless systemd)
+          nutcracker python3-pymemcache libspymemcached-java openjdk-17-jdk-headless systemd
+          libssl-dev openssl)
 
 deps() {
     local missing=() p

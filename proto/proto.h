@@ -29,7 +29,8 @@
     X(DELETE, "delete", OTHER) X(INCR, "incr", ARITH) X(DECR, "decr", ARITH) X(TOUCH, "touch", OTHER) \
     X(FLUSH_ALL, "flush_all", OTHER) X(STATS, "stats", OTHER) X(VERSION, "version", OTHER) \
     X(VERBOSITY, "verbosity", OTHER) X(QUIT, "quit", OTHER) X(SHUTDOWN, "shutdown", OTHER) \
-    X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER)
+    X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER) \
+    X(REFRESH_CERTS, "refresh_certs", OTHER)
 
 enum mc_cmd {
 #define X(id, name, kind) MC_CMD_##id,

@@ -159,12 +159,12 @@ static const struct {
     {"quit", 4, MC_CMD_QUIT},
     {"shutdown", 8, MC_CMD_SHUTDOWN},
     {"slabs", 5, MC_CMD_SLABS},
+    {"refresh_certs", 13, MC_CMD_REFRESH_CERTS},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "lru_crawler", "watch", "cache_memlimit", "extstore",
-                                               "refresh_certs"};
+static const char *const text_unsupported[] = {"lru", "lru_crawler", "watch", "cache_memlimit", "extstore"};
 
 static bool is_unsupported(const struct token *t)
 {
@@ -469,6 +469,7 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
         break;
     case MC_CMD_VERSION:
     case MC_CMD_QUIT:
+    case MC_CMD_REFRESH_CERTS: /* arguments ignored, as 1.6.45 */
         st = PROTO_OK;
         break;
     default:

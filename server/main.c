@@ -9,15 +9,18 @@
  * first, then the workers stop and every connection is closed at once,
  * after one non-blocking attempt to write the replies it has pending; a
  * request in flight is not waited for (memcached does not wait either).
- * SIGHUP is ignored (logged at -v).
+ * SIGHUP reloads the TLS certificate and key under -Z, as 1.6.45 does
+ * (refresh_certs); otherwise it is ignored (logged at -v).
  */
 #include "config.h"
 
 #include "server/daemon.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/process.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/tls.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -61,12 +64,28 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(main_base);
 }
 
+/* SIGHUP's TLS part: reload the certificate and key (a bad file is
+ * logged and the current ones stay). */
+static bool sighup_tls(void)
+{
+    char msg[512];
+    if (!settings.ssl_enabled)
+        return false;
+    if (tls_refresh(msg, sizeof(msg)) == 0)
+        log_msg(LOG_INFO, "SIGHUP handled: TLS certificates reloaded.");
+    return true;
+}
+
+/* The one SIGHUP handler: each module that reloads something on SIGHUP
+ * adds its call here (e.g. the cluster config, branch prefix). */
 static void sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     (void)arg;
-    log_msg(LOG_INFO, "SIGHUP handled: ignored.");
+    bool handled = sighup_tls();
+    if (!handled)
+        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
 }
 
 static void graceful_cb(evutil_socket_t sig, short what, void *arg)
@@ -120,6 +139,11 @@ int main(int argc, char **argv)
     log_verbosity = settings.verbose;
     signal(SIGPIPE, SIG_IGN);
 
+    if (settings.ssl_enabled) {
+        if ((status = tls_setup()) != 0)
+            return status; /* before -u drops the rights to read the key */
+        process_refresh_certs = tls_refresh;
+    }
     if (daemon_set_limits() != 0)
         return EX_OSERR;
     if (daemon_drop_privileges() != 0)
@@ -178,6 +202,7 @@ int main(int argc, char **argv)
     event_free(sighup);
     event_base_free(main_base);
     store_teardown();
+    tls_teardown();
     if (settings.daemonize)
         daemon_remove_pidfile();
     return EXIT_SUCCESS;

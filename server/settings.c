@@ -286,6 +286,17 @@ static int parse_extended(char *list)
             *(bool *)r->field = !negated; /* a value (maxconns_fast=1) is ignored, as memcached */
             continue;
         }
+        if (r != NULL && strncmp(r->name, "ssl_", 4) == 0) {
+            /* memcached 1.6.45's words and status for its ssl_* options */
+            if (val == NULL) {
+                fprintf(stderr, "Missing %s argument\n", r->name);
+                return 1;
+            }
+            if ((r->type == T_UINT || r->type == T_INT) && !set_value(r, val)) {
+                fprintf(stderr, "could not parse argument to %s\n", r->name);
+                return 1;
+            }
+        }
         if (r != NULL) {
             if (val == NULL) {
                 fprintf(stderr, "Missing numeric argument for %s\n", r->name);
@@ -321,6 +332,12 @@ static int check_settings(void)
         fprintf(stderr, "Cannot set item size limit higher than 1/2 of memory max.\n");
         return EX_USAGE;
     }
+#ifndef HAVE_TLS
+    if (settings.ssl_enabled) {
+        fprintf(stderr, "This server is not built with TLS support.\n");
+        return EX_USAGE;
+    }
+#endif
     if (settings.udpport != 0)
         fprintf(stderr, "mcd: warning: UDP is not supported; -U %d ignored\n", settings.udpport);
     return SETTINGS_RUN;
@@ -344,6 +361,10 @@ int settings_parse(int argc, char **argv)
     shortopts[ns] = '\0';
 
     int c;
+    bool inter_given = false;
+    static char *inter_list; /* several -l: joined with ',' as memcached does */
+    free(inter_list);
+    inter_list = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         const struct option_row *r = NULL;
@@ -360,6 +381,18 @@ int settings_parse(int argc, char **argv)
                 return st;
             continue;
         }
+        if (c == 'l' && inter_given) {
+            size_t n = strlen(settings.inter) + strlen(optarg) + 2;
+            char *joined = malloc(n);
+            if (joined == NULL)
+                return 1;
+            snprintf(joined, n, "%s,%s", settings.inter, optarg);
+            free(inter_list);
+            settings.inter = inter_list = joined;
+            continue;
+        }
+        if (c == 'l')
+            inter_given = true;
         if (!set_value(r, optarg)) {
             fprintf(stderr, "Invalid value for -%c (--%s): \"%s\"\n", c, r->name, optarg ? optarg : "");
             return EX_USAGE;
