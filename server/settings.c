@@ -332,6 +332,12 @@ static int check_settings(void)
         fprintf(stderr, "Cannot set item size limit higher than 1/2 of memory max.\n");
         return EX_USAGE;
     }
+    if (settings.ssl_enabled && settings.port == 0) {
+        /* before loading anything, as 1.6.45 (with -s, the unix socket
+         * stays plain and -Z is accepted) */
+        fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
+        return EX_USAGE;
+    }
 #ifndef HAVE_TLS
     if (settings.ssl_enabled) {
         fprintf(stderr, "This server is not built with TLS support.\n");
