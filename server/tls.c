@@ -62,9 +62,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-/* Each direction of the BIO pair holds a full record and its header, so
- * one SSL_write of 16 KB goes in at once. */
-#define TLS_PAIR_BUF (17 * 1024)
+/* The pair's input side holds a full record and its header; its output
+ * side several, so that one send() carries a few records (the socket is
+ * written when the pair is full or the replies are all encrypted). */
+#define TLS_PAIR_IN (17 * 1024)
+#ifndef TLS_PAIR_OUT
+#define TLS_PAIR_OUT (48 * 1024)
+#endif
 
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static SSL_CTX *current_ctx;   /* under ctx_lock */
@@ -226,7 +230,7 @@ struct tls_conn *tls_conn_create(struct worker_tstats *ws, bool mutual)
     pthread_mutex_lock(&ctx_lock);
     t->ssl = current_ctx != NULL ? SSL_new(current_ctx) : NULL;
     pthread_mutex_unlock(&ctx_lock);
-    if (t->ssl == NULL || !BIO_new_bio_pair(&inner, TLS_PAIR_BUF, &t->net, TLS_PAIR_BUF)) {
+    if (t->ssl == NULL || !BIO_new_bio_pair(&inner, TLS_PAIR_OUT, &t->net, TLS_PAIR_IN)) {
         if (t->ssl != NULL)
             SSL_free(t->ssl);
         free(t);
@@ -411,40 +415,45 @@ int tls_write(struct tls_conn *t, int fd, struct reply *out, uint64_t *plain)
         cap = 1; /* -o ssl_wbuf_size=0: every piece goes straight to SSL_write */
     *plain = 0;
     for (;;) {
-        int f = net_flush(t, fd);
-        if (f <= 0)
-            return f; /* 0: the socket is full, EV_WRITE */
+        ssize_t r;
         if (t->woff < t->wlen) {
-            ssize_t r = ssl_put(t, t->wbuf + t->woff, t->wlen - t->woff);
-            if (r < 0)
-                return -1;
-            if (r == 0 && BIO_ctrl_pending(t->net) == 0)
-                return 0; /* SSL waits for input (cannot happen without renegotiation) */
-            t->woff += (size_t)r;
-            if (t->woff == t->wlen)
-                t->woff = t->wlen = 0;
-            continue;
-        }
-        if (reply_empty(out))
-            return 0;
-        size_t n;
-        const struct iovec *iov = reply_pending(out, &n);
-        if (iov[0].iov_len >= cap) {
+            r = ssl_put(t, t->wbuf + t->woff, t->wlen - t->woff);
+            if (r > 0) {
+                t->woff += (size_t)r;
+                if (t->woff == t->wlen)
+                    t->woff = t->wlen = 0;
+            }
+        } else if (reply_empty(out)) {
+            break;
+        } else {
+            size_t n;
+            const struct iovec *iov = reply_pending(out, &n);
+            if (iov[0].iov_len < cap) {
+                if (t->wbuf == NULL && (t->wbuf = malloc(cap)) == NULL)
+                    return -1;
+                t->wlen = gather(t, out, cap);
+                *plain += t->wlen;
+                continue;
+            }
             /* a large value: encrypted from the item itself */
-            ssize_t r = ssl_put(t, iov[0].iov_base, iov[0].iov_len);
-            if (r < 0)
-                return -1;
-            if (r == 0 && BIO_ctrl_pending(t->net) == 0)
-                return 0;
-            reply_consume(out, (size_t)r);
-            *plain += (uint64_t)r;
-            continue;
+            r = ssl_put(t, iov[0].iov_base, iov[0].iov_len);
+            if (r > 0) {
+                reply_consume(out, (size_t)r);
+                *plain += (uint64_t)r;
+            }
         }
-        if (t->wbuf == NULL && (t->wbuf = malloc(cap)) == NULL)
+        if (r < 0)
             return -1;
-        t->wlen = gather(t, out, cap);
-        *plain += t->wlen;
+        if (r == 0) {
+            /* the pair is full: to the socket with it */
+            if (BIO_ctrl_pending(t->net) == 0)
+                return 0; /* SSL waits for input (cannot happen without renegotiation) */
+            int f = net_flush(t, fd);
+            if (f <= 0)
+                return f; /* 0: the socket is full, EV_WRITE */
+        }
     }
+    return net_flush(t, fd) < 0 ? -1 : 0;
 }
 
 bool tls_out_pending(const struct tls_conn *t)
