@@ -114,10 +114,12 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 }
 
 /* memcached's message for a failed load: "<what>: <file> : <first
- * OpenSSL error>", the rest of OpenSSL's queue printed on stderr first. */
+ * OpenSSL error>", the rest of OpenSSL's queue printed on stderr first.
+ * No file at all: what OpenSSL says when 1.6.45 hands it NULL (fopen()
+ * fails with EFAULT); mcd does not call fopen(NULL). */
 static void load_error(char *msg, size_t msglen, const char *what, const char *file)
 {
-    unsigned long e = ERR_get_error();
+    unsigned long e = file != NULL ? ERR_get_error() : (unsigned long)ERR_SYSTEM_FLAG | EFAULT;
     char ebuf[256];
     ERR_error_string_n(e, ebuf, sizeof(ebuf));
     ERR_print_errors_fp(stderr);
@@ -126,25 +128,24 @@ static void load_error(char *msg, size_t msglen, const char *what, const char *f
 
 /*
  * A context from the settings, or NULL with msg set. Order as 1.6.45: the
- * certificate chain, the key, the CA file, then the ciphers. A missing
- * file name goes to OpenSSL as is, so the messages are memcached's.
+ * certificate chain, the key, the CA file, then the ciphers.
  */
 static SSL_CTX *ctx_build(char *msg, size_t msglen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
-        load_error(msg, msglen, "Error creating the SSL context", NULL);
+        snprintf(msg, msglen, "Error creating the SSL context");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, min_version(settings.ssl_min_version));
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    if (!SSL_CTX_use_certificate_chain_file(ctx, settings.ssl_chain_cert)) {
+    if (settings.ssl_chain_cert == NULL || !SSL_CTX_use_certificate_chain_file(ctx, settings.ssl_chain_cert)) {
         load_error(msg, msglen, "Error loading the certificate chain", settings.ssl_chain_cert);
         goto fail;
     }
-    if (!SSL_CTX_use_PrivateKey_file(ctx, settings.ssl_key, settings.ssl_keyformat)) {
+    if (settings.ssl_key == NULL || !SSL_CTX_use_PrivateKey_file(ctx, settings.ssl_key, settings.ssl_keyformat)) {
         load_error(msg, msglen, "Error loading the key", settings.ssl_key);
         goto fail;
     }
