@@ -415,6 +415,7 @@ static void text_misc(struct gen *g)
             "stats nosuchgroup\r\n", "slabs\r\n", "lru_crawler\r\n", "mx k\r\n", "m\r\n",
             "cache_memlimit\r\n", "shutdown\r\n", "misbehave\r\n", "quit x\r\n", "\t\r\n", "get k\rx\r\n",
             "set k 0 0 1 2 3 4\r\n1\r\n", "verbosity\r\n", "version x\r\n",
+            "refresh_certs\r\n", /* without -Z: "Error TLS not enabled" */
         };
         mcd_buf_addf(&b, "%s", PICK(junk));
         if (CH(1, 10)) {
