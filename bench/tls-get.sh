@@ -30,13 +30,12 @@ ROOT=()
 free_port() {
     "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-start() {  # start BIN -> "PID PORT"
-    local port
-    port=$(free_port)
-    "$1" -l 127.0.0.1 -p "$port" -U 0 -t 1 -m 256 "${ROOT[@]}" -Z \
+start() {  # start BIN: sets SPID and SPORT (in this shell, so cleanup kills it)
+    SPORT=$(free_port)
+    "$1" -l 127.0.0.1 -p "$SPORT" -U 0 -t 1 -m 256 "${ROOT[@]}" -Z \
         -o "ssl_chain_cert=$TMP/cert.pem,ssl_key=$TMP/key.pem" >/dev/null 2>&1 &
-    PIDS+=($!)
-    echo "$! $port"
+    SPID=$!
+    PIDS+=("$SPID")
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
@@ -69,8 +68,10 @@ for _ in range(n // depth):
 s.close()
 EOF
 
-read -r PA PORTA < <(start "$A")
-read -r PB PORTB < <(start "$B")
+start "$A"
+PA=$SPID PORTA=$SPORT
+start "$B"
+PB=$SPID PORTB=$SPORT
 HZ=$(getconf CLK_TCK)
 for size in $SIZES; do
     "$PY" "$TMP/client.py" "$PORTA" 0 1 "$size" load
