@@ -1,5 +1,5 @@
 #!/bin/bash
-# tls.sh - runs test_tls.py (TLS: -Z against memcached 1.6.45 -Z, Python's
+# tls.sh - runs tls_checks.py (TLS: -Z against memcached 1.6.45 -Z, Python's
 # ssl and pymemcache's tls_context) with Debian's python3. Skips (77) when
 # there is no python3, no oracle, or mcd was built without TLS.
 set -u
@@ -9,4 +9,4 @@ py=/usr/bin/python3
 mcd=${MCD_BIN:-server/mcd}
 oracle=${MEMCACHED_BIN:-}
 [ -x "$oracle" ] || { echo "SKIP: no memcached oracle"; exit 77; }
-exec "$py" "${srcdir:-.}/tests/integration/test_tls.py" "$mcd" "$oracle"
+exec "$py" "${srcdir:-.}/tests/integration/tls_checks.py" "$mcd" "$oracle"
