@@ -33,7 +33,8 @@
     X(LRU_CRAWLER, "lru_crawler", OTHER) \
     X(FLUSH_PREFIX, "flush_prefix", OTHER) X(CONFIG, "config", OTHER) \
     X(WATCH, "watch", OTHER) \
-    X(CACHE_MEMLIMIT, "cache_memlimit", OTHER)
+    X(CACHE_MEMLIMIT, "cache_memlimit", OTHER) \
+    X(REFRESH_CERTS, "refresh_certs", OTHER)
 
 enum mc_cmd {
 #define X(id, name, kind) MC_CMD_##id,

@@ -183,12 +183,12 @@ static const struct {
     {"config", 6, MC_CMD_CONFIG},
     {"watch", 5, MC_CMD_WATCH},
     {"cache_memlimit", 14, MC_CMD_CACHE_MEMLIMIT},
+    {"refresh_certs", 13, MC_CMD_REFRESH_CERTS},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "extstore",
-                                               "refresh_certs"};
+static const char *const text_unsupported[] = {"lru", "extstore"};
 
 static bool is_unsupported(const struct token *t)
 {
@@ -573,6 +573,7 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
         break;
     case MC_CMD_VERSION:
     case MC_CMD_QUIT:
+    case MC_CMD_REFRESH_CERTS: /* arguments ignored, as 1.6.45 */
         st = PROTO_OK;
         break;
     case MC_CMD_WATCH:

@@ -26,6 +26,13 @@
  * glibc's threshold), so they go back to the system when freed; a
  * connection that grew its buffers trims the heap when it closes.
  *
+ * TLS (-Z): the socket I/O goes through the seam below (conn_recv,
+ * conn_send, out_pending), which server/tls.c takes over for a TLS
+ * connection; everything above it (session, backpressure, -R) is the same.
+ * A connection whose handshake is not done after -o ssl_handshake_timeout
+ * seconds is closed (memcached 1.6.45 has no such limit: a stalled
+ * handshake holds its connection until the client goes away).
+ *
  * Everything here runs on the owning worker's thread.
  */
 #include "config.h"
@@ -36,6 +43,7 @@
 #include "server/log.h"
 #include "server/stats.h"
 #include "server/watch.h"
+#include "server/tls.h"
 #include "server/worker.h"
 
 #include <arpa/inet.h>
@@ -96,23 +104,34 @@ struct conn *conn_create(struct worker *w, int fd, int family)
         return NULL;
     }
     c->fd = fd;
-    c->family = family;
+    c->family = family & ~CONN_F_MASK;
     c->w = w;
+    if ((family & CONN_F_TLS) && (c->tls = tls_conn_create(&w->ws, (family & CONN_F_MTLS) != 0)) == NULL) {
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    if (c->tls != NULL && settings.ssl_handshake_timeout > 0)
+        c->hs_deadline = store_clock_now() + settings.ssl_handshake_timeout;
     if (session_init(&c->s, settings.binding_protocol, &w->ts, &w->scratch_ts, &w->ws) != 0) {
+        tls_conn_destroy(&c->tls, fd);
         free(c);
         close(fd);
         return NULL;
     }
     c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_event_cb, c);
-    if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
+    struct timeval hs = {(time_t)settings.ssl_handshake_timeout, 0};
+    if (c->ev == NULL || event_add(c->ev, c->hs_deadline != 0 ? &hs : NULL) != 0) {
         if (c->ev != NULL)
             event_free(c->ev);
+        tls_conn_destroy(&c->tls, fd);
         session_deinit(&c->s);
         free(c);
         close(fd);
         return NULL;
     }
     c->ev_flags = EV_READ;
+    c->ev_timed = c->hs_deadline != 0;
     atomic_store_explicit(&c->last_cmd_time, store_clock_now(), memory_order_relaxed);
     describe_peer(c);
     c->s.cmd.cfd = fd;
@@ -160,6 +179,7 @@ void conn_destroy(struct conn *c)
 {
     WATCH_CONN(c->fd, c->peer, c->close_reason != NULL ? c->close_reason : c->s.close_error ? "error" : "normal");
     int fd = c->fd;
+    tls_conn_destroy(&c->tls, fd);
     conn_forget(c);
     close(fd);
     atomic_fetch_sub(&server_stats.curr_conns, 1);
@@ -179,6 +199,12 @@ __attribute__((cold, noinline)) static bool become_watcher(struct conn *c)
     uint32_t streams = c->s.cmd.watch_streams;
     char peer[sizeof(c->peer)];
     memcpy(peer, c->peer, sizeof(peer));
+    if (c->tls != NULL) {
+        /* the logger thread writes plain bytes to its watchers' sockets */
+        if (reply_add_static(&c->s.out, "CLIENT_ERROR watch is not available over TLS\r\n") != 0)
+            c->s.close_after_write = true;
+        return false;
+    }
     if (!watch_full()) {
         conn_detach(c);
         if (watch_attach(fd, streams, peer) != 0) {
@@ -211,27 +237,55 @@ void conn_describe(const struct conn *c, stats_emit_fn emit, void *ctx)
     emit(ctx, name, val);
 }
 
-/* Registers exactly the events the connection needs now. */
+/* ---- the I/O seam: plain socket calls, or server/tls.c ---- */
+
+/* True while output waits for the socket (replies, or TLS records). */
+static bool out_pending(const struct conn *c)
+{
+    return !reply_empty(&c->s.out) || (c->tls != NULL && tls_out_pending(c->tls));
+}
+
+/* True while the handshake deadline applies. */
+static bool handshake_timed(const struct conn *c)
+{
+    return c->tls != NULL && c->hs_deadline != 0 && tls_handshaking(c->tls);
+}
+
+/* Registers exactly the events the connection needs now (and, during a
+ * TLS handshake, the time left of its deadline). */
 static void update_events(struct conn *c, bool want_read)
 {
     short want = 0;
-    if (!reply_empty(&c->s.out))
+    if (out_pending(c))
         want |= EV_WRITE;
     if (want_read)
         want |= EV_READ;
-    if (want == c->ev_flags)
+    bool timed = handshake_timed(c);
+    if (want == c->ev_flags && !timed && !c->ev_timed)
         return;
     event_del(c->ev);
     event_assign(c->ev, c->w->base, c->fd, want | EV_PERSIST, conn_event_cb, c);
-    if (want != 0)
+    if (timed) {
+        rel_time_t now = store_clock_now();
+        struct timeval left = {c->hs_deadline > now ? (time_t)(c->hs_deadline - now) : 0, 0};
+        event_add(c->ev, &left);
+    } else if (want != 0) {
         event_add(c->ev, NULL);
+    }
     c->ev_flags = want;
+    c->ev_timed = timed;
 }
 
 /* Writes as much pending output as the socket takes. Returns false when the
  * connection broke. */
 static bool flush_output(struct conn *c)
 {
+    if (c->tls != NULL) {
+        uint64_t plain;
+        int rc = tls_write(c->tls, c->fd, &c->s.out, &plain);
+        STAT_ADD(c->w->ws.bytes_written, plain); /* plaintext, as memcached counts */
+        return rc == 0;
+    }
     while (!reply_empty(&c->s.out)) {
         size_t n;
         const struct iovec *iov = reply_pending(&c->s.out, &n);
@@ -262,6 +316,18 @@ static enum read_result read_input(struct conn *c)
     char *p = session_read_space(&c->s, &room);
     if (p == NULL)
         return READ_NONE;
+    if (c->tls != NULL) {
+        size_t got;
+        switch (tls_read(c->tls, c->fd, p, room, &got)) {
+        case TLS_IO_DATA:
+            session_read_done(&c->s, got);
+            STAT_ADD(c->w->ws.bytes_read, (uint64_t)got);
+            return READ_DATA;
+        case TLS_IO_NONE: return READ_NONE;
+        case TLS_IO_EOF: return READ_EOF;
+        case TLS_IO_ERROR: return READ_ERROR;
+        }
+    }
     ssize_t n = read(c->fd, p, room);
     if (n > 0) {
         session_read_done(&c->s, (size_t)n);
@@ -278,7 +344,7 @@ static enum read_result read_input(struct conn *c)
 /* Closes now, or once the pending replies are written (EV_WRITE only). */
 static void conn_close_after_flush(struct conn *c)
 {
-    if (reply_empty(&c->s.out)) {
+    if (!out_pending(c)) {
         conn_destroy(c);
         return;
     }
@@ -317,6 +383,12 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)fd;
 
+    if ((what & EV_TIMEOUT) && handshake_timed(c)) {
+        log_msg(LOG_INFO, "closing connection %d: TLS handshake not done in %u s", c->fd,
+                settings.ssl_handshake_timeout);
+        conn_destroy(c);
+        return;
+    }
     if ((what & EV_WRITE) && !flush_output(c)) {
         c->close_reason = "error";
         conn_destroy(c);
@@ -386,7 +458,11 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     }
     session_trim(&c->s);
     update_events(c, !c->eof && session_wants_input(&c->s));
-    if (run == SESSION_BUDGET) {
+    if (run != SESSION_BUDGET && c->tls != NULL && !c->eof && session_wants_input(&c->s) &&
+        tls_in_buffered(c->tls)) {
+        /* decrypted or received input the socket will not announce again */
+        event_active(c->ev, EV_READ, 1);
+    } else if (run == SESSION_BUDGET) {
         /* -R spent with requests still buffered: let the other connections
          * of this worker run, then come back */
         STAT_INC(c->w->ws.conn_yields);

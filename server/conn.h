@@ -16,7 +16,15 @@
 #include "store/store.h"
 
 struct event;
+struct tls_conn;
 struct worker;
+
+/* Bits the listener ORs into the address family it hands to a worker:
+ * the connection speaks TLS (-Z), and requires a client certificate
+ * (an `mtls:` listener). */
+#define CONN_F_TLS 0x10000
+#define CONN_F_MTLS 0x20000
+#define CONN_F_MASK (CONN_F_TLS | CONN_F_MTLS)
 
 struct conn {
     int fd;
@@ -24,7 +32,10 @@ struct conn {
     struct worker *w;
     struct event *ev;
     short ev_flags;                /* events currently registered */
+    bool ev_timed;                 /* ... with the handshake deadline */
     struct session s;              /* the bytes: read buffer, framing, replies */
+    struct tls_conn *tls;          /* TLS state (server/tls.h), NULL for plain sockets */
+    rel_time_t hs_deadline;        /* TLS: closed if the handshake is not done by then */
 
     _Atomic rel_time_t last_cmd_time; /* idle_timeout and stats conns (read by other threads) */
     char peer[64];                 /* "tcp:1.2.3.4:5678" / "unix:path", fixed at creation */
@@ -42,8 +53,9 @@ struct conn {
  * "tcp6:[::1]:5678", "unix:path"): the peer's, or with `local` its own. */
 void conn_sockname(int fd, int family, bool local, char *out, size_t outlen);
 
-/* Creates a connection on worker w for an accepted socket. NULL on failure
- * (the socket is then closed). Worker thread only. */
+/* Creates a connection on worker w for an accepted socket (family: AF_*,
+ * with CONN_F_* bits). NULL on failure (the socket is then closed). Worker
+ * thread only. */
 struct conn *conn_create(struct worker *w, int fd, int family);
 /* Closes the socket, releases every item the connection pins, frees it. */
 void conn_destroy(struct conn *c);

@@ -4,6 +4,11 @@
  * memcached's "ERROR Too many open connections") when -c is reached, and
  * hands the rest to the workers round robin. -s opens a unix socket
  * instead of TCP, as memcached does.
+ *
+ * TLS (-Z): every TCP listener speaks TLS but those given as
+ * `-l notls:HOST[:PORT]`; `btls:` is plain TLS, `mtls:` TLS that requires
+ * a client certificate. Each -l entry may carry its own port (HOST:PORT,
+ * [V6]:PORT), as memcached's. The unix socket (-s) stays plain.
  */
 #include "config.h"
 
@@ -38,6 +43,7 @@
 struct listener {
     int fd;
     int family;
+    int flags;                 /* CONN_F_* for its connections */
     struct event *ev;
 };
 
@@ -86,11 +92,11 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         }
         atomic_fetch_add(&server_stats.curr_conns, 1);
         atomic_fetch_add(&server_stats.total_conns, 1);
-        worker_dispatch(fd, l->family);
+        worker_dispatch(fd, l->family | l->flags);
     }
 }
 
-static int add_listener(struct event_base *base, int fd, int family)
+static int add_listener(struct event_base *base, int fd, int family, int flags)
 {
     if (nlisteners == MAX_LISTENERS) {
         close(fd);
@@ -99,6 +105,7 @@ static int add_listener(struct event_base *base, int fd, int family)
     struct listener *l = &listeners[nlisteners];
     l->fd = fd;
     l->family = family;
+    l->flags = flags;
     l->ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, l);
     if (l->ev == NULL || event_add(l->ev, NULL) != 0) {
         close(fd);
@@ -133,17 +140,17 @@ static int listen_unix(struct event_base *base)
         close(fd);
         return -1;
     }
-    return add_listener(base, fd, AF_UNIX);
+    return add_listener(base, fd, AF_UNIX, 0);
 }
 
-static int listen_tcp_one(struct event_base *base, const char *host)
+static int listen_tcp_one(struct event_base *base, const char *host, int portnum, int flags)
 {
     struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res, *ai;
     char port[16];
     int opened = 0;
 
-    snprintf(port, sizeof(port), "%d", settings.port);
+    snprintf(port, sizeof(port), "%d", portnum);
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
         log_msg(LOG_ERROR, "getaddrinfo(%s): %s", host ? host : "*", gai_strerror(rc));
@@ -162,20 +169,66 @@ static int listen_tcp_one(struct event_base *base, const char *host)
             close(fd);
             if (saved == EADDRINUSE) {
                 errno = saved;
-                log_warn_errno("failed to listen on TCP port %d", settings.port);
+                log_warn_errno("failed to listen on TCP port %d", portnum);
                 freeaddrinfo(res);
                 return -1;
             }
             continue;
         }
-        if (add_listener(base, fd, ai->ai_family) == 0)
+        if (add_listener(base, fd, ai->ai_family, flags) == 0)
             opened++;
     }
     freeaddrinfo(res);
     if (opened == 0) {
-        log_msg(LOG_ERROR, "failed to listen on %s:%d", host ? host : "*", settings.port);
+        log_msg(LOG_ERROR, "failed to listen on %s:%d", host ? host : "*", portnum);
         return -1;
     }
+    return 0;
+}
+
+/* Strips a notls: / btls: / mtls: prefix (-Z only; without -Z they only
+ * go), setting the entry's CONN_F_* flags. */
+static char *listen_prefix(char *h, int *flags)
+{
+    if (strncmp(h, "notls:", 6) == 0) {
+        *flags = 0;
+        return h + 6;
+    }
+    if (strncmp(h, "btls:", 5) == 0)
+        return h + 5;
+    if (strncmp(h, "mtls:", 5) == 0) {
+        if (settings.ssl_enabled)
+            *flags |= CONN_F_MTLS;
+        return h + 5;
+    }
+    return h;
+}
+
+/* "HOST:PORT" and "[V6]:PORT" carry their own port (cut off, into *port);
+ * a bare IPv6 address has more than one colon and none. 0, or -1 when the
+ * port is not a number. */
+static int split_port(char *h, int *port)
+{
+    char *colon = NULL;
+    if (*h == '[') {
+        char *close = strchr(h, ']');
+        if (close == NULL)
+            return -1;
+        if (close[1] == ':')
+            colon = close + 1;
+        else if (close[1] != '\0')
+            return -1;
+    } else if ((colon = strchr(h, ':')) != NULL && strchr(colon + 1, ':') != NULL) {
+        colon = NULL; /* a bare IPv6 address */
+    }
+    if (colon == NULL)
+        return 0;
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || v < 0 || v > 65535)
+        return -1;
+    *port = (int)v;
+    *colon = '\0';
     return 0;
 }
 
@@ -204,10 +257,19 @@ int listener_setup(struct event_base *base)
     if (list == NULL)
         return -1;
     for (char *h = strtok_r(list, ",;", &save); h != NULL && rc == 0; h = strtok_r(NULL, ",;", &save)) {
-        if (strcmp(h, "*") == 0 || strcmp(h, "0.0.0.0") == 0)
-            rc = listen_tcp_one(base, strcmp(h, "*") == 0 ? NULL : h);
-        else
-            rc = listen_tcp_one(base, h);
+        int flags = settings.ssl_enabled ? CONN_F_TLS : 0;
+        int port = settings.port;
+        h = listen_prefix(h, &flags);
+        if (split_port(h, &port) != 0) {
+            log_msg(LOG_ERROR, "bad -l entry: %s", h);
+            rc = -1;
+            break;
+        }
+        if (*h == '[') {
+            h++;
+            h[strlen(h) - 1] = '\0';
+        }
+        rc = listen_tcp_one(base, strcmp(h, "*") == 0 ? NULL : h, port, flags);
     }
     free(list);
     atomic_store(&server_stats.accepting, rc == 0);

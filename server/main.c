@@ -9,9 +9,10 @@
  * first, then the workers stop and every connection is closed at once,
  * after one non-blocking attempt to write the replies it has pending; a
  * request in flight is not waited for (memcached does not wait either).
- * SIGHUP rereads the -Y auth file (as 1.6.45) and, with -o cluster_config,
- * the cluster config file (server/cluster.h); with neither it is ignored
- * (logged at -v).
+ * SIGHUP rereads the -Y auth file (as 1.6.45), reloads the TLS certificate
+ * and key under -Z (as 1.6.45's refresh_certs) and, with -o cluster_config,
+ * re-reads the cluster config file (server/cluster.h); with none of them it
+ * is ignored (logged at -v).
  */
 #include "config.h"
 
@@ -23,10 +24,12 @@
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/metrics_http.h"
+#include "server/process.h"
 #include "server/sasl.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/stats_detail.h"
+#include "server/tls.h"
 #include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
@@ -71,12 +74,26 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(main_base);
 }
 
+/* SIGHUP's TLS part: reload the certificate and key (a bad file is
+ * logged and the current ones stay). */
+static bool sighup_tls(void)
+{
+    char msg[512];
+    if (!settings.ssl_enabled)
+        return false;
+    if (tls_refresh(msg, sizeof(msg)) == 0)
+        log_msg(LOG_INFO, "SIGHUP handled: TLS certificates reloaded.");
+    return true;
+}
+
+/* The one SIGHUP handler: each module that reloads something on SIGHUP
+ * adds its call here (e.g. the cluster config, branch prefix). */
 static void sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     (void)arg;
-    bool any = false;
+    bool any = sighup_tls();
     if (settings.auth_file != NULL) {
         auth_file_reload(); /* -Y: reread the auth file, as memcached 1.6.45 */
         any = true;
@@ -154,6 +171,11 @@ int main(int argc, char **argv)
     if (settings.auth_file != NULL && auth_file_setup(settings.auth_file) != 0)
         return EXIT_FAILURE;
 
+    if (settings.ssl_enabled) {
+        if ((status = tls_setup()) != 0)
+            return status; /* before -u drops the rights to read the key */
+        process_refresh_certs = tls_refresh;
+    }
     if (daemon_set_limits() != 0)
         return EX_OSERR;
     if (daemon_drop_privileges() != 0)
@@ -223,6 +245,7 @@ int main(int argc, char **argv)
     auth_file_teardown();
     if (settings.enable_sasl)
         mcd_sasl_teardown();
+    tls_teardown();
     if (settings.daemonize)
         daemon_remove_pidfile();
     return EXIT_SUCCESS;

@@ -26,6 +26,7 @@
 #include "store/store.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Hands one outcome to the encoder, unless the request asked for silence
@@ -343,6 +344,26 @@ static enum process_next process_shutdown(struct request_ctx *x, const struct mc
     return PROCESS_CONTINUE;
 }
 
+int (*process_refresh_certs)(char *msg, size_t msglen);
+
+/* memcached 1.6.45's replies: OK, or its message alone on a line (no
+ * "ERROR " before it), e.g. "Error TLS not enabled" */
+static void process_refresh(struct request_ctx *x, const struct mc_request *req)
+{
+    char msg[512];
+    if (process_refresh_certs != NULL && process_refresh_certs(msg, sizeof(msg) - 2) == 0) {
+        put_status(x, req, MC_OK);
+        return;
+    }
+    if (process_refresh_certs == NULL)
+        snprintf(msg, sizeof(msg) - 2, "Error TLS not enabled");
+    size_t n = strlen(msg);
+    memcpy(msg + n, "\r\n", 2);
+    /* a line of raw text, as the detail dump is sent */
+    struct mc_result res = {.status = MC_DETAIL_DUMP, .data = msg, .nbytes = (uint32_t)(n + 2)};
+    put(x, req, &res);
+}
+
 static enum process_next process_classic(struct request_ctx *x, const struct mc_request *req)
 {
     switch (mc_cmd_kind(req->cmd)) {
@@ -381,6 +402,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     case MC_CMD_SHUTDOWN: return process_shutdown(x, req);
     case MC_CMD_WATCH: return process_watch(x, req);
     case MC_CMD_NOOP: put_status(x, req, MC_OK); break;
+    case MC_CMD_REFRESH_CERTS: process_refresh(x, req); break;
     case MC_CMD_SLABS:
     case MC_CMD_CACHE_MEMLIMIT: {
         struct mc_result res = {.status = MC_LINE, .data = process_slabs(req)};

@@ -84,4 +84,9 @@ enum process_next process_request(struct request_ctx *x, const struct request *r
  * the caller's reference to it. */
 void process_value(struct request_ctx *x, const struct request *req, struct item *it, bool chunk_ok);
 
+/* `refresh_certs`: the server installs tls_refresh() here under -Z (the
+ * library has no TLS of its own). 0, or -1 with memcached's message in msg.
+ * NULL: "Error TLS not enabled". */
+extern int (*process_refresh_certs)(char *msg, size_t msglen);
+
 #endif /* MCD_PROCESS_H */

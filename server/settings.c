@@ -288,6 +288,17 @@ static int parse_extended(char *list)
             *(bool *)r->field = !negated; /* a value (maxconns_fast=1) is ignored, as memcached */
             continue;
         }
+        if (r != NULL && strncmp(r->name, "ssl_", 4) == 0) {
+            /* memcached 1.6.45's words and status for its ssl_* options */
+            if (val == NULL) {
+                fprintf(stderr, "Missing %s argument\n", r->name);
+                return 1;
+            }
+            if ((r->type == T_UINT || r->type == T_INT) && !set_value(r, val)) {
+                fprintf(stderr, "could not parse argument to %s\n", r->name);
+                return 1;
+            }
+        }
         if (r != NULL) {
             if (val == NULL) {
                 fprintf(stderr, "Missing numeric argument for %s\n", r->name);
@@ -351,6 +362,18 @@ static int check_settings(void)
             return EX_USAGE;
         }
     }
+    if (settings.ssl_enabled && settings.port == 0) {
+        /* before loading anything, as 1.6.45 (with -s, the unix socket
+         * stays plain and -Z is accepted) */
+        fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
+        return EX_USAGE;
+    }
+#ifndef HAVE_TLS
+    if (settings.ssl_enabled) {
+        fprintf(stderr, "This server is not built with TLS support.\n");
+        return EX_USAGE;
+    }
+#endif
     return SETTINGS_RUN;
 }
 
@@ -372,6 +395,10 @@ int settings_parse(int argc, char **argv)
     shortopts[ns] = '\0';
 
     int c;
+    bool inter_given = false;
+    static char *inter_list; /* several -l: joined with ',' as memcached does */
+    free(inter_list);
+    inter_list = NULL;
     optind = 1;
     protocol_given = false;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
@@ -391,6 +418,18 @@ int settings_parse(int argc, char **argv)
                 return st;
             continue;
         }
+        if (c == 'l' && inter_given) {
+            size_t n = strlen(settings.inter) + strlen(optarg) + 2;
+            char *joined = malloc(n);
+            if (joined == NULL)
+                return 1;
+            snprintf(joined, n, "%s,%s", settings.inter, optarg);
+            free(inter_list);
+            settings.inter = inter_list = joined;
+            continue;
+        }
+        if (c == 'l')
+            inter_given = true;
         if (!set_value(r, optarg)) {
             fprintf(stderr, "Invalid value for -%c (--%s): \"%s\"\n", c, r->name, optarg ? optarg : "");
             return EX_USAGE;

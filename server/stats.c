@@ -51,6 +51,14 @@
 
 struct server_stats server_stats;
 
+/* TLS (server/tls.c): when the certificate was last loaded (unix time) */
+static _Atomic int64_t cert_refresh_time;
+
+void stats_set_cert_refresh(int64_t when)
+{
+    atomic_store_explicit(&cert_refresh_time, when, memory_order_relaxed);
+}
+
 
 /* The per-class counters of `stats items` that `stats reset` zeroes. */
 #define ITEM_RESET_FIELDS(X) \
@@ -326,6 +334,15 @@ static void stat_prefix(struct emitter *e, const char *name)
     u64(e, "prefix_reclaimed", pi.reclaimed);
 }
 
+/* with -Z only, as 1.6.45 */
+static void stat_cert_refresh(struct emitter *e, const char *name)
+{
+    if (!settings.ssl_enabled)
+        return;
+    int64_t d = (int64_t)time(NULL) - atomic_load_explicit(&cert_refresh_time, memory_order_relaxed);
+    line(e, name, "%lld", (long long)(d > 0 ? d : 0));
+}
+
 /* `stats`: every row of stats.def, in order. */
 static void stats_general(struct emitter *e)
 {
@@ -431,6 +448,12 @@ static void show_metrics_listen(struct emitter *e, const char *name)
         line(e, name, "%s", settings.metrics_listen);
 }
 
+static const char *tls_version_name(int v)
+{
+    static const char *const names[] = {"tlsv1.0", "tlsv1.1", "tlsv1.2", "tlsv1.3"};
+    return v >= 0 && v <= 3 ? names[v] : "unknown";
+}
+
 /* The settings.def fmt column: how a FLAG or XOPT field is printed. */
 #define SHOW_FMT_DEC(e, name, v) u64(e, name, (uint64_t)(v))
 #define SHOW_FMT_STR(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "NULL")
@@ -441,6 +464,10 @@ static void show_metrics_listen(struct emitter *e, const char *name)
 #define SHOW_FMT_ONOFF(e, name, v) line(e, name, "%s", (v) ? "on" : "off")
 #define SHOW_FMT_PROTO(e, name, v) line(e, name, "%s", settings_protocol_name(v))
 #define SHOW_FMT_NONE(e, name, v)
+/* TLS settings as 1.6.45 prints them */
+#define SHOW_FMT_STRN(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "(null)")
+#define SHOW_FMT_KB(e, name, v) u64(e, name, (uint64_t)(v) * 1024)
+#define SHOW_FMT_TLSVER(e, name, v) line(e, name, "%s", tls_version_name(v))
 
 /* Every settings.def row with a `stats settings` line, in row order. */
 static void stats_settings(struct emitter *e)

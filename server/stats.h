@@ -78,5 +78,8 @@ enum stats_group_status {
 #define STATS_DETAIL_DUMP "END\r\n"
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx);
 
+/* TLS: the certificate was (re)loaded at unix time `when` (shown by
+ * `stats` as time_since_server_cert_refresh under -Z). */
+void stats_set_cert_refresh(int64_t when);
 
 #endif /* MCD_STATS_H */

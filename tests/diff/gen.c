@@ -438,6 +438,7 @@ static void text_misc(struct gen *g)
             /* the memory commands' replies that do not depend on page layouts */
             "cache_memlimit 7\r\n", "cache_memlimit x\r\n", "cache_memlimit 4294967295\r\n",
             "slabs reassign x 1\r\n", "slabs automove 1\r\n", /* (not others: BUSY while an automover moves) */
+            "refresh_certs\r\n", /* without -Z: "Error TLS not enabled" */
         };
         mcd_buf_addf(&b, "%s", PICK(junk));
         if (CH(1, 10)) {
