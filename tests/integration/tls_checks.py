@@ -65,7 +65,7 @@ def free_port():
     return p
 
 
-def start(binary, args, tls=True, extra_ports=0):
+def start(binary, args, tls=True, extra_ports=0, ready=(b"VERSION",)):
     """Starts binary on free ports; returns (proc, port, [extra ports])."""
     for _ in range(5):
         port = free_port()
@@ -80,7 +80,7 @@ def start(binary, args, tls=True, extra_ports=0):
             try:
                 c = client(port, tls)
                 c.sendall(b"version\r\n")
-                if c.recv(100).startswith(b"VERSION"):
+                if c.recv(100).startswith(ready):
                     c.close()
                     return p, port, extra
             except OSError:
@@ -288,6 +288,29 @@ def test_notls_and_plain():
         check(not any(k.startswith("ssl_") or k.startswith("time_since_server") for k in st),
               "%s without -Z: no ssl stats" % os.path.basename(b))
         stop(p)
+
+
+def test_auth_file_over_tls():
+    """-Y holds on the TLS listener and on a notls: one alike (memcached 1.6's
+    issue #1283 was an auth bypass on extra listeners)."""
+    af = path("auth-users")
+    with open(af, "w") as f:
+        f.write("alice:secret\n")
+    unauth = b"CLIENT_ERROR unauthenticated\r\n"
+    m, mp, (pp,) = start(MCD, tls_args() + ["-Y", af, "-l", "notls:127.0.0.1:@X0@"], extra_ports=1,
+                         ready=(b"VERSION", b"CLIENT_ERROR unauthenticated"))
+    for port, tls, name in ((mp, True, "TLS"), (pp, False, "notls")):
+        s = client(port, tls=tls)
+        r = exchange(s, b"get k\r\n", b"\r\n")
+        check(r == unauth, "-Y -Z: %s listener refuses get before auth: %r" % (name, r))
+        r = exchange(s, b"set auth 0 0 12\r\nalice wrong!\r\n", b"\r\n")
+        check(r.startswith(b"CLIENT_ERROR"), "-Y -Z: %s listener refuses a wrong password: %r" % (name, r))
+        s = client(port, tls=tls)
+        r = exchange(s, b"set auth 0 0 12\r\nalice secret\r\n", b"\r\n")
+        check(r == b"STORED\r\n", "-Y -Z: %s listener takes the right password: %r" % (name, r))
+        r = exchange(s, b"get k\r\n", b"END\r\n")
+        check(r == b"END\r\n", "-Y -Z: %s listener serves once authenticated: %r" % (name, r))
+    stop(m)
 
 
 def test_pymemcache():
@@ -525,7 +548,7 @@ def main():
         print("SKIP: mcd built without TLS")
         return 77
     make_certs()
-    tests = [test_startup_errors, test_differential, test_settings_lines, test_notls_and_plain,
+    tests = [test_startup_errors, test_differential, test_settings_lines, test_notls_and_plain, test_auth_file_over_tls,
              test_pymemcache, test_verify_modes, test_refresh, test_hostile]
     only = os.environ.get("TLS_TEST")
     for t in tests:
