@@ -79,6 +79,8 @@ struct hconn {
     struct bufferevent *bev;
     struct hconn *prev, *next;
     bool closing;                       /* close once the reply is written */
+    bool lingering;                     /* reply written, write side shut: discarding input */
+    size_t discarded;
 };
 
 static void update_listener(void)
@@ -232,6 +234,11 @@ static void handle_request(struct hconn *c, const char *head, size_t len)
     }
 }
 
+#define METRICS_LINGER_S 2            /* lingering close: see linger() */
+#define METRICS_LINGER_MAX (4u << 20)
+
+static void linger(struct hconn *c);
+
 /*
  * Answers the next request buffered, if its head is whole, once the reply
  * before it is written: one reply in flight per connection, so a client
@@ -264,8 +271,8 @@ static void process(struct hconn *c)
     if (c->closing) {
         bufferevent_disable(c->bev, EV_READ);
         if (evbuffer_get_length(out) == 0)
-            hconn_free(c);
-        /* else: write_cb frees it once the reply is out */
+            linger(c);
+        /* else: write_cb lingers once the reply is out */
     } else if (evbuffer_get_length(out) > 0)
         bufferevent_disable(c->bev, EV_READ); /* write_cb goes on once the reply is out */
     else
@@ -274,8 +281,36 @@ static void process(struct hconn *c)
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
-    process(arg);
+    struct hconn *c = arg;
+    if (c->lingering) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        c->discarded += evbuffer_get_length(in);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        if (c->discarded > METRICS_LINGER_MAX)
+            hconn_free(c);
+        return;
+    }
+    process(c);
+}
+
+/*
+ * A connection closed on an error reply may still have request bytes in
+ * flight (a 1 MB header answered 431 at its first 16 KB): closing the
+ * socket with unread input makes the kernel reset it, and a reset can
+ * destroy the reply before the client reads it. So, as HTTP servers do, the
+ * write side is shut once the reply is out and what still arrives is read
+ * and dropped, until the client closes, METRICS_LINGER_S pass, or
+ * METRICS_LINGER_MAX bytes were dropped.
+ */
+
+static void linger(struct hconn *c)
+{
+    c->lingering = true;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    struct timeval tv = {METRICS_LINGER_S, 0};
+    bufferevent_set_timeouts(c->bev, &tv, NULL);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+    bufferevent_enable(c->bev, EV_READ);
 }
 
 /* The output buffer drained (low watermark 0). */
@@ -283,8 +318,10 @@ static void write_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     struct hconn *c = arg;
+    if (c->lingering)
+        return;
     if (c->closing)
-        hconn_free(c);
+        linger(c);
     else
         process(c); /* requests that waited for room */
 }
