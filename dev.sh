@@ -13,7 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 PACKAGES=(build-essential autoconf automake pkg-config libevent-dev libcriterion-dev
           libmemcached-dev libmemcached-tools memcached python3 strace clang libclang-rt-14-dev
           nutcracker python3-pymemcache libspymemcached-java openjdk-17-jdk-headless systemd
-          postgresql libpq-dev python3-psycopg2 php-cli php-memcached php-pgsql)
+          postgresql libpq-dev python3-psycopg2 php-cli php-memcached php-pgsql
+          prometheus libsasl2-dev libsasl2-modules sasl2-bin)
 # ops-autodiscovery.sh: node and npm. Debian's nodejs comes without npm (package npm); a
 # NodeSource nodejs bundles npm and conflicts with Debian's, so npm only when none is on PATH
 PACKAGES+=(nodejs)

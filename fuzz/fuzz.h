@@ -35,6 +35,11 @@ int fuzz_text_input(const uint8_t *data, size_t size);
 int fuzz_binary_input(const uint8_t *data, size_t size);
 int fuzz_request_path_input(const uint8_t *data, size_t size);
 int fuzz_meta_input(const uint8_t *data, size_t size);
+int fuzz_expo_input(const uint8_t *data, size_t size);
+int fuzz_http_input(const uint8_t *data, size_t size);
+int fuzz_udp_input(const uint8_t *data, size_t size);
+int fuzz_udp_path_input(const uint8_t *data, size_t size);
+int fuzz_auth_input(const uint8_t *data, size_t size);
 
 /*
  * Checks a reply builder's bookkeeping (the pending iovecs add up to

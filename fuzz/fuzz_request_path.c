@@ -74,7 +74,7 @@ static void reset_process_state(void)
 {
     FUZZ_CHECK(stats_group("reset", 5, ignore_stat, NULL) == STATS_GROUP_RESET);
     FUZZ_CHECK(stats_group("detail off", 10, ignore_stat, NULL) == STATS_GROUP_DONE_OK);
-    stats_set_slab_automove(1);
+    store_slabs_automove_set(1);
     log_verbosity = 0;
 }
 
@@ -226,7 +226,7 @@ static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t 
             do {
                 r = run_once(p);
             } while ((r == SESSION_BUDGET || r == SESSION_OUTPUT_FULL) && p->s.commands < FUZZ_PATH_MAX_CMDS);
-            if (r == SESSION_CLOSE || r == SESSION_SHUTDOWN || r == SESSION_GRACEFUL ||
+            if (r == SESSION_CLOSE || r == SESSION_SHUTDOWN || r == SESSION_GRACEFUL || r == SESSION_WATCH ||
                 p->s.commands >= FUZZ_PATH_MAX_CMDS)
                 closed = true;
             else

@@ -41,6 +41,11 @@ static const struct target targets[] = {
     {"binary", fuzz_binary_input},
     {"request_path", fuzz_request_path_input},
     {"meta", fuzz_meta_input},
+    {"expo", fuzz_expo_input},
+    {"http", fuzz_http_input},
+    {"udp", fuzz_udp_input},
+    {"udp_path", fuzz_udp_path_input},
+    {"auth", fuzz_auth_input},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

@@ -46,14 +46,16 @@ cflags="-g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recove
 libsrc=$(ls "$src"/proto/*.c "$src"/store/*.c)
 # server/libmcdserve.a: the request path without sockets or libevent
 servesrc=
-for f in session process process_meta stats settings log; do
+for f in session process process_meta stats settings log latency latency_clock hotkeys cluster session_auth auth_file sasl; do
     servesrc="$servesrc $src/server/$f.c"
 done
 
 for t in $targets; do
     echo "run-fuzz: building fuzz_$t with $cc"
     extra=
-    [ "$t" = request_path ] && extra=$servesrc
+    case $t in request_path | udp_path | auth) extra="$servesrc -lsasl2" ;; esac
+    [ "$t" = expo ] && extra=$src/server/metrics_expo.c
+    [ "$t" = http ] && extra=$src/server/metrics_req.c
     # shellcheck disable=SC2086
     "$cc" $cflags -o "$build/fuzz/bin/fuzz_$t" "$src/fuzz/fuzz_$t.c" "$src/fuzz/fuzz_util.c" $libsrc $extra -pthread
 done

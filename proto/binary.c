@@ -366,6 +366,11 @@ enum proto_status binary_parse(const char *buf, size_t len, struct mc_request *r
     if (op->shape == SHAPE_UNKNOWN || op->shape == SHAPE_SASL_LIST || op->shape == SHAPE_SASL_AUTH) {
         request_start(req, &h);
         req->vlen = h.bodylen - h.extlen - h.keylen;
+        if (op->shape == SHAPE_SASL_AUTH) {
+            /* the mechanism, for a server with SASL (-S) */
+            req->key = buf + BINARY_HEADER_LEN + h.extlen;
+            req->nkey = h.keylen;
+        }
         *err_status = BINARY_STATUS_UNKNOWN_COMMAND;
         *consumed = need;
         return PROTO_ERROR;
@@ -503,7 +508,7 @@ struct packet {
     uint8_t extlen;
     const char *key;
     size_t nkey;
-    const char *body;     /* copied */
+    const void *body;     /* copied */
     size_t nbody;
     const char *ref;      /* referenced */
     size_t nref;
@@ -545,6 +550,14 @@ static int encode_packet(struct reply *r, const struct mc_request *req, const st
 int binary_encode_error(struct reply *r, const struct mc_request *req, uint16_t status, const char *text)
 {
     struct packet pk = {.status = status, .body = text, .nbody = strlen(text)};
+
+    return encode_packet(r, req, &pk);
+}
+
+int binary_encode_body(struct reply *r, const struct mc_request *req, uint16_t status, const void *body,
+                       size_t n)
+{
+    struct packet pk = {.status = status, .body = body, .nbody = n};
 
     return encode_packet(r, req, &pk);
 }
@@ -680,6 +693,7 @@ int binary_encode_result(struct reply *r, const struct mc_request *req, const st
     case MC_FLUSH_DISABLED:
         return binary_encode_status(r, req, BINARY_STATUS_AUTH_ERROR);
     case MC_SHUTDOWN_DISABLED:
+    case MC_LINE: /* text-only commands */
     case MC_CONFIG: /* text only */
         return binary_encode_status(r, req, BINARY_STATUS_UNKNOWN_COMMAND);
     case MC_OK:

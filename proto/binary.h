@@ -54,7 +54,9 @@
  *                    as it arrives).
  *                    Reply binary_encode_status(r, req, *err_status); the
  *                    connection stays open. req->cmd is MC_CMD_NONE,
- *                    req->opcode/opaque are set for the reply.
+ *                    req->opcode/opaque are set for the reply; for SASL
+ *                    auth/step, req->key/nkey is the mechanism (read by a
+ *                    server with -S, server/sasl.c).
  *
  *   PROTO_CLOSE      The connection must close. If *err_status != 0, first
  *                    queue binary_encode_status(r, req, *err_status) (req has
@@ -291,6 +293,10 @@ int binary_encode_status(struct reply *r, const struct mc_request *req, uint16_t
  * by where it happened (a storage command's failed allocation is 0x82 "Out
  * of memory allocating item", any other 0x82 is "Out of memory"). */
 int binary_encode_error(struct reply *r, const struct mc_request *req, uint16_t status, const char *text);
+
+/* The same with a body of any bytes (a SASL challenge, the mechanism list). */
+int binary_encode_body(struct reply *r, const struct mc_request *req, uint16_t status, const void *body,
+                       size_t n);
 
 /* Appends a success response whose body is the version string. 0 or -1. */
 int binary_encode_version(struct reply *r, const struct mc_request *req, const char *version);

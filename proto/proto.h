@@ -31,7 +31,9 @@
     X(VERBOSITY, "verbosity", OTHER) X(QUIT, "quit", OTHER) X(SHUTDOWN, "shutdown", OTHER) \
     X(NOOP, "noop", OTHER) X(SLABS, "slabs", OTHER) \
     X(LRU_CRAWLER, "lru_crawler", OTHER) \
-    X(FLUSH_PREFIX, "flush_prefix", OTHER) X(CONFIG, "config", OTHER)
+    X(FLUSH_PREFIX, "flush_prefix", OTHER) X(CONFIG, "config", OTHER) \
+    X(WATCH, "watch", OTHER) \
+    X(CACHE_MEMLIMIT, "cache_memlimit", OTHER)
 
 enum mc_cmd {
 #define X(id, name, kind) MC_CMD_##id,
@@ -90,6 +92,9 @@ struct mc_request {
     bool return_key;      /* binary: a K opcode (GetK: the reply carries the key) */
     uint64_t initial;     /* incr/decr: value to create a missing key with */
     bool create;          /* incr/decr: create a missing key with `initial` */
+    /* slabs reassign SRC DST (the automove mode is in `delay`) */
+    bool reassign;
+    int64_t slab_src, slab_dst;
 };
 
 /* What executing a request (or one key of a multi-key get) produced. */
@@ -120,6 +125,8 @@ enum mc_status {
     MC_FLUSH_DISABLED,   /* flush_all under -F */
     MC_SHUTDOWN_DISABLED, /* shutdown without -A */
     MC_CONFIG,           /* config get cluster: the config's body in data/nbytes */
+    MC_LINE,             /* a whole reply line in data (NUL-terminated): slabs reassign,
+                            cache_memlimit (BUSY ..., MEMLIMIT_TOO_SMALL ...) */
 };
 
 struct mc_result {

@@ -79,11 +79,16 @@
  *   "verbosity abc", "-1", "+1", 2^32    -> CE BCLF
  *   "verbosity noreply"                  -> silenced CE BCLF
  *  slabs
- *   "slabs automove 0|1|2 [...]"         -> OK (mcd: remembered, no effect)
+ *   "slabs automove 0|1|2 [...]"         -> OK
  *   "slabs automove invalid", "-1", "+1" -> CE BCLF
- *   "slabs reassign x 1", "1 +2"         -> CE BCLF
- *   "slabs", "slabs x", "slabs automove [3]", "slabs reassign 1 2" -> ERROR
- *                                           (mcd: no manual page mover)
+ *   "slabs reassign x 1", "1 +2", 2^32+1 -> CE BCLF
+ *   "slabs reassign 1 2"                 -> OK, BUSY, BADCLASS, NOSPARE, SAME
+ *                                           (server/process_slabs.c)
+ *   "slabs", "slabs x", "slabs automove [3]", "slabs reassign 1",
+ *   "slabs reassign 1 2 3"               -> ERROR (exactly two ids)
+ *  cache_memlimit: digits only, 0..2^32-1 (megabytes)
+ *   "cache_memlimit", "abc", "-1", "+8", 2^32 -> ERROR
+ *   "cache_memlimit 8 x"                 -> the limit (tokens after ignored)
  *  Others
  *   "version", "version x y z"           -> VERSION 1.6.45 (args ignored)
  *   "quit", "quit x y"                   -> connection closed
@@ -92,7 +97,12 @@
  *   "shutdown x", "shutdown graceful x"  -> (with -A) CE invalid shutdown mode
  *   "stats reset x", "stats items x"     -> the group; the rest is ignored
  *   "stats\t", "stats bogus"             -> ERROR
- *   "noop", "lru", "watch", "misbehave", "cache_memlimit",
+ *  watch
+ *   "watch", "watch fetchers mutations", "watch fetchers fetchers",
+ *   "watch proxyreqs" (any of memcached's ten stream names) -> parsed
+ *   "watch foo", "watch fetchers noreply", "watch FETCHERS" -> parsed, no
+ *                                           stream (flags 0): ERROR
+ *   "noop", "lru", "misbehave",
  *   "debugtime", "extstore"              -> ERROR (mcd has no such machinery;
  *                                           see memcached-compat.md)
  *   "lru_crawler <sub> <args>"           -> the rest of the line in args; the
@@ -171,11 +181,13 @@ static const struct {
     {"lru_crawler", 11, MC_CMD_LRU_CRAWLER},
     {"flush_prefix", 12, MC_CMD_FLUSH_PREFIX},
     {"config", 6, MC_CMD_CONFIG},
+    {"watch", 5, MC_CMD_WATCH},
+    {"cache_memlimit", 14, MC_CMD_CACHE_MEMLIMIT},
 };
 
 /* Commands memcached 1.6.45 knows and mcd does not support: ERROR, but an
  * HTTP-looking last token does not close the connection for them. */
-static const char *const text_unsupported[] = {"lru", "watch", "cache_memlimit", "extstore",
+static const char *const text_unsupported[] = {"lru", "extstore",
                                                "refresh_certs"};
 
 static bool is_unsupported(const struct token *t)
@@ -428,9 +440,8 @@ static enum proto_status parse_verbosity(const struct text_line *l, struct mc_re
     return PROTO_OK;
 }
 
-/* "slabs automove <0|1|2>": delay = the mode. "slabs reassign <src> <dst>"
- * is not supported (mcd has no manual page mover): ERROR, but malformed
- * class ids get memcached's CE first. */
+/* "slabs automove <0|1|2>": delay = the mode. "slabs reassign <src> <dst>":
+ * reassign, slab_src, slab_dst (32-bit signed, as memcached's strtol). */
 static enum proto_status parse_slabs(const struct text_line *l, struct mc_request *req, const char **errmsg)
 {
     int32_t v;
@@ -445,10 +456,67 @@ static enum proto_status parse_slabs(const struct text_line *l, struct mc_reques
         req->has_delay = true;
         return PROTO_OK;
     }
-    if (l->nt == 4 && tok_is(&l->t[1], "reassign", 8) &&
-        (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &v) || !token_parse_digits_i32(l->t[3].p, l->t[3].n, &v)))
-        return client_error(errmsg, MSG_BCLF);
+    if (l->nt == 4 && tok_is(&l->t[1], "reassign", 8)) {
+        int32_t src, dst;
+        if (!token_parse_digits_i32(l->t[2].p, l->t[2].n, &src) || !token_parse_digits_i32(l->t[3].p, l->t[3].n, &dst))
+            return client_error(errmsg, MSG_BCLF);
+        req->reassign = true;
+        req->slab_src = src;
+        req->slab_dst = dst;
+        return PROTO_OK;
+    }
     return PROTO_ERROR;
+}
+
+/* "cache_memlimit <megabytes> ...": delay = the megabytes. A value that
+ * is not 0..2^32-1 in digits is ERROR, as 1.6.45's safe_strtoul. */
+static enum proto_status parse_cache_memlimit(const struct text_line *l, struct mc_request *req)
+{
+    uint32_t megs;
+
+    if (l->nt < 2)
+        return PROTO_ERROR;
+    req->noreply = last_is_noreply(l);
+    if (!token_parse_digits_u32(l->t[1].p, l->t[1].n, &megs))
+        return PROTO_ERROR;
+    req->delay = megs;
+    req->has_delay = true;
+    return PROTO_OK;
+}
+
+/* "watch [stream ...]": every token a stream name memcached 1.6.45 knows
+ * (repeats allowed), none at all meaning fetchers. */
+static enum proto_status parse_watch(const char *from, const char *end, struct mc_request *req)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } streams[] = {
+        {"fetchers", TEXT_WATCH_FETCHERS},     {"mutations", TEXT_WATCH_MUTATIONS},
+        {"evictions", TEXT_WATCH_EVICTIONS},   {"connevents", TEXT_WATCH_CONNEVENTS},
+        {"deletions", TEXT_WATCH_DELETIONS},   {"rawcmds", TEXT_WATCH_RAWCMDS},
+        {"sysevents", TEXT_WATCH_SYSEVENTS},   {"proxyreqs", TEXT_WATCH_PROXYREQS},
+        {"proxyevents", TEXT_WATCH_PROXYEVENTS}, {"proxyuser", TEXT_WATCH_PROXYUSER},
+    };
+    size_t n = (size_t)(end - from), pos = 0, nt;
+    const char *t;
+    uint32_t mask = 0;
+    bool any = false;
+
+    while (token_next(from, n, &pos, &t, &nt)) {
+        size_t i = 0;
+        while (i < sizeof(streams) / sizeof(streams[0]) && !tok_is(&(struct token){t, nt}, streams[i].name,
+                                                                   strlen(streams[i].name)))
+            i++;
+        if (i == sizeof(streams) / sizeof(streams[0])) {
+            req->flags = 0; /* ERROR, but under -W the refusal comes first */
+            return PROTO_OK;
+        }
+        mask |= streams[i].bit;
+        any = true;
+    }
+    req->flags = any ? mask : TEXT_WATCH_FETCHERS;
+    return PROTO_OK;
 }
 
 /* mcd's "flush_prefix <prefix> [noreply]": the prefix in req->key. */
@@ -492,6 +560,9 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
             break;
         }
         goto unknown;
+    case MC_CMD_CACHE_MEMLIMIT:
+        st = parse_cache_memlimit(l, req);
+        break;
     case MC_CMD_SHUTDOWN:
     case MC_CMD_LRU_CRAWLER:
         req->noreply = last_is_noreply(l);
@@ -503,6 +574,9 @@ static enum proto_status parse_other(const struct text_line *l, const char *end,
     case MC_CMD_VERSION:
     case MC_CMD_QUIT:
         st = PROTO_OK;
+        break;
+    case MC_CMD_WATCH:
+        st = parse_watch(l->t[0].p + l->t[0].n, end, req);
         break;
     default:
     unknown:
@@ -568,7 +642,7 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
     /* 1.6.45 silences ERROR too when the last token is noreply (but for
      * stats, which takes no noreply) */
     if (st == PROTO_ERROR)
-        req->noreply = req->cmd != MC_CMD_STATS && last_is_noreply(&l);
+        req->noreply = req->cmd != MC_CMD_STATS && req->cmd != MC_CMD_WATCH && last_is_noreply(&l);
     return st;
 }
 
@@ -657,6 +731,8 @@ int text_encode_version(struct reply *r, const char *version)
     return ADD_LIT(r, "\r\n");
 }
 
+static int encode_line(struct reply *r, const char *prefix, size_t plen, const char *msg);
+
 int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result *res)
 {
     switch (res->status) {
@@ -716,6 +792,8 @@ int text_encode_result(struct reply *r, enum mc_cmd cmd, const struct mc_result 
         return ADD_LIT(r, "SERVER_ERROR: shutdown not enabled\r\n");
     case MC_CONFIG:
         return encode_config(r, res);
+    case MC_LINE:
+        return encode_line(r, "", 0, res->data);
     case MC_VERSION:
         if (res->data != NULL) {
             if (reply_ensure(r, 1, 8 + (size_t)res->nbytes + 2) != 0)

@@ -23,6 +23,19 @@ struct reply;
  * lies at or beyond this offset is treated as endless (PROTO_CLOSE). */
 #define TEXT_LINE_BUF_MAX 16384
 
+/* watch: the streams memcached 1.6.45 accepts, as the bits of
+ * req->flags ("watch" alone: fetchers). */
+#define TEXT_WATCH_FETCHERS    (1u << 0)
+#define TEXT_WATCH_MUTATIONS   (1u << 1)
+#define TEXT_WATCH_EVICTIONS   (1u << 2)
+#define TEXT_WATCH_CONNEVENTS  (1u << 3)
+#define TEXT_WATCH_DELETIONS   (1u << 4)
+#define TEXT_WATCH_RAWCMDS     (1u << 5)
+#define TEXT_WATCH_SYSEVENTS   (1u << 6)
+#define TEXT_WATCH_PROXYREQS   (1u << 7)
+#define TEXT_WATCH_PROXYEVENTS (1u << 8)
+#define TEXT_WATCH_PROXYUSER   (1u << 9)
+
 /*
  * Parses one command line from buf[0..len).
  * PROTO_OK: *req filled, *consumed = bytes of the line including "\n".
@@ -58,6 +71,10 @@ struct reply;
  *     shutdown is disabled memcached 1.6.45 replies "SERVER_ERROR: shutdown not enabled"
  *     whatever the args).
  *   slabs: "slabs automove N": delay = N (0..2).
+ *   watch: flags = the TEXT_WATCH_* bits of the streams named (none
+ *     named: fetchers); 0 when a name is unknown (noreply included): answer
+ *     "ERROR", never silenced (but with -W "CLIENT_ERROR watch commands not
+ *     allowed" comes first, as memcached).
  *   exptime of storage commands is the 32-bit value memcached computes (it
  *     truncates: 4294967306 means 10); touch/gat/flush_all reject values
  *     outside int32.

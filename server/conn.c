@@ -35,6 +35,7 @@
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/stats.h"
+#include "server/watch.h"
 #include "server/worker.h"
 
 #include <arpa/inet.h>
@@ -114,6 +115,8 @@ struct conn *conn_create(struct worker *w, int fd, int family)
     c->ev_flags = EV_READ;
     atomic_store_explicit(&c->last_cmd_time, store_clock_now(), memory_order_relaxed);
     describe_peer(c);
+    c->s.cmd.cfd = fd;
+    WATCH_CONN(fd, c->peer, NULL);
 
     pthread_mutex_lock(&w->conns_lock);
     c->next = w->conns;
@@ -125,7 +128,8 @@ struct conn *conn_create(struct worker *w, int fd, int family)
     return c;
 }
 
-void conn_destroy(struct conn *c)
+/* Takes c off its worker and frees it; the socket stays open. */
+static void conn_forget(struct conn *c)
 {
     struct worker *w = c->w;
 
@@ -139,7 +143,6 @@ void conn_destroy(struct conn *c)
     pthread_mutex_unlock(&w->conns_lock);
 
     event_free(c->ev);
-    close(c->fd);
     session_deinit(&c->s);
     bool big = c->big;
     free(c);
@@ -151,8 +154,43 @@ void conn_destroy(struct conn *c)
 #else
     (void)big;
 #endif
+}
+
+void conn_destroy(struct conn *c)
+{
+    WATCH_CONN(c->fd, c->peer, c->close_reason != NULL ? c->close_reason : c->s.close_error ? "error" : "normal");
+    int fd = c->fd;
+    conn_forget(c);
+    close(fd);
     atomic_fetch_sub(&server_stats.curr_conns, 1);
     atomic_fetch_sub(&server_stats.conn_structs, 1);
+}
+
+void conn_detach(struct conn *c)
+{
+    conn_forget(c);
+}
+
+/* `watch`: the connection becomes a watcher, unless WATCH_MAX are there
+ * already (then it says so and goes on as before). */
+__attribute__((cold, noinline)) static bool become_watcher(struct conn *c)
+{
+    int fd = c->fd;
+    uint32_t streams = c->s.cmd.watch_streams;
+    char peer[sizeof(c->peer)];
+    memcpy(peer, c->peer, sizeof(peer));
+    if (!watch_full()) {
+        conn_detach(c);
+        if (watch_attach(fd, streams, peer) != 0) {
+            close(fd);
+            atomic_fetch_sub(&server_stats.curr_conns, 1);
+            atomic_fetch_sub(&server_stats.conn_structs, 1);
+        }
+        return true;
+    }
+    if (reply_add_static(&c->s.out, "WATCHER_TOO_MANY log watcher limit reached\r\n") != 0)
+        c->s.close_after_write = true;
+    return false;
 }
 
 void conn_describe(const struct conn *c, stats_emit_fn emit, void *ctx)
@@ -251,6 +289,7 @@ static void conn_close_after_flush(struct conn *c)
 
 void conn_close_flush(struct conn *c)
 {
+    c->close_reason = "shutdown";
     /* what the socket does not take now is dropped, as memcached does */
     (void)flush_output(c);
     conn_destroy(c);
@@ -279,6 +318,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
 
     if ((what & EV_WRITE) && !flush_output(c)) {
+        c->close_reason = "error";
         conn_destroy(c);
         return;
     }
@@ -289,7 +329,10 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     if ((what & EV_READ) && !c->eof && session_wants_input(&c->s)) {
         switch (read_input(c)) {
         case READ_EOF: c->eof = true; break;
-        case READ_ERROR: conn_destroy(c); return;
+        case READ_ERROR:
+            c->close_reason = "error";
+            conn_destroy(c);
+            return;
         case READ_DATA:
         case READ_NONE: break;
         }
@@ -301,6 +344,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         run = session_run(&c->s, &budget);
         if (!flush_output(c)) {
+            c->close_reason = "error";
             conn_destroy(c);
             return;
         }
@@ -325,6 +369,11 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     case SESSION_CLOSE:
         conn_close_after_flush(c);
         return;
+    case SESSION_WATCH:
+        if (become_watcher(c))
+            return;
+        (void)flush_output(c);
+        break;
     case SESSION_NEED_INPUT:
         if (c->eof) {
             conn_close_after_flush(c);

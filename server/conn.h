@@ -33,6 +33,8 @@ struct conn {
     bool eof;                      /* the peer shut its write side: no more reads; answer
                                       what is buffered, flush, then close */
     bool big;                      /* held large buffers once: trim the heap when it closes */
+    const char *close_reason;      /* for `watch connevents`: NULL = "normal" (or "error"
+                                      after a protocol error) */
     struct conn *prev, *next;      /* worker's list; under w->conns_lock */
 };
 
@@ -45,6 +47,11 @@ void conn_sockname(int fd, int family, bool local, char *out, size_t outlen);
 struct conn *conn_create(struct worker *w, int fd, int family);
 /* Closes the socket, releases every item the connection pins, frees it. */
 void conn_destroy(struct conn *c);
+
+/* Forgets the connection without closing its socket or counting it closed
+ * (curr_conns, conn_structs): it becomes a watcher, owned by server/watch.c,
+ * which counts it closed when it closes it. */
+void conn_detach(struct conn *c);
 
 /* Graceful stop: flushes what the socket takes now (no waiting), then
  * closes, as memcached 1.6.45 closes every connection at once. */

@@ -18,6 +18,7 @@
 #include "server/daemon.h"
 
 #include "server/log.h"
+#include "server/metrics_http.h"
 #include "server/settings.h"
 
 #include <errno.h>
@@ -88,6 +89,8 @@ static int raise_nofile_limit(void)
     struct rlimit rl;
     rlim_t need = (rlim_t)settings.maxconns;
     rlim_t want = need + 16 + 3 * (rlim_t)settings.num_threads;
+    if (settings.metrics_listen != NULL) /* its connections never take -c's fds */
+        want += METRICS_HTTP_MAX_CONNS + 4;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         log_warn_errno("failed to getrlimit number of files");
         return -1;

@@ -187,6 +187,12 @@ int listener_setup(struct event_base *base)
         atomic_store_explicit(&nshown, nlisteners, memory_order_release);
         return urc;
     }
+    if (settings.port == 0 && settings.udpport != 0) {
+        /* -p 0 -U PORT: UDP only (server/udp.c), as memcached */
+        atomic_store(&server_stats.accepting, true);
+        atomic_store_explicit(&nshown, nlisteners, memory_order_release);
+        return 0;
+    }
     if (settings.port == 0 && settings.socketpath == NULL) {
         log_msg(LOG_ERROR, "no port to listen on (-p 0 without -s)");
         return -1;

@@ -9,20 +9,25 @@
  * first, then the workers stop and every connection is closed at once,
  * after one non-blocking attempt to write the replies it has pending; a
  * request in flight is not waited for (memcached does not wait either).
- * SIGHUP is ignored (logged at -v), but with -o cluster_config, where it
- * re-reads the cluster config file (server/cluster.h).
+ * SIGHUP rereads the -Y auth file (as 1.6.45) and, with -o cluster_config,
+ * the cluster config file (server/cluster.h); with neither it is ignored
+ * (logged at -v).
  */
 #include "config.h"
 
+#include "server/auth_file.h"
 #include "server/cluster.h"
 #include "server/daemon.h"
 #include "server/hotkeys.h"
 #include "server/latency.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/metrics_http.h"
+#include "server/sasl.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/stats_detail.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -71,12 +76,18 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    if (!cluster_enabled()) {
-        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
-        return;
+    bool any = false;
+    if (settings.auth_file != NULL) {
+        auth_file_reload(); /* -Y: reread the auth file, as memcached 1.6.45 */
+        any = true;
     }
-    log_msg(LOG_INFO, "SIGHUP handled: re-reading the cluster config.");
-    (void)cluster_reload(); /* a bad file is logged and keeps the old list */
+    if (cluster_enabled()) {
+        log_msg(LOG_INFO, "SIGHUP handled: re-reading the cluster config.");
+        (void)cluster_reload(); /* a bad file is logged and keeps the old list */
+        any = true;
+    }
+    if (!any)
+        log_msg(LOG_INFO, "SIGHUP handled: ignored.");
 }
 
 static void graceful_cb(evutil_socket_t sig, short what, void *arg)
@@ -117,6 +128,9 @@ static struct store_options store_options_from_settings(void)
         .use_cas = settings.use_cas,
         .evict_to_free = settings.evict_to_free,
         .hashpower = settings.hashpower_init, /* 0: the store's default */
+        .automove = settings.slab_automove,
+        .automove_ratio = settings.slab_automove_ratio,
+        .automove_window = settings.slab_automove_window,
         .background_threads = true, /* hash table growth, with or without the crawler */
         .no_sweep = !settings.lru_crawler,
     };
@@ -135,6 +149,10 @@ int main(int argc, char **argv)
     latency_set_enabled(settings.latency);
     hotkeys_set_enabled(settings.hotkeys);
     signal(SIGPIPE, SIG_IGN);
+    if (settings.enable_sasl && mcd_sasl_setup() != 0)
+        return EXIT_FAILURE;
+    if (settings.auth_file != NULL && auth_file_setup(settings.auth_file) != 0)
+        return EXIT_FAILURE;
 
     if (daemon_set_limits() != 0)
         return EX_OSERR;
@@ -159,10 +177,13 @@ int main(int argc, char **argv)
     }
     if (cluster_setup(settings.cluster_config) != 0)
         return EX_CONFIG;
-    if (worker_setup(settings.num_threads) != 0)
-        return EXIT_FAILURE;
+    int wrc = worker_setup(settings.num_threads);
+    if (wrc != 0)
+        return wrc == WORKER_SETUP_LISTEN ? EX_OSERR : EXIT_FAILURE;
     main_base = event_base_new();
     if (main_base == NULL || listener_setup(main_base) != 0)
+        return EX_OSERR;
+    if (settings.metrics_listen != NULL && metrics_http_setup(settings.metrics_listen) != 0)
         return EX_OSERR;
 
     struct timeval one = {1, 0};
@@ -187,8 +208,10 @@ int main(int argc, char **argv)
     if (atomic_load(&graceful))
         fprintf(stderr, "Gracefully stopping\n");
     listener_teardown();
+    metrics_http_teardown();
     atomic_store(&server_stats.accepting, false);
     worker_teardown();
+    watch_teardown();
     event_free(clock_ev);
     event_free(sigint);
     event_free(sigterm);
@@ -197,6 +220,9 @@ int main(int argc, char **argv)
     event_base_free(main_base);
     store_teardown();
     cluster_teardown();
+    auth_file_teardown();
+    if (settings.enable_sasl)
+        mcd_sasl_teardown();
     if (settings.daemonize)
         daemon_remove_pidfile();
     return EXIT_SUCCESS;

@@ -10,6 +10,7 @@
 
 #include "server/process.h"
 #include "server/process_meta.h"
+#include "server/process_slabs.h"
 #include "server/process_admin.h"
 
 #include "proto/proto.h"
@@ -20,6 +21,7 @@
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/stats_detail.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -65,6 +67,7 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
         it = store_get(key, nkey, NULL, NULL, x->ts);
     }
     stats_detail(key, nkey, DETAIL_GET, it != NULL);
+    WATCH_GET(x, key, nkey, it);
     if (it == NULL) {
         struct mc_result res = {.status = MC_MISS, .key = key, .nkey = nkey};
         put(x, req, &res);
@@ -134,9 +137,12 @@ static enum process_next process_storage(struct request_ctx *x, const struct mc_
             STAT_INC(x->ws->store_no_memory);
             put_status(x, req, MC_ALLOC_FAILED);
         }
+        WATCH_REFUSED(x, req->key, req->nkey, st, mc_cmd_name(req->cmd));
         /* as memcached: a failed set leaves no stale value behind */
-        if (req->cmd == MC_CMD_SET)
+        if (req->cmd == MC_CMD_SET) {
             store_delete(req->key, req->nkey, NULL, x->uncounted);
+            WATCH_LOOKUP(x, req->key, req->nkey);
+        }
         x->swallow = req->vlen;
         return PROCESS_SWALLOW;
     }
@@ -149,6 +155,7 @@ static void storage_value(struct request_ctx *x, const struct mc_request *req, s
     struct store_link_out out = {0};
     enum store_status st =
         store_link(it, &(struct store_link_opts){.mode = store_mode_of(req->cmd), .cas = req->cas}, &out, x->ts);
+    WATCH_LINK(x, it, store_mode_of(req->cmd), st, &out);
     item_release(it);
     struct mc_result res = {.status = MC_NOT_STORED, .cas = out.cas};
     switch (st) {
@@ -182,7 +189,9 @@ static void process_arith(struct request_ctx *x, const struct mc_request *req)
     };
     struct mc_result res = {.status = MC_NOT_FOUND};
     struct store_arith_out out = {0};
-    switch (store_arith(req->key, req->nkey, &o, &out, x->ts)) {
+    enum store_status st = store_arith(req->key, req->nkey, &o, &out, x->ts);
+    WATCH_LOOKUP(x, req->key, req->nkey);
+    switch (st) {
     case STORE_OK:
         res.status = MC_NUMBER;
         res.number = out.value;
@@ -283,6 +292,7 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
         .kind = STORE_GET_TOUCH, .touch = true, .touch_exptime = store_exptime_convert(req->exptime),
     };
     struct item *it = store_get(req->key, req->nkey, &o, NULL, x->ts);
+    WATCH_GET(x, req->key, req->nkey, it);
     struct mc_result res = {.status = MC_NOT_FOUND};
     if (it != NULL) {
         res.status = MC_TOUCHED;
@@ -291,6 +301,30 @@ static void process_touch(struct request_ctx *x, const struct mc_request *req)
         item_release(it);
     }
     put(x, req, &res);
+}
+
+/* watch: memcached 1.6.45 refuses it under -W, then after other commands
+ * whose replies are still pending, then for a stream it does not know,
+ * then past its limit of watchers (in that order); else the connection
+ * becomes a watcher (its "OK" is the watcher's first line). */
+static enum process_next process_watch(struct request_ctx *x, const struct mc_request *req)
+{
+    const char *no = NULL;
+    if (!settings.watch_enabled)
+        no = "CLIENT_ERROR watch commands not allowed\r\n";
+    else if (!reply_empty(x->out))
+        no = "ERROR cannot pipeline other commands before watch\r\n";
+    else if (req->flags == 0)
+        no = "ERROR\r\n";
+    else if (watch_full())
+        no = "WATCHER_TOO_MANY log watcher limit reached\r\n";
+    if (no != NULL) {
+        if (reply_add_static(x->out, no) != 0)
+            x->broken = true;
+        return PROCESS_CONTINUE;
+    }
+    x->watch_streams = req->flags;
+    return PROCESS_WATCH;
 }
 
 /* memcached 1.6.45: a last token "noreply" silences both refusals */
@@ -321,6 +355,7 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
     case MC_CMD_DELETE: {
         stats_detail(req->key, req->nkey, DETAIL_DEL, false);
         enum store_status st = store_delete(req->key, req->nkey, &(struct store_delete_opts){.cas = req->cas}, x->ts);
+        WATCH_DELETE(x, req->key, req->nkey, st, "delete");
         put_status(x, req, st == STORE_OK ? MC_DELETED : st == STORE_EXISTS ? MC_EXISTS : MC_NOT_FOUND);
         break;
     }
@@ -344,13 +379,14 @@ static enum process_next process_classic(struct request_ctx *x, const struct mc_
         put_status(x, req, MC_OK); /* binary Quit says OK; text closes without a word */
         return PROCESS_CLOSE;
     case MC_CMD_SHUTDOWN: return process_shutdown(x, req);
+    case MC_CMD_WATCH: return process_watch(x, req);
     case MC_CMD_NOOP: put_status(x, req, MC_OK); break;
     case MC_CMD_SLABS:
-        /* "slabs automove N": mcd moves pages on demand only; the mode is
-         * remembered for `stats settings` */
-        stats_set_slab_automove((int)req->delay);
-        put_status(x, req, MC_OK);
+    case MC_CMD_CACHE_MEMLIMIT: {
+        struct mc_result res = {.status = MC_LINE, .data = process_slabs(req)};
+        put(x, req, &res);
         break;
+    }
     default: put_status(x, req, MC_UNKNOWN); break;
     }
     return PROCESS_CONTINUE;

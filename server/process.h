@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/meta.h"
 #include "proto/proto.h"
@@ -44,12 +45,14 @@ struct request_ctx {
     size_t mget_pos;               /* in and out: the key a get line resumes at (0: first) */
     struct admin_job *job;         /* a dump under way (process_admin.c): the request
                                       returns PROCESS_MORE and is resumed as a get line */
+    int cfd;                       /* the connection's socket, as `watch` lines name it */
     /* set by the command */
     bool broken;                   /* a reply could not be buffered (out of memory): close
                                       the connection once what is buffered is out */
     struct item *value_item;       /* PROCESS_NREAD: read the value into this item */
     size_t swallow;                /* PROCESS_SWALLOW: value bytes to drop (the
                                       protocol's terminator, if any, not counted) */
+    uint32_t watch_streams;        /* PROCESS_WATCH: the TEXT_WATCH_* streams asked for */
 };
 
 enum process_next {
@@ -62,6 +65,8 @@ enum process_next {
     PROCESS_GRACEFUL,      /* shutdown graceful: stop as on SIGUSR1 */
     PROCESS_MORE,          /* a get of many keys stopped at x->out_cap: call again with
                               the same request (and x->mget_pos) once output drains */
+    PROCESS_WATCH,         /* watch: hand the connection to the logger as a watcher
+                              of x->watch_streams (server/watch.h); nothing replied yet */
 };
 
 struct admin_job;

@@ -15,6 +15,7 @@
 #include "proto/text.h"
 #include "server/hotkeys.h"
 #include "server/process.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -112,6 +113,7 @@ static void meta_get(struct request_ctx *x, const struct meta_request *m)
     struct store_get_info info;
     hotkeys_sample(m->key, m->nkey, m->key_binary);
     struct item *it = store_get(m->key, m->nkey, &o, &info, x->ts);
+    WATCH_GET(x, m->key, m->nkey, it);
     struct meta_result res = {.status = META_EN, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (it == NULL) {
         send_result(x, m, &res);
@@ -169,8 +171,10 @@ static enum process_next meta_set(struct request_ctx *x, const struct meta_reque
             STAT_INC(x->ws->store_no_memory);
             server_error(x, "out of memory storing object");
         }
+        WATCH_REFUSED(x, m->key, m->nkey, st, m->mode == 'E' ? "add" : m->mode == 'A' ? "append" : m->mode == 'P' ? "prepend" : m->mode == 'R' ? "replace" : "set");
         /* as memcached: a failed ms leaves no stale value behind */
         store_delete(m->key, m->nkey, NULL, x->uncounted);
+        WATCH_LOOKUP(x, m->key, m->nkey);
         x->swallow = m->vlen;
         return PROCESS_SWALLOW;
     }
@@ -208,6 +212,7 @@ void process_meta_value(struct request_ctx *x, const struct meta_request *m, str
     enum store_mode mode = o.mode;
     struct store_link_out out = {0};
     enum store_status st = store_link(it, &o, &out, x->ts);
+    WATCH_LINK(x, it, mode, st, &out);
     uint64_t new_cas = out.cas;
     uint32_t size = out.size;
     struct meta_result res = {.status = META_NS, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary,
@@ -254,6 +259,7 @@ static void meta_delete(struct request_ctx *x, const struct meta_request *m)
         .flags = m->client_flags,
     };
     enum store_status st = store_delete(m->key, m->nkey, &o, x->ts);
+    WATCH_DELETE(x, m->key, m->nkey, st, "md");
     struct meta_result res = {.status = META_HD, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     if (st == STORE_NOT_FOUND)
         res.status = META_NF;
@@ -284,6 +290,7 @@ static void meta_arith(struct request_ctx *x, const struct meta_request *m)
     struct meta_result res = {.status = META_NF, .key = m->key, .nkey = m->nkey, .key_binary = m->key_binary};
     struct store_arith_out out = {0};
     enum store_status st = store_arith(m->key, m->nkey, &o, &out, x->ts);
+    WATCH_LOOKUP(x, m->key, m->nkey);
     res.number = out.value;
     res.cas = out.cas;
     exptime = out.exptime_before;

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "server/session.h"
+#include "server/session_auth.h"
 
 #include "proto/binary.h"
 #include "proto/meta.h"
@@ -66,6 +67,10 @@ int session_init(struct session *s, enum proto_binding proto, struct store_tstat
         .uncounted = uncounted,
         .ws = ws,
     };
+    if (settings.auth_file != NULL)
+        s->auth = SESSION_AUTH_ASCII;
+    else if (settings.enable_sasl)
+        s->auth = SESSION_AUTH_SASL;
     set_state(s, SESSION_NEW_CMD);
     return 0;
 }
@@ -76,9 +81,27 @@ void session_deinit(struct session *s)
         item_release(s->nread_it);
     s->nread_it = NULL;
     process_ctx_release(&s->cmd); /* a dump cut short */
+    session_auth_deinit(s);
     reply_deinit(&s->out);
     free(s->rbuf);
     s->rbuf = NULL;
+}
+
+void session_reset(struct session *s, enum proto_binding proto)
+{
+    if (s->nread_it != NULL)
+        item_release(s->nread_it);
+    s->nread_it = NULL;
+    reply_clear(&s->out);
+    s->rpos = s->rlen = 0;
+    s->direct = false;
+    s->swallow_left = 0;
+    s->cmd.mget_pos = 0;
+    s->cmd.broken = false;
+    s->close_after_write = false;
+    s->proto = proto;
+    s->cmd.enc = proto == PROTO_BINARY ? &binary_encoder : &text_encoder;
+    set_state(s, SESSION_NEW_CMD);
 }
 
 /* Makes room for more input: compacts, and grows while one line does not fit. */
@@ -198,6 +221,9 @@ static enum proto_status parse_one(struct session *s, size_t *consumed)
     if (s->proto == PROTO_BINARY) {
         uint16_t err = 0;
         ps = binary_parse(buf, len, req, consumed, &err);
+        if ((s->auth != SESSION_AUTH_OPEN || (ps == PROTO_ERROR && settings.enable_sasl)) &&
+            session_auth_binary(s, &ps, err, len, consumed))
+            return ps;
         switch (ps) {
         case PROTO_ERROR:
             /* unknown opcode: answer, skip its body, keep the connection */
@@ -209,11 +235,14 @@ static enum proto_status parse_one(struct session *s, size_t *consumed)
             if (err != 0)
                 rc = binary_encode_status(&s->out, req, err);
             s->close_after_write = true;
+            s->close_error = true;
             ps = PROTO_CLIENT_ERROR;
             break;
         default:
             break;
         }
+    } else if (s->auth != SESSION_AUTH_OPEN) {
+        return session_auth_text(s, consumed);
     } else if (meta_is_meta(buf, len)) {
         /* meta commands: errors always go out; a bad ms header that got as
          * far as its data length has its data block swallowed */
@@ -309,6 +338,7 @@ static enum session_result run_next(struct session *s, enum process_next next)
     case PROCESS_CLOSE: return SESSION_CLOSE;
     case PROCESS_SHUTDOWN: return SESSION_SHUTDOWN;
     case PROCESS_GRACEFUL: return SESSION_GRACEFUL;
+    case PROCESS_WATCH: return SESSION_WATCH;
     case PROCESS_MORE: /* handled by the caller */
     case PROCESS_CONTINUE: break;
     }
@@ -358,6 +388,7 @@ enum session_result session_run(struct session *s, unsigned *budget)
             if (ps == PROTO_NEED_MORE)
                 return SESSION_NEED_INPUT;
             if (ps == PROTO_CLOSE) {
+                s->close_error = true;
                 (*budget)--;
                 return SESSION_CLOSE;
             }

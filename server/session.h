@@ -25,6 +25,7 @@
 #include "server/settings.h"
 
 struct item;
+struct mcd_sasl_conn;
 struct store_tstats;
 struct worker_tstats;
 
@@ -93,8 +94,13 @@ struct session {
     size_t mget_keys_off;
     size_t mget_consumed;          /* the line's length, skipped once done */
 
+    uint8_t auth;                  /* enum session_auth: SESSION_AUTH_OPEN unless -S/-Y and
+                                      not yet authenticated (session_auth.h) */
+    struct mcd_sasl_conn *sasl;    /* -S: the connection's SASL context, once used */
+
     uint64_t commands;             /* requests handed to the command layer so far */
     bool close_after_write;        /* quit, fatal errors: parse no more; close once replies are out */
+    bool close_error;              /* ... and it is for an error (`watch connevents` says so) */
 };
 
 /* Sets up a session whose protocol is `proto` (PROTO_AUTO: sniffed from the
@@ -104,6 +110,10 @@ int session_init(struct session *s, enum proto_binding proto, struct store_tstat
                  struct store_tstats *uncounted, struct worker_tstats *ws);
 /* Releases every item the session pins and its buffers. */
 void session_deinit(struct session *s);
+/* Back to a new session of protocol `proto` without freeing its buffers:
+ * drops the input, a pending value (its item released) and every unsent
+ * reply. For a session reused per request datagram (server/udp.c). */
+void session_reset(struct session *s, enum proto_binding proto);
 
 /*
  * Input, without copying: session_read_space() says where the next bytes go
@@ -131,6 +141,9 @@ enum session_result {
     SESSION_CLOSE,        /* quit or a fatal error: close once the replies are out */
     SESSION_SHUTDOWN,     /* `shutdown`: stop the server now */
     SESSION_GRACEFUL,     /* `shutdown graceful`: as SIGUSR1 */
+    SESSION_WATCH,        /* `watch`: the connection becomes a watcher of
+                             cmd.watch_streams (nothing replied yet; the
+                             session is left as it was) */
 };
 
 /*

@@ -36,6 +36,8 @@ struct bounds {
 #define NO_BOUNDS {.checked = false}
 #define ABOVE(lo_, st_, msg_) {.checked = true, .lo_open = true, .lo = (lo_), .hi = HUGE_VAL, .status = (st_), \
                                .msg_lo = (msg_), .msg_hi = (msg_)}
+#define RANGE_OPEN(lo_, hi_, st_, msg_) {.checked = true, .lo_open = true, .lo = (lo_), .hi = (double)(hi_), \
+                                        .status = (st_), .msg_lo = (msg_), .msg_hi = (msg_)}
 #define RANGE(lo_, hi_, st_, mlo_, mhi_) {.checked = true, .lo = (lo_), .hi = (double)(hi_), .status = (st_), \
                                           .msg_lo = (mlo_), .msg_hi = (mhi_)}
 
@@ -314,6 +316,9 @@ static int parse_extended(char *list)
     return SETTINGS_RUN;
 }
 
+/* -B was on the command line (-S and -Y pick the protocol otherwise). */
+static bool protocol_given;
+
 /* Checks between settings, once every flag is parsed. */
 static int check_settings(void)
 {
@@ -321,8 +326,31 @@ static int check_settings(void)
         fprintf(stderr, "Cannot set item size limit higher than 1/2 of memory max.\n");
         return EX_USAGE;
     }
-    if (settings.udpport != 0)
-        fprintf(stderr, "mcd: warning: UDP is not supported; -U %d ignored\n", settings.udpport);
+    /* authentication, with memcached 1.6.45's checks and messages */
+    if (settings.enable_sasl) {
+        if (!protocol_given) {
+            settings.binding_protocol = PROTO_BINARY;
+        } else if (settings.binding_protocol != PROTO_BINARY) {
+            fprintf(stderr, "ERROR: You cannot allow the ASCII protocol while using SASL.\n");
+            return EX_USAGE;
+        }
+        if (settings.udpport != 0) {
+            fprintf(stderr, "ERROR: Cannot enable UDP while using binary SASL authentication.\n");
+            return EX_USAGE;
+        }
+    }
+    if (settings.auth_file != NULL) {
+        if (!protocol_given) {
+            settings.binding_protocol = PROTO_ASCII;
+        } else if (settings.binding_protocol != PROTO_ASCII) {
+            fprintf(stderr, "ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens.\n");
+            return EX_USAGE;
+        }
+        if (settings.udpport != 0) {
+            fprintf(stderr, "Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n");
+            return EX_USAGE;
+        }
+    }
     return SETTINGS_RUN;
 }
 
@@ -345,6 +373,7 @@ int settings_parse(int argc, char **argv)
 
     int c;
     optind = 1;
+    protocol_given = false;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         const struct option_row *r = NULL;
         for (size_t i = 0; i < NFLAGS && r == NULL; i++)
@@ -354,6 +383,8 @@ int settings_parse(int argc, char **argv)
             fprintf(stderr, "Illegal argument \"%c\"\n", c);
             return 1;
         }
+        if (c == 'B')
+            protocol_given = true;
         if (c == 'o') {
             int st = parse_extended(optarg);
             if (st != SETTINGS_RUN)

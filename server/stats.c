@@ -35,6 +35,7 @@
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats_detail.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "store/store.h"
 
@@ -49,14 +50,6 @@
 #include <unistd.h>
 
 struct server_stats server_stats;
-
-/* memcached's default mode is 1; any worker may set it */
-static _Atomic int slab_automove = 1;
-
-void stats_set_slab_automove(int mode)
-{
-    atomic_store_explicit(&slab_automove, mode, memory_order_relaxed);
-}
 
 
 /* The per-class counters of `stats items` that `stats reset` zeroes. */
@@ -144,6 +137,7 @@ static void sum_threads(struct store_tstats_snap *ss, struct worker_tstats_snap 
 /* `stats reset`: the current values become the new zero. */
 static void stats_reset(void)
 {
+    watch_stats_reset();
     static _Thread_local struct reset_base nb; /* 9 KB: off the worker's stack */
     struct store_info si;
     unsigned n = store_class_count();
@@ -237,6 +231,13 @@ static void stat_time(struct emitter *e, const char *name)
     line(e, name, "%lld", (long long)(store_clock_epoch() + store_clock_now()));
 }
 
+static void stat_slab_reassign_last_busy_status(struct emitter *e, const char *name)
+{
+    struct store_info si;
+    store_info(&si);
+    line(e, name, "%s", si.slab_reassign_last_busy_status);
+}
+
 static void stat_version(struct emitter *e, const char *name)
 {
     line(e, name, "%s", MCD_COMPAT_VERSION);
@@ -268,6 +269,12 @@ static void stat_rusage_user(struct emitter *e, const char *name)
 static void stat_rusage_system(struct emitter *e, const char *name)
 {
     rusage_line(e, name, false);
+}
+
+/* log_*: the watch logger's counts (server/watch.c) */
+static void stat_watch(struct emitter *e, const char *name)
+{
+    u64(e, name, watch_stat(name));
 }
 
 /* The crawler's lines (store/crawler.c). */
@@ -396,9 +403,18 @@ static void show_lru_crawler_tocrawl(struct emitter *e, const char *name)
     u64(e, name, store_crawl_tocrawl());
 }
 
+/* the mode now: -o slab_automove, then `slabs automove N` */
 static void show_slab_automove(struct emitter *e, const char *name)
 {
-    line(e, name, "%d", atomic_load_explicit(&slab_automove, memory_order_relaxed));
+    line(e, name, "%u", store_slabs_automove());
+}
+
+/* -m now: cache_memlimit changes it */
+static void show_maxbytes(struct emitter *e, const char *name)
+{
+    struct store_info si;
+    store_info(&si);
+    u64(e, name, si.limit_maxbytes);
 }
 
 /* memcached's chunk limit: half a 1 MB page, whatever -I (memcached refuses
@@ -408,9 +424,17 @@ static void show_slab_chunk_max(struct emitter *e, const char *name)
     u64(e, name, settings.item_size_max < 524288 ? settings.item_size_max : 524288);
 }
 
+/* mcd's -o metrics_listen: no line when it is off (memcached has none) */
+static void show_metrics_listen(struct emitter *e, const char *name)
+{
+    if (settings.metrics_listen != NULL)
+        line(e, name, "%s", settings.metrics_listen);
+}
+
 /* The settings.def fmt column: how a FLAG or XOPT field is printed. */
 #define SHOW_FMT_DEC(e, name, v) u64(e, name, (uint64_t)(v))
 #define SHOW_FMT_STR(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "NULL")
+#define SHOW_FMT_STRNO(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "no")
 #define SHOW_FMT_OCT(e, name, v) line(e, name, "%o", (unsigned)(v))
 #define SHOW_FMT_F2(e, name, v) line(e, name, "%.2f", (v))
 #define SHOW_FMT_YESNO(e, name, v) line(e, name, "%s", (v) ? "yes" : "no")

@@ -78,7 +78,5 @@ enum stats_group_status {
 #define STATS_DETAIL_DUMP "END\r\n"
 enum stats_group_status stats_group(const char *args, size_t args_len, stats_emit_fn emit, void *ctx);
 
-/* `slabs automove N` (0..2): shown by `stats settings` as slab_automove. */
-void stats_set_slab_automove(int mode);
 
 #endif /* MCD_STATS_H */

@@ -21,6 +21,8 @@
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/udp.h"
+#include "server/watch.h"
 
 #include <errno.h>
 #ifdef __GLIBC__
@@ -88,6 +90,7 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
         if (c->s.state == SESSION_NEW_CMD && now > last && now - last > settings.idle_timeout) {
             log_msg(LOG_INFO, "closing idle connection %d", c->fd);
             STAT_INC(w->ws.idle_kicks);
+            c->close_reason = "idle_timeout";
             conn_destroy(c);
         }
     }
@@ -111,10 +114,12 @@ static void host_conns(stats_emit_fn emit, void *ctx)
     listener_describe(emit, ctx);
     for (unsigned i = 0; i < nworkers; i++) {
         pthread_mutex_lock(&workers[i].conns_lock);
+        udp_worker_describe(&workers[i], emit, ctx);
         for (struct conn *c = workers[i].conns; c != NULL; c = c->next)
             conn_describe(c, emit, ctx);
         pthread_mutex_unlock(&workers[i].conns_lock);
     }
+    watch_describe(emit, ctx);
 }
 
 static const struct stats_host worker_stats_host = {
@@ -176,6 +181,8 @@ int worker_setup(unsigned n)
             if (w->clock_ev == NULL || event_add(w->clock_ev, &one) != 0)
                 return -1;
         }
+        if (udp_worker_setup(w) != 0)
+            return WORKER_SETUP_LISTEN;
     }
     for (unsigned i = 0; i < n; i++) {
         int rc = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
@@ -207,6 +214,7 @@ void worker_teardown(void)
             close(nc->fd);
             free(nc);
         }
+        udp_worker_teardown(w);
         if (w->clock_ev != NULL)
             event_free(w->clock_ev);
         event_free(w->notify_ev);

@@ -20,6 +20,7 @@
 struct event;
 struct event_base;
 struct conn;
+struct udp_port;
 
 /* Per-thread server counters: the STAT_WORKER rows of server/stats.def
  * (the store keeps its own in store_tstats). */
@@ -49,6 +50,7 @@ struct worker {
     struct store_tstats ts;        /* written by this thread only */
     struct store_tstats scratch_ts; /* counts of internal store calls, never reported */
     struct worker_tstats ws;
+    struct udp_port *udp;          /* its UDP sockets (server/udp.c), NULL without -U */
 };
 
 /* Queue entries with these fds are messages, not sockets. */
@@ -63,7 +65,9 @@ struct new_conn {
 extern struct worker *workers;
 extern unsigned nworkers;
 
-/* Creates and starts n workers. Returns 0, or -1 (logged). */
+/* Creates and starts n workers. Returns 0, -1 (logged), or
+ * WORKER_SETUP_LISTEN when a UDP port cannot be bound (logged). */
+#define WORKER_SETUP_LISTEN (-2)
 int worker_setup(unsigned n);
 /* Stops every worker and joins the threads, then closes their connections
  * (conn_close_flush: what the sockets take at once is written, the rest

@@ -24,6 +24,7 @@
 #include "store/item.h"
 #include "store/slab.h"
 #include "store/tcache.h"
+#include "store/watch_hook.h"
 
 #include <pthread.h>
 
@@ -158,6 +159,7 @@ lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_
                 STAT_INC(c->expired_unfetched);
             }
         } else if (evict) {
+            store_int_evicting(it, now);
             rel_time_t at = item_atime(it);
             STAT_INC(ts->evictions);
             STAT_INC(c->evicted);

@@ -12,11 +12,24 @@
  * lru.c) and the page's chunks are dropped from the free list. If any chunk is busy the items already
  * unlinked become free chunks of the victim and the move is abandoned.
  * The page then joins `to` under `to`'s lock. total_malloced is unchanged.
+ *
+ * The background mover (automove.c: slabs reassign, the automover, a
+ * lowered cache_memlimit) drains a page instead, over as many passes as it
+ * takes, each under the class lock: the page's free chunks, its never-used
+ * tail and every item it has dealt with are marked MOVING (not LINKED, not
+ * FREE) and stay the mover's; a live item nobody holds is rescued, copied
+ * into a free chunk of its class outside the page and relinked in its
+ * place under its stripe lock (evicted when the class has no free chunk),
+ * an expired one reclaimed. A chunk in use (read, being written, cached:
+ * a thread's cache is taken back at each pass) is left for the next pass.
+ * When none is left the page leaves the class, for another one or for
+ * the global page pool.
  */
 #include "config.h"
 
 #include "store/rebalance.h"
 
+#include "store/expire.h"
 #include "store/hashtable.h"
 #include "store/item.h"
 #include "store/lru.h"
@@ -26,9 +39,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REBALANCE_TRIES 4 /* victim classes tried per move */
 #define REBALANCE_PAGES 4 /* pages of a victim tried, from its CLOCK hand on */
+#define REBALANCE_SPINS 1000          /* trylocks of one item's stripe before its page is busy */
+#define REBALANCE_RETRIES 4           /* more rounds when every page tried was busy */
+#define REBALANCE_RETRY_NS 250000L    /* 0.25 ms apart */
 
 static bool in_page(const void *p, const char *page, size_t page_size)
 {
@@ -52,6 +69,57 @@ static struct slab_class *pick_victim(const struct slab_class *to, uint64_t trie
         }
     }
     return best;
+}
+
+/* Takes page `idx` out of class v: its chunks leave the free list, the
+ * never-used tail is dropped, the hand and the sweep cursor keep pointing
+ * at the same chunks. Class lock of v held. */
+static void detach_page_locked(struct slab_class *v, size_t idx)
+{
+    slab_assert_locked(v);
+    size_t page_size = slab_page_size();
+    char *page = v->pages[idx];
+    uint32_t *pp = &v->free_list;
+    uint64_t dropped = 0;
+    while (*pp != 0) {
+        struct item *f = slab_item(*pp);
+        if (in_page(f, page, page_size)) {
+            *pp = f->h_next;
+            dropped++;
+        } else {
+            pp = &f->h_next;
+        }
+    }
+    STAT_SUB(v->free_count, dropped);
+    if (v->end_left > 0 && in_page(v->end_ptr, page, page_size)) {
+        v->end_ptr = NULL;
+        v->end_left = 0;
+    }
+    slab_page_owner(page, 0);
+    memmove(&v->pages[idx], &v->pages[idx + 1], (v->npages - idx - 1) * sizeof(v->pages[0]));
+    __atomic_store_n(&v->npages, v->npages - 1, __ATOMIC_RELAXED);
+    if (v->hand_page > idx)
+        v->hand_page--;
+    else if (v->hand_page == idx)
+        v->hand_idx = 0;
+    if (v->sweep_page > idx)
+        v->sweep_page--;
+    else if (v->sweep_page == idx)
+        v->sweep_idx = 0;
+}
+
+/* lru_trylock_linked(unreferenced), tried REBALANCE_SPINS times: a stripe
+ * is held elsewhere for a moment at a time (a request, the hash table's
+ * expansion migrating a bucket), and one miss would cost the whole page. */
+static bool trylock_patiently(struct item *it, uint16_t st, uint32_t *hv)
+{
+    for (int i = 0; i < REBALANCE_SPINS; i++) {
+        if (lru_trylock_linked(it, st, true, hv))
+            return true;
+        if (!item_linked_under(it, item_state_stripe(st)) || item_refcount(it) != 1)
+            return false;
+    }
+    return false;
 }
 
 /* Empties page `idx` of class v. Class lock of v held. */
@@ -83,7 +151,7 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
         if (st & ITEM_FREE)
             continue;
         uint32_t hv;
-        if (!(st & ITEM_LINKED) || !lru_trylock_linked(it, st, true, &hv)) {
+        if (!(st & ITEM_LINKED) || !trylock_patiently(it, st, &hv)) {
             /* busy after all: what was unlinked so far becomes free chunks */
             for (uint32_t j = 0; j < i; j++) {
                 struct item *done = (struct item *)(page + (size_t)j * v->size);
@@ -103,35 +171,7 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
             STAT_INC(ts->evicted_unfetched);
     }
     STAT_SUB(v->used_chunks, evicted);
-    /* drop the page's chunks from the free list */
-    uint32_t *pp = &v->free_list;
-    uint64_t dropped = 0;
-    while (*pp != 0) {
-        struct item *f = slab_item(*pp);
-        if (in_page(f, page, page_size)) {
-            *pp = f->h_next;
-            dropped++;
-        } else {
-            pp = &f->h_next;
-        }
-    }
-    STAT_SUB(v->free_count, dropped);
-    if (newest) {
-        v->end_ptr = NULL;
-        v->end_left = 0;
-    }
-    slab_page_owner(page, 0);
-    memmove(&v->pages[idx], &v->pages[idx + 1], (v->npages - idx - 1) * sizeof(v->pages[0]));
-    __atomic_store_n(&v->npages, v->npages - 1, __ATOMIC_RELAXED);
-    /* the hand and the sweep cursor keep pointing at the same chunks */
-    if (v->hand_page > idx)
-        v->hand_page--;
-    else if (v->hand_page == idx)
-        v->hand_idx = 0;
-    if (v->sweep_page > idx)
-        v->sweep_page--;
-    else if (v->sweep_page == idx)
-        v->sweep_idx = 0;
+    detach_page_locked(v, idx);
     return true;
 }
 
@@ -171,13 +211,12 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
     return NULL;
 }
 
-bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
+bool rebalance_give_page(struct slab_class *to, char *page)
 {
-    tcache_enrol(); /* it counts with a class lock held: tcache.h */
-    char *page = take_page(to, ts);
-    if (page == NULL)
-        return false;
-
+    if (to == NULL) {
+        slab_gpool_put(page);
+        return true;
+    }
     slab_lock(to);
     if (to->npages == to->pages_cap) {
         size_t cap = to->pages_cap ? to->pages_cap * 2 : 16;
@@ -210,4 +249,199 @@ bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
     }
     slab_unlock(to);
     return true;
+}
+
+bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
+{
+    tcache_enrol(); /* it counts with a class lock held: tcache.h */
+    char *page = take_page(to, ts);
+    /* A page fails on one stripe lock held elsewhere at that instant,
+     * which right after a burst of sets is the hash table's expansion
+     * walking every stripe in turn: try again a few times, a moment
+     * apart, before a set answers out of memory. */
+    for (int retry = 0; page == NULL && retry < REBALANCE_RETRIES; retry++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = REBALANCE_RETRY_NS};
+        nanosleep(&pause, NULL);
+        page = take_page(to, ts);
+    }
+    if (page == NULL)
+        return false;
+    return rebalance_give_page(to, page);
+}
+
+/* ---- the background mover's page drain ---- */
+
+static struct item *chunk_at(const struct slab_class *v, const char *page, uint32_t i)
+{
+    return (struct item *)(page + (size_t)i * v->size);
+}
+
+/* A chunk of v outside the page being drained to rescue an item into:
+ * the free list (the page's own chunks are off it), else the never-used
+ * end of the newest page. Never a new page. Class lock held. */
+static struct item *rescue_chunk_locked(struct slab_class *v)
+{
+    struct item *f = slab_item(v->free_list);
+    if (f != NULL) {
+        v->free_list = f->h_next;
+        STAT_SUB(v->free_count, 1);
+    } else if (v->end_left > 0) {
+        f = (struct item *)v->end_ptr;
+        v->end_ptr += v->size;
+        v->end_left--;
+    } else {
+        return NULL;
+    }
+    atomic_store_explicit(&f->state, 0, memory_order_relaxed);
+    STAT_INC(v->used_chunks);
+    return f;
+}
+
+/* Moves linked item `it` (refcount 1, stripe lock of hv held) into chunk
+ * `n` of the same class: same bytes, same place in the hash table's eyes;
+ * `it` is left unlinked and MOVING. The class's item counts do not
+ * change. */
+static void rescue_locked(struct item *it, struct item *n, uint32_t hv)
+{
+    size_t sz = item_size(it);
+    uint16_t st = item_state(it);
+    ht_remove_locked(it, hv);
+    item_iflag_clear(it, ITEM_LINKED | ITEM_ACTIVE);
+    memcpy((char *)n + sizeof(n->h_next), (char *)it + sizeof(it->h_next), sz - sizeof(it->h_next));
+    atomic_store_explicit(&n->refcount, 1, memory_order_relaxed);
+    atomic_store_explicit(&n->state,
+                          (uint16_t)(st & (0xffu | ITEM_KEY_BINARY) & ~(unsigned)(ITEM_LINKED | ITEM_MOVING | ITEM_FREE)),
+                          memory_order_relaxed);
+    ht_insert_locked(n, hv);
+    item_mark_linked_locked(n, ht_stripe(hv));
+    item_iflag_set(it, ITEM_MOVING);
+}
+
+/* Index of `page` in v's page array, or npages. Class lock held. */
+static size_t page_index_locked(const struct slab_class *v, const char *page)
+{
+    for (size_t i = 0; i < v->npages; i++)
+        if (v->pages[i] == page)
+            return i;
+    return v->npages;
+}
+
+bool rebalance_drain_start(struct slab_class *v, size_t min_pages, struct rebalance_drain *d)
+{
+    memset(d, 0, sizeof(*d));
+    slab_lock(v);
+    if (v->npages < min_pages || v->npages == 0) {
+        slab_unlock(v);
+        return false;
+    }
+    size_t idx = v->hand_page < v->npages ? v->hand_page : 0;
+    d->from = v;
+    d->page = v->pages[idx];
+    slab_unlock(v);
+    return true;
+}
+
+enum rebalance_pass rebalance_drain_pass(struct rebalance_drain *d, struct rebalance_counts *n)
+{
+    struct slab_class *v = d->from;
+    char *page = d->page;
+    rel_time_t now = store_clock_now();
+    tcache_enrol(); /* it counts with a class lock held: tcache.h */
+    tcache_steal_begin();
+    slab_lock(v);
+    size_t idx = page_index_locked(v, page);
+    if (idx == v->npages) { /* the on-demand mover took it */
+        slab_unlock(v);
+        tcache_steal_end();
+        return REBALANCE_GONE;
+    }
+    tcache_steal_locked(v);
+    if (!d->started) {
+        /* the never-used tail is the mover's from now on */
+        uint32_t carved = slab_carved_locked(v, idx);
+        if (v->end_left > 0 && in_page(v->end_ptr, page, slab_page_size())) {
+            v->end_ptr = NULL;
+            v->end_left = 0;
+        }
+        for (uint32_t i = carved; i < v->perslab; i++) {
+            struct item *f = chunk_at(v, page, i);
+            atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+            atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
+        }
+        STAT_ADD(v->used_chunks, v->perslab - carved);
+        d->started = true;
+    }
+    /* the page's free chunks are the mover's */
+    uint32_t *pp = &v->free_list;
+    while (*pp != 0) {
+        struct item *f = slab_item(*pp);
+        if (in_page(f, page, slab_page_size())) {
+            *pp = f->h_next;
+            STAT_SUB(v->free_count, 1);
+            STAT_INC(v->used_chunks);
+            atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
+            n->inline_reclaim++;
+        } else {
+            pp = &f->h_next;
+        }
+    }
+    uint32_t busy = 0;
+    for (uint32_t i = 0; i < v->perslab; i++) {
+        struct item *it = chunk_at(v, page, i);
+        uint16_t st = item_state(it);
+        if ((st & (ITEM_MOVING | ITEM_LINKED)) == ITEM_MOVING)
+            continue; /* the mover's already */
+        uint32_t hv;
+        if (!(st & ITEM_LINKED) || item_refcount(it) != 1 || !lru_trylock_linked(it, st, true, &hv)) {
+            busy++; /* being written, read, or cached by a thread */
+            continue;
+        }
+        struct item *dst = NULL;
+        if (expire_state(it, now) != EXPIRE_LIVE) {
+            STAT_INC(v->reclaimed);
+        } else if ((dst = rescue_chunk_locked(v)) != NULL) {
+            rescue_locked(it, dst, hv);
+            ht_unlock(hv);
+            n->rescues++;
+            continue;
+        } else {
+            STAT_INC(v->evicted);
+            if (!(item_iflags(it) & ITEM_FETCHED))
+                STAT_INC(v->evicted_unfetched);
+            n->evictions++;
+        }
+        tcache_count_requested(v->id, -(int64_t)item_size(it));
+        lru_unlink_item_locked(it, hv);
+        item_iflag_set(it, ITEM_MOVING);
+        ht_unlock(hv);
+    }
+    n->busy_items += busy;
+    if (busy > 0) {
+        slab_unlock(v);
+        tcache_steal_end();
+        return REBALANCE_BUSY;
+    }
+    STAT_SUB(v->used_chunks, v->perslab); /* every chunk was the mover's */
+    detach_page_locked(v, idx);
+    slab_unlock(v);
+    tcache_steal_end();
+    return REBALANCE_DONE;
+}
+
+void rebalance_drain_abandon(struct rebalance_drain *d)
+{
+    struct slab_class *v = d->from;
+    if (v == NULL || !d->started)
+        return;
+    slab_lock(v);
+    if (page_index_locked(v, d->page) < v->npages) {
+        for (uint32_t i = 0; i < v->perslab; i++) {
+            struct item *it = chunk_at(v, d->page, i);
+            if ((item_state(it) & (ITEM_MOVING | ITEM_LINKED)) == ITEM_MOVING) {
+                atomic_store_explicit(&it->state, 0, memory_order_relaxed);
+                slab_free_locked(v, it);
+            }
+        }
+    }
+    slab_unlock(v);
 }

@@ -13,6 +13,19 @@
  * Memory bound policy (strict): a page is taken only if the running total
  * plus one page stays <= mem_limit. There is no "first page per class"
  * allowance: with a limit smaller than one page nothing can be stored.
+ *
+ * mem_limit can change at run time (cache_memlimit): the arena reserves
+ * the whole range the handles of this granularity reach (32 GB up to
+ * -m 32768), PROT_NONE, so that a larger limit only carves further. Pages
+ * given back to the OS (a smaller limit: slab_page_release) are emptied
+ * with MADV_DONTNEED and made PROT_NONE again, then sit in `pool`, an
+ * array of page pointers, until a class needs one: they are made writable
+ * again then.
+ *
+ * The global page pool (`gpool`, memcached's slab_global_page_pool) holds
+ * pages that belong to no class but still count in total_malloced: the
+ * page mover puts pages there (slabs reassign N 0, the automover's free
+ * memory), and a class that needs a page takes one from there first.
  */
 #include "config.h"
 
@@ -30,7 +43,7 @@ _Atomic unsigned slab_fail_next_mallocs;
 static struct slab_class classes[STORE_CLASSES_MAX];
 static unsigned nclasses;
 static size_t page_size;
-static uint64_t mem_limit;
+static _Atomic uint64_t mem_limit;
 static size_t item_max;           /* item_size_max: the largest item */
 static _Atomic uint64_t total_malloced;
 static _Atomic uint64_t malloc_fails;
@@ -41,7 +54,10 @@ uintptr_t slab_arena_bias;
 static size_t arena_size;
 static _Atomic uint64_t arena_next;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *pool;                /* released pages, linked through their first word */
+static void **pool;               /* released pages (PROT_NONE), pool_n of them */
+static size_t pool_n;
+static void **gpool;              /* the global page pool, gpool_n pages */
+static _Atomic size_t gpool_n;
 #if STORE_DEBUG
 /* Debug builds: the class of each page of the arena (0: none), written by
  * whoever hands the page to a class or takes it away. */
@@ -108,25 +124,54 @@ slab_setup(const struct store_options *opts)
     uint64_t arena_max = (uint64_t)UINT32_MAX << slab_shift; /* the last handle's granule */
     page_size = opts->item_size_max > SLAB_PAGE_MIN ? opts->item_size_max : SLAB_PAGE_MIN;
     page_size = (page_size + granule - 1) & ~(size_t)(granule - 1);
-    mem_limit = opts->mem_limit;
+    atomic_store(&mem_limit, opts->mem_limit);
     item_max = opts->item_size_max;
-    uint64_t npages = mem_limit / page_size;
-    if (npages * page_size > arena_max)
-        npages = arena_max / page_size;
-    arena_size = (size_t)(npages * page_size);
+    /* room to grow: every page the handles reach (cache_memlimit), else
+     * (the address space refused) just -m */
+    uint64_t npages = arena_max / page_size;
+    if (npages * page_size > (uint64_t)(SIZE_MAX / 2)) /* a 32-bit address space */
+        npages = (uint64_t)(SIZE_MAX / 2) / page_size;
+    uint64_t need = opts->mem_limit / page_size;
+    if (need * page_size > arena_max)
+        need = arena_max / page_size;
+    if (npages < need)
+        npages = need;
     slab_arena = NULL;
     slab_arena_bias = 0;
-    if (arena_size > 0) {
+    for (int attempt = 0; attempt < 2 && npages > 0; attempt++) {
         /* address space only: page_get() makes each page writable */
+        arena_size = (size_t)(npages * page_size);
         void *m = mmap(NULL, arena_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (m == MAP_FAILED)
+        if (m != MAP_FAILED) {
+            slab_arena = m;
+            slab_arena_bias = (uintptr_t)m - granule;
+            break;
+        }
+        if (npages == need)
             return -1;
-        slab_arena = m;
-        slab_arena_bias = (uintptr_t)m - granule;
+        npages = need;
+    }
+    if (slab_arena == NULL)
+        npages = 0;
+    arena_size = (size_t)(npages * page_size);
+    pool = calloc(npages > 0 ? (size_t)npages : 1, sizeof(*pool));
+    gpool = calloc(npages > 0 ? (size_t)npages : 1, sizeof(*gpool));
+    if (pool == NULL || gpool == NULL) {
+        free(pool);
+        free(gpool);
+        pool = gpool = NULL;
+        if (slab_arena != NULL)
+            munmap(slab_arena, arena_size);
+        slab_arena = NULL;
+        errno = ENOMEM;
+        return -1;
     }
 #if STORE_DEBUG
     page_class = calloc(npages > 0 ? (size_t)npages : 1, sizeof(*page_class));
     if (page_class == NULL) {
+        free(pool);
+        free(gpool);
+        pool = gpool = NULL;
         if (slab_arena != NULL)
             munmap(slab_arena, arena_size);
         slab_arena = NULL;
@@ -135,7 +180,8 @@ slab_setup(const struct store_options *opts)
     }
 #endif
     atomic_store(&arena_next, 0);
-    pool = NULL;
+    pool_n = 0;
+    atomic_store(&gpool_n, 0);
     atomic_store(&total_malloced, 0);
     atomic_store(&malloc_fails, 0);
     atomic_store(&slab_fail_next_mallocs, 0);
@@ -172,7 +218,11 @@ slab_teardown(void)
     free(page_class);
     page_class = NULL;
 #endif
-    pool = NULL;
+    free(pool);
+    free(gpool);
+    pool = gpool = NULL;
+    pool_n = 0;
+    atomic_store(&gpool_n, 0);
 }
 
 unsigned
@@ -215,7 +265,7 @@ budget_take(void)
 {
     uint64_t cur = atomic_load_explicit(&total_malloced, memory_order_relaxed);
     do {
-        if (cur + page_size > mem_limit)
+        if (cur + page_size > atomic_load_explicit(&mem_limit, memory_order_relaxed))
             return false;
     } while (!atomic_compare_exchange_weak_explicit(&total_malloced, &cur, cur + page_size,
                                                     memory_order_relaxed, memory_order_relaxed));
@@ -228,12 +278,17 @@ static char *
 page_get(void)
 {
     pthread_mutex_lock(&pool_lock);
-    char *page = pool;
-    if (page != NULL)
-        memcpy(&pool, page, sizeof(pool));
+    char *page = pool_n > 0 ? pool[--pool_n] : NULL;
     pthread_mutex_unlock(&pool_lock);
-    if (page != NULL)
-        return page;
+    if (page != NULL) {
+        if (mprotect(page, page_size, PROT_READ | PROT_WRITE) == 0)
+            return page;
+        /* not committed: back to the pool, the caller counts a failure */
+        pthread_mutex_lock(&pool_lock);
+        pool[pool_n++] = page;
+        pthread_mutex_unlock(&pool_lock);
+        return NULL;
+    }
     uint64_t off = atomic_fetch_add_explicit(&arena_next, page_size, memory_order_relaxed);
     if (off + page_size > arena_size) {
         atomic_fetch_sub_explicit(&arena_next, page_size, memory_order_relaxed);
@@ -261,18 +316,22 @@ page_new_locked(struct slab_class *c)
         c->pages = p;
         c->pages_cap = cap;
     }
-    if (!budget_take())
-        return false;
-    char *page = NULL;
-    unsigned inject = atomic_load_explicit(&slab_fail_next_mallocs, memory_order_relaxed);
-    if (inject > 0)
-        atomic_fetch_sub_explicit(&slab_fail_next_mallocs, 1, memory_order_relaxed);
-    else
-        page = page_get();
+    /* the global pool first (its pages are counted already), unless the
+     * limit was lowered below what is taken: then they go to the OS */
+    char *page = slab_total_malloced() <= slab_mem_limit() ? slab_gpool_take() : NULL;
     if (page == NULL) {
-        atomic_fetch_sub_explicit(&total_malloced, page_size, memory_order_relaxed);
-        atomic_fetch_add_explicit(&malloc_fails, 1, memory_order_relaxed);
-        return false;
+        if (!budget_take())
+            return false;
+        unsigned inject = atomic_load_explicit(&slab_fail_next_mallocs, memory_order_relaxed);
+        if (inject > 0)
+            atomic_fetch_sub_explicit(&slab_fail_next_mallocs, 1, memory_order_relaxed);
+        else
+            page = page_get();
+        if (page == NULL) {
+            atomic_fetch_sub_explicit(&total_malloced, page_size, memory_order_relaxed);
+            atomic_fetch_add_explicit(&malloc_fails, 1, memory_order_relaxed);
+            return false;
+        }
     }
     slab_page_owner(page, c->id);
     c->pages[c->npages] = page;
@@ -336,11 +395,60 @@ slab_page_release(void *page)
     /* into the pool first, then the budget: whoever takes the budget back
      * finds the page there rather than carving a new one */
     slab_page_owner(page, 0);
+    /* the memory goes back to the OS; the address range stays reserved */
+    (void)madvise(page, page_size, MADV_DONTNEED);
+    (void)mprotect(page, page_size, PROT_NONE);
     pthread_mutex_lock(&pool_lock);
-    memcpy(page, &pool, sizeof(pool));
-    pool = page;
+    pool[pool_n++] = page;
     pthread_mutex_unlock(&pool_lock);
     atomic_fetch_sub_explicit(&total_malloced, page_size, memory_order_relaxed);
+}
+
+void
+slab_gpool_put(void *page)
+{
+    slab_page_owner(page, 0);
+    pthread_mutex_lock(&pool_lock);
+    gpool[atomic_load_explicit(&gpool_n, memory_order_relaxed)] = page;
+    atomic_fetch_add_explicit(&gpool_n, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+void *
+slab_gpool_take(void)
+{
+    if (atomic_load_explicit(&gpool_n, memory_order_relaxed) == 0)
+        return NULL;
+    void *page = NULL;
+    pthread_mutex_lock(&pool_lock);
+    size_t n = atomic_load_explicit(&gpool_n, memory_order_relaxed);
+    if (n > 0) {
+        page = gpool[n - 1];
+        atomic_store_explicit(&gpool_n, n - 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return page;
+}
+
+size_t
+slab_gpool_count(void)
+{
+    return atomic_load_explicit(&gpool_n, memory_order_relaxed);
+}
+
+bool
+slab_mem_limit_set(uint64_t bytes)
+{
+    if (bytes > arena_size)
+        return false;
+    atomic_store_explicit(&mem_limit, bytes, memory_order_relaxed);
+    return true;
+}
+
+uint64_t
+slab_mem_limit_max(void)
+{
+    return arena_size;
 }
 
 uint64_t
@@ -358,5 +466,5 @@ slab_malloc_fails(void)
 uint64_t
 slab_mem_limit(void)
 {
-    return mem_limit;
+    return atomic_load_explicit(&mem_limit, memory_order_relaxed);
 }

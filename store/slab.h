@@ -156,8 +156,25 @@ void slab_page_owner_set(const void *page, unsigned id);
 #define slab_page_owner(page, id) ((void)0)
 #endif
 
-/* Gives a page that belongs to no class back to the pool and the budget. */
+/* Gives a page that belongs to no class back to the OS (MADV_DONTNEED,
+ * PROT_NONE) and to the budget; its address range waits in a pool for the
+ * next class that needs a page. */
 void slab_page_release(void *page);
+
+/* The global page pool: pages of no class that still count in
+ * total_malloced. put: a page the mover emptied; take: a page, or NULL
+ * (slab_alloc_locked takes one there before it carves a new page).
+ * pool_lock inside; callable with a class lock held. */
+void slab_gpool_put(void *page);
+void *slab_gpool_take(void);
+size_t slab_gpool_count(void);
+
+/* cache_memlimit: the new limit in bytes; false when it is beyond the
+ * reserved arena (slab_mem_limit_max()). A lower limit takes no page away
+ * by itself: the page mover (automove.c) gives pages back until
+ * total_malloced fits. */
+bool slab_mem_limit_set(uint64_t bytes);
+uint64_t slab_mem_limit_max(void);
 
 /* Builds the classes from opts. Returns 0 or -1 (errno set). */
 int slab_setup(const struct store_options *opts);

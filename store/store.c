@@ -25,6 +25,7 @@
 #include "store/hashtable.h"
 #include "store/item.h"
 #include "store/lru.h"
+#include "store/automove.h"
 #include "store/rebalance.h"
 #include "store/slab.h"
 #include "store/store_internal.h"
@@ -58,12 +59,21 @@ store_setup(const struct store_options *o)
         errno = e;
         return -1;
     }
+    if (automove_setup(&opts, opts.background_threads) != 0) {
+        int e = errno;
+        expire_thread_stop();
+        ht_teardown();
+        slab_teardown();
+        errno = e;
+        return -1;
+    }
     return 0;
 }
 
 void
 store_teardown(void)
 {
+    automove_teardown();
     expire_thread_stop();
     crawler_teardown();
     tcache_teardown();
@@ -322,5 +332,5 @@ store_info(struct store_info *out)
     out->hash_power_level = ht_power();
     out->hash_bytes = ht_bytes();
     out->hash_is_expanding = ht_is_expanding();
-    out->slab_global_page_pool = 0;
+    automove_info(out);
 }

@@ -74,6 +74,11 @@ struct store_options {
     bool background_threads;   /* start the maintainer thread (hash growth, expiry sweep) */
     bool no_sweep;             /* the maintainer thread only grows the hash table, it
                                   does not sweep expired items (-o no_lru_crawler) */
+    /* the page mover's thread (store/automove.c), started with the
+     * background threads: slabs reassign, the automover, cache_memlimit */
+    unsigned automove;         /* 0 off, 1 windowed ages, 2 on every eviction */
+    double automove_ratio;     /* youngest age < ratio x oldest age: move (0: 0.8) */
+    unsigned automove_window;  /* seconds of samples (0: 10) */
 };
 
 /*
@@ -281,6 +286,8 @@ struct store_link_opts {
 struct store_link_out {
     uint64_t cas;               /* stored: the item's CAS */
     uint32_t size;              /* the value stored (append: the whole), or `it`'s when not */
+    rel_time_t exptime;         /* likewise: the stored item's (append: old's), or `it`'s */
+    unsigned clsid;             /* likewise: its slab class */
 };
 
 /*
@@ -441,6 +448,14 @@ struct store_info {
     bool hash_is_expanding;
     uint64_t slab_global_page_pool;
     uint64_t malloc_fails;
+    /* the page mover (store/automove.c) */
+    uint64_t slab_reassign_running;
+    uint64_t slabs_moved;
+    uint64_t slab_reassign_rescues;
+    uint64_t slab_reassign_evictions;
+    uint64_t slab_reassign_inline_reclaim;
+    uint64_t slab_reassign_busy_items;
+    const char *slab_reassign_last_busy_status; /* "none", or "busy_active" once a page was held */
     uint64_t expired_reclaimed; /* by the background sweep (crawler_reclaimed) */
     unsigned active_classes;    /* number of classes with at least one page */
 };
@@ -450,6 +465,28 @@ void store_info(struct store_info *out);
 bool store_class_info(unsigned id, struct store_class_info *out);
 /* Number of slab classes built (ids 1..n). */
 unsigned store_class_count(void);
+
+/* ---- moving pages between classes (store/automove.c) ---- */
+
+/* `slabs reassign SRC DST`: memcached 1.6.45's outcomes, in its order of
+ * checks. SRC -1 picks a class with a page to spare; 0 as SRC or DST is
+ * the global page pool. The move itself runs on the mover thread. */
+enum store_reassign {
+    STORE_REASSIGN_OK = 0,
+    STORE_REASSIGN_BUSY,       /* a move is under way */
+    STORE_REASSIGN_BADCLASS,   /* no such class */
+    STORE_REASSIGN_NOSPARE,    /* SRC (the pool too) has fewer than 2 pages */
+    STORE_REASSIGN_SAME,       /* SRC == DST */
+};
+enum store_reassign store_slabs_reassign(int64_t src, int64_t dst);
+/* `slabs automove 0|1|2` */
+void store_slabs_automove_set(unsigned mode);
+unsigned store_slabs_automove(void);
+/* cache_memlimit: the new -m in bytes. False when above what the arena
+ * reserved (store_mem_limit_max()). A smaller limit is reached by the
+ * mover thread, which empties pages and gives them back to the OS. */
+bool store_mem_limit_set(uint64_t bytes);
+uint64_t store_mem_limit_max(void);
 
 /* Runs one pass of the background work synchronously (expiry sweep of every
  * class, one hash expansion step if due). For tests and for the maintainer
@@ -509,6 +546,40 @@ struct store_crawl_info {
     uint64_t class_checked[STORE_CLASSES_MAX];
 };
 void store_crawl_info(struct store_crawl_info *out);
+
+/* ---- watch hooks (server/watch.c: memcached's log streams) ---- */
+
+/* An item the store evicts (a live item dropped to make room). */
+struct store_evict_info {
+    const char *key;
+    size_t nkey;
+    bool fetched;               /* read since it was linked */
+    rel_time_t exptime;         /* 0 = never */
+    rel_time_t atime;           /* last access */
+    rel_time_t now;
+    unsigned clsid;
+    uint32_t nbytes;            /* value bytes */
+};
+typedef void (*store_evict_fn)(const struct store_evict_info *ev);
+
+/* Installs fn (NULL: none): called for every eviction, on the evicting
+ * thread with the item's class and stripe locks held, so it must copy
+ * what it needs and return at once. Costs one relaxed load per eviction
+ * while none is installed. */
+void store_set_evict_hook(store_evict_fn fn);
+
+/* What the last store_link(), store_delete() or store_arith() of the
+ * calling thread found under its key: the live item's class and value
+ * size, or found = false. Recorded only while store_trace_lookups(true)
+ * (one relaxed load per such call otherwise; store_get() records nothing:
+ * its caller has the item). */
+struct store_lookup {
+    bool found;
+    unsigned clsid;
+    uint32_t nbytes;
+};
+void store_trace_lookups(bool on);
+void store_last_lookup(struct store_lookup *out);
 
 #pragma GCC visibility pop
 

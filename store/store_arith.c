@@ -11,6 +11,7 @@
 #include "store/item.h"
 #include "store/lru.h"
 #include "store/store_internal.h"
+#include "store/watch_hook.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -145,6 +146,7 @@ store_arith(const char *key, size_t nkey, const struct store_arith_opts *o, stru
 
     ht_lock(hv);
     struct item *it = store_int_find_live_locked(key, nkey, hv, now, NULL);
+    store_int_looked_up(it);
     if (it == NULL) {
         if (!o->vivify) {
             if (o->decr)

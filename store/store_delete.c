@@ -10,6 +10,7 @@
 #include "store/hashtable.h"
 #include "store/item.h"
 #include "store/store_internal.h"
+#include "store/watch_hook.h"
 
 static const struct store_delete_opts plain_delete;
 
@@ -81,6 +82,7 @@ store_delete(const char *key, size_t nkey, const struct store_delete_opts *o, st
     enum store_status st = STORE_OK;
     ht_lock(hv);
     struct item *it = store_int_find_live_locked(key, nkey, hv, now, NULL);
+    store_int_looked_up(it);
     if (it == NULL) {
         STAT_INC(ts->delete_misses);
         st = STORE_NOT_FOUND;

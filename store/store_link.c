@@ -14,6 +14,7 @@
 #include "store/slab.h"
 #include "store/store_internal.h"
 #include "store/tcache.h"
+#include "store/watch_hook.h"
 
 #include <string.h>
 
@@ -111,6 +112,7 @@ link_locked(struct item *it, const struct store_link_opts *o, uint32_t hv, rel_t
             struct item **linked, struct store_tstats *ts)
 {
     struct item *old = store_int_find_live_locked(item_key(it), item_nkey(it), hv, now, NULL);
+    store_int_looked_up(old);
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
     /*
      * The CAS rules of memcached's do_store_item, for every protocol. Under
@@ -168,8 +170,11 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
     if (o == NULL)
         o = &plain_link;
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
-    if (out != NULL)
+    if (out != NULL) {
         out->size = item_nbytes(it);
+        out->exptime = item_exptime(it);
+        out->clsid = it->clsid;
+    }
     if (item_iflags(it) & ITEM_LINKED)
         return STORE_NOT_STORED;
     STAT_INC(ts->slab[it->clsid].cmd_set);
@@ -193,6 +198,8 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
         if (out != NULL) {
             out->cas = item_cas(linked);
             out->size = item_nbytes(linked);
+            out->exptime = item_exptime(linked);
+            out->clsid = linked->clsid;
         }
     }
     ht_unlock(hv);

@@ -49,6 +49,11 @@ done <<'CASES'
 -o hashpower
 -o bogus
 -o idle_timeout=3,bogus=1
+-o slab_automove=3
+-o slab_automove_ratio=0
+-o slab_automove_ratio=1.5
+-o slab_automove_window=2
+-o slab_automove_window=1801
 -j
 CASES
 [ $fail = 0 ] && echo "bad flags: same status and message as $oracle"

@@ -209,7 +209,9 @@ static bool wait_ready(struct mcd_server *srv, bool binary)
             } else {
                 if (mcd_send(&c, "version\r\n", 9))
                     line = mcd_read_line(&c);
-                ok = line != NULL && strncmp(line, "VERSION ", 8) == 0;
+                /* a server with -Y answers this before authentication */
+                ok = line != NULL && (strncmp(line, "VERSION ", 8) == 0 ||
+                                      strcmp(line, "CLIENT_ERROR unauthenticated") == 0);
             }
             free(line);
             free(c.buf);

@@ -377,6 +377,24 @@ Test(text_parse, misc_commands)
     ok("slabs automove 0 noreply\r\n", &req);
     cr_assert_eq(req.delay, 0);
     cr_assert(req.noreply);
+    ok("slabs reassign -1 12\r\n", &req);
+    cr_assert_eq(req.cmd, MC_CMD_SLABS);
+    cr_assert(req.reassign);
+    cr_assert_eq(req.slab_src, -1);
+    cr_assert_eq(req.slab_dst, 12);
+    ok("slabs reassign 70 0\r\n", &req);
+    cr_assert_eq(req.slab_src, 70);
+    cr_assert_eq(req.slab_dst, 0);
+
+    ok("cache_memlimit 8\r\n", &req);
+    cr_assert_eq(req.cmd, MC_CMD_CACHE_MEMLIMIT);
+    cr_assert_eq(req.delay, 8);
+    cr_assert_not(req.noreply);
+    ok("cache_memlimit 4294967295 noreply\r\n", &req);
+    cr_assert_eq(req.delay, 4294967295);
+    cr_assert(req.noreply);
+    ok("cache_memlimit 08 x\r\n", &req);
+    cr_assert_eq(req.delay, 8);
 
     ok("version\r\n", &req);
     cr_assert_eq(req.cmd, MC_CMD_VERSION);
@@ -471,7 +489,15 @@ Test(text_parse, unknown_and_arity_errors)
         {"noop\r\n", PROTO_ERROR, NULL, false, 0},
         {"mn\r\n", PROTO_ERROR, NULL, false, 0},
         {"slabs\r\n", PROTO_ERROR, NULL, false, 0},
-        {"slabs reassign 1 2\r\n", PROTO_ERROR, NULL, false, 0},
+        {"slabs reassign 1 2 3\r\n", PROTO_ERROR, NULL, false, 0},
+        {"slabs reassign 1\r\n", PROTO_ERROR, NULL, false, 0},
+        /* cache_memlimit: not 0..2^32-1 in digits is ERROR, as 1.6.45 */
+        {"cache_memlimit\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit abc\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit -1\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit +8\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit 4294967296\r\n", PROTO_ERROR, NULL, false, 0},
+        {"cache_memlimit noreply\r\n", PROTO_ERROR, NULL, true, 0},
         {"slabs automove\r\n", PROTO_ERROR, NULL, false, 0},
         {"slabs automove 3\r\n", PROTO_ERROR, NULL, false, 0},
         {"stats\t\r\n", PROTO_ERROR, NULL, false, 0},
@@ -481,7 +507,7 @@ Test(text_parse, unknown_and_arity_errors)
         {"foo HTTP/1.0 bar\r\n", PROTO_ERROR, NULL, false, 0},
         /* memcached knows these: no HTTP hang-up */
         {"lru HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
-        {"watch HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
+        {"watch HTTP/1.0\r\n", PROTO_OK, NULL, false, 0}, /* no such stream: ERROR (process.c) */
         {"lru_crawler metadump HTTP/1.0\r\n", PROTO_OK, NULL, false, 0}, /* the command layer says ERROR */
         {"cache_memlimit HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
         {"extstore HTTP/1.0\r\n", PROTO_ERROR, NULL, false, 0},
@@ -829,4 +855,38 @@ Test(text_parse, cmd_names)
     cr_assert_str_eq(mc_cmd_name(MC_CMD_NOOP), "noop");
     cr_assert_str_eq(mc_cmd_name(MC_CMD_NONE), "none");
     cr_assert_str_eq(mc_cmd_name(MC_CMD__COUNT), "unknown");
+}
+
+/* watch: the streams as TEXT_WATCH_* bits; none named is fetchers; an
+ * unknown name (noreply too) leaves no stream (the command layer answers
+ * ERROR), never silenced. */
+Test(text_parse, watch_streams)
+{
+    static const struct {
+        const char *line;
+        uint32_t flags;
+    } cases[] = {
+        {"watch\r\n", TEXT_WATCH_FETCHERS},
+        {"watch  \r\n", TEXT_WATCH_FETCHERS},
+        {"watch mutations deletions\r\n", TEXT_WATCH_MUTATIONS | TEXT_WATCH_DELETIONS},
+        {"watch fetchers fetchers evictions\r\n", TEXT_WATCH_FETCHERS | TEXT_WATCH_EVICTIONS},
+        {"watch connevents rawcmds sysevents proxyreqs proxyevents proxyuser\r\n",
+         TEXT_WATCH_CONNEVENTS | TEXT_WATCH_RAWCMDS | TEXT_WATCH_SYSEVENTS | TEXT_WATCH_PROXYREQS |
+             TEXT_WATCH_PROXYEVENTS | TEXT_WATCH_PROXYUSER},
+        {"watch foo\r\n", 0},
+        {"watch fetchers FETCHERS\r\n", 0},
+        {"watch fetchers noreply\r\n", 0},
+        {"watch fetcher\r\n", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mc_request req;
+        size_t consumed;
+        const char *errmsg = NULL;
+        cr_assert_eq(parse(cases[i].line, &req, &consumed, &errmsg), PROTO_OK, "%s", cases[i].line);
+        cr_expect_eq(req.cmd, MC_CMD_WATCH, "%s", cases[i].line);
+        cr_expect_eq(req.flags, cases[i].flags, "%s", cases[i].line);
+        cr_expect_not(req.noreply, "%s", cases[i].line);
+        cr_expect_eq(consumed, strlen(cases[i].line));
+        check_splits(cases[i].line, strlen(cases[i].line));
+    }
 }

@@ -303,3 +303,44 @@ Test(session, overlong_line_closes_after_earlier_replies)
     free(b.p);
     session_deinit(&s);
 }
+
+/* session_reset() (a UDP session reused per datagram): a value cut short
+ * is dropped with its item, unsent replies and a suspended get line go,
+ * the protocol is sniffed again, and the next input is a request of its
+ * own. */
+Test(session, reset_drops_the_rest_of_a_datagram)
+{
+    struct session s;
+    fx_session(&s, PROTO_AUTO);
+    char *r = fx_talk(&s, "set a 0 0 10\r\nxx\r\n");
+    cr_expect_str_eq(r, "");
+    free(r);
+    cr_expect_eq(s.state, SESSION_NREAD);
+    session_reset(&s, PROTO_AUTO);
+    cr_expect_eq(s.state, SESSION_NEW_CMD);
+    cr_expect_null(s.nread_it);
+    r = fx_talk(&s, "get a\r\n");
+    cr_expect_str_eq(r, "END\r\n");
+    free(r);
+
+    /* replies not sent yet are dropped */
+    session_feed(&s, "version\r\n", 9);
+    unsigned budget = UINT_MAX;
+    session_run(&s, &budget);
+    cr_expect(!reply_empty(&s.out));
+    session_reset(&s, PROTO_AUTO);
+    cr_expect(reply_empty(&s.out));
+
+    /* text, then binary: sniffed again */
+    static const unsigned char noop[24] = {0x80, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4};
+    struct fx_buf b = {0};
+    fx_feed(&s, noop, sizeof(noop), &b);
+    cr_assert_eq(b.len, 24);
+    cr_expect_eq((unsigned char)b.p[0], 0x81);
+    free(b.p);
+    session_reset(&s, PROTO_AUTO);
+    r = fx_talk(&s, "mn\r\n");
+    cr_expect_str_eq(r, "MN\r\n");
+    free(r);
+    session_deinit(&s);
+}

@@ -269,3 +269,117 @@ Test(rebalance, concurrent_moves_keep_values_intact, .fini = fini)
     store_info(&si);
     cr_assert_leq(si.total_malloced, 2u << 20);
 }
+
+/* ---- the background mover's drain (store_slabs_reassign, cache_memlimit):
+ * with no background thread the caller carries the move out at once ---- */
+
+static unsigned class_pages(unsigned id)
+{
+    struct store_class_info ci;
+    cr_assert(store_class_info(id, &ci));
+    return (unsigned)ci.total_pages;
+}
+
+/* A reassign rescues the page's live items into free chunks of their class
+ * (here: left by deletes), so every item stays readable, with its value. */
+Test(rebalance, reassign_rescues_live_items, .fini = fini)
+{
+    struct store_options o = store_test_opts(8u << 20, 12);
+    store_test_start(o, &ts, 100);
+    int n = 30000;
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(put("s", i, 40, 's'), STORE_OK);
+    for (int i = 0; i < n; i += 2) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "s%d", i);
+        cr_assert_eq(store_delete(key, (size_t)kl, NULL, &ts), STORE_OK);
+    }
+    unsigned cls = 1, pages = class_pages(cls);
+    cr_assert_geq(pages, 3);
+    cr_assert_eq(store_slabs_reassign(cls, 5), STORE_REASSIGN_OK);
+    cr_assert_eq(class_pages(cls), pages - 1);
+    cr_assert_eq(class_pages(5), 1);
+    struct store_info si;
+    store_info(&si);
+    cr_assert_eq(si.slabs_moved, 1);
+    cr_assert_gt(si.slab_reassign_rescues, 0);
+    cr_assert_eq(si.slab_reassign_evictions, 0);
+    cr_assert_eq(si.curr_items, (uint64_t)n / 2);
+    int found = 0;
+    for (int i = 1; i < n; i += 2) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "s%d", i);
+        struct item *it = store_get(key, (size_t)kl, &store_test_peek, NULL, &ts);
+        cr_assert_not_null(it, "%s lost", key);
+        cr_assert_eq(item_nbytes(it), 40);
+        for (int b = 0; b < 40; b++)
+            cr_assert_eq(item_data(it)[b], 's');
+        item_release(it);
+        found++;
+    }
+    cr_assert_eq(found, n / 2);
+    /* the destination class stores into its new page */
+    cr_assert_eq(put("m", 0, 300, 'm'), STORE_OK);
+    store_info(&si);
+    cr_assert_leq(si.total_malloced, 8u << 20);
+}
+
+/* The replies' rules: SAME first, then ids, then pages to spare; the pool
+ * needs two pages too. */
+Test(rebalance, reassign_outcomes, .fini = fini)
+{
+    struct store_options o = store_test_opts(8u << 20, 12);
+    store_test_start(o, &ts, 100);
+    cr_assert_eq(store_slabs_reassign(99, 99), STORE_REASSIGN_SAME);
+    cr_assert_eq(store_slabs_reassign(-1, 3), STORE_REASSIGN_BADCLASS);
+    cr_assert_eq(store_slabs_reassign(1, 99), STORE_REASSIGN_BADCLASS);
+    cr_assert_eq(store_slabs_reassign(-2, 3), STORE_REASSIGN_BADCLASS);
+    cr_assert_eq(store_slabs_reassign(1, 3), STORE_REASSIGN_NOSPARE);
+    cr_assert_eq(store_slabs_reassign(0, 3), STORE_REASSIGN_NOSPARE);
+    for (int i = 0; i < 30000; i++)
+        cr_assert_eq(put("s", i, 40, 's'), STORE_OK);
+    cr_assert_eq(class_pages(1), 3);
+    cr_assert_eq(store_slabs_reassign(-1, 0), STORE_REASSIGN_OK); /* -1: class 1, the only one */
+    cr_assert_eq(store_slabs_reassign(1, 0), STORE_REASSIGN_OK);
+    struct store_info si;
+    store_info(&si);
+    cr_assert_eq(si.slab_global_page_pool, 2);
+    cr_assert_eq(class_pages(1), 1);
+    cr_assert_eq(store_slabs_reassign(1, 0), STORE_REASSIGN_NOSPARE);
+    cr_assert_eq(store_slabs_reassign(0, 7), STORE_REASSIGN_OK);
+    cr_assert_eq(class_pages(7), 1);
+    cr_assert_eq(store_slabs_reassign(0, 7), STORE_REASSIGN_NOSPARE);
+    /* a class that needs a page takes the pool's before a new one */
+    cr_assert_eq(put("m", 0, 5000, 'm'), STORE_OK);
+    store_info(&si);
+    cr_assert_eq(si.slab_global_page_pool, 0);
+    cr_assert_eq(si.total_malloced, 3u << 20);
+}
+
+/* A lower limit gives pages back at once (no thread: the caller does it),
+ * evicting what cannot be rescued; a higher one lets classes grow past the
+ * start-up limit; beyond the reserved arena it is refused. */
+Test(rebalance, mem_limit_shrinks_and_grows, .fini = fini)
+{
+    struct store_options o = store_test_opts(8u << 20, 12);
+    store_test_start(o, &ts, 100);
+    int n = 0;
+    struct store_info si;
+    do {
+        cr_assert_eq(put("s", n++, 40, 's'), STORE_OK);
+        store_info(&si);
+    } while (si.total_malloced < (8u << 20));
+    cr_assert(store_mem_limit_set(2u << 20));
+    store_info(&si);
+    cr_assert_eq(si.limit_maxbytes, 2u << 20);
+    cr_assert_leq(si.total_malloced, 2u << 20);
+    cr_assert_lt(si.curr_items, (uint64_t)n / 3);
+    cr_assert_gt(count_small(n), 0);
+    cr_assert(store_mem_limit_set(16u << 20));
+    for (int i = 0; i < 150000; i++)
+        cr_assert_eq(put("t", i, 40, 't'), STORE_OK);
+    store_info(&si);
+    cr_assert_gt(si.total_malloced, 8u << 20);
+    cr_assert_leq(si.total_malloced, 16u << 20);
+    cr_assert_not(store_mem_limit_set(store_mem_limit_max() + (1u << 20)));
+}
