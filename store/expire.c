@@ -134,7 +134,7 @@ expire_state(const struct item *it, rel_time_t now)
     return EXPIRE_LIVE;
 }
 
-/* Everything linked so far has a cas field <= the last value issued, or
+/* Everything linked so far has a cas field below the CAS fence, or
  * (a client's CAS) a flush generation <= the current one. The generation
  * goes first: a reader that sees the new flush_cas sees it too. */
 static void
@@ -143,7 +143,7 @@ flush_linked_locked(void)
     uint64_t gen = atomic_load_explicit(&flush_gen, memory_order_relaxed) + 1;
     atomic_store_explicit(&flush_gen, gen, memory_order_release);
     atomic_store_explicit(&flush_all_gen, gen, memory_order_release);
-    atomic_store_explicit(&flush_cas, item_cas_last() + 1, memory_order_release);
+    atomic_store_explicit(&flush_cas, item_cas_fence(), memory_order_release);
 }
 
 uint64_t

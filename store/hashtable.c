@@ -60,7 +60,16 @@ static _Atomic unsigned old_power;
 static _Atomic bool expanding;
 static _Atomic uint64_t cursor;
 
-static pthread_mutex_t *stripes;
+/* One stripe mutex per 64-byte cache line: two threads taking
+ * neighbouring stripes then never write the same line (a pthread mutex is
+ * 40 bytes, so unpadded ones shared lines). */
+#define STRIPE_LINE 64
+struct stripe {
+    _Alignas(STRIPE_LINE) pthread_mutex_t mu;
+};
+_Static_assert(sizeof(struct stripe) % STRIPE_LINE == 0, "a stripe fills whole cache lines");
+
+static struct stripe *stripes;
 #if STORE_DEBUG
 static _Atomic uintptr_t *owners;   /* each stripe's holder (debug.h) */
 #endif
@@ -124,7 +133,7 @@ ht_setup(unsigned hashpower)
     unsigned sp = hashpower < HT_STRIPES_POWER_MAX ? hashpower : HT_STRIPES_POWER_MAX;
     nstripes = 1u << sp;
     stripe_mask = nstripes - 1;
-    stripes = calloc(nstripes, sizeof(*stripes));
+    stripes = aligned_alloc(STRIPE_LINE, nstripes * sizeof(*stripes));
     views = calloc(nstripes, sizeof(*views));
 #if STORE_DEBUG
     owners = calloc(nstripes, sizeof(*owners));
@@ -144,7 +153,7 @@ ht_setup(unsigned hashpower)
         return -1;
     }
     for (unsigned i = 0; i < nstripes; i++) {
-        pthread_mutex_init(&stripes[i], NULL);
+        pthread_mutex_init(&stripes[i].mu, NULL);
         views[i] = (struct ht_view){.primary = table, .power = hashpower};
     }
     atomic_store(&power, hashpower);
@@ -158,7 +167,7 @@ void
 ht_teardown(void)
 {
     for (unsigned i = 0; i < nstripes; i++)
-        pthread_mutex_destroy(&stripes[i]);
+        pthread_mutex_destroy(&stripes[i].mu);
     free(stripes);
     free(views);
     free(table);
@@ -184,7 +193,7 @@ ht_stripe(uint32_t hv)
 static inline void
 stripe_lock(uint32_t s)
 {
-    pthread_mutex_lock(&stripes[s]);
+    pthread_mutex_lock(&stripes[s].mu);
 #if STORE_DEBUG
     store_debug_own(&owners[s]);
 #endif
@@ -196,7 +205,7 @@ stripe_unlock(uint32_t s)
 #if STORE_DEBUG
     store_debug_disown(&owners[s]);
 #endif
-    pthread_mutex_unlock(&stripes[s]);
+    pthread_mutex_unlock(&stripes[s].mu);
 }
 
 void
@@ -214,7 +223,7 @@ ht_unlock(uint32_t hv)
 bool
 ht_trylock(uint32_t hv)
 {
-    if (pthread_mutex_trylock(&stripes[hv & stripe_mask]) != 0)
+    if (pthread_mutex_trylock(&stripes[hv & stripe_mask].mu) != 0)
         return false;
 #if STORE_DEBUG
     store_debug_own(&owners[hv & stripe_mask]);

@@ -16,24 +16,143 @@
 #include "store/slab.h"
 #include "store/tcache.h"
 
+#include <pthread.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct item) == 28, "item header must stay 28 bytes");
 _Static_assert(HT_STRIPES_POWER_MAX <= 7, "an item records its stripe in 7 bits of its state");
 
-static _Atomic uint64_t cas_counter;
 static bool cas_visible; /* false under -C; written at setup only */
+
+/*
+ * CAS values. Each thread draws from a range of CAS_RANGE values it took
+ * from one shared counter (cas_top: the highest value reserved), so a set
+ * costs no atomic read-modify-write on a line every thread writes. Each
+ * thread publishes the last value it handed out in its own slot (its own
+ * cache line); item_cas_last() is the highest of them.
+ *
+ * flush_all and flush_prefix treat cas fields below item_cas_fence() as
+ * "linked before". A value from a range reserved before the fence could
+ * be below it and yet be drawn after it, so the fence also raises
+ * cas_floor: a thread whose next value is below the floor drops the rest of
+ * its range and reserves a new one, above every value reserved so far.
+ * Any value drawn after the fence returns is thus at or above it, and every
+ * value drawn before it began is below it.
+ *
+ * One thread alone hands out 2, 3, 4, ... with no gaps, across ranges and
+ * across flushes, as memcached's single counter does (tests compare a
+ * connection's CAS values with memcached's).
+ *
+ * A thread takes a slot on its first draw and gives it back when it exits;
+ * a slot keeps its `last` for the next owner, whose values are higher. A
+ * thread that finds no free slot draws straight from cas_top.
+ */
+#define CAS_RANGE 256
+#define CAS_SLOTS 256
+
+struct cas_slot {
+    _Alignas(64) _Atomic uint64_t last; /* the owner's last value, 0 none */
+    _Atomic bool used;
+    uint64_t next, end;                 /* the owner's range: next..end */
+};
+
+static struct cas_slot cas_slots[CAS_SLOTS];
+static _Atomic uint64_t cas_top;        /* highest value reserved by anyone */
+static _Atomic uint64_t cas_floor;      /* values below it are drawn no more */
+static _Atomic uint64_t cas_lone_last;  /* highest value drawn without a slot */
+static _Atomic unsigned cas_gen;        /* bumped by item_cas_reset() */
+
+static _Thread_local struct cas_slot *my_slot;
+static _Thread_local unsigned my_gen;
+static pthread_key_t cas_key;
+static pthread_once_t cas_key_once = PTHREAD_ONCE_INIT;
+
+static void
+cas_slot_release(void *arg)
+{
+    struct cas_slot *s = arg;
+    if (my_gen == atomic_load(&cas_gen))
+        atomic_store_explicit(&s->used, false, memory_order_release);
+    my_slot = NULL;
+}
+
+static void
+cas_key_make(void)
+{
+    (void)pthread_key_create(&cas_key, cas_slot_release);
+}
+
+static struct cas_slot *
+cas_slot_claim(void)
+{
+    (void)pthread_once(&cas_key_once, cas_key_make);
+    for (unsigned i = 0; i < CAS_SLOTS; i++) {
+        bool no = false;
+        if (!atomic_load_explicit(&cas_slots[i].used, memory_order_relaxed) &&
+            atomic_compare_exchange_strong(&cas_slots[i].used, &no, true)) {
+            cas_slots[i].next = 1;
+            cas_slots[i].end = 0; /* empty: the first draw reserves */
+            my_slot = &cas_slots[i];
+            my_gen = atomic_load(&cas_gen);
+            (void)pthread_setspecific(cas_key, my_slot);
+            return my_slot;
+        }
+    }
+    return NULL;
+}
+
+static void
+fetch_max(_Atomic uint64_t *a, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(a, memory_order_relaxed);
+    while (cur < v && !atomic_compare_exchange_weak_explicit(a, &cur, v, memory_order_acq_rel,
+                                                             memory_order_relaxed))
+        ;
+}
 
 uint64_t
 item_cas_next(void)
 {
-    return atomic_fetch_add_explicit(&cas_counter, 1, memory_order_relaxed) + 1;
+    struct cas_slot *s = my_slot;
+    if (s == NULL || my_gen != atomic_load_explicit(&cas_gen, memory_order_relaxed)) {
+        s = cas_slot_claim();
+        if (s == NULL) {
+            uint64_t v = atomic_fetch_add(&cas_top, 1) + 1;
+            fetch_max(&cas_lone_last, v);
+            return v;
+        }
+    }
+    uint64_t v = s->next;
+    if (v > s->end || v < atomic_load_explicit(&cas_floor, memory_order_acquire)) {
+        /* a new range, above every value reserved so far (and so above
+         * the floor); when no one else reserved since, it follows on */
+        uint64_t top = atomic_fetch_add_explicit(&cas_top, CAS_RANGE, memory_order_acq_rel);
+        v = top + 1;
+        s->end = top + CAS_RANGE;
+    }
+    s->next = v + 1;
+    atomic_store_explicit(&s->last, v, memory_order_release);
+    return v;
 }
 
 uint64_t
 item_cas_last(void)
 {
-    return atomic_load_explicit(&cas_counter, memory_order_relaxed);
+    uint64_t m = atomic_load_explicit(&cas_lone_last, memory_order_acquire);
+    for (unsigned i = 0; i < CAS_SLOTS; i++) {
+        uint64_t l = atomic_load_explicit(&cas_slots[i].last, memory_order_acquire);
+        if (l > m)
+            m = l;
+    }
+    return m;
+}
+
+uint64_t
+item_cas_fence(void)
+{
+    uint64_t f = item_cas_last() + 1;
+    fetch_max(&cas_floor, f);
+    return f;
 }
 
 /* memcached 1.6.45 hands its first item CAS 2, not 1 (checked against it:
@@ -42,7 +161,14 @@ item_cas_last(void)
 void
 item_cas_reset(bool use_cas)
 {
-    atomic_store(&cas_counter, 1);
+    for (unsigned i = 0; i < CAS_SLOTS; i++) {
+        atomic_store(&cas_slots[i].last, 0);
+        atomic_store(&cas_slots[i].used, false);
+    }
+    atomic_store(&cas_top, 1);
+    atomic_store(&cas_lone_last, 1);
+    atomic_store(&cas_floor, 0);
+    atomic_fetch_add(&cas_gen, 1);
     cas_visible = use_cas;
 }
 

@@ -205,12 +205,17 @@ item_set_exptime(struct item *it, rel_time_t t)
  */
 void item_release_locked(struct item *it);
 
-/* CAS values: one 64-bit atomic counter for the whole store.
- * item_cas_next() issues a new value (>= 1); item_cas_last() is the last
- * one issued; item_cas_reset() restarts it and says whether clients see
- * CAS values (setup; false under -C). */
+/* CAS values, unique across threads, each thread drawing from a range of
+ * its own (item.c). item_cas_next() issues a new value (>= 2);
+ * item_cas_last() is the highest value issued so far; item_cas_fence()
+ * returns a bound F above every value issued before it was called and
+ * at or below every value issued after it returns (flush_all and
+ * flush_prefix: "linked before" is "cas field below F"); item_cas_reset()
+ * restarts the values and says whether clients see CAS values (setup;
+ * false under -C). */
 uint64_t item_cas_next(void);
 uint64_t item_cas_last(void);
+uint64_t item_cas_fence(void);
 void item_cas_reset(bool use_cas);
 
 #endif /* MCD_STORE_ITEM_H */

@@ -291,7 +291,7 @@ register_locked(const unsigned char *p, size_t n)
     /* the bounds: everything linked so far is below them. The generation
      * first, then the sequence; both before the prefix is visible. */
     uint64_t gen = expire_gen_bump();
-    uint64_t seq = item_cas_last() + 1;
+    uint64_t seq = item_cas_fence();
     struct prefix_slot *s = find(h, p, n);
     if (s != NULL) {
         atomic_store_explicit(&s->gen, gen, memory_order_release);

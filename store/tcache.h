@@ -37,15 +37,26 @@ struct slab_class;
 #define TCACHE_MAX 32          /* chunks per class per thread, at most */
 #define TCACHE_PAGE_SHARE 64   /* and at most 1/64 of a page's chunks */
 
+#define TCACHE_LARGE 2         /* at least, for classes of 12 chunks a page or more */
+#define TCACHE_LARGE_MIN 12    /* chunks a page: 87 KB chunks in 1 MB pages, which
+                                * holds every value up to 64 KB */
+
 /* How many chunks of a class with `perslab` chunks per page one thread may
  * cache: TCACHE_MAX for small items (512 bytes and less in 1 MB pages),
- * fewer for larger ones, and none for classes of fewer than 64 chunks per
- * page, where hoarding even one chunk would be felt and a lock is nothing
- * next to copying the value. */
+ * fewer for larger ones, down to TCACHE_LARGE for classes of 12 to 127
+ * chunks a page (8-87 KB chunks in 1 MB pages, values of 8-64 KB with the
+ * default classes): an overwrite then frees into the cache the chunk the
+ * thread's next set takes, so such a set takes no class lock, and a
+ * thread holds at most 2 chunks of each of these classes (under 1 MB in
+ * all). None for classes of fewer than 12 chunks a page, where hoarding
+ * even one chunk would be felt and a lock is nothing next to copying the
+ * value. */
 static inline uint32_t
 tcache_class_max(uint32_t perslab)
 {
     uint32_t n = perslab / TCACHE_PAGE_SHARE;
+    if (n < TCACHE_LARGE && perslab >= TCACHE_LARGE_MIN)
+        return TCACHE_LARGE;
     return n < TCACHE_MAX ? n : TCACHE_MAX;
 }
 

@@ -217,3 +217,39 @@ Test(tcache, large_classes_are_not_cached, .fini = fini)
     cr_expect_eq(ci.free_chunks, 1);
     cr_expect_eq(ci.free_chunks_end, ci.chunks_per_page - 1);
 }
+
+/* 16-64 KB values (classes of 12 to 63 chunks a page) are cached two at a
+ * time: overwriting them takes no class lock either. */
+Test(tcache, mid_size_overwrites_take_no_class_lock, .fini = fini)
+{
+    start(64u << 20);
+    enum { NKEYS = 20, SIZES = 4 };
+    static const uint32_t size[SIZES] = {16000, 24000, 40000, 65536};
+    for (unsigned s = 0; s < SIZES; s++) {
+        char key[17];
+        enum store_status st;
+        struct item *it = store_alloc("key:probe:000000", 16, 0, 0, size[s], &ts, &st);
+        cr_assert_not_null(it);
+        unsigned id = item_class(it);
+        item_release(it);
+        cr_assert(info(id).chunks_per_page >= 12 && info(id).chunks_per_page < 64);
+        for (unsigned round = 0; round < 11; round++) {
+            uint64_t before = info(id).lock_taken;
+            for (unsigned i = 0; i < NKEYS; i++) {
+                snprintf(key, sizeof(key), "mid:%u:%08u", s, i);
+                it = store_alloc(key, 16, 0, 0, size[s], &ts, &st);
+                cr_assert_not_null(it, "%u bytes: %d", size[s], (int)st);
+                memset(item_data(it), 'x', size[s]);
+                cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
+                item_release(it);
+            }
+            /* round 0 placed the keys, round 1 filled the cache; reading
+             * lock_taken takes the lock once */
+            uint64_t taken = info(id).lock_taken - before;
+            if (round >= 2)
+                cr_expect_leq(taken, 1, "%u-byte class: lock taken %llu times in %d overwrites", size[s],
+                              (unsigned long long)taken, NKEYS);
+        }
+        cr_expect_eq(info(id).curr_items, NKEYS);
+    }
+}
