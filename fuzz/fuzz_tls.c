@@ -27,6 +27,8 @@
  *     stream; application data whose ciphertext has one byte flipped (a bad
  *     MAC), or is cut short. The client reads every reply (until its own
  *     state is broken by an injection; then its bytes are discarded raw).
+ * The store is 4 MB with 64 KB items, so that a value of ssl_wbuf_size
+ * (16 KB) or more takes tls_write()'s path that encrypts it from the item.
  * Invariants: nothing crashes or leaks (ASan/LSan), no loop (each pumping
  * loop is bounded), the handshake with a well-behaved client succeeds, and
  * after the end of stream the server always ends the connection (it never
@@ -517,7 +519,7 @@ int fuzz_tls_input(const uint8_t *data, size_t size)
         return 0;
     setup_once();
     static const struct store_options opts = {
-        .mem_limit = 2u << 20, .item_size_max = 16u << 10, .factor = 1.25, .chunk_size = 48,
+        .mem_limit = 4u << 20, .item_size_max = 64u << 10, .factor = 1.25, .chunk_size = 48,
         .use_cas = true, .evict_to_free = true, .hashpower = 4, .background_threads = false,
     };
     memset(&ts, 0, sizeof(ts));
