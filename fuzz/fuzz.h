@@ -40,6 +40,7 @@ int fuzz_http_input(const uint8_t *data, size_t size);
 int fuzz_udp_input(const uint8_t *data, size_t size);
 int fuzz_udp_path_input(const uint8_t *data, size_t size);
 int fuzz_auth_input(const uint8_t *data, size_t size);
+int fuzz_tls_input(const uint8_t *data, size_t size);
 
 /*
  * Checks a reply builder's bookkeeping (the pending iovecs add up to

@@ -46,6 +46,7 @@ static const struct target targets[] = {
     {"udp", fuzz_udp_input},
     {"udp_path", fuzz_udp_path_input},
     {"auth", fuzz_auth_input},
+    {"tls", fuzz_tls_input},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

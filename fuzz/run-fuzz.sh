@@ -46,7 +46,8 @@ cflags="-g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recove
 libsrc=$(ls "$src"/proto/*.c "$src"/store/*.c)
 # server/libmcdserve.a: the request path without sockets or libevent
 servesrc=
-for f in session process process_meta stats settings log latency latency_clock hotkeys cluster session_auth auth_file sasl; do
+for f in session process process_meta process_slabs process_admin stats stats_detail settings log logbuf watch \
+    latency latency_clock hotkeys metrics_expo metrics_page metrics_req cluster session_auth auth_file sasl; do
     servesrc="$servesrc $src/server/$f.c"
 done
 
@@ -56,6 +57,7 @@ for t in $targets; do
     case $t in request_path | udp_path | auth) extra="$servesrc -lsasl2" ;; esac
     [ "$t" = expo ] && extra=$src/server/metrics_expo.c
     [ "$t" = http ] && extra=$src/server/metrics_req.c
+    [ "$t" = tls ] && extra="$servesrc $src/server/tls.c -lsasl2 -lssl -lcrypto"
     # shellcheck disable=SC2086
     "$cc" $cflags -o "$build/fuzz/bin/fuzz_$t" "$src/fuzz/fuzz_$t.c" "$src/fuzz/fuzz_util.c" $libsrc $extra -pthread
 done
