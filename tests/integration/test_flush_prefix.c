@@ -155,8 +155,10 @@ bin_send(struct mcd_conn *c, uint8_t op, const void *ext, uint8_t extlen, const 
     pkt[9] = (uint8_t)(body >> 16);
     pkt[10] = (uint8_t)(body >> 8);
     pkt[11] = (uint8_t)body;
-    memcpy(pkt + 24, ext, extlen);
-    memcpy(pkt + 24 + extlen, key, nkey);
+    if (extlen > 0) /* memcpy() may not be handed NULL, even for 0 bytes (UBSan) */
+        memcpy(pkt + 24, ext, extlen);
+    if (nkey > 0)
+        memcpy(pkt + 24 + extlen, key, nkey);
     if (nval > 0)
         memcpy(pkt + 24 + extlen + nkey, val, nval);
     cr_assert(mcd_send(c, pkt, 24 + body));

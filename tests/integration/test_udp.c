@@ -75,9 +75,12 @@ static size_t bin_req(char *buf, unsigned op, const char *key, const char *extra
                            (unsigned char)(body >> 24), (unsigned char)(body >> 16), (unsigned char)(body >> 8),
                            (unsigned char)body, 0x0a, 0x0b, 0x0c, 0x0d};
     memcpy(buf, h, 24);
-    memcpy(buf + 24, extra, nextra);
-    memcpy(buf + 24 + nextra, key, nkey);
-    memcpy(buf + 24 + nextra + nkey, val, nval);
+    if (nextra > 0) /* memcpy() may not be handed NULL, even for 0 bytes (UBSan) */
+        memcpy(buf + 24, extra, nextra);
+    if (nkey > 0)
+        memcpy(buf + 24 + nextra, key, nkey);
+    if (nval > 0)
+        memcpy(buf + 24 + nextra + nkey, val, nval);
     return 24 + body;
 }
 

@@ -412,9 +412,25 @@ def test_refresh():
     stop(o)
 
 
+# Against a sanitized server (tests/sanitizers.sh sets MCD_BIN_SANITIZED=1)
+# everything runs several times slower: the hostile part keeps its floods
+# smaller and its time limits looser there.
+SANITIZED = os.environ.get("MCD_BIN_SANITIZED") == "1"
+SLOW_LIMIT = 5.0 if SANITIZED else 0.5
+STALLED = 100 if SANITIZED else 300
+
+
 def timed_get(port, n=20):
     """The slowest of n TLS round trips on one connection, in seconds."""
-    s = client(port)
+    for attempt in range(10 if SANITIZED else 1):
+        try:
+            s = client(port)
+            break
+        except (ssl.SSLError, OSError):
+            # a sanitized server may still be at -c, answering in plain text
+            if attempt == 9 or not SANITIZED:
+                raise
+            time.sleep(0.5)
     worst = 0
     for _ in range(n):
         t = time.time()
@@ -461,14 +477,14 @@ def test_hostile():
     base = timed_get(mp)
     # 300 half-open handshakes (a ClientHello cut short) and 300 silent ones
     held = []
-    for i in range(300):
+    for i in range(STALLED):
         s = socket.create_connection(("127.0.0.1", mp))
         s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(40))
         held.append(s)
         held.append(socket.create_connection(("127.0.0.1", mp)))
     worst = timed_get(mp)
-    check(worst < 0.5, "600 stalled handshakes: a TLS client's gets still take %.3f s at worst (alone %.3f)" %
-          (worst, base))
+    check(worst < SLOW_LIMIT, "%d stalled handshakes: a TLS client's gets still take %.3f s at worst (alone %.3f)" %
+          (2 * STALLED, worst, base))
 
     # plaintext, garbage and full handshakes in a loop from 4 threads
     stop_flag = []
@@ -490,7 +506,7 @@ def test_hostile():
             except OSError:
                 pass
 
-    threads = [threading.Thread(target=flood, args=(k,), daemon=True) for k in range(4)]
+    threads = [threading.Thread(target=flood, args=(k,), daemon=True) for k in range(2 if SANITIZED else 4)]
     for t in threads:
         t.start()
     try:
@@ -500,7 +516,7 @@ def test_hostile():
         stop_flag.append(1)
         for t in threads:
             t.join()
-    check(worst < 0.5, "handshake/plaintext/garbage flood: gets take %.3f s at worst" % worst)
+    check(worst < SLOW_LIMIT, "handshake/plaintext/garbage flood: gets take %.3f s at worst" % worst)
 
     # the stalled ones are closed by the handshake timeout
     def all_closed():
