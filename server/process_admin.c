@@ -298,15 +298,12 @@ static bool word_is(const char *w, size_t n, const char *lit)
     return strlen(lit) == n && memcmp(w, lit, n) == 0;
 }
 
-enum process_next process_lru_crawler(struct request_ctx *x, const struct mc_request *req)
+/* The words of a command's arguments: the first three in tok/ntok; returns
+ * how many there are in all. */
+static size_t split_args(const struct mc_request *req, const char *tok[3], size_t ntok[3])
 {
-    if (x->job != NULL)
-        return job_run(x, req);
-
-    const char *tok[3] = {0};
-    size_t ntok[3] = {0}, pos = 0, nt = 0;
+    size_t pos = 0, nt = 0, wn;
     const char *w;
-    size_t wn;
     while (token_next(req->args, req->args_len, &pos, &w, &wn)) {
         if (nt < 3) {
             tok[nt] = w;
@@ -314,6 +311,17 @@ enum process_next process_lru_crawler(struct request_ctx *x, const struct mc_req
         }
         nt++;
     }
+    return nt;
+}
+
+enum process_next process_lru_crawler(struct request_ctx *x, const struct mc_request *req)
+{
+    if (x->job != NULL)
+        return job_run(x, req);
+
+    const char *tok[3] = {0};
+    size_t ntok[3] = {0};
+    size_t nt = split_args(req, tok, ntok);
     if (nt == 2 && (word_is(tok[0], ntok[0], "crawl") || word_is(tok[0], ntok[0], "metadump") ||
                     word_is(tok[0], ntok[0], "mgdump"))) {
         bool crawl = tok[0][1] == 'r';
@@ -419,16 +427,8 @@ bool process_admin_stats(struct request_ctx *x, const struct mc_request *req, en
         return true;
     }
     const char *tok[3] = {0};
-    size_t ntok[3] = {0}, pos = 0, nt = 0;
-    const char *w;
-    size_t wn;
-    while (token_next(req->args, req->args_len, &pos, &w, &wn)) {
-        if (nt < 3) {
-            tok[nt] = w;
-            ntok[nt] = wn;
-        }
-        nt++;
-    }
+    size_t ntok[3] = {0};
+    size_t nt = split_args(req, tok, ntok);
     if (nt == 0)
         return false;
     *next = PROCESS_CONTINUE;
