@@ -54,6 +54,10 @@ void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen);
 /* Checks that `buf` is a sequence of whole binary response packets. */
 void fuzz_check_binary_responses(const char *buf, size_t len);
 
+/* With every session gone, checks that only linked items hold chunks (no
+ * item leaked by the request path), then tears the store down. */
+void fuzz_check_chunks_and_teardown(void);
+
 #ifdef MCD_LIBFUZZER
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #endif

@@ -235,18 +235,7 @@ static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t 
     }
     session_deinit(&p->s);
 
-    /* with every reply sent, only linked items may hold chunks */
-    uint64_t used = 0, linked = 0;
-    unsigned n = store_class_count();
-    for (unsigned id = 1; id <= n; id++) {
-        struct store_class_info ci;
-        if (!store_class_info(id, &ci))
-            continue;
-        used += ci.used_chunks;
-        linked += ci.curr_items;
-    }
-    FUZZ_CHECK(used == linked);
-    store_teardown();
+    fuzz_check_chunks_and_teardown(); /* only linked items hold chunks */
 }
 
 /* True when some stretch of the input is longer than a text line may be

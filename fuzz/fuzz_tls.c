@@ -586,18 +586,7 @@ int fuzz_tls_input(const uint8_t *data, size_t size)
     close(sv[1]);
     ERR_clear_error();
 
-    /* with the session gone, only linked items hold chunks */
-    uint64_t used = 0, linked = 0;
-    unsigned ncls = store_class_count();
-    for (unsigned id = 1; id <= ncls; id++) {
-        struct store_class_info ci;
-        if (!store_class_info(id, &ci))
-            continue;
-        used += ci.used_chunks;
-        linked += ci.curr_items;
-    }
-    FUZZ_CHECK(used == linked);
-    store_teardown();
+    fuzz_check_chunks_and_teardown(); /* only linked items hold chunks */
 
     if (only_data && !c.broken && comparable(rest, nrest)) {
         /* the same requests on a plain session over a fresh store */

@@ -7,6 +7,7 @@
 
 #include "proto/binary.h"
 #include "proto/reply.h"
+#include "store/store.h"
 
 #include <string.h>
 
@@ -64,4 +65,19 @@ void fuzz_check_binary_responses(const char *buf, size_t len)
         off += BINARY_HEADER_LEN + (size_t)h.bodylen;
     }
     FUZZ_CHECK(off == len);
+}
+
+void fuzz_check_chunks_and_teardown(void)
+{
+    uint64_t used = 0, linked = 0;
+    unsigned n = store_class_count();
+    for (unsigned id = 1; id <= n; id++) {
+        struct store_class_info ci;
+        if (!store_class_info(id, &ci))
+            continue;
+        used += ci.used_chunks;
+        linked += ci.curr_items;
+    }
+    FUZZ_CHECK(used == linked);
+    store_teardown();
 }
