@@ -218,7 +218,7 @@ static size_t walk_batch(struct slab_class *c, struct store_dump *d, enum walk_m
          * linked under it (ht_lock(stripe) is the lock of every hash of
          * that stripe: hashtable.h) */
         if (ht_trylock(stripe)) {
-            if (item_linked_under(it, stripe) && visit_locked(c, it, 0, mode, now, &out[n]))
+            if (item_linked_under(it, stripe) && visit_locked(c, it, 0, mode, now, out != NULL ? &out[n] : NULL))
                 n++;
             ht_unlock(stripe);
             continue;
@@ -250,7 +250,7 @@ static size_t walk(struct store_dump *d, enum walk_mode mode, struct store_dump_
         struct slab_class *c = slab_class_get(d->cls);
         bool class_done = true;
         if (c != NULL && (d->classes & (UINT64_C(1) << d->cls)))
-            n += walk_batch(c, d, mode, out + n, max - n, &class_done);
+            n += walk_batch(c, d, mode, out != NULL ? out + n : NULL, max - n, &class_done); /* a crawl has no out */
         if (class_done) {
             d->cls++;
             d->page = NULL;
