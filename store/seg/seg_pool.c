@@ -1,0 +1,403 @@
+/*
+ * seg_pool.c - the segment store prototype's segments: the free list, the
+ * TTL buckets' chains, opening a bucket's next active segment, and taking
+ * memory back by whole segments: expiry, FIFO eviction, merge eviction.
+ * Everything here runs under the pool lock (seg_internal.h).
+ *
+ * Reclaiming a segment walks its items from offset 0 and, for each, drops
+ * the index slot that still points at it (an item no slot points at is
+ * dead already). Once no slot points into the segment no reader can pin
+ * it again; if one still holds a pin, the segment waits in DRAINING and is
+ * freed by the next sweep that finds it unpinned. Nothing here ever waits
+ * for a reader.
+ *
+ * Merge (Segcache's merge-based eviction): the oldest up to merge_n idle
+ * segments (sealed, no setter linking) of the TTL bucket whose oldest is the oldest of
+ * all are copied into the spare segment, each source contributing at most
+ * its share of the room left, by keeping its items of the highest access
+ * frequency (a byte histogram of the frequencies picks the cut-off). Kept
+ * items have their frequency halved. The result takes the sources' place
+ * at the head of the chain; the sources are freed, one becoming the spare.
+ */
+#include "config.h"
+
+#include "store/seg/seg_internal.h"
+
+static void
+free_put(struct segment *s)
+{
+    s->state = SEG_FREE;
+    atomic_store_explicit(&s->write_off, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->live_items, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
+    s->expire_at = 0;
+    s->prev = -1;
+    if (seg_g.evict == SEG_EVICT_MERGE && seg_g.spare < 0) {
+        seg_g.spare = (int32_t)s->id;
+        return;
+    }
+    s->next = seg_g.free_head;
+    seg_g.free_head = (int32_t)s->id;
+    seg_g.nfree++;
+}
+
+static struct segment *
+free_take(void)
+{
+    if (seg_g.nfree == 0)
+        return NULL;
+    struct segment *s = &seg_g.segs[seg_g.free_head];
+    seg_g.free_head = s->next;
+    seg_g.nfree--;
+    s->next = s->prev = -1;
+    return s;
+}
+
+int
+seg_pool_setup(void)
+{
+    seg_g.free_head = -1;
+    seg_g.spare = -1;
+    for (uint32_t i = seg_g.nseg; i-- > 0;) {
+        seg_g.segs[i].id = i;
+        free_put(&seg_g.segs[i]);
+    }
+    return 0;
+}
+
+static void
+chain_remove(struct segment *s)
+{
+    struct ttl_bucket *tb = &seg_g.ttl[s->ttl_bucket];
+    if (s->prev >= 0)
+        seg_g.segs[s->prev].next = s->next;
+    else
+        tb->head = s->next;
+    if (s->next >= 0)
+        seg_g.segs[s->next].prev = s->prev;
+    else
+        tb->tail = s->prev;
+    s->prev = s->next = -1;
+    tb->nseg--;
+}
+
+static void
+chain_push_tail(unsigned b, struct segment *s)
+{
+    struct ttl_bucket *tb = &seg_g.ttl[b];
+    s->ttl_bucket = (uint16_t)b;
+    s->next = -1;
+    s->prev = tb->tail;
+    if (tb->tail >= 0)
+        seg_g.segs[tb->tail].next = (int32_t)s->id;
+    else
+        tb->head = (int32_t)s->id;
+    tb->tail = (int32_t)s->id;
+    tb->nseg++;
+}
+
+static void
+chain_push_head(unsigned b, struct segment *s)
+{
+    struct ttl_bucket *tb = &seg_g.ttl[b];
+    s->ttl_bucket = (uint16_t)b;
+    s->prev = -1;
+    s->next = tb->head;
+    if (tb->head >= 0)
+        seg_g.segs[tb->head].prev = (int32_t)s->id;
+    else
+        tb->tail = (int32_t)s->id;
+    tb->head = (int32_t)s->id;
+    tb->nseg++;
+}
+
+/* May s be reclaimed or merged now? Sealed, and no setter between
+ * append and link (acquire: the last one's item bytes are seen). Readers'
+ * pins do not hold eviction back: the segment drains. */
+static bool
+seg_idle(const struct segment *s)
+{
+    return s->state == SEG_SEALED && atomic_load_explicit(&s->writers, memory_order_acquire) == 0;
+}
+
+static void
+sweep_draining(void)
+{
+    for (uint32_t i = 0; i < seg_g.nseg && seg_g.ndraining > 0; i++) {
+        struct segment *s = &seg_g.segs[i];
+        if (s->state == SEG_DRAINING && atomic_load_explicit(&s->refcount, memory_order_acquire) == 0) {
+            seg_g.ndraining--;
+            free_put(s);
+        }
+    }
+}
+
+/* The slot still pointing at the item at (s, off), locked; NULL (and
+ * nothing locked) when the item is dead. */
+static uint64_t *
+slot_of(struct segment *s, uint32_t off, struct seg_bucket **hb_out)
+{
+    const struct seg_item *it = seg_item_at(s->id, off);
+    uint64_t h = seg_hash(seg_item_key(it), seg_item_nkey(it));
+    struct seg_bucket *hb = seg_index_lock(h);
+    uint64_t *slot = seg_index_find_loc(hb, seg_hash_tag(h), s->id, off);
+    if (slot == NULL) {
+        seg_index_unlock(hb);
+        return NULL;
+    }
+    *hb_out = hb;
+    return slot;
+}
+
+/* Drops every live item of s, takes s out of its chain and frees it (or
+ * leaves it DRAINING). Returns the live items dropped. */
+static uint64_t
+reclaim(struct segment *s)
+{
+    uint64_t dropped = 0;
+    uint32_t end = seg_write_off(s);
+    for (uint32_t off = 0; off < end && atomic_load_explicit(&s->live_items, memory_order_relaxed) > 0;) {
+        size_t size = seg_item_size_of(seg_item_at(s->id, off));
+        struct seg_bucket *hb;
+        uint64_t *slot = slot_of(s, off, &hb);
+        if (slot != NULL) {
+            *slot = 0;
+            seg_item_dead(s, size);
+            seg_index_unlock(hb);
+            dropped++;
+        }
+        off += (uint32_t)size;
+    }
+    chain_remove(s);
+    if (atomic_load_explicit(&s->refcount, memory_order_acquire) == 0) {
+        free_put(s);
+    } else {
+        s->state = SEG_DRAINING;
+        seg_g.ndraining++;
+    }
+    return dropped;
+}
+
+static unsigned
+expire_locked(uint32_t now)
+{
+    unsigned n = 0;
+    for (unsigned b = 1; b < SEG_TTL_BUCKETS; b++) {
+        struct ttl_bucket *tb = &seg_g.ttl[b];
+        while (tb->head >= 0) {
+            struct segment *s = &seg_g.segs[tb->head];
+            if (s->state != SEG_SEALED || !seg_expired(s, now))
+                break;
+            SEG_STAT_INC(expired_items, reclaim(s));
+            SEG_STAT_INC(expired_segs, 1);
+            n++;
+        }
+    }
+    return n;
+}
+
+unsigned
+seg_pool_expire(void)
+{
+    uint32_t now = seg_now();
+    /* an expired active segment is sealed first (its bucket's lock, then
+     * the pool's: the lock order) */
+    for (unsigned b = 1; b < SEG_TTL_BUCKETS; b++) {
+        struct ttl_bucket *tb = &seg_g.ttl[b];
+        pthread_mutex_lock(&tb->lock);
+        if (tb->active >= 0 && seg_expired(&seg_g.segs[tb->active], now)) {
+            pthread_mutex_lock(&seg_g.pool_lock);
+            seg_g.segs[tb->active].state = SEG_SEALED;
+            tb->active = -1;
+            pthread_mutex_unlock(&seg_g.pool_lock);
+        }
+        pthread_mutex_unlock(&tb->lock);
+    }
+    pthread_mutex_lock(&seg_g.pool_lock);
+    unsigned n = expire_locked(now);
+    sweep_draining();
+    pthread_mutex_unlock(&seg_g.pool_lock);
+    return n;
+}
+
+/* The first idle segment of b's chain, or NULL (the chain's segments are
+ * passed over only while a setter is linking into them). */
+static struct segment *
+first_idle(unsigned b)
+{
+    for (int32_t i = seg_g.ttl[b].head; i >= 0; i = seg_g.segs[i].next) {
+        if (seg_idle(&seg_g.segs[i]))
+            return &seg_g.segs[i];
+    }
+    return NULL;
+}
+
+/* The oldest idle segment of all (FIFO order: opening sequence), and its
+ * bucket. */
+static struct segment *
+oldest_idle(unsigned *bucket)
+{
+    struct segment *best = NULL;
+    for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++) {
+        if (seg_g.ttl[b].head < 0)
+            continue;
+        struct segment *s = first_idle(b);
+        if (s != NULL && (best == NULL || s->seq < best->seq)) {
+            best = s;
+            *bucket = b;
+        }
+    }
+    return best;
+}
+
+/* Copies the items of src worth keeping into d: at most `room` bytes, the
+ * most frequently read first (by a cut-off frequency). */
+static void
+merge_one(struct segment *d, struct segment *src, uint32_t room)
+{
+    static _Thread_local uint64_t hist[256];
+    memset(hist, 0, sizeof(hist));
+    uint32_t end = seg_write_off(src);
+    uint64_t total = 0;
+    for (uint32_t off = 0; off < end;) {
+        size_t size = seg_item_size_of(seg_item_at(src->id, off));
+        struct seg_bucket *hb;
+        uint64_t *slot = slot_of(src, off, &hb);
+        if (slot != NULL) {
+            hist[seg_slot_freq(*slot)] += size;
+            total += size;
+            seg_index_unlock(hb);
+        }
+        off += (uint32_t)size;
+    }
+    unsigned cut = 0; /* keep items of frequency >= cut */
+    while (cut < 256 && total > room)
+        total -= hist[cut++];
+
+    uint64_t kept = 0, dropped = 0;
+    for (uint32_t off = 0; off < end;) {
+        const struct seg_item *it = seg_item_at(src->id, off);
+        size_t size = seg_item_size_of(it);
+        struct seg_bucket *hb;
+        uint64_t *slot = slot_of(src, off, &hb);
+        if (slot != NULL) {
+            uint64_t v = *slot;
+            uint32_t doff = seg_write_off(d);
+            int64_t delta = (int64_t)(seg_item_cas(it) - d->cas_base);
+            if (seg_slot_freq(v) >= cut && doff + size <= seg_g.seg_size && delta >= SEG_CAS_DELTA_MIN &&
+                delta <= SEG_CAS_DELTA_MAX) {
+                char *p = (char *)seg_item_at(d->id, doff);
+                memcpy(p, it, size);
+                uint64_t hdr = seg_hdr_load(it);
+                hdr = seg_hdr_make(seg_hdr_nkey(hdr), seg_hdr_nbytes(hdr), seg_hdr_has_flags(hdr), delta);
+                memcpy(p, &hdr, sizeof(hdr));
+                atomic_store_explicit(&d->write_off, doff + (uint32_t)size, memory_order_relaxed);
+                atomic_fetch_add_explicit(&d->live_items, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&d->live_bytes, (uint32_t)size, memory_order_relaxed);
+                *slot = seg_slot_make(d->id, doff, seg_slot_tag(v), seg_slot_freq(v) / 2);
+                kept++;
+            } else {
+                *slot = 0;
+                dropped++;
+            }
+            seg_item_dead(src, size);
+            seg_index_unlock(hb);
+        }
+        off += (uint32_t)size;
+    }
+    SEG_STAT_INC(merge_kept, kept);
+    SEG_STAT_INC(evicted_items, dropped);
+}
+
+static bool
+merge(void)
+{
+    if (seg_g.spare < 0)
+        return false;
+    unsigned b = 0;
+    struct segment *first = oldest_idle(&b);
+    if (first == NULL)
+        return false;
+    struct segment *src[16];
+    unsigned n = 0, max = seg_g.merge_n < 16 ? seg_g.merge_n : 16;
+    for (struct segment *s = first; s != NULL && n < max && seg_idle(s);
+         s = s->next >= 0 ? &seg_g.segs[s->next] : NULL)
+        src[n++] = s;
+    if (n < 2)
+        return false;
+    struct segment *d = &seg_g.segs[seg_g.spare];
+    seg_g.spare = -1;
+    uint64_t base = src[0]->cas_base;
+    for (unsigned i = 1; i < n; i++)
+        base = src[i]->cas_base < base ? src[i]->cas_base : base;
+    d->state = SEG_SEALED;
+    d->cas_base = base;
+    d->create_at = src[0]->create_at;
+    d->expire_at = src[0]->expire_at; /* the earliest: items may only expire early */
+    d->seq = src[0]->seq;
+    for (unsigned i = 0; i < n; i++)
+        merge_one(d, src[i], (uint32_t)((seg_g.seg_size - seg_write_off(d)) / (n - i)));
+    for (unsigned i = 0; i < n; i++)
+        reclaim(src[i]); /* all dead by now: unlinks and frees */
+    chain_push_head(b, d);
+    SEG_STAT_INC(merges, 1);
+    SEG_STAT_INC(evicted_segs, n);
+    return true;
+}
+
+/* Frees at least one segment, or moves one to DRAINING. False when there
+ * is nothing to evict (or eviction is off). */
+static bool
+evict_one(void)
+{
+    if (seg_g.evict == SEG_EVICT_NONE)
+        return false;
+    if (seg_g.evict == SEG_EVICT_MERGE && merge())
+        return true;
+    unsigned b;
+    struct segment *s = oldest_idle(&b);
+    if (s == NULL)
+        return false;
+    SEG_STAT_INC(evicted_items, reclaim(s));
+    SEG_STAT_INC(evicted_segs, 1);
+    return true;
+}
+
+struct segment *
+seg_pool_open(struct ttl_bucket *tb, unsigned b)
+{
+    pthread_mutex_lock(&seg_g.pool_lock);
+    if (tb->active >= 0) {
+        seg_g.segs[tb->active].state = SEG_SEALED;
+        tb->active = -1;
+    }
+    uint32_t now = seg_now();
+    bool expired_tried = false;
+    while (seg_g.nfree == 0) {
+        if (seg_g.ndraining > 0)
+            sweep_draining();
+        if (seg_g.nfree > 0)
+            break;
+        if (!expired_tried) {
+            expired_tried = true;
+            if (expire_locked(now) > 0)
+                continue;
+        }
+        if (!evict_one())
+            break;
+    }
+    struct segment *s = free_take();
+    if (s != NULL) {
+        s->state = SEG_ACTIVE;
+        s->create_at = now;
+        s->expire_at = tb->ttl != 0 ? now + tb->ttl : 0;
+        if (s->expire_at == 0 && tb->ttl != 0)
+            s->expire_at = 1;
+        s->cas_base = atomic_load_explicit(&seg_g.cas_next, memory_order_relaxed);
+        s->seq = seg_g.next_seq++;
+        chain_push_tail(b, s);
+        tb->active = (int32_t)s->id;
+    }
+    pthread_mutex_unlock(&seg_g.pool_lock);
+    return s;
+}

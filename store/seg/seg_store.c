@@ -1,0 +1,406 @@
+/*
+ * seg_store.c - the segment store prototype's operations (seg_store.h):
+ * setup, get, set, delete, touch, stats. Segments themselves (taking,
+ * eviction, merge, expiry) are seg_pool.c's.
+ *
+ * A set is two steps. Under its TTL bucket's lock it reserves the item's
+ * bytes at the active segment's write cursor, draws a CAS and pins the
+ * segment as a writer; then, with no lock, it writes the item; then,
+ * under the index bucket's lock, it links the item (the old one, if any,
+ * becomes dead) and drops its writer count. That count keeps a sealed
+ * segment from being evicted before its last item is linked: eviction
+ * only picks segments with no writer, and a segment is sealed (made
+ * evictable) under the same TTL bucket lock the count is taken under.
+ * Readers pin a segment (refcount) under the index bucket's lock; an
+ * evicted segment still pinned is freed once unpinned (seg_pool.c).
+ */
+#include "config.h"
+
+#include "store/seg/seg_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+struct seg_global seg_g;
+
+void
+seg_clock_set(uint32_t now)
+{
+    atomic_store_explicit(&seg_g.now, now, memory_order_relaxed);
+}
+
+uint32_t
+seg_now(void)
+{
+    return atomic_load_explicit(&seg_g.now, memory_order_relaxed);
+}
+
+void
+seg_cas_set_next(uint64_t next)
+{
+    atomic_store(&seg_g.cas_next, next);
+}
+
+int
+seg_setup(const struct seg_options *o)
+{
+    size_t seg_size = o->seg_size != 0 ? o->seg_size : (size_t)1 << 20;
+    if (seg_size % 8 != 0 || seg_size < 64 || seg_size > SEG_SIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t nseg = o->mem_limit / seg_size;
+    if (nseg < 2 || nseg > SEG_COUNT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(&seg_g, 0, sizeof(seg_g));
+    seg_g.seg_size = (uint32_t)seg_size;
+    seg_g.nseg = (uint32_t)nseg;
+    seg_g.evict = o->evict;
+    seg_g.merge_n = o->merge_n != 0 ? o->merge_n : 4;
+    seg_g.arena = mmap(NULL, nseg * seg_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0);
+    if (seg_g.arena == MAP_FAILED) {
+        seg_g.arena = NULL;
+        return -1;
+    }
+    seg_g.segs = calloc(nseg, sizeof(*seg_g.segs));
+    /* overflow buckets: enough for every item of 16 bytes to have a slot */
+    uint64_t ovf = (uint64_t)nseg * seg_size / 16 / SEG_BUCKET_SLOTS + 1024;
+    if (seg_g.segs == NULL || seg_index_setup(o->hashpower, ovf > UINT32_MAX ? UINT32_MAX : (uint32_t)ovf) != 0) {
+        free(seg_g.segs);
+        munmap(seg_g.arena, nseg * seg_size);
+        seg_g.arena = NULL;
+        errno = ENOMEM;
+        return -1;
+    }
+    for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++) {
+        struct ttl_bucket *tb = &seg_g.ttl[b];
+        pthread_mutex_init(&tb->lock, NULL);
+        tb->active = tb->head = tb->tail = -1;
+        tb->ttl = seg_ttl_bucket_ttl(b);
+        uint32_t w = seg_ttl_bucket_width(b);
+        tb->max_age = b == 0 ? 0 : (tb->ttl / 16 > w ? tb->ttl / 16 : w);
+    }
+    pthread_mutex_init(&seg_g.pool_lock, NULL);
+    atomic_store(&seg_g.cas_next, 1);
+    return seg_pool_setup();
+}
+
+void
+seg_teardown(void)
+{
+    if (seg_g.arena == NULL)
+        return;
+    seg_index_teardown();
+    for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
+        pthread_mutex_destroy(&seg_g.ttl[b].lock);
+    pthread_mutex_destroy(&seg_g.pool_lock);
+    munmap(seg_g.arena, (size_t)seg_g.nseg * seg_g.seg_size);
+    free(seg_g.segs);
+    seg_g.arena = NULL;
+    seg_g.segs = NULL;
+}
+
+/* The slot of key in hb's chain (expired or not), or NULL. Under hb's
+ * lock. A slot whose tag differs is passed over without reading its item. */
+static uint64_t *
+find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
+{
+    for (struct seg_bucket *b = hb; b != NULL; b = seg_index_next(b)) {
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++) {
+            uint64_t v = b->slot[i];
+            if (seg_slot_tag(v) != tag)
+                continue;
+            const struct seg_item *it = seg_item_at(seg_slot_seg(v), seg_slot_off(v));
+            if (seg_item_nkey(it) == nkey && memcmp(seg_item_key(it), key, nkey) == 0)
+                return &b->slot[i];
+        }
+    }
+    return NULL;
+}
+
+/* Empties a slot whose item is dead from now on. Under the slot's lock. */
+static void
+slot_kill(uint64_t *slot)
+{
+    uint64_t v = *slot;
+    seg_item_dead(&seg_g.segs[seg_slot_seg(v)], seg_item_size_of(seg_item_at(seg_slot_seg(v), seg_slot_off(v))));
+    *slot = 0;
+}
+
+static uint32_t
+xorshift(void)
+{
+    static _Thread_local uint32_t x = 2463534242u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x;
+}
+
+/* The frequency after one more access: +1 up to 16, then with
+ * probability 1/f, saturating at 255. */
+static uint8_t
+freq_bump(uint8_t f)
+{
+    if (f == 255 || (f >= 16 && xorshift() % f != 0))
+        return f;
+    return (uint8_t)(f + 1);
+}
+
+/*
+ * Reserves and writes an item in TTL bucket b's active segment, pinned.
+ * keep_cas non-zero: the item keeps that CAS if the segment's base allows,
+ * else gets a new one. Returns the segment (NULL: no memory).
+ */
+static struct segment *
+append(unsigned b, const char *key, size_t nkey, uint32_t flags, const void *value, size_t nbytes,
+       uint64_t keep_cas, uint64_t *cas_out, uint32_t *off_out)
+{
+    size_t size = seg_item_size(nkey, nbytes, flags != 0);
+    struct ttl_bucket *tb = &seg_g.ttl[b];
+    uint32_t now = seg_now();
+    uint64_t cas = keep_cas;
+    struct segment *s;
+    int64_t delta;
+    pthread_mutex_lock(&tb->lock);
+    for (;;) {
+        s = tb->active >= 0 ? &seg_g.segs[tb->active] : NULL;
+        if (s != NULL && seg_write_off(s) + size <= seg_g.seg_size && !seg_expired(s, now) &&
+            (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
+            if (cas == 0)
+                cas = atomic_fetch_add_explicit(&seg_g.cas_next, 1, memory_order_relaxed);
+            delta = (int64_t)(cas - s->cas_base);
+            if (delta >= SEG_CAS_DELTA_MIN && delta <= SEG_CAS_DELTA_MAX)
+                break;
+            if (keep_cas != 0 && cas == keep_cas) {
+                cas = 0; /* too far from any base now: a new CAS */
+                continue;
+            }
+            SEG_STAT_INC(cas_seals, 1);
+        }
+        s = seg_pool_open(tb, b);
+        if (s == NULL) {
+            pthread_mutex_unlock(&tb->lock);
+            return NULL;
+        }
+    }
+    uint32_t off = seg_write_off(s);
+    atomic_store_explicit(&s->write_off, off + (uint32_t)size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->writers, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live_items, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live_bytes, (uint32_t)size, memory_order_relaxed);
+    pthread_mutex_unlock(&tb->lock);
+
+    char *p = (char *)seg_item_at(s->id, off);
+    uint64_t h = seg_hdr_make((uint8_t)nkey, (uint32_t)nbytes, flags != 0, delta);
+    memcpy(p, &h, sizeof(h));
+    p += SEG_HDR_SIZE;
+    if (flags != 0) {
+        memcpy(p, &flags, 4);
+        p += 4;
+    }
+    memcpy(p, key, nkey);
+    if (nbytes > 0)
+        memcpy(p + nkey, value, nbytes);
+    *cas_out = cas;
+    *off_out = off;
+    return s;
+}
+
+/* A setter's item is linked (or given up): its segment may go. */
+static void
+writer_done(struct segment *s)
+{
+    atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+}
+
+static void
+unpin(struct segment *s)
+{
+    atomic_fetch_sub_explicit(&s->refcount, 1, memory_order_release);
+}
+
+enum seg_status
+seg_set(const char *key, size_t nkey, uint32_t flags, uint32_t ttl, const void *value, size_t nbytes,
+        uint64_t expect_cas, uint64_t *cas_out)
+{
+    if (nkey == 0 || nkey > 250 || nbytes > SEG_NBYTES_MAX ||
+        seg_item_size(nkey, nbytes, flags != 0) > seg_g.seg_size)
+        return SEG_TOO_LARGE;
+    uint64_t h = seg_hash(key, nkey);
+    uint16_t tag = seg_hash_tag(h);
+    uint64_t cas;
+    uint32_t off;
+    struct segment *s = append(seg_ttl_bucket_of(ttl), key, nkey, flags, value, nbytes, 0, &cas, &off);
+    if (s == NULL)
+        return SEG_NO_MEMORY;
+    size_t size = seg_item_size(nkey, nbytes, flags != 0);
+    enum seg_status st = SEG_OK;
+    struct seg_bucket *hb = seg_index_lock(h);
+    uint64_t *slot = find_key(hb, tag, key, nkey);
+    uint8_t freq = 0;
+    if (slot != NULL && seg_expired(&seg_g.segs[seg_slot_seg(*slot)], seg_now())) {
+        slot_kill(slot); /* an expired item is no item; its slot is free now */
+        slot = NULL;
+    }
+    if (expect_cas != 0 && (slot == NULL || seg_item_cas(seg_item_at(seg_slot_seg(*slot), seg_slot_off(*slot))) !=
+                                                expect_cas)) {
+        st = slot == NULL ? SEG_NOT_FOUND : SEG_EXISTS;
+    } else if (slot != NULL) {
+        freq = seg_slot_freq(*slot);
+        slot_kill(slot);
+    } else {
+        slot = seg_index_free_slot(hb);
+        if (slot == NULL)
+            st = SEG_NO_MEMORY;
+    }
+    if (st == SEG_OK)
+        *slot = seg_slot_make(s->id, off, tag, freq);
+    else
+        seg_item_dead(s, size); /* appended, never linked */
+    seg_index_unlock(hb);
+    writer_done(s);
+    if (st == SEG_OK && cas_out != NULL)
+        *cas_out = cas;
+    return st;
+}
+
+/* Under hb's lock: the live slot of key, or NULL (an expired one is
+ * emptied on the way). */
+static uint64_t *
+find_live(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
+{
+    uint64_t *slot = find_key(hb, tag, key, nkey);
+    if (slot != NULL && seg_expired(&seg_g.segs[seg_slot_seg(*slot)], seg_now())) {
+        slot_kill(slot);
+        slot = NULL;
+    }
+    return slot;
+}
+
+const struct seg_item *
+seg_get(const char *key, size_t nkey)
+{
+    uint64_t h = seg_hash(key, nkey);
+    struct seg_bucket *hb = seg_index_lock(h);
+    uint64_t *slot = find_live(hb, seg_hash_tag(h), key, nkey);
+    if (slot == NULL) {
+        seg_index_unlock(hb);
+        return NULL;
+    }
+    uint64_t v = *slot;
+    uint8_t f = seg_slot_freq(v), nf = freq_bump(f);
+    if (nf != f)
+        *slot = seg_slot_with_freq(v, nf);
+    atomic_fetch_add_explicit(&seg_g.segs[seg_slot_seg(v)].refcount, 1, memory_order_relaxed);
+    seg_index_unlock(hb);
+    return seg_item_at(seg_slot_seg(v), seg_slot_off(v));
+}
+
+void
+seg_item_release(const struct seg_item *it)
+{
+    unpin(seg_of_item(it));
+}
+
+uint64_t
+seg_item_cas(const struct seg_item *it)
+{
+    return seg_of_item(it)->cas_base + (uint64_t)seg_hdr_cas_delta(seg_hdr_load(it));
+}
+
+enum seg_status
+seg_delete(const char *key, size_t nkey)
+{
+    uint64_t h = seg_hash(key, nkey);
+    struct seg_bucket *hb = seg_index_lock(h);
+    uint64_t *slot = find_live(hb, seg_hash_tag(h), key, nkey);
+    if (slot != NULL)
+        slot_kill(slot);
+    seg_index_unlock(hb);
+    return slot != NULL ? SEG_OK : SEG_NOT_FOUND;
+}
+
+enum seg_status
+seg_touch(const char *key, size_t nkey, uint32_t ttl)
+{
+    uint64_t h = seg_hash(key, nkey);
+    uint16_t tag = seg_hash_tag(h);
+    struct seg_bucket *hb = seg_index_lock(h);
+    uint64_t *slot = find_live(hb, tag, key, nkey);
+    if (slot == NULL) {
+        seg_index_unlock(hb);
+        return SEG_NOT_FOUND;
+    }
+    uint64_t old = *slot;
+    struct segment *os = &seg_g.segs[seg_slot_seg(old)];
+    atomic_fetch_add_explicit(&os->refcount, 1, memory_order_relaxed);
+    seg_index_unlock(hb);
+
+    const struct seg_item *it = seg_item_at(seg_slot_seg(old), seg_slot_off(old));
+    uint64_t cas;
+    uint32_t off;
+    struct segment *s = append(seg_ttl_bucket_of(ttl), key, nkey, seg_item_flags(it), seg_item_data(it),
+                               seg_item_nbytes(it), seg_item_cas(it), &cas, &off);
+    unpin(os);
+    if (s == NULL)
+        return SEG_NO_MEMORY;
+    hb = seg_index_lock(h);
+    slot = seg_index_find_loc(hb, tag, seg_slot_seg(old), seg_slot_off(old));
+    if (slot != NULL) {
+        uint8_t f = freq_bump(seg_slot_freq(*slot));
+        slot_kill(slot);
+        *slot = seg_slot_make(s->id, off, tag, f);
+    } else {
+        /* overwritten, deleted or evicted meanwhile: that change came
+         * after the touch; the copy is dead */
+        seg_item_dead(s, seg_item_size_of(seg_item_at(s->id, off)));
+    }
+    seg_index_unlock(hb);
+    writer_done(s);
+    SEG_STAT_INC(touch_copies, 1);
+    return SEG_OK;
+}
+
+unsigned
+seg_expire(void)
+{
+    return seg_pool_expire();
+}
+
+void
+seg_stats(struct seg_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&seg_g.pool_lock);
+    for (uint32_t i = 0; i < seg_g.nseg; i++) {
+        struct segment *s = &seg_g.segs[i];
+        if (s->state == SEG_FREE)
+            continue;
+        uint32_t live = atomic_load_explicit(&s->live_bytes, memory_order_relaxed);
+        out->segs_used++;
+        out->segs_draining += s->state == SEG_DRAINING;
+        out->items += atomic_load_explicit(&s->live_items, memory_order_relaxed);
+        out->live_bytes += live;
+        out->dead_bytes += seg_write_off(s) - live;
+    }
+    pthread_mutex_unlock(&seg_g.pool_lock);
+    out->segs_total = seg_g.nseg;
+    out->seg_bytes = out->segs_used * seg_g.seg_size;
+    out->index_bytes = seg_index_bytes();
+    out->overflow_buckets = seg_index_overflow_used();
+#define LOAD(f) out->f = atomic_load_explicit(&seg_g.f, memory_order_relaxed)
+    LOAD(evicted_segs);
+    LOAD(evicted_items);
+    LOAD(merges);
+    LOAD(merge_kept);
+    LOAD(expired_segs);
+    LOAD(expired_items);
+    LOAD(touch_copies);
+    LOAD(cas_seals);
+#undef LOAD
+}

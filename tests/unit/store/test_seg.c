@@ -1,0 +1,510 @@
+/* test_seg.c - the segment store prototype (store/seg/): item layout, TTL
+ * buckets, index, get/set/delete/touch, CAS, wraparound, eviction (FIFO and
+ * merge), pinned segments, TTL-bucket expiry. */
+#include "config.h"
+
+#include "store/seg/seg_index.h"
+#include "store/seg/seg_store.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SEG 4096u
+
+static void
+start(size_t nseg, enum seg_evict ev, unsigned hashpower)
+{
+    struct seg_options o = {.mem_limit = nseg * SEG, .seg_size = SEG, .hashpower = hashpower, .evict = ev};
+    cr_assert_eq(seg_setup(&o), 0);
+    seg_clock_set(100);
+}
+
+static void
+fini(void)
+{
+    seg_teardown();
+}
+
+static void
+init_fifo(void)
+{
+    start(8, SEG_EVICT_FIFO, 8);
+}
+
+static enum seg_status
+put(const char *key, const char *val, uint32_t ttl)
+{
+    return seg_set(key, strlen(key), 0, ttl, val, strlen(val), 0, NULL);
+}
+
+/* Value of key as a string in a static buffer, NULL when missing. */
+static const char *
+get(const char *key)
+{
+    static char buf[1024];
+    const struct seg_item *it = seg_get(key, strlen(key));
+    if (it == NULL)
+        return NULL;
+    cr_assert_lt(seg_item_nbytes(it), sizeof(buf));
+    memcpy(buf, seg_item_data(it), seg_item_nbytes(it));
+    buf[seg_item_nbytes(it)] = '\0';
+    seg_item_release(it);
+    return buf;
+}
+
+static struct seg_stats
+stats(void)
+{
+    struct seg_stats s;
+    seg_stats(&s);
+    return s;
+}
+
+Test(seg_layout, item_sizes_and_header)
+{
+    cr_expect_eq(seg_item_size(16, 100, false), 128); /* 8 + 16 + 100 = 124, aligned */
+    cr_expect_eq(seg_item_size(16, 100, true), 128);  /* + 4 of flags: still 128 */
+    cr_expect_eq(seg_item_size(16, 104, true), 136);
+    cr_expect_eq(seg_item_size(1, 0, false), 16);
+    uint64_t h = seg_hdr_make(250, SEG_NBYTES_MAX, true, -12345);
+    cr_expect_eq(seg_hdr_nkey(h), 250);
+    cr_expect_eq(seg_hdr_nbytes(h), SEG_NBYTES_MAX);
+    cr_expect(seg_hdr_has_flags(h));
+    cr_expect_eq(seg_hdr_cas_delta(h), -12345);
+    h = seg_hdr_make(1, 0, false, SEG_CAS_DELTA_MAX);
+    cr_expect_eq(seg_hdr_cas_delta(h), SEG_CAS_DELTA_MAX);
+    cr_expect_not(seg_hdr_has_flags(h));
+    cr_expect_eq(seg_hdr_cas_delta(seg_hdr_make(1, 0, false, SEG_CAS_DELTA_MIN)), SEG_CAS_DELTA_MIN);
+}
+
+Test(seg_layout, slot_fields)
+{
+    uint64_t s = seg_slot_make(SEG_COUNT_MAX - 1, SEG_SIZE_MAX - 8, 0xfff, 200);
+    cr_expect_eq(seg_slot_seg(s), SEG_COUNT_MAX - 1);
+    cr_expect_eq(seg_slot_off(s), SEG_SIZE_MAX - 8);
+    cr_expect_eq(seg_slot_tag(s), 0xfff);
+    cr_expect_eq(seg_slot_freq(s), 200);
+    s = seg_slot_with_freq(s, 3);
+    cr_expect_eq(seg_slot_freq(s), 3);
+    cr_expect_eq(seg_slot_seg(s), SEG_COUNT_MAX - 1);
+    cr_expect_eq(sizeof(struct seg_bucket), 64);
+    cr_expect_neq(seg_hash_tag(0), 0);
+}
+
+Test(seg_layout, ttl_buckets)
+{
+    cr_expect_eq(seg_ttl_bucket_of(0), 0);
+    cr_expect_eq(seg_ttl_bucket_ttl(0), 0);
+    /* every TTL falls in a bucket whose lower bound is <= it, and within
+     * its width; buckets are in TTL order */
+    unsigned prev = 0;
+    for (uint32_t ttl = 1; ttl < 20000000; ttl += 1 + ttl / 64) {
+        unsigned b = seg_ttl_bucket_of(ttl);
+        cr_assert_lt(b, SEG_TTL_BUCKETS);
+        cr_assert_geq(b, prev);
+        prev = b;
+        if (b < SEG_TTL_BUCKETS - 1) {
+            cr_assert_leq(seg_ttl_bucket_ttl(b), ttl, "ttl %u bucket %u", ttl, b);
+            cr_assert_lt(ttl - seg_ttl_bucket_ttl(b), seg_ttl_bucket_width(b));
+        }
+    }
+    cr_expect_eq(seg_ttl_bucket_of(1), 1);
+    cr_expect_eq(seg_ttl_bucket_ttl(1), 1);
+    cr_expect_eq(seg_ttl_bucket_of(255), 255);
+    cr_expect_eq(seg_ttl_bucket_ttl(256), 256);
+    cr_expect_eq(seg_ttl_bucket_width(256), 16);
+    /* beyond the first range a bucket is at most 1/16 of its TTL wide */
+    for (unsigned b = 256; b < SEG_TTL_BUCKETS; b++)
+        cr_assert_leq(seg_ttl_bucket_width(b) * 16, seg_ttl_bucket_ttl(b));
+}
+
+TestSuite(seg, .init = init_fifo, .fini = fini);
+
+Test(seg, set_get_overwrite_delete)
+{
+    cr_expect_null(get("k"));
+    cr_expect_eq(put("k", "one", 0), SEG_OK);
+    cr_expect_str_eq(get("k"), "one");
+    cr_expect_eq(put("k", "two!", 0), SEG_OK);
+    cr_expect_str_eq(get("k"), "two!");
+    struct seg_stats s = stats();
+    cr_expect_eq(s.items, 1);
+    cr_expect_eq(s.live_bytes, seg_item_size(1, 4, false));
+    cr_expect_eq(s.dead_bytes, seg_item_size(1, 3, false)); /* the overwritten one */
+    cr_expect_eq(seg_delete("k", 1), SEG_OK);
+    cr_expect_null(get("k"));
+    cr_expect_eq(seg_delete("k", 1), SEG_NOT_FOUND);
+    s = stats();
+    cr_expect_eq(s.items, 0);
+    cr_expect_eq(s.dead_bytes, seg_item_size(1, 3, false) + seg_item_size(1, 4, false));
+    cr_expect_eq(put("k", "three", 0), SEG_OK);
+    cr_expect_str_eq(get("k"), "three");
+}
+
+Test(seg, flags_stored_only_when_nonzero)
+{
+    cr_expect_eq(seg_set("a", 1, 0, 0, "x", 1, 0, NULL), SEG_OK);
+    cr_expect_eq(seg_set("b", 1, 0xdeadbeef, 0, "y", 1, 0, NULL), SEG_OK);
+    const struct seg_item *a = seg_get("a", 1), *b = seg_get("b", 1);
+    cr_assert(a != NULL && b != NULL);
+    cr_expect_eq(seg_item_flags(a), 0);
+    cr_expect_eq(seg_item_flags(b), 0xdeadbeef);
+    cr_expect_eq(seg_item_nkey(b), 1);
+    cr_expect_eq(memcmp(seg_item_key(b), "b", 1), 0);
+    cr_expect_eq(*seg_item_data(b), 'y');
+    /* b's item is 8 + 4 + 1 + 1 = 14 -> 16, right after a's 16 */
+    cr_expect_eq((const char *)b - (const char *)a, 16);
+    seg_item_release(a);
+    seg_item_release(b);
+}
+
+Test(seg, bad_sizes)
+{
+    char big[SEG];
+    memset(big, 'v', sizeof(big));
+    cr_expect_eq(seg_set("k", 1, 0, 0, big, SEG - 8, 0, NULL), SEG_TOO_LARGE);
+    cr_expect_eq(seg_set("k", 1, 0, 0, big, SEG - 16, 0, NULL), SEG_OK); /* 8 + 1 + 4080 = 4089 -> 4096: exactly a segment */
+    cr_expect_eq(seg_set("", 0, 0, 0, "x", 1, 0, NULL), SEG_TOO_LARGE);
+    char key[251];
+    memset(key, 'k', sizeof(key));
+    cr_expect_eq(seg_set(key, 251, 0, 0, "x", 1, 0, NULL), SEG_TOO_LARGE);
+    cr_expect_eq(seg_set(key, 250, 0, 0, "x", 1, 0, NULL), SEG_OK);
+}
+
+Test(seg, cas_unique_increasing_and_checked)
+{
+    uint64_t c1, c2, c3;
+    cr_assert_eq(seg_set("a", 1, 0, 0, "1", 1, 0, &c1), SEG_OK);
+    cr_assert_eq(seg_set("b", 1, 0, 0, "1", 1, 0, &c2), SEG_OK);
+    cr_assert_eq(seg_set("a", 1, 0, 0, "2", 1, 0, &c3), SEG_OK);
+    cr_expect(c1 < c2 && c2 < c3);
+    const struct seg_item *it = seg_get("a", 1);
+    cr_assert_not_null(it);
+    cr_expect_eq(seg_item_cas(it), c3);
+    seg_item_release(it);
+    cr_expect_eq(seg_set("a", 1, 0, 0, "3", 1, c1, NULL), SEG_EXISTS);
+    cr_expect_str_eq(get("a"), "2");
+    cr_expect_eq(seg_set("zz", 2, 0, 0, "3", 1, c1, NULL), SEG_NOT_FOUND);
+    cr_expect_null(get("zz"));
+    uint64_t c4;
+    cr_expect_eq(seg_set("a", 1, 0, 0, "3", 1, c3, &c4), SEG_OK);
+    cr_expect_gt(c4, c3);
+    cr_expect_str_eq(get("a"), "3");
+    /* the failed ones were appended, never linked: dead bytes */
+    cr_expect_eq(stats().items, 2);
+}
+
+Test(seg, cas_delta_out_of_range_seals_the_segment)
+{
+    uint64_t c1, c2;
+    cr_assert_eq(put("a", "1", 0), SEG_OK);
+    cr_assert_eq(seg_set("b", 1, 0, 0, "1", 1, 0, &c1), SEG_OK);
+    /* as if 2^31 sets had gone to other TTL buckets meanwhile */
+    seg_cas_set_next(c1 + ((uint64_t)1 << 31));
+    cr_assert_eq(seg_set("c", 1, 0, 0, "1", 1, 0, &c2), SEG_OK);
+    cr_expect_eq(c2, c1 + ((uint64_t)1 << 31));
+    struct seg_stats s = stats();
+    cr_expect_eq(s.cas_seals, 1);
+    cr_expect_eq(s.segs_used, 2);
+    const struct seg_item *it = seg_get("c", 1);
+    cr_assert_not_null(it);
+    cr_expect_eq(seg_item_cas(it), c2);
+    seg_item_release(it);
+    it = seg_get("b", 1);
+    cr_assert_not_null(it);
+    cr_expect_eq(seg_item_cas(it), c1);
+    seg_item_release(it);
+}
+
+/* Many keys in one index bucket: the chain of overflow buckets. */
+Test(seg_index_chain, overflow_chain, .fini = fini)
+{
+    start(8, SEG_EVICT_NONE, 0); /* one head bucket */
+    char k[16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof(k), "key%d", i);
+        cr_assert_eq(put(k, k, 0), SEG_OK);
+    }
+    cr_expect_eq(stats().overflow_buckets, 7); /* 50 items: 7 + 7 x 7 slots */
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof(k), "key%d", i);
+        cr_assert_str_eq(get(k), k);
+    }
+    for (int i = 0; i < 50; i += 2) {
+        snprintf(k, sizeof(k), "key%d", i);
+        cr_assert_eq(seg_delete(k, strlen(k)), SEG_OK);
+    }
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof(k), "key%d", i);
+        if (i % 2 == 0)
+            cr_assert_null(get(k));
+        else
+            cr_assert_str_eq(get(k), k);
+    }
+    /* emptied slots are reused before the chain grows */
+    for (int i = 0; i < 50; i += 2) {
+        snprintf(k, sizeof(k), "new%d", i);
+        cr_assert_eq(put(k, k, 0), SEG_OK);
+    }
+    cr_expect_eq(stats().overflow_buckets, 7);
+}
+
+/* Out of segments with eviction off: SEG_NO_MEMORY, and what is stored stays. */
+Test(seg_index_chain, no_eviction_out_of_memory, .fini = fini)
+{
+    start(2, SEG_EVICT_NONE, 4);
+    char k[16], v[500];
+    memset(v, 'v', sizeof(v) - 1);
+    v[sizeof(v) - 1] = '\0';
+    int stored = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        if (put(k, v, 0) == SEG_OK)
+            stored++;
+        else
+            break;
+    }
+    cr_expect_eq(stored, 2 * (SEG / 512)); /* 8 + 3 + 499 = 510 -> 512 */
+    cr_expect_eq(put("more", v, 0), SEG_NO_MEMORY);
+    cr_expect_str_eq(get("k0"), v);
+}
+
+/* Writes 500 items of ~500 bytes through 8 segments of 4 KB: the pool
+ * wraps around many times; the newest items are all there, and whatever
+ * is found holds its own value. */
+Test(seg, wraparound_fifo)
+{
+    char k[16], v[480];
+    for (int i = 0; i < 500; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        memset(v, 'a' + i % 26, sizeof(v) - 1);
+        snprintf(v, 16, "%d:", i);
+        v[strlen(v)] = '-';
+        v[sizeof(v) - 1] = '\0';
+        cr_assert_eq(put(k, v, 0), SEG_OK, "set %d", i);
+    }
+    struct seg_stats s = stats();
+    cr_expect_eq(s.segs_used, 8);
+    cr_expect_gt(s.evicted_segs, 50);
+    int found = 0;
+    for (int i = 0; i < 500; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        const char *got = get(k);
+        if (got == NULL) {
+            cr_assert_lt(i, 500 - 7 * 8, "recent k%d gone", i); /* 8 items a segment, 7 full ones kept */
+            continue;
+        }
+        found++;
+        char want[16];
+        snprintf(want, sizeof(want), "%d:-", i);
+        cr_assert_eq(strncmp(got, want, strlen(want)), 0, "k%d holds %.16s", i, got);
+    }
+    cr_expect_eq((uint64_t)found, stats().items);
+    cr_expect_geq(found, 7 * 8);
+}
+
+/* FIFO evicts the oldest segment whatever was read in it; merge keeps the
+ * items read often. */
+static int
+hot_survivors(enum seg_evict ev)
+{
+    start(16, ev, 8);
+    char k[16], v[100];
+    memset(v, 'v', sizeof(v) - 1);
+    v[sizeof(v) - 1] = '\0';
+    /* 8 hot keys first (in the oldest segment), read 20 times each */
+    for (int i = 0; i < 8; i++) {
+        snprintf(k, sizeof(k), "hot%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    for (int r = 0; r < 20; r++) {
+        for (int i = 0; i < 8; i++) {
+            snprintf(k, sizeof(k), "hot%d", i);
+            cr_assert_not_null(get(k));
+        }
+    }
+    /* then enough cold keys to fill the memory twice over */
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof(k), "cold%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    int n = 0;
+    for (int i = 0; i < 8; i++) {
+        snprintf(k, sizeof(k), "hot%d", i);
+        n += get(k) != NULL;
+    }
+    struct seg_stats s = stats();
+    cr_expect_gt(s.evicted_segs, 0);
+    if (ev == SEG_EVICT_MERGE) {
+        cr_expect_gt(s.merges, 0);
+        cr_expect_gt(s.merge_kept, 0);
+    }
+    seg_teardown();
+    return n;
+}
+
+Test(seg_evict, fifo_forgets_hot_items)
+{
+    cr_expect_eq(hot_survivors(SEG_EVICT_FIFO), 0);
+}
+
+Test(seg_evict, merge_keeps_hot_items)
+{
+    cr_expect_eq(hot_survivors(SEG_EVICT_MERGE), 8);
+}
+
+/* Under pressure with merge: every item found holds its own latest
+ * value, the used segments never exceed the pool, and dead items go. */
+Test(seg_evict, merge_under_pressure_stays_consistent, .fini = fini)
+{
+    start(8, SEG_EVICT_MERGE, 6);
+    char k[16], v[200];
+    for (int i = 0; i < 3000; i++) {
+        int key = (i * 7919) % 400;
+        snprintf(k, sizeof(k), "k%d", key);
+        int n = snprintf(v, sizeof(v), "%d/%d/", key, i);
+        memset(v + n, 'x', (size_t)(i % 150));
+        v[n + i % 150] = '\0';
+        cr_assert_eq(put(k, v, 0), SEG_OK, "set %d", i);
+        if (i % 3 == 0) {
+            snprintf(k, sizeof(k), "k%d", (i * 31) % 400);
+            (void)get(k);
+        }
+    }
+    /* the latest value of each key is the one written last */
+    int last[400];
+    for (int i = 0; i < 3000; i++)
+        last[(i * 7919) % 400] = i;
+    int found = 0;
+    for (int key = 0; key < 400; key++) {
+        snprintf(k, sizeof(k), "k%d", key);
+        const char *got = get(k);
+        if (got == NULL)
+            continue;
+        found++;
+        char want[32];
+        snprintf(want, sizeof(want), "%d/%d/", key, last[key]);
+        cr_assert_eq(strncmp(got, want, strlen(want)), 0, "k%d holds %s, want %s", key, got, want);
+    }
+    struct seg_stats s = stats();
+    cr_expect_eq((uint64_t)found, s.items);
+    cr_expect_leq(s.segs_used, 8);
+    cr_expect_gt(s.merges, 0);
+    cr_expect_gt(found, 40);
+}
+
+/* A reader's pin outlives the eviction of its segment: the bytes stay
+ * until the release, and the segment is reused after. */
+Test(seg_evict, pinned_segment_drains, .fini = fini)
+{
+    start(4, SEG_EVICT_FIFO, 6);
+    char k[16], v[1000];
+    memset(v, 'p', sizeof(v) - 1);
+    v[sizeof(v) - 1] = '\0';
+    cr_assert_eq(put("pinned", v, 0), SEG_OK);
+    const struct seg_item *it = seg_get("pinned", 6);
+    cr_assert_not_null(it);
+    memset(v, 'q', sizeof(v) - 1);
+    for (int i = 0; i < 40; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    cr_expect_null(get("pinned")); /* evicted from the index */
+    struct seg_stats s = stats();
+    cr_expect_eq(s.segs_draining, 1);
+    /* the pinned bytes are intact */
+    cr_expect_eq(seg_item_nbytes(it), 999);
+    for (unsigned i = 0; i < 999; i++)
+        cr_assert_eq(seg_item_data(it)[i], 'p');
+    seg_item_release(it);
+    for (int i = 40; i < 60; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    cr_expect_eq(stats().segs_draining, 0);
+}
+
+/* Items of one TTL share segments that expire whole; no-TTL items stay. */
+Test(seg, ttl_bucket_expiry)
+{
+    char k[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof(k), "t%d", i);
+        cr_assert_eq(put(k, "short", 10), SEG_OK);
+        snprintf(k, sizeof(k), "n%d", i);
+        cr_assert_eq(put(k, "never", 0), SEG_OK);
+        snprintf(k, sizeof(k), "l%d", i);
+        cr_assert_eq(put(k, "long", 1000), SEG_OK);
+    }
+    cr_expect_eq(stats().segs_used, 3); /* one segment per TTL bucket */
+    seg_clock_set(109);
+    cr_expect_str_eq(get("t0"), "short");
+    cr_expect_eq(seg_expire(), 0);
+    seg_clock_set(110);
+    cr_expect_null(get("t0")); /* a look-up sees the segment expired */
+    cr_expect_str_eq(get("n0"), "never");
+    cr_expect_str_eq(get("l0"), "long");
+    cr_expect_eq(seg_expire(), 1);
+    struct seg_stats s = stats();
+    cr_expect_eq(s.expired_segs, 1);
+    cr_expect_eq(s.expired_items, 19); /* t0 went at its look-up */
+    cr_expect_eq(s.items, 40);
+    cr_expect_eq(s.segs_used, 2);
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof(k), "t%d", i);
+        cr_assert_null(get(k));
+    }
+    seg_clock_set(100 + 1000);
+    cr_expect_eq(seg_expire(), 1);
+    cr_expect_eq(stats().items, 20);
+}
+
+/* A set into an old active segment opens a new one: an item's expiry
+ * comes early by at most the bucket's max age plus its width. */
+Test(seg, expiry_early_by_a_bounded_amount)
+{
+    cr_assert_eq(put("a", "1", 600), SEG_OK); /* bucket [592, 608), max age 37 */
+    seg_clock_set(100 + 36);
+    cr_assert_eq(put("b", "1", 600), SEG_OK); /* same segment: expires at 100 + 592 */
+    seg_clock_set(100 + 37);
+    cr_assert_eq(put("c", "1", 600), SEG_OK); /* a new segment */
+    cr_expect_eq(stats().segs_used, 2);
+    seg_clock_set(100 + 591);
+    cr_expect_not_null(get("a"));
+    cr_expect_not_null(get("b"));
+    seg_clock_set(100 + 592);
+    cr_expect_null(get("a")); /* 8 s early */
+    cr_expect_null(get("b")); /* 44 s early: b's exptime was 736 */
+    cr_expect_not_null(get("c"));
+    seg_clock_set(100 + 37 + 592);
+    cr_expect_null(get("c"));
+}
+
+/* touch copies the item into a segment of its new TTL bucket, CAS kept. */
+Test(seg, touch_copies_into_the_new_bucket)
+{
+    uint64_t cas;
+    cr_assert_eq(seg_set("k", 1, 7, 10, "val", 3, 0, &cas), SEG_OK);
+    cr_assert_eq(put("other", "x", 10), SEG_OK);
+    cr_expect_eq(seg_touch("k", 1, 0), SEG_OK);
+    cr_expect_eq(seg_touch("nope", 4, 0), SEG_NOT_FOUND);
+    struct seg_stats s = stats();
+    cr_expect_eq(s.touch_copies, 1);
+    cr_expect_eq(s.items, 2);
+    cr_expect_eq(s.segs_used, 2);
+    seg_clock_set(200);
+    cr_expect_eq(seg_expire(), 1);
+    cr_expect_null(get("other"));
+    const struct seg_item *it = seg_get("k", 1);
+    cr_assert_not_null(it);
+    cr_expect_eq(seg_item_cas(it), cas);
+    cr_expect_eq(seg_item_flags(it), 7);
+    cr_expect_eq(seg_item_nbytes(it), 3);
+    cr_expect_eq(memcmp(seg_item_data(it), "val", 3), 0);
+    seg_item_release(it);
+    /* and back to a short TTL */
+    cr_expect_eq(seg_touch("k", 1, 5), SEG_OK);
+    seg_clock_set(205);
+    cr_expect_null(get("k"));
+}
