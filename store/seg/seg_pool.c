@@ -17,7 +17,12 @@
  * its share of the room left, by keeping its items of the highest access
  * frequency (a byte histogram of the frequencies picks the cut-off). Kept
  * items have their frequency halved. The result takes the sources' place
- * at the head of the chain; the sources are freed, one becoming the spare.
+ * in the chain; the sources are freed, one becoming the spare. The next
+ * merge of that bucket starts after the result, and goes back to the head
+ * when it reaches the active segment: the merges sweep the chain like a
+ * clock hand, so a merged segment is merged again only a lap later (always
+ * starting at the head re-merged the result at once, halving its items'
+ * frequencies merge after merge: a lower hit ratio than FIFO's).
  */
 #include "config.h"
 
@@ -96,18 +101,24 @@ chain_push_tail(unsigned b, struct segment *s)
     tb->nseg++;
 }
 
+/* Puts s into b's chain before segment `before` (-1: at the end). */
 static void
-chain_push_head(unsigned b, struct segment *s)
+chain_insert_before(unsigned b, struct segment *s, int32_t before)
 {
     struct ttl_bucket *tb = &seg_g.ttl[b];
+    if (before < 0) {
+        chain_push_tail(b, s);
+        return;
+    }
+    struct segment *n = &seg_g.segs[before];
     s->ttl_bucket = (uint16_t)b;
-    s->prev = -1;
-    s->next = tb->head;
-    if (tb->head >= 0)
-        seg_g.segs[tb->head].prev = (int32_t)s->id;
+    s->next = before;
+    s->prev = n->prev;
+    if (n->prev >= 0)
+        seg_g.segs[n->prev].next = (int32_t)s->id;
     else
-        tb->tail = (int32_t)s->id;
-    tb->head = (int32_t)s->id;
+        tb->head = (int32_t)s->id;
+    n->prev = (int32_t)s->id;
     tb->nseg++;
 }
 
@@ -315,14 +326,20 @@ merge(void)
     if (seg_g.spare < 0)
         return false;
     unsigned b = 0;
-    struct segment *first = oldest_idle(&b);
-    if (first == NULL)
+    if (oldest_idle(&b) == NULL)
         return false;
+    struct ttl_bucket *tb = &seg_g.ttl[b];
     struct segment *src[16];
     unsigned n = 0, max = seg_g.merge_n < 16 ? seg_g.merge_n : 16;
-    for (struct segment *s = first; s != NULL && n < max && seg_idle(s);
-         s = s->next >= 0 ? &seg_g.segs[s->next] : NULL)
-        src[n++] = s;
+    int32_t start = tb->merge_next;
+    if (start < 0 || seg_g.segs[start].state != SEG_SEALED || seg_g.segs[start].ttl_bucket != b)
+        start = tb->head;
+    for (int lap = 0; lap < 2 && n < 2; lap++) {
+        n = 0;
+        for (int32_t i = lap == 0 ? start : tb->head; i >= 0 && n < max && seg_idle(&seg_g.segs[i]);
+             i = seg_g.segs[i].next)
+            src[n++] = &seg_g.segs[i];
+    }
     if (n < 2)
         return false;
     struct segment *d = &seg_g.segs[seg_g.spare];
@@ -337,9 +354,11 @@ merge(void)
     d->seq = src[0]->seq;
     for (unsigned i = 0; i < n; i++)
         merge_one(d, src[i], (uint32_t)((seg_g.seg_size - seg_write_off(d)) / (n - i)));
+    int32_t after = src[n - 1]->next;
     for (unsigned i = 0; i < n; i++)
         reclaim(src[i]); /* all dead by now: unlinks and frees */
-    chain_push_head(b, d);
+    chain_insert_before(b, d, after);
+    tb->merge_next = after;
     SEG_STAT_INC(merges, 1);
     SEG_STAT_INC(evicted_segs, n);
     return true;

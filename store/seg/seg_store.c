@@ -79,7 +79,7 @@ seg_setup(const struct seg_options *o)
     for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++) {
         struct ttl_bucket *tb = &seg_g.ttl[b];
         pthread_mutex_init(&tb->lock, NULL);
-        tb->active = tb->head = tb->tail = -1;
+        tb->active = tb->head = tb->tail = tb->merge_next = -1;
         tb->ttl = seg_ttl_bucket_ttl(b);
         uint32_t w = seg_ttl_bucket_width(b);
         tb->max_age = b == 0 ? 0 : (tb->ttl / 16 > w ? tb->ttl / 16 : w);

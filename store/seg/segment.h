@@ -172,6 +172,8 @@ struct ttl_bucket {
     int32_t active;           /* the segment appended to; -1: none (lock, and pool lock to change) */
     int32_t head, tail;       /* the chain, oldest first; -1: none (pool lock) */
     uint32_t nseg;            /* (pool lock) */
+    int32_t merge_next;       /* where the next merge starts: the segment after the
+                                 last merge's result; -1: the head (pool lock) */
     uint32_t ttl;             /* the lower bound of the bucket's TTLs: its segments' TTL */
     uint32_t max_age;         /* an ACTIVE segment this old is sealed (0: never): with the
                                  bucket's width, what an item's expiry may come early by */

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# seg-sim.sh - the segment store prototype (store/seg/) against the slab
+# store, in process (bench/seg-sim.c), on the same keys; prints the table of
+# doc/performance.md section 4 with ratios B/A (A: the slab store, B: the
+# segment store with FIFO or merge eviction).
+#
+#   bench/seg-sim.sh [--reps N] [--requests N] [TREE]
+#
+# TREE: a configured source tree (default .); its store/libmcdstore.a and
+# store/libmcdseg.a are built here. Bytes, resident items, hit ratios and
+# instruction counts (callgrind, when valgrind is installed) are
+# deterministic; ns per get is timed A B B A (x REPS) and is noise on a
+# shared machine.
+set -euo pipefail
+REPS=2 REQUESTS=20000000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --reps) REPS=$2; shift 2 ;;
+        --requests) REQUESTS=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
+tree=$(cd "${1:-.}" && pwd)
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/seg-sim.c
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+make -C "$tree" -s store/libmcdstore.a store/libmcdseg.a >/dev/null
+# the libraries may hold LTO objects (configure's -flto): link the same way
+${CC:-cc} -std=c11 -O2 -flto=auto -I"$tree" -o "$work/sim" "$src" \
+    "$tree/store/libmcdseg.a" "$tree/store/libmcdstore.a" -lpthread -lm
+sim=$work/sim
+
+kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a ? b / a : 0 }'; }
+
+# index sizes: the slab store's hash power as memcached's growth rule
+# (1.5 items a bucket) would reach; the segment index's for a load near
+# 1 item a slot (7 slots a bucket)
+declare -A P_LOAD=([slab]=20 [fifo]=17 [merge]=17) P_EVICT=([slab]=20 [fifo]=16 [merge]=16) \
+    P_GET=([slab]=17 [fifo]=14 [merge]=14)
+declare -A R
+for s in slab fifo merge; do
+    echo "seg-sim: $s load / resident / zipf" >&2
+    R[$s.load]=$("$sim" $s load -n 1000000 -p "${P_LOAD[$s]}")
+    R[$s.res]=$("$sim" $s resident -n 1000000 -m 64 -p "${P_EVICT[$s]}")
+    R[$s.zipf]=$("$sim" $s zipf -n 1000000 -m 64 -r "$REQUESTS" -w $((REQUESTS / 4)) -p "${P_EVICT[$s]}")
+done
+declare -A NS
+for s in fifo merge; do NS[$s]=0; done
+NS[slab]=0
+for _ in $(seq "$REPS"); do
+    for s in slab fifo fifo slab; do
+        t=$(kv "$("$sim" $s get -k 100000 -g 2000000 -p "${P_GET[$s]}")" ns_per_get)
+        NS[$s]=$(awk -v a="${NS[$s]}" -v b="$t" -v n=$((REPS * 2)) 'BEGIN { print a + b / n }')
+    done
+done
+declare -A IR
+for s in slab fifo; do
+    IR[$s]=-
+    if command -v valgrind >/dev/null; then
+        valgrind --tool=callgrind --callgrind-out-file="$work/cg.$s" --toggle-collect='get_loop_*' \
+            "$sim" $s get -k 100000 -g 200000 -p "${P_GET[$s]}" >/dev/null 2>&1
+        IR[$s]=$(awk '/^summary:/ { printf "%.1f", $2 / 200000 }' "$work/cg.$s")
+    fi
+done
+
+row() { # label A B_fifo B_merge
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4" \
+        "$( [ "$4" = - ] && echo - || ratio "$2" "$4")"
+}
+echo "| 16 B keys, 100 B values | A: slab store | B: segments, FIFO | B/A | B: segments, merge | B/A |"
+echo "|---|---:|---:|---:|---:|---:|"
+row "1M items: bytes per item (item memory + index)" "$(kv "${R[slab.load]}" bytes_per_item)" \
+    "$(kv "${R[fifo.load]}" bytes_per_item)" "$(kv "${R[merge.load]}" bytes_per_item)"
+row "1M items: RSS per item" "$(kv "${R[slab.load]}" rss_per_item)" \
+    "$(kv "${R[fifo.load]}" rss_per_item)" "$(kv "${R[merge.load]}" rss_per_item)"
+row "1M items: index bytes" "$(kv "${R[slab.load]}" index)" "$(kv "${R[fifo.load]}" index)" \
+    "$(kv "${R[merge.load]}" index)"
+row "1M items into 64 MB: resident items" "$(kv "${R[slab.res]}" items)" "$(kv "${R[fifo.res]}" items)" \
+    "$(kv "${R[merge.res]}" items)"
+row "64 MB, zipf(0.99) cache-aside: hit ratio" "$(kv "${R[slab.zipf]}" hit_ratio)" \
+    "$(kv "${R[fifo.zipf]}" hit_ratio)" "$(kv "${R[merge.zipf]}" hit_ratio)"
+row "get (hit), instructions (callgrind)" "${IR[slab]}" "${IR[fifo]}" -
+row "get (hit), ns (A B B A x $REPS)" "${NS[slab]}" "${NS[fifo]}" -
