@@ -9,7 +9,7 @@
 # TREE: a configured source tree (default .); its store/libmcdstore.a and
 # store/libmcdseg.a are built here. Bytes, resident items, hit ratios and
 # instruction counts (callgrind, when valgrind is installed) are
-# deterministic; ns per get is timed A B B A (x REPS) and is noise on a
+# deterministic (the zipf sequence is seeded: the same for every store); ns per get is timed A B B A (x REPS) and is noise on a
 # shared machine.
 set -euo pipefail
 REPS=2 REQUESTS=20000000
@@ -28,6 +28,9 @@ make -C "$tree" -s store/libmcdstore.a store/libmcdseg.a >/dev/null
 # the libraries may hold LTO objects (configure's -flto): link the same way
 ${CC:-cc} -std=c11 -O2 -flto=auto -I"$tree" -o "$work/sim" "$src" \
     "$tree/store/libmcdseg.a" "$tree/store/libmcdstore.a" -lpthread -lm
+# and the segment store with items packed at their exact size (no 8-byte padding)
+${CC:-cc} -std=c11 -O2 -flto=auto -DSEG_ALIGN_SHIFT=0 -I"$tree" -include "$tree/config.h" -o "$work/sim_packed" \
+    "$src" "$tree"/store/seg/*.c "$tree/store/libmcdstore.a" -lpthread -lm
 sim=$work/sim
 
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
@@ -39,11 +42,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a ? b / a : 0 }'; }
 declare -A P_LOAD=([slab]=20 [fifo]=17 [merge]=17) P_EVICT=([slab]=20 [fifo]=16 [merge]=16) \
     P_GET=([slab]=17 [fifo]=14 [merge]=14)
 declare -A R
-for s in slab fifo merge; do
+for s in slab fifo merge packed:fifo packed:merge; do
     echo "seg-sim: $s load / resident / zipf" >&2
-    R[$s.load]=$("$sim" $s load -n 1000000 -p "${P_LOAD[$s]}")
-    R[$s.res]=$("$sim" $s resident -n 1000000 -m 64 -p "${P_EVICT[$s]}")
-    R[$s.zipf]=$("$sim" $s zipf -n 1000000 -m 64 -r "$REQUESTS" -w $((REQUESTS / 4)) -p "${P_EVICT[$s]}")
+    bin=$sim k=$s
+    case $s in packed:*) bin=$work/sim_packed k=${s#packed:} ;; esac
+    R[$s.load]=$("$bin" "$k" load -n 1000000 -p "${P_LOAD[$k]}")
+    R[$s.res]=$("$bin" "$k" resident -n 1000000 -m 64 -p "${P_EVICT[$k]}")
+    R[$s.zipf]=$("$bin" "$k" zipf -n 1000000 -m 64 -r "$REQUESTS" -w $((REQUESTS / 4)) -p "${P_EVICT[$k]}")
 done
 declare -A NS
 for s in fifo merge; do NS[$s]=0; done
@@ -82,3 +87,12 @@ row "64 MB, zipf(0.99) cache-aside: hit ratio" "$(kv "${R[slab.zipf]}" hit_ratio
     "$(kv "${R[fifo.zipf]}" hit_ratio)" "$(kv "${R[merge.zipf]}" hit_ratio)"
 row "get (hit), instructions (callgrind)" "${IR[slab]}" "${IR[fifo]}" -
 row "get (hit), ns (A B B A x $REPS)" "${NS[slab]}" "${NS[fifo]}" -
+echo
+echo "| items packed at their exact size | A: slab store | B: packed, FIFO | B/A | B: packed, merge | B/A |"
+echo "|---|---:|---:|---:|---:|---:|"
+row "1M items: bytes per item (item memory + index)" "$(kv "${R[slab.load]}" bytes_per_item)" \
+    "$(kv "${R[packed:fifo.load]}" bytes_per_item)" "$(kv "${R[packed:merge.load]}" bytes_per_item)"
+row "1M items into 64 MB: resident items" "$(kv "${R[slab.res]}" items)" "$(kv "${R[packed:fifo.res]}" items)" \
+    "$(kv "${R[packed:merge.res]}" items)"
+row "64 MB, zipf(0.99) cache-aside: hit ratio" "$(kv "${R[slab.zipf]}" hit_ratio)" \
+    "$(kv "${R[packed:fifo.zipf]}" hit_ratio)" "$(kv "${R[packed:merge.zipf]}" hit_ratio)"

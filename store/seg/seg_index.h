@@ -10,7 +10,7 @@
  *                is touched (a miss reads the bucket line only, 1 in 4096
  *                slots costs an item read)
  *   bits 12..19  access frequency (saturating, probabilistic above 16)
- *   bits 20..41  item offset / 8 in its segment
+ *   bits 20..41  item offset / SEG_ALIGN in its segment
  *   bits 42..63  segment id
  */
 #ifndef MCD_SEG_INDEX_H
@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "store/seg/segment.h"
 
 #define SEG_BUCKET_SLOTS 7u
 
@@ -32,7 +34,7 @@ struct seg_bucket {
 static inline uint64_t
 seg_slot_make(uint32_t seg, uint32_t off, uint16_t tag, uint8_t freq)
 {
-    return (uint64_t)tag | ((uint64_t)freq << 12) | ((uint64_t)(off >> 3) << 20) | ((uint64_t)seg << 42);
+    return (uint64_t)tag | ((uint64_t)freq << 12) | ((uint64_t)(off >> SEG_ALIGN_SHIFT) << 20) | ((uint64_t)seg << 42);
 }
 
 static inline uint16_t
@@ -50,7 +52,7 @@ seg_slot_freq(uint64_t s)
 static inline uint32_t
 seg_slot_off(uint64_t s)
 {
-    return (uint32_t)((s >> 20) & 0x3fffff) << 3;
+    return (uint32_t)((s >> 20) & 0x3fffff) << SEG_ALIGN_SHIFT;
 }
 
 static inline uint32_t

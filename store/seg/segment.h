@@ -4,7 +4,7 @@
  * (free list, TTL buckets' chains, the merge spare, segments left draining
  * while readers hold them). Standalone: nothing of store/ or server/.
  *
- * An item, 8-byte aligned, at a byte offset of its segment:
+ * An item, 8-byte aligned (SEG_ALIGN), at a byte offset of its segment:
  *
  *   0        8          12            12+nkey (or 8+nkey without flags)
  *   | header | [flags]  | key ...     | value ... | pad to 8 |
@@ -37,11 +37,18 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Items start at multiples of 2^SEG_ALIGN_SHIFT bytes (8 by default;
+ * bench/seg-sim.sh also builds the store with 0, items packed at their
+ * exact size, to measure what the padding costs). */
+#ifndef SEG_ALIGN_SHIFT
+#define SEG_ALIGN_SHIFT 3
+#endif
+#define SEG_ALIGN (1u << SEG_ALIGN_SHIFT)
 #define SEG_HDR_SIZE 8u
 #define SEG_NBYTES_MAX ((1u << 24) - 1)
 #define SEG_CAS_DELTA_MIN (-(INT64_C(1) << 30))
 #define SEG_CAS_DELTA_MAX ((INT64_C(1) << 30) - 1)
-#define SEG_SIZE_MAX (1u << 25)  /* offsets / 8 take 22 bits of a slot */
+#define SEG_SIZE_MAX (1u << (22 + SEG_ALIGN_SHIFT)) /* offsets / SEG_ALIGN take 22 bits of a slot */
 #define SEG_COUNT_MAX (1u << 22) /* segment ids take 22 bits of a slot */
 
 struct seg_item; /* opaque: the bytes at an item's offset */
@@ -88,7 +95,7 @@ seg_hdr_make(uint8_t nkey, uint32_t nbytes, bool has_flags, int64_t cas_delta)
 static inline size_t
 seg_item_size(size_t nkey, size_t nbytes, bool has_flags)
 {
-    return (SEG_HDR_SIZE + (has_flags ? 4 : 0) + nkey + nbytes + 7) & ~(size_t)7;
+    return (SEG_HDR_SIZE + (has_flags ? 4 : 0) + nkey + nbytes + SEG_ALIGN - 1) & ~(size_t)(SEG_ALIGN - 1);
 }
 
 static inline size_t
