@@ -357,7 +357,10 @@ merge(void)
     int32_t after = src[n - 1]->next;
     for (unsigned i = 0; i < n; i++)
         reclaim(src[i]); /* all dead by now: unlinks and frees */
-    chain_insert_before(b, d, after);
+    if (atomic_load_explicit(&d->live_items, memory_order_relaxed) > 0)
+        chain_insert_before(b, d, after);
+    else
+        free_put(d); /* nothing was worth keeping (items never read) */
     tb->merge_next = after;
     SEG_STAT_INC(merges, 1);
     SEG_STAT_INC(evicted_segs, n);
