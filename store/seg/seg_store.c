@@ -3,11 +3,12 @@
  * setup, get, set, delete, touch, stats. Segments themselves (taking,
  * eviction, merge, expiry) are seg_pool.c's.
  *
- * A set is two steps. Under its TTL bucket's lock it reserves the item's
- * bytes at the active segment's write cursor, draws a CAS and pins the
- * segment as a writer; then, with no lock, it writes the item; then,
- * under the index bucket's lock, it links the item (the old one, if any,
- * becomes dead) and drops its writer count. That count keeps a sealed
+ * A set is three steps. Under its TTL bucket's lock it reserves the item's
+ * bytes at the active segment's write cursor and counts itself a writer
+ * of the segment; then, with no lock, it writes the item; then, under the
+ * index bucket's lock, it draws the CAS (written into the header, which
+ * no one else reads yet), links the item (the old one, if any, becomes
+ * dead) and drops its writer count. That count keeps a sealed
  * segment from being evicted before its last item is linked: eviction
  * only picks segments with no writer, and a segment is sealed (made
  * evictable) under the same TTL bucket lock the count is taken under.
@@ -151,10 +152,19 @@ freq_bump(uint8_t f)
     return (uint8_t)(f + 1);
 }
 
+/* A set draws its CAS at the link, under the index bucket's lock (so
+ * that one key's values increase in link order, and a set that fails
+ * draws none, as memcached); its segment must then still have room for
+ * it: a segment is not appended to once the counter is this close to the
+ * end of its delta range. */
+#define CAS_LINK_MARGIN (INT64_C(1) << 20)
+
 /*
- * Reserves and writes an item in TTL bucket b's active segment, pinned.
- * keep_cas non-zero: the item keeps that CAS if the segment's base allows,
- * else gets a new one. Returns the segment (NULL: no memory).
+ * Reserves and writes an item in TTL bucket b's active segment, counted
+ * as a writer of it. keep_cas non-zero: the item keeps that CAS if the
+ * segment's base allows, else gets a new one (*cas_out); zero: the header
+ * is written with a CAS delta of 0, for link_cas() to fill in. Returns the
+ * segment (NULL: no memory).
  */
 static struct segment *
 append(unsigned b, const char *key, size_t nkey, uint32_t flags, const void *value, size_t nbytes,
@@ -171,14 +181,21 @@ append(unsigned b, const char *key, size_t nkey, uint32_t flags, const void *val
         s = tb->active >= 0 ? &seg_g.segs[tb->active] : NULL;
         if (s != NULL && seg_write_off(s) + size <= seg_g.seg_size && !seg_expired(s, now) &&
             (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
-            if (cas == 0)
-                cas = atomic_fetch_add_explicit(&seg_g.cas_next, 1, memory_order_relaxed);
-            delta = (int64_t)(cas - s->cas_base);
-            if (delta >= SEG_CAS_DELTA_MIN && delta <= SEG_CAS_DELTA_MAX)
-                break;
-            if (keep_cas != 0 && cas == keep_cas) {
-                cas = 0; /* too far from any base now: a new CAS */
-                continue;
+            if (keep_cas == 0) {
+                delta = 0;
+                uint64_t next = atomic_load_explicit(&seg_g.cas_next, memory_order_relaxed);
+                if ((int64_t)(next - s->cas_base) <= SEG_CAS_DELTA_MAX - CAS_LINK_MARGIN)
+                    break;
+            } else {
+                if (cas == 0)
+                    cas = atomic_fetch_add_explicit(&seg_g.cas_next, 1, memory_order_relaxed);
+                delta = (int64_t)(cas - s->cas_base);
+                if (delta >= SEG_CAS_DELTA_MIN && delta <= SEG_CAS_DELTA_MAX)
+                    break;
+                if (cas == keep_cas) {
+                    cas = 0; /* too far from any base now: a new CAS */
+                    continue;
+                }
             }
             SEG_STAT_INC(cas_seals, 1);
         }
@@ -209,6 +226,25 @@ append(unsigned b, const char *key, size_t nkey, uint32_t flags, const void *val
     *cas_out = cas;
     *off_out = off;
     return s;
+}
+
+/* Draws the CAS of a new item about to be linked, and writes it into
+ * its header (not published yet: only its setter reads it). Under the
+ * index bucket's lock. False if the delta would not fit (2^20 sets drawn
+ * between its reservation and now). */
+static bool
+link_cas(struct segment *s, uint32_t off, uint64_t *cas_out)
+{
+    uint64_t cas = atomic_fetch_add_explicit(&seg_g.cas_next, 1, memory_order_relaxed);
+    int64_t delta = (int64_t)(cas - s->cas_base);
+    if (delta < SEG_CAS_DELTA_MIN || delta > SEG_CAS_DELTA_MAX)
+        return false;
+    struct seg_item *it = seg_item_at(s->id, off);
+    uint64_t h = seg_hdr_load(it);
+    h = seg_hdr_make(seg_hdr_nkey(h), seg_hdr_nbytes(h), seg_hdr_has_flags(h), delta);
+    memcpy(it, &h, sizeof(h));
+    *cas_out = cas;
+    return true;
 }
 
 /* A setter's item is linked (or given up): its segment may go. */
@@ -242,7 +278,6 @@ seg_set(const char *key, size_t nkey, uint32_t flags, uint32_t ttl, const void *
     enum seg_status st = SEG_OK;
     struct seg_bucket *hb = seg_index_lock(h);
     uint64_t *slot = find_key(hb, tag, key, nkey);
-    uint8_t freq = 0;
     if (slot != NULL && seg_expired(&seg_g.segs[seg_slot_seg(*slot)], seg_now())) {
         slot_kill(slot); /* an expired item is no item; its slot is free now */
         slot = NULL;
@@ -250,17 +285,19 @@ seg_set(const char *key, size_t nkey, uint32_t flags, uint32_t ttl, const void *
     if (expect_cas != 0 && (slot == NULL || seg_item_cas(seg_item_at(seg_slot_seg(*slot), seg_slot_off(*slot))) !=
                                                 expect_cas)) {
         st = slot == NULL ? SEG_NOT_FOUND : SEG_EXISTS;
-    } else if (slot != NULL) {
-        freq = seg_slot_freq(*slot);
-        slot_kill(slot);
+    } else if (slot == NULL && (slot = seg_index_free_slot(hb)) == NULL) {
+        st = SEG_NO_MEMORY;
+    } else if (!link_cas(s, off, &cas)) {
+        st = SEG_NO_MEMORY;
     } else {
-        slot = seg_index_free_slot(hb);
-        if (slot == NULL)
-            st = SEG_NO_MEMORY;
-    }
-    if (st == SEG_OK)
+        uint8_t freq = 0;
+        if (*slot != 0) { /* the old item: dead from now on */
+            freq = seg_slot_freq(*slot);
+            slot_kill(slot);
+        }
         *slot = seg_slot_make(s->id, off, tag, freq);
-    else
+    }
+    if (st != SEG_OK)
         seg_item_dead(s, size); /* appended, never linked */
     seg_index_unlock(hb);
     writer_done(s);

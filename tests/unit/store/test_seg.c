@@ -508,3 +508,18 @@ Test(seg, touch_copies_into_the_new_bucket)
     seg_clock_set(205);
     cr_expect_null(get("k"));
 }
+
+/* The CAS is drawn at the link: a set that fails draws none (memcached's
+ * values run on across failed cas commands), and the values one client
+ * sees are consecutive. */
+Test(seg, failed_set_draws_no_cas)
+{
+    uint64_t c1, c2, c3;
+    cr_assert_eq(seg_set("a", 1, 0, 0, "1", 1, 0, &c1), SEG_OK);
+    cr_expect_eq(seg_set("a", 1, 0, 0, "2", 1, c1 + 100, NULL), SEG_EXISTS);
+    cr_expect_eq(seg_set("b", 1, 0, 0, "2", 1, 7, NULL), SEG_NOT_FOUND);
+    cr_assert_eq(seg_set("b", 1, 0, 0, "3", 1, 0, &c2), SEG_OK);
+    cr_expect_eq(c2, c1 + 1);
+    cr_assert_eq(seg_set("a", 1, 0, 0, "4", 1, c1, &c3), SEG_OK);
+    cr_expect_eq(c3, c2 + 1);
+}
