@@ -379,22 +379,23 @@ seg_touch(const char *key, size_t nkey, uint32_t ttl)
     seg_index_unlock(hb);
 
     const struct seg_item *it = seg_item_at(seg_slot_seg(old), seg_slot_off(old));
-    uint64_t cas;
+    uint64_t old_cas = seg_item_cas(it), cas;
     uint32_t off;
     struct segment *s = append(seg_ttl_bucket_of(ttl), key, nkey, seg_item_flags(it), seg_item_data(it),
-                               seg_item_nbytes(it), seg_item_cas(it), &cas, &off);
+                               seg_item_nbytes(it), old_cas, &cas, &off);
     unpin(os);
     if (s == NULL)
         return SEG_NO_MEMORY;
+    /* the same item (its CAS), wherever a merge may have moved it meanwhile */
     hb = seg_index_lock(h);
-    slot = seg_index_find_loc(hb, tag, seg_slot_seg(old), seg_slot_off(old));
-    if (slot != NULL) {
+    slot = find_live(hb, tag, key, nkey);
+    if (slot != NULL && seg_item_cas(seg_item_at(seg_slot_seg(*slot), seg_slot_off(*slot))) == old_cas) {
         uint8_t f = freq_bump(seg_slot_freq(*slot));
         slot_kill(slot);
         *slot = seg_slot_make(s->id, off, tag, f);
     } else {
-        /* overwritten, deleted or evicted meanwhile: that change came
-         * after the touch; the copy is dead */
+        /* overwritten, deleted, expired or evicted meanwhile: that change
+         * came after the touch; the copy is dead */
         seg_item_dead(s, seg_item_size_of(seg_item_at(s->id, off)));
     }
     seg_index_unlock(hb);

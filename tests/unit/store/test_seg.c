@@ -523,3 +523,27 @@ Test(seg, failed_set_draws_no_cas)
     cr_assert_eq(seg_set("a", 1, 0, 0, "4", 1, c1, &c3), SEG_OK);
     cr_expect_eq(c3, c2 + 1);
 }
+
+/* A touch whose copy needs a segment can set off a merge that moves the
+ * item being touched: the touch still applies (found again by key and
+ * CAS, not by its old place). */
+Test(seg_evict, touch_survives_a_merge_of_its_item, .fini = fini)
+{
+    start(8, SEG_EVICT_MERGE, 8);
+    char k[16], v[100];
+    memset(v, 'v', sizeof(v) - 1);
+    v[sizeof(v) - 1] = '\0';
+    cr_assert_eq(put("hot", v, 0), SEG_OK);
+    for (int r = 0; r < 20; r++)
+        cr_assert_not_null(get("hot"));
+    for (int i = 0; stats().segs_used < 7; i++) { /* 7 + the spare: no segment free */
+        snprintf(k, sizeof(k), "cold%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    cr_assert_eq(stats().merges, 0);
+    cr_expect_eq(seg_touch("hot", 3, 5), SEG_OK);
+    cr_expect_eq(stats().merges, 1); /* the copy's segment came from a merge */
+    cr_expect_not_null(get("hot"));
+    seg_clock_set(105);
+    cr_expect_null(get("hot")); /* the new TTL holds */
+}
