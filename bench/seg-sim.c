@@ -13,6 +13,7 @@
  *                      keys, zipf(0.99), -m MB: hit ratio after -w warm-up
  *            get       -g gets (hits) over -k loaded items, in get_loop_*()
  *                      (count its instructions with callgrind --toggle-collect)
+ *            set       -g overwrites of -k loaded items, in set_loop_*()
  *   options: -n N -m MB -r N -w N -g N -k N -p HASHPOWER (log2 of the index's buckets:
  *            the slab store's of 1 handle, the segment store's of 7 slots) -s SEED
  *            -M N (merge: segments merged into one; 0: 4)
@@ -209,6 +210,30 @@ get_loop_seg(const char *keys, uint64_t n, const uint32_t *order)
     return sum;
 }
 
+/* overwrites: the item is built and linked (slab: alloc, fill, link) */
+__attribute__((noinline)) static uint64_t
+set_loop_slab(const char *keys, uint64_t n, const uint32_t *order)
+{
+    uint64_t ok = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        enum store_status st;
+        struct item *it = store_alloc(keys + (size_t)order[i] * NKEY, NKEY, 0, 0, NVAL, &ts, &st);
+        memcpy(item_data(it), value, NVAL);
+        ok += store_link(it, NULL, NULL, &ts) == STORE_OK;
+        item_release(it);
+    }
+    return ok;
+}
+
+__attribute__((noinline)) static uint64_t
+set_loop_seg(const char *keys, uint64_t n, const uint32_t *order)
+{
+    uint64_t ok = 0;
+    for (uint64_t i = 0; i < n; i++)
+        ok += seg_set(keys + (size_t)order[i] * NKEY, NKEY, 0, 0, value, NVAL, 0, NULL) == SEG_OK;
+    return ok;
+}
+
 static double
 now_s(void)
 {
@@ -289,8 +314,10 @@ main(int argc, char **argv)
         }
         report_usage();
         printf(" requests=%llu hit_ratio=%.4f\n", (unsigned long long)counted, (double)hits / (double)counted);
-    } else if (strcmp(test, "get") == 0) {
-        setup((size_t)256 << 20, power);
+    } else if (strcmp(test, "get") == 0 || strcmp(test, "set") == 0) {
+        bool sets = strcmp(test, "set") == 0;
+        /* room for every overwrite's dead copy in the segment store: no eviction in the loop */
+        setup(((size_t)256 << 20) + (sets ? gets * 128 : 0), power);
         char *keys = malloc(loaded * NKEY);
         uint32_t *order = malloc(gets * sizeof(*order));
         if (keys == NULL || order == NULL)
@@ -304,10 +331,11 @@ main(int argc, char **argv)
         for (uint64_t i = 0; i < gets; i++)
             order[i] = (uint32_t)(splitmix(&rng) % loaded);
         double t0 = now_s();
-        uint64_t sum = kind == SLAB ? get_loop_slab(keys, gets, order) : get_loop_seg(keys, gets, order);
+        uint64_t sum = sets ? (kind == SLAB ? set_loop_slab(keys, gets, order) : set_loop_seg(keys, gets, order))
+                            : (kind == SLAB ? get_loop_slab(keys, gets, order) : get_loop_seg(keys, gets, order));
         double t1 = now_s();
-        printf(" gets=%llu ns_per_get=%.1f check=%llu\n", (unsigned long long)gets, (t1 - t0) * 1e9 / (double)gets,
-               (unsigned long long)(sum % 1000));
+        printf(" %s=%llu ns_per_op=%.1f check=%llu\n", sets ? "sets" : "gets", (unsigned long long)gets,
+               (t1 - t0) * 1e9 / (double)gets, (unsigned long long)(sum % 1000));
     } else {
         fprintf(stderr, "unknown test %s\n", test);
         return 2;

@@ -50,23 +50,23 @@ for s in slab fifo merge packed:fifo packed:merge; do
     R[$s.res]=$("$bin" "$k" resident -n 1000000 -m 64 -p "${P_EVICT[$k]}")
     R[$s.zipf]=$("$bin" "$k" zipf -n 1000000 -m 64 -r "$REQUESTS" -w $((REQUESTS / 4)) -p "${P_EVICT[$k]}")
 done
-declare -A NS
-for s in fifo merge; do NS[$s]=0; done
-NS[slab]=0
-for _ in $(seq "$REPS"); do
-    for s in slab fifo fifo slab; do
-        t=$(kv "$("$sim" $s get -k 100000 -g 2000000 -p "${P_GET[$s]}")" ns_per_get)
-        NS[$s]=$(awk -v a="${NS[$s]}" -v b="$t" -v n=$((REPS * 2)) 'BEGIN { print a + b / n }')
+declare -A NS IR
+for op in get set; do
+    NS[slab.$op]=0 NS[fifo.$op]=0
+    for _ in $(seq "$REPS"); do
+        for s in slab fifo fifo slab; do
+            t=$(kv "$("$sim" $s $op -k 100000 -g 2000000 -p "${P_GET[$s]}")" ns_per_op)
+            NS[$s.$op]=$(awk -v a="${NS[$s.$op]}" -v b="$t" -v n=$((REPS * 2)) 'BEGIN { print a + b / n }')
+        done
     done
-done
-declare -A IR
-for s in slab fifo; do
-    IR[$s]=-
-    if command -v valgrind >/dev/null; then
-        valgrind --tool=callgrind --callgrind-out-file="$work/cg.$s" --toggle-collect='get_loop_*' \
-            "$sim" $s get -k 100000 -g 200000 -p "${P_GET[$s]}" >/dev/null 2>&1
-        IR[$s]=$(awk '/^summary:/ { printf "%.1f", $2 / 200000 }' "$work/cg.$s")
-    fi
+    for s in slab fifo; do
+        IR[$s.$op]=-
+        if command -v valgrind >/dev/null; then
+            valgrind --tool=callgrind --callgrind-out-file="$work/cg.$s.$op" --toggle-collect="${op}_loop_*" \
+                "$sim" $s $op -k 100000 -g 200000 -p "${P_GET[$s]}" >/dev/null 2>&1
+            IR[$s.$op]=$(awk '/^summary:/ { printf "%.1f", $2 / 200000 }' "$work/cg.$s.$op")
+        fi
+    done
 done
 
 row() { # label A B_fifo B_merge
@@ -85,8 +85,10 @@ row "1M items into 64 MB: resident items" "$(kv "${R[slab.res]}" items)" "$(kv "
     "$(kv "${R[merge.res]}" items)"
 row "64 MB, zipf(0.99) cache-aside: hit ratio" "$(kv "${R[slab.zipf]}" hit_ratio)" \
     "$(kv "${R[fifo.zipf]}" hit_ratio)" "$(kv "${R[merge.zipf]}" hit_ratio)"
-row "get (hit), instructions (callgrind)" "${IR[slab]}" "${IR[fifo]}" -
-row "get (hit), ns (A B B A x $REPS)" "${NS[slab]}" "${NS[fifo]}" -
+row "get (hit), instructions (callgrind)" "${IR[slab.get]}" "${IR[fifo.get]}" -
+row "get (hit), ns (A B B A x $REPS)" "${NS[slab.get]}" "${NS[fifo.get]}" -
+row "set (overwrite), instructions (callgrind)" "${IR[slab.set]}" "${IR[fifo.set]}" -
+row "set (overwrite), ns (A B B A x $REPS)" "${NS[slab.set]}" "${NS[fifo.set]}" -
 echo
 echo "| items packed at their exact size | A: slab store | B: packed, FIFO | B/A | B: packed, merge | B/A |"
 echo "|---|---:|---:|---:|---:|---:|"
