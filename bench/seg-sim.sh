@@ -70,8 +70,9 @@ for op in get set; do
 done
 
 row() { # label A B_fifo B_merge
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4" \
-        "$( [ "$4" = - ] && echo - || ratio "$2" "$4")"
+    local r4=-
+    if [ "$4" != - ]; then r4=$(ratio "$2" "$4"); fi
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4" "$r4"
 }
 echo "| 16 B keys, 100 B values | A: slab store | B: segments, FIFO | B/A | B: segments, merge | B/A |"
 echo "|---|---:|---:|---:|---:|---:|"

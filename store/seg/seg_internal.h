@@ -75,7 +75,7 @@ seg_item_dead(struct segment *s, size_t size)
 
 /* seg_pool.c */
 int seg_pool_setup(void);
-/* Under tb's lock: seals tb's tail (if any) and opens a new ACTIVE one,
+/* Under tb's lock: seals tb's active segment (if any) and opens a new one,
  * evicting if need be. NULL when no segment could be had. */
 struct segment *seg_pool_open(struct ttl_bucket *tb, unsigned bucket);
 /* Frees every sealed expired segment; returns how many. */
