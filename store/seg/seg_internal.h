@@ -75,9 +75,12 @@ seg_item_dead(struct segment *s, size_t size)
 
 /* seg_pool.c */
 int seg_pool_setup(void);
-/* Under tb's lock: seals tb's active segment (if any) and opens a new one,
- * evicting if need be. NULL when no segment could be had. */
-struct segment *seg_pool_open(struct ttl_bucket *tb, unsigned bucket);
+/* Seals the calling thread's segment *active of TTL bucket b (if any) and
+ * opens it a new one (*active), evicting if need be. NULL (and *active
+ * -1) when no segment could be had. */
+struct segment *seg_pool_open(unsigned b, int32_t *active);
+/* Seals the calling thread's segment *active (if any); *active = -1. */
+void seg_pool_seal(int32_t *active);
 /* Frees every sealed expired segment; returns how many. */
 unsigned seg_pool_expire(void);
 

@@ -211,19 +211,6 @@ unsigned
 seg_pool_expire(void)
 {
     uint32_t now = seg_now();
-    /* an expired active segment is sealed first (its bucket's lock, then
-     * the pool's: the lock order) */
-    for (unsigned b = 1; b < SEG_TTL_BUCKETS; b++) {
-        struct ttl_bucket *tb = &seg_g.ttl[b];
-        pthread_mutex_lock(&tb->lock);
-        if (tb->active >= 0 && seg_expired(&seg_g.segs[tb->active], now)) {
-            pthread_mutex_lock(&seg_g.pool_lock);
-            seg_g.segs[tb->active].state = SEG_SEALED;
-            tb->active = -1;
-            pthread_mutex_unlock(&seg_g.pool_lock);
-        }
-        pthread_mutex_unlock(&tb->lock);
-    }
     pthread_mutex_lock(&seg_g.pool_lock);
     unsigned n = expire_locked(now);
     sweep_draining();
@@ -385,13 +372,25 @@ evict_one(void)
     return true;
 }
 
-struct segment *
-seg_pool_open(struct ttl_bucket *tb, unsigned b)
+void
+seg_pool_seal(int32_t *active)
 {
+    if (*active < 0)
+        return;
     pthread_mutex_lock(&seg_g.pool_lock);
-    if (tb->active >= 0) {
-        seg_g.segs[tb->active].state = SEG_SEALED;
-        tb->active = -1;
+    seg_g.segs[*active].state = SEG_SEALED;
+    *active = -1;
+    pthread_mutex_unlock(&seg_g.pool_lock);
+}
+
+struct segment *
+seg_pool_open(unsigned b, int32_t *active)
+{
+    struct ttl_bucket *tb = &seg_g.ttl[b];
+    pthread_mutex_lock(&seg_g.pool_lock);
+    if (*active >= 0) {
+        seg_g.segs[*active].state = SEG_SEALED;
+        *active = -1;
     }
     uint32_t now = seg_now();
     bool expired_tried = false;
@@ -418,7 +417,7 @@ seg_pool_open(struct ttl_bucket *tb, unsigned b)
         s->cas_base = atomic_load_explicit(&seg_g.cas_next, memory_order_relaxed);
         s->seq = seg_g.next_seq++;
         chain_push_tail(b, s);
-        tb->active = (int32_t)s->id;
+        *active = (int32_t)s->id;
     }
     pthread_mutex_unlock(&seg_g.pool_lock);
     return s;

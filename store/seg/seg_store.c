@@ -3,15 +3,16 @@
  * setup, get, set, delete, touch, stats. Segments themselves (taking,
  * eviction, merge, expiry) are seg_pool.c's.
  *
- * A set is three steps. Under its TTL bucket's lock it reserves the item's
- * bytes at the active segment's write cursor and counts itself a writer
- * of the segment; then, with no lock, it writes the item; then, under the
- * index bucket's lock, it draws the CAS (written into the header, which
- * no one else reads yet), links the item (the old one, if any, becomes
- * dead) and drops its writer count. That count keeps a sealed
- * segment from being evicted before its last item is linked: eviction
- * only picks segments with no writer, and a segment is sealed (made
- * evictable) under the same TTL bucket lock the count is taken under.
+ * A set is three steps. With no lock, it reserves the item's bytes at the
+ * write cursor of its thread's own ACTIVE segment for the TTL bucket (the
+ * pool lock only to open a new one, once a segment fills), counts itself
+ * a writer of the segment and writes the item; then, under the index
+ * bucket's lock, it draws the CAS (written into the header, which no one
+ * else reads yet), links the item (the old one, if any, becomes dead) and
+ * drops its writer count. That count keeps a sealed segment from being
+ * evicted before its last item is linked: eviction only picks SEALED
+ * segments with no writer, and only the owning thread seals its segment,
+ * after its own count was taken.
  * Readers pin a segment (refcount) under the index bucket's lock; an
  * evicted segment still pinned is freed once unpinned (seg_pool.c).
  */
@@ -24,6 +25,29 @@
 #include <sys/mman.h>
 
 struct seg_global seg_g;
+
+/* Each thread's append segments, one per TTL bucket; valid for the store
+ * set up as generation `gen` (a new seg_setup() starts them afresh). */
+struct seg_thread {
+    uint64_t gen;
+    int32_t active[SEG_TTL_BUCKETS];
+};
+
+static _Thread_local struct seg_thread thread_state;
+static _Atomic uint64_t generation;
+
+static struct seg_thread *
+my_thread(void)
+{
+    struct seg_thread *t = &thread_state;
+    uint64_t g = atomic_load_explicit(&generation, memory_order_relaxed);
+    if (t->gen != g) {
+        t->gen = g;
+        for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
+            t->active[b] = -1;
+    }
+    return t;
+}
 
 void
 seg_clock_set(uint32_t now)
@@ -77,10 +101,10 @@ seg_setup(const struct seg_options *o)
         errno = ENOMEM;
         return -1;
     }
+    atomic_fetch_add(&generation, 1);
     for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++) {
         struct ttl_bucket *tb = &seg_g.ttl[b];
-        pthread_mutex_init(&tb->lock, NULL);
-        tb->active = tb->head = tb->tail = tb->merge_next = -1;
+        tb->head = tb->tail = tb->merge_next = -1;
         tb->ttl = seg_ttl_bucket_ttl(b);
         uint32_t w = seg_ttl_bucket_width(b);
         tb->max_age = b == 0 ? 0 : (tb->ttl / 16 > w ? tb->ttl / 16 : w);
@@ -96,8 +120,6 @@ seg_teardown(void)
     if (seg_g.arena == NULL)
         return;
     seg_index_teardown();
-    for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
-        pthread_mutex_destroy(&seg_g.ttl[b].lock);
     pthread_mutex_destroy(&seg_g.pool_lock);
     munmap(seg_g.arena, (size_t)seg_g.nseg * seg_g.seg_size);
     free(seg_g.segs);
@@ -172,13 +194,13 @@ append(unsigned b, const char *key, size_t nkey, uint32_t flags, const void *val
 {
     size_t size = seg_item_size(nkey, nbytes, flags != 0);
     struct ttl_bucket *tb = &seg_g.ttl[b];
+    int32_t *active = &my_thread()->active[b];
     uint32_t now = seg_now();
     uint64_t cas = keep_cas;
     struct segment *s;
     int64_t delta;
-    pthread_mutex_lock(&tb->lock);
     for (;;) {
-        s = tb->active >= 0 ? &seg_g.segs[tb->active] : NULL;
+        s = *active >= 0 ? &seg_g.segs[*active] : NULL;
         if (s != NULL && seg_write_off(s) + size <= seg_g.seg_size && !seg_expired(s, now) &&
             (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
             if (keep_cas == 0) {
@@ -199,18 +221,15 @@ append(unsigned b, const char *key, size_t nkey, uint32_t flags, const void *val
             }
             SEG_STAT_INC(cas_seals, 1);
         }
-        s = seg_pool_open(tb, b);
-        if (s == NULL) {
-            pthread_mutex_unlock(&tb->lock);
+        s = seg_pool_open(b, active);
+        if (s == NULL)
             return NULL;
-        }
     }
     uint32_t off = seg_write_off(s);
     atomic_store_explicit(&s->write_off, off + (uint32_t)size, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->writers, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_items, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_bytes, (uint32_t)size, memory_order_relaxed);
-    pthread_mutex_unlock(&tb->lock);
 
     char *p = (char *)seg_item_at(s->id, off);
     uint64_t h = seg_hdr_make((uint8_t)nkey, (uint32_t)nbytes, flags != 0, delta);
@@ -404,9 +423,32 @@ seg_touch(const char *key, size_t nkey, uint32_t ttl)
     return SEG_OK;
 }
 
+void
+seg_thread_tick(void)
+{
+    struct seg_thread *t = my_thread();
+    uint32_t now = seg_now();
+    for (unsigned b = 1; b < SEG_TTL_BUCKETS; b++) {
+        if (t->active[b] < 0)
+            continue;
+        const struct segment *s = &seg_g.segs[t->active[b]];
+        if (seg_expired(s, now) || now - s->create_at >= seg_g.ttl[b].max_age)
+            seg_pool_seal(&t->active[b]);
+    }
+}
+
+void
+seg_thread_release(void)
+{
+    struct seg_thread *t = my_thread();
+    for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
+        seg_pool_seal(&t->active[b]);
+}
+
 unsigned
 seg_expire(void)
 {
+    seg_thread_tick();
     return seg_pool_expire();
 }
 

@@ -11,11 +11,15 @@
  * keeping their most frequently read items).
  *
  * Thread safety: every call may come from any thread (except setup and
- * teardown). Locks, in this order: a TTL bucket's append lock, the pool
- * lock (taking segments, eviction, merge, expiry), an index bucket's
- * spinlock (look-ups and slot changes). A reader pins the item's segment
- * (a per-segment refcount) until seg_item_release(); an evicted segment
- * still pinned is freed when the last pin goes.
+ * teardown). Each thread appends to segments of its own (one per TTL
+ * bucket it sets into), with no lock. Locks, in this order: the pool lock
+ * (opening segments, eviction, merge, expiry), an index bucket's spinlock
+ * (look-ups and slot changes). A reader pins the item's segment (a
+ * per-segment refcount) until seg_item_release(); an evicted segment
+ * still pinned is freed when the last pin goes. A thread's append
+ * segments can be neither evicted nor expired until it seals them: on a
+ * set that finds one full, expired or too old, and in seg_thread_tick()
+ * and seg_thread_release().
  */
 #ifndef MCD_SEG_STORE_H
 #define MCD_SEG_STORE_H
@@ -96,9 +100,16 @@ enum seg_status seg_delete(const char *key, size_t nkey);
  * bucket (copy-on-touch) with its CAS kept; the old copy is left dead. */
 enum seg_status seg_touch(const char *key, size_t nkey, uint32_t ttl);
 
-/* Reclaims every sealed segment whose TTL has passed; returns how many.
- * The server would call this from its maintainer thread. */
+/* Reclaims every sealed segment whose TTL has passed (after
+ * seg_thread_tick() for the calling thread); returns how many. The server
+ * would call this from its maintainer thread. */
 unsigned seg_expire(void);
+
+/* The calling thread seals its append segments that have expired or
+ * passed their bucket's max age (a worker's once-a-second timer), or all
+ * of them (a thread that stops setting, or exits). */
+void seg_thread_tick(void);
+void seg_thread_release(void);
 
 void seg_stats(struct seg_stats *out);
 

@@ -141,15 +141,15 @@ seg_item_flags(const struct seg_item *it)
 /* Where a segment is in its life. */
 enum seg_state {
     SEG_FREE = 0, /* on the free list (or the merge spare) */
-    SEG_ACTIVE,   /* its TTL bucket's tail: appended to */
+    SEG_ACTIVE,   /* one thread's append segment for its TTL bucket: written by that thread only */
     SEG_SEALED,   /* full (or too old to append to): may be evicted, merged, expired */
     SEG_DRAINING, /* evicted while pinned: freed when its refcount reaches 0 */
 };
 
 /*
  * A segment's header, kept apart from its memory (which holds items only).
- * Fields are written under the pool lock, except write_off (under the TTL
- * bucket's lock while ACTIVE) and the atomics.
+ * Fields are written under the pool lock, except write_off (by the owning
+ * thread while ACTIVE) and the atomics.
  */
 struct segment {
     uint32_t id;
@@ -175,8 +175,6 @@ struct segment {
 #define SEG_TTL_BUCKETS (1u + 5u * 255u)
 
 struct ttl_bucket {
-    pthread_mutex_t lock;     /* `active` and its write_off: the append cursor */
-    int32_t active;           /* the segment appended to; -1: none (lock, and pool lock to change) */
     int32_t head, tail;       /* the chain, oldest first; -1: none (pool lock) */
     uint32_t nseg;            /* (pool lock) */
     int32_t merge_next;       /* where the next merge starts: the segment after the
@@ -184,6 +182,8 @@ struct ttl_bucket {
     uint32_t ttl;             /* the lower bound of the bucket's TTLs: its segments' TTL */
     uint32_t max_age;         /* an ACTIVE segment this old is sealed (0: never): with the
                                  bucket's width, what an item's expiry may come early by */
+    /* Each thread appends to an ACTIVE segment of its own per TTL bucket
+     * (seg_store.c): no lock on the append cursor. */
 };
 
 /* The bucket of a TTL (0: none), its lower bound and its width. */

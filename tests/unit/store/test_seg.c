@@ -7,6 +7,7 @@
 #include "store/seg/seg_store.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -546,4 +547,38 @@ Test(seg_evict, touch_survives_a_merge_of_its_item, .fini = fini)
     cr_expect_not_null(get("hot"));
     seg_clock_set(105);
     cr_expect_null(get("hot")); /* the new TTL holds */
+}
+
+/* Each thread appends to segments of its own, which no one else may
+ * evict until the thread seals them (seg_thread_release, or its next set
+ * finding one full or old). */
+static void *
+set_one(void *release)
+{
+    cr_assert_eq(put(release != NULL ? "released" : "kept", "v", 0), SEG_OK);
+    if (release != NULL)
+        seg_thread_release();
+    return NULL;
+}
+
+Test(seg_evict, a_threads_append_segment_is_its_own, .fini = fini)
+{
+    start(6, SEG_EVICT_FIFO, 8);
+    pthread_t t;
+    int yes = 1;
+    cr_assert_eq(pthread_create(&t, NULL, set_one, &yes), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(pthread_create(&t, NULL, set_one, NULL), 0);
+    pthread_join(t, NULL);
+    cr_expect_eq(stats().segs_used, 2);
+    char k[16], v[500];
+    memset(v, 'v', sizeof(v) - 1);
+    v[sizeof(v) - 1] = '\0';
+    for (int i = 0; i < 100; i++) { /* 12 segments' worth through the 4 left */
+        snprintf(k, sizeof(k), "k%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    cr_expect_null(get("released")); /* sealed: evicted first, as the oldest */
+    cr_expect_str_eq(get("kept"), "v"); /* still its thread's: never evicted */
+    cr_expect_gt(stats().evicted_segs, 5);
 }

@@ -256,6 +256,7 @@ worker(void *p)
             (void)seg_delete(k, nk);
         }
     }
+    seg_thread_release();
     return NULL;
 }
 
@@ -275,6 +276,23 @@ two_threads(enum seg_evict ev)
     seg_stats(&s);
     cr_expect_gt(s.evicted_segs, 0);
     cr_expect_leq(s.segs_used, s.segs_total);
+    /* both threads sealed their segments on the way out: under FIFO, twice
+     * the memory of new items evicts every one of them (merge may keep the
+     * ones read most); unsealed, each thread's last segment would stay */
+    char k[32], v[200];
+    memset(v, 'n', sizeof(v));
+    for (unsigned i = 0; i < 5000; i++)
+        cr_assert_eq(seg_set(k, (size_t)snprintf(k, sizeof(k), "n:%u", i), 0, 0, v, sizeof(v), 0, NULL), SEG_OK);
+    unsigned left = 0;
+    for (unsigned i = 0; i < 600; i++) {
+        const struct seg_item *it = seg_get(k, (size_t)snprintf(k, sizeof(k), "c:%u", i));
+        if (it != NULL) {
+            left++;
+            seg_item_release(it);
+        }
+    }
+    if (ev == SEG_EVICT_FIFO)
+        cr_expect_eq(left, 0);
 }
 
 Test(seg_threads, fifo, .fini = fini)
