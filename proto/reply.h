@@ -19,6 +19,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 typedef void (*reply_release_fn)(void *owner);
@@ -30,6 +32,7 @@ struct reply {
     void **owner;             /* owner[i] of iov[i], or NULL */
     size_t head, niov, cap;
     size_t bytes;             /* unsent bytes in all */
+    char *wp, *wend;          /* the newest block's free room [wp, wend) */
     struct reply_block *blocks; /* arena blocks, newest first */
     reply_release_fn release;
 };
@@ -64,7 +67,66 @@ int reply_vprintf(struct reply *r, const char *fmt, va_list ap) __attribute__((f
  */
 int reply_ensure(struct reply *r, size_t iovs, size_t copy_bytes);
 char *reply_reserve(struct reply *r, size_t n);
-void reply_commit(struct reply *r, size_t used);
+static inline void reply_commit(struct reply *r, size_t used);
+
+/*
+ * The encoders' hot path, inline (a multiget runs it for every key).
+ * reply_reserve_iovs: as reply_reserve, but also makes room for `iovs`
+ * pieces; the returned room and those slots stay valid until reply_commit,
+ * reply_push_ref and reply_push_copy have used them (any other append may
+ * take them). NULL when out of memory (nothing changed).
+ * reply_push_ref: reply_add_ref into a slot reserved that way (cannot fail).
+ * reply_push_copy: copies n bytes into the reserved room and commits them.
+ */
+char *reply_reserve_slow(struct reply *r, size_t n, size_t iovs);
+
+static inline char *reply_reserve_iovs(struct reply *r, size_t n, size_t iovs)
+{
+    if ((size_t)(r->wend - r->wp) >= n && r->cap - r->niov >= iovs)
+        return r->wp;
+    return reply_reserve_slow(r, n, iovs);
+}
+
+static inline void reply_push_iov(struct reply *r, const void *p, size_t n, void *owner)
+{
+    r->iov[r->niov].iov_base = (void *)(uintptr_t)p;
+    r->iov[r->niov].iov_len = n;
+    r->owner[r->niov] = owner;
+    r->niov++;
+    r->bytes += n;
+}
+
+static inline void reply_commit(struct reply *r, size_t used)
+{
+    char *p = r->wp;
+
+    if (used == 0)
+        return;
+    r->wp = p + used;
+    if (r->niov > r->head) {
+        /* merge with the last piece when it is a copy that ends here */
+        struct iovec *last = &r->iov[r->niov - 1];
+        if (r->owner[r->niov - 1] == NULL && (char *)last->iov_base + last->iov_len == p) {
+            last->iov_len += used;
+            r->bytes += used;
+            return;
+        }
+    }
+    reply_push_iov(r, p, used, NULL);
+}
+
+static inline void reply_push_ref(struct reply *r, const void *p, size_t n, void *owner)
+{
+    /* an empty piece with an owner is kept so the owner is released in order */
+    if (n != 0 || owner != NULL)
+        reply_push_iov(r, p, n, owner);
+}
+
+static inline void reply_push_copy(struct reply *r, const void *p, size_t n)
+{
+    memcpy(r->wp, p, n);
+    reply_commit(r, n);
+}
 
 /* Bytes of arena memory held (for memory accounting and tests). */
 size_t reply_arena_bytes(const struct reply *r);
