@@ -13,9 +13,10 @@
  *           piece's size when larger). Old blocks are never written again
  *           and never move, so iovecs into them stay valid until reset.
  *
- * Merging: a copy that lands right where the last pending iovec ends (same
- * block, no owner) extends that iovec instead of adding one, so a run of
- * small writes ("VALUE ... \r\n" after the previous "\r\n") costs one iovec.
+ * Merging: a copy that lands right where the last pending iovec ends (that
+ * iovec being an arena copy: r->merge_end) extends that iovec instead of
+ * adding one, so a run of small writes ("VALUE ... \r\n" after the previous
+ * "\r\n") costs one iovec.
  *
  * Reset: when reply_consume() or reply_clear() empties the queue, head and
  * niov go back to 0, every block but one default-sized block is freed and
@@ -72,6 +73,16 @@ static void reply_reset(struct reply *r)
     struct reply_block *keep = NULL;
     struct reply_block *b = r->blocks;
 
+    if (b != NULL && b->next == NULL && b->size == REPLY_BLOCK_SIZE && r->cap <= REPLY_IOV_KEEP) {
+        /* one default block, small arrays (the usual case): rewind */
+        r->wp = b->data;
+        r->wend = b->data + b->size;
+        r->merge_end = NULL;
+        r->head = r->niov = 0;
+        r->bytes = 0;
+        return;
+    }
+
     while (b != NULL) {
         struct reply_block *next = b->next;
         if (keep == NULL && b->size == REPLY_BLOCK_SIZE) {
@@ -89,6 +100,7 @@ static void reply_reset(struct reply *r)
         r->wp = r->wend = reply_no_room;
     }
     r->blocks = keep;
+    r->merge_end = NULL;
     r->head = r->niov = 0;
     r->bytes = 0;
     if (r->cap > REPLY_IOV_KEEP) {
@@ -265,6 +277,17 @@ size_t reply_arena_bytes(const struct reply *r)
 
 void reply_consume(struct reply *r, size_t n)
 {
+    if (n >= r->bytes) {
+        /* all sent (the usual case): release the owners in one pass */
+        if (r->release != NULL) {
+            for (size_t i = r->head; i < r->niov; i++) {
+                if (r->owner[i] != NULL)
+                    r->release(r->owner[i]);
+            }
+        }
+        reply_reset(r);
+        return;
+    }
     while (r->head < r->niov) {
         struct iovec *v = &r->iov[r->head];
         if (n < v->iov_len) {

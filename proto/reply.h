@@ -33,6 +33,8 @@ struct reply {
     size_t head, niov, cap;
     size_t bytes;             /* unsent bytes in all */
     char *wp, *wend;          /* the newest block's free room [wp, wend) */
+    char *merge_end;          /* the end of the last piece when it is an arena
+                               * copy a commit may extend, else NULL */
     struct reply_block *blocks; /* arena blocks, newest first */
     reply_release_fn release;
 };
@@ -94,6 +96,7 @@ static inline void reply_push_iov(struct reply *r, const void *p, size_t n, void
     r->owner[r->niov] = owner;
     r->niov++;
     r->bytes += n;
+    r->merge_end = NULL;
 }
 
 static inline void reply_commit(struct reply *r, size_t used)
@@ -103,16 +106,14 @@ static inline void reply_commit(struct reply *r, size_t used)
     if (used == 0)
         return;
     r->wp = p + used;
-    if (r->niov > r->head) {
-        /* merge with the last piece when it is a copy that ends here */
-        struct iovec *last = &r->iov[r->niov - 1];
-        if (r->owner[r->niov - 1] == NULL && (char *)last->iov_base + last->iov_len == p) {
-            last->iov_len += used;
-            r->bytes += used;
-            return;
-        }
+    if (p == r->merge_end) {
+        /* the last piece is a copy that ends here: it grows */
+        r->iov[r->niov - 1].iov_len += used;
+        r->bytes += used;
+    } else {
+        reply_push_iov(r, p, used, NULL);
     }
-    reply_push_iov(r, p, used, NULL);
+    r->merge_end = p + used;
 }
 
 static inline void reply_push_ref(struct reply *r, const void *p, size_t n, void *owner)
@@ -120,6 +121,45 @@ static inline void reply_push_ref(struct reply *r, const void *p, size_t n, void
     /* an empty piece with an owner is kept so the owner is released in order */
     if (n != 0 || owner != NULL)
         reply_push_iov(r, p, n, owner);
+}
+
+/*
+ * A reference framed by two copies, e.g. "VALUE ...\r\n" + value + "\r\n":
+ * the caller has written the header (hlen > 0 bytes) and the trailer (tlen
+ * > 0 bytes) one after the other into room from reply_reserve_iovs(r,
+ * >= hlen + tlen, 3); this commits header, reference and trailer as one
+ * step (the header merges with a copy just before it, an empty reference
+ * without an owner is left out).
+ */
+static inline void reply_commit_framed(struct reply *r, size_t hlen, const void *ref, size_t n, void *owner,
+                                       size_t tlen)
+{
+    char *p = r->wp;
+    struct iovec *iov = r->iov + r->niov;
+    void **own = r->owner + r->niov;
+
+    if (p == r->merge_end) {
+        iov[-1].iov_len += hlen;
+    } else {
+        iov->iov_base = p;
+        iov->iov_len = hlen;
+        iov++;
+        *own++ = NULL;
+    }
+    if (n != 0 || owner != NULL) {
+        iov->iov_base = (void *)(uintptr_t)ref;
+        iov->iov_len = n;
+        iov++;
+        *own++ = owner;
+    }
+    iov->iov_base = p + hlen;
+    iov->iov_len = tlen;
+    iov++;
+    *own = NULL;
+    r->niov = (size_t)(iov - r->iov);
+    r->bytes += hlen + n + tlen;
+    r->wp = p + hlen + tlen;
+    r->merge_end = r->wp;
 }
 
 static inline void reply_push_copy(struct reply *r, const void *p, size_t n)

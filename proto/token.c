@@ -220,15 +220,11 @@ size_t token_fmt_u64(char *dst, uint64_t v)
     return n;
 }
 
-size_t token_fmt_u32(char *dst, uint32_t v)
+size_t token_fmt_u32_wide(char *dst, uint32_t v)
 {
     if (v < 10) {
         dst[0] = (char)('0' + v);
         return 1;
-    }
-    if (v < 100) {
-        memcpy(dst, digit_pairs + v * 2, 2);
-        return 2;
     }
     size_t n = digits_u64(v);
     char *p = dst + n;

@@ -78,6 +78,17 @@ static inline size_t token_span(const char *s, size_t i, size_t len)
             return i + ((size_t)__builtin_ctzll(z) >> 3);
         i += 8;
     }
+    if (i < len && len >= 8) {
+        /* the last 1..7 bytes: the word that ends at len, its bytes before
+         * i forced non-zero (so that they neither match nor borrow) */
+        size_t base = len - 8;
+        uint64_t w;
+        memcpy(&w, s + base, 8);
+        w ^= 0x2020202020202020ull;
+        w |= ((uint64_t)1 << (8 * (i - base))) - 1;
+        uint64_t z = (w - ones) & ~w & highs;
+        return z != 0 ? base + ((size_t)__builtin_ctzll(z) >> 3) : len;
+    }
 #endif
     while (i < len && s[i] != ' ')
         i++;
@@ -130,7 +141,27 @@ size_t token_split(const char *line, size_t len, struct token *t, size_t max);
 /* Writes v in decimal at dst (no NUL); returns the number of bytes (1..20).
  * Writes only dst[0..returned). */
 size_t token_fmt_u64(char *dst, uint64_t v);
-/* The same for a 32-bit value (1..10 bytes), in 32-bit arithmetic. */
-size_t token_fmt_u32(char *dst, uint32_t v);
+/* The same for a 32-bit value (1..10 bytes), in 32-bit arithmetic; inline
+ * up to three digits (client flags and value lengths mostly are). */
+size_t token_fmt_u32_wide(char *dst, uint32_t v);
+static inline size_t token_fmt_u32(char *dst, uint32_t v)
+{
+    if (v < 10) {
+        dst[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {
+        dst[0] = (char)('0' + v / 10);
+        dst[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    if (v < 1000) {
+        dst[0] = (char)('0' + v / 100);
+        dst[1] = (char)('0' + v / 10 % 10);
+        dst[2] = (char)('0' + v % 10);
+        return 3;
+    }
+    return token_fmt_u32_wide(dst, v);
+}
 
 #endif /* MCD_TOKEN_H */

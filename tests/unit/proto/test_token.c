@@ -321,3 +321,44 @@ Test(token, has_longer)
                          round, max);
     }
 }
+
+/* token_span against a byte loop on every string of up to 10 bytes over
+ * ' ', '!' (0x21: one above a space, the byte a borrow from a masked-out
+ * space would turn into a false match) and 'a', from every start. */
+Test(token, span_exhaustive_short)
+{
+    static const char alpha[3] = {' ', '!', 'a'};
+    char s[10];
+
+    for (size_t len = 1; len <= 10; len++) {
+        size_t combos = 1;
+        for (size_t k = 0; k < len; k++)
+            combos *= 3;
+        for (size_t c = 0; c < combos; c++) {
+            size_t x = c;
+            for (size_t k = 0; k < len; k++, x /= 3)
+                s[k] = alpha[x % 3];
+            for (size_t i = 0; i <= len; i++) {
+                size_t want = i;
+                while (want < len && s[want] != ' ')
+                    want++;
+                cr_assert_eq(token_span(s, i, len), want, "len %zu combo %zu from %zu", len, c, i);
+            }
+        }
+    }
+    cr_assert_eq(token_span("ab !!!!!", 3, 8), 8);
+    cr_assert_eq(token_span("ab !!!! ", 3, 8), 7);
+}
+
+Test(token, fmt_u32_wide_small_values)
+{
+    char buf[16];
+    char want[16];
+
+    for (uint32_t v = 0; v < 2000; v++) {
+        size_t n = token_fmt_u32_wide(buf, v);
+        buf[n] = '\0';
+        snprintf(want, sizeof(want), "%u", v);
+        cr_assert_str_eq(buf, want);
+    }
+}
