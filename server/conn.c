@@ -42,6 +42,7 @@
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/stats.h"
+#include "server/sysio.h"
 #include "server/watch.h"
 #include "server/tls.h"
 #include "server/worker.h"
@@ -292,7 +293,7 @@ static bool flush_output(struct conn *c)
         if (n > IOV_MAX)
             n = IOV_MAX;
         struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
-        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        ssize_t w = sysio_sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return true;
@@ -328,7 +329,7 @@ static enum read_result read_input(struct conn *c)
         case TLS_IO_ERROR: return READ_ERROR;
         }
     }
-    ssize_t n = read(c->fd, p, room);
+    ssize_t n = sysio_read(c->fd, p, room);
     if (n > 0) {
         session_read_done(&c->s, (size_t)n);
         STAT_ADD(c->w->ws.bytes_read, (uint64_t)n);
