@@ -284,7 +284,7 @@ static inline void update_events(struct conn *c, bool want_read)
 
 /* Writes as much pending output as the socket takes. Returns false when the
  * connection broke. */
-static bool flush_output(struct conn *c)
+__attribute__((always_inline)) static inline bool flush_output(struct conn *c)
 {
     if (c->tls != NULL) {
         uint64_t plain;
