@@ -8,7 +8,8 @@
  * chunks of its pages in page order: free chunks and unlinked ones are
  * skipped, a linked ACTIVE item loses the bit (second chance), an expired
  * or flushed one is reclaimed, any other is evicted if nobody else holds a
- * reference and its stripe lock can be trylocked.
+ * reference and its stripe lock can be trylocked. When a bounded look
+ * finds only hit items, the next unreferenced one goes all the same.
  */
 #ifndef MCD_STORE_LRU_H
 #define MCD_STORE_LRU_H
