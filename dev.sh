@@ -62,9 +62,9 @@ case "${1:-}" in
         # the whole suite: the normal build's `make check`, then the same
         # suite under ASan+UBSan, and every integration test and ops script
         # against a ThreadSanitizer build of server/mcd, deadlock detection
-        # on, plus the store's concurrency tests in-process under TSan, and
-        # the whole suite again in a --enable-debug build, whose store
-        # asserts its invariants (tests/sanitizers.sh; MCD_NO_SANITIZERS=1
+        # on, plus the store's concurrency tests in-process under TSan (the
+        # ASan build also has the store's invariant asserts on, as a
+        # --enable-debug build; tests/sanitizers.sh; MCD_NO_SANITIZERS=1
         # skips them), then `make distcheck` (MCD_NO_DISTCHECK=1 skips it)
         deps
         build
@@ -92,6 +92,10 @@ case "${1:-}" in
                 pass=$((pass + 1))
             else
                 tail -n 40 "$out"
+                # the failing tests' own logs, from the tarball's build tree
+                for trs in $(find mcd-*/_build -name '*.trs' 2>/dev/null); do
+                    grep -qE '^:test-result: (FAIL|ERROR)' "$trs" && { echo "==== ${trs%.trs}.log"; tail -n 80 "${trs%.trs}.log"; }
+                done
                 echo "distcheck: FAILED"
                 fail=$((fail + 1))
                 rc=1

@@ -1,7 +1,7 @@
 /*
  * seg-sim.c - the segment store prototype (store/seg/) against the slab
  * store (store/store.h), in process, on the same keys (issue 22,
- * doc/performance.md section 4). One test of one store per run, printed
+ * doc/performance.md section 7). One test of one store per run, printed
  * as key=value on one line; bench/seg-sim.sh builds it and makes the table.
  *
  *   seg-sim STORE TEST [options]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # seg-sim.sh - the segment store prototype (store/seg/) against the slab
 # store, in process (bench/seg-sim.c), on the same keys; prints the table of
-# doc/performance.md section 4 with ratios B/A (A: the slab store, B: the
+# doc/performance.md section 7 with ratios B/A (A: the slab store, B: the
 # segment store with FIFO or merge eviction).
 #
 #   bench/seg-sim.sh [--reps N] [--requests N] [TREE]

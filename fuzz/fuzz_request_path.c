@@ -23,7 +23,9 @@
  *     input is split (unless the input has a run of more than
  *     TEXT_LINE_MAX bytes with no newline: whether such a line is refused
  *     depends on how much of it has arrived, in memcached as in mcd; and
- *     `stats`, whose rusage lines are the process's CPU time);
+ *     `stats`, whose rusage lines are the process's CPU time, and an
+ *     lru_crawler request answered BUSY, which depends on the crawler
+ *     thread's timing);
  *   - a text set/add/replace/cas whose value arrived in a later chunk and
  *     that answered STORED reads back as the very item the value was read
  *     into (same flags and length), unless it has an exptime or a flush ran;
@@ -114,6 +116,10 @@ static char *send_replies(struct pass *p, size_t *n)
     else
         FUZZ_CHECK(*n == 0 || (*n >= 2 && out[*n - 2] == '\r' && out[*n - 1] == '\n'));
     if (memmem(out, *n, "rusage_", 7) != NULL)
+        p->clocked = true;
+    /* the crawler runs on its own thread: whether a second lru_crawler
+     * request finds it still busy depends on that thread's timing */
+    if (memmem(out, *n, "BUSY currently processing crawler", 33) != NULL)
         p->clocked = true;
     p->hash = fnv(p->hash, out, *n);
     p->bytes += *n;

@@ -101,9 +101,13 @@ static void encode_ok(struct reply *r, const struct mc_request *req)
         res.status = (enum mc_status)(req->vlen % (MC_SHUTDOWN_DISABLED + 1));
         if (res.status == MC_VALUE)
             res.status = MC_STORED;
-        if (res.status == MC_CLIENT_ERROR || res.status == MC_DETAIL_DUMP) {
+        if (res.status == MC_CLIENT_ERROR) {
             res.data = "bad data chunk";
             res.nbytes = 14;
+        } else if (res.status == MC_DETAIL_DUMP) {
+            /* raw text sent as it is: whole lines, as the server's are */
+            res.data = "bad data chunk\r\n";
+            res.nbytes = 16;
         }
         break;
     }

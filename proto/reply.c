@@ -6,15 +6,17 @@
  *   iov[]   [ sent ... | head ............................ niov | free ... cap ]
  *   owner[] parallel to iov[]: the pin to release once iov[i] is fully sent
  *
- *   blocks  newest -> older -> ... : arena blocks { next, size, used, data[] }
+ *   blocks  newest -> older -> ... : arena blocks { next, size, data[] }; the newest one is
+ *           filled from r->wp up to r->wend
  *           Copies go to the newest block only; a copy that does not fit in
  *           what is left of it opens a new block (REPLY_BLOCK_SIZE, or the
  *           piece's size when larger). Old blocks are never written again
  *           and never move, so iovecs into them stay valid until reset.
  *
- * Merging: a copy that lands right where the last pending iovec ends (same
- * block, no owner) extends that iovec instead of adding one, so a run of
- * small writes ("VALUE ... \r\n" after the previous "\r\n") costs one iovec.
+ * Merging: a copy that lands right where the last pending iovec ends (that
+ * iovec being an arena copy: r->merge_end) extends that iovec instead of
+ * adding one, so a run of small writes ("VALUE ... \r\n" after the previous
+ * "\r\n") costs one iovec.
  *
  * Reset: when reply_consume() or reply_clear() empties the queue, head and
  * niov go back to 0, every block but one default-sized block is freed and
@@ -38,14 +40,18 @@
 
 struct reply_block {
     struct reply_block *next; /* older block */
-    size_t size;              /* data bytes */
-    size_t used;
+    size_t size;              /* data bytes; the newest block's free room is [r->wp, r->wend) */
     char data[];
 };
+
+/* Where wp and wend point while there is no block: no room, but a valid
+ * pointer for a reservation of 0 bytes. */
+static char reply_no_room[1];
 
 void reply_init(struct reply *r, reply_release_fn release)
 {
     memset(r, 0, sizeof(*r));
+    r->wp = r->wend = reply_no_room;
     r->release = release;
 }
 
@@ -67,6 +73,16 @@ static void reply_reset(struct reply *r)
     struct reply_block *keep = NULL;
     struct reply_block *b = r->blocks;
 
+    if (b != NULL && b->next == NULL && b->size == REPLY_BLOCK_SIZE && r->cap <= REPLY_IOV_KEEP) {
+        /* one default block, small arrays (the usual case): rewind */
+        r->wp = b->data;
+        r->wend = b->data + b->size;
+        r->merge_end = NULL;
+        r->head = r->niov = 0;
+        r->bytes = 0;
+        return;
+    }
+
     while (b != NULL) {
         struct reply_block *next = b->next;
         if (keep == NULL && b->size == REPLY_BLOCK_SIZE) {
@@ -78,9 +94,13 @@ static void reply_reset(struct reply *r)
     }
     if (keep != NULL) {
         keep->next = NULL;
-        keep->used = 0;
+        r->wp = keep->data;
+        r->wend = keep->data + keep->size;
+    } else {
+        r->wp = r->wend = reply_no_room;
     }
     r->blocks = keep;
+    r->merge_end = NULL;
     r->head = r->niov = 0;
     r->bytes = 0;
     if (r->cap > REPLY_IOV_KEEP) {
@@ -105,6 +125,7 @@ void reply_deinit(struct reply *r)
     free(r->iov);
     free(r->owner);
     memset(r, 0, sizeof(*r));
+    r->wp = r->wend = reply_no_room;
 }
 
 /* Room for `more` iovecs after niov: first slide the pending ones down over
@@ -140,18 +161,19 @@ static int grow_iov(struct reply *r, size_t more)
 /* Makes the newest block have n free bytes. */
 static int grow_arena(struct reply *r, size_t n)
 {
-    struct reply_block *b = r->blocks;
+    struct reply_block *b;
 
-    if (b != NULL && b->size - b->used >= n)
+    if ((size_t)(r->wend - r->wp) >= n)
         return 0;
     size_t size = n > REPLY_BLOCK_SIZE ? n : REPLY_BLOCK_SIZE;
     b = malloc(sizeof(*b) + size);
     if (b == NULL)
         return -1;
     b->size = size;
-    b->used = 0;
     b->next = r->blocks;
     r->blocks = b;
+    r->wp = b->data;
+    r->wend = b->data + size;
     return 0;
 }
 
@@ -164,59 +186,25 @@ int reply_ensure(struct reply *r, size_t iovs, size_t copy_bytes)
     return 0;
 }
 
+char *reply_reserve_slow(struct reply *r, size_t n, size_t iovs)
+{
+    if (reply_ensure(r, iovs, n) != 0)
+        return NULL;
+    return r->wp; /* reply_no_room when n == 0 and there is no block yet */
+}
+
 char *reply_reserve(struct reply *r, size_t n)
 {
-    if (reply_ensure(r, 1, n) != 0)
-        return NULL;
-    if (r->blocks == NULL) {
-        /* n == 0 and no block yet: still hand out a valid pointer */
-        if (grow_arena(r, 1) != 0)
-            return NULL;
-    }
-    return r->blocks->data + r->blocks->used;
-}
-
-/* Appends an iovec; the caller has ensured a free slot. */
-static void push_iov(struct reply *r, const void *p, size_t n, void *owner)
-{
-    r->iov[r->niov].iov_base = (void *)(uintptr_t)p;
-    r->iov[r->niov].iov_len = n;
-    r->owner[r->niov] = owner;
-    r->niov++;
-    r->bytes += n;
-}
-
-void reply_commit(struct reply *r, size_t used)
-{
-    struct reply_block *b = r->blocks;
-    char *p;
-
-    if (used == 0)
-        return;
-    p = b->data + b->used;
-    b->used += used;
-    if (r->niov > r->head) {
-        struct iovec *last = &r->iov[r->niov - 1];
-        if (r->owner[r->niov - 1] == NULL && (char *)last->iov_base + last->iov_len == p) {
-            last->iov_len += used;
-            r->bytes += used;
-            return;
-        }
-    }
-    push_iov(r, p, used, NULL);
+    return reply_reserve_iovs(r, n, 1);
 }
 
 int reply_add_copy(struct reply *r, const void *p, size_t n)
 {
-    char *dst;
-
     if (n == 0)
         return 0;
-    dst = reply_reserve(r, n);
-    if (dst == NULL)
+    if (reply_reserve_iovs(r, n, 1) == NULL)
         return -1;
-    memcpy(dst, p, n);
-    reply_commit(r, n);
+    reply_push_copy(r, p, n);
     return 0;
 }
 
@@ -226,8 +214,7 @@ int reply_add_ref(struct reply *r, const void *p, size_t n, void *owner)
         return 0;
     if (r->niov + 1 > r->cap && grow_iov(r, 1) != 0)
         return -1;
-    /* an empty piece with an owner is kept so the owner is released in order */
-    push_iov(r, p, n, owner);
+    reply_push_iov(r, p, n, owner);
     return 0;
 }
 
@@ -238,8 +225,7 @@ int reply_add_static(struct reply *r, const char *s)
 
 int reply_vprintf(struct reply *r, const char *fmt, va_list ap)
 {
-    struct reply_block *b = r->blocks;
-    size_t room = b != NULL ? b->size - b->used : 0;
+    size_t room = (size_t)(r->wend - r->wp);
     va_list ap2;
     int len;
 
@@ -247,7 +233,7 @@ int reply_vprintf(struct reply *r, const char *fmt, va_list ap)
         return -1;
     va_copy(ap2, ap);
     if (room > 0) {
-        len = vsnprintf(b->data + b->used, room, fmt, ap2);
+        len = vsnprintf(r->wp, room, fmt, ap2);
     } else {
         len = vsnprintf(NULL, 0, fmt, ap2);
     }
@@ -291,6 +277,17 @@ size_t reply_arena_bytes(const struct reply *r)
 
 void reply_consume(struct reply *r, size_t n)
 {
+    if (n >= r->bytes) {
+        /* all sent (the usual case): release the owners in one pass */
+        if (r->release != NULL) {
+            for (size_t i = r->head; i < r->niov; i++) {
+                if (r->owner[i] != NULL)
+                    r->release(r->owner[i]);
+            }
+        }
+        reply_reset(r);
+        return;
+    }
     while (r->head < r->niov) {
         struct iovec *v = &r->iov[r->head];
         if (n < v->iov_len) {

@@ -19,6 +19,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 typedef void (*reply_release_fn)(void *owner);
@@ -30,6 +32,9 @@ struct reply {
     void **owner;             /* owner[i] of iov[i], or NULL */
     size_t head, niov, cap;
     size_t bytes;             /* unsent bytes in all */
+    char *wp, *wend;          /* the newest block's free room [wp, wend) */
+    char *merge_end;          /* the end of the last piece when it is an arena
+                               * copy a commit may extend, else NULL */
     struct reply_block *blocks; /* arena blocks, newest first */
     reply_release_fn release;
 };
@@ -64,7 +69,104 @@ int reply_vprintf(struct reply *r, const char *fmt, va_list ap) __attribute__((f
  */
 int reply_ensure(struct reply *r, size_t iovs, size_t copy_bytes);
 char *reply_reserve(struct reply *r, size_t n);
-void reply_commit(struct reply *r, size_t used);
+static inline void reply_commit(struct reply *r, size_t used);
+
+/*
+ * The encoders' hot path, inline (a multiget runs it for every key).
+ * reply_reserve_iovs: as reply_reserve, but also makes room for `iovs`
+ * pieces; the returned room and those slots stay valid until reply_commit,
+ * reply_push_ref and reply_push_copy have used them (any other append may
+ * take them). NULL when out of memory (nothing changed).
+ * reply_push_ref: reply_add_ref into a slot reserved that way (cannot fail).
+ * reply_push_copy: copies n bytes into the reserved room and commits them.
+ */
+char *reply_reserve_slow(struct reply *r, size_t n, size_t iovs);
+
+static inline char *reply_reserve_iovs(struct reply *r, size_t n, size_t iovs)
+{
+    if ((size_t)(r->wend - r->wp) >= n && r->cap - r->niov >= iovs)
+        return r->wp;
+    return reply_reserve_slow(r, n, iovs);
+}
+
+static inline void reply_push_iov(struct reply *r, const void *p, size_t n, void *owner)
+{
+    r->iov[r->niov].iov_base = (void *)(uintptr_t)p;
+    r->iov[r->niov].iov_len = n;
+    r->owner[r->niov] = owner;
+    r->niov++;
+    r->bytes += n;
+    r->merge_end = NULL;
+}
+
+static inline void reply_commit(struct reply *r, size_t used)
+{
+    char *p = r->wp;
+
+    if (used == 0)
+        return;
+    r->wp = p + used;
+    if (p == r->merge_end) {
+        /* the last piece is a copy that ends here: it grows */
+        r->iov[r->niov - 1].iov_len += used;
+        r->bytes += used;
+    } else {
+        reply_push_iov(r, p, used, NULL);
+    }
+    r->merge_end = p + used;
+}
+
+static inline void reply_push_ref(struct reply *r, const void *p, size_t n, void *owner)
+{
+    /* an empty piece with an owner is kept so the owner is released in order */
+    if (n != 0 || owner != NULL)
+        reply_push_iov(r, p, n, owner);
+}
+
+/*
+ * A reference framed by two copies, e.g. "VALUE ...\r\n" + value + "\r\n":
+ * the caller has written the header (hlen > 0 bytes) and the trailer (tlen
+ * > 0 bytes) one after the other into room from reply_reserve_iovs(r,
+ * >= hlen + tlen, 3); this commits header, reference and trailer as one
+ * step (the header merges with a copy just before it, an empty reference
+ * without an owner is left out).
+ */
+static inline void reply_commit_framed(struct reply *r, size_t hlen, const void *ref, size_t n, void *owner,
+                                       size_t tlen)
+{
+    char *p = r->wp;
+    struct iovec *iov = r->iov + r->niov;
+    void **own = r->owner + r->niov;
+
+    if (p == r->merge_end) {
+        iov[-1].iov_len += hlen;
+    } else {
+        iov->iov_base = p;
+        iov->iov_len = hlen;
+        iov++;
+        *own++ = NULL;
+    }
+    if (n != 0 || owner != NULL) {
+        iov->iov_base = (void *)(uintptr_t)ref;
+        iov->iov_len = n;
+        iov++;
+        *own++ = owner;
+    }
+    iov->iov_base = p + hlen;
+    iov->iov_len = tlen;
+    iov++;
+    *own = NULL;
+    r->niov = (size_t)(iov - r->iov);
+    r->bytes += hlen + n + tlen;
+    r->wp = p + hlen + tlen;
+    r->merge_end = r->wp;
+}
+
+static inline void reply_push_copy(struct reply *r, const void *p, size_t n)
+{
+    memcpy(r->wp, p, n);
+    reply_commit(r, n);
+}
 
 /* Bytes of arena memory held (for memory accounting and tests). */
 size_t reply_arena_bytes(const struct reply *r);

@@ -210,7 +210,8 @@ struct text_line {
 static enum mc_cmd lookup_cmd(const struct token *t)
 {
     for (size_t i = 0; i < sizeof(text_cmds) / sizeof(text_cmds[0]); i++) {
-        if (text_cmds[i].len == t->n && memcmp(text_cmds[i].name, t->p, t->n) == 0)
+        if (text_cmds[i].len == t->n && text_cmds[i].name[0] == t->p[0] &&
+            memcmp(text_cmds[i].name, t->p, t->n) == 0)
             return text_cmds[i].cmd;
     }
     return MC_CMD_NONE;
@@ -223,8 +224,7 @@ static bool tok_is(const struct token *t, const char *s, size_t n)
 
 static void split_line(const char *buf, size_t n, struct text_line *l)
 {
-    const char *sp = memchr(buf, ' ', n);
-    size_t pos = sp != NULL ? (size_t)(sp - buf) : n;
+    size_t pos = token_span(buf, 0, n);
     const char *p;
     size_t np;
 
@@ -299,16 +299,11 @@ static enum proto_status check_get_keys(const char *from, const char *end, struc
     rest_of_line(from, end, &req->keys, &req->keys_len);
     if (req->keys_len == 0)
         return client_error(errmsg, MSG_BCLF);
-    size_t pos = 0;
-    const char *key;
-    size_t nkey;
     /* a list no longer than one key cannot hold a key that is too long */
-    while (req->keys_len > PROTO_KEY_MAX && text_next_key(req, &pos, &key, &nkey)) {
-        if (nkey > PROTO_KEY_MAX) {
-            req->keys = NULL;
-            req->keys_len = 0;
-            return client_error(errmsg, MSG_BCLF);
-        }
+    if (req->keys_len > PROTO_KEY_MAX && token_has_longer(req->keys, req->keys_len, PROTO_KEY_MAX)) {
+        req->keys = NULL;
+        req->keys_len = 0;
+        return client_error(errmsg, MSG_BCLF);
     }
     return PROTO_OK;
 }
@@ -650,42 +645,65 @@ enum proto_status text_parse(const char *buf, size_t len, struct mc_request *req
 /* ------------------------------------------------------------------ */
 /* Encoders                                                            */
 
-static int add_str(struct reply *r, const char *s, size_t n)
+/* Inline, so that a literal's memcpy() is a few moves. */
+static inline int add_str(struct reply *r, const char *s, size_t n)
 {
-    return reply_add_copy(r, s, n);
+    if (n == 0)
+        return 0;
+    if (reply_reserve_iovs(r, n, 1) == NULL)
+        return -1;
+    reply_push_copy(r, s, n);
+    return 0;
 }
 
 #define ADD_LIT(r, lit) add_str((r), (lit), sizeof(lit) - 1)
 
+/* Copies n bytes (n <= PROTO_KEY_MAX) to dst in fixed-size moves, reading
+ * and writing nothing outside src[0..n) and dst[0..n): a key is short, and
+ * memcpy() of a variable length is a library call. */
+static inline void copy_key(char *dst, const char *src, size_t n)
+{
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8)
+            memcpy(dst + i, src + i, 8);
+        memcpy(dst + n - 8, src + n - 8, 8); /* the last 8, overlapping */
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i];
+    }
+}
+
 /* "VALUE <key> <flags> <bytes>[ <cas>]\r\n" + data (by reference) + "\r\n",
- * all or nothing. */
+ * all or nothing: one reservation for both copies and the three pieces. The
+ * header merges with the previous value's "\r\n" (an arena copy just
+ * before it); the trailing "\r\n" follows the header in the arena. */
 static int encode_value(struct reply *r, const struct mc_result *res, bool with_cas)
 {
-    size_t max = 6 + res->nkey + 3 * (1 + TOKEN_U64_DIGITS) + 2;
+    size_t max = 6 + res->nkey + 2 * (1 + 10) + (1 + TOKEN_U64_DIGITS) + 2;
+    char *p = reply_reserve_iovs(r, max + 2, 3);
 
-    /* header, data, and the trailing "\r\n" (which merges into the arena) */
-    if (reply_ensure(r, 3, max + 2) != 0)
+    if (p == NULL)
         return -1;
-    char *p = reply_reserve(r, max);
     char *s = p;
     memcpy(p, "VALUE ", 6);
     p += 6;
-    memcpy(p, res->key, res->nkey);
+    copy_key(p, res->key, res->nkey);
     p += res->nkey;
     *p++ = ' ';
-    p += token_fmt_u64(p, res->flags);
+    p += token_fmt_u32(p, res->flags);
     *p++ = ' ';
-    p += token_fmt_u64(p, res->nbytes);
+    p += token_fmt_u32(p, res->nbytes);
     if (with_cas) {
         *p++ = ' ';
         p += token_fmt_u64(p, res->cas);
     }
-    *p++ = '\r';
-    *p++ = '\n';
-    reply_commit(r, (size_t)(p - s));
-    if (reply_add_ref(r, res->data, res->nbytes, res->owner) != 0)
-        return -1; /* cannot happen after reply_ensure */
-    return ADD_LIT(r, "\r\n");
+    memcpy(p, "\r\n\r\n", 4); /* the header's end, then the value's */
+    reply_commit_framed(r, (size_t)(p + 2 - s), res->data, res->nbytes, res->owner, 2);
+    return 0;
 }
 
 static int encode_number(struct reply *r, uint64_t v)
@@ -871,6 +889,8 @@ int text_encode_stat(struct reply *r, const char *name, const char *fmt, ...)
 
 static int result_of(struct reply *r, const struct mc_request *req, const struct mc_result *res)
 {
+    if (res->status == MC_VALUE) /* a get's hit: ahead of the switch */
+        return encode_value(r, res, req->cmd == MC_CMD_GETS || req->cmd == MC_CMD_GATS);
     return text_encode_result(r, req->cmd, res);
 }
 

@@ -31,6 +31,16 @@ static bool parse_magnitude(const char *s, size_t n, uint64_t limit, uint64_t *m
         i++;
     }
     size_t digits = i;
+    /* up to 19 digits cannot overflow 64 bits: check the limit once */
+    size_t fast_end = n - i > 19 ? i + 19 : n;
+    for (; i < fast_end; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            break;
+        v = v * 10 + d;
+    }
+    if (v > limit)
+        return false; /* ERANGE */
     for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
         unsigned d = (unsigned)(s[i] - '0');
         if (v > (limit - d) / 10)
@@ -93,6 +103,19 @@ static bool parse_digits(const char *s, size_t n, uint64_t limit, uint64_t *out)
 
     if (n == 0)
         return false;
+    if (n <= 19) {
+        /* 19 digits cannot overflow 64 bits: check the limit once */
+        for (size_t i = 0; i < n; i++) {
+            unsigned d = (unsigned)(unsigned char)s[i] - '0';
+            if (d > 9)
+                return false;
+            v = v * 10 + d;
+        }
+        if (v > limit)
+            return false;
+        *out = v;
+        return true;
+    }
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
             return false;
@@ -152,46 +175,87 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+static const uint64_t pow10_u64[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* Decimal digits of v >= 10: floor(log10) estimated from the bit length
+ * (bits * 1233 / 4096 is floor(bits * log10(2))), then corrected by one
+ * comparison with a power of ten. */
+static size_t digits_u64(uint64_t v)
+{
+#if defined(__GNUC__)
+    unsigned bits = 64u - (unsigned)__builtin_clzll(v);
+    size_t t = (bits * 1233u) >> 12;
+    return t + (v >= pow10_u64[t]);
+#else
+    size_t n = 1;
+    while (n < 20 && v >= pow10_u64[n])
+        n++;
+    return n;
+#endif
+}
+
 size_t token_fmt_u64(char *dst, uint64_t v)
 {
-    char tmp[TOKEN_U64_DIGITS];
-    char *p = tmp + sizeof(tmp);
-
+    if (v < 10) {
+        dst[0] = (char)('0' + v);
+        return 1;
+    }
+    size_t n = digits_u64(v);
+    char *p = dst + n;
     while (v >= 100) {
         unsigned i = (unsigned)(v % 100) * 2;
         v /= 100;
-        *--p = digit_pairs[i + 1];
-        *--p = digit_pairs[i];
+        p -= 2;
+        memcpy(p, digit_pairs + i, 2);
     }
-    if (v >= 10) {
-        unsigned i = (unsigned)v * 2;
-        *--p = digit_pairs[i + 1];
-        *--p = digit_pairs[i];
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t len = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(dst, p, len);
-    return len;
+    if (v >= 10)
+        memcpy(p - 2, digit_pairs + v * 2, 2);
+    else
+        p[-1] = (char)('0' + v);
+    return n;
 }
 
-bool token_next(const char *s, size_t len, size_t *pos, const char **tok, size_t *ntok)
+size_t token_fmt_u32_wide(char *dst, uint32_t v)
 {
-    size_t i = *pos;
-
-    while (i < len && s[i] == ' ')
-        i++;
-    if (i >= len) {
-        *pos = len;
-        return false;
+    if (v < 10) {
+        dst[0] = (char)('0' + v);
+        return 1;
     }
-    size_t start = i;
-    const char *sp = memchr(s + i, ' ', len - i);
-    i = sp != NULL ? (size_t)(sp - s) : len;
-    *tok = s + start;
-    *ntok = i - start;
-    *pos = i;
-    return true;
+    size_t n = digits_u64(v);
+    char *p = dst + n;
+    while (v >= 100) {
+        unsigned i = (v % 100) * 2;
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + i, 2);
+    }
+    if (v >= 10)
+        memcpy(p - 2, digit_pairs + v * 2, 2);
+    else
+        p[-1] = (char)('0' + v);
+    return n;
+}
+
+bool token_has_longer(const char *s, size_t len, size_t max)
+{
+    size_t start = 0; /* a run starts here: s[start - 1] is ' ' (or start is 0) */
+
+    while (len - start > max) {
+        /* s[start..start + max]: max + 1 bytes; walk back to its last ' ' */
+        size_t k = start + max + 1;
+        while (k > start && s[k - 1] != ' ')
+            k--;
+        if (k == start)
+            return true; /* no space in max + 1 bytes from a run's start */
+        /* every run starting before k ended by k - 1, within max bytes */
+        start = k;
+    }
+    return false;
 }
 
 size_t token_split(const char *line, size_t len, struct token *t, size_t max)

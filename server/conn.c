@@ -42,6 +42,7 @@
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/stats.h"
+#include "server/sysio.h"
 #include "server/watch.h"
 #include "server/tls.h"
 #include "server/worker.h"
@@ -251,15 +252,10 @@ static bool handshake_timed(const struct conn *c)
     return c->tls != NULL && c->hs_deadline != 0 && tls_handshaking(c->tls);
 }
 
-/* Registers exactly the events the connection needs now (and, during a
- * TLS handshake, the time left of its deadline). */
-static void update_events(struct conn *c, bool want_read)
+/* Registers the events of `want` (and, during a TLS handshake, the time
+ * left of its deadline). */
+__attribute__((noinline)) static void set_events(struct conn *c, short want)
 {
-    short want = 0;
-    if (out_pending(c))
-        want |= EV_WRITE;
-    if (want_read)
-        want |= EV_READ;
     bool timed = handshake_timed(c);
     if (want == c->ev_flags && !timed && !c->ev_timed)
         return;
@@ -276,9 +272,19 @@ static void update_events(struct conn *c, bool want_read)
     c->ev_timed = timed;
 }
 
+/* Registers exactly the events the connection needs now. Between two
+ * requests of a plain connection that is nothing: EV_READ stays. */
+static inline void update_events(struct conn *c, bool want_read)
+{
+    short want = (short)((out_pending(c) ? EV_WRITE : 0) | (want_read ? EV_READ : 0));
+    if (want == c->ev_flags && c->tls == NULL && !c->ev_timed)
+        return;
+    set_events(c, want);
+}
+
 /* Writes as much pending output as the socket takes. Returns false when the
  * connection broke. */
-static bool flush_output(struct conn *c)
+__attribute__((always_inline)) static inline bool flush_output(struct conn *c)
 {
     if (c->tls != NULL) {
         uint64_t plain;
@@ -292,7 +298,7 @@ static bool flush_output(struct conn *c)
         if (n > IOV_MAX)
             n = IOV_MAX;
         struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
-        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        ssize_t w = sysio_sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return true;
@@ -328,7 +334,7 @@ static enum read_result read_input(struct conn *c)
         case TLS_IO_ERROR: return READ_ERROR;
         }
     }
-    ssize_t n = read(c->fd, p, room);
+    ssize_t n = sysio_read(c->fd, p, room);
     if (n > 0) {
         session_read_done(&c->s, (size_t)n);
         STAT_ADD(c->w->ws.bytes_read, (uint64_t)n);
@@ -457,15 +463,15 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
         break;
     }
     session_trim(&c->s);
-    update_events(c, !c->eof && session_wants_input(&c->s));
-    if (run != SESSION_BUDGET && c->tls != NULL && !c->eof && session_wants_input(&c->s) &&
-        tls_in_buffered(c->tls)) {
-        /* decrypted or received input the socket will not announce again */
-        event_active(c->ev, EV_READ, 1);
-    } else if (run == SESSION_BUDGET) {
+    bool want_read = !c->eof && session_wants_input(&c->s);
+    update_events(c, want_read);
+    if (__builtin_expect(run == SESSION_BUDGET, 0)) {
         /* -R spent with requests still buffered: let the other connections
          * of this worker run, then come back */
         STAT_INC(c->w->ws.conn_yields);
+        event_active(c->ev, EV_READ, 1);
+    } else if (c->tls != NULL && want_read && tls_in_buffered(c->tls)) {
+        /* decrypted or received input the socket will not announce again */
         event_active(c->ev, EV_READ, 1);
     }
 }

@@ -424,6 +424,13 @@ enum session_result session_run(struct session *s, unsigned *budget)
         if (s->state == SESSION_MWRITE)
             set_state(s, SESSION_NEW_CMD);
         s->rpos += consumed;
+        if (__builtin_expect(next == PROCESS_CONTINUE, 1)) {
+            /* the common end of a batch, answered as the loop's top would
+             * (output under the cap, nothing to close, input all used) */
+            if (s->rpos == s->rlen && !s->close_after_write && !session_out_full(s))
+                return SESSION_NEED_INPUT;
+            continue;
+        }
         enum session_result r = run_next(s, next);
         if (r != SESSION_NEED_INPUT)
             return r;

@@ -179,7 +179,7 @@ void session_shrink(struct session *s);
 /* Between two requests with the input all used: gives a grown read buffer back. */
 static inline void session_trim(struct session *s)
 {
-    if (s->state == SESSION_NEW_CMD && s->rpos == s->rlen && s->rsize > SESSION_RBUF_INIT)
+    if (__builtin_expect(s->rsize > SESSION_RBUF_INIT, 0) && s->state == SESSION_NEW_CMD && s->rpos == s->rlen)
         session_shrink(s);
 }
 

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 struct worker *workers;
@@ -76,12 +77,15 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Once a second: close connections idle longer than -o idle_timeout. */
+/* Once a second (the timerfd ticks): close connections idle longer than
+ * -o idle_timeout. */
 static void idle_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
-    (void)fd;
+    uint64_t ticks;
     (void)what;
+    if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+        log_warn_errno("worker %u: timerfd read", w->id);
     rel_time_t now = store_clock_now();
     struct conn *c = w->conns, *next;
     for (; c != NULL; c = next) {
@@ -153,6 +157,8 @@ int worker_setup(unsigned n)
     if (workers == NULL)
         return -1;
     nworkers = n;
+    for (unsigned i = 0; i < n; i++)
+        workers[i].clock_fd = -1;
     stats_set_host(&worker_stats_host);
     for (unsigned i = 0; i < n; i++) {
         struct worker *w = &workers[i];
@@ -160,10 +166,16 @@ int worker_setup(unsigned n)
         pthread_mutex_init(&w->qlock, NULL);
         pthread_mutex_init(&w->conns_lock, NULL);
         /* a worker's base is touched by its own thread only (others talk
-         * to it through the queue + eventfd), so it needs no locks */
+         * to it through the queue + eventfd), so it needs no locks.
+         * NO_CACHE_TIME: libevent otherwise reads the clock after every
+         * epoll_wait to cache it, for timers; a worker's loop has none
+         * (the idle sweep is a timerfd, below), except a TLS handshake's
+         * deadline or a UDP resume, which read the clock when they need it. */
         struct event_config *cfg = event_config_new();
-        if (cfg != NULL)
+        if (cfg != NULL) {
             event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+            event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+        }
         w->base = cfg != NULL ? event_base_new_with_config(cfg) : NULL;
         if (cfg != NULL)
             event_config_free(cfg);
@@ -176,9 +188,16 @@ int worker_setup(unsigned n)
         if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
             return -1;
         if (settings.idle_timeout > 0) {
-            struct timeval one = {1, 0};
-            w->clock_ev = event_new(w->base, -1, EV_PERSIST, idle_cb, w);
-            if (w->clock_ev == NULL || event_add(w->clock_ev, &one) != 0)
+            /* a timerfd rather than a libevent timer: with a timer pending,
+             * libevent reads the clock twice per loop (NO_CACHE_TIME) */
+            struct itimerspec one = {{1, 0}, {1, 0}};
+            w->clock_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+            if (w->clock_fd < 0 || timerfd_settime(w->clock_fd, 0, &one, NULL) != 0) {
+                log_warn_errno("worker %u: timerfd", i);
+                return -1;
+            }
+            w->clock_ev = event_new(w->base, w->clock_fd, EV_READ | EV_PERSIST, idle_cb, w);
+            if (w->clock_ev == NULL || event_add(w->clock_ev, NULL) != 0)
                 return -1;
         }
         if (udp_worker_setup(w) != 0)
@@ -217,6 +236,8 @@ void worker_teardown(void)
         udp_worker_teardown(w);
         if (w->clock_ev != NULL)
             event_free(w->clock_ev);
+        if (w->clock_fd >= 0)
+            close(w->clock_fd);
         event_free(w->notify_ev);
         close(w->notify_fd);
         event_base_free(w->base);

@@ -39,7 +39,8 @@ struct worker {
     struct event_base *base;
     int notify_fd;                 /* eventfd the listener writes */
     struct event *notify_ev;
-    struct event *clock_ev;        /* idle-timeout sweep, once a second */
+    int clock_fd;                  /* timerfd of the idle-timeout sweep (-1: none) */
+    struct event *clock_ev;        /* ... its event: once a second */
 
     pthread_mutex_t qlock;         /* guards the new-connection queue */
     struct new_conn *qhead, *qtail;

@@ -79,49 +79,6 @@ static unsigned nstripes;
 
 #define MASK(p) ((uint32_t)((UINT64_C(1) << (p)) - 1))
 
-static inline uint32_t
-rotl32(uint32_t x, int r)
-{
-    return (x << r) | (x >> (32 - r));
-}
-
-uint32_t
-ht_hash(const char *key, size_t nkey)
-{
-    const uint8_t *p = (const uint8_t *)key;
-    const uint32_t c1 = 0xcc9e2d51u, c2 = 0x1b873593u;
-    uint32_t h = 0x9747b28cu;
-    size_t n4 = nkey / 4;
-    for (size_t i = 0; i < n4; i++, p += 4) {
-        uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24;
-        k *= c1;
-        k = rotl32(k, 15);
-        k *= c2;
-        h ^= k;
-        h = rotl32(h, 13);
-        h = h * 5 + 0xe6546b64u;
-    }
-    uint32_t k = 0;
-    switch (nkey & 3) {
-    case 3: k ^= (uint32_t)p[2] << 16; /* fall through */
-    case 2: k ^= (uint32_t)p[1] << 8;  /* fall through */
-    case 1:
-        k ^= p[0];
-        k *= c1;
-        k = rotl32(k, 15);
-        k *= c2;
-        h ^= k;
-    }
-    h ^= (uint32_t)nkey;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
-}
-
 int
 ht_setup(unsigned hashpower)
 {

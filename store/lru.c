@@ -126,6 +126,63 @@ lru_hand_item_locked(struct slab_class *c)
     return NULL;
 }
 
+/* One chunk under the hand, for lru_evict_locked(): NULL when it is not
+ * a victim (free, unlinked, ACTIVE unless `force` (the bit is then
+ * cleared: a second chance), referenced, its stripe busy, or live when
+ * not `evict`); else the item, reclaimed or evicted and counted, unlinked
+ * with refcount 1. Class lock held. */
+static struct item *
+victim_locked(struct slab_class *c, struct item *it, rel_time_t now, bool evict, bool force,
+              struct store_tstats *ts)
+{
+    uint16_t st = item_state(it);
+    if (!(st & ITEM_LINKED))
+        return NULL; /* free, cached, or allocated and not linked (yet or any more) */
+    if ((st & ITEM_ACTIVE) && !force) {
+        item_iflag_clear(it, ITEM_ACTIVE); /* second chance */
+        return NULL;
+    }
+    if (item_refcount(it) > 1)
+        return NULL;
+    uint32_t hv;
+    if (!lru_trylock_linked(it, st, true, &hv))
+        return NULL;
+    /* No new reference can appear now that we hold the stripe lock. */
+    bool fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
+    enum expire_state es = expire_state(it, now);
+    if (es != EXPIRE_LIVE) {
+        STAT_INC(ts->reclaimed);
+        STAT_INC(c->reclaimed);
+        if (!fetched) {
+            STAT_INC(ts->expired_unfetched);
+            STAT_INC(c->expired_unfetched);
+        }
+    } else if (evict) {
+        store_int_evicting(it, now);
+        rel_time_t at = item_atime(it);
+        STAT_INC(ts->evictions);
+        STAT_INC(c->evicted);
+        atomic_store_explicit(&c->evicted_time, now > at ? now - at : 0, memory_order_relaxed);
+        if (!fetched) {
+            STAT_INC(ts->evicted_unfetched);
+            STAT_INC(c->evicted_unfetched);
+        }
+        if (at + ITEM_UPDATE_INTERVAL >= now) {
+            STAT_INC(ts->evicted_active);
+            STAT_INC(c->evicted_active);
+        }
+    } else {
+        ht_unlock(hv);
+        return NULL;
+    }
+    lru_unlink_item_locked(it, hv);
+    STORE_ASSERT(item_refcount(it) == 1);
+    ht_unlock(hv);
+    /* The chunk keeps the link's reference, which becomes the caller's. */
+    tcache_count_requested(it->clsid, -(int64_t)item_size(it));
+    return it;
+}
+
 struct item *
 lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_tstats *ts)
 {
@@ -136,53 +193,19 @@ lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict, struct store_
         struct item *it = hand_step_locked(c);
         if (it == NULL)
             return NULL;
-        uint16_t st = item_state(it);
-        if (!(st & ITEM_LINKED))
-            continue; /* free, cached, or allocated and not linked (yet or any more) */
-        if (st & ITEM_ACTIVE) {
-            item_iflag_clear(it, ITEM_ACTIVE); /* second chance */
-            continue;
-        }
-        if (item_refcount(it) > 1)
-            continue;
-        uint32_t hv;
-        if (!lru_trylock_linked(it, st, true, &hv))
-            continue;
-        /* No new reference can appear now that we hold the stripe lock. */
-        bool fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
-        enum expire_state es = expire_state(it, now);
-        if (es != EXPIRE_LIVE) {
-            STAT_INC(ts->reclaimed);
-            STAT_INC(c->reclaimed);
-            if (!fetched) {
-                STAT_INC(ts->expired_unfetched);
-                STAT_INC(c->expired_unfetched);
-            }
-        } else if (evict) {
-            store_int_evicting(it, now);
-            rel_time_t at = item_atime(it);
-            STAT_INC(ts->evictions);
-            STAT_INC(c->evicted);
-            atomic_store_explicit(&c->evicted_time, now > at ? now - at : 0,
-                                  memory_order_relaxed);
-            if (!fetched) {
-                STAT_INC(ts->evicted_unfetched);
-                STAT_INC(c->evicted_unfetched);
-            }
-            if (at + ITEM_UPDATE_INTERVAL >= now) {
-                STAT_INC(ts->evicted_active);
-                STAT_INC(c->evicted_active);
-            }
-        } else {
-            ht_unlock(hv);
-            continue;
-        }
-        lru_unlink_item_locked(it, hv);
-        STORE_ASSERT(item_refcount(it) == 1);
-        ht_unlock(hv);
-        /* The chunk keeps the link's reference, which becomes the caller's. */
-        tcache_count_requested(it->clsid, -(int64_t)item_size(it));
-        return it;
+        if ((it = victim_locked(c, it, now, evict, false, ts)) != NULL)
+            return it;
+    }
+    /* Every item the budget reached was hit since the hand last passed
+     * (right after a multiget of every key, say) or was busy: rather than
+     * fail the set (and send its thread to borrow another class's page),
+     * the next unreferenced item goes, hit or not. */
+    for (unsigned steps = LRU_EVICT_FORCE_STEPS; steps > 0; steps--) {
+        struct item *it = hand_step_locked(c);
+        if (it == NULL)
+            return NULL;
+        if ((it = victim_locked(c, it, now, evict, true, ts)) != NULL)
+            return it;
     }
     return NULL;
 }

@@ -8,7 +8,8 @@
  * chunks of its pages in page order: free chunks and unlinked ones are
  * skipped, a linked ACTIVE item loses the bit (second chance), an expired
  * or flushed one is reclaimed, any other is evicted if nobody else holds a
- * reference and its stripe lock can be trylocked.
+ * reference and its stripe lock can be trylocked. When a bounded look
+ * finds only hit items, the next unreferenced one goes all the same.
  */
 #ifndef MCD_STORE_LRU_H
 #define MCD_STORE_LRU_H
@@ -30,6 +31,9 @@ struct slab_class;
 /* ...where a round is the class's carved chunks, but at most
  * max(perslab, LRU_EVICT_ROUND_CAP) of them. */
 #define LRU_EVICT_ROUND_CAP 4096
+/* Then, when that found no victim, chunks the hand may go on over taking
+ * the first unreferenced item, ACTIVE or not. */
+#define LRU_EVICT_FORCE_STEPS 64
 
 /* Counts a just-inserted item into this thread's counters and sets LINKED
  * with its stripe (item_mark_linked_locked). Stripe lock of hv held. */
@@ -73,7 +77,9 @@ lru_hit_locked(struct item *it, rel_time_t now, bool bump)
  * LRU_EVICT_SWEEPS rounds of the class (a round capped as said above): an
  * expired/flushed item is reclaimed;
  * otherwise, when `evict`, the first unreferenced item without ACTIVE is
- * evicted. Stripe locks are only trylocked. Returns the chunk (refcount 1,
+ * evicted. When the budget finds none, the hand goes on at most
+ * LRU_EVICT_FORCE_STEPS more chunks and evicts the first unreferenced
+ * item, ACTIVE or not. Stripe locks are only trylocked. Returns the chunk (refcount 1,
  * unlinked) or NULL.
  */
 struct item *lru_evict_locked(struct slab_class *c, rel_time_t now, bool evict,

@@ -1,7 +1,7 @@
 /*
  * seg_store.h - a segment-structured item store (Segcache's design, NSDI
  * '21), as a standalone prototype beside the slab store (issue 22,
- * doc/performance.md section 4). Not linked into the server.
+ * doc/performance.md section 7). Not linked into the server.
  *
  * Items are appended at their exact size to segments (1 MB by default) of
  * one arena of mem_limit bytes; segments are grouped by TTL bucket and

@@ -153,7 +153,7 @@ long mcd_rss_kb(pid_t pid);
 /* Under ASan/TSan the allocators keep freed memory in quarantine and shadow
  * memory counts in RSS: RSS bounds are logged but not asserted there, when
  * the tests are built with a sanitizer or when the server under test is
- * ($MCD_BIN_SANITIZED=1, set by tests/sanitizers.sh for its TSan server). */
+ * ($MCD_BIN_SANITIZED=1, set by tests/sanitizers.sh for its ASan and TSan servers). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define MCD_RSS_ASSERTED 0
 #else

@@ -380,3 +380,52 @@ Test(reply, reserve_and_commit)
     cr_assert_eq(reply_ensure(&r, 4, 8000), 0);
     reply_deinit(&r);
 }
+
+/* The inline hot path: one reservation for a header, a reference and a
+ * trailer; a header merges with the previous trailer; a reservation that
+ * does not fit opens a block and still returns usable room. */
+Test(reply, reserve_iovs_push_ref_and_copy)
+{
+    struct reply r;
+    size_t n;
+    static const char val[] = "0123456789";
+
+    reset_counts();
+    reply_init(&r, count_release);
+    char *p = reply_reserve_iovs(&r, 0, 1);
+    cr_assert_not_null(p, "a 0-byte reservation before any block");
+    reply_commit(&r, 0);
+    cr_assert(reply_empty(&r));
+    for (int i = 0; i < 3; i++) {
+        p = reply_reserve_iovs(&r, 5 + 2, 3);
+        cr_assert_not_null(p);
+        memcpy(p, "HDR\r\n", 5);
+        reply_commit(&r, 5);
+        reply_push_ref(&r, val, 10, &released[i]);
+        reply_push_copy(&r, "\r\n", 2);
+    }
+    reply_push_ref(&r, NULL, 0, NULL); /* nothing, not even a piece */
+    reply_pending(&r, &n);
+    cr_assert_eq(n, 7, "header + ref + (trailer, next header) merged: %zu", n);
+    assert_pending(&r, "HDR\r\n0123456789\r\nHDR\r\n0123456789\r\nHDR\r\n0123456789\r\n");
+    /* larger than a block: its own block, the iovecs grow as well */
+    p = reply_reserve_iovs(&r, 10000, 40);
+    cr_assert_not_null(p);
+    memset(p, 'z', 10000);
+    reply_commit(&r, 10000);
+    cr_assert_geq(r.cap - r.niov, 39);
+    reply_consume(&r, 5 + 10 + 1);
+    cr_assert_eq(released[0], 1);
+    cr_assert_eq(released[1], 0);
+    reply_consume(&r, r.bytes);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(released[i], 1);
+    cr_assert(reply_empty(&r));
+    /* after the reset the kept block is written from its start again */
+    p = reply_reserve_iovs(&r, 4, 1);
+    cr_assert_not_null(p);
+    memcpy(p, "END\n", 4);
+    reply_commit(&r, 4);
+    assert_pending(&r, "END\n");
+    reply_deinit(&r);
+}

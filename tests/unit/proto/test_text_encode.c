@@ -229,3 +229,59 @@ Test(text_encode, long_stat_value)
     cr_assert_eq(text_encode_stat(&r, "x", "%s", big), 0);
     cr_assert_eq(r.bytes, 5 + 1 + 1 + 999 + 2);
 }
+
+/* Keys of every length from 1 to 250 (the short-key copy), every width of
+ * flags, length and cas, across many arena blocks: the bytes of snprintf. */
+Test(text_encode, value_headers_match_printf)
+{
+    static char key[251];
+    static char data[300];
+    static char want[1000];
+    static const uint32_t flagv[] = {0, 9, 10, 99, 100, 65535, 4294967295u};
+    static const uint64_t casv[] = {0, 1, 10, 4294967296u, 18446744073709551615u};
+    int owner;
+    size_t nvalues = 0;
+
+    memset(data, 'd', sizeof(data));
+    for (size_t nkey = 1; nkey <= 250; nkey++) {
+        for (size_t i = 0; i < nkey; i++)
+            key[i] = (char)('a' + (nkey + i) % 26);
+        key[nkey] = '\0';
+        uint32_t flags = flagv[nkey % 7];
+        uint32_t nbytes = (uint32_t)(nkey % 3 == 0 ? 0 : nkey);
+        uint64_t cas = casv[nkey % 5];
+        bool with_cas = nkey % 2 == 0;
+        struct mc_result res = value(key, flags, "", cas, &owner);
+        res.data = data;
+        res.nbytes = nbytes;
+        reply_clear(&r);
+        cr_assert_eq(text_encode_result(&r, with_cas ? MC_CMD_GETS : MC_CMD_GET, &res), 0);
+        int n = with_cas ? snprintf(want, sizeof(want), "VALUE %s %u %u %llu\r\n%.*s\r\n", key, flags, nbytes,
+                                    (unsigned long long)cas, (int)nbytes, data)
+                         : snprintf(want, sizeof(want), "VALUE %s %u %u\r\n%.*s\r\n", key, flags, nbytes,
+                                    (int)nbytes, data);
+        assert_reply(want, (size_t)n);
+        nvalues++;
+    }
+    reply_clear(&r);
+    cr_assert_eq(releases, (int)nvalues);
+    /* 2,000 values with 250-byte keys in one reply: 100+ arena blocks */
+    releases = 0;
+    memset(key, 'k', 250);
+    key[250] = '\0';
+    struct mc_result big = value(key, 4294967295u, "v", 18446744073709551615u, &owner);
+    for (int i = 0; i < 2000; i++)
+        cr_assert_eq(text_encode_result(&r, MC_CMD_GETS, &big), 0);
+    encode_status(MC_CMD_GETS, MC_END);
+    int one = snprintf(want, sizeof(want), "VALUE %s 4294967295 1 18446744073709551615\r\nv\r\n", key);
+    char *all = malloc((size_t)one * 2000 + 6);
+    cr_assert_not_null(all);
+    for (int i = 0; i < 2000; i++)
+        memcpy(all + (size_t)i * (size_t)one, want, (size_t)one);
+    memcpy(all + (size_t)one * 2000, "END\r\n", 5);
+    assert_reply(all, (size_t)one * 2000 + 5);
+    free(all);
+    cr_assert_gt(reply_arena_bytes(&r), 100 * 4096);
+    reply_consume(&r, r.bytes);
+    cr_assert_eq(releases, 2000);
+}

@@ -63,6 +63,51 @@ Test(hashtable, hash_is_stable_and_spreads)
         cr_expect(buckets[b] > 800 && buckets[b] < 1200, "bucket %d: %u", b, buckets[b]);
 }
 
+/* Keys of every length from 0 to 64 (the short-key paths read
+ * overlapping words): each length spreads over 64 buckets, and flipping
+ * any one bit of a key changes about half of the hash's 32 bits. */
+Test(hashtable, hash_spreads_and_avalanches_at_every_length)
+{
+    unsigned seed = 12345;
+    unsigned char key[64];
+    for (size_t len = 1; len <= 64; len++) {
+        unsigned buckets[64] = {0};
+        for (int i = 0; i < 6400; i++) {
+            /* i in base 26 in the first three bytes (6400 distinct
+             * keys), the rest a fixed pattern: keys that differ little */
+            for (size_t j = 0, v = (size_t)i; j < len; j++, v /= 26)
+                key[j] = (unsigned char)(j < 3 ? 'a' + v % 26 : 'k' + j % 7);
+            buckets[ht_hash((const char *)key, len) & 63]++;
+        }
+        unsigned lo = 6400, hi = 0;
+        for (int b = 0; b < 64; b++) {
+            lo = buckets[b] < lo ? buckets[b] : lo;
+            hi = buckets[b] > hi ? buckets[b] : hi;
+        }
+        if (len >= 3) /* shorter keys have fewer than 6400 values */
+            cr_expect(lo > 50 && hi < 160, "length %zu: buckets from %u to %u", len, lo, hi);
+        double flips = 0;
+        int trials = 0;
+        for (int i = 0; i < 40; i++) {
+            for (size_t j = 0; j < len; j++)
+                key[j] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+            uint32_t h0 = ht_hash((const char *)key, len);
+            for (size_t bit = 0; bit < len * 8; bit++) {
+                key[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+                flips += __builtin_popcount(h0 ^ ht_hash((const char *)key, len));
+                key[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+                trials++;
+            }
+        }
+        cr_expect(flips / trials > 14.5 && flips / trials < 17.5, "length %zu: %.2f bits change", len,
+                  flips / trials);
+    }
+    /* the same bytes at other lengths (a prefix of the key) */
+    memset(key, 'x', sizeof(key));
+    for (size_t len = 0; len < 64; len++)
+        cr_expect_neq(ht_hash((const char *)key, len), ht_hash((const char *)key, len + 1), "length %zu", len);
+}
+
 Test(hashtable, grows_under_inserts, .fini = fini)
 {
     start(4, false);

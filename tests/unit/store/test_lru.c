@@ -315,3 +315,47 @@ Test(lru, largest_2m_items_evict, .fini = fini)
 {
     set_get_big(2u << 20, 48u << 20, 0);
 }
+
+/* A class of many pages of small items, every one hit since the hand last
+ * passed (a multiget of every key does that): the hand's budget (two
+ * rounds of at most one page's chunks) clears ACTIVE bits and finds no
+ * victim. The set must still evict (the next item at the hand) rather than
+ * answer STORE_NO_MEMORY after the page mover's pauses, as it used to. */
+Test(lru, all_active_in_many_pages_still_evicts, .fini = fini)
+{
+    struct store_options o = store_test_opts(8u << 20, 16);
+    store_test_start(o, &ts, 100);
+    int n = 0;
+    struct store_class_info ci;
+    for (; atomic_load(&ts.evictions) == 0; n++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "s%d", n);
+        enum store_status st;
+        struct item *it = store_alloc(key, (size_t)kl, 0, 0, 10, &ts, &st);
+        cr_assert_not_null(it, "item %d: status %d", n, st);
+        memset(item_data(it), 'x', 10);
+        cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
+        store_class_info(item_class(it), &ci);
+        item_release(it);
+    }
+    cr_assert_gt(ci.total_pages, 2, "the class needs more pages than the budget covers");
+    cr_assert_gt(ci.chunks_per_page, LRU_EVICT_ROUND_CAP);
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "s%d", i);
+        struct item *it = store_get(key, (size_t)kl, NULL, NULL, &ts);
+        if (it != NULL)
+            item_release(it);
+    }
+    uint64_t ev = atomic_load(&ts.evictions);
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "new%d", i);
+        enum store_status st;
+        struct item *it = store_alloc(key, (size_t)kl, 0, 0, 10, &ts, &st);
+        cr_assert_not_null(it, "set %d after the multiget: status %d", i, st);
+        cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
+        item_release(it);
+    }
+    cr_expect_gt(atomic_load(&ts.evictions), ev + 50); /* some came from the thread cache */
+}
