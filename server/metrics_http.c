@@ -19,7 +19,7 @@
  *
  * Limits: at most METRICS_HTTP_MAX_CONNS connections (at the limit the
  * listener is disabled and new ones wait in the kernel's backlog; daemon.c
- * reserves their fds on top of -c's), METRICS_TIMEOUT_S to read a request
+ * reserves their fds on top of -c's), -o metrics_timeout (10 s) to read a request
  * or write a reply, after which the connection is closed, and one reply in
  * flight per connection (the next request is read once the reply before
  * is written; the kernel holds at most METRICS_SNDBUF more for a client
@@ -39,6 +39,7 @@
 #include "server/metrics_expo.h"
 #include "server/metrics_page.h"
 #include "server/metrics_req.h"
+#include "server/settings.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -54,7 +55,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define METRICS_TIMEOUT_S 10            /* to read a request, or to write a reply */
 #define METRICS_MAX_HEAD 16384          /* request line + headers */
 /* Scrapes this close together share one page (at most 10 makings/s). */
 #define METRICS_PAGE_REUSE_MS 100
@@ -362,7 +362,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     conns = c;
     open_conns++;
     update_listener();
-    struct timeval tv = {METRICS_TIMEOUT_S, 0};
+    struct timeval tv = {(time_t)settings.metrics_timeout, 0}; /* to read a request, or to write a reply */
     bufferevent_set_timeouts(c->bev, &tv, &tv);
     bufferevent_setwatermark(c->bev, EV_READ, 0, METRICS_MAX_HEAD + 1);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);

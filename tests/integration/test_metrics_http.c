@@ -11,6 +11,8 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +204,21 @@ static int open_fds(pid_t pid)
     return n;
 }
 
+/* A connection of the flood: a non-blocking connect, so that the ones the
+ * full backlog drops (their SYNs retried by the kernel) do not hold the
+ * test up; -1 when the socket cannot be made. */
+static int flood_connect(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /* A flood of connections: the server holds at most its cap of them
  * (METRICS_HTTP_MAX_CONNS, 64) and the memcached port keeps answering;
  * once the flood is gone, scrapes are served again. */
@@ -211,18 +228,23 @@ Test(metrics_http, connection_flood)
     int fds[FLOOD];
     int before = open_fds(srv->pid);
     for (int i = 0; i < FLOOD; i++) {
-        fds[i] = http_connect(mport); /* the backlog takes what is not accepted */
+        fds[i] = flood_connect(mport); /* the backlog takes what is not accepted */
         cr_assert_geq(fds[i], 0, "connection %d", i);
     }
+    /* the server takes its cap of them */
+    long long t0 = mcd_now_ms();
+    while (open_fds(srv->pid) - before < 64 && mcd_now_ms() - t0 < 10000)
+        mcd_poll_pause();
     struct mcd_conn *c = mcd_conn_open(srv);
     cr_assert_not_null(c);
     cr_expect(mcd_roundtrip(c, "set k 0 0 1\r\nv\r\n", "STORED\r\n"), "memcached port during the flood");
     mcd_conn_close(c);
     int during = open_fds(srv->pid);
+    cr_expect_geq(during - before, 64, "the server holds only %d more fds during the flood", during - before);
     cr_expect_leq(during - before, 64 + 2, "the server holds %d more fds during the flood", during - before);
     for (int i = 0; i < FLOOD; i++)
         close(fds[i]);
-    long long t0 = mcd_now_ms();
+    t0 = mcd_now_ms();
     char *page = NULL;
     while (page == NULL && mcd_now_ms() - t0 < 10000)
         page = http_get(mport, "/metrics", 200, 2000);
@@ -233,19 +255,43 @@ Test(metrics_http, connection_flood)
 }
 
 /* A connection that stalls mid-request is closed by the server's timeout
- * (METRICS_TIMEOUT_S, 10 s in metrics_http.c): its fd comes back. */
+ * (-o metrics_timeout, 10 s by default; 1 s here, on a server of its own):
+ * its fd comes back, not before the timeout, and the endpoint still serves. */
 Test(metrics_http, stalled_connection_times_out)
 {
-    int fd = http_connect(mport);
+    struct mcd_server *s = NULL;
+    int port = 0;
+    for (int tries = 0; s == NULL && tries < 3; tries++) {
+        char opt[64];
+        port = http_free_port();
+        snprintf(opt, sizeof(opt), "metrics_listen=127.0.0.1:%d", port);
+        const char *extra[] = {"-o", opt, "-o", "metrics_timeout=1", NULL};
+        s = mcd_start(extra);
+    }
+    cr_assert_not_null(s);
+    int fd = http_connect(port);
     cr_assert_geq(fd, 0);
     static const char partial[] = "GET /metrics HTTP/1.1\r\nHost:";
     cr_assert_eq(send(fd, partial, sizeof(partial) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(partial) - 1);
     long long t0 = mcd_now_ms();
     char *r = http_read_all(fd, 20000);
     cr_expect_not_null(r, "still open after 20 s");
-    cr_expect_geq(mcd_now_ms() - t0, 5000, "closed after %lld ms", mcd_now_ms() - t0);
+    cr_expect_geq(mcd_now_ms() - t0, 900, "closed after %lld ms", mcd_now_ms() - t0);
     free(r);
     close(fd);
+    char *page = http_get(port, "/metrics", 200, 5000);
+    cr_expect(page != NULL && strstr(page, "\nmemcached_up 1\n") != NULL, "no scrape after the timeout");
+    free(page);
+    mcd_stop(s);
+}
+
+/* -o metrics_timeout=0 is refused at start-up. */
+Test(metrics_http, metrics_timeout_zero_refused)
+{
+    const char *extra[] = {"-o", "metrics_timeout=0", NULL};
+    struct mcd_server *s = mcd_start(extra);
+    cr_expect_null(s, "mcd started with -o metrics_timeout=0");
+    mcd_stop(s);
 }
 
 /* A client that asks and never reads, many times over. */
