@@ -236,7 +236,10 @@ static const struct {
     {"binary", {{"\x80\x0b\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24}}},
 };
 
-Test(auth, ascii_matches_memcached)
+/* Cases [from, to) of ascii_cases on a fresh pair of servers, then the
+ * counts and settings lines of both; mcd counted at least min_errs
+ * auth_errors. */
+static void ascii_matches_memcached(size_t from, size_t to, long long min_errs)
 {
     const char *const args[] = {"-Y", authfile, NULL};
     struct mcd_server *m = start_oracle(args, false);
@@ -244,7 +247,7 @@ Test(auth, ascii_matches_memcached)
         cr_skip_test("no memcached 1.6.45 to compare with");
     struct mcd_server *s = mcd_start(args);
     cr_assert_not_null(s);
-    for (size_t i = 0; i < sizeof(ascii_cases) / sizeof(ascii_cases[0]); i++)
+    for (size_t i = from; i < to; i++)
         compare_case(s, m, ascii_cases[i].name, ascii_cases[i].steps);
 
     /* the same counts: one more success each to read them */
@@ -265,9 +268,22 @@ Test(auth, ascii_matches_memcached)
     }
     cr_expect_eq(cmds[0], cmds[1], "auth_cmds: mcd %lld, memcached %lld", cmds[0], cmds[1]);
     cr_expect_eq(errs[0], errs[1], "auth_errors: mcd %lld, memcached %lld", errs[0], errs[1]);
-    cr_expect_gt(errs[0], 5);
+    cr_expect_geq(errs[0], min_errs);
     mcd_kill(m);
     mcd_stop(s);
+}
+
+/* In two halves, each with its servers, so that Criterion runs them at once
+ * (each case mostly waits for the quiet that ends a reply). */
+#define ASCII_CASES (sizeof(ascii_cases) / sizeof(ascii_cases[0]))
+Test(auth, ascii_matches_memcached_1)
+{
+    ascii_matches_memcached(0, ASCII_CASES / 2, 0);
+}
+
+Test(auth, ascii_matches_memcached_2)
+{
+    ascii_matches_memcached(ASCII_CASES / 2, ASCII_CASES, 6); /* the wrong passwords */
 }
 
 /*
