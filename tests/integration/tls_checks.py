@@ -210,18 +210,30 @@ def test_differential():
         b"get " + b" ".join(b"k%d" % i for i in range(200)) + b"\r\n",
         b"version\r\n",
     ]
+    def play(port, data, out, i):
+        s = client(port)
+        out[i] = exchange(s, data, idle=0.5)
+        s.close()
+
+    def both(data):
+        """data to the oracle and to mcd at once (each reply ends with an
+        idle wait): [oracle's reply, mcd's]"""
+        out = [b"", b""]
+        ts = [threading.Thread(target=play, args=(port, data, out, i)) for i, port in enumerate((op, mp))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return out
+
     for seq in seqs:
-        replies = []
-        for port in (op, mp):
-            s = client(port)
-            replies.append(exchange(s, seq, idle=0.5))
-            s.close()
+        replies = both(seq)
         check(replies[0] == replies[1], "same reply over TLS to %r...: %d / %d bytes%s" %
               (seq[:30], len(replies[1]), len(replies[0]),
                "" if replies[0] == replies[1] else " mcd %r oracle %r" % (replies[1][:200], replies[0][:200])))
     # binary protocol over TLS
     pkt = bytes([0x80, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0])
-    r = [exchange(client(p), pkt, idle=0.5)[:6] for p in (op, mp)]
+    r = [x[:6] for x in both(pkt)]
     check(r[0] == r[1], "binary version over TLS: %r / %r" % (r[1], r[0]))
     # stats: the ssl lines, their order, where they sit
     so, sm = stats(op), stats(mp)
@@ -589,6 +601,7 @@ def main():
         if only and only not in t.__name__:
             continue
         print("--", t.__name__)
+        t0 = time.time()
         try:
             t()
         except Exception as e:  # a crash is a failure, not an abort
@@ -598,6 +611,7 @@ def main():
         finally:
             for p in PROCS:
                 stop(p)
+            print("-- %s: %.1f s" % (t.__name__, time.time() - t0))
     return 1 if FAILS else 0
 
 
