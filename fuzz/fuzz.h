@@ -51,6 +51,10 @@ int fuzz_tls_input(const uint8_t *data, size_t size);
  */
 void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen);
 
+/* Checks that a batch of text (or meta) replies is whole: empty, or ending
+ * in "\r\n". On failure prints the reply's tail, escaped, before aborting. */
+void fuzz_check_text_replies(const char *buf, size_t len);
+
 /* Checks that `buf` is a sequence of whole binary response packets. */
 void fuzz_check_binary_responses(const char *buf, size_t len);
 

@@ -52,6 +52,34 @@ void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen)
     }
 }
 
+/* Prints `what` and up to the last 512 bytes of a reply, escaped, to stderr. */
+static void dump_reply(const char *what, const char *buf, size_t len)
+{
+    size_t from = len > 512 ? len - 512 : 0;
+    fprintf(stderr, "fuzz: %s (%zu bytes, last %zu shown): \"", what, len, len - from);
+    for (size_t i = from; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '\r')
+            fputs("\\r", stderr);
+        else if (c == '\n')
+            fputs("\\n", stderr);
+        else if (c < 0x20 || c >= 0x7f || c == '\\' || c == '"')
+            fprintf(stderr, "\\x%02x", c);
+        else
+            fputc(c, stderr);
+    }
+    fputs("\"\n", stderr);
+}
+
+void fuzz_check_text_replies(const char *buf, size_t len)
+{
+    if (len == 0)
+        return;
+    if (len < 2 || buf[len - 2] != '\r' || buf[len - 1] != '\n')
+        dump_reply("text reply does not end in \\r\\n", buf, len);
+    FUZZ_CHECK(len >= 2 && buf[len - 2] == '\r' && buf[len - 1] == '\n');
+}
+
 void fuzz_check_binary_responses(const char *buf, size_t len)
 {
     size_t off = 0;
