@@ -58,6 +58,12 @@ void fuzz_check_text_replies(const char *buf, size_t len);
 /* Checks that `buf` is a sequence of whole binary response packets. */
 void fuzz_check_binary_responses(const char *buf, size_t len);
 
+/* Waits until no `lru_crawler crawl` runs. The crawl has a thread of its
+ * own (even with background_threads off): while it runs, it holds the item
+ * it looks at and reclaims expired ones, so what a request sees would
+ * depend on timing. */
+void fuzz_wait_crawler(void);
+
 /* With every session gone, checks that only linked items hold chunks (no
  * item leaked by the request path), then tears the store down. */
 void fuzz_check_chunks_and_teardown(void);

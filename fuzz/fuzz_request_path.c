@@ -20,7 +20,8 @@
  * item reference counts across replies, out of memory and eviction in a
  * 2 MB store (16 KB items), hashpower 4. Invariants:
  *   - a still clock: the replies are the same, byte for byte, however the
- *     input is split (unless the input has a run of more than
+ *     input is split (a crawl that a request starts, on the crawler's own
+ *     thread, is waited for before the next request runs) (unless the input has a run of more than
  *     TEXT_LINE_MAX bytes with no newline: whether such a line is refused
  *     depends on how much of it has arrived, in memcached as in mcd; and
  *     `stats`, whose rusage lines are the process's CPU time);
@@ -56,6 +57,7 @@
 #include <string.h>
 
 #define FUZZ_PATH_MAX_CMDS 4096
+#define LOG_MAX (256u << 10)
 
 static struct store_tstats ts, scratch;
 static struct worker_tstats ws;
@@ -86,6 +88,7 @@ struct pass {
     uint64_t ticked;        /* s.commands when the clock last ticked */
     uint64_t hash;          /* FNV-1a of every reply byte */
     size_t bytes;           /* reply bytes */
+    char *log;              /* the first LOG_MAX reply bytes, to show a mismatch */
     bool flushed;           /* a flush may have run: read-back is off */
     bool clocked;           /* a reply showed the process's CPU time (stats) */
     /* the text storage request whose value is being read (see check_stored) */
@@ -116,6 +119,8 @@ static char *send_replies(struct pass *p, size_t *n)
     if (memmem(out, *n, "rusage_", 7) != NULL)
         p->clocked = true;
     p->hash = fnv(p->hash, out, *n);
+    if (p->bytes < LOG_MAX)
+        memcpy(p->log + p->bytes, out, *n < LOG_MAX - p->bytes ? *n : LOG_MAX - p->bytes);
     p->bytes += *n;
     return out;
 }
@@ -163,6 +168,7 @@ static enum session_result run_once(struct pass *p)
     unsigned budget = 1;
     uint64_t before = p->s.commands;
     enum session_result r = session_run(&p->s, &budget);
+    fuzz_wait_crawler(); /* a crawl it started ends before anything else runs */
     size_t n;
     char *out = send_replies(p, &n);
     check_stored(p, out, n, before);
@@ -199,7 +205,10 @@ static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t 
         .mem_limit = 2u << 20, .item_size_max = 16u << 10, .factor = 1.25, .chunk_size = 48,
         .use_cas = true, .evict_to_free = true, .hashpower = 4, .background_threads = false,
     };
+    char *log = p->log;
     memset(p, 0, sizeof(*p));
+    p->log = log != NULL ? log : malloc(LOG_MAX);
+    FUZZ_CHECK(p->log != NULL);
     p->timed = timed;
     memset(&ts, 0, sizeof(ts));
     memset(&ws, 0, sizeof(ws));
@@ -251,6 +260,34 @@ static bool has_long_line(const uint8_t *data, size_t size)
     return false;
 }
 
+/* Prints where the whole run's replies and the split run's part. */
+static void show_mismatch(const struct pass *w, const struct pass *s)
+{
+    size_t n = w->bytes < s->bytes ? w->bytes : s->bytes;
+    if (n > LOG_MAX)
+        n = LOG_MAX;
+    size_t at = 0;
+    while (at < n && w->log[at] == s->log[at])
+        at++;
+    size_t from = at > 200 ? at - 200 : 0;
+    fprintf(stderr, "fuzz: whole run %zu reply bytes, split run %zu; they part at byte %zu\n", w->bytes, s->bytes,
+            at);
+    const struct pass *both[2] = {w, s};
+    for (int k = 0; k < 2; k++) {
+        size_t len = both[k]->bytes < LOG_MAX ? both[k]->bytes : LOG_MAX;
+        size_t to = at + 200 < len ? at + 200 : len;
+        fprintf(stderr, "fuzz: %s: \"", k == 0 ? "whole" : "split");
+        for (size_t i = from; i < to; i++) {
+            unsigned char c = (unsigned char)both[k]->log[i];
+            if (c == '\n' || (c >= 0x20 && c < 0x7f && c != '\\'))
+                fputc(c, stderr);
+            else
+                fprintf(stderr, "\\x%02x", c);
+        }
+        fputs("\"\n", stderr);
+    }
+}
+
 int fuzz_request_path_input(const uint8_t *data, size_t size)
 {
     static bool configured;
@@ -274,6 +311,8 @@ int fuzz_request_path_input(const uint8_t *data, size_t size)
         return 0;
     run_pass(&whole, data, size, 0, false, proto);
     if (!has_long_line(data, size) && !whole.clocked && !split.clocked) {
+        if (whole.bytes != split.bytes || whole.hash != split.hash)
+            show_mismatch(&whole, &split);
         FUZZ_CHECK(whole.bytes == split.bytes);
         FUZZ_CHECK(whole.hash == split.hash);
     }

@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <string.h>
+#include <time.h>
 
 void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen)
 {
@@ -95,8 +96,26 @@ void fuzz_check_binary_responses(const char *buf, size_t len)
     FUZZ_CHECK(off == len);
 }
 
+void fuzz_wait_crawler(void)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    if (!ci.running)
+        return;
+    uint32_t sleep_us = store_crawl_sleep();
+    store_crawl_set_sleep(0); /* "lru_crawler sleep" may have asked for 1 s a step */
+    for (;;) {
+        store_crawl_info(&ci);
+        if (!ci.running)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
+    }
+    store_crawl_set_sleep(sleep_us);
+}
+
 void fuzz_check_chunks_and_teardown(void)
 {
+    fuzz_wait_crawler(); /* a crawl holds the item it looks at */
     uint64_t used = 0, linked = 0;
     unsigned n = store_class_count();
     for (unsigned id = 1; id <= n; id++) {
