@@ -71,13 +71,16 @@ static void ignore_stat(void *ctx, const char *name, const char *value)
 
 /* What earlier inputs may have changed outside the store: `stats reset`'s
  * baseline (taken again now, on zeroed counters), `stats detail`,
- * `slabs automove`, `verbosity`. */
+ * `slabs automove`, `verbosity`, `lru_crawler enable|disable|sleep|tocrawl`. */
 static void reset_process_state(void)
 {
     FUZZ_CHECK(stats_group("reset", 5, ignore_stat, NULL) == STATS_GROUP_RESET);
     FUZZ_CHECK(stats_group("detail off", 10, ignore_stat, NULL) == STATS_GROUP_DONE_OK);
     store_slabs_automove_set(1);
     log_verbosity = 0;
+    (void)store_crawl_enable(true); /* FAILED when it is on already */
+    store_crawl_set_sleep(100);     /* the defaults (-o lru_crawler_sleep, _tocrawl) */
+    store_crawl_set_tocrawl(0);
 }
 
 /* One pass over the input. */
