@@ -24,7 +24,9 @@
  *     thread, is waited for before the next request runs) (unless the input has a run of more than
  *     TEXT_LINE_MAX bytes with no newline: whether such a line is refused
  *     depends on how much of it has arrived, in memcached as in mcd; and
- *     `stats`, whose rusage lines are the process's CPU time);
+ *     `stats`, whose rusage lines are the process's CPU time, `stats
+ *     latency`, whose lines are measured times, and `stats hotkeys`, whose
+ *     counts come from samples taken at random intervals);
  *   - a text set/add/replace/cas whose value arrived in a later chunk and
  *     that answered STORED reads back as the very item the value was read
  *     into (same flags and length), unless it has an exptime or a flush ran;
@@ -93,7 +95,7 @@ struct pass {
     size_t bytes;           /* reply bytes */
     char *log;              /* the first LOG_MAX reply bytes, to show a mismatch */
     bool flushed;           /* a flush may have run: read-back is off */
-    bool clocked;           /* a reply showed the process's CPU time (stats) */
+    bool clocked;           /* a reply showed times or samples (see unrepeatable) */
     /* the text storage request whose value is being read (see check_stored) */
     struct item *nread_it;
     char key[STORE_KEY_MAX];
@@ -109,6 +111,16 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
     return h;
 }
 
+/* True when a reply holds what a second run cannot repeat: the process's
+ * CPU time (stats), latencies measured in microseconds (stats latency),
+ * sampled counts (stats hotkeys: the sampling gaps come from a generator
+ * that `stats reset` does not rewind, nor should it). */
+static bool unrepeatable(const char *out, size_t n)
+{
+    return memmem(out, n, "rusage_", 7) != NULL || memmem(out, n, "_us ", 4) != NULL ||
+           memmem(out, n, "STAT hotkey ", 12) != NULL;
+}
+
 /* "Sends" the pending replies (in uneven pieces, fuzz_drain_reply) and
  * checks that they are whole. Returns them (the caller frees). */
 static char *send_replies(struct pass *p, size_t *n)
@@ -119,7 +131,7 @@ static char *send_replies(struct pass *p, size_t *n)
         fuzz_check_binary_responses(out, *n);
     else
         fuzz_check_text_replies(out, *n);
-    if (memmem(out, *n, "rusage_", 7) != NULL)
+    if (unrepeatable(out, *n))
         p->clocked = true;
     p->hash = fnv(p->hash, out, *n);
     if (p->bytes < LOG_MAX)
