@@ -101,6 +101,7 @@ struct pass {
     char key[STORE_KEY_MAX];
     size_t nkey;
     uint32_t flags, vlen;
+    uint64_t watch_commands; /* s.commands when it was parsed */
     bool watch;
 };
 
@@ -157,6 +158,7 @@ static void watch_value(struct pass *p)
     memcpy(p->key, item_key(it), p->nkey);
     p->flags = item_flags(it);
     p->vlen = item_nbytes(it);
+    p->watch_commands = p->s.commands;
     p->watch = true;
 }
 
@@ -164,8 +166,11 @@ static void watch_value(struct pass *p)
  * reads back as the item its value went into. */
 static void check_stored(struct pass *p, const char *out, size_t n, uint64_t commands)
 {
-    if (!p->watch || (p->s.state == SESSION_NREAD && p->s.nread_it == p->nread_it))
-        return; /* nothing watched, or its value is still coming */
+    /* nothing watched, or its value is still coming (the same item, and no
+     * later request parsed: that one's item may reuse the chunk) */
+    if (!p->watch || (p->s.state == SESSION_NREAD && p->s.nread_it == p->nread_it &&
+                      p->s.commands == p->watch_commands))
+        return;
     p->watch = false;
     if (p->flushed || commands != p->s.commands || n != 8 || memcmp(out, "STORED\r\n", 8) != 0)
         return;
