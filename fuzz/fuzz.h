@@ -51,8 +51,18 @@ int fuzz_tls_input(const uint8_t *data, size_t size);
  */
 void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen);
 
+/* Checks that a batch of text (or meta) replies is whole: empty, or ending
+ * in "\r\n". On failure prints the reply's tail, escaped, before aborting. */
+void fuzz_check_text_replies(const char *buf, size_t len);
+
 /* Checks that `buf` is a sequence of whole binary response packets. */
 void fuzz_check_binary_responses(const char *buf, size_t len);
+
+/* Waits until no `lru_crawler crawl` runs. The crawl has a thread of its
+ * own (even with background_threads off): while it runs, it holds the item
+ * it looks at and reclaims expired ones, so what a request sees would
+ * depend on timing. */
+void fuzz_wait_crawler(void);
 
 /* With every session gone, checks that only linked items hold chunks (no
  * item leaked by the request path), then tears the store down. */

@@ -49,7 +49,7 @@ static void drain(struct reply *r)
     char *out;
     size_t n;
     fuzz_drain_reply(r, &out, &n);
-    FUZZ_CHECK(n == 0 || (n >= 2 && out[n - 2] == '\r' && out[n - 1] == '\n'));
+    fuzz_check_text_replies(out, n);
     free(out);
 }
 

@@ -20,12 +20,14 @@
  * item reference counts across replies, out of memory and eviction in a
  * 2 MB store (16 KB items), hashpower 4. Invariants:
  *   - a still clock: the replies are the same, byte for byte, however the
- *     input is split (unless the input has a run of more than
+ *     input is split (a crawl that a request starts, on the crawler's own
+ *     thread, is waited for before the next request runs) (unless the input has a run of more than
  *     TEXT_LINE_MAX bytes with no newline: whether such a line is refused
  *     depends on how much of it has arrived, in memcached as in mcd; and
- *     `stats`, whose rusage lines are the process's CPU time, and an
- *     lru_crawler request answered BUSY, which depends on the crawler
- *     thread's timing);
+ *     `stats`, whose rusage lines are the process's CPU time, `stats
+ *     latency`, whose lines are measured times, and `stats hotkeys`, whose
+ *     counts come from samples taken at random intervals; and an lru_crawler
+ *     request answered BUSY, which depends on the crawler thread's timing);
  *   - a text set/add/replace/cas whose value arrived in a later chunk and
  *     that answered STORED reads back as the very item the value was read
  *     into (same flags and length), unless it has an exptime or a flush ran;
@@ -58,6 +60,7 @@
 #include <string.h>
 
 #define FUZZ_PATH_MAX_CMDS 4096
+#define LOG_MAX (256u << 10)
 
 static struct store_tstats ts, scratch;
 static struct worker_tstats ws;
@@ -71,13 +74,16 @@ static void ignore_stat(void *ctx, const char *name, const char *value)
 
 /* What earlier inputs may have changed outside the store: `stats reset`'s
  * baseline (taken again now, on zeroed counters), `stats detail`,
- * `slabs automove`, `verbosity`. */
+ * `slabs automove`, `verbosity`, `lru_crawler enable|disable|sleep|tocrawl`. */
 static void reset_process_state(void)
 {
     FUZZ_CHECK(stats_group("reset", 5, ignore_stat, NULL) == STATS_GROUP_RESET);
     FUZZ_CHECK(stats_group("detail off", 10, ignore_stat, NULL) == STATS_GROUP_DONE_OK);
     store_slabs_automove_set(1);
     log_verbosity = 0;
+    (void)store_crawl_enable(true); /* FAILED when it is on already */
+    store_crawl_set_sleep(100);     /* the defaults (-o lru_crawler_sleep, _tocrawl) */
+    store_crawl_set_tocrawl(0);
 }
 
 /* One pass over the input. */
@@ -88,13 +94,15 @@ struct pass {
     uint64_t ticked;        /* s.commands when the clock last ticked */
     uint64_t hash;          /* FNV-1a of every reply byte */
     size_t bytes;           /* reply bytes */
+    char *log;              /* the first LOG_MAX reply bytes, to show a mismatch */
     bool flushed;           /* a flush may have run: read-back is off */
-    bool clocked;           /* a reply showed the process's CPU time (stats) */
+    bool clocked;           /* a reply showed times or samples (see unrepeatable) */
     /* the text storage request whose value is being read (see check_stored) */
     struct item *nread_it;
     char key[STORE_KEY_MAX];
     size_t nkey;
     uint32_t flags, vlen;
+    uint64_t watch_commands; /* s.commands when it was parsed */
     bool watch;
 };
 
@@ -103,6 +111,16 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
     return h;
+}
+
+/* True when a reply holds what a second run cannot repeat: the process's
+ * CPU time (stats), latencies measured in microseconds (stats latency),
+ * sampled counts (stats hotkeys: the sampling gaps come from a generator
+ * that `stats reset` does not rewind, nor should it). */
+static bool unrepeatable(const char *out, size_t n)
+{
+    return memmem(out, n, "rusage_", 7) != NULL || memmem(out, n, "_us ", 4) != NULL ||
+           memmem(out, n, "STAT hotkey ", 12) != NULL;
 }
 
 /* "Sends" the pending replies (in uneven pieces, fuzz_drain_reply) and
@@ -114,14 +132,16 @@ static char *send_replies(struct pass *p, size_t *n)
     if (p->s.proto == PROTO_BINARY)
         fuzz_check_binary_responses(out, *n);
     else
-        FUZZ_CHECK(*n == 0 || (*n >= 2 && out[*n - 2] == '\r' && out[*n - 1] == '\n'));
-    if (memmem(out, *n, "rusage_", 7) != NULL)
+        fuzz_check_text_replies(out, *n);
+    if (unrepeatable(out, *n))
         p->clocked = true;
     /* the crawler runs on its own thread: whether a second lru_crawler
      * request finds it still busy depends on that thread's timing */
     if (memmem(out, *n, "BUSY currently processing crawler", 33) != NULL)
         p->clocked = true;
     p->hash = fnv(p->hash, out, *n);
+    if (p->bytes < LOG_MAX)
+        memcpy(p->log + p->bytes, out, *n < LOG_MAX - p->bytes ? *n : LOG_MAX - p->bytes);
     p->bytes += *n;
     return out;
 }
@@ -143,6 +163,7 @@ static void watch_value(struct pass *p)
     memcpy(p->key, item_key(it), p->nkey);
     p->flags = item_flags(it);
     p->vlen = item_nbytes(it);
+    p->watch_commands = p->s.commands;
     p->watch = true;
 }
 
@@ -150,8 +171,11 @@ static void watch_value(struct pass *p)
  * reads back as the item its value went into. */
 static void check_stored(struct pass *p, const char *out, size_t n, uint64_t commands)
 {
-    if (!p->watch || (p->s.state == SESSION_NREAD && p->s.nread_it == p->nread_it))
-        return; /* nothing watched, or its value is still coming */
+    /* nothing watched, or its value is still coming (the same item, and no
+     * later request parsed: that one's item may reuse the chunk) */
+    if (!p->watch || (p->s.state == SESSION_NREAD && p->s.nread_it == p->nread_it &&
+                      p->s.commands == p->watch_commands))
+        return;
     p->watch = false;
     if (p->flushed || commands != p->s.commands || n != 8 || memcmp(out, "STORED\r\n", 8) != 0)
         return;
@@ -169,6 +193,7 @@ static enum session_result run_once(struct pass *p)
     unsigned budget = 1;
     uint64_t before = p->s.commands;
     enum session_result r = session_run(&p->s, &budget);
+    fuzz_wait_crawler(); /* a crawl it started ends before anything else runs */
     size_t n;
     char *out = send_replies(p, &n);
     check_stored(p, out, n, before);
@@ -205,7 +230,10 @@ static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t 
         .mem_limit = 2u << 20, .item_size_max = 16u << 10, .factor = 1.25, .chunk_size = 48,
         .use_cas = true, .evict_to_free = true, .hashpower = 4, .background_threads = false,
     };
+    char *log = p->log;
     memset(p, 0, sizeof(*p));
+    p->log = log != NULL ? log : malloc(LOG_MAX);
+    FUZZ_CHECK(p->log != NULL);
     p->timed = timed;
     memset(&ts, 0, sizeof(ts));
     memset(&ws, 0, sizeof(ws));
@@ -257,6 +285,34 @@ static bool has_long_line(const uint8_t *data, size_t size)
     return false;
 }
 
+/* Prints where the whole run's replies and the split run's part. */
+static void show_mismatch(const struct pass *w, const struct pass *s)
+{
+    size_t n = w->bytes < s->bytes ? w->bytes : s->bytes;
+    if (n > LOG_MAX)
+        n = LOG_MAX;
+    size_t at = 0;
+    while (at < n && w->log[at] == s->log[at])
+        at++;
+    size_t from = at > 200 ? at - 200 : 0;
+    fprintf(stderr, "fuzz: whole run %zu reply bytes, split run %zu; they part at byte %zu\n", w->bytes, s->bytes,
+            at);
+    const struct pass *both[2] = {w, s};
+    for (int k = 0; k < 2; k++) {
+        size_t len = both[k]->bytes < LOG_MAX ? both[k]->bytes : LOG_MAX;
+        size_t to = at + 200 < len ? at + 200 : len;
+        fprintf(stderr, "fuzz: %s: \"", k == 0 ? "whole" : "split");
+        for (size_t i = from; i < to; i++) {
+            unsigned char c = (unsigned char)both[k]->log[i];
+            if (c == '\n' || (c >= 0x20 && c < 0x7f && c != '\\'))
+                fputc(c, stderr);
+            else
+                fprintf(stderr, "\\x%02x", c);
+        }
+        fputs("\"\n", stderr);
+    }
+}
+
 int fuzz_request_path_input(const uint8_t *data, size_t size)
 {
     static bool configured;
@@ -280,6 +336,8 @@ int fuzz_request_path_input(const uint8_t *data, size_t size)
         return 0;
     run_pass(&whole, data, size, 0, false, proto);
     if (!has_long_line(data, size) && !whole.clocked && !split.clocked) {
+        if (whole.bytes != split.bytes || whole.hash != split.hash)
+            show_mismatch(&whole, &split);
         FUZZ_CHECK(whole.bytes == split.bytes);
         FUZZ_CHECK(whole.hash == split.hash);
     }

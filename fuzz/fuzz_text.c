@@ -52,7 +52,7 @@ static void check_text_reply(struct reply *r)
     char *out;
     size_t n;
     fuzz_drain_reply(r, &out, &n);
-    FUZZ_CHECK(n == 0 || (n >= 2 && out[n - 2] == '\r' && out[n - 1] == '\n'));
+    fuzz_check_text_replies(out, n);
     free(out);
 }
 
@@ -98,16 +98,21 @@ static void encode_ok(struct reply *r, const struct mc_request *req)
         res.status = MC_FLUSHED;
         break;
     default:
-        res.status = (enum mc_status)(req->vlen % (MC_SHUTDOWN_DISABLED + 1));
+        res.status = (enum mc_status)(req->vlen % (MC_LINE + 1));
         if (res.status == MC_VALUE)
             res.status = MC_STORED;
-        if (res.status == MC_CLIENT_ERROR) {
+        /* each status with the data the command layer gives it: a message
+         * (NUL-terminated), raw lines that end in "\r\n" (the detail dump,
+         * refresh_certs), or a body (config) */
+        if (res.status == MC_CLIENT_ERROR || res.status == MC_LINE) {
             res.data = "bad data chunk";
             res.nbytes = 14;
         } else if (res.status == MC_DETAIL_DUMP) {
-            /* raw text sent as it is: whole lines, as the server's are */
-            res.data = "bad data chunk\r\n";
-            res.nbytes = 16;
+            res.data = "PREFIX k get 1 hit 0 set 0 del 0\r\nEND\r\n";
+            res.nbytes = (uint32_t)strlen(res.data);
+        } else if (res.status == MC_CONFIG) {
+            res.data = "1\nlocalhost|127.0.0.1|11211";
+            res.nbytes = (uint32_t)strlen(res.data);
         }
         break;
     }

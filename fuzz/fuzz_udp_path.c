@@ -10,7 +10,8 @@
  *   - a datagram the frame code refuses produces nothing;
  *   - every message cuts into udp_frame_count() payloads of at most
  *     UDP_PAYLOAD_MAX bytes, all full but the last, whose bytes joined are
- *     the replies' bytes;
+ *     the replies' bytes, and those are whole replies of the datagram's
+ *     protocol: text (and meta) ends in "\r\n", binary is whole packets;
  *   - session_reset() leaves a new session: no item pinned, nothing to
  *     send, no input;
  *   - at the end, with every reply sent, only linked items hold chunks.
@@ -77,6 +78,11 @@ static void send_message(struct session *s)
     size_t o = 0;
     for (size_t k = 0; k < niov; o += iov[k].iov_len, k++)
         FUZZ_CHECK(memcmp(joined + o, iov[k].iov_base, iov[k].iov_len) == 0);
+    /* and whole replies of the datagram's protocol */
+    if (s->proto == PROTO_BINARY)
+        fuzz_check_binary_responses(joined, bytes);
+    else
+        fuzz_check_text_replies(joined, bytes);
     free(joined);
     reply_clear(r);
 }

@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <string.h>
+#include <time.h>
 
 void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen)
 {
@@ -52,6 +53,34 @@ void fuzz_drain_reply(struct reply *r, char **out, size_t *outlen)
     }
 }
 
+/* Prints `what` and up to the last 512 bytes of a reply, escaped, to stderr. */
+static void dump_reply(const char *what, const char *buf, size_t len)
+{
+    size_t from = len > 512 ? len - 512 : 0;
+    fprintf(stderr, "fuzz: %s (%zu bytes, last %zu shown): \"", what, len, len - from);
+    for (size_t i = from; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '\r')
+            fputs("\\r", stderr);
+        else if (c == '\n')
+            fputs("\\n", stderr);
+        else if (c < 0x20 || c >= 0x7f || c == '\\' || c == '"')
+            fprintf(stderr, "\\x%02x", c);
+        else
+            fputc(c, stderr);
+    }
+    fputs("\"\n", stderr);
+}
+
+void fuzz_check_text_replies(const char *buf, size_t len)
+{
+    if (len == 0)
+        return;
+    if (len < 2 || buf[len - 2] != '\r' || buf[len - 1] != '\n')
+        dump_reply("text reply does not end in \\r\\n", buf, len);
+    FUZZ_CHECK(len >= 2 && buf[len - 2] == '\r' && buf[len - 1] == '\n');
+}
+
 void fuzz_check_binary_responses(const char *buf, size_t len)
 {
     size_t off = 0;
@@ -67,8 +96,26 @@ void fuzz_check_binary_responses(const char *buf, size_t len)
     FUZZ_CHECK(off == len);
 }
 
+void fuzz_wait_crawler(void)
+{
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    if (!ci.running)
+        return;
+    uint32_t sleep_us = store_crawl_sleep();
+    store_crawl_set_sleep(0); /* "lru_crawler sleep" may have asked for 1 s a step */
+    for (;;) {
+        store_crawl_info(&ci);
+        if (!ci.running)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
+    }
+    store_crawl_set_sleep(sleep_us);
+}
+
 void fuzz_check_chunks_and_teardown(void)
 {
+    fuzz_wait_crawler(); /* a crawl holds the item it looks at */
     uint64_t used = 0, linked = 0;
     unsigned n = store_class_count();
     for (unsigned id = 1; id <= n; id++) {

@@ -83,6 +83,7 @@ struct reset_base {
 #undef X
         bool evicted_time_cleared;
     } cls[STORE_CLASSES_MAX];
+    struct store_crawl_info crawl;  /* lru_crawler_starts, crawler_items_checked */
 };
 
 /* Guards `base`; taken only by stats commands, never on the request path. */
@@ -153,6 +154,7 @@ static void stats_reset(void)
     memset(&nb, 0, sizeof(nb));
     sum_threads(&nb.ss, &nb.ws);
     store_info(&si);
+    store_crawl_info(&nb.crawl);
 #define STAT_SERVER(name, field, reset) IF_##reset(nb.server_##field = atomic_load(&server_stats.field);)
 #define STAT_INFO(name, field, reset) IF_##reset(nb.info_##field = si.field;)
 #include "server/stats.def"
@@ -293,24 +295,36 @@ static void stat_crawler_running(struct emitter *e, const char *name)
     u64(e, name, ci.running);
 }
 
+/* The crawl counts since the last `stats reset` (memcached zeroes them). */
+static void crawl_since_reset(struct store_crawl_info *ci)
+{
+    store_crawl_info(ci);
+    pthread_mutex_lock(&reset_lock);
+    ci->starts = since(ci->starts, base.crawl.starts);
+    ci->checked = since(ci->checked, base.crawl.checked);
+    for (unsigned i = 0; i < STORE_CLASSES_MAX; i++)
+        ci->class_checked[i] = since(ci->class_checked[i], base.crawl.class_checked[i]);
+    pthread_mutex_unlock(&reset_lock);
+}
+
 static void stat_crawler_starts(struct emitter *e, const char *name)
 {
     struct store_crawl_info ci;
-    store_crawl_info(&ci);
+    crawl_since_reset(&ci);
     u64(e, name, ci.starts);
 }
 
 static void stat_crawler_items_checked(struct emitter *e, const char *name)
 {
     struct store_crawl_info ci;
-    store_crawl_info(&ci);
+    crawl_since_reset(&ci);
     u64(e, name, ci.checked);
 }
 
 static uint64_t crawl_checked(unsigned id)
 {
     struct store_crawl_info ci;
-    store_crawl_info(&ci);
+    crawl_since_reset(&ci);
     return id < STORE_CLASSES_MAX ? ci.class_checked[id] : 0;
 }
 

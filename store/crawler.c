@@ -416,4 +416,9 @@ void crawler_teardown(void)
     crawl_pending = 0;
     pthread_mutex_unlock(&crawl_lock);
     atomic_store(&crawl_running, false);
+    /* the counts are the store's: a new store starts them at zero (the
+     * settings, enabled / sleep / tocrawl, are the process's and stay) */
+    atomic_store(&crawl_starts, 0);
+    for (unsigned i = 0; i < STORE_CLASSES_MAX; i++)
+        atomic_store_explicit(&class_checked[i], 0, memory_order_relaxed);
 }

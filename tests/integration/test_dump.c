@@ -589,3 +589,32 @@ Test(dump, stats_conns_as_memcached)
     mcd_stop(m);
     mcd_stop(o);
 }
+
+/* `stats reset` zeroes the crawler's counts (lru_crawler_starts,
+ * crawler_items_checked, per class too), as memcached 1.6.45 does; mcd kept
+ * them. The same steps on both servers, the counts after the reset read 0. */
+Test(dump, stats_reset_zeroes_the_crawl_counts)
+{
+    const char *bins[2] = {NULL, mcd_oracle_bin()};
+    for (int k = 0; k < (bins[1] != NULL ? 2 : 1); k++) {
+        struct mcd_server *srv = bins[k] == NULL ? mcd_start(NULL) : mcd_start_bin(bins[k], NULL);
+        cr_assert_not_null(srv);
+        const char *who = k == 0 ? "mcd" : "memcached";
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert(mcd_roundtrip(c, "set a 0 0 1\r\nx\r\n", "STORED\r\n"));
+        cr_assert(mcd_roundtrip(c, "lru_crawler crawl all\r\n", "OK\r\n"));
+        long long deadline = mcd_now_ms() + 10000;
+        while ((mcd_stat_ll(c, NULL, "lru_crawler_running") != 0 ||
+                mcd_stat_ll(c, NULL, "crawler_items_checked") < 1) &&
+               mcd_now_ms() < deadline)
+            mcd_poll_pause();
+        cr_assert_geq(mcd_stat_ll(c, NULL, "lru_crawler_starts"), 1, "%s", who);
+        cr_assert_geq(mcd_stat_ll(c, "items", "items:1:crawler_items_checked"), 1, "%s", who);
+        cr_assert(mcd_roundtrip(c, "stats reset\r\n", "RESET\r\n"));
+        cr_expect_eq(mcd_stat_ll(c, NULL, "lru_crawler_starts"), 0, "%s", who);
+        cr_expect_eq(mcd_stat_ll(c, NULL, "crawler_items_checked"), 0, "%s", who);
+        cr_expect_eq(mcd_stat_ll(c, "items", "items:1:crawler_items_checked"), 0, "%s", who);
+        mcd_conn_close(c);
+        mcd_stop(srv);
+    }
+}

@@ -175,3 +175,27 @@ Test(crawler, crawl_reclaims_expired, .fini = fini, .timeout = 30)
     cr_assert_eq(store_crawl_start(~UINT64_C(0) << 1), STORE_CRAWL_DISABLED);
     cr_assert_eq(store_crawl_enable(true), STORE_CRAWL_OK);
 }
+
+/* The crawl counts belong to the store: after a teardown, a new store's
+ * start at zero (the request-path fuzzer, which sets up a store per run,
+ * saw crawler_items_checked carried over from the run before). */
+Test(crawler, counts_start_at_zero_in_a_new_store, .fini = fini, .timeout = 30)
+{
+    store_test_start(store_test_opts(8u << 20, 12), &ts, 100);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(put(&ts, "s", i, 10, 0), STORE_OK);
+    cr_assert_eq(store_crawl_start(~UINT64_C(0) << 1), STORE_CRAWL_OK);
+    struct store_crawl_info ci;
+    do
+        store_crawl_info(&ci);
+    while (ci.running);
+    cr_assert_eq(ci.starts, 1);
+    cr_assert_eq(ci.checked, 10);
+    store_teardown();
+    store_test_start(store_test_opts(8u << 20, 12), &ts, 100);
+    store_crawl_info(&ci);
+    cr_assert_eq(ci.starts, 0);
+    cr_assert_eq(ci.checked, 0);
+    for (unsigned i = 0; i < STORE_CLASSES_MAX; i++)
+        cr_assert_eq(ci.class_checked[i], 0, "class %u", i);
+}
