@@ -157,9 +157,13 @@ struct segment {
     int32_t prev, next;       /* in the TTL bucket's chain, oldest first (free list: next) */
     uint16_t ttl_bucket;
     _Atomic uint32_t write_off; /* bytes appended (relaxed: stats read it unlocked) */
-    uint32_t create_at;       /* seg_now() when opened (merged: the oldest source's) */
-    uint32_t expire_at;       /* 0: never; expired when now >= expire_at */
-    uint64_t cas_base;
+    /* create_at, expire_at and cas_base are written under the pool lock
+     * and read by every thread that holds a slot (under its index bucket's
+     * lock, not the pool's): atomics (plain loads on x86-64), so that a
+     * reader of a segment that is then reclaimed does not race its reuse */
+    _Atomic uint32_t create_at; /* seg_now() when opened (merged: the oldest source's) */
+    _Atomic uint32_t expire_at; /* 0: never; expired when now >= expire_at */
+    _Atomic uint64_t cas_base;
     uint64_t seq;             /* opening order, for FIFO */
     _Atomic uint32_t live_items;
     _Atomic uint32_t live_bytes;
