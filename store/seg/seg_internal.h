@@ -67,7 +67,10 @@ seg_write_off(const struct segment *s)
 static inline void
 seg_item_dead(struct segment *s, size_t size)
 {
-    atomic_fetch_sub_explicit(&s->live_items, 1, memory_order_relaxed);
+    /* release: whoever killed the item read its header and key first; a
+     * reclaim that stops at live_items 0 (acquire) skips the bucket lock
+     * that would otherwise order those reads before the segment's reuse */
+    atomic_fetch_sub_explicit(&s->live_items, 1, memory_order_release);
     atomic_fetch_sub_explicit(&s->live_bytes, (uint32_t)size, memory_order_relaxed);
 }
 

@@ -167,7 +167,8 @@ reclaim(struct segment *s)
 {
     uint64_t dropped = 0;
     uint32_t end = seg_write_off(s);
-    for (uint32_t off = 0; off < end && atomic_load_explicit(&s->live_items, memory_order_relaxed) > 0;) {
+    /* acquire: pairs with seg_item_dead()'s release (seg_internal.h) */
+    for (uint32_t off = 0; off < end && atomic_load_explicit(&s->live_items, memory_order_acquire) > 0;) {
         size_t size = seg_item_size_of(seg_item_at(s->id, off));
         struct seg_bucket *hb;
         uint64_t *slot = slot_of(s, off, &hb);
@@ -344,7 +345,7 @@ merge(void)
     int32_t after = src[n - 1]->next;
     for (unsigned i = 0; i < n; i++)
         reclaim(src[i]); /* all dead by now: unlinks and frees */
-    if (atomic_load_explicit(&d->live_items, memory_order_relaxed) > 0)
+    if (atomic_load_explicit(&d->live_items, memory_order_acquire) > 0)
         chain_insert_before(b, d, after);
     else
         free_put(d); /* nothing was worth keeping (items never read) */
