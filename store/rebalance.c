@@ -44,8 +44,6 @@
 
 #define REBALANCE_TRIES 4 /* victim classes tried per move */
 #define REBALANCE_PAGES 4 /* pages of a victim tried, from its CLOCK hand on */
-#define REBALANCE_SPINS 1000          /* trylocks of one item's stripe before its page is busy */
-#define REBALANCE_YIELD_EVERY 64      /* ... giving up the CPU every so many */
 #define REBALANCE_RETRIES 8           /* more rounds when every page tried was busy, */
 #define REBALANCE_RETRY_NS 250000L    /* the first 0.25 ms later, each pause twice the last
                                          (64 ms in all at most) */
@@ -111,24 +109,6 @@ static void detach_page_locked(struct slab_class *v, size_t idx)
         v->sweep_idx = 0;
 }
 
-/* lru_trylock_linked(unreferenced), tried REBALANCE_SPINS times: a stripe
- * is held elsewhere for a moment at a time (a request, the hash table's
- * expansion migrating a bucket), and one miss would cost the whole page.
- * The CPU is given up now and then: on a busy machine the holder may have
- * been preempted in its moment, and spinning on does not bring it back. */
-static bool trylock_patiently(struct item *it, uint16_t st, uint32_t *hv)
-{
-    for (int i = 0; i < REBALANCE_SPINS; i++) {
-        if (lru_trylock_linked(it, st, true, hv))
-            return true;
-        if (!item_linked_under(it, item_state_stripe(st)) || item_refcount(it) != 1)
-            return false;
-        if (i % REBALANCE_YIELD_EVERY == REBALANCE_YIELD_EVERY - 1)
-            sched_yield();
-    }
-    return false;
-}
-
 /* Empties page `idx` of class v. Class lock of v held. */
 static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tstats *ts)
 {
@@ -158,7 +138,13 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
         if (st & ITEM_FREE)
             continue;
         uint32_t hv;
-        if (!(st & ITEM_LINKED) || !trylock_patiently(it, st, &hv)) {
+        /* one trylock: its holder may be waiting for this class lock (a
+         * chunk cache flushed under a stripe lock), or be this very thread
+         * (an append's new item is allocated under its key's stripe lock),
+         * or be preempted; waiting here would hold every thread that needs
+         * the class meanwhile. The page is busy: the caller tries another,
+         * and retries later with no lock held. */
+        if (!(st & ITEM_LINKED) || !lru_trylock_linked(it, st, true, &hv)) {
             /* busy after all: what was unlinked so far becomes free chunks */
             for (uint32_t j = 0; j < i; j++) {
                 struct item *done = (struct item *)(page + (size_t)j * v->size);
@@ -182,11 +168,13 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
     return true;
 }
 
-/* Empties one page of some class and returns it, or NULL. Tries the
- * classes holding the most pages first, a few of them. */
-static char *take_page(const struct slab_class *to, struct store_tstats *ts)
+/* Empties one page of some class and returns it, or NULL; *busy tells
+ * whether a page was there to take but in use (worth another try later).
+ * Tries the classes holding the most pages first, a few of them. */
+static char *take_page(const struct slab_class *to, struct store_tstats *ts, bool *busy)
 {
     uint64_t tried = 0;
+    *busy = false;
     for (int attempt = 0; attempt < REBALANCE_TRIES; attempt++) {
         struct slab_class *v = pick_victim(to, tried);
         if (v == NULL)
@@ -209,6 +197,8 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts)
             char *p = v->pages[idx];
             if (empty_page_locked(v, idx, ts))
                 page = p;
+            else
+                *busy = true;
         }
         slab_unlock(v);
         tcache_steal_end();
@@ -261,20 +251,22 @@ bool rebalance_give_page(struct slab_class *to, char *page)
 bool rebalance_move_page(struct slab_class *to, struct store_tstats *ts)
 {
     tcache_enrol(); /* it counts with a class lock held: tcache.h */
-    char *page = take_page(to, ts);
+    bool busy;
+    char *page = take_page(to, ts, &busy);
     /* A page fails on one stripe lock held elsewhere at that instant:
      * right after a burst of sets, the hash table's expansion walks every
      * stripe in turn, and on a loaded machine the maintainer can be
      * preempted holding one for a whole time slice (a set then answered
      * out of memory on a 2-core machine shared with other builds). Try
-     * again, a moment later each time, sleeping so that the holder runs,
-     * before a set answers out of memory. */
+     * again, a moment later each time, sleeping with no class lock held so
+     * that the holder runs, before a set answers out of memory. When no
+     * class had a page to take there is nothing to wait for. */
     long pause_ns = REBALANCE_RETRY_NS;
-    for (int retry = 0; page == NULL && retry < REBALANCE_RETRIES; retry++) {
+    for (int retry = 0; page == NULL && busy && retry < REBALANCE_RETRIES; retry++) {
         struct timespec pause = {.tv_sec = pause_ns / 1000000000L, .tv_nsec = pause_ns % 1000000000L};
         nanosleep(&pause, NULL);
         pause_ns *= 2;
-        page = take_page(to, ts);
+        page = take_page(to, ts, &busy);
     }
     if (page == NULL)
         return false;

@@ -7,10 +7,12 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/unit/store/fixture.h"
 
@@ -128,6 +130,59 @@ Test(rebalance, stripe_held_for_ms_delays_the_move, .fini = fini)
     pthread_mutex_unlock(&h.m);
     cr_expect_eq(put("big", 0, 5000, 'b'), STORE_OK, "a stripe held for 8 ms costs the set a wait, not its memory");
     pthread_join(t, NULL);
+}
+
+/* Busy loops, as the other builds and tests of a loaded CI machine. */
+static _Atomic bool spin_stop;
+
+static void *spin(void *arg)
+{
+    (void)arg;
+    volatile unsigned long n = 0;
+    while (!atomic_load_explicit(&spin_stop, memory_order_relaxed))
+        n++;
+    return NULL;
+}
+
+/* An append builds its new item under its key's stripe lock, so a page
+ * the move needs may hold items of that very stripe: it can never take
+ * them, and every page of small items has some. The move used to try
+ * each such item's stripe 1000 times, giving up the CPU every 64, with
+ * the victim's class lock held, on each of 16 pages, 9 rounds: under
+ * load (here 6 busy threads on a 2-core machine) that was seconds (3.3 s
+ * and 4.4 s measured with 10 busy loops) during which every thread that
+ * needed the class waited too. One trylock per item: the move gives up
+ * after its retry pauses (64 ms in all). */
+Test(rebalance, move_under_own_stripe_gives_up_without_spinning, .fini = fini, .timeout = 60)
+{
+    start(true);
+    int n = 0;
+    struct store_info si;
+    do {
+        cr_assert_eq(put("s", n++, 40, 's'), STORE_OK);
+        store_info(&si);
+    } while (si.total_malloced < (2u << 20) || n < 30000);
+    pthread_t th[6];
+    atomic_store(&spin_stop, false);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, spin, NULL), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ht_lock(0);
+    enum store_status st;
+    struct item *it = store_alloc("big0", 4, 0, 0, 5000, &ts, &st);
+    ht_unlock(0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    atomic_store(&spin_stop, true);
+    for (int i = 0; i < 6; i++)
+        pthread_join(th[i], NULL);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    fprintf(stderr, "move with the caller's stripe held: %s after %ld ms\n", it != NULL ? "moved" : "gave up", ms);
+    if (it != NULL)
+        item_release(it);
+    cr_expect_lt(ms, 1000, "the move held the set (and the victim class) for %ld ms", ms);
+    /* the stripe given back, the same set moves a page */
+    cr_expect_eq(put("big", 1, 5000, 'b'), STORE_OK);
 }
 
 Test(rebalance, referenced_page_is_not_moved, .fini = fini)
