@@ -8,14 +8,18 @@
  * chunk in some thread's cache counts as busy, so every thread's cached
  * chunks of the victim are taken back first, under the same class lock:
  * tcache_steal_locked); such items are unlinked
- * (stripe locks are only trylocked, found as the CLOCK hand finds them:
- * lru.c) and the page's chunks are dropped from the free list. If any chunk is busy the items already
- * unlinked become free chunks of the victim and the move is abandoned.
+ * (stripe locks are only trylocked, once, found as the CLOCK hand finds
+ * them: lru.c) and the page's chunks are dropped from the free list. If
+ * any chunk is busy the items already unlinked become free chunks of the
+ * victim and the page is given up for another; never a wait under the
+ * class lock.
  * The page then joins `to` under `to`'s lock. total_malloced is unchanged.
  *
  * The background mover (automove.c: slabs reassign, the automover, a
  * lowered cache_memlimit) drains a page instead, over as many passes as it
- * takes, each under the class lock: the page's free chunks, its never-used
+ * takes, each a walk of the page REBALANCE_SLICE chunks per hold of the
+ * class lock (the page stays the class's in between): the page's free
+ * chunks, its never-used
  * tail and every item it has dealt with are marked MOVING (not LINKED, not
  * FREE) and stay the mover's; a live item nobody holds is rescued, copied
  * into a free chunk of its class outside the page and relinked in its
@@ -45,6 +49,9 @@
 #define REBALANCE_TRIES 4 /* victim classes tried per move */
 #define REBALANCE_PAGES 4 /* pages of a victim tried, from its CLOCK hand on */
 #define REBALANCE_RETRIES 8           /* more rounds when every page tried was busy, */
+#define REBALANCE_SLICE 256          /* chunks a drain deals with per hold of the class lock */
+#define REBALANCE_WALK 2048          /* free-list chunks it walks per hold */
+#define REBALANCE_RESTARTS 8         /* walks from the head again in one pass, at most */
 #define REBALANCE_RETRY_NS 250000L    /* the first 0.25 ms later, each pause twice the last
                                          (64 ms in all at most) */
 
@@ -72,26 +79,40 @@ static struct slab_class *pick_victim(const struct slab_class *to, uint64_t trie
     return best;
 }
 
-/* Takes page `idx` out of class v: its chunks leave the free list, the
- * never-used tail is dropped, the hand and the sweep cursor keep pointing
- * at the same chunks. Class lock of v held. */
-static void detach_page_locked(struct slab_class *v, size_t idx)
+/* Takes the page's chunks off v's free list, marking each MOVING (the
+ * mover's), until `want` of them are found: the walk stops there rather
+ * than go down a free list of a hundred thousand chunks (14 ms) for
+ * none. Returns how many. Class lock of v held. */
+static uint32_t claim_free_locked(struct slab_class *v, const char *page, uint32_t want)
 {
     slab_assert_locked(v);
     size_t page_size = slab_page_size();
-    char *page = v->pages[idx];
-    uint32_t *pp = &v->free_list;
-    uint64_t dropped = 0;
-    while (*pp != 0) {
+    uint32_t *pp = &v->free_list, got = 0;
+    while (*pp != 0 && got < want) {
         struct item *f = slab_item(*pp);
         if (in_page(f, page, page_size)) {
             *pp = f->h_next;
-            dropped++;
+            atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
+            got++;
         } else {
             pp = &f->h_next;
         }
     }
-    STAT_SUB(v->free_count, dropped);
+    STAT_SUB(v->free_count, got);
+    return got;
+}
+
+/* Takes page `idx` out of class v: its `nfree` chunks on the free list
+ * (the caller counted them under this hold of the lock) leave it, the
+ * never-used tail is dropped, the hand and the sweep cursor keep pointing
+ * at the same chunks. Class lock of v held. */
+static void detach_page_locked(struct slab_class *v, size_t idx, uint32_t nfree)
+{
+    slab_assert_locked(v);
+    size_t page_size = slab_page_size();
+    char *page = v->pages[idx];
+    if (nfree > 0)
+        claim_free_locked(v, page, nfree);
     if (v->end_left > 0 && in_page(v->end_ptr, page, page_size)) {
         v->end_ptr = NULL;
         v->end_left = 0;
@@ -120,11 +141,14 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
 
     /* first pass: every carved chunk free, or linked and unreferenced
      * (atomics only: a chunk in a thread cache can be rewritten meanwhile) */
+    uint32_t nfree = 0;
     for (uint32_t i = 0; i < carved; i++) {
         struct item *it = (struct item *)(page + (size_t)i * v->size);
         uint16_t st = item_state(it);
-        if (st & ITEM_FREE)
+        if (st & ITEM_FREE) {
+            nfree++;
             continue;
+        }
         if (!(st & ITEM_LINKED) || item_refcount(it) != 1)
             return false;
     }
@@ -164,7 +188,7 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
             STAT_INC(ts->evicted_unfetched);
     }
     STAT_SUB(v->used_chunks, evicted);
-    detach_page_locked(v, idx);
+    detach_page_locked(v, idx, nfree);
     return true;
 }
 
@@ -281,11 +305,24 @@ static struct item *chunk_at(const struct slab_class *v, const char *page, uint3
 }
 
 /* A chunk of v outside the page being drained to rescue an item into:
- * the free list (the page's own chunks are off it), else the never-used
- * end of the newest page. Never a new page. Class lock held. */
-static struct item *rescue_chunk_locked(struct slab_class *v)
+ * the free list, else the never-used end of the newest page. Never a new
+ * page. The page's own free chunks stay on the free list until the pass
+ * claims them (drain_slice_locked); one met at the head is claimed here,
+ * and taken off *nfree when the pass counted it already (it lies before
+ * chunk `cur`). Class lock held. */
+static struct item *rescue_chunk_locked(struct slab_class *v, const char *page, uint32_t cur, uint32_t *nfree,
+                                        struct rebalance_counts *n)
 {
-    struct item *f = slab_item(v->free_list);
+    struct item *f;
+    while ((f = slab_item(v->free_list)) != NULL && in_page(f, page, slab_page_size())) {
+        v->free_list = f->h_next;
+        STAT_SUB(v->free_count, 1);
+        STAT_INC(v->used_chunks);
+        atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
+        n->inline_reclaim++;
+        if ((uint32_t)(((const char *)f - page) / v->size) < cur && *nfree > 0)
+            (*nfree)--;
+    }
     if (f != NULL) {
         v->free_list = f->h_next;
         STAT_SUB(v->free_count, 1);
@@ -321,9 +358,12 @@ static void rescue_locked(struct item *it, struct item *n, uint32_t hv)
     item_iflag_set(it, ITEM_MOVING);
 }
 
-/* Index of `page` in v's page array, or npages. Class lock held. */
-static size_t page_index_locked(const struct slab_class *v, const char *page)
+/* Index of `page` in v's page array, or npages; `hint` is where it was
+ * last time. Class lock held. */
+static size_t page_index_locked(const struct slab_class *v, const char *page, size_t hint)
 {
+    if (hint < v->npages && v->pages[hint] == page)
+        return hint;
     for (size_t i = 0; i < v->npages; i++)
         if (v->pages[i] == page)
             return i;
@@ -345,65 +385,32 @@ bool rebalance_drain_start(struct slab_class *v, size_t min_pages, struct rebala
     return true;
 }
 
-enum rebalance_pass rebalance_drain_pass(struct rebalance_drain *d, struct rebalance_counts *n)
+/* Deals with chunks [lo, hi) of the page: a live item nobody holds is
+ * rescued (or evicted), an expired one reclaimed, each then the mover's
+ * (MOVING); a chunk in use counts in *busy, a free one in *nfree (it is
+ * claimed off the free list afterwards, in one walk). Class lock held. */
+static void drain_slice_locked(struct slab_class *v, char *page, uint32_t lo, uint32_t hi, rel_time_t now,
+                               struct rebalance_counts *n, uint32_t *busy, uint32_t *nfree)
 {
-    struct slab_class *v = d->from;
-    char *page = d->page;
-    rel_time_t now = store_clock_now();
-    tcache_enrol(); /* it counts with a class lock held: tcache.h */
-    tcache_steal_begin();
-    slab_lock(v);
-    size_t idx = page_index_locked(v, page);
-    if (idx == v->npages) { /* the on-demand mover took it */
-        slab_unlock(v);
-        tcache_steal_end();
-        return REBALANCE_GONE;
-    }
-    tcache_steal_locked(v);
-    if (!d->started) {
-        /* the never-used tail is the mover's from now on */
-        uint32_t carved = slab_carved_locked(v, idx);
-        if (v->end_left > 0 && in_page(v->end_ptr, page, slab_page_size())) {
-            v->end_ptr = NULL;
-            v->end_left = 0;
-        }
-        for (uint32_t i = carved; i < v->perslab; i++) {
-            struct item *f = chunk_at(v, page, i);
-            atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
-            atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
-        }
-        STAT_ADD(v->used_chunks, v->perslab - carved);
-        d->started = true;
-    }
-    /* the page's free chunks are the mover's */
-    uint32_t *pp = &v->free_list;
-    while (*pp != 0) {
-        struct item *f = slab_item(*pp);
-        if (in_page(f, page, slab_page_size())) {
-            *pp = f->h_next;
-            STAT_SUB(v->free_count, 1);
-            STAT_INC(v->used_chunks);
-            atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
-            n->inline_reclaim++;
-        } else {
-            pp = &f->h_next;
-        }
-    }
-    uint32_t busy = 0;
-    for (uint32_t i = 0; i < v->perslab; i++) {
+    slab_assert_locked(v);
+    for (uint32_t i = lo; i < hi; i++) {
         struct item *it = chunk_at(v, page, i);
         uint16_t st = item_state(it);
         if ((st & (ITEM_MOVING | ITEM_LINKED)) == ITEM_MOVING)
             continue; /* the mover's already */
+        if (st & ITEM_FREE) {
+            (*nfree)++;
+            continue;
+        }
         uint32_t hv;
         if (!(st & ITEM_LINKED) || item_refcount(it) != 1 || !lru_trylock_linked(it, st, true, &hv)) {
-            busy++; /* being written, read, or cached by a thread */
+            (*busy)++; /* being written, read, or cached by a thread */
             continue;
         }
         struct item *dst = NULL;
         if (expire_state(it, now) != EXPIRE_LIVE) {
             STAT_INC(v->reclaimed);
-        } else if ((dst = rescue_chunk_locked(v)) != NULL) {
+        } else if ((dst = rescue_chunk_locked(v, page, i, nfree, n)) != NULL) {
             rescue_locked(it, dst, hv);
             ht_unlock(hv);
             n->rescues++;
@@ -419,16 +426,168 @@ enum rebalance_pass rebalance_drain_pass(struct rebalance_drain *d, struct rebal
         item_iflag_set(it, ITEM_MOVING);
         ht_unlock(hv);
     }
-    n->busy_items += busy;
-    if (busy > 0) {
+}
+
+/* Whether chunk `b` is on v's free list: a carved chunk of one of v's
+ * pages (checked by address before anything of it is read: a page given
+ * back to the OS is PROT_NONE) whose state is FREE alone (only
+ * slab_free_locked sets it, pushing the chunk on its class's list; a page
+ * that came to v since had its chunks' states set anew). Class lock held. */
+static bool on_free_list_locked(const struct slab_class *v, const struct item *b)
+{
+    size_t page_size = slab_page_size();
+    for (size_t i = 0; i < v->npages; i++) {
+        const char *p = v->pages[i];
+        if (in_page(b, p, page_size))
+            return (uint32_t)(((const char *)b - p) / v->size) < slab_carved_locked(v, i) &&
+                   item_state(b) == ITEM_FREE;
+    }
+    return false;
+}
+
+/* Up to REBALANCE_WALK chunks of v's free list, taking the page's off it
+ * (MOVING) until *got reaches `want`. The walk goes on after *mark (the
+ * chunk it stopped at last hold, 0: none) while that chunk is still on the
+ * list, else from the head again (*restarts counts those): the list only
+ * changes at its head, but for the on-demand mover taking a page's chunks
+ * out of it, and a chunk below the mark is reached from it. True when the
+ * walk is over (the end of the list, or every chunk found); false: call
+ * again, after giving the lock up. Class lock held. */
+static bool claim_walk_locked(struct slab_class *v, const char *page, uint32_t want, uint32_t *got,
+                              uint32_t *mark, unsigned *restarts)
+{
+    slab_assert_locked(v);
+    size_t page_size = slab_page_size();
+    struct item *prev = NULL;
+    if (*mark != 0) {
+        if (on_free_list_locked(v, slab_item(*mark)))
+            prev = slab_item(*mark);
+        else
+            (*restarts)++;
+    }
+    uint32_t *pp = prev != NULL ? &prev->h_next : &v->free_list, found = 0;
+    for (unsigned n = 0; *pp != 0 && *got + found < want; n++) {
+        if (n == REBALANCE_WALK) {
+            *mark = slab_handle(prev); /* 0 when prev is NULL: the head */
+            STAT_SUB(v->free_count, found);
+            STAT_ADD(v->used_chunks, found);
+            *got += found;
+            return false;
+        }
+        struct item *f = slab_item(*pp);
+        if (in_page(f, page, page_size)) {
+            *pp = f->h_next;
+            atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
+            found++;
+        } else {
+            prev = f;
+            pp = &f->h_next;
+        }
+    }
+    STAT_SUB(v->free_count, found);
+    STAT_ADD(v->used_chunks, found);
+    *got += found;
+    return true;
+}
+
+/* Whether every chunk of the page is the mover's. Class lock held. */
+static bool all_moving_locked(const struct slab_class *v, const char *page)
+{
+    for (uint32_t i = 0; i < v->perslab; i++)
+        if ((item_state(chunk_at(v, page, i)) & (ITEM_MOVING | ITEM_LINKED)) != ITEM_MOVING)
+            return false;
+    return true;
+}
+
+/*
+ * One pass over the page, REBALANCE_SLICE chunks per hold of the class
+ * lock: a worker that refills or flushes its chunk cache of the class
+ * waits one slice (a few tens of microseconds), not a whole page of small
+ * items (10,922 chunks, rescued one by one: 3 ms; with the free-list walk
+ * of every pass, up to 17 ms measured, which a preemption on a loaded
+ * machine stretches). Between slices the page stays the class's and what
+ * the mover claimed stays MOVING, as between passes; the CPU is offered
+ * to the waiters (a mutex given back is retaken at once by its holder
+ * otherwise). The page's free chunks are counted on the way and claimed
+ * off the free list by a walk that stops when it has them all, itself in
+ * holds of REBALANCE_WALK chunks; the page leaves the class under the hold
+ * that finds every chunk the mover's.
+ */
+enum rebalance_pass rebalance_drain_pass(struct rebalance_drain *d, struct rebalance_counts *n)
+{
+    struct slab_class *v = d->from;
+    char *page = d->page;
+    rel_time_t now = store_clock_now();
+    tcache_enrol(); /* it counts with a class lock held: tcache.h */
+    uint32_t busy = 0, nfree = 0;
+    size_t idx = 0;
+    for (uint32_t lo = 0; lo < v->perslab; lo += REBALANCE_SLICE) {
+        uint32_t hi = v->perslab - lo > REBALANCE_SLICE ? lo + REBALANCE_SLICE : v->perslab;
+        if (lo == 0)
+            tcache_steal_begin();
+        slab_lock(v);
+        idx = page_index_locked(v, page, idx);
+        if (idx == v->npages) { /* the on-demand mover took it */
+            slab_unlock(v);
+            if (lo == 0)
+                tcache_steal_end();
+            return REBALANCE_GONE;
+        }
+        if (lo == 0) {
+            tcache_steal_locked(v);
+            if (!d->started) {
+                /* the never-used tail is the mover's from now on */
+                uint32_t carved = slab_carved_locked(v, idx);
+                if (v->end_left > 0 && in_page(v->end_ptr, page, slab_page_size())) {
+                    v->end_ptr = NULL;
+                    v->end_left = 0;
+                }
+                for (uint32_t i = carved; i < v->perslab; i++) {
+                    struct item *f = chunk_at(v, page, i);
+                    atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+                    atomic_store_explicit(&f->state, ITEM_MOVING, memory_order_relaxed);
+                }
+                STAT_ADD(v->used_chunks, v->perslab - carved);
+                d->started = true;
+            }
+        }
+        drain_slice_locked(v, page, lo, hi, now, n, &busy, &nfree);
         slab_unlock(v);
-        tcache_steal_end();
+        if (lo == 0)
+            tcache_steal_end();
+        sched_yield();
+    }
+    n->busy_items += busy;
+    /* the page's free chunks are the mover's (one freed since it was
+     * counted is left for the next pass), a walk of the free list in holds
+     * of REBALANCE_WALK chunks */
+    uint32_t got = 0, mark = 0;
+    unsigned restarts = 0;
+    for (;;) {
+        slab_lock(v);
+        idx = page_index_locked(v, page, idx);
+        if (idx == v->npages) {
+            slab_unlock(v);
+            n->inline_reclaim += got;
+            return REBALANCE_GONE;
+        }
+        if (nfree == 0 || claim_walk_locked(v, page, nfree, &got, &mark, &restarts))
+            break;
+        if (restarts > REBALANCE_RESTARTS) {
+            busy++; /* the list kept changing under the walk: the next pass */
+            break;
+        }
+        slab_unlock(v);
+        sched_yield();
+    }
+    n->inline_reclaim += got;
+    if (busy > 0 || !all_moving_locked(v, page)) {
+        slab_unlock(v);
         return REBALANCE_BUSY;
     }
     STAT_SUB(v->used_chunks, v->perslab); /* every chunk was the mover's */
-    detach_page_locked(v, idx);
+    detach_page_locked(v, idx, 0);
     slab_unlock(v);
-    tcache_steal_end();
     return REBALANCE_DONE;
 }
 
@@ -438,7 +597,7 @@ void rebalance_drain_abandon(struct rebalance_drain *d)
     if (v == NULL || !d->started)
         return;
     slab_lock(v);
-    if (page_index_locked(v, d->page) < v->npages) {
+    if (page_index_locked(v, d->page, 0) < v->npages) {
         for (uint32_t i = 0; i < v->perslab; i++) {
             struct item *it = chunk_at(v, d->page, i);
             if ((item_state(it) & (ITEM_MOVING | ITEM_LINKED)) == ITEM_MOVING) {
