@@ -204,30 +204,29 @@ static char *take_page(const struct slab_class *to, struct store_tstats *ts, boo
         if (v == NULL)
             return NULL;
         tried |= UINT64_C(1) << v->id;
-        /* chunks cached by any thread would pin the class's pages: they
-         * go back under the class lock the page is emptied under */
-        tcache_steal_begin();
-        slab_lock(v);
-        if (v->npages == 0) {
+        /* one page per hold of the class lock: a page of small items is
+         * 2-3 ms of evictions, and the workers refilling from the class
+         * wait meanwhile. Chunks cached by any thread would pin the
+         * class's pages: they go back under the class lock the page is
+         * emptied under */
+        for (size_t k = 0; k < REBALANCE_PAGES; k++) {
+            tcache_steal_begin();
+            slab_lock(v);
+            if (k >= v->npages) {
+                slab_unlock(v);
+                tcache_steal_end();
+                break;
+            }
+            tcache_steal_locked(v);
+            size_t idx = ((v->hand_page < v->npages ? v->hand_page : 0) + k) % v->npages;
+            char *page = v->pages[idx];
+            bool emptied = empty_page_locked(v, idx, ts);
             slab_unlock(v);
             tcache_steal_end();
-            continue;
+            if (emptied)
+                return page;
+            *busy = true;
         }
-        tcache_steal_locked(v);
-        size_t first = v->hand_page < v->npages ? v->hand_page : 0;
-        char *page = NULL;
-        for (size_t k = 0; k < REBALANCE_PAGES && k < v->npages && page == NULL; k++) {
-            size_t idx = (first + k) % v->npages;
-            char *p = v->pages[idx];
-            if (empty_page_locked(v, idx, ts))
-                page = p;
-            else
-                *busy = true;
-        }
-        slab_unlock(v);
-        tcache_steal_end();
-        if (page != NULL)
-            return page;
     }
     return NULL;
 }
