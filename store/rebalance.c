@@ -41,7 +41,6 @@
 #include "store/tcache.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +51,8 @@
 #define REBALANCE_SLICE 256          /* chunks a drain deals with per hold of the class lock */
 #define REBALANCE_WALK 2048          /* free-list chunks it walks per hold */
 #define REBALANCE_RESTARTS 8         /* walks from the head again in one pass, at most */
+#define REBALANCE_GAP_NS 20000L      /* the drain's pause between two holds (timer slack
+                                        makes it 50-70 us) */
 #define REBALANCE_RETRY_NS 250000L    /* the first 0.25 ms later, each pause twice the last
                                          (64 ms in all at most) */
 
@@ -427,6 +428,16 @@ static void drain_slice_locked(struct slab_class *v, char *page, uint32_t lo, ui
     }
 }
 
+/* Between two holds of the class lock: a mutex given back is retaken at
+ * once by its holder, before a waiter on another core has woken up (a
+ * sched_yield() with nothing else to run on this core returns at once);
+ * a short sleep lets the workers waiting for the class in. */
+static void drain_gap(void)
+{
+    struct timespec gap = {0, REBALANCE_GAP_NS};
+    nanosleep(&gap, NULL);
+}
+
 /* Whether chunk `b` is on v's free list: a carved chunk of one of v's
  * pages (checked by address before anything of it is read: a page given
  * back to the OS is PROT_NONE) whose state is FREE alone (only
@@ -505,12 +516,11 @@ static bool all_moving_locked(const struct slab_class *v, const char *page)
  * items (10,922 chunks, rescued one by one: 3 ms; with the free-list walk
  * of every pass, up to 17 ms measured, which a preemption on a loaded
  * machine stretches). Between slices the page stays the class's and what
- * the mover claimed stays MOVING, as between passes; the CPU is offered
- * to the waiters (a mutex given back is retaken at once by its holder
- * otherwise). The page's free chunks are counted on the way and claimed
- * off the free list by a walk that stops when it has them all, itself in
- * holds of REBALANCE_WALK chunks; the page leaves the class under the hold
- * that finds every chunk the mover's.
+ * the mover claimed stays MOVING, as between passes, and the mover pauses
+ * for the waiters (drain_gap). The page's free chunks are counted on the
+ * way and claimed off the free list by a walk that stops when it has them
+ * all, itself in holds of REBALANCE_WALK chunks; the page leaves the
+ * class under the hold that finds every chunk the mover's.
  */
 enum rebalance_pass rebalance_drain_pass(struct rebalance_drain *d, struct rebalance_counts *n)
 {
@@ -554,7 +564,7 @@ enum rebalance_pass rebalance_drain_pass(struct rebalance_drain *d, struct rebal
         slab_unlock(v);
         if (lo == 0)
             tcache_steal_end();
-        sched_yield();
+        drain_gap();
     }
     n->busy_items += busy;
     /* the page's free chunks are the mover's (one freed since it was
@@ -577,7 +587,7 @@ enum rebalance_pass rebalance_drain_pass(struct rebalance_drain *d, struct rebal
             break;
         }
         slab_unlock(v);
-        sched_yield();
+        drain_gap();
     }
     n->inline_reclaim += got;
     if (busy > 0 || !all_moving_locked(v, page)) {
