@@ -47,6 +47,8 @@
 
 #define REBALANCE_TRIES 4 /* victim classes tried per move */
 #define REBALANCE_PAGES 4 /* pages of a victim tried, from its CLOCK hand on */
+#define REBALANCE_SPINS 64            /* trylocks of one item's stripe, a microsecond or two,
+                                         before its page is busy */
 #define REBALANCE_RETRIES 8           /* more rounds when every page tried was busy, */
 #define REBALANCE_SLICE 256          /* chunks a drain deals with per hold of the class lock */
 #define REBALANCE_WALK 2048          /* free-list chunks it walks per hold */
@@ -131,6 +133,27 @@ static void detach_page_locked(struct slab_class *v, size_t idx, uint32_t nfree)
         v->sweep_idx = 0;
 }
 
+/* lru_trylock_linked(unreferenced), tried REBALANCE_SPINS times in a row
+ * (a microsecond or two): right after a burst of sets the hash table's
+ * expansion holds one stripe after another, each for a bucket's worth of
+ * items, and every page of small items has items of the stripe it holds
+ * at that instant. Never longer, never giving the CPU up: the holder may
+ * be waiting for the class lock this thread holds (a chunk cache flushed
+ * under a stripe lock), or be this very thread (an append allocates its
+ * new item under its key's stripe lock), or be preempted; waiting holds
+ * every thread that needs the class meanwhile. The page is busy then: the
+ * caller tries another, and retries later with no lock held. */
+static bool trylock_briefly(struct item *it, uint16_t st, uint32_t *hv)
+{
+    for (int i = 0; i < REBALANCE_SPINS; i++) {
+        if (lru_trylock_linked(it, st, true, hv))
+            return true;
+        if (!item_linked_under(it, item_state_stripe(st)) || item_refcount(it) != 1)
+            return false;
+    }
+    return false;
+}
+
 /* Empties page `idx` of class v. Class lock of v held. */
 static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tstats *ts)
 {
@@ -163,13 +186,7 @@ static bool empty_page_locked(struct slab_class *v, size_t idx, struct store_tst
         if (st & ITEM_FREE)
             continue;
         uint32_t hv;
-        /* one trylock: its holder may be waiting for this class lock (a
-         * chunk cache flushed under a stripe lock), or be this very thread
-         * (an append's new item is allocated under its key's stripe lock),
-         * or be preempted; waiting here would hold every thread that needs
-         * the class meanwhile. The page is busy: the caller tries another,
-         * and retries later with no lock held. */
-        if (!(st & ITEM_LINKED) || !lru_trylock_linked(it, st, true, &hv)) {
+        if (!(st & ITEM_LINKED) || !trylock_briefly(it, st, &hv)) {
             /* busy after all: what was unlinked so far becomes free chunks */
             for (uint32_t j = 0; j < i; j++) {
                 struct item *done = (struct item *)(page + (size_t)j * v->size);
