@@ -47,8 +47,9 @@
 
 #define AM_TICK_MS 100            /* the thread wakes this often */
 #define AM_PASS_SLEEP_NS 1000000L /* between two passes over a busy page */
-#define AM_PASS_MAX 5000          /* passes before a busy page is given up */
-#define AM_PASS_MAX_INLINE 3      /* the same with no thread: the caller (a unit
+#define AM_BUSY_MS 5000           /* how long a busy page is tried before it is given up
+                                     (5000 passes of 1 ms, when a pass was one hold) */
+#define AM_PASS_MAX_INLINE 3      /* passes, with no thread: the caller (a unit
                                      test, the fuzz target) does not wait */
 #define AM_SOURCE_PAGES 2         /* the automover takes from classes of more pages */
 #define AM_RECLAIM_PAGES 2.5      /* free chunks worth this many pages: one to the pool */
@@ -98,6 +99,14 @@ count(_Atomic uint64_t *c, uint64_t n)
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Empties a page of v (which must have at least `min_pages`) and returns
  * it, or NULL when v has too few or its page stayed busy too long. */
 static char *
@@ -108,6 +117,7 @@ drain(struct slab_class *v, size_t min_pages)
         return NULL;
     struct rebalance_counts c = {0};
     char *page = NULL;
+    uint64_t give_up = now_ms() + AM_BUSY_MS;
     for (unsigned pass = 0;; pass++) {
         enum rebalance_pass r = rebalance_drain_pass(&d, &c);
         if (r == REBALANCE_DONE) {
@@ -117,7 +127,7 @@ drain(struct slab_class *v, size_t min_pages)
         if (r == REBALANCE_GONE)
             break;
         atomic_store_explicit(&last_busy, true, memory_order_relaxed);
-        if (pass >= (am_running ? AM_PASS_MAX : AM_PASS_MAX_INLINE) ||
+        if ((am_running ? now_ms() >= give_up : pass >= AM_PASS_MAX_INLINE) ||
             atomic_load_explicit(&am_stopping, memory_order_relaxed)) {
             rebalance_drain_abandon(&d);
             break;
@@ -282,13 +292,6 @@ decide_eager(void)
         auto_move(src, dst);
 }
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Takes the pending request, if any, and carries it out. */
 static void
