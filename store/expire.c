@@ -41,6 +41,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/expire.h"
 #include "store/clock.h"
 #include "store/hashtable.h"
@@ -159,6 +161,7 @@ expire_gen_bump(void)
 void
 store_flush(rel_time_t when)
 {
+    STORE_SEG_ROUTE_VOID(seg_engine_flush(when));
     rel_time_t now = store_clock_now();
     pthread_mutex_lock(&flush_lock);
     if (when <= now) {
@@ -211,6 +214,7 @@ flush_oldest(int64_t delay)
 void
 store_flush_delay(int64_t delay)
 {
+    STORE_SEG_ROUTE_VOID(seg_engine_flush_delay(delay));
     rel_time_t now = store_clock_now();
     pthread_mutex_lock(&flush_lock);
     if (delay <= 0) {
@@ -320,6 +324,7 @@ maintain_pass(uint64_t budget)
 uint64_t
 store_maintain(void)
 {
+    STORE_SEG_ROUTE((seg_engine_maintain(), 0));
     return maintain_pass(UINT64_MAX);
 }
 

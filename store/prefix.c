@@ -23,6 +23,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/prefix.h"
 #include "store/expire.h"
 #include "store/hashtable.h"
@@ -326,6 +328,7 @@ register_locked(const unsigned char *p, size_t n)
 int
 store_flush_prefix(const char *prefix, size_t n)
 {
+    STORE_SEG_ROUTE(seg_engine_flush_prefix(prefix, n));
     if (n == 0 || n > STORE_KEY_MAX)
         return -1;
     for (;;) {

@@ -1,0 +1,48 @@
+/*
+ * seg_engine.h - the segment store as an engine behind store.h's request
+ * API (-o item_store=segments): the same calls and semantics, prefixed
+ * seg_engine_. store/engine.h dispatches to them.
+ * (Placeholder of the lead's dispatch; the engine's own header replaces it.)
+ */
+#ifndef MCD_SEG_ENGINE_H
+#define MCD_SEG_ENGINE_H
+
+#include "store/store.h"
+
+int seg_engine_setup(const struct store_options *opts);
+void seg_engine_teardown(void);
+struct item *seg_engine_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint32_t nbytes,
+                              struct store_tstats *ts, enum store_status *status);
+struct item *seg_engine_get(const char *key, size_t nkey, const struct store_get_opts *o,
+                            struct store_get_info *info, struct store_tstats *ts);
+enum store_status seg_engine_link(struct item *it, const struct store_link_opts *o, struct store_link_out *out,
+                                  struct store_tstats *ts);
+enum store_status seg_engine_delete(const char *key, size_t nkey, const struct store_delete_opts *o,
+                                    struct store_tstats *ts);
+enum store_status seg_engine_arith(const char *key, size_t nkey, const struct store_arith_opts *o,
+                                   struct store_arith_out *out, struct store_tstats *ts);
+bool seg_engine_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out);
+void seg_engine_meta_cas_skip(void);
+void seg_engine_flush(rel_time_t when);
+void seg_engine_flush_delay(int64_t delay);
+int seg_engine_flush_prefix(const char *prefix, size_t n);
+void seg_engine_info(struct store_info *out);
+size_t seg_engine_max_value_len(size_t nkey);
+void seg_engine_maintain(void);
+void seg_engine_thread_tick(void);
+void seg_engine_thread_release(void);
+
+const char *seg_engine_item_key(const struct item *it);
+uint8_t seg_engine_item_nkey(const struct item *it);
+char *seg_engine_item_data(struct item *it);
+uint32_t seg_engine_item_nbytes(const struct item *it);
+uint32_t seg_engine_item_flags(const struct item *it);
+uint64_t seg_engine_item_cas(const struct item *it);
+rel_time_t seg_engine_item_exptime(const struct item *it);
+rel_time_t seg_engine_item_atime(const struct item *it);
+unsigned seg_engine_item_class(const struct item *it);
+void seg_engine_item_release(struct item *it);
+bool seg_engine_item_key_binary(const struct item *it);
+void seg_engine_item_set_key_binary(struct item *it);
+
+#endif /* MCD_SEG_ENGINE_H */
