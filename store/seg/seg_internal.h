@@ -37,6 +37,8 @@ struct seg_global {
      * too far for a delta. The prototype's: cas_next; the engine's: the
      * store's counter (seg_engine.c). */
     uint64_t (*cas_now)(void);
+    /* The clock: NULL, `now` (seg_clock_set); the engine's: the store's. */
+    uint32_t (*now_fn)(void);
     /* Called for every live item reclaim drops (expired segment, FIFO, a
      * merge that does not keep it), its index bucket locked; `expired`:
      * its segment expired. NULL: nothing. */

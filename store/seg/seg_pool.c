@@ -193,14 +193,16 @@ reclaim(struct segment *s, bool expired)
 }
 
 /* Reclaims every sealed idle segment whose items have all passed their
- * exptime (exp_max): a look at every segment, once a second. */
+ * exptime (exp_max), or are all dead (overwritten, deleted, appended and
+ * never linked): a look at every segment, once a second. */
 static unsigned
 expire_locked(uint32_t now)
 {
     unsigned n = 0;
     for (uint32_t i = 0; i < seg_g.nseg; i++) {
         struct segment *s = &seg_g.segs[i];
-        if (!seg_idle(s) || !seg_expired(s, now))
+        if (!seg_idle(s) ||
+            (!seg_expired(s, now) && atomic_load_explicit(&s->live_items, memory_order_acquire) != 0))
             continue;
         SEG_STAT_INC(expired_items, reclaim(s, true));
         SEG_STAT_INC(expired_segs, 1);

@@ -37,6 +37,25 @@ struct seg_thread {
 
 static _Thread_local struct seg_thread thread_state;
 static _Atomic uint64_t generation;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+/* A thread that exits seals its segments (they could never be evicted
+ * otherwise), had it not called seg_thread_release() itself. */
+static void
+thread_exit(void *arg)
+{
+    (void)arg;
+    struct seg_thread *t = &thread_state;
+    if (seg_g.arena != NULL && t->gen == atomic_load_explicit(&generation, memory_order_relaxed))
+        seg_thread_release();
+}
+
+static void
+exit_key_make(void)
+{
+    (void)pthread_key_create(&exit_key, thread_exit);
+}
 
 static struct seg_thread *
 my_thread(void)
@@ -47,6 +66,8 @@ my_thread(void)
         t->gen = g;
         for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
             t->active[b] = -1;
+        (void)pthread_once(&exit_once, exit_key_make);
+        (void)pthread_setspecific(exit_key, t);
     }
     return t;
 }
@@ -60,6 +81,8 @@ seg_clock_set(uint32_t now)
 uint32_t
 seg_now(void)
 {
+    if (seg_g.now_fn != NULL)
+        return seg_g.now_fn();
     return atomic_load_explicit(&seg_g.now, memory_order_relaxed);
 }
 

@@ -8,6 +8,8 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -629,26 +631,36 @@ Test(seg_evict, touch_survives_a_merge_of_its_item, .fini = fini)
 }
 
 /* Each thread appends to segments of its own, which no one else may
- * evict until the thread seals them (seg_thread_release, or its next set
- * finding one full or old). */
+ * evict until the thread seals them (seg_thread_release, its next set
+ * finding one full or old, or its exit). */
+static atomic_int kept_stored, kept_may_exit;
+
 static void *
 set_one(void *release)
 {
     cr_assert_eq(put(release != NULL ? "released" : "kept", "v", 0), SEG_OK);
-    if (release != NULL)
+    if (release != NULL) {
         seg_thread_release();
-    return NULL;
+        return NULL;
+    }
+    atomic_store(&kept_stored, 1);
+    while (!atomic_load(&kept_may_exit))
+        sched_yield();
+    return NULL; /* its exit seals its segment */
 }
 
 Test(seg_evict, a_threads_append_segment_is_its_own, .fini = fini)
 {
     start(6, SEG_EVICT_FIFO, 8);
-    pthread_t t;
+    pthread_t t, kt;
     int yes = 1;
     cr_assert_eq(pthread_create(&t, NULL, set_one, &yes), 0);
     pthread_join(t, NULL);
-    cr_assert_eq(pthread_create(&t, NULL, set_one, NULL), 0);
-    pthread_join(t, NULL);
+    atomic_store(&kept_stored, 0);
+    atomic_store(&kept_may_exit, 0);
+    cr_assert_eq(pthread_create(&kt, NULL, set_one, NULL), 0);
+    while (!atomic_load(&kept_stored))
+        sched_yield();
     cr_expect_eq(stats().segs_used, 2);
     char k[16], v[500];
     memset(v, 'v', sizeof(v) - 1);
@@ -660,4 +672,11 @@ Test(seg_evict, a_threads_append_segment_is_its_own, .fini = fini)
     cr_expect_null(get("released")); /* sealed: evicted first, as the oldest */
     cr_expect_str_eq(get("kept"), "v"); /* still its thread's: never evicted */
     cr_expect_gt(stats().evicted_segs, 5);
+    atomic_store(&kept_may_exit, 1);
+    pthread_join(kt, NULL);
+    for (int i = 100; i < 200; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    cr_expect_null(get("kept")); /* sealed at its thread's exit, then evicted */
 }
