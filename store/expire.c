@@ -136,6 +136,26 @@ expire_state(const struct item *it, rel_time_t now)
     return EXPIRE_LIVE;
 }
 
+enum expire_state
+expire_state_fields(rel_time_t exp, rel_time_t atime, bool own, uint64_t seq, uint64_t gen, const char *key,
+                    size_t nkey, rel_time_t now)
+{
+    if (exp != 0 && exp <= now)
+        return EXPIRE_EXPIRED;
+    uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
+    if (fc != 0) {
+        if (own ? gen < atomic_load_explicit(&flush_all_gen, memory_order_acquire) : (seq != 0 && seq < fc))
+            return EXPIRE_FLUSHED;
+    }
+    uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
+    if (ft != 0 && (rel_time_t)(ft >> 32) <= now && atime <= (rel_time_t)ft)
+        return EXPIRE_FLUSHED;
+    if (atomic_load_explicit(&prefix_nlive, memory_order_acquire) != 0 &&
+        prefix_key_flushed((const unsigned char *)key, nkey, own, seq, gen))
+        return EXPIRE_FLUSHED;
+    return EXPIRE_LIVE;
+}
+
 /* Everything linked so far has a cas field below the CAS fence, or
  * (a client's CAS) a flush generation <= the current one. The generation
  * goes first: a reader that sees the new flush_cas sees it too. */
@@ -161,7 +181,6 @@ expire_gen_bump(void)
 void
 store_flush(rel_time_t when)
 {
-    STORE_SEG_ROUTE_VOID(seg_engine_flush(when));
     rel_time_t now = store_clock_now();
     pthread_mutex_lock(&flush_lock);
     if (when <= now) {
@@ -214,7 +233,6 @@ flush_oldest(int64_t delay)
 void
 store_flush_delay(int64_t delay)
 {
-    STORE_SEG_ROUTE_VOID(seg_engine_flush_delay(delay));
     rel_time_t now = store_clock_now();
     pthread_mutex_lock(&flush_lock);
     if (delay <= 0) {
@@ -324,7 +342,7 @@ maintain_pass(uint64_t budget)
 uint64_t
 store_maintain(void)
 {
-    STORE_SEG_ROUTE((seg_engine_maintain(), 0));
+    STORE_SEG_ROUTE(seg_engine_maintain());
     return maintain_pass(UINT64_MAX);
 }
 

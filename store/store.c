@@ -269,14 +269,14 @@ item_set_key_binary(struct item *it)
 unsigned
 store_class_count(void)
 {
-    STORE_SLAB_ONLY(0);
+    STORE_SLAB_ONLY(1); /* segments: one class, 1 */
     return slab_nclasses();
 }
 
 bool
 store_class_info(unsigned id, struct store_class_info *out)
 {
-    STORE_SLAB_ONLY(false);
+    STORE_SEG_ROUTE(seg_engine_class_info(id, out));
     struct slab_class *c = slab_class_get(id);
     if (c == NULL)
         return false;

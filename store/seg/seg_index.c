@@ -206,3 +206,19 @@ seg_index_overflow_used(void)
 {
     return atomic_load_explicit(&ovf_used_pub, memory_order_relaxed);
 }
+
+void
+seg_index_walk(void (*fn)(struct seg_bucket *head, void *arg), void *arg)
+{
+    for (uint64_t i = 0; i <= mask; i++) {
+        spin_lock(&heads[i].lock);
+        fn(&heads[i], arg);
+        spin_unlock(&heads[i].lock);
+    }
+}
+
+unsigned
+seg_index_power(void)
+{
+    return (unsigned)__builtin_popcountll(mask);
+}
