@@ -116,7 +116,7 @@ init_slab(void)
 static void
 init_seg(void)
 {
-    start_with(&seg_engine, store_test_opts(16u << 20, 8));
+    start_with(&seg_engine, store_test_opts(64u << 20, 8)); /* 1 MB a thread per TTL in use: room for the racers */
 }
 
 TestSuite(slab, .init = init_slab, .fini = stop);

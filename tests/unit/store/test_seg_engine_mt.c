@@ -125,41 +125,52 @@ Test(seg_engine_mt, racing_incrs_all_land, .init = init_big, .fini = fini)
     cr_expect_eq(out.value, THREADS * ROUNDS);
 }
 
-static atomic_int winners, go;
+static atomic_int winners;
+static pthread_barrier_t round_start, round_end;
+#define WIN_ROUNDS 50
 
+/* the same threads race round after round (a thread's append segments
+ * are its own: short-lived threads would each take a segment) */
 static void *
 vivifier(void *arg)
 {
     struct store_tstats *ts = arg;
     struct store_get_opts o = {.kind = STORE_GET_META, .vivify = true};
     struct store_get_info info;
-    while (!atomic_load(&go))
-        ;
-    struct item *it = seg_engine_get("race", 4, &o, &info, ts);
-    if (it != NULL) {
-        if (info.win)
-            atomic_fetch_add(&winners, 1);
-        seg_engine_item_release(it);
+    for (int round = 0; round < WIN_ROUNDS; round++) {
+        pthread_barrier_wait(&round_start);
+        struct item *it = seg_engine_get("race", 4, &o, &info, ts);
+        if (it != NULL) {
+            if (info.win)
+                atomic_fetch_add(&winners, 1);
+            seg_engine_item_release(it);
+        }
+        pthread_barrier_wait(&round_end);
     }
+    seg_engine_thread_release();
     return NULL;
 }
 
 Test(seg_engine_mt, one_winner, .init = init_small, .fini = fini)
 {
     struct store_tstats ts = {0};
-    for (int round = 0; round < 50; round++) {
+    pthread_t th[THREADS];
+    static struct store_tstats per[THREADS];
+    pthread_barrier_init(&round_start, NULL, THREADS + 1);
+    pthread_barrier_init(&round_end, NULL, THREADS + 1);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, vivifier, &per[i]);
+    for (int round = 0; round < WIN_ROUNDS; round++) {
         atomic_store(&winners, 0);
-        atomic_store(&go, 0);
         seg_engine_delete("race", 4, NULL, &ts);
-        pthread_t th[THREADS];
-        static struct store_tstats per[THREADS];
-        for (int i = 0; i < THREADS; i++)
-            pthread_create(&th[i], NULL, vivifier, &per[i]);
-        atomic_store(&go, 1);
-        for (int i = 0; i < THREADS; i++)
-            pthread_join(th[i], NULL);
-        cr_assert_eq(atomic_load(&winners), 1, "round %d", round);
+        pthread_barrier_wait(&round_start);
+        pthread_barrier_wait(&round_end);
+        cr_expect_eq(atomic_load(&winners), 1, "round %d", round);
     }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&round_start);
+    pthread_barrier_destroy(&round_end);
 }
 
 /* A value says which key it belongs to: "key|" then filler of its length. */
