@@ -100,11 +100,13 @@ is_wide(const struct seg_item *it)
     return (seg_hdr_load(it) & SEG_H_WIDE) != 0;
 }
 
-/* The CAS a client sees: 0 under -C. */
+/* The CAS a client sees: 0 under -C, and for an item not linked yet. */
 static inline uint64_t
 cas_of(const struct seg_item *it)
 {
-    return eopts.use_cas ? seg_item_seq(it) : 0;
+    if (!eopts.use_cas || !(seg_hdr_load(it) & SEG_H_LINKED))
+        return 0;
+    return seg_item_seq(it);
 }
 
 static enum expire_state

@@ -1173,3 +1173,16 @@ Test(seg_own, threads_mixed_ops)
     cr_expect_leq(si.curr_items, 8);
     cr_expect_eq(seg_engine_maintain(), 0);
 }
+
+/* an item from alloc, not linked yet, has no CAS; linked, it has one */
+BOTH(unlinked_item_reads_cas_0)
+{
+    enum store_status st;
+    struct item *it = store_alloc("u", 1, 0, 0, 1, &ts, &st);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_cas(it), 0);
+    memcpy(item_data(it), "u", 1);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
+    cr_expect_neq(item_cas(it), 0);
+    item_release(it);
+}
