@@ -202,19 +202,57 @@ seg_freq_bump(uint8_t f)
     return (uint8_t)(f + 1);
 }
 
+/* A TTL's bucket, its TTL rounded down to a power of two: items expire at
+ * their own exptime (a segment once its last item has), so buckets only
+ * group items that expire about together, and few of them keep few
+ * segments open (a thread appends to one per bucket it uses): 1, 2, 4 ...
+ * 2^24 s, and above. */
 unsigned
 seg_bucket_for(uint32_t exptime, uint32_t now)
 {
     if (exptime == 0)
         return 0;
-    return seg_ttl_bucket_of(exptime > now ? exptime - now : 1);
+    uint32_t ttl = exptime > now ? exptime - now : 1;
+    return seg_ttl_bucket_of((uint32_t)1 << (31 - __builtin_clz(ttl)));
+}
+
+/* TTL buckets (besides "no TTL") a thread appends to at once: opening
+ * another seals its oldest. Each holds a partly filled segment that
+ * cannot be evicted until sealed. */
+#define THREAD_ACTIVE_MAX 4
+
+/* Seals the calling thread's active segments of buckets other than b:
+ * the oldest only when it has `keep` or more, else (keep 0) all. Returns
+ * how many it sealed. */
+static unsigned
+seal_others(struct seg_thread *t, unsigned b, unsigned keep)
+{
+    unsigned n = 0, sealed = 0;
+    int oldest = -1;
+    for (unsigned i = 1; i < SEG_TTL_BUCKETS; i++) {
+        if (i == b || t->active[i] < 0)
+            continue;
+        n++;
+        if (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at)
+            oldest = (int)i;
+        if (keep == 0) {
+            seg_pool_seal(&t->active[i]);
+            sealed++;
+        }
+    }
+    if (keep != 0 && n >= keep && oldest >= 0) {
+        seg_pool_seal(&t->active[oldest]);
+        sealed++;
+    }
+    return sealed;
 }
 
 char *
 seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, uint32_t *off_out)
 {
     struct ttl_bucket *tb = &seg_g.ttl[b];
-    int32_t *active = &my_thread()->active[b];
+    struct seg_thread *t = my_thread();
+    int32_t *active = &t->active[b];
     uint32_t now = seg_now();
     struct segment *s;
     for (;;) {
@@ -226,7 +264,16 @@ seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, u
                 break;
             SEG_STAT_INC(cas_seals, 1);
         }
+        if (b != 0 && *active < 0)
+            (void)seal_others(t, b, THREAD_ACTIVE_MAX);
         s = seg_pool_open(b, active);
+        /* nothing to evict: this thread's own other segments may be */
+        if (s == NULL && seal_others(t, b, 0) > 0)
+            s = seg_pool_open(b, active);
+        if (s == NULL && b != 0 && t->active[0] >= 0) {
+            seg_pool_seal(&t->active[0]);
+            s = seg_pool_open(b, active);
+        }
         if (s == NULL)
             return NULL;
     }

@@ -1186,3 +1186,17 @@ BOTH(unlinked_item_reads_cas_0)
     cr_expect_neq(item_cas(it), 0);
     item_release(it);
 }
+
+/* many distinct TTLs: every set stores (each TTL bucket a thread appends
+ * to holds a partly filled segment: the engine rounds TTLs to powers of
+ * two and seals a thread's oldest beyond a few) */
+Test(seg_own, many_ttls_never_out_of_memory)
+{
+    start_with(&seg_engine, opts(16u << 20, true, true));
+    for (int i = 1; i <= 5000; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "t%d", i);
+        cr_assert_eq(link_full(k, "v", 0, (rel_time_t)(100 + i), STORE_SET, 0, NULL), STORE_OK, "ttl %d", i);
+    }
+    cr_expect_str_eq(get("t5000"), "v");
+}
