@@ -641,8 +641,14 @@ seg_engine_get(const char *key, size_t nkey, const struct store_get_opts *o, str
                     live_set_exptime(it, o->touch_exptime);
                 seg_pin(seg_of_item(it));
             }
-            if (!o->no_bump)
+            if (!o->no_bump) {
                 hit(it, now);
+                /* the access frequency merge eviction keeps items by */
+                uint64_t v = *slot;
+                uint8_t f = seg_slot_freq(v), nf = seg_freq_bump(f);
+                if (nf != f)
+                    *slot = seg_slot_with_freq(v, nf);
+            }
             ret = it;
         } else if (o->vivify) {
             if (fresh == NULL || fresh_for != 0) {
