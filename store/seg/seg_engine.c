@@ -405,7 +405,7 @@ seg_engine_setup(const struct store_options *opts)
     /* the index: one 7-slot bucket for about 7 items of ~128 bytes */
     unsigned power = eopts.hashpower != 0 ? eopts.hashpower : STORE_HASHPOWER_DEFAULT;
     power = power > 2 ? power - 2 : 1;
-    while (power < 30 && ((uint64_t)7 * 128 << power) < mem)
+    while (power < 28 && ((uint64_t)7 * 128 << power) < mem)
         power++;
     struct seg_options so = {
         .mem_limit = mem,

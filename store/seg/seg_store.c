@@ -23,6 +23,7 @@
 #include "store/seg/seg_internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -32,8 +33,11 @@ struct seg_global seg_g;
  * set up as generation `gen` (a new seg_setup() starts them afresh). */
 struct seg_thread {
     uint64_t gen;
+    uint64_t token;            /* marks the segments it appends to (segment.owner) */
     int32_t active[SEG_TTL_BUCKETS];
 };
+
+static _Atomic uint64_t token_next;
 
 static _Thread_local struct seg_thread thread_state;
 static _Atomic uint64_t generation;
@@ -64,6 +68,7 @@ my_thread(void)
     uint64_t g = atomic_load_explicit(&generation, memory_order_relaxed);
     if (t->gen != g) {
         t->gen = g;
+        t->token = atomic_fetch_add_explicit(&token_next, 1, memory_order_relaxed) + 1;
         for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
             t->active[b] = -1;
         (void)pthread_once(&exit_once, exit_key_make);
@@ -261,12 +266,12 @@ seal_others(struct seg_thread *t, unsigned b, unsigned keep)
         if (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at)
             oldest = (int)i;
         if (keep == 0) {
-            seg_pool_seal(&t->active[i]);
+            seg_pool_seal(&t->active[i], t->token);
             sealed++;
         }
     }
     if (keep != 0 && n >= keep && oldest >= 0) {
-        seg_pool_seal(&t->active[oldest]);
+        seg_pool_seal(&t->active[oldest], t->token);
         sealed++;
     }
     return sealed;
@@ -282,29 +287,46 @@ seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, u
     struct segment *s;
     for (;;) {
         s = *active >= 0 ? &seg_g.segs[*active] : NULL;
-        if (s != NULL && seg_write_off(s) + size <= seg_g.seg_size &&
-            (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
-            int64_t d = (int64_t)(seg_g.cas_now() - s->cas_base);
-            if (d <= SEG_CAS_DELTA_MAX - SEG_CAS_LINK_MARGIN && d >= SEG_CAS_DELTA_MIN + SEG_CAS_LINK_MARGIN)
-                break;
-            SEG_STAT_INC(cas_seals, 1);
+        if (s != NULL) {
+            /* a writer first, then still ours? (seq_cst both: a thread out
+             * of memory seals it by clearing `owner`, then evicts it only
+             * with no writer: seg_pool.c) */
+            atomic_fetch_add_explicit(&s->writers, 1, memory_order_seq_cst);
+            if (atomic_load_explicit(&s->owner, memory_order_seq_cst) != t->token) {
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+                *active = -1; /* sealed by another thread: not ours to seal */
+            } else if (seg_write_off(s) + size <= seg_g.seg_size &&
+                       (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
+                int64_t d = (int64_t)(seg_g.cas_now() - s->cas_base);
+                if (d <= SEG_CAS_DELTA_MAX - SEG_CAS_LINK_MARGIN && d >= SEG_CAS_DELTA_MIN + SEG_CAS_LINK_MARGIN)
+                    break; /* counted as a writer */
+                SEG_STAT_INC(cas_seals, 1);
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+            } else {
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+            }
         }
         if (b != 0 && *active < 0)
             (void)seal_others(t, b, THREAD_ACTIVE_MAX);
-        s = seg_pool_open(b, active);
+        s = seg_pool_open(b, active, t->token);
         /* nothing to evict: this thread's own other segments may be */
         if (s == NULL && seal_others(t, b, 0) > 0)
-            s = seg_pool_open(b, active);
+            s = seg_pool_open(b, active, t->token);
         if (s == NULL && b != 0 && t->active[0] >= 0) {
-            seg_pool_seal(&t->active[0]);
-            s = seg_pool_open(b, active);
+            seg_pool_seal(&t->active[0], t->token);
+            s = seg_pool_open(b, active, t->token);
+        }
+        /* the segments it could take were all being written (an item
+         * between its reservation and its link): they soon are not */
+        for (unsigned tries = 0; s == NULL && seg_g.evict != SEG_EVICT_NONE && tries < 64; tries++) {
+            sched_yield();
+            s = seg_pool_open(b, active, t->token);
         }
         if (s == NULL)
             return NULL;
     }
     uint32_t off = seg_write_off(s);
     atomic_store_explicit(&s->write_off, off + (uint32_t)size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->writers, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_items, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_bytes, (uint32_t)size, memory_order_relaxed);
     seg_exp_raise(s, exptime);
@@ -549,7 +571,7 @@ seg_thread_tick(void)
             continue;
         const struct segment *s = &seg_g.segs[t->active[b]];
         if (now - s->create_at >= seg_g.ttl[b].max_age)
-            seg_pool_seal(&t->active[b]);
+            seg_pool_seal(&t->active[b], t->token);
     }
 }
 
@@ -558,7 +580,7 @@ seg_thread_release(void)
 {
     struct seg_thread *t = my_thread();
     for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
-        seg_pool_seal(&t->active[b]);
+        seg_pool_seal(&t->active[b], t->token);
 }
 
 unsigned
@@ -598,5 +620,6 @@ seg_stats(struct seg_stats *out)
     LOAD(expired_items);
     LOAD(touch_copies);
     LOAD(cas_seals);
+    LOAD(steals);
 #undef LOAD
 }

@@ -151,7 +151,7 @@ vivifier(void *arg)
     return NULL;
 }
 
-Test(seg_engine_mt, one_winner, .init = init_small, .fini = fini)
+Test(seg_engine_mt, one_winner, .init = init_big, .fini = fini)
 {
     struct store_tstats ts = {0};
     pthread_t th[THREADS];
@@ -277,4 +277,37 @@ Test(seg_engine_mt, mixed_under_eviction, .init = init_mid, .fini = fini)
     struct store_class_info ci;
     seg_engine_class_info(1, &ci);
     cr_expect_gt(ci.evicted, 0);
+}
+
+/* 8 threads, each with an append segment of its own, in 4 MB (3 segments
+ * to append to besides the merge spare): a thread that finds nothing to
+ * evict seals another's active segment and evicts it; no set fails */
+#define CROWD 8
+static atomic_uint crowd_failed;
+
+static void *
+crowd_setter(void *arg)
+{
+    struct store_tstats *ts = arg;
+    static char v[1000];
+    char k[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof(k), "c%p:%d", arg, i);
+        if (!set(k, v, sizeof(v), STORE_SET, ts))
+            atomic_fetch_add(&crowd_failed, 1);
+    }
+    seg_engine_thread_release();
+    return NULL;
+}
+
+Test(seg_engine_mt, more_threads_than_segments, .init = init_small, .fini = fini)
+{
+    pthread_t th[CROWD];
+    static struct store_tstats per[CROWD];
+    atomic_store(&crowd_failed, 0);
+    for (int i = 0; i < CROWD; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, crowd_setter, &per[i]), 0);
+    for (int i = 0; i < CROWD; i++)
+        pthread_join(th[i], NULL);
+    cr_expect_eq(atomic_load(&crowd_failed), 0);
 }
