@@ -136,6 +136,14 @@ expire_state(const struct item *it, rel_time_t now)
     return EXPIRE_LIVE;
 }
 
+bool
+expire_flush_any(void)
+{
+    return atomic_load_explicit(&flush_cas, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&flush_time, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&prefix_nlive, memory_order_acquire) != 0;
+}
+
 enum expire_state
 expire_state_fields(rel_time_t exp, rel_time_t atime, bool own, uint64_t seq, uint64_t gen, const char *key,
                     size_t nkey, rel_time_t now)

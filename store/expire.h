@@ -35,6 +35,10 @@ uint64_t expire_gen_bump(void);
  * item's stripe lock held (or on an item nobody else can change). */
 enum expire_state expire_state(const struct item *it, rel_time_t now);
 
+/* False while no flush_all (done or pending) and no flush_prefix is in
+ * force: expire_state_fields() then only compares the exptime. */
+bool expire_flush_any(void);
+
 /* expire_state() of an item of the segment engine (store/seg/seg_engine.c),
  * given its fields: `own` (a client's or a wide CAS) is judged by the
  * flush generation `gen` it was linked in, otherwise by its link sequence

@@ -100,17 +100,26 @@ is_wide(const struct seg_item *it)
     return (seg_hdr_load(it) & SEG_H_WIDE) != 0;
 }
 
-/* The CAS a client sees: 0 under -C. */
+/* The CAS a client sees: 0 under -C, and for an item not linked yet. */
 static inline uint64_t
 cas_of(const struct seg_item *it)
 {
-    return eopts.use_cas ? seg_item_seq(it) : 0;
+    if (!eopts.use_cas || !(seg_hdr_load(it) & SEG_H_LINKED))
+        return 0;
+    return seg_item_seq(it);
 }
 
 static enum expire_state
 state_of(const struct seg_item *it, rel_time_t now)
 {
     uint64_t h = seg_hdr_load(it);
+    if (!expire_flush_any()) {
+        /* the common case: no flush in force, only the exptime counts */
+        if (!(h & SEG_H_EXP))
+            return EXPIRE_LIVE;
+        rel_time_t e = atomic_load_explicit(seg_exp_word(it), memory_order_relaxed);
+        return e != 0 && e <= now ? EXPIRE_EXPIRED : EXPIRE_LIVE;
+    }
     bool wide = (h & SEG_H_WIDE) != 0;
     return expire_state_fields(seg_item_exptime(it), seg_item_atime(it), wide, wide ? 0 : seg_item_seq(it),
                                wide ? seg_item_wide_gen(it) : 0, seg_item_key(it), seg_hdr_nkey(h), now);
@@ -396,7 +405,7 @@ seg_engine_setup(const struct store_options *opts)
     /* the index: one 7-slot bucket for about 7 items of ~128 bytes */
     unsigned power = eopts.hashpower != 0 ? eopts.hashpower : STORE_HASHPOWER_DEFAULT;
     power = power > 2 ? power - 2 : 1;
-    while (power < 30 && ((uint64_t)7 * 128 << power) < mem)
+    while (power < 28 && ((uint64_t)7 * 128 << power) < mem)
         power++;
     struct seg_options so = {
         .mem_limit = mem,
@@ -516,8 +525,6 @@ seg_engine_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptim
 
 /* ---- get ---- */
 
-static const struct store_get_opts plain_get;
-
 static void
 count_get(bool hit_, struct store_tstats *ts)
 {
@@ -576,12 +583,38 @@ meta_hit(const struct seg_item *it, const struct store_get_opts *o, struct store
         seg_hdr_set_bits(it, SEG_H_TOKEN);
 }
 
+/* get, gets: the GET path, with none of the options */
+static struct item *
+get_plain(const char *key, size_t nkey, struct store_tstats *ts)
+{
+    uint64_t hv = seg_hash(key, nkey);
+    rel_time_t now = store_clock_now();
+    struct seg_bucket *hb = seg_index_lock(hv);
+    uint64_t *slot = find_live(hb, seg_hash_tag(hv), key, nkey, now, ts);
+    const struct seg_item *it = NULL;
+    if (slot != NULL) {
+        uint64_t v = *slot;
+        it = slot_item(v);
+        seg_pin(&seg_g.segs[seg_slot_seg(v)]);
+        hit(it, now);
+        uint8_t f = seg_slot_freq(v), nf = seg_freq_bump(f);
+        if (nf != f)
+            *slot = seg_slot_with_freq(v, nf);
+    }
+    seg_index_unlock(hb);
+    count_get(it != NULL, ts);
+    return IT(it);
+}
+
 struct item *
 seg_engine_get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_get_info *info,
                struct store_tstats *ts)
 {
-    if (o == NULL)
-        o = &plain_get;
+    if (o == NULL) {
+        if (info != NULL)
+            memset(info, 0, sizeof(*info));
+        return get_plain(key, nkey, ts);
+    }
     struct store_get_info scratch;
     if (info != NULL)
         memset(info, 0, sizeof(*info));
@@ -639,8 +672,14 @@ seg_engine_get(const char *key, size_t nkey, const struct store_get_opts *o, str
                     live_set_exptime(it, o->touch_exptime);
                 seg_pin(seg_of_item(it));
             }
-            if (!o->no_bump)
+            if (!o->no_bump) {
                 hit(it, now);
+                /* the access frequency merge eviction keeps items by */
+                uint64_t v = *slot;
+                uint8_t f = seg_slot_freq(v), nf = seg_freq_bump(f);
+                if (nf != f)
+                    *slot = seg_slot_with_freq(v, nf);
+            }
             ret = it;
         } else if (o->vivify) {
             if (fresh == NULL || fresh_for != 0) {

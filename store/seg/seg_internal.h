@@ -46,7 +46,7 @@ struct seg_global {
 
     /* counters (relaxed atomics: written under different locks) */
     _Atomic uint64_t evicted_segs, evicted_items, merges, merge_kept;
-    _Atomic uint64_t expired_segs, expired_items, touch_copies, cas_seals;
+    _Atomic uint64_t expired_segs, expired_items, touch_copies, cas_seals, steals;
 };
 
 extern struct seg_global seg_g;
@@ -154,12 +154,14 @@ seg_item_seq(const struct seg_item *it)
 
 /* seg_pool.c */
 int seg_pool_setup(void);
-/* Seals the calling thread's segment *active of TTL bucket b (if any) and
- * opens it a new one (*active), evicting if need be. NULL (and *active
- * -1) when no segment could be had. */
-struct segment *seg_pool_open(unsigned b, int32_t *active);
-/* Seals the calling thread's segment *active (if any); *active = -1. */
-void seg_pool_seal(int32_t *active);
+/* Seals the calling thread's segment *active of TTL bucket b (if it is
+ * still its own: `token`) and opens it a new one (*active), evicting if
+ * need be, and when nothing else can go, sealing another thread's active
+ * segment so that it can. NULL (and *active -1) when no segment could be
+ * had. */
+struct segment *seg_pool_open(unsigned b, int32_t *active, uint64_t token);
+/* Seals the calling thread's segment *active (if still its own); *active = -1. */
+void seg_pool_seal(int32_t *active, uint64_t token);
 /* Frees every sealed expired segment; returns how many. */
 unsigned seg_pool_expire(void);
 

@@ -32,6 +32,7 @@ static void
 free_put(struct segment *s)
 {
     s->state = SEG_FREE;
+    atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
     atomic_store_explicit(&s->write_off, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_items, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
@@ -128,7 +129,9 @@ chain_insert_before(unsigned b, struct segment *s, int32_t before)
 static bool
 seg_idle(const struct segment *s)
 {
-    return s->state == SEG_SEALED && atomic_load_explicit(&s->writers, memory_order_acquire) == 0;
+    /* seq_cst: against an owner that counts itself a writer and then
+     * reads `owner` (seg_store.c's seg_reserve), after steal_one() cleared it */
+    return s->state == SEG_SEALED && atomic_load_explicit(&s->writers, memory_order_seq_cst) == 0;
 }
 
 static void
@@ -385,26 +388,60 @@ evict_one(void)
     return true;
 }
 
+/* Seals *active if it is still the caller's. Pool lock held. */
+static void
+seal_own_locked(int32_t *active, uint64_t token)
+{
+    if (*active < 0)
+        return;
+    struct segment *s = &seg_g.segs[*active];
+    if (s->state == SEG_ACTIVE && atomic_load_explicit(&s->owner, memory_order_relaxed) == token) {
+        s->state = SEG_SEALED;
+        atomic_store_explicit(&s->owner, 0, memory_order_seq_cst);
+    }
+    *active = -1;
+}
+
 void
-seg_pool_seal(int32_t *active)
+seg_pool_seal(int32_t *active, uint64_t token)
 {
     if (*active < 0)
         return;
     pthread_mutex_lock(&seg_g.pool_lock);
-    seg_g.segs[*active].state = SEG_SEALED;
-    *active = -1;
+    seal_own_locked(active, token);
     pthread_mutex_unlock(&seg_g.pool_lock);
 }
 
+/* Nothing can be evicted: seals another thread's active segment (the
+ * fullest), so that it can be. Its owner finds out at its next append
+ * (the owner token is gone) and opens another; an item it is writing
+ * keeps the segment's writer count up until linked. False when there is
+ * none. Pool lock held. */
+static bool
+steal_one(uint64_t token)
+{
+    struct segment *best = NULL;
+    for (uint32_t i = 0; i < seg_g.nseg; i++) {
+        struct segment *s = &seg_g.segs[i];
+        if (s->state != SEG_ACTIVE || atomic_load_explicit(&s->owner, memory_order_relaxed) == token)
+            continue;
+        if (best == NULL || seg_write_off(s) > seg_write_off(best))
+            best = s;
+    }
+    if (best == NULL)
+        return false;
+    best->state = SEG_SEALED;
+    atomic_store_explicit(&best->owner, 0, memory_order_seq_cst);
+    SEG_STAT_INC(steals, 1);
+    return true;
+}
+
 struct segment *
-seg_pool_open(unsigned b, int32_t *active)
+seg_pool_open(unsigned b, int32_t *active, uint64_t token)
 {
     struct ttl_bucket *tb = &seg_g.ttl[b];
     pthread_mutex_lock(&seg_g.pool_lock);
-    if (*active >= 0) {
-        seg_g.segs[*active].state = SEG_SEALED;
-        *active = -1;
-    }
+    seal_own_locked(active, token);
     uint32_t now = seg_now();
     bool expired_tried = false;
     while (seg_g.nfree == 0) {
@@ -417,12 +454,16 @@ seg_pool_open(unsigned b, int32_t *active)
             if (expire_locked(now) > 0)
                 continue;
         }
-        if (!evict_one())
+        if (evict_one())
+            continue;
+        if (!steal_one(token))
             break;
+        expired_tried = false; /* the stolen segment may be all dead or expired */
     }
     struct segment *s = free_take();
     if (s != NULL) {
         s->state = SEG_ACTIVE;
+        atomic_store_explicit(&s->owner, token, memory_order_seq_cst);
         s->create_at = now;
         atomic_store_explicit(&s->exp_max, tb->ttl != 0 ? 0 : SEG_EXP_NEVER, memory_order_relaxed);
         s->cas_base = seg_g.cas_now();

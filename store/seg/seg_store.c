@@ -23,6 +23,7 @@
 #include "store/seg/seg_internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -32,8 +33,11 @@ struct seg_global seg_g;
  * set up as generation `gen` (a new seg_setup() starts them afresh). */
 struct seg_thread {
     uint64_t gen;
+    uint64_t token;            /* marks the segments it appends to (segment.owner) */
     int32_t active[SEG_TTL_BUCKETS];
 };
+
+static _Atomic uint64_t token_next;
 
 static _Thread_local struct seg_thread thread_state;
 static _Atomic uint64_t generation;
@@ -64,6 +68,7 @@ my_thread(void)
     uint64_t g = atomic_load_explicit(&generation, memory_order_relaxed);
     if (t->gen != g) {
         t->gen = g;
+        t->token = atomic_fetch_add_explicit(&token_next, 1, memory_order_relaxed) + 1;
         for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
             t->active[b] = -1;
         (void)pthread_once(&exit_once, exit_key_make);
@@ -159,6 +164,29 @@ seg_teardown(void)
     seg_g.segs = NULL;
 }
 
+/* a == b over n bytes, 8 at a time: keys are short, and libc's memcmp
+ * is a call that costs more than the compare */
+static inline bool
+key_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    while (n >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n > 0) {
+        if (*a++ != *b++)
+            return false;
+        n--;
+    }
+    return true;
+}
+
 uint64_t *
 seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
 {
@@ -168,7 +196,9 @@ seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
             if (seg_slot_tag(v) != tag)
                 continue;
             const struct seg_item *it = seg_item_at(seg_slot_seg(v), seg_slot_off(v));
-            if (seg_item_nkey(it) == nkey && memcmp(seg_item_key(it), key, nkey) == 0)
+            uint64_t h = seg_hdr_load(it);
+            if (seg_hdr_nkey(h) == nkey &&
+                key_eq((const char *)it + SEG_HDR_SIZE + seg_hdr_extra(h), key, nkey))
                 return &b->slot[i];
         }
     }
@@ -202,37 +232,101 @@ seg_freq_bump(uint8_t f)
     return (uint8_t)(f + 1);
 }
 
+/* A TTL's bucket, its TTL rounded down to a power of two: items expire at
+ * their own exptime (a segment once its last item has), so buckets only
+ * group items that expire about together, and few of them keep few
+ * segments open (a thread appends to one per bucket it uses): 1, 2, 4 ...
+ * 2^24 s, and above. */
 unsigned
 seg_bucket_for(uint32_t exptime, uint32_t now)
 {
     if (exptime == 0)
         return 0;
-    return seg_ttl_bucket_of(exptime > now ? exptime - now : 1);
+    uint32_t ttl = exptime > now ? exptime - now : 1;
+    return seg_ttl_bucket_of((uint32_t)1 << (31 - __builtin_clz(ttl)));
+}
+
+/* TTL buckets (besides "no TTL") a thread appends to at once: opening
+ * another seals its oldest. Each holds a partly filled segment that
+ * cannot be evicted until sealed. */
+#define THREAD_ACTIVE_MAX 4
+
+/* Seals the calling thread's active segments of buckets other than b:
+ * the oldest only when it has `keep` or more, else (keep 0) all. Returns
+ * how many it sealed. */
+static unsigned
+seal_others(struct seg_thread *t, unsigned b, unsigned keep)
+{
+    unsigned n = 0, sealed = 0;
+    int oldest = -1;
+    for (unsigned i = 1; i < SEG_TTL_BUCKETS; i++) {
+        if (i == b || t->active[i] < 0)
+            continue;
+        n++;
+        if (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at)
+            oldest = (int)i;
+        if (keep == 0) {
+            seg_pool_seal(&t->active[i], t->token);
+            sealed++;
+        }
+    }
+    if (keep != 0 && n >= keep && oldest >= 0) {
+        seg_pool_seal(&t->active[oldest], t->token);
+        sealed++;
+    }
+    return sealed;
 }
 
 char *
 seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, uint32_t *off_out)
 {
     struct ttl_bucket *tb = &seg_g.ttl[b];
-    int32_t *active = &my_thread()->active[b];
+    struct seg_thread *t = my_thread();
+    int32_t *active = &t->active[b];
     uint32_t now = seg_now();
     struct segment *s;
     for (;;) {
         s = *active >= 0 ? &seg_g.segs[*active] : NULL;
-        if (s != NULL && seg_write_off(s) + size <= seg_g.seg_size &&
-            (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
-            int64_t d = (int64_t)(seg_g.cas_now() - s->cas_base);
-            if (d <= SEG_CAS_DELTA_MAX - SEG_CAS_LINK_MARGIN && d >= SEG_CAS_DELTA_MIN + SEG_CAS_LINK_MARGIN)
-                break;
-            SEG_STAT_INC(cas_seals, 1);
+        if (s != NULL) {
+            /* a writer first, then still ours? (seq_cst both: a thread out
+             * of memory seals it by clearing `owner`, then evicts it only
+             * with no writer: seg_pool.c) */
+            atomic_fetch_add_explicit(&s->writers, 1, memory_order_seq_cst);
+            if (atomic_load_explicit(&s->owner, memory_order_seq_cst) != t->token) {
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+                *active = -1; /* sealed by another thread: not ours to seal */
+            } else if (seg_write_off(s) + size <= seg_g.seg_size &&
+                       (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
+                int64_t d = (int64_t)(seg_g.cas_now() - s->cas_base);
+                if (d <= SEG_CAS_DELTA_MAX - SEG_CAS_LINK_MARGIN && d >= SEG_CAS_DELTA_MIN + SEG_CAS_LINK_MARGIN)
+                    break; /* counted as a writer */
+                SEG_STAT_INC(cas_seals, 1);
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+            } else {
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+            }
         }
-        s = seg_pool_open(b, active);
+        if (b != 0 && *active < 0)
+            (void)seal_others(t, b, THREAD_ACTIVE_MAX);
+        s = seg_pool_open(b, active, t->token);
+        /* nothing to evict: this thread's own other segments may be */
+        if (s == NULL && seal_others(t, b, 0) > 0)
+            s = seg_pool_open(b, active, t->token);
+        if (s == NULL && b != 0 && t->active[0] >= 0) {
+            seg_pool_seal(&t->active[0], t->token);
+            s = seg_pool_open(b, active, t->token);
+        }
+        /* the segments it could take were all being written (an item
+         * between its reservation and its link): they soon are not */
+        for (unsigned tries = 0; s == NULL && seg_g.evict != SEG_EVICT_NONE && tries < 64; tries++) {
+            sched_yield();
+            s = seg_pool_open(b, active, t->token);
+        }
         if (s == NULL)
             return NULL;
     }
     uint32_t off = seg_write_off(s);
     atomic_store_explicit(&s->write_off, off + (uint32_t)size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->writers, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_items, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_bytes, (uint32_t)size, memory_order_relaxed);
     seg_exp_raise(s, exptime);
@@ -477,7 +571,7 @@ seg_thread_tick(void)
             continue;
         const struct segment *s = &seg_g.segs[t->active[b]];
         if (now - s->create_at >= seg_g.ttl[b].max_age)
-            seg_pool_seal(&t->active[b]);
+            seg_pool_seal(&t->active[b], t->token);
     }
 }
 
@@ -486,7 +580,7 @@ seg_thread_release(void)
 {
     struct seg_thread *t = my_thread();
     for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
-        seg_pool_seal(&t->active[b]);
+        seg_pool_seal(&t->active[b], t->token);
 }
 
 unsigned
@@ -526,5 +620,6 @@ seg_stats(struct seg_stats *out)
     LOAD(expired_items);
     LOAD(touch_copies);
     LOAD(cas_seals);
+    LOAD(steals);
 #undef LOAD
 }

@@ -335,6 +335,8 @@ struct segment {
     _Atomic uint32_t live_bytes;
     _Atomic int32_t refcount; /* readers' pins: an evicted segment waits for them (DRAINING) */
     _Atomic int32_t writers;  /* setters between append and link: no eviction meanwhile */
+    _Atomic uint64_t owner;   /* ACTIVE: the token of the thread appending to it; 0 once
+                                 sealed (by it, or by a thread out of memory: seg_pool.c) */
 };
 
 /* The TTL buckets: items of similar TTL share segments. Bucket 0 holds

@@ -517,11 +517,11 @@ Test(seg, ttl_bucket_expiry)
  * passed theirs. */
 Test(seg, expiry_exact)
 {
-    cr_assert_eq(put("a", "1", 600), SEG_OK); /* bucket [592, 608), max age 37: exptime 700 */
-    seg_clock_set(100 + 36);
-    cr_assert_eq(put("b", "1", 600), SEG_OK); /* same segment: exptime 736 */
-    seg_clock_set(100 + 37);
-    cr_assert_eq(put("c", "1", 600), SEG_OK); /* a new segment: 737 */
+    cr_assert_eq(put("a", "1", 600), SEG_OK); /* exptime 700; bucket of TTL 512, max age 32 */
+    seg_clock_set(130);
+    cr_assert_eq(put("b", "1", 600), SEG_OK); /* same segment: exptime 730 */
+    seg_clock_set(132);
+    cr_assert_eq(put("c", "1", 600), SEG_OK); /* a new segment: 732 */
     cr_expect_eq(stats().segs_used, 2);
     seg_clock_set(699);
     cr_expect_not_null(get("a"));
@@ -530,13 +530,13 @@ Test(seg, expiry_exact)
     cr_expect_null(get("a"));
     cr_expect_not_null(get("b"));
     cr_expect_eq(seg_expire(), 0); /* b is still live in it */
-    seg_clock_set(735);
+    seg_clock_set(729);
     cr_expect_not_null(get("b"));
-    seg_clock_set(736);
+    seg_clock_set(730);
     cr_expect_null(get("b"));
     cr_expect_not_null(get("c"));
     cr_expect_eq(seg_expire(), 1);
-    seg_clock_set(737);
+    seg_clock_set(732);
     cr_expect_null(get("c"));
     cr_expect_eq(seg_expire(), 1);
     cr_expect_eq(stats().segs_used, 0);

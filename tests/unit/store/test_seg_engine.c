@@ -116,7 +116,7 @@ init_slab(void)
 static void
 init_seg(void)
 {
-    start_with(&seg_engine, store_test_opts(16u << 20, 8));
+    start_with(&seg_engine, store_test_opts(64u << 20, 8)); /* 1 MB a thread per TTL in use: room for the racers */
 }
 
 TestSuite(slab, .init = init_slab, .fini = stop);
@@ -1172,4 +1172,31 @@ Test(seg_own, threads_mixed_ops)
     store_info(&si);
     cr_expect_leq(si.curr_items, 8);
     cr_expect_eq(seg_engine_maintain(), 0);
+}
+
+/* an item from alloc, not linked yet, has no CAS; linked, it has one */
+BOTH(unlinked_item_reads_cas_0)
+{
+    enum store_status st;
+    struct item *it = store_alloc("u", 1, 0, 0, 1, &ts, &st);
+    cr_assert_not_null(it);
+    cr_expect_eq(item_cas(it), 0);
+    memcpy(item_data(it), "u", 1);
+    cr_assert_eq(store_link(it, NULL, NULL, &ts), STORE_OK);
+    cr_expect_neq(item_cas(it), 0);
+    item_release(it);
+}
+
+/* many distinct TTLs: every set stores (each TTL bucket a thread appends
+ * to holds a partly filled segment: the engine rounds TTLs to powers of
+ * two and seals a thread's oldest beyond a few) */
+Test(seg_own, many_ttls_never_out_of_memory)
+{
+    start_with(&seg_engine, opts(16u << 20, true, true));
+    for (int i = 1; i <= 5000; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "t%d", i);
+        cr_assert_eq(link_full(k, "v", 0, (rel_time_t)(100 + i), STORE_SET, 0, NULL), STORE_OK, "ttl %d", i);
+    }
+    cr_expect_str_eq(get("t5000"), "v");
 }
