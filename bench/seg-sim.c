@@ -5,7 +5,10 @@
  * as key=value on one line; bench/seg-sim.sh builds it and makes the table.
  *
  *   seg-sim STORE TEST [options]
- *     STORE: slab | fifo | merge (the last two: the segment store's eviction)
+ *     STORE: slab | fifo | merge (the segment store's prototype API, with
+ *            its eviction) | engine (the segment engine behind store.h's
+ *            API, store/seg/seg_engine.h: merge eviction, store.h's calls;
+ *            built with -DSEG_SIM_ENGINE only)
  *     TEST:  load      -n items of 16-byte keys and 100-byte values into a
  *                      store big enough for all: bytes per item
  *            resident  -n distinct items into -m MB: items resident after
@@ -22,6 +25,9 @@
 
 #include "store/seg/seg_store.h"
 #include "store/store.h"
+#ifdef SEG_SIM_ENGINE
+#include "store/seg/seg_engine.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +39,17 @@
 #define NKEY 16
 #define NVAL 100
 
-enum kind { SLAB, FIFO, MERGE };
+enum kind { SLAB, FIFO, MERGE, ENGINE };
+
+#ifndef SEG_SIM_ENGINE /* the packed build: no engine */
+#define seg_engine_setup(o) (-1)
+#define seg_engine_alloc store_alloc
+#define seg_engine_link store_link
+#define seg_engine_get store_get
+#define seg_engine_item_data item_data
+#define seg_engine_item_release item_release
+#define seg_engine_info store_info
+#endif
 
 static enum kind kind;
 static unsigned merge_n; /* -M: segments merged into one (0: the store's default, 4) */
@@ -73,7 +89,18 @@ rss_bytes(void)
 static void
 setup(size_t mem, unsigned power)
 {
-    if (kind == SLAB) {
+    if (kind == ENGINE) {
+        /* the engine sizes its index from mem_limit, at least 2^(hashpower - 2) */
+        struct store_options o = {
+            .mem_limit = mem, .item_size_max = 1u << 20, .use_cas = true, .evict_to_free = true,
+            .hashpower = power + 2,
+        };
+        if (seg_engine_setup(&o) != 0) {
+            perror("seg_engine_setup");
+            exit(1);
+        }
+        store_clock_set(100);
+    } else if (kind == SLAB) {
         struct store_options o = {
             .mem_limit = mem, .item_size_max = 1u << 20, .factor = 1.25, .chunk_size = 48,
             .use_cas = true, .evict_to_free = true, .hashpower = power,
@@ -98,6 +125,16 @@ setup(size_t mem, unsigned power)
 static bool
 set(const char *k)
 {
+    if (kind == ENGINE) {
+        enum store_status st;
+        struct item *it = seg_engine_alloc(k, NKEY, 0, 0, NVAL, &ts, &st);
+        if (it == NULL)
+            return false;
+        memcpy(seg_engine_item_data(it), value, NVAL);
+        st = seg_engine_link(it, NULL, NULL, &ts);
+        seg_engine_item_release(it);
+        return st == STORE_OK;
+    }
     if (kind != SLAB)
         return seg_set(k, NKEY, 0, 0, value, NVAL, 0, NULL) == SEG_OK;
     enum store_status st;
@@ -113,6 +150,12 @@ set(const char *k)
 static bool
 get(const char *k)
 {
+    if (kind == ENGINE) {
+        struct item *it = seg_engine_get(k, NKEY, NULL, NULL, &ts);
+        if (it != NULL)
+            seg_engine_item_release(it);
+        return it != NULL;
+    }
     if (kind != SLAB) {
         const struct seg_item *it = seg_get(k, NKEY);
         if (it != NULL)
@@ -129,7 +172,13 @@ get(const char *k)
 static void
 usage_of(uint64_t *items, uint64_t *mem, uint64_t *index)
 {
-    if (kind == SLAB) {
+    if (kind == ENGINE) {
+        struct store_info si;
+        seg_engine_info(&si);
+        *items = si.curr_items;
+        *mem = si.total_malloced;
+        *index = si.hash_bytes;
+    } else if (kind == SLAB) {
         struct store_info si;
         store_info(&si);
         *items = si.curr_items;
@@ -210,6 +259,32 @@ get_loop_seg(const char *keys, uint64_t n, const uint32_t *order)
     return sum;
 }
 
+__attribute__((noinline)) static uint64_t
+get_loop_engine(const char *keys, uint64_t n, const uint32_t *order)
+{
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        struct item *it = seg_engine_get(keys + (size_t)order[i] * NKEY, NKEY, NULL, NULL, &ts);
+        sum += (unsigned char)seg_engine_item_data(it)[0];
+        seg_engine_item_release(it);
+    }
+    return sum;
+}
+
+__attribute__((noinline)) static uint64_t
+set_loop_engine(const char *keys, uint64_t n, const uint32_t *order)
+{
+    uint64_t ok = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        enum store_status st;
+        struct item *it = seg_engine_alloc(keys + (size_t)order[i] * NKEY, NKEY, 0, 0, NVAL, &ts, &st);
+        memcpy(seg_engine_item_data(it), value, NVAL);
+        ok += seg_engine_link(it, NULL, NULL, &ts) == STORE_OK;
+        seg_engine_item_release(it);
+    }
+    return ok;
+}
+
 /* overwrites: the item is built and linked (slab: alloc, fill, link) */
 __attribute__((noinline)) static uint64_t
 set_loop_slab(const char *keys, uint64_t n, const uint32_t *order)
@@ -249,7 +324,10 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: seg-sim slab|fifo|merge load|resident|zipf|get [options]\n");
         return 2;
     }
-    kind = strcmp(argv[1], "slab") == 0 ? SLAB : strcmp(argv[1], "fifo") == 0 ? FIFO : MERGE;
+    kind = strcmp(argv[1], "slab") == 0     ? SLAB
+           : strcmp(argv[1], "fifo") == 0   ? FIFO
+           : strcmp(argv[1], "engine") == 0 ? ENGINE
+                                            : MERGE;
     const char *test = argv[2];
     uint64_t n = 1000000, requests = 20000000, warm = 5000000, gets = 1000000, loaded = 100000, seed = 1;
     size_t mem_mb = 64;
@@ -276,7 +354,8 @@ main(int argc, char **argv)
 
     if (strcmp(test, "load") == 0) {
         long rss0 = rss_bytes();
-        setup((size_t)2 << 30, power);
+        /* the engine sizes its index by its memory: give it what the items take */
+        setup(kind == ENGINE ? (size_t)(n * 128 * 9 / 8) : (size_t)2 << 30, power);
         for (uint64_t i = 0; i < n; i++) {
             key_of(i, k);
             if (!set(k)) {
@@ -331,8 +410,12 @@ main(int argc, char **argv)
         for (uint64_t i = 0; i < gets; i++)
             order[i] = (uint32_t)(splitmix(&rng) % loaded);
         double t0 = now_s();
-        uint64_t sum = sets ? (kind == SLAB ? set_loop_slab(keys, gets, order) : set_loop_seg(keys, gets, order))
-                            : (kind == SLAB ? get_loop_slab(keys, gets, order) : get_loop_seg(keys, gets, order));
+        uint64_t sum = sets ? (kind == SLAB     ? set_loop_slab(keys, gets, order)
+                               : kind == ENGINE ? set_loop_engine(keys, gets, order)
+                                                : set_loop_seg(keys, gets, order))
+                            : (kind == SLAB     ? get_loop_slab(keys, gets, order)
+                               : kind == ENGINE ? get_loop_engine(keys, gets, order)
+                                                : get_loop_seg(keys, gets, order));
         double t1 = now_s();
         printf(" %s=%llu ns_per_op=%.1f check=%llu\n", sets ? "sets" : "gets", (unsigned long long)gets,
                (t1 - t0) * 1e9 / (double)gets, (unsigned long long)(sum % 1000));

@@ -150,6 +150,7 @@ static struct store_options store_options_from_settings(void)
         .automove_window = settings.slab_automove_window,
         .background_threads = true, /* hash table growth, with or without the crawler */
         .no_sweep = !settings.lru_crawler,
+        .segments = settings.item_store != NULL && strcmp(settings.item_store, "segments") == 0,
     };
 }
 
@@ -159,6 +160,11 @@ int main(int argc, char **argv)
     if (status != SETTINGS_RUN)
         return status;
     log_verbosity = settings.verbose;
+    if (settings.item_store != NULL && strcmp(settings.item_store, "slabs") != 0 &&
+        strcmp(settings.item_store, "segments") != 0) {
+        fprintf(stderr, "item_store must be slabs or segments, got %s\n", settings.item_store);
+        return EX_USAGE;
+    }
     if (!settings.lru_crawler) /* -o no_lru_crawler: lru_crawler crawl and dumps are refused */
         store_crawl_enable(false);
     if (settings.prefix_delimiter != NULL) /* -D: as memcached, per-prefix stats on */

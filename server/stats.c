@@ -462,6 +462,12 @@ static void show_metrics_listen(struct emitter *e, const char *name)
         line(e, name, "%s", settings.metrics_listen);
 }
 
+static void show_item_store(struct emitter *e, const char *name)
+{
+    if (settings.item_store != NULL)
+        line(e, name, "%s", settings.item_store);
+}
+
 static const char *tls_version_name(int v)
 {
     static const char *const names[] = {"tlsv1.0", "tlsv1.1", "tlsv1.2", "tlsv1.3"};

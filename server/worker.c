@@ -77,8 +77,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Once a second (the timerfd ticks): close connections idle longer than
- * -o idle_timeout. */
+/* Once a second (the timerfd ticks): the store's per-thread upkeep (the
+ * segment engine seals this thread's old append segments), and close
+ * connections idle longer than -o idle_timeout. */
 static void idle_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
@@ -86,6 +87,9 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
         log_warn_errno("worker %u: timerfd read", w->id);
+    store_thread_tick();
+    if (settings.idle_timeout == 0)
+        return;
     rel_time_t now = store_clock_now();
     struct conn *c = w->conns, *next;
     for (; c != NULL; c = next) {
@@ -137,6 +141,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     event_base_loop(w->base, 0);
+    store_thread_release(); /* the segments it was appending to can go */
     return NULL;
 }
 
@@ -187,7 +192,7 @@ int worker_setup(unsigned n)
         w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, notify_cb, w);
         if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
             return -1;
-        if (settings.idle_timeout > 0) {
+        if (settings.idle_timeout > 0 || store_segments()) {
             /* a timerfd rather than a libevent timer: with a timer pending,
              * libevent reads the clock twice per loop (NO_CACHE_TIME) */
             struct itimerspec one = {{1, 0}, {1, 0}};

@@ -31,6 +31,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/automove.h"
 
 #include "store/item.h"
@@ -428,6 +430,7 @@ pick_any(int64_t dst)
 enum store_reassign
 store_slabs_reassign(int64_t src, int64_t dst)
 {
+    STORE_SLAB_ONLY(STORE_REASSIGN_BADCLASS);
     if (atomic_load(&move_running))
         return STORE_REASSIGN_BUSY;
     if (src == dst)
@@ -470,6 +473,7 @@ store_slabs_automove(void)
 bool
 store_mem_limit_set(uint64_t bytes)
 {
+    STORE_SLAB_ONLY(false);
     if (!slab_mem_limit_set(bytes))
         return false;
     pthread_mutex_lock(&am_lock);

@@ -24,6 +24,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/crawler.h"
 #include "store/expire.h"
 #include "store/hashtable.h"
@@ -90,9 +92,9 @@ struct store_dump *store_dump_open(uint64_t classes)
     struct store_dump *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
-    d->classes = classes;
+    d->classes = store_seg_on ? 0 : classes; /* segments: no slab class to walk (an empty dump) */
     d->cls = 1;
-    d->nvisited = slab_mem_limit() / slab_page_size() / 8 + 2;
+    d->nvisited = store_seg_on ? 1 : slab_mem_limit() / slab_page_size() / 8 + 2;
     d->visited = calloc(d->nvisited, 1);
     if (d->visited == NULL) {
         free(d);
@@ -333,6 +335,7 @@ static void *crawl_main(void *arg)
 
 enum store_crawl_status store_crawl_start(uint64_t classes)
 {
+    STORE_SLAB_ONLY(atomic_load(&crawl_enabled) ? STORE_CRAWL_OK : STORE_CRAWL_DISABLED); /* segments expire whole */
     if (!atomic_load(&crawl_enabled))
         return STORE_CRAWL_DISABLED;
     enum store_crawl_status st = STORE_CRAWL_OK;

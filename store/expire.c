@@ -41,6 +41,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/expire.h"
 #include "store/clock.h"
 #include "store/hashtable.h"
@@ -130,6 +132,34 @@ expire_state(const struct item *it, rel_time_t now)
     if (ft != 0 && (rel_time_t)(ft >> 32) <= now && item_atime(it) <= (rel_time_t)ft)
         return EXPIRE_FLUSHED;
     if (prefix_flushed(it))
+        return EXPIRE_FLUSHED;
+    return EXPIRE_LIVE;
+}
+
+bool
+expire_flush_any(void)
+{
+    return atomic_load_explicit(&flush_cas, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&flush_time, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&prefix_nlive, memory_order_acquire) != 0;
+}
+
+enum expire_state
+expire_state_fields(rel_time_t exp, rel_time_t atime, bool own, uint64_t seq, uint64_t gen, const char *key,
+                    size_t nkey, rel_time_t now)
+{
+    if (exp != 0 && exp <= now)
+        return EXPIRE_EXPIRED;
+    uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
+    if (fc != 0) {
+        if (own ? gen < atomic_load_explicit(&flush_all_gen, memory_order_acquire) : (seq != 0 && seq < fc))
+            return EXPIRE_FLUSHED;
+    }
+    uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
+    if (ft != 0 && (rel_time_t)(ft >> 32) <= now && atime <= (rel_time_t)ft)
+        return EXPIRE_FLUSHED;
+    if (atomic_load_explicit(&prefix_nlive, memory_order_acquire) != 0 &&
+        prefix_key_flushed((const unsigned char *)key, nkey, own, seq, gen))
         return EXPIRE_FLUSHED;
     return EXPIRE_LIVE;
 }
@@ -320,6 +350,7 @@ maintain_pass(uint64_t budget)
 uint64_t
 store_maintain(void)
 {
+    STORE_SEG_ROUTE(seg_engine_maintain());
     return maintain_pass(UINT64_MAX);
 }
 

@@ -35,6 +35,17 @@ uint64_t expire_gen_bump(void);
  * item's stripe lock held (or on an item nobody else can change). */
 enum expire_state expire_state(const struct item *it, rel_time_t now);
 
+/* False while no flush_all (done or pending) and no flush_prefix is in
+ * force: expire_state_fields() then only compares the exptime. */
+bool expire_flush_any(void);
+
+/* expire_state() of an item of the segment engine (store/seg/seg_engine.c),
+ * given its fields: `own` (a client's or a wide CAS) is judged by the
+ * flush generation `gen` it was linked in, otherwise by its link sequence
+ * `seq`; the key for flush_prefix. Index bucket lock of the key held. */
+enum expire_state expire_state_fields(rel_time_t exptime, rel_time_t atime, bool own, uint64_t seq, uint64_t gen,
+                                      const char *key, size_t nkey, rel_time_t now);
+
 /* Walks the class LRU from the tail towards the head and reclaims
  * expired/flushed items, dropping the class lock every few dozen items.
  * Looks at `budget` items at most; a round cut short resumes where it

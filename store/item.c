@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/item.h"
 #include "store/hashtable.h"
 #include "store/slab.h"
@@ -228,30 +230,35 @@ item_key_mut(struct item *it)
 const char *
 item_key(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_key(it));
     return (const char *)(it + 1) + sizeof(uint64_t);
 }
 
 uint8_t
 item_nkey(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_nkey(it));
     return it->nkey;
 }
 
 char *
 item_data(struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_data(it));
     return item_key_mut(it) + it->nkey;
 }
 
 uint32_t
 item_nbytes(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_nbytes(it));
     return it->nbytes;
 }
 
 uint32_t
 item_flags(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_flags(it));
     return it->flags;
 }
 
@@ -266,6 +273,7 @@ item_seq(const struct item *it)
 uint64_t
 item_cas(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_cas(it));
     return cas_visible ? item_seq(it) : 0;
 }
 
@@ -288,18 +296,21 @@ item_set_flush_gen(struct item *it, uint64_t gen)
 rel_time_t
 item_exptime(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_exptime(it));
     return atomic_load_explicit(&((struct item *)it)->exptime, memory_order_relaxed);
 }
 
 rel_time_t
 item_atime(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_atime(it));
     return atomic_load_explicit(&((struct item *)it)->atime, memory_order_relaxed);
 }
 
 unsigned
 item_class(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_class(it));
     return it->clsid;
 }
 
@@ -319,6 +330,7 @@ item_release_locked(struct item *it)
 void
 item_release(struct item *it)
 {
+    STORE_SEG_ROUTE_VOID(seg_engine_item_release(it));
     if (it == NULL)
         return;
     uint32_t was = atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel);

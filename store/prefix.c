@@ -58,6 +58,7 @@ static _Atomic uint64_t version;
 static uint64_t order_next;                         /* write_lock */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t retire_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t (*_Atomic walker)(void);            /* NULL: the hash table */
 
 /* counters for `stats` */
 static _Atomic uint64_t n_flushes, n_retired, n_walks, n_reclaimed;
@@ -189,11 +190,14 @@ lookup(const unsigned char *k, size_t nk, bool own, uint64_t seq, uint64_t gen)
 bool
 prefix_flushed_slow(const struct item *it)
 {
-    const unsigned char *k = (const unsigned char *)item_key(it);
-    size_t nk = item_nkey(it);
     bool own = item_own_cas(it);
-    uint64_t seq = own ? 0 : item_seq(it);
-    uint64_t gen = own ? item_flush_gen(it) : 0;
+    return prefix_key_flushed((const unsigned char *)item_key(it), item_nkey(it), own, own ? 0 : item_seq(it),
+                              own ? item_flush_gen(it) : 0);
+}
+
+bool
+prefix_key_flushed(const unsigned char *k, size_t nk, bool own, uint64_t seq, uint64_t gen)
+{
     for (;;) {
         uint64_t v = atomic_load_explicit(&version, memory_order_acquire);
         if (v & 1) {
@@ -402,10 +406,15 @@ prefix_retire(unsigned n)
 
     struct reap r = {0};
     if (nv > 0) {
-        for (unsigned s = 0; s < ht_nstripes(); s++) {
-            ht_lock(s);
-            ht_walk_stripe_locked(s, reap_one, &r);
-            ht_unlock(s);
+        uint64_t (*walk)(void) = atomic_load(&walker);
+        if (walk != NULL) {
+            r.unlinked = walk();
+        } else {
+            for (unsigned s = 0; s < ht_nstripes(); s++) {
+                ht_lock(s);
+                ht_walk_stripe_locked(s, reap_one, &r);
+                ht_unlock(s);
+            }
         }
         atomic_fetch_add_explicit(&n_walks, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&n_reclaimed, r.unlinked, memory_order_relaxed);
@@ -429,6 +438,12 @@ prefix_retire(unsigned n)
     }
     pthread_mutex_unlock(&retire_lock);
     return r.unlinked;
+}
+
+void
+prefix_set_walker(uint64_t (*walk)(void))
+{
+    atomic_store(&walker, walk);
 }
 
 void

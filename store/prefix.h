@@ -39,6 +39,14 @@ void prefix_reset(void);
 extern _Atomic unsigned prefix_nlive;
 
 bool prefix_flushed_slow(const struct item *it);
+/* The same on fields (the segment engine's items): a key, and `gen` when
+ * `own`, else `seq`. */
+bool prefix_key_flushed(const unsigned char *k, size_t nk, bool own, uint64_t seq, uint64_t gen);
+
+/* What retirement walks: NULL, the slab store's hash table; else `walk`,
+ * which must unlink every item a registration kills (the segment engine's
+ * index) and return how many. */
+void prefix_set_walker(uint64_t (*walk)(void));
 
 /* Whether a registration kills `it`. One load and one predictable branch
  * when nothing is registered. Stripe lock held (it reads the cas field). */

@@ -18,6 +18,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/store.h"
 #include "store/clock.h"
 #include "store/crawler.h"
@@ -39,6 +41,8 @@ static struct store_options opts;
 int
 store_setup(const struct store_options *o)
 {
+    if (o->segments)
+        return store_int_seg_setup(o);
     opts = *o;
     if (opts.hashpower == 0)
         opts.hashpower = STORE_HASHPOWER_DEFAULT;
@@ -73,6 +77,7 @@ store_setup(const struct store_options *o)
 void
 store_teardown(void)
 {
+    STORE_SEG_ROUTE_VOID(store_int_seg_teardown());
     automove_teardown();
     expire_thread_stop();
     crawler_teardown();
@@ -90,6 +95,7 @@ enum { MEMCACHED_ITEM_HDR = 48, MEMCACHED_CAS_LEN = 8 };
 size_t
 store_max_value_len(size_t nkey)
 {
+    STORE_SEG_ROUTE(seg_engine_max_value_len(nkey));
     size_t hdr = MEMCACHED_ITEM_HDR + (opts.use_cas ? MEMCACHED_CAS_LEN : 0) + nkey + 1 + 2;
     return opts.item_size_max > hdr ? opts.item_size_max - hdr : 0;
 }
@@ -173,6 +179,7 @@ struct item *
 store_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime, uint32_t nbytes,
             struct store_tstats *ts, enum store_status *status)
 {
+    STORE_SEG_ROUTE(seg_engine_alloc(key, nkey, flags, exptime, nbytes, ts, status));
     enum store_status st;
     struct item *it = store_int_alloc(key, nkey, flags, exptime, nbytes, false, ts, &st);
     if (status != NULL)
@@ -246,12 +253,14 @@ store_int_copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now
 bool
 item_key_binary(const struct item *it)
 {
+    STORE_SEG_ROUTE(seg_engine_item_key_binary(it));
     return (item_state(it) & ITEM_KEY_BINARY) != 0;
 }
 
 void
 item_set_key_binary(struct item *it)
 {
+    STORE_SEG_ROUTE_VOID(seg_engine_item_set_key_binary(it));
     atomic_fetch_or_explicit(&it->state, ITEM_KEY_BINARY, memory_order_relaxed);
 }
 
@@ -260,12 +269,14 @@ item_set_key_binary(struct item *it)
 unsigned
 store_class_count(void)
 {
+    STORE_SLAB_ONLY(1); /* segments: one class, 1 */
     return slab_nclasses();
 }
 
 bool
 store_class_info(unsigned id, struct store_class_info *out)
 {
+    STORE_SEG_ROUTE(seg_engine_class_info(id, out));
     struct slab_class *c = slab_class_get(id);
     if (c == NULL)
         return false;
@@ -310,6 +321,7 @@ store_class_info(unsigned id, struct store_class_info *out)
 void
 store_info(struct store_info *out)
 {
+    STORE_SEG_ROUTE_VOID(seg_engine_info(out));
     memset(out, 0, sizeof(*out));
     unsigned n = slab_nclasses();
     for (unsigned id = 1; id <= n; id++) {

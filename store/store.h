@@ -79,6 +79,10 @@ struct store_options {
     unsigned automove;         /* 0 off, 1 windowed ages, 2 on every eviction */
     double automove_ratio;     /* youngest age < ratio x oldest age: move (0: 0.8) */
     unsigned automove_window;  /* seconds of samples (0: 10) */
+    /* -o item_store=segments: the segment store (store/seg/) serves every
+     * call instead (store/engine.h); the slab-only calls (class info,
+     * page moves, the crawler, dumps) then answer as if there were none */
+    bool segments;
 };
 
 /*
@@ -162,6 +166,13 @@ void item_release(struct item *it);
 int store_setup(const struct store_options *opts);
 /* Stops the maintainer thread and frees all memory. No call may be in flight. */
 void store_teardown(void);
+/* Whether the segment engine serves the store (opts->segments). */
+bool store_segments(void);
+/* Each worker thread, once a second: the segment engine seals the thread's
+ * own append segments that are full enough or too old (no-op on slabs). */
+void store_thread_tick(void);
+/* A worker thread that stops for good (no-op on slabs). */
+void store_thread_release(void);
 
 /* ---- time ---- */
 

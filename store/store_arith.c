@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/store.h"
 #include "store/clock.h"
 #include "store/hashtable.h"
@@ -135,6 +137,7 @@ enum store_status
 store_arith(const char *key, size_t nkey, const struct store_arith_opts *o, struct store_arith_out *out,
             struct store_tstats *ts)
 {
+    STORE_SEG_ROUTE(seg_engine_arith(key, nkey, o, out, ts));
     if (o == NULL)
         o = &plain_arith;
     uint32_t hv = ht_hash(key, nkey);

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/store.h"
 #include "store/clock.h"
 #include "store/hashtable.h"
@@ -75,6 +77,7 @@ remove_value_locked(struct item *it, const char *key, size_t nkey, uint32_t hv, 
 enum store_status
 store_delete(const char *key, size_t nkey, const struct store_delete_opts *o, struct store_tstats *ts)
 {
+    STORE_SEG_ROUTE(seg_engine_delete(key, nkey, o, ts));
     if (o == NULL)
         o = &plain_delete;
     uint32_t hv = ht_hash(key, nkey);

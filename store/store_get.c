@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/store.h"
 #include "store/clock.h"
 #include "store/hashtable.h"
@@ -150,6 +152,7 @@ struct item *
 store_get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_get_info *info,
           struct store_tstats *ts)
 {
+    STORE_SEG_ROUTE(seg_engine_get(key, nkey, o, info, ts));
     if (o == NULL)
         return get(key, nkey, &plain_get, NULL, ts);
     return get(key, nkey, o, info, ts);
@@ -158,6 +161,7 @@ store_get(const char *key, size_t nkey, const struct store_get_opts *o, struct s
 bool
 store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out)
 {
+    STORE_SEG_ROUTE(seg_engine_meta_peek(key, nkey, out));
     uint32_t hv = ht_hash(key, nkey);
     rel_time_t now = store_clock_now();
 

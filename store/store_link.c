@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include "store/engine.h"
+
 #include "store/store.h"
 #include "store/clock.h"
 #include "store/hashtable.h"
@@ -167,6 +169,7 @@ link_locked(struct item *it, const struct store_link_opts *o, uint32_t hv, rel_t
 enum store_status
 store_link(struct item *it, const struct store_link_opts *o, struct store_link_out *out, struct store_tstats *ts)
 {
+    STORE_SEG_ROUTE(seg_engine_link(it, o, out, ts));
     if (o == NULL)
         o = &plain_link;
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
@@ -211,5 +214,6 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
 void
 store_meta_cas_skip(void)
 {
+    STORE_SEG_ROUTE_VOID(seg_engine_meta_cas_skip());
     (void)store_int_cas_draw();
 }

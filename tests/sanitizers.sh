@@ -111,6 +111,7 @@ run_tsan() {
     progs="tests/tsan/store_concurrency tests/tsan/store_hashtable tests/tsan/integration_concurrency"
     progs="$progs tests/tsan/store_prefix"
     progs="$progs tests/tsan/store_seg_model"
+    progs="$progs tests/tsan/store_seg_engine"
     # shellcheck disable=SC2086
     (cd "$d/tsan" && make -j"$jobs" server/mcd $progs >/dev/null) || return 1
     # Deadlock detection on: it tracks at most 64 mutexes held by one

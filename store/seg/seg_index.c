@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define SEG_OVF_BLOCK 1024u
 
@@ -80,10 +81,13 @@ seg_index_setup(unsigned power, uint32_t overflow_max)
     if (power > 30)
         return -1;
     size_t n = (size_t)1 << power;
-    heads = aligned_alloc(64, n * sizeof(*heads));
-    if (heads == NULL)
+    /* zero pages from the kernel, committed as buckets are first used: an
+     * index sized for a large -m costs memory only as it fills */
+    void *p = mmap(NULL, n * sizeof(*heads), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
         return -1;
-    memset(heads, 0, n * sizeof(*heads));
+    heads = p;
     mask = n - 1;
     ovf_max = overflow_max;
     ovf_used = 0;
@@ -91,7 +95,7 @@ seg_index_setup(unsigned power, uint32_t overflow_max)
     size_t nblocks = (overflow_max + SEG_OVF_BLOCK - 1) / SEG_OVF_BLOCK;
     ovf_blocks = calloc(nblocks > 0 ? nblocks : 1, sizeof(*ovf_blocks));
     if (ovf_blocks == NULL) {
-        free(heads);
+        munmap(heads, n * sizeof(*heads));
         heads = NULL;
         return -1;
     }
@@ -107,7 +111,8 @@ seg_index_teardown(void)
     }
     free(ovf_blocks);
     ovf_blocks = NULL;
-    free(heads);
+    if (heads != NULL)
+        munmap(heads, (size_t)(mask + 1) * sizeof(*heads));
     heads = NULL;
 }
 
@@ -205,4 +210,20 @@ uint32_t
 seg_index_overflow_used(void)
 {
     return atomic_load_explicit(&ovf_used_pub, memory_order_relaxed);
+}
+
+void
+seg_index_walk(void (*fn)(struct seg_bucket *head, void *arg), void *arg)
+{
+    for (uint64_t i = 0; i <= mask; i++) {
+        spin_lock(&heads[i].lock);
+        fn(&heads[i], arg);
+        spin_unlock(&heads[i].lock);
+    }
+}
+
+unsigned
+seg_index_power(void)
+{
+    return (unsigned)__builtin_popcountll(mask);
 }

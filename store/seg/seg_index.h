@@ -98,6 +98,11 @@ uint64_t *seg_index_free_slot(struct seg_bucket *head);
  * Under the head's lock. */
 uint64_t *seg_index_find_loc(struct seg_bucket *head, uint16_t tag, uint32_t seg, uint32_t off);
 
+/* Calls fn for every head bucket, locked (each in turn). */
+void seg_index_walk(void (*fn)(struct seg_bucket *head, void *arg), void *arg);
+/* log2 of the number of head buckets */
+unsigned seg_index_power(void);
+
 /* Bytes the index takes: head buckets and overflow buckets handed out. */
 size_t seg_index_bytes(void);
 uint32_t seg_index_overflow_used(void);

@@ -29,12 +29,24 @@ struct seg_global {
     uint64_t next_seq;
     uint32_t ndraining;
 
-    _Atomic uint64_t cas_next;
+    _Atomic uint64_t cas_next;   /* the prototype's CAS counter (seg_store.h) */
     _Atomic uint32_t now;
+
+    /* What the CAS counter is at now, near enough: segments take it as
+     * their base when opened, and stop taking items when it has moved
+     * too far for a delta. The prototype's: cas_next; the engine's: the
+     * store's counter (seg_engine.c). */
+    uint64_t (*cas_now)(void);
+    /* The clock: NULL, `now` (seg_clock_set); the engine's: the store's. */
+    uint32_t (*now_fn)(void);
+    /* Called for every live item reclaim drops (expired segment, FIFO, a
+     * merge that does not keep it), its index bucket locked; `expired`:
+     * its segment expired. NULL: nothing. */
+    void (*on_drop)(const struct seg_item *it, bool expired);
 
     /* counters (relaxed atomics: written under different locks) */
     _Atomic uint64_t evicted_segs, evicted_items, merges, merge_kept;
-    _Atomic uint64_t expired_segs, expired_items, touch_copies, cas_seals;
+    _Atomic uint64_t expired_segs, expired_items, touch_copies, cas_seals, steals;
 };
 
 extern struct seg_global seg_g;
@@ -51,10 +63,30 @@ seg_item_at(uint32_t seg, uint32_t off)
     return (struct seg_item *)(seg_g.arena + (size_t)seg * seg_g.seg_size + off);
 }
 
+/* Every item of s has passed its exptime (s sealed, no writer). */
 static inline bool
 seg_expired(const struct segment *s, uint32_t now)
 {
-    return s->expire_at != 0 && now >= s->expire_at;
+    return now >= atomic_load_explicit(&s->exp_max, memory_order_relaxed);
+}
+
+/* An item of exptime `exp` (0: never) is in s: s expires no earlier. */
+static inline void
+seg_exp_raise(struct segment *s, uint32_t exp)
+{
+    uint32_t e = exp != 0 ? exp : SEG_EXP_NEVER;
+    uint32_t cur = atomic_load_explicit(&s->exp_max, memory_order_relaxed);
+    while (cur < e && !atomic_compare_exchange_weak_explicit(&s->exp_max, &cur, e, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+/* An item's own expiry (its exptime word): 0 never. */
+static inline bool
+seg_item_expired(const struct seg_item *it, uint32_t now)
+{
+    uint32_t e = seg_item_exptime(it);
+    return e != 0 && e <= now;
 }
 
 static inline uint32_t
@@ -76,14 +108,60 @@ seg_item_dead(struct segment *s, size_t size)
 
 #define SEG_STAT_INC(f, n) atomic_fetch_add_explicit(&seg_g.f, (n), memory_order_relaxed)
 
+/* seg_store.c: the steps every operation is made of */
+
+/* A set draws its CAS at the link, under the index bucket's lock; its
+ * segment must then still have room for it: a segment is not appended to
+ * once the counter is this close to the end of its delta range. */
+#define SEG_CAS_LINK_MARGIN (INT64_C(1) << 20)
+
+/* The slot of key in hb's chain (live or not), or NULL. hb locked. */
+uint64_t *seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey);
+/* Empties a slot whose item is dead from now on. hb locked. */
+void seg_slot_kill(uint64_t *slot);
+/* The frequency after one more access. */
+uint8_t seg_freq_bump(uint8_t f);
+/*
+ * Reserves `size` bytes in TTL bucket b's active segment of the calling
+ * thread (opening one, evicting if need be), counted as a writer of it and
+ * as a live item of `size` bytes, its exp_max raised to `exptime`. NULL
+ * when no segment could be had. The caller writes the item, links it or
+ * gives it up (seg_item_dead), then seg_writer_done().
+ */
+char *seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, uint32_t *off_out);
+void seg_writer_done(struct segment *s);
+void seg_pin(struct segment *s);
+void seg_unpin(struct segment *s);
+/* The TTL bucket for an exptime (0 never) at now. */
+unsigned seg_bucket_for(uint32_t exptime, uint32_t now);
+/* Whether a CAS value fits s's delta range. */
+static inline bool
+seg_delta_fits(const struct segment *s, uint64_t cas, int64_t *delta)
+{
+    int64_t d = (int64_t)(cas - atomic_load_explicit(&s->cas_base, memory_order_relaxed));
+    *delta = d;
+    return d >= SEG_CAS_DELTA_MIN && d <= SEG_CAS_DELTA_MAX;
+}
+/* An item's CAS (or link sequence) as stored: wide, or base + delta. */
+static inline uint64_t
+seg_item_seq(const struct seg_item *it)
+{
+    uint64_t h = seg_hdr_load(it);
+    if (h & SEG_H_WIDE)
+        return seg_item_wide_cas(it);
+    return atomic_load_explicit(&seg_of_item(it)->cas_base, memory_order_relaxed) + (uint64_t)seg_hdr_cas_delta(h);
+}
+
 /* seg_pool.c */
 int seg_pool_setup(void);
-/* Seals the calling thread's segment *active of TTL bucket b (if any) and
- * opens it a new one (*active), evicting if need be. NULL (and *active
- * -1) when no segment could be had. */
-struct segment *seg_pool_open(unsigned b, int32_t *active);
-/* Seals the calling thread's segment *active (if any); *active = -1. */
-void seg_pool_seal(int32_t *active);
+/* Seals the calling thread's segment *active of TTL bucket b (if it is
+ * still its own: `token`) and opens it a new one (*active), evicting if
+ * need be, and when nothing else can go, sealing another thread's active
+ * segment so that it can. NULL (and *active -1) when no segment could be
+ * had. */
+struct segment *seg_pool_open(unsigned b, int32_t *active, uint64_t token);
+/* Seals the calling thread's segment *active (if still its own); *active = -1. */
+void seg_pool_seal(int32_t *active, uint64_t token);
 /* Frees every sealed expired segment; returns how many. */
 unsigned seg_pool_expire(void);
 

@@ -32,10 +32,11 @@ static void
 free_put(struct segment *s)
 {
     s->state = SEG_FREE;
+    atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
     atomic_store_explicit(&s->write_off, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_items, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
-    s->expire_at = 0;
+    atomic_store_explicit(&s->exp_max, 0, memory_order_relaxed);
     s->prev = -1;
     if (seg_g.evict == SEG_EVICT_MERGE && seg_g.spare < 0) {
         seg_g.spare = (int32_t)s->id;
@@ -128,7 +129,9 @@ chain_insert_before(unsigned b, struct segment *s, int32_t before)
 static bool
 seg_idle(const struct segment *s)
 {
-    return s->state == SEG_SEALED && atomic_load_explicit(&s->writers, memory_order_acquire) == 0;
+    /* seq_cst: against an owner that counts itself a writer and then
+     * reads `owner` (seg_store.c's seg_reserve), after steal_one() cleared it */
+    return s->state == SEG_SEALED && atomic_load_explicit(&s->writers, memory_order_seq_cst) == 0;
 }
 
 static void
@@ -163,7 +166,7 @@ slot_of(struct segment *s, uint32_t off, struct seg_bucket **hb_out)
 /* Drops every live item of s, takes s out of its chain and frees it (or
  * leaves it DRAINING). Returns the live items dropped. */
 static uint64_t
-reclaim(struct segment *s)
+reclaim(struct segment *s, bool expired)
 {
     uint64_t dropped = 0;
     uint32_t end = seg_write_off(s);
@@ -173,6 +176,8 @@ reclaim(struct segment *s)
         struct seg_bucket *hb;
         uint64_t *slot = slot_of(s, off, &hb);
         if (slot != NULL) {
+            if (seg_g.on_drop != NULL)
+                seg_g.on_drop(seg_item_at(s->id, off), expired);
             *slot = 0;
             seg_item_dead(s, size);
             seg_index_unlock(hb);
@@ -190,20 +195,21 @@ reclaim(struct segment *s)
     return dropped;
 }
 
+/* Reclaims every sealed idle segment whose items have all passed their
+ * exptime (exp_max), or are all dead (overwritten, deleted, appended and
+ * never linked): a look at every segment, once a second. */
 static unsigned
 expire_locked(uint32_t now)
 {
     unsigned n = 0;
-    for (unsigned b = 1; b < SEG_TTL_BUCKETS; b++) {
-        struct ttl_bucket *tb = &seg_g.ttl[b];
-        while (tb->head >= 0) {
-            struct segment *s = &seg_g.segs[tb->head];
-            if (s->state != SEG_SEALED || !seg_expired(s, now))
-                break;
-            SEG_STAT_INC(expired_items, reclaim(s));
-            SEG_STAT_INC(expired_segs, 1);
-            n++;
-        }
+    for (uint32_t i = 0; i < seg_g.nseg; i++) {
+        struct segment *s = &seg_g.segs[i];
+        if (!seg_idle(s) ||
+            (!seg_expired(s, now) && atomic_load_explicit(&s->live_items, memory_order_acquire) != 0))
+            continue;
+        SEG_STAT_INC(expired_items, reclaim(s, true));
+        SEG_STAT_INC(expired_segs, 1);
+        n++;
     }
     return n;
 }
@@ -282,20 +288,24 @@ merge_one(struct segment *d, struct segment *src, uint32_t room)
         if (slot != NULL) {
             uint64_t v = *slot;
             uint32_t doff = seg_write_off(d);
-            int64_t delta = (int64_t)(seg_item_cas(it) - d->cas_base);
-            if (seg_slot_freq(v) >= cut && doff + size <= seg_g.seg_size && delta >= SEG_CAS_DELTA_MIN &&
-                delta <= SEG_CAS_DELTA_MAX) {
+            uint64_t hdr = seg_hdr_load(it);
+            int64_t delta = 0;
+            bool fits = (hdr & SEG_H_WIDE) || seg_delta_fits(d, seg_item_seq(it), &delta);
+            if (seg_slot_freq(v) >= cut && doff + size <= seg_g.seg_size && fits) {
+                /* under the item's bucket lock: its mutable words are still */
                 char *p = (char *)seg_item_at(d->id, doff);
                 memcpy(p, it, size);
-                uint64_t hdr = seg_hdr_load(it);
-                hdr = seg_hdr_make(seg_hdr_nkey(hdr), seg_hdr_nbytes(hdr), seg_hdr_has_flags(hdr), delta);
-                memcpy(p, &hdr, sizeof(hdr));
+                if (!(hdr & SEG_H_WIDE))
+                    hdr = seg_hdr_with_delta(hdr, delta);
+                atomic_store_explicit((_Atomic uint64_t *)(void *)p, hdr, memory_order_relaxed);
                 atomic_store_explicit(&d->write_off, doff + (uint32_t)size, memory_order_relaxed);
                 atomic_fetch_add_explicit(&d->live_items, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&d->live_bytes, (uint32_t)size, memory_order_relaxed);
                 *slot = seg_slot_make(d->id, doff, seg_slot_tag(v), seg_slot_freq(v) / 2);
                 kept++;
             } else {
+                if (seg_g.on_drop != NULL)
+                    seg_g.on_drop(it, false);
                 *slot = 0;
                 dropped++;
             }
@@ -335,16 +345,21 @@ merge(void)
     uint64_t base = src[0]->cas_base;
     for (unsigned i = 1; i < n; i++)
         base = src[i]->cas_base < base ? src[i]->cas_base : base;
+    uint32_t exp_max = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t e = atomic_load_explicit(&src[i]->exp_max, memory_order_relaxed);
+        exp_max = e > exp_max ? e : exp_max;
+    }
     d->state = SEG_SEALED;
     d->cas_base = base;
     d->create_at = src[0]->create_at;
-    d->expire_at = src[0]->expire_at; /* the earliest: items may only expire early */
+    atomic_store_explicit(&d->exp_max, exp_max, memory_order_relaxed); /* every kept item's */
     d->seq = src[0]->seq;
     for (unsigned i = 0; i < n; i++)
         merge_one(d, src[i], (uint32_t)((seg_g.seg_size - seg_write_off(d)) / (n - i)));
     int32_t after = src[n - 1]->next;
     for (unsigned i = 0; i < n; i++)
-        reclaim(src[i]); /* all dead by now: unlinks and frees */
+        reclaim(src[i], false); /* all dead by now: unlinks and frees */
     if (atomic_load_explicit(&d->live_items, memory_order_acquire) > 0)
         chain_insert_before(b, d, after);
     else
@@ -368,31 +383,65 @@ evict_one(void)
     struct segment *s = oldest_idle(&b);
     if (s == NULL)
         return false;
-    SEG_STAT_INC(evicted_items, reclaim(s));
+    SEG_STAT_INC(evicted_items, reclaim(s, false));
     SEG_STAT_INC(evicted_segs, 1);
     return true;
 }
 
+/* Seals *active if it is still the caller's. Pool lock held. */
+static void
+seal_own_locked(int32_t *active, uint64_t token)
+{
+    if (*active < 0)
+        return;
+    struct segment *s = &seg_g.segs[*active];
+    if (s->state == SEG_ACTIVE && atomic_load_explicit(&s->owner, memory_order_relaxed) == token) {
+        s->state = SEG_SEALED;
+        atomic_store_explicit(&s->owner, 0, memory_order_seq_cst);
+    }
+    *active = -1;
+}
+
 void
-seg_pool_seal(int32_t *active)
+seg_pool_seal(int32_t *active, uint64_t token)
 {
     if (*active < 0)
         return;
     pthread_mutex_lock(&seg_g.pool_lock);
-    seg_g.segs[*active].state = SEG_SEALED;
-    *active = -1;
+    seal_own_locked(active, token);
     pthread_mutex_unlock(&seg_g.pool_lock);
 }
 
+/* Nothing can be evicted: seals another thread's active segment (the
+ * fullest), so that it can be. Its owner finds out at its next append
+ * (the owner token is gone) and opens another; an item it is writing
+ * keeps the segment's writer count up until linked. False when there is
+ * none. Pool lock held. */
+static bool
+steal_one(uint64_t token)
+{
+    struct segment *best = NULL;
+    for (uint32_t i = 0; i < seg_g.nseg; i++) {
+        struct segment *s = &seg_g.segs[i];
+        if (s->state != SEG_ACTIVE || atomic_load_explicit(&s->owner, memory_order_relaxed) == token)
+            continue;
+        if (best == NULL || seg_write_off(s) > seg_write_off(best))
+            best = s;
+    }
+    if (best == NULL)
+        return false;
+    best->state = SEG_SEALED;
+    atomic_store_explicit(&best->owner, 0, memory_order_seq_cst);
+    SEG_STAT_INC(steals, 1);
+    return true;
+}
+
 struct segment *
-seg_pool_open(unsigned b, int32_t *active)
+seg_pool_open(unsigned b, int32_t *active, uint64_t token)
 {
     struct ttl_bucket *tb = &seg_g.ttl[b];
     pthread_mutex_lock(&seg_g.pool_lock);
-    if (*active >= 0) {
-        seg_g.segs[*active].state = SEG_SEALED;
-        *active = -1;
-    }
+    seal_own_locked(active, token);
     uint32_t now = seg_now();
     bool expired_tried = false;
     while (seg_g.nfree == 0) {
@@ -405,17 +454,19 @@ seg_pool_open(unsigned b, int32_t *active)
             if (expire_locked(now) > 0)
                 continue;
         }
-        if (!evict_one())
+        if (evict_one())
+            continue;
+        if (!steal_one(token))
             break;
+        expired_tried = false; /* the stolen segment may be all dead or expired */
     }
     struct segment *s = free_take();
     if (s != NULL) {
         s->state = SEG_ACTIVE;
+        atomic_store_explicit(&s->owner, token, memory_order_seq_cst);
         s->create_at = now;
-        s->expire_at = tb->ttl != 0 ? now + tb->ttl : 0;
-        if (s->expire_at == 0 && tb->ttl != 0)
-            s->expire_at = 1;
-        s->cas_base = atomic_load_explicit(&seg_g.cas_next, memory_order_relaxed);
+        atomic_store_explicit(&s->exp_max, tb->ttl != 0 ? 0 : SEG_EXP_NEVER, memory_order_relaxed);
+        s->cas_base = seg_g.cas_now();
         s->seq = seg_g.next_seq++;
         chain_push_tail(b, s);
         *active = (int32_t)s->id;

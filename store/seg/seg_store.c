@@ -1,7 +1,9 @@
 /*
- * seg_store.c - the segment store prototype's operations (seg_store.h):
- * setup, get, set, delete, touch, stats. Segments themselves (taking,
- * eviction, merge, expiry) are seg_pool.c's.
+ * seg_store.c - the segment store's steps (seg_internal.h: find, reserve,
+ * kill, pin) and the prototype's operations on them (seg_store.h: setup,
+ * get, set, delete, touch, stats). Segments themselves (taking, eviction,
+ * merge, expiry) are seg_pool.c's; the store.h-shaped engine is
+ * seg_engine.c.
  *
  * A set is three steps. With no lock, it reserves the item's bytes at the
  * write cursor of its thread's own ACTIVE segment for the TTL bucket (the
@@ -21,6 +23,7 @@
 #include "store/seg/seg_internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -30,11 +33,33 @@ struct seg_global seg_g;
  * set up as generation `gen` (a new seg_setup() starts them afresh). */
 struct seg_thread {
     uint64_t gen;
+    uint64_t token;            /* marks the segments it appends to (segment.owner) */
     int32_t active[SEG_TTL_BUCKETS];
 };
 
+static _Atomic uint64_t token_next;
+
 static _Thread_local struct seg_thread thread_state;
 static _Atomic uint64_t generation;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+/* A thread that exits seals its segments (they could never be evicted
+ * otherwise), had it not called seg_thread_release() itself. */
+static void
+thread_exit(void *arg)
+{
+    (void)arg;
+    struct seg_thread *t = &thread_state;
+    if (seg_g.arena != NULL && t->gen == atomic_load_explicit(&generation, memory_order_relaxed))
+        seg_thread_release();
+}
+
+static void
+exit_key_make(void)
+{
+    (void)pthread_key_create(&exit_key, thread_exit);
+}
 
 static struct seg_thread *
 my_thread(void)
@@ -43,8 +68,11 @@ my_thread(void)
     uint64_t g = atomic_load_explicit(&generation, memory_order_relaxed);
     if (t->gen != g) {
         t->gen = g;
+        t->token = atomic_fetch_add_explicit(&token_next, 1, memory_order_relaxed) + 1;
         for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
             t->active[b] = -1;
+        (void)pthread_once(&exit_once, exit_key_make);
+        (void)pthread_setspecific(exit_key, t);
     }
     return t;
 }
@@ -58,7 +86,15 @@ seg_clock_set(uint32_t now)
 uint32_t
 seg_now(void)
 {
+    if (seg_g.now_fn != NULL)
+        return seg_g.now_fn();
     return atomic_load_explicit(&seg_g.now, memory_order_relaxed);
+}
+
+static uint64_t
+proto_cas_now(void)
+{
+    return atomic_load_explicit(&seg_g.cas_next, memory_order_relaxed);
 }
 
 void
@@ -111,6 +147,7 @@ seg_setup(const struct seg_options *o)
     }
     pthread_mutex_init(&seg_g.pool_lock, NULL);
     atomic_store(&seg_g.cas_next, 1);
+    seg_g.cas_now = proto_cas_now;
     return seg_pool_setup();
 }
 
@@ -127,10 +164,31 @@ seg_teardown(void)
     seg_g.segs = NULL;
 }
 
-/* The slot of key in hb's chain (expired or not), or NULL. Under hb's
- * lock. A slot whose tag differs is passed over without reading its item. */
-static uint64_t *
-find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
+/* a == b over n bytes, 8 at a time: keys are short, and libc's memcmp
+ * is a call that costs more than the compare */
+static inline bool
+key_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    while (n >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n > 0) {
+        if (*a++ != *b++)
+            return false;
+        n--;
+    }
+    return true;
+}
+
+uint64_t *
+seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
 {
     for (struct seg_bucket *b = hb; b != NULL; b = seg_index_next(b)) {
         for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++) {
@@ -138,16 +196,17 @@ find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
             if (seg_slot_tag(v) != tag)
                 continue;
             const struct seg_item *it = seg_item_at(seg_slot_seg(v), seg_slot_off(v));
-            if (seg_item_nkey(it) == nkey && memcmp(seg_item_key(it), key, nkey) == 0)
+            uint64_t h = seg_hdr_load(it);
+            if (seg_hdr_nkey(h) == nkey &&
+                key_eq((const char *)it + SEG_HDR_SIZE + seg_hdr_extra(h), key, nkey))
                 return &b->slot[i];
         }
     }
     return NULL;
 }
 
-/* Empties a slot whose item is dead from now on. Under the slot's lock. */
-static void
-slot_kill(uint64_t *slot)
+void
+seg_slot_kill(uint64_t *slot)
 {
     uint64_t v = *slot;
     seg_item_dead(&seg_g.segs[seg_slot_seg(v)], seg_item_size_of(seg_item_at(seg_slot_seg(v), seg_slot_off(v))));
@@ -164,85 +223,149 @@ xorshift(void)
     return x;
 }
 
-/* The frequency after one more access: +1 up to 16, then with
- * probability 1/f, saturating at 255. */
-static uint8_t
-freq_bump(uint8_t f)
+/* +1 up to 16, then with probability 1/f, saturating at 255. */
+uint8_t
+seg_freq_bump(uint8_t f)
 {
     if (f == 255 || (f >= 16 && xorshift() % f != 0))
         return f;
     return (uint8_t)(f + 1);
 }
 
-/* A set draws its CAS at the link, under the index bucket's lock (so
- * that one key's values increase in link order, and a set that fails
- * draws none, as memcached); its segment must then still have room for
- * it: a segment is not appended to once the counter is this close to the
- * end of its delta range. */
-#define CAS_LINK_MARGIN (INT64_C(1) << 20)
-
-/*
- * Reserves and writes an item in TTL bucket b's active segment, counted
- * as a writer of it. keep_cas non-zero: the item keeps that CAS if the
- * segment's base allows, else gets a new one (*cas_out); zero: the header
- * is written with a CAS delta of 0, for link_cas() to fill in. Returns the
- * segment (NULL: no memory).
- */
-static struct segment *
-append(unsigned b, const char *key, size_t nkey, uint32_t flags, const void *value, size_t nbytes,
-       uint64_t keep_cas, uint64_t *cas_out, uint32_t *off_out)
+/* A TTL's bucket, its TTL rounded down to a power of two: items expire at
+ * their own exptime (a segment once its last item has), so buckets only
+ * group items that expire about together, and few of them keep few
+ * segments open (a thread appends to one per bucket it uses): 1, 2, 4 ...
+ * 2^24 s, and above. */
+unsigned
+seg_bucket_for(uint32_t exptime, uint32_t now)
 {
-    size_t size = seg_item_size(nkey, nbytes, flags != 0);
+    if (exptime == 0)
+        return 0;
+    uint32_t ttl = exptime > now ? exptime - now : 1;
+    return seg_ttl_bucket_of((uint32_t)1 << (31 - __builtin_clz(ttl)));
+}
+
+/* TTL buckets (besides "no TTL") a thread appends to at once: opening
+ * another seals its oldest. Each holds a partly filled segment that
+ * cannot be evicted until sealed. */
+#define THREAD_ACTIVE_MAX 4
+
+/* Seals the calling thread's active segments of buckets other than b:
+ * the oldest only when it has `keep` or more, else (keep 0) all. Returns
+ * how many it sealed. */
+static unsigned
+seal_others(struct seg_thread *t, unsigned b, unsigned keep)
+{
+    unsigned n = 0, sealed = 0;
+    int oldest = -1;
+    for (unsigned i = 1; i < SEG_TTL_BUCKETS; i++) {
+        if (i == b || t->active[i] < 0)
+            continue;
+        n++;
+        if (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at)
+            oldest = (int)i;
+        if (keep == 0) {
+            seg_pool_seal(&t->active[i], t->token);
+            sealed++;
+        }
+    }
+    if (keep != 0 && n >= keep && oldest >= 0) {
+        seg_pool_seal(&t->active[oldest], t->token);
+        sealed++;
+    }
+    return sealed;
+}
+
+char *
+seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, uint32_t *off_out)
+{
     struct ttl_bucket *tb = &seg_g.ttl[b];
-    int32_t *active = &my_thread()->active[b];
+    struct seg_thread *t = my_thread();
+    int32_t *active = &t->active[b];
     uint32_t now = seg_now();
-    uint64_t cas = keep_cas;
     struct segment *s;
-    int64_t delta;
     for (;;) {
         s = *active >= 0 ? &seg_g.segs[*active] : NULL;
-        if (s != NULL && seg_write_off(s) + size <= seg_g.seg_size && !seg_expired(s, now) &&
-            (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
-            if (keep_cas == 0) {
-                delta = 0;
-                uint64_t next = atomic_load_explicit(&seg_g.cas_next, memory_order_relaxed);
-                if ((int64_t)(next - s->cas_base) <= SEG_CAS_DELTA_MAX - CAS_LINK_MARGIN)
-                    break;
+        if (s != NULL) {
+            /* a writer first, then still ours? (seq_cst both: a thread out
+             * of memory seals it by clearing `owner`, then evicts it only
+             * with no writer: seg_pool.c) */
+            atomic_fetch_add_explicit(&s->writers, 1, memory_order_seq_cst);
+            if (atomic_load_explicit(&s->owner, memory_order_seq_cst) != t->token) {
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
+                *active = -1; /* sealed by another thread: not ours to seal */
+            } else if (seg_write_off(s) + size <= seg_g.seg_size &&
+                       (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
+                int64_t d = (int64_t)(seg_g.cas_now() - s->cas_base);
+                if (d <= SEG_CAS_DELTA_MAX - SEG_CAS_LINK_MARGIN && d >= SEG_CAS_DELTA_MIN + SEG_CAS_LINK_MARGIN)
+                    break; /* counted as a writer */
+                SEG_STAT_INC(cas_seals, 1);
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
             } else {
-                if (cas == 0)
-                    cas = atomic_fetch_add_explicit(&seg_g.cas_next, 1, memory_order_relaxed);
-                delta = (int64_t)(cas - s->cas_base);
-                if (delta >= SEG_CAS_DELTA_MIN && delta <= SEG_CAS_DELTA_MAX)
-                    break;
-                if (cas == keep_cas) {
-                    cas = 0; /* too far from any base now: a new CAS */
-                    continue;
-                }
+                atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
             }
-            SEG_STAT_INC(cas_seals, 1);
         }
-        s = seg_pool_open(b, active);
+        if (b != 0 && *active < 0)
+            (void)seal_others(t, b, THREAD_ACTIVE_MAX);
+        s = seg_pool_open(b, active, t->token);
+        /* nothing to evict: this thread's own other segments may be */
+        if (s == NULL && seal_others(t, b, 0) > 0)
+            s = seg_pool_open(b, active, t->token);
+        if (s == NULL && b != 0 && t->active[0] >= 0) {
+            seg_pool_seal(&t->active[0], t->token);
+            s = seg_pool_open(b, active, t->token);
+        }
+        /* the segments it could take were all being written (an item
+         * between its reservation and its link): they soon are not */
+        for (unsigned tries = 0; s == NULL && seg_g.evict != SEG_EVICT_NONE && tries < 64; tries++) {
+            sched_yield();
+            s = seg_pool_open(b, active, t->token);
+        }
         if (s == NULL)
             return NULL;
     }
     uint32_t off = seg_write_off(s);
     atomic_store_explicit(&s->write_off, off + (uint32_t)size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->writers, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_items, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_bytes, (uint32_t)size, memory_order_relaxed);
+    seg_exp_raise(s, exptime);
+    *s_out = s;
+    *off_out = off;
+    return (char *)seg_item_at(s->id, off);
+}
 
-    char *p = (char *)seg_item_at(s->id, off);
-    uint64_t h = seg_hdr_make((uint8_t)nkey, (uint32_t)nbytes, flags != 0, delta);
-    memcpy(p, &h, sizeof(h));
-    p += SEG_HDR_SIZE;
-    if (flags != 0) {
-        memcpy(p, &flags, 4);
-        p += 4;
+/* The prototype's append: an item of TTL `exptime` (0 never) with a CAS
+ * delta of 0 (link_cas() fills it in) or, keep_cas non-zero, that CAS
+ * (wide when too far from the segment's base). NULL: no memory. */
+static struct segment *
+append(uint32_t exptime, const char *key, size_t nkey, uint32_t flags, const void *value, size_t nbytes,
+       uint64_t keep_cas, uint64_t mut, uint32_t atime, uint32_t *off_out)
+{
+    uint32_t now = seg_now();
+    bool wide = false;
+    struct segment *s;
+    uint32_t off;
+    for (;;) {
+        size_t size = seg_item_size_x((flags != 0 ? SEG_H_FLAGS : 0) | (exptime != 0 ? SEG_H_EXP : 0) |
+                                          (wide ? SEG_H_WIDE : 0),
+                                      nkey, nbytes);
+        char *p = seg_reserve(seg_bucket_for(exptime, now), size, exptime, &s, &off);
+        if (p == NULL)
+            return NULL;
+        int64_t delta = 0;
+        if (keep_cas != 0 && !wide && !seg_delta_fits(s, keep_cas, &delta)) {
+            seg_item_dead(s, size); /* written as nothing: redo it wide */
+            seg_writer_done(s);
+            wide = true;
+            continue;
+        }
+        char *v = seg_item_write(p, key, nkey, (uint32_t)nbytes, flags, exptime, wide, keep_cas, 0, mut,
+                                 wide ? 0 : delta, atime);
+        if (nbytes > 0)
+            memcpy(v, value, nbytes);
+        break;
     }
-    memcpy(p, key, nkey);
-    if (nbytes > 0)
-        memcpy(p + nkey, value, nbytes);
-    *cas_out = cas;
     *off_out = off;
     return s;
 }
@@ -255,26 +378,30 @@ static bool
 link_cas(struct segment *s, uint32_t off, uint64_t *cas_out)
 {
     uint64_t cas = atomic_fetch_add_explicit(&seg_g.cas_next, 1, memory_order_relaxed);
-    int64_t delta = (int64_t)(cas - s->cas_base);
-    if (delta < SEG_CAS_DELTA_MIN || delta > SEG_CAS_DELTA_MAX)
+    int64_t delta;
+    if (!seg_delta_fits(s, cas, &delta))
         return false;
     struct seg_item *it = seg_item_at(s->id, off);
-    uint64_t h = seg_hdr_load(it);
-    h = seg_hdr_make(seg_hdr_nkey(h), seg_hdr_nbytes(h), seg_hdr_has_flags(h), delta);
-    memcpy(it, &h, sizeof(h));
+    uint64_t h = seg_hdr_with_delta(seg_hdr_load(it), delta) | SEG_H_LINKED;
+    atomic_store_explicit(seg_hdr_word(it), h, memory_order_relaxed);
     *cas_out = cas;
     return true;
 }
 
-/* A setter's item is linked (or given up): its segment may go. */
-static void
-writer_done(struct segment *s)
+void
+seg_writer_done(struct segment *s)
 {
     atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
 }
 
-static void
-unpin(struct segment *s)
+void
+seg_pin(struct segment *s)
+{
+    atomic_fetch_add_explicit(&s->refcount, 1, memory_order_relaxed);
+}
+
+void
+seg_unpin(struct segment *s)
 {
     atomic_fetch_sub_explicit(&s->refcount, 1, memory_order_release);
 }
@@ -283,22 +410,23 @@ enum seg_status
 seg_set(const char *key, size_t nkey, uint32_t flags, uint32_t ttl, const void *value, size_t nbytes,
         uint64_t expect_cas, uint64_t *cas_out)
 {
-    if (nkey == 0 || nkey > 250 || nbytes > SEG_NBYTES_MAX ||
-        seg_item_size(nkey, nbytes, flags != 0) > seg_g.seg_size)
+    uint32_t now = seg_now();
+    uint32_t exptime = ttl != 0 ? now + ttl : 0;
+    size_t size = seg_item_size_x((flags != 0 ? SEG_H_FLAGS : 0) | (exptime != 0 ? SEG_H_EXP : 0), nkey, nbytes);
+    if (nkey == 0 || nkey > 250 || nbytes > SEG_NBYTES_MAX || size > seg_g.seg_size)
         return SEG_TOO_LARGE;
     uint64_t h = seg_hash(key, nkey);
     uint16_t tag = seg_hash_tag(h);
-    uint64_t cas;
+    uint64_t cas = 0;
     uint32_t off;
-    struct segment *s = append(seg_ttl_bucket_of(ttl), key, nkey, flags, value, nbytes, 0, &cas, &off);
+    struct segment *s = append(exptime, key, nkey, flags, value, nbytes, 0, 0, now, &off);
     if (s == NULL)
         return SEG_NO_MEMORY;
-    size_t size = seg_item_size(nkey, nbytes, flags != 0);
     enum seg_status st = SEG_OK;
     struct seg_bucket *hb = seg_index_lock(h);
-    uint64_t *slot = find_key(hb, tag, key, nkey);
-    if (slot != NULL && seg_expired(&seg_g.segs[seg_slot_seg(*slot)], seg_now())) {
-        slot_kill(slot); /* an expired item is no item; its slot is free now */
+    uint64_t *slot = seg_find_key(hb, tag, key, nkey);
+    if (slot != NULL && seg_item_expired(seg_item_at(seg_slot_seg(*slot), seg_slot_off(*slot)), now)) {
+        seg_slot_kill(slot); /* an expired item is no item; its slot is free now */
         slot = NULL;
     }
     if (expect_cas != 0 && (slot == NULL || seg_item_cas(seg_item_at(seg_slot_seg(*slot), seg_slot_off(*slot))) !=
@@ -312,14 +440,14 @@ seg_set(const char *key, size_t nkey, uint32_t flags, uint32_t ttl, const void *
         uint8_t freq = 0;
         if (*slot != 0) { /* the old item: dead from now on */
             freq = seg_slot_freq(*slot);
-            slot_kill(slot);
+            seg_slot_kill(slot);
         }
         *slot = seg_slot_make(s->id, off, tag, freq);
     }
     if (st != SEG_OK)
         seg_item_dead(s, size); /* appended, never linked */
     seg_index_unlock(hb);
-    writer_done(s);
+    seg_writer_done(s);
     if (st == SEG_OK && cas_out != NULL)
         *cas_out = cas;
     return st;
@@ -330,9 +458,9 @@ seg_set(const char *key, size_t nkey, uint32_t flags, uint32_t ttl, const void *
 static uint64_t *
 find_live(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
 {
-    uint64_t *slot = find_key(hb, tag, key, nkey);
-    if (slot != NULL && seg_expired(&seg_g.segs[seg_slot_seg(*slot)], seg_now())) {
-        slot_kill(slot);
+    uint64_t *slot = seg_find_key(hb, tag, key, nkey);
+    if (slot != NULL && seg_item_expired(seg_item_at(seg_slot_seg(*slot), seg_slot_off(*slot)), seg_now())) {
+        seg_slot_kill(slot);
         slot = NULL;
     }
     return slot;
@@ -349,10 +477,10 @@ seg_get(const char *key, size_t nkey)
         return NULL;
     }
     uint64_t v = *slot;
-    uint8_t f = seg_slot_freq(v), nf = freq_bump(f);
+    uint8_t f = seg_slot_freq(v), nf = seg_freq_bump(f);
     if (nf != f)
         *slot = seg_slot_with_freq(v, nf);
-    atomic_fetch_add_explicit(&seg_g.segs[seg_slot_seg(v)].refcount, 1, memory_order_relaxed);
+    seg_pin(&seg_g.segs[seg_slot_seg(v)]);
     seg_index_unlock(hb);
     return seg_item_at(seg_slot_seg(v), seg_slot_off(v));
 }
@@ -360,13 +488,13 @@ seg_get(const char *key, size_t nkey)
 void
 seg_item_release(const struct seg_item *it)
 {
-    unpin(seg_of_item(it));
+    seg_unpin(seg_of_item(it));
 }
 
 uint64_t
 seg_item_cas(const struct seg_item *it)
 {
-    return seg_of_item(it)->cas_base + (uint64_t)seg_hdr_cas_delta(seg_hdr_load(it));
+    return seg_item_seq(it);
 }
 
 enum seg_status
@@ -376,7 +504,7 @@ seg_delete(const char *key, size_t nkey)
     struct seg_bucket *hb = seg_index_lock(h);
     uint64_t *slot = find_live(hb, seg_hash_tag(h), key, nkey);
     if (slot != NULL)
-        slot_kill(slot);
+        seg_slot_kill(slot);
     seg_index_unlock(hb);
     return slot != NULL ? SEG_OK : SEG_NOT_FOUND;
 }
@@ -386,6 +514,8 @@ seg_touch(const char *key, size_t nkey, uint32_t ttl)
 {
     uint64_t h = seg_hash(key, nkey);
     uint16_t tag = seg_hash_tag(h);
+    uint32_t now = seg_now();
+    uint32_t exptime = ttl != 0 ? now + ttl : 0;
     struct seg_bucket *hb = seg_index_lock(h);
     uint64_t *slot = find_live(hb, tag, key, nkey);
     if (slot == NULL) {
@@ -393,24 +523,32 @@ seg_touch(const char *key, size_t nkey, uint32_t ttl)
         return SEG_NOT_FOUND;
     }
     uint64_t old = *slot;
+    const struct seg_item *it = seg_item_at(seg_slot_seg(old), seg_slot_off(old));
     struct segment *os = &seg_g.segs[seg_slot_seg(old)];
-    atomic_fetch_add_explicit(&os->refcount, 1, memory_order_relaxed);
+    /* in place when the item has an exptime word and its segment expires
+     * no earlier than the new time */
+    if ((seg_hdr_load(it) & SEG_H_EXP) && exptime != 0 &&
+        exptime <= atomic_load_explicit(&os->exp_max, memory_order_relaxed)) {
+        atomic_store_explicit(seg_exp_word(it), exptime, memory_order_relaxed);
+        seg_index_unlock(hb);
+        return SEG_OK;
+    }
+    seg_pin(os);
     seg_index_unlock(hb);
 
-    const struct seg_item *it = seg_item_at(seg_slot_seg(old), seg_slot_off(old));
-    uint64_t old_cas = seg_item_cas(it), cas;
+    uint64_t old_cas = seg_item_cas(it);
     uint32_t off;
-    struct segment *s = append(seg_ttl_bucket_of(ttl), key, nkey, seg_item_flags(it), seg_item_data(it),
-                               seg_item_nbytes(it), old_cas, &cas, &off);
-    unpin(os);
+    struct segment *s = append(exptime, key, nkey, seg_item_flags(it), seg_item_data(it), seg_item_nbytes(it),
+                               old_cas, SEG_H_LINKED, seg_item_atime(it), &off);
+    seg_unpin(os);
     if (s == NULL)
         return SEG_NO_MEMORY;
     /* the same item (its CAS), wherever a merge may have moved it meanwhile */
     hb = seg_index_lock(h);
     slot = find_live(hb, tag, key, nkey);
     if (slot != NULL && seg_item_cas(seg_item_at(seg_slot_seg(*slot), seg_slot_off(*slot))) == old_cas) {
-        uint8_t f = freq_bump(seg_slot_freq(*slot));
-        slot_kill(slot);
+        uint8_t f = seg_freq_bump(seg_slot_freq(*slot));
+        seg_slot_kill(slot);
         *slot = seg_slot_make(s->id, off, tag, f);
     } else {
         /* overwritten, deleted, expired or evicted meanwhile: that change
@@ -418,7 +556,7 @@ seg_touch(const char *key, size_t nkey, uint32_t ttl)
         seg_item_dead(s, seg_item_size_of(seg_item_at(s->id, off)));
     }
     seg_index_unlock(hb);
-    writer_done(s);
+    seg_writer_done(s);
     SEG_STAT_INC(touch_copies, 1);
     return SEG_OK;
 }
@@ -432,8 +570,8 @@ seg_thread_tick(void)
         if (t->active[b] < 0)
             continue;
         const struct segment *s = &seg_g.segs[t->active[b]];
-        if (seg_expired(s, now) || now - s->create_at >= seg_g.ttl[b].max_age)
-            seg_pool_seal(&t->active[b]);
+        if (now - s->create_at >= seg_g.ttl[b].max_age)
+            seg_pool_seal(&t->active[b], t->token);
     }
 }
 
@@ -442,7 +580,7 @@ seg_thread_release(void)
 {
     struct seg_thread *t = my_thread();
     for (unsigned b = 0; b < SEG_TTL_BUCKETS; b++)
-        seg_pool_seal(&t->active[b]);
+        seg_pool_seal(&t->active[b], t->token);
 }
 
 unsigned
@@ -482,5 +620,6 @@ seg_stats(struct seg_stats *out)
     LOAD(expired_items);
     LOAD(touch_copies);
     LOAD(cas_seals);
+    LOAD(steals);
 #undef LOAD
 }

@@ -70,6 +70,7 @@ struct seg_stats {
     uint64_t expired_items;
     uint64_t touch_copies;
     uint64_t cas_seals;      /* segments sealed early because a CAS delta would not fit */
+    uint64_t steals;         /* other threads' active segments sealed for want of memory */
 };
 
 int seg_setup(const struct seg_options *o);

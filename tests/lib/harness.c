@@ -269,6 +269,15 @@ static struct mcd_server *start_common(const char *bin, const char *const extra[
             argv[n++] = "-u";
             argv[n++] = "root";
         }
+        /* MCD_ITEM_STORE=segments runs a suite on the segment engine: every
+         * mcd the tests start (not the oracle) gets -o item_store=... */
+        char store_opt[64];
+        const char *store = getenv("MCD_ITEM_STORE");
+        if (store != NULL && *store != '\0' && strcmp(bin, mcd_bin()) == 0) {
+            snprintf(store_opt, sizeof(store_opt), "item_store=%s", store);
+            argv[n++] = "-o";
+            argv[n++] = store_opt;
+        }
         for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
             argv[n++] = extra[i];
         argv[n] = NULL;

@@ -8,6 +8,8 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,8 +66,11 @@ stats(void)
 
 Test(seg_layout, item_sizes_and_header)
 {
-    cr_expect_eq(seg_item_size(16, 100, false), 128); /* 8 + 16 + 100 = 124, aligned */
-    cr_expect_eq(seg_item_size(16, 100, true), 128);  /* + 4 of flags: still 128 */
+    cr_expect_eq(seg_item_size(16, 100, false), 128); /* 12 + 16 + 100 = 128 */
+    cr_expect_eq(seg_item_size(16, 100, true), 136);  /* + 4 of flags, aligned */
+    cr_expect_eq(seg_item_size_x(SEG_H_EXP, 16, 100), 136);             /* + 4 of exptime */
+    cr_expect_eq(seg_item_size_x(SEG_H_EXP | SEG_H_FLAGS, 16, 100), 136); /* + 8 */
+    cr_expect_eq(seg_item_size_x(SEG_H_WIDE, 16, 100), 144);            /* + 16 of wide CAS */
     cr_expect_eq(seg_item_size(16, 104, true), 136);
     cr_expect_eq(seg_item_size(1, 0, false), 16);
     uint64_t h = seg_hdr_make(250, SEG_NBYTES_MAX, true, -12345);
@@ -77,6 +82,51 @@ Test(seg_layout, item_sizes_and_header)
     cr_expect_eq(seg_hdr_cas_delta(h), SEG_CAS_DELTA_MAX);
     cr_expect_not(seg_hdr_has_flags(h));
     cr_expect_eq(seg_hdr_cas_delta(seg_hdr_make(1, 0, false, SEG_CAS_DELTA_MIN)), SEG_CAS_DELTA_MIN);
+    /* the mutable bits leave the lengths and the delta alone */
+    h = seg_hdr_make(250, SEG_NBYTES_MAX, true, SEG_CAS_DELTA_MIN) | SEG_H_MUTABLE;
+    cr_expect_eq(seg_hdr_nkey(h), 250);
+    cr_expect_eq(seg_hdr_nbytes(h), SEG_NBYTES_MAX);
+    cr_expect_eq(seg_hdr_cas_delta(h), SEG_CAS_DELTA_MIN);
+    cr_expect_eq(seg_hdr_cas_delta(seg_hdr_with_delta(h, 77)), 77);
+    cr_expect_eq(seg_hdr_with_delta(h, 77) & SEG_H_MUTABLE, SEG_H_MUTABLE);
+}
+
+/* Every field of layout v2 written and read back, with and without the
+ * optional words. */
+Test(seg_layout, item_write_and_read)
+{
+    _Alignas(8) char buf[512];
+    for (int mask = 0; mask < 8; mask++) {
+        uint32_t flags = (mask & 1) ? 0xdeadbeef : 0, exp = (mask & 2) ? 12345 : 0;
+        bool wide = (mask & 4) != 0;
+        memset(buf, 0x55, sizeof(buf));
+        char *v = seg_item_write(buf, "thekey", 6, 5, flags, exp, wide, UINT64_C(0x1122334455667788), 99,
+                                 SEG_H_KEYBIN, wide ? 0 : -5, 777);
+        memcpy(v, "value", 5);
+        const struct seg_item *it = (const struct seg_item *)buf;
+        cr_expect_eq(seg_item_nkey(it), 6);
+        cr_expect_eq(seg_item_nbytes(it), 5);
+        cr_expect_eq(memcmp(seg_item_key(it), "thekey", 6), 0);
+        cr_expect_eq(memcmp(seg_item_data(it), "value", 5), 0);
+        cr_expect_eq(seg_item_flags(it), flags);
+        cr_expect_eq(seg_item_exptime(it), exp);
+        cr_expect_eq(seg_item_atime(it), 777);
+        cr_expect_eq(seg_hdr_load(it) & SEG_H_MUTABLE, SEG_H_KEYBIN);
+        if (wide) {
+            cr_expect_eq(seg_item_wide_cas(it), UINT64_C(0x1122334455667788));
+            cr_expect_eq(seg_item_wide_gen(it), 99);
+        } else {
+            cr_expect_eq(seg_hdr_cas_delta(seg_hdr_load(it)), -5);
+        }
+        cr_expect_eq(seg_item_size_of(it), seg_item_size_x(seg_hdr_load(it), 6, 5));
+        seg_hdr_set_bits(it, SEG_H_FETCHED | SEG_H_STALE);
+        seg_hdr_clear_bits(it, SEG_H_KEYBIN);
+        seg_item_set_atime(it, 778);
+        cr_expect_eq(seg_hdr_load(it) & SEG_H_MUTABLE, SEG_H_FETCHED | SEG_H_STALE);
+        cr_expect_eq(seg_item_atime(it), 778);
+        cr_expect_eq(seg_item_nbytes(it), 5);
+        cr_expect_eq(seg_item_flags(it), flags);
+    }
 }
 
 Test(seg_layout, slot_fields)
@@ -266,7 +316,7 @@ Test(seg_index_chain, no_eviction_out_of_memory, .fini = fini)
         else
             break;
     }
-    cr_expect_eq(stored, 2 * (SEG / 512)); /* 8 + 3 + 499 = 510 -> 512 */
+    cr_expect_eq(stored, 2 * (SEG / 520)); /* 12 + 3 + 499 = 514 -> 520 */
     cr_expect_eq(put("more", v, 0), SEG_NO_MEMORY);
     cr_expect_str_eq(get("k0"), v);
 }
@@ -461,25 +511,56 @@ Test(seg, ttl_bucket_expiry)
     cr_expect_eq(stats().items, 20);
 }
 
-/* A set into an old active segment opens a new one: an item's expiry
- * comes early by at most the bucket's max age plus its width. */
-Test(seg, expiry_early_by_a_bounded_amount)
+/* Layout v2: an item expires at its own exptime, never early (v1 expired
+ * whole segments at their opening time + the bucket's lower bound: a and
+ * b went 8 and 44 s early), and its segment goes once all its items have
+ * passed theirs. */
+Test(seg, expiry_exact)
 {
-    cr_assert_eq(put("a", "1", 600), SEG_OK); /* bucket [592, 608), max age 37 */
-    seg_clock_set(100 + 36);
-    cr_assert_eq(put("b", "1", 600), SEG_OK); /* same segment: expires at 100 + 592 */
-    seg_clock_set(100 + 37);
-    cr_assert_eq(put("c", "1", 600), SEG_OK); /* a new segment */
+    cr_assert_eq(put("a", "1", 600), SEG_OK); /* exptime 700; bucket of TTL 512, max age 32 */
+    seg_clock_set(130);
+    cr_assert_eq(put("b", "1", 600), SEG_OK); /* same segment: exptime 730 */
+    seg_clock_set(132);
+    cr_assert_eq(put("c", "1", 600), SEG_OK); /* a new segment: 732 */
     cr_expect_eq(stats().segs_used, 2);
-    seg_clock_set(100 + 591);
+    seg_clock_set(699);
     cr_expect_not_null(get("a"));
+    cr_expect_eq(seg_expire(), 0);
+    seg_clock_set(700);
+    cr_expect_null(get("a"));
     cr_expect_not_null(get("b"));
-    seg_clock_set(100 + 592);
-    cr_expect_null(get("a")); /* 8 s early */
-    cr_expect_null(get("b")); /* 44 s early: b's exptime was 736 */
+    cr_expect_eq(seg_expire(), 0); /* b is still live in it */
+    seg_clock_set(729);
+    cr_expect_not_null(get("b"));
+    seg_clock_set(730);
+    cr_expect_null(get("b"));
     cr_expect_not_null(get("c"));
-    seg_clock_set(100 + 37 + 592);
+    cr_expect_eq(seg_expire(), 1);
+    seg_clock_set(732);
     cr_expect_null(get("c"));
+    cr_expect_eq(seg_expire(), 1);
+    cr_expect_eq(stats().segs_used, 0);
+}
+
+/* touch in place: the exptime word is there and the segment expires no
+ * earlier than the new time: no copy. */
+Test(seg, touch_in_place_within_the_segment)
+{
+    cr_assert_eq(put("a", "1", 600), SEG_OK); /* 700 */
+    cr_assert_eq(put("b", "1", 600), SEG_OK);
+    cr_expect_eq(seg_touch("a", 1, 300), SEG_OK); /* 400 <= 700 */
+    cr_expect_eq(stats().touch_copies, 0);
+    seg_clock_set(399);
+    cr_expect_not_null(get("a"));
+    seg_clock_set(400);
+    cr_expect_null(get("a"));
+    cr_expect_eq(seg_touch("b", 1, 1000), SEG_OK); /* beyond: a copy */
+    cr_expect_eq(stats().touch_copies, 1);
+    seg_clock_set(1399);
+    cr_expect_eq(seg_expire(), 1); /* a and b's first copy */
+    cr_expect_not_null(get("b"));
+    seg_clock_set(1400);
+    cr_expect_null(get("b"));
 }
 
 /* touch copies the item into a segment of its new TTL bucket, CAS kept. */
@@ -550,26 +631,36 @@ Test(seg_evict, touch_survives_a_merge_of_its_item, .fini = fini)
 }
 
 /* Each thread appends to segments of its own, which no one else may
- * evict until the thread seals them (seg_thread_release, or its next set
- * finding one full or old). */
+ * evict until the thread seals them (seg_thread_release, its next set
+ * finding one full or old, or its exit). */
+static atomic_int kept_stored, kept_may_exit;
+
 static void *
 set_one(void *release)
 {
     cr_assert_eq(put(release != NULL ? "released" : "kept", "v", 0), SEG_OK);
-    if (release != NULL)
+    if (release != NULL) {
         seg_thread_release();
-    return NULL;
+        return NULL;
+    }
+    atomic_store(&kept_stored, 1);
+    while (!atomic_load(&kept_may_exit))
+        sched_yield();
+    return NULL; /* its exit seals its segment */
 }
 
 Test(seg_evict, a_threads_append_segment_is_its_own, .fini = fini)
 {
     start(6, SEG_EVICT_FIFO, 8);
-    pthread_t t;
+    pthread_t t, kt;
     int yes = 1;
     cr_assert_eq(pthread_create(&t, NULL, set_one, &yes), 0);
     pthread_join(t, NULL);
-    cr_assert_eq(pthread_create(&t, NULL, set_one, NULL), 0);
-    pthread_join(t, NULL);
+    atomic_store(&kept_stored, 0);
+    atomic_store(&kept_may_exit, 0);
+    cr_assert_eq(pthread_create(&kt, NULL, set_one, NULL), 0);
+    while (!atomic_load(&kept_stored))
+        sched_yield();
     cr_expect_eq(stats().segs_used, 2);
     char k[16], v[500];
     memset(v, 'v', sizeof(v) - 1);
@@ -581,4 +672,11 @@ Test(seg_evict, a_threads_append_segment_is_its_own, .fini = fini)
     cr_expect_null(get("released")); /* sealed: evicted first, as the oldest */
     cr_expect_str_eq(get("kept"), "v"); /* still its thread's: never evicted */
     cr_expect_gt(stats().evicted_segs, 5);
+    atomic_store(&kept_may_exit, 1);
+    pthread_join(kt, NULL);
+    for (int i = 100; i < 200; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        cr_assert_eq(put(k, v, 0), SEG_OK);
+    }
+    cr_expect_null(get("kept")); /* sealed at its thread's exit, then evicted */
 }

@@ -25,7 +25,7 @@ link_full(const char *key, const char *val, uint32_t flags, rel_time_t exp,
     cr_assert_not_null(it);
     memcpy(item_data(it), val, strlen(val));
     struct store_link_opts o = {.mode = mode, .cas = cas};
-    struct store_link_out out;
+    struct store_link_out out = {0};
     st = store_link(it, &o, &out, &ts);
     if (st == STORE_OK && cas_out != NULL)
         *cas_out = out.cas;
