@@ -57,6 +57,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FUZZ_PATH_MAX_CMDS 4096
@@ -226,10 +227,13 @@ static uint64_t next_rand(uint64_t *x)
 static void run_pass(struct pass *p, const uint8_t *data, size_t size, uint64_t seed, bool timed,
                      enum proto_binding proto)
 {
-    static const struct store_options opts = {
+    /* MCD_FUZZ_ITEM_STORE=segments: the same passes on the segment engine */
+    static struct store_options opts = {
         .mem_limit = 2u << 20, .item_size_max = 16u << 10, .factor = 1.25, .chunk_size = 48,
         .use_cas = true, .evict_to_free = true, .hashpower = 4, .background_threads = false,
     };
+    const char *engine = getenv("MCD_FUZZ_ITEM_STORE");
+    opts.segments = engine != NULL && strcmp(engine, "segments") == 0;
     char *log = p->log;
     memset(p, 0, sizeof(*p));
     p->log = log != NULL ? log : malloc(LOG_MAX);

@@ -263,12 +263,13 @@ seal_others(struct seg_thread *t, unsigned b, unsigned keep)
         if (i == b || t->active[i] < 0)
             continue;
         n++;
-        if (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at)
-            oldest = (int)i;
-        if (keep == 0) {
+        if (keep == 0) { /* all: no oldest to find (a sealed bucket's slot reads -1) */
             seg_pool_seal(&t->active[i], t->token);
             sealed++;
+            continue;
         }
+        if (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at)
+            oldest = (int)i;
     }
     if (keep != 0 && n >= keep && oldest >= 0) {
         seg_pool_seal(&t->active[oldest], t->token);
