@@ -1,9 +1,16 @@
 /*
- * seg_index.h - the segment store prototype's hash index: 2^power buckets
- * of one cache line, each 7 item slots of 8 bytes and an info word (a
- * spinlock and the index of an overflow bucket). Overflow buckets chain;
- * they come from a pool grown in blocks, and the head bucket's lock guards
- * its whole chain.
+ * seg_index.h - the segment store's hash index: head buckets of one cache
+ * line, each 7 item slots of 8 bytes and an info word (a spinlock and the
+ * index of an overflow bucket). Overflow buckets chain; they come from a
+ * pool grown in blocks, and the head bucket's lock guards its whole chain.
+ *
+ * The index grows by linear hashing: 2^level + p head buckets, a key's
+ * bucket b = h mod 2^level, or h mod 2^(level+1) when b < p. Splitting
+ * bucket p moves its keys with bit `level` set to bucket p + 2^level, then
+ * advances p; when p reaches 2^level, level + 1 and p = 0. Head buckets
+ * live in chunks that never move, so a reader never holds an old table:
+ * seg_index_lock() locks the bucket its hash maps to, then checks that a
+ * split did not move the key while it waited.
  *
  * A slot (0 = empty; the tag is never 0):
  *   bits  0..11  tag: 12 bits of the key's hash, compared before the item
@@ -77,10 +84,29 @@ seg_hash_tag(uint64_t h)
     return t != 0 ? t : 1;
 }
 
-/* 2^power head buckets (power <= 30), and room for up to `overflow_max`
+/* The hash of the key a slot points at (the grower recomputes it: a slot
+ * keeps 12 bits only). Called under the slot's bucket lock. */
+typedef uint64_t (*seg_slot_hash_fn)(uint64_t slot);
+
+/* 2^power head buckets, growing up to 2^power_max (power <= power_max <=
+ * 30; power_max < power: no growth), and room for up to `overflow_max`
  * overflow buckets. Returns 0, or -1 (out of memory). */
-int seg_index_setup(unsigned power, uint32_t overflow_max);
+int seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_slot_hash_fn hash);
 void seg_index_teardown(void);
+
+/* Splits head buckets, at most max_splits, while the index is due to grow:
+ * `items` > 0.85 x 7 x 2^level starts a round (a doubling), and a round once
+ * started is finished (as memcached's table doubles whole). One grower at
+ * a time: returns 0 at once if another thread is growing. Holds no lock
+ * but the two buckets it splits (and the overflow pool's, briefly); the
+ * caller must hold no bucket lock. Returns the buckets split. */
+unsigned seg_index_grow(uint64_t items, unsigned max_splits);
+/* True when the index has taken an overflow bucket since the last
+ * seg_index_grow(): cheap (one relaxed load), a hint that growth may be
+ * due. */
+bool seg_index_grow_hint(void);
+/* A round is under way (p != 0). */
+bool seg_index_expanding(void);
 
 /* Locks and returns the head bucket of hash h (a spinlock: held for a
  * look-up and a slot change, never across anything that blocks). */
@@ -98,12 +124,15 @@ uint64_t *seg_index_free_slot(struct seg_bucket *head);
  * Under the head's lock. */
 uint64_t *seg_index_find_loc(struct seg_bucket *head, uint16_t tag, uint32_t seg, uint32_t off);
 
-/* Calls fn for every head bucket, locked (each in turn). */
+/* Calls fn for every head bucket, locked (each in turn; a bucket split
+ * meanwhile may be seen twice, a key never missed). */
 void seg_index_walk(void (*fn)(struct seg_bucket *head, void *arg), void *arg);
-/* log2 of the number of head buckets */
+/* the level: 2^level <= head buckets < 2^(level+1) */
 unsigned seg_index_power(void);
+/* head buckets: 2^level + p */
+uint64_t seg_index_heads(void);
 
-/* Bytes the index takes: head buckets and overflow buckets handed out. */
+/* Bytes the index takes: head buckets and overflow buckets in chains. */
 size_t seg_index_bytes(void);
 uint32_t seg_index_overflow_used(void);
 
