@@ -404,12 +404,12 @@ seg_engine_setup(const struct store_options *opts)
         mem = 4 * seg_size; /* room for a few TTL buckets and the merge spare */
     /* the index: 2^(hashpower - 2) buckets of 7 slots (as many items as
      * memcached's table of 2^hashpower takes before it doubles), growing
-     * with the items up to what mem_limit can fill: ~6 items of 48 bytes
+     * with the items up to what mem_limit can fill: ~6 items of 16 bytes
      * (the smallest) a bucket */
     unsigned power = eopts.hashpower != 0 ? eopts.hashpower : STORE_HASHPOWER_DEFAULT;
     power = power > 2 ? power - 2 : 1;
     unsigned power_max = power;
-    while (power_max < 30 && ((uint64_t)6 * 48 << power_max) < mem)
+    while (power_max < 30 && ((uint64_t)6 * 16 << power_max) < mem)
         power_max++;
     struct seg_options so = {
         .mem_limit = mem,
