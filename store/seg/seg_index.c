@@ -3,11 +3,12 @@
  * buckets and their growth (linear hashing), the overflow pool, bucket
  * locks, the key hash.
  *
- * Head buckets live in chunks of 2^16 (4 MB, mmap'ed: a page costs memory
- * once used), found through a directory sized for the largest index; a
- * chunk is mapped when the split pointer first reaches it and stays until
- * teardown. (level, p) is one atomic word, stored (release) by the one
- * grower after it moved a bucket's keys and before it unlocks the bucket.
+ * Head buckets live in one mapping reserved for the largest index
+ * (MAP_NORESERVE: a page is committed when a bucket on it is first used,
+ * and linear hashing uses them in order), so no bucket ever moves and no
+ * directory sits between a hash and its bucket. The shape word (mask, p)
+ * is stored (release) by the one grower after it moved a bucket's keys
+ * and before it unlocks the bucket.
  *
  * Overflow buckets are handed out from blocks of SEG_OVF_BLOCK, found
  * through a block table sized at setup, so a bucket never moves once
@@ -26,14 +27,9 @@
 #include <sys/mman.h>
 
 #define SEG_OVF_BLOCK 1024u
-#define CHUNK_SHIFT 16u
-#define CHUNK ((uint64_t)1 << CHUNK_SHIFT)
-
-static struct seg_bucket **dir;            /* chunks of head buckets */
-static size_t dir_n;
-static size_t chunk_bytes;                 /* a chunk's mapping */
+struct seg_index_shape seg_index_g;
+static size_t heads_bytes;                 /* the mapping */
 static unsigned level_max;
-static _Atomic uint64_t lp;                /* level << 32 | p */
 static seg_slot_hash_fn slot_hash;
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool grow_hint;
@@ -45,15 +41,22 @@ static uint32_t ovf_free;                  /* free list: index + 1; under ovf_lo
 static _Atomic uint32_t ovf_live_pub;      /* in chains, for stats */
 static _Atomic uint32_t ovf_lock;
 
+void
+seg_index_spin_wait(_Atomic uint32_t *l)
+{
+    for (;;) {
+        while (atomic_load_explicit(l, memory_order_relaxed) != 0)
+            sched_yield();
+        if (atomic_exchange_explicit(l, 1, memory_order_acquire) == 0)
+            return;
+    }
+}
+
 static void
 spin_lock(_Atomic uint32_t *l)
 {
-    for (;;) {
-        if (atomic_exchange_explicit(l, 1, memory_order_acquire) == 0)
-            return;
-        while (atomic_load_explicit(l, memory_order_relaxed) != 0)
-            sched_yield();
-    }
+    if (atomic_exchange_explicit(l, 1, memory_order_acquire) != 0)
+        seg_index_spin_wait(l);
 }
 
 static void
@@ -94,45 +97,27 @@ seg_hash(const char *key, size_t nkey)
 }
 
 static inline unsigned
-lp_level(uint64_t w)
+mp_level(uint64_t w)
 {
-    return (unsigned)(w >> 32);
+    return (unsigned)__builtin_popcountll(w >> 32);
 }
 
 static inline uint64_t
-lp_p(uint64_t w)
+mp_p(uint64_t w)
 {
     return (uint32_t)w;
 }
 
-/* The head bucket of hash h when the index is at (level, p) = w. */
 static inline uint64_t
-bucket_of(uint64_t h, uint64_t w)
+mp_make(unsigned level, uint64_t p)
 {
-    uint64_t b = h & (((uint64_t)1 << lp_level(w)) - 1);
-    if (b < lp_p(w))
-        b = h & (((uint64_t)2 << lp_level(w)) - 1);
-    return b;
+    return (((uint64_t)1 << level) - 1) << 32 | p;
 }
 
 static inline struct seg_bucket *
 bucket_at(uint64_t b)
 {
-    return &dir[b >> CHUNK_SHIFT][b & (CHUNK - 1)];
-}
-
-/* Maps the chunk that holds bucket b, if not yet. Grower only. */
-static int
-chunk_map(uint64_t b)
-{
-    size_t c = (size_t)(b >> CHUNK_SHIFT);
-    if (dir[c] != NULL)
-        return 0;
-    void *m = mmap(NULL, chunk_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED)
-        return -1;
-    dir[c] = m; /* published by the release store of lp that makes b reachable */
-    return 0;
+    return &seg_index_g.heads[b];
 }
 
 int
@@ -145,14 +130,13 @@ seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_s
     if (power_max > 30)
         power_max = 30;
     level_max = power_max;
-    uint64_t most = (uint64_t)1 << power_max;
-    chunk_bytes = (size_t)(most < CHUNK ? most : CHUNK) * sizeof(struct seg_bucket);
-    dir_n = (size_t)((most + CHUNK - 1) / CHUNK);
-    dir = calloc(dir_n, sizeof(*dir));
-    if (dir == NULL)
+    heads_bytes = ((size_t)1 << power_max) * sizeof(struct seg_bucket);
+    void *m = mmap(NULL, heads_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
         return -1;
+    seg_index_g.heads = m;
     slot_hash = hash;
-    atomic_store(&lp, (uint64_t)power << 32);
+    atomic_store(&seg_index_g.mp, mp_make(power, 0));
     atomic_store(&grow_hint, false);
     ovf_max = overflow_max;
     ovf_used = 0;
@@ -160,11 +144,7 @@ seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_s
     atomic_store(&ovf_live_pub, 0);
     size_t nblocks = (overflow_max + SEG_OVF_BLOCK - 1) / SEG_OVF_BLOCK;
     ovf_blocks = calloc(nblocks > 0 ? nblocks : 1, sizeof(*ovf_blocks));
-    for (uint64_t b = 0; ovf_blocks != NULL && b < ((uint64_t)1 << power); b += CHUNK) {
-        if (chunk_map(b) != 0)
-            break;
-    }
-    if (ovf_blocks == NULL || dir[((((uint64_t)1 << power) - 1) >> CHUNK_SHIFT)] == NULL) {
+    if (ovf_blocks == NULL) {
         seg_index_teardown();
         return -1;
     }
@@ -180,36 +160,24 @@ seg_index_teardown(void)
     }
     free(ovf_blocks);
     ovf_blocks = NULL;
-    for (size_t c = 0; dir != NULL && c < dir_n; c++) {
-        if (dir[c] != NULL)
-            munmap(dir[c], chunk_bytes);
-    }
-    free(dir);
-    dir = NULL;
+    if (seg_index_g.heads != NULL)
+        munmap(seg_index_g.heads, heads_bytes);
+    seg_index_g.heads = NULL;
 }
 
 struct seg_bucket *
-seg_index_lock(uint64_t h)
+seg_index_lock_slow(uint64_t h)
 {
-    uint64_t w = atomic_load_explicit(&lp, memory_order_acquire);
     for (;;) {
-        uint64_t b = bucket_of(h, w);
+        uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_acquire);
+        uint64_t b = seg_index_bucket_of(h, w);
         struct seg_bucket *hb = bucket_at(b);
         spin_lock(&hb->lock);
-        /* a split of b that ran while this thread waited is finished (its
-         * grower stored lp before it unlocked b): has it moved h? */
-        uint64_t now = atomic_load_explicit(&lp, memory_order_relaxed);
-        if (now == w || bucket_of(h, now) == b)
+        uint64_t now = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
+        if (now == w || seg_index_bucket_of(h, now) == b)
             return hb;
         spin_unlock(&hb->lock);
-        w = atomic_load_explicit(&lp, memory_order_acquire);
     }
-}
-
-void
-seg_index_unlock(struct seg_bucket *b)
-{
-    spin_unlock(&b->lock);
 }
 
 static struct seg_bucket *
@@ -333,18 +301,24 @@ cursor_put(struct cursor *c, uint64_t v)
 static bool
 split_one(void)
 {
-    uint64_t w = atomic_load_explicit(&lp, memory_order_relaxed);
-    unsigned level = lp_level(w);
-    uint64_t p = lp_p(w), bit = (uint64_t)1 << level, n = p + bit;
-    if (chunk_map(n) != 0)
-        return false;
+    uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
+    unsigned level = mp_level(w);
+    uint64_t p = mp_p(w), bit = (uint64_t)1 << level, n = p + bit;
     struct seg_bucket *ob = bucket_at(p), *nb = bucket_at(n);
     spin_lock(&ob->lock);
     spin_lock(&nb->lock); /* nobody else's: n is unreachable until p moves */
-    unsigned moving = 0;
+    /* which slots move: remembered for the first 256 of the chain (the
+     * second pass hashes again only past them) */
+    uint64_t goes[4] = {0, 0, 0, 0};
+    unsigned moving = 0, k = 0;
     for (struct seg_bucket *b = ob; b != NULL; b = seg_index_next(b)) {
-        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++)
-            moving += b->slot[i] != 0 && (slot_hash(b->slot[i]) & bit) != 0;
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++, k++) {
+            if (b->slot[i] != 0 && (slot_hash(b->slot[i]) & bit) != 0) {
+                moving++;
+                if (k < 256)
+                    goes[k / 64] |= (uint64_t)1 << (k % 64);
+            }
+        }
     }
     /* room in n's chain first, so that no key is left half moved */
     unsigned room = SEG_BUCKET_SLOTS;
@@ -366,13 +340,14 @@ split_one(void)
      * chain (the write cursor never passes the read one) */
     struct cursor keep = {ob, 0}, move = {nb, 0};
     struct seg_bucket *last_kept = ob;
+    k = 0;
     for (struct seg_bucket *b = ob; b != NULL; b = seg_index_next(b)) {
-        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++) {
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++, k++) {
             uint64_t v = b->slot[i];
             if (v == 0)
                 continue;
             b->slot[i] = 0;
-            if ((slot_hash(v) & bit) != 0) {
+            if (k < 256 ? (goes[k / 64] >> (k % 64) & 1) != 0 : (slot_hash(v) & bit) != 0) {
                 cursor_put(&move, v);
             } else {
                 cursor_put(&keep, v);
@@ -383,8 +358,8 @@ split_one(void)
     /* p's chain past its last kept slot is empty: back to the pool */
     uint32_t spare = last_kept->next;
     last_kept->next = 0;
-    uint64_t next = p + 1 == bit ? (uint64_t)(level + 1) << 32 : ((uint64_t)level << 32) | (p + 1);
-    atomic_store_explicit(&lp, next, memory_order_release);
+    uint64_t next = p + 1 == bit ? mp_make(level + 1, 0) : mp_make(level, p + 1);
+    atomic_store_explicit(&seg_index_g.mp, next, memory_order_release);
     spin_unlock(&nb->lock);
     spin_unlock(&ob->lock);
     ovf_give(spare);
@@ -399,12 +374,12 @@ seg_index_grow(uint64_t items, unsigned max_splits)
     atomic_store_explicit(&grow_hint, false, memory_order_relaxed);
     unsigned done = 0;
     while (done < max_splits) {
-        uint64_t w = atomic_load_explicit(&lp, memory_order_relaxed);
-        if (lp_level(w) >= level_max)
+        uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
+        if (mp_level(w) >= level_max)
             break;
         /* a round starts at items > 0.85 x 7 x 2^level (memcached: 1.5 x
          * its 2^(level+2) buckets) and, once started, is finished */
-        if (lp_p(w) == 0 && items * 20 <= (uint64_t)7 * 17 << lp_level(w))
+        if (mp_p(w) == 0 && items * 20 <= (uint64_t)7 * 17 << mp_level(w))
             break;
         if (!split_one())
             break;
@@ -423,14 +398,14 @@ seg_index_grow_hint(void)
 bool
 seg_index_expanding(void)
 {
-    return lp_p(atomic_load_explicit(&lp, memory_order_relaxed)) != 0;
+    return mp_p(atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed)) != 0;
 }
 
 uint64_t
 seg_index_heads(void)
 {
-    uint64_t w = atomic_load_explicit(&lp, memory_order_relaxed);
-    return ((uint64_t)1 << lp_level(w)) + lp_p(w);
+    uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_acquire);
+    return (w >> 32) + 1 + mp_p(w);
 }
 
 size_t
@@ -462,5 +437,5 @@ seg_index_walk(void (*fn)(struct seg_bucket *head, void *arg), void *arg)
 unsigned
 seg_index_power(void)
 {
-    return lp_level(atomic_load_explicit(&lp, memory_order_relaxed));
+    return mp_level(atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed));
 }

@@ -8,9 +8,10 @@
  * bucket b = h mod 2^level, or h mod 2^(level+1) when b < p. Splitting
  * bucket p moves its keys with bit `level` set to bucket p + 2^level, then
  * advances p; when p reaches 2^level, level + 1 and p = 0. Head buckets
- * live in chunks that never move, so a reader never holds an old table:
- * seg_index_lock() locks the bucket its hash maps to, then checks that a
- * split did not move the key while it waited.
+ * live in one mapping reserved for the largest index (a page costs memory
+ * once a bucket on it is first used), so a bucket never moves and a reader
+ * never holds an old table: seg_index_lock() locks the bucket its hash
+ * maps to, then checks that a split did not move the key while it waited.
  *
  * A slot (0 = empty; the tag is never 0):
  *   bits  0..11  tag: 12 bits of the key's hash, compared before the item
@@ -108,10 +109,53 @@ bool seg_index_grow_hint(void);
 /* A round is under way (p != 0). */
 bool seg_index_expanding(void);
 
+/* The index's shape, read on every look-up (seg_index.c owns it). */
+struct seg_index_shape {
+    struct seg_bucket *heads;  /* the mapping: 2^level_max buckets */
+    /* (2^level - 1) << 32 | p: the one grower stores it (release) after
+     * it moved a bucket's keys, before it unlocks the bucket */
+    _Atomic uint64_t mp;
+};
+extern struct seg_index_shape seg_index_g;
+
+/* The head bucket of hash h at shape mp. */
+static inline uint64_t
+seg_index_bucket_of(uint64_t h, uint64_t mp)
+{
+    uint64_t mask = mp >> 32, b = h & mask;
+    if (b < (uint32_t)mp)
+        b = h & (mask << 1 | 1);
+    return b;
+}
+
+struct seg_bucket *seg_index_lock_slow(uint64_t h);
+void seg_index_spin_wait(_Atomic uint32_t *l);
+
 /* Locks and returns the head bucket of hash h (a spinlock: held for a
  * look-up and a slot change, never across anything that blocks). */
-struct seg_bucket *seg_index_lock(uint64_t h);
-void seg_index_unlock(struct seg_bucket *b);
+static inline struct seg_bucket *
+seg_index_lock(uint64_t h)
+{
+    uint64_t mp = atomic_load_explicit(&seg_index_g.mp, memory_order_acquire);
+    uint64_t b = seg_index_bucket_of(h, mp);
+    struct seg_bucket *hb = &seg_index_g.heads[b];
+    if (atomic_exchange_explicit(&hb->lock, 1, memory_order_acquire) != 0)
+        seg_index_spin_wait(&hb->lock);
+    /* a split of b that ran while this thread waited is finished (its
+     * grower stored mp before it unlocked b): did it move h? */
+    uint64_t now = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
+    if (__builtin_expect(now != mp, 0) && seg_index_bucket_of(h, now) != b) {
+        atomic_store_explicit(&hb->lock, 0, memory_order_release);
+        return seg_index_lock_slow(h);
+    }
+    return hb;
+}
+
+static inline void
+seg_index_unlock(struct seg_bucket *b)
+{
+    atomic_store_explicit(&b->lock, 0, memory_order_release);
+}
 
 /* The next bucket of b's chain, or NULL. Under the head's lock. */
 struct seg_bucket *seg_index_next(const struct seg_bucket *b);
