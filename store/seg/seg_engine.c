@@ -402,15 +402,20 @@ seg_engine_setup(const struct store_options *opts)
     size_t mem = eopts.mem_limit;
     if (mem < 4 * seg_size)
         mem = 4 * seg_size; /* room for a few TTL buckets and the merge spare */
-    /* the index: one 7-slot bucket for about 7 items of ~128 bytes */
+    /* the index: 2^(hashpower - 2) buckets of 7 slots (as many items as
+     * memcached's table of 2^hashpower takes before it doubles), growing
+     * with the items up to what mem_limit can fill: ~6 items of 16 bytes
+     * (the smallest) a bucket */
     unsigned power = eopts.hashpower != 0 ? eopts.hashpower : STORE_HASHPOWER_DEFAULT;
     power = power > 2 ? power - 2 : 1;
-    while (power < 28 && ((uint64_t)7 * 128 << power) < mem)
-        power++;
+    unsigned power_max = power;
+    while (power_max < 30 && ((uint64_t)6 * 16 << power_max) < mem)
+        power_max++;
     struct seg_options so = {
         .mem_limit = mem,
         .seg_size = seg_size,
         .hashpower = power,
+        .hashpower_max = power_max,
         .evict = eopts.evict_to_free ? SEG_EVICT_MERGE : SEG_EVICT_NONE,
     };
     if (seg_setup(&so) != 0)
@@ -1322,9 +1327,10 @@ seg_engine_info(struct store_info *out)
     out->bytes = s.live_bytes;
     out->limit_maxbytes = eopts.mem_limit;
     out->total_malloced = s.seg_bytes;
-    out->hash_power_level = seg_index_power();
+    /* memcached's hashpower for as many items: 4 of its buckets a 7-slot one */
+    out->hash_power_level = seg_index_power() + 2;
     out->hash_bytes = s.index_bytes;
-    out->hash_is_expanding = false;
+    out->hash_is_expanding = seg_index_expanding();
     out->slab_reassign_last_busy_status = "none";
     out->expired_reclaimed = atomic_load_explicit(&g_reclaimed, memory_order_relaxed);
     out->active_classes = s.items > 0 ? 1 : 0;

@@ -25,9 +25,10 @@
 
 /* mem_limit (segments of max(1 MB, item_size_max)), item_size_max (at most
  * 16 MB - 1 of value: -1 with EINVAL above), use_cas, evict_to_free (merge
- * eviction; off: STORE_NO_MEMORY), hashpower (the index is sized from
- * mem_limit, at least 2^(hashpower - 2) buckets of 7 slots). No thread is
- * started: the caller's maintainer calls seg_engine_maintain(). */
+ * eviction; off: STORE_NO_MEMORY), hashpower (the index starts at
+ * 2^(hashpower - 2) buckets of 7 slots and grows with the items). No thread
+ * is started: the caller's maintainer calls seg_engine_maintain(), which
+ * also grows the index. */
 int seg_engine_setup(const struct store_options *opts);
 void seg_engine_teardown(void);
 

@@ -1,41 +1,62 @@
 /*
- * seg_index.c - the segment store prototype's hash index (seg_index.h):
- * head buckets, the overflow pool, bucket locks, the key hash.
+ * seg_index.c - the segment store's hash index (seg_index.h): head
+ * buckets and their growth (linear hashing), the overflow pool, bucket
+ * locks, the key hash.
+ *
+ * Head buckets live in one mapping reserved for the largest index
+ * (MAP_NORESERVE: a page is committed when a bucket on it is first used,
+ * and linear hashing uses them in order), so no bucket ever moves and no
+ * directory sits between a hash and its bucket. The shape word (mask, p)
+ * is stored (release) by the one grower after it moved a bucket's keys
+ * and before it unlocks the bucket.
  *
  * Overflow buckets are handed out from blocks of SEG_OVF_BLOCK, found
  * through a block table sized at setup, so a bucket never moves once
- * handed out. An overflow bucket stays in its chain until teardown (an
- * emptied one is reused by the same chain): a chain is as long as the
- * most items its bucket ever held at once.
+ * handed out. An overflow bucket stays in its chain (an emptied one is
+ * reused by the same chain) until a split compacts the chain: the empty
+ * tail goes back to the pool's free list.
  */
 #include "config.h"
 
 #include "store/seg/seg_index.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #define SEG_OVF_BLOCK 1024u
+struct seg_index_shape seg_index_g;
+static size_t heads_bytes;                 /* the mapping */
+static unsigned level_max;
+static seg_slot_hash_fn slot_hash;
+static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool grow_hint;
 
-static struct seg_bucket *heads;
-static uint64_t mask;
 static struct seg_bucket **ovf_blocks;
 static uint32_t ovf_max;
 static uint32_t ovf_used;                  /* under ovf_lock */
-static _Atomic uint32_t ovf_used_pub;      /* for stats */
+static uint32_t ovf_free;                  /* free list: index + 1; under ovf_lock */
+static _Atomic uint32_t ovf_live_pub;      /* in chains, for stats */
 static _Atomic uint32_t ovf_lock;
+
+void
+seg_index_spin_wait(_Atomic uint32_t *l)
+{
+    for (;;) {
+        while (atomic_load_explicit(l, memory_order_relaxed) != 0)
+            sched_yield();
+        if (atomic_exchange_explicit(l, 1, memory_order_acquire) == 0)
+            return;
+    }
+}
 
 static void
 spin_lock(_Atomic uint32_t *l)
 {
-    for (;;) {
-        if (atomic_exchange_explicit(l, 1, memory_order_acquire) == 0)
-            return;
-        while (atomic_load_explicit(l, memory_order_relaxed) != 0)
-            sched_yield();
-    }
+    if (atomic_exchange_explicit(l, 1, memory_order_acquire) != 0)
+        seg_index_spin_wait(l);
 }
 
 static void
@@ -75,28 +96,56 @@ seg_hash(const char *key, size_t nkey)
     return mix64(h);
 }
 
+static inline unsigned
+mp_level(uint64_t w)
+{
+    return (unsigned)__builtin_popcountll(w >> 32);
+}
+
+static inline uint64_t
+mp_p(uint64_t w)
+{
+    return (uint32_t)w;
+}
+
+static inline uint64_t
+mp_make(unsigned level, uint64_t p)
+{
+    return (((uint64_t)1 << level) - 1) << 32 | p;
+}
+
+static inline struct seg_bucket *
+bucket_at(uint64_t b)
+{
+    return &seg_index_g.heads[b];
+}
+
 int
-seg_index_setup(unsigned power, uint32_t overflow_max)
+seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_slot_hash_fn hash)
 {
     if (power > 30)
         return -1;
-    size_t n = (size_t)1 << power;
-    /* zero pages from the kernel, committed as buckets are first used: an
-     * index sized for a large -m costs memory only as it fills */
-    void *p = mmap(NULL, n * sizeof(*heads), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED)
+    if (power_max < power)
+        power_max = power;
+    if (power_max > 30)
+        power_max = 30;
+    level_max = power_max;
+    heads_bytes = ((size_t)1 << power_max) * sizeof(struct seg_bucket);
+    void *m = mmap(NULL, heads_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
         return -1;
-    heads = p;
-    mask = n - 1;
+    seg_index_g.heads = m;
+    slot_hash = hash;
+    atomic_store(&seg_index_g.mp, mp_make(power, 0));
+    atomic_store(&grow_hint, false);
     ovf_max = overflow_max;
     ovf_used = 0;
-    atomic_store(&ovf_used_pub, 0);
+    ovf_free = 0;
+    atomic_store(&ovf_live_pub, 0);
     size_t nblocks = (overflow_max + SEG_OVF_BLOCK - 1) / SEG_OVF_BLOCK;
     ovf_blocks = calloc(nblocks > 0 ? nblocks : 1, sizeof(*ovf_blocks));
     if (ovf_blocks == NULL) {
-        munmap(heads, n * sizeof(*heads));
-        heads = NULL;
+        seg_index_teardown();
         return -1;
     }
     return 0;
@@ -111,23 +160,24 @@ seg_index_teardown(void)
     }
     free(ovf_blocks);
     ovf_blocks = NULL;
-    if (heads != NULL)
-        munmap(heads, (size_t)(mask + 1) * sizeof(*heads));
-    heads = NULL;
+    if (seg_index_g.heads != NULL)
+        munmap(seg_index_g.heads, heads_bytes);
+    seg_index_g.heads = NULL;
 }
 
 struct seg_bucket *
-seg_index_lock(uint64_t h)
+seg_index_lock_slow(uint64_t h)
 {
-    struct seg_bucket *b = &heads[h & mask];
-    spin_lock(&b->lock);
-    return b;
-}
-
-void
-seg_index_unlock(struct seg_bucket *b)
-{
-    spin_unlock(&b->lock);
+    for (;;) {
+        uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_acquire);
+        uint64_t b = seg_index_bucket_of(h, w);
+        struct seg_bucket *hb = bucket_at(b);
+        spin_lock(&hb->lock);
+        uint64_t now = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
+        if (now == w || seg_index_bucket_of(h, now) == b)
+            return hb;
+        spin_unlock(&hb->lock);
+    }
 }
 
 static struct seg_bucket *
@@ -142,13 +192,19 @@ seg_index_next(const struct seg_bucket *b)
     return b->next != 0 ? ovf_bucket(b->next - 1) : NULL;
 }
 
-/* Takes a new overflow bucket (zeroed); its index + 1, or 0 when none. */
+/* Takes an overflow bucket (empty): from the free list, else a new one;
+ * its index + 1, or 0 when none. */
 static uint32_t
 ovf_take(void)
 {
     uint32_t got = 0;
     spin_lock(&ovf_lock);
-    if (ovf_used < ovf_max) {
+    if (ovf_free != 0) {
+        got = ovf_free;
+        struct seg_bucket *b = ovf_bucket(got - 1);
+        ovf_free = b->next;
+        b->next = 0;
+    } else if (ovf_used < ovf_max) {
         uint32_t idx = ovf_used;
         if (idx % SEG_OVF_BLOCK == 0) {
             struct seg_bucket *blk = aligned_alloc(64, SEG_OVF_BLOCK * sizeof(*blk));
@@ -158,12 +214,35 @@ ovf_take(void)
         }
         if (ovf_blocks[idx / SEG_OVF_BLOCK] != NULL) {
             ovf_used++;
-            atomic_store_explicit(&ovf_used_pub, ovf_used, memory_order_relaxed);
             got = idx + 1;
         }
     }
+    if (got != 0)
+        atomic_store_explicit(&ovf_live_pub, atomic_load_explicit(&ovf_live_pub, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     spin_unlock(&ovf_lock);
+    if (got != 0 && !atomic_load_explicit(&grow_hint, memory_order_relaxed))
+        atomic_store_explicit(&grow_hint, true, memory_order_relaxed);
     return got;
+}
+
+/* Gives back a chain of empty overflow buckets (first: index + 1). */
+static void
+ovf_give(uint32_t first)
+{
+    if (first == 0)
+        return;
+    uint32_t last = first, n = 1;
+    while (ovf_bucket(last - 1)->next != 0) {
+        last = ovf_bucket(last - 1)->next;
+        n++;
+    }
+    spin_lock(&ovf_lock);
+    ovf_bucket(last - 1)->next = ovf_free;
+    ovf_free = first;
+    atomic_store_explicit(&ovf_live_pub, atomic_load_explicit(&ovf_live_pub, memory_order_relaxed) - n,
+                          memory_order_relaxed);
+    spin_unlock(&ovf_lock);
 }
 
 uint64_t *
@@ -199,31 +278,164 @@ seg_index_find_loc(struct seg_bucket *head, uint16_t tag, uint32_t seg, uint32_t
     return NULL;
 }
 
+/* ---- growth ---- */
+
+/* A write cursor over a chain: the next slot to fill. */
+struct cursor {
+    struct seg_bucket *b;
+    unsigned i;
+};
+
+static void
+cursor_put(struct cursor *c, uint64_t v)
+{
+    if (c->i == SEG_BUCKET_SLOTS) {
+        c->b = seg_index_next(c->b); /* there: reserved before, or passed by the reader */
+        c->i = 0;
+    }
+    c->b->slot[c->i++] = v;
+}
+
+/* Splits bucket p into p and p + 2^level, then advances p. Under
+ * grow_lock. False when memory ran out (nothing changed). */
+static bool
+split_one(void)
+{
+    uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
+    unsigned level = mp_level(w);
+    uint64_t p = mp_p(w), bit = (uint64_t)1 << level, n = p + bit;
+    struct seg_bucket *ob = bucket_at(p), *nb = bucket_at(n);
+    spin_lock(&ob->lock);
+    spin_lock(&nb->lock); /* nobody else's: n is unreachable until p moves */
+    /* which slots move: remembered for the first 256 of the chain (the
+     * second pass hashes again only past them) */
+    uint64_t goes[4] = {0, 0, 0, 0};
+    unsigned moving = 0, k = 0;
+    for (struct seg_bucket *b = ob; b != NULL; b = seg_index_next(b)) {
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++, k++) {
+            if (b->slot[i] != 0 && (slot_hash(b->slot[i]) & bit) != 0) {
+                moving++;
+                if (k < 256)
+                    goes[k / 64] |= (uint64_t)1 << (k % 64);
+            }
+        }
+    }
+    /* room in n's chain first, so that no key is left half moved */
+    unsigned room = SEG_BUCKET_SLOTS;
+    struct seg_bucket *tail = nb;
+    for (; tail->next != 0; tail = ovf_bucket(tail->next - 1))
+        room += SEG_BUCKET_SLOTS;
+    while (room < moving) {
+        uint32_t o = ovf_take();
+        if (o == 0) {
+            spin_unlock(&nb->lock);
+            spin_unlock(&ob->lock);
+            return false;
+        }
+        tail->next = o;
+        tail = ovf_bucket(o - 1);
+        room += SEG_BUCKET_SLOTS;
+    }
+    /* one pass: moved slots to n, kept ones packed to the front of p's
+     * chain (the write cursor never passes the read one) */
+    struct cursor keep = {ob, 0}, move = {nb, 0};
+    struct seg_bucket *last_kept = ob;
+    k = 0;
+    for (struct seg_bucket *b = ob; b != NULL; b = seg_index_next(b)) {
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++, k++) {
+            uint64_t v = b->slot[i];
+            if (v == 0)
+                continue;
+            b->slot[i] = 0;
+            if (k < 256 ? (goes[k / 64] >> (k % 64) & 1) != 0 : (slot_hash(v) & bit) != 0) {
+                cursor_put(&move, v);
+            } else {
+                cursor_put(&keep, v);
+                last_kept = keep.b;
+            }
+        }
+    }
+    /* p's chain past its last kept slot is empty: back to the pool */
+    uint32_t spare = last_kept->next;
+    last_kept->next = 0;
+    uint64_t next = p + 1 == bit ? mp_make(level + 1, 0) : mp_make(level, p + 1);
+    atomic_store_explicit(&seg_index_g.mp, next, memory_order_release);
+    spin_unlock(&nb->lock);
+    spin_unlock(&ob->lock);
+    ovf_give(spare);
+    return true;
+}
+
+unsigned
+seg_index_grow(uint64_t items, unsigned max_splits)
+{
+    if (pthread_mutex_trylock(&grow_lock) != 0)
+        return 0;
+    atomic_store_explicit(&grow_hint, false, memory_order_relaxed);
+    unsigned done = 0;
+    while (done < max_splits) {
+        uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
+        if (mp_level(w) >= level_max)
+            break;
+        /* a round starts at items > 0.85 x 7 x 2^level (memcached: 1.5 x
+         * its 2^(level+2) buckets) and, once started, is finished */
+        if (mp_p(w) == 0 && items * 20 <= (uint64_t)7 * 17 << mp_level(w))
+            break;
+        if (!split_one())
+            break;
+        done++;
+    }
+    pthread_mutex_unlock(&grow_lock);
+    return done;
+}
+
+bool
+seg_index_grow_hint(void)
+{
+    return atomic_load_explicit(&grow_hint, memory_order_relaxed);
+}
+
+bool
+seg_index_expanding(void)
+{
+    return mp_p(atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed)) != 0;
+}
+
+uint64_t
+seg_index_heads(void)
+{
+    uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_acquire);
+    return (w >> 32) + 1 + mp_p(w);
+}
+
 size_t
 seg_index_bytes(void)
 {
-    return (size_t)(mask + 1) * sizeof(struct seg_bucket) +
-           (size_t)atomic_load_explicit(&ovf_used_pub, memory_order_relaxed) * sizeof(struct seg_bucket);
+    return (size_t)(seg_index_heads() + atomic_load_explicit(&ovf_live_pub, memory_order_relaxed)) *
+           sizeof(struct seg_bucket);
 }
 
 uint32_t
 seg_index_overflow_used(void)
 {
-    return atomic_load_explicit(&ovf_used_pub, memory_order_relaxed);
+    return atomic_load_explicit(&ovf_live_pub, memory_order_relaxed);
 }
 
 void
 seg_index_walk(void (*fn)(struct seg_bucket *head, void *arg), void *arg)
 {
-    for (uint64_t i = 0; i <= mask; i++) {
-        spin_lock(&heads[i].lock);
-        fn(&heads[i], arg);
-        spin_unlock(&heads[i].lock);
+    /* the bound is read again each step: keys a split moves from a bucket
+     * not yet visited go to a higher one, visited later */
+    for (uint64_t i = 0; i < seg_index_heads(); i++) {
+        struct seg_bucket *b = bucket_at(i);
+        spin_lock(&b->lock);
+        fn(b, arg);
+        spin_unlock(&b->lock);
     }
 }
 
 unsigned
 seg_index_power(void)
 {
-    return (unsigned)__builtin_popcountll(mask);
+    return mp_level(atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed));
 }

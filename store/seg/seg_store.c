@@ -23,6 +23,7 @@
 #include "store/seg/seg_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -103,6 +104,24 @@ seg_cas_set_next(uint64_t next)
     atomic_store(&seg_g.cas_next, next);
 }
 
+/* The index grower's: the hash of the key a slot points at (the item is
+ * alive while its slot is there; the grower holds its bucket lock). */
+static uint64_t
+slot_hash(uint64_t slot)
+{
+    const struct seg_item *it = seg_item_at(seg_slot_seg(slot), seg_slot_off(slot));
+    return seg_hash(seg_item_key(it), seg_item_nkey(it));
+}
+
+unsigned
+seg_grow(unsigned max_splits)
+{
+    uint64_t items = 0;
+    for (uint32_t i = 0; i < seg_g.nseg; i++)
+        items += atomic_load_explicit(&seg_g.segs[i].live_items, memory_order_relaxed);
+    return seg_index_grow(items, max_splits);
+}
+
 int
 seg_setup(const struct seg_options *o)
 {
@@ -130,7 +149,8 @@ seg_setup(const struct seg_options *o)
     seg_g.segs = calloc(nseg, sizeof(*seg_g.segs));
     /* overflow buckets: enough for every item of 16 bytes to have a slot */
     uint64_t ovf = (uint64_t)nseg * seg_size / 16 / SEG_BUCKET_SLOTS + 1024;
-    if (seg_g.segs == NULL || seg_index_setup(o->hashpower, ovf > UINT32_MAX ? UINT32_MAX : (uint32_t)ovf) != 0) {
+    if (seg_g.segs == NULL || seg_index_setup(o->hashpower, o->hashpower_max, ovf > UINT32_MAX ? UINT32_MAX : (uint32_t)ovf,
+                                              slot_hash) != 0) {
         free(seg_g.segs);
         munmap(seg_g.arena, nseg * seg_size);
         seg_g.arena = NULL;
@@ -250,6 +270,9 @@ seg_bucket_for(uint32_t exptime, uint32_t now)
  * another seals its oldest. Each holds a partly filled segment that
  * cannot be evicted until sealed. */
 #define THREAD_ACTIVE_MAX 4
+/* buckets a setting thread splits when the index is behind (~6 items
+ * each: a segment of 1 MB holds ~8000 items of 128 bytes) */
+#define SEG_GROW_HELP 2048u
 
 /* Seals the calling thread's active segments of buckets other than b:
  * the oldest only when it has `keep` or more, else (keep 0) all. Returns
@@ -307,6 +330,11 @@ seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, u
                 atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
             }
         }
+        /* a new segment: a point with no lock held, where a thread helps
+         * the index grow when chains have been lengthening (at most
+         * SEG_GROW_HELP buckets; the maintainer does the rest) */
+        if (seg_index_grow_hint())
+            (void)seg_grow(SEG_GROW_HELP);
         if (b != 0 && *active < 0)
             (void)seal_others(t, b, THREAD_ACTIVE_MAX);
         s = seg_pool_open(b, active, t->token);
@@ -588,7 +616,9 @@ unsigned
 seg_expire(void)
 {
     seg_thread_tick();
-    return seg_pool_expire();
+    unsigned n = seg_pool_expire();
+    (void)seg_grow(UINT_MAX);
+    return n;
 }
 
 void

@@ -47,7 +47,8 @@ enum seg_evict {
 struct seg_options {
     size_t mem_limit;        /* bytes of segments (one of them the merge spare) */
     size_t seg_size;         /* 0: 1 MB; a multiple of 8, <= SEG_SIZE_MAX */
-    unsigned hashpower;      /* log2 of the index's head buckets (7 slots each) */
+    unsigned hashpower;      /* log2 of the index's head buckets (7 slots each) at start */
+    unsigned hashpower_max;  /* ... as it grows with the items (< hashpower: it does not) */
     enum seg_evict evict;
     unsigned merge_n;        /* segments merged into one (0: 4) */
 };
@@ -102,9 +103,14 @@ enum seg_status seg_delete(const char *key, size_t nkey);
 enum seg_status seg_touch(const char *key, size_t nkey, uint32_t ttl);
 
 /* Reclaims every sealed segment whose TTL has passed (after
- * seg_thread_tick() for the calling thread); returns how many. The server
- * would call this from its maintainer thread. */
+ * seg_thread_tick() for the calling thread), then grows the index as the
+ * items want (seg_grow); returns the segments reclaimed. The server calls
+ * this from its maintainer thread. */
 unsigned seg_expire(void);
+
+/* Splits up to max_splits of the index's head buckets if the live items
+ * want more (seg_index_grow); returns how many. Holds no lock on entry. */
+unsigned seg_grow(unsigned max_splits);
 
 /* The calling thread seals its append segments that have expired or
  * passed their bucket's max age (a worker's once-a-second timer), or all

@@ -9,13 +9,9 @@
 # Each entry is PROGRAM or PROGRAM:FILTER (a Criterion --filter); a filter
 # leaves out the cases that test slab machinery itself, which the engine
 # does not have (memcached-compat.md, "The segment engine"):
-#   hash_grows_*            the hash table's doubling as items arrive
 #   memory_limit_above_32g  slab chunk sizes above 32 GB
 #   names_in_memcached_order, settings_values_follow_flags
 #                           `stats settings` has the extra item_store line
-#   long_multiget_buffers_shrink
-#                           misses write-lock index buckets of an index sized
-#                           from -m, whose pages then count in RSS
 #
 # Env: MCD_BUILDDIR (the build tree). Programs not built (no libmemcached)
 # are skipped; fails if any that ran failed, printing its output.
@@ -23,7 +19,7 @@ set -u
 
 dir=${MCD_BUILDDIR:-.}/tests/integration
 tests="
-test_store:store/!(hash_grows_*)
+test_store
 test_text_cases
 test_binary_cases
 test_binary_matrix
@@ -35,7 +31,7 @@ test_flush_prefix
 test_limits:limits/!(memory_limit_above_32g)
 test_concurrency
 test_diff
-test_memory:memory/!(long_multiget_buffers_shrink)
+test_memory
 test_observe
 test_stats:stats/!(names_in_memcached_order|settings_values_follow_flags)
 test_libmemcached

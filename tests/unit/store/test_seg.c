@@ -7,6 +7,7 @@
 #include "store/seg/seg_store.h"
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -679,4 +680,105 @@ Test(seg_evict, a_threads_append_segment_is_its_own, .fini = fini)
         cr_assert_eq(put(k, v, 0), SEG_OK);
     }
     cr_expect_null(get("kept")); /* sealed at its thread's exit, then evicted */
+}
+
+/* ---- the index grows (linear hashing) ---- */
+
+static void
+grow_key(char *k, size_t n, unsigned i)
+{
+    snprintf(k, n, "grow:%u", i);
+}
+
+static void
+grow_check_all(unsigned n, const char *when)
+{
+    char k[32];
+    for (unsigned i = 0; i < n; i++) {
+        grow_key(k, sizeof(k), i);
+        const char *v = get(k);
+        cr_assert(v != NULL && strcmp(v, k) == 0, "%s: key %u of %u lost (level %u, heads %llu)", when, i, n,
+                  seg_index_power(), (unsigned long long)seg_index_heads());
+    }
+}
+
+/* From one head bucket, one split at a time: every key stored is read
+ * back after each step; the chains stay short (a split compacts its old
+ * chain and gives the empty overflow buckets back). */
+Test(seg_index_grow, every_key_after_each_split, .fini = fini)
+{
+    struct seg_options o = {.mem_limit = 64u << 20, .seg_size = 1u << 20, .hashpower = 0, .hashpower_max = 20,
+                            .evict = SEG_EVICT_NONE};
+    cr_assert_eq(seg_setup(&o), 0);
+    seg_clock_set(100);
+    cr_assert_eq(seg_index_heads(), 1);
+    char k[32];
+    unsigned splits = 0;
+    for (unsigned i = 0; i < 4000; i++) {
+        grow_key(k, sizeof(k), i);
+        cr_assert_eq(put(k, k, 0), SEG_OK);
+        if (seg_index_grow(i + 1, 1) == 1) {
+            splits++;
+            grow_check_all(i + 1, "after a split");
+        }
+    }
+    /* 4000 items: rounds up to 2^10 buckets (4000 > 5.95 x 2^9) */
+    cr_expect_eq(seg_index_power(), 10);
+    cr_expect_eq(seg_index_heads(), 1024);
+    cr_expect_eq(splits, 1023);
+    cr_expect(!seg_index_expanding());
+    cr_expect_lt(stats().overflow_buckets, 100); /* of 1024 chains */
+    cr_expect_eq(seg_index_bytes(), (1024 + stats().overflow_buckets) * 64);
+    grow_check_all(4000, "at the end");
+}
+
+/* To millions of slots with no grow call of the test's own: a thread
+ * opening a segment helps when chains lengthen; every key is read back
+ * at each new level and half way through each round. */
+Test(seg_index_grow, millions_of_slots_set_path_helps, .fini = fini, .timeout = 120)
+{
+    struct seg_options o = {.mem_limit = 192u << 20, .seg_size = 1u << 20, .hashpower = 2, .hashpower_max = 20,
+                            .evict = SEG_EVICT_NONE};
+    cr_assert_eq(seg_setup(&o), 0);
+    seg_clock_set(100);
+    const unsigned n = 1500000;
+    char k[32];
+    unsigned level = seg_index_power();
+    bool half = false;
+    for (unsigned i = 0; i < n; i++) {
+        grow_key(k, sizeof(k), i);
+        cr_assert_eq(put(k, k, 0), SEG_OK, "set %u", i);
+        uint64_t heads = seg_index_heads();
+        if (seg_index_power() != level) {
+            level = seg_index_power();
+            half = false;
+            grow_check_all(i + 1, "new level");
+        } else if (!half && heads >= ((uint64_t)3 << level) / 2) {
+            half = true;
+            grow_check_all(i + 1, "half way");
+        }
+    }
+    cr_expect_gt(seg_index_power(), 12); /* grown on the set path alone */
+    while (seg_grow(UINT_MAX) > 0)
+        ;
+    /* 1.5M items: 2^18 buckets, 1.8M slots (1.5M > 5.95 x 2^17) */
+    cr_expect_eq(seg_index_power(), 18);
+    cr_expect(!seg_index_expanding());
+    grow_check_all(n, "at the end");
+    /* the index: ~10 bytes an item (64-byte buckets, ~6 items each) */
+    cr_expect_lt(seg_index_bytes(), (size_t)n * 14);
+}
+
+/* hashpower_max below hashpower (the prototype's default): no growth */
+Test(seg_index_grow, fixed_without_max, .fini = fini)
+{
+    start(64, SEG_EVICT_NONE, 2);
+    char k[32];
+    for (unsigned i = 0; i < 500; i++) {
+        grow_key(k, sizeof(k), i);
+        cr_assert_eq(put(k, k, 0), SEG_OK);
+    }
+    cr_expect_eq(seg_grow(UINT_MAX), 0);
+    cr_expect_eq(seg_index_heads(), 4);
+    grow_check_all(500, "fixed");
 }
