@@ -227,3 +227,9 @@ seg_index_power(void)
 {
     return (unsigned)__builtin_popcountll(mask);
 }
+
+const struct seg_bucket *
+seg_index_head(uint64_t i)
+{
+    return &heads[i & mask];
+}
