@@ -1390,7 +1390,10 @@ uint64_t
 seg_engine_maintain(void)
 {
     uint64_t before = atomic_load_explicit(&g_reclaimed, memory_order_relaxed);
-    (void)seg_expire();
+    /* -o no_lru_crawler: no background expiry, as the slab store's sweep;
+     * an allocation still takes expired segments first (seg_pool.c) */
+    if (!eopts.no_sweep)
+        (void)seg_expire();
     prefix_maintain();
     return atomic_load_explicit(&g_reclaimed, memory_order_relaxed) - before;
 }
