@@ -1378,3 +1378,31 @@ Test(seg_own, watch_evict_hook_per_item)
     cr_expect_eq((uint64_t)atomic_load(&evict_calls), atomic_load(&ts.evictions));
     cr_expect_eq(atomic_load(&evict_bad), 0);
 }
+
+/* store_teardown() on segments stops a crawl in progress (it walks the
+ * index, which goes) and starts the crawl counts again at zero, as on
+ * the slab store */
+Test(seg_own, teardown_stops_a_crawl)
+{
+    struct store_options o = opts(64u << 20, true, true);
+    o.segments = true;
+    start_with(&slab_engine, o); /* store_setup routes to the engine */
+    for (int n = 0; n < 3000; n++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%d", n);
+        put(k, "v", 0);
+    }
+    store_crawl_set_sleep(200000); /* 0.2 s between batches: seconds of crawl */
+    cr_assert_eq(store_crawl_start(~UINT64_C(0)), STORE_CRAWL_OK);
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    cr_assert(ci.running);
+    cr_assert_eq(ci.starts, 1);
+    store_teardown();
+    store_crawl_info(&ci);
+    cr_expect_not(ci.running);
+    cr_expect_eq(ci.starts, 0);
+    cr_expect_eq(ci.checked, 0);
+    store_crawl_set_sleep(100);
+    start_with(&seg_engine, opts(4u << 20, true, true)); /* for the suite's fini */
+}
