@@ -1406,3 +1406,90 @@ Test(seg_own, teardown_stops_a_crawl)
     store_crawl_set_sleep(100);
     start_with(&seg_engine, opts(4u << 20, true, true)); /* for the suite's fini */
 }
+
+/* ---- walks racing writers (threads) ---- */
+
+static atomic_bool walk_stop;
+
+static void *
+walk_writer(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    struct store_tstats mine;
+    memset(&mine, 0, sizeof(mine));
+    char k[32];
+    while (!atomic_load(&walk_stop)) {
+        snprintf(k, sizeof(k), "churn_%u", (unsigned)rand_r(&seed) % 3000);
+        if (rand_r(&seed) % 4 == 0) {
+            (void)seg_engine_delete(k, strlen(k), NULL, &mine);
+            continue;
+        }
+        enum store_status st;
+        struct item *it = seg_engine_alloc(k, strlen(k), 0, rand_r(&seed) % 2 ? 101 : 0, 20, &mine, &st);
+        if (it == NULL)
+            continue;
+        memset(seg_engine_item_data(it), 'c', 20);
+        (void)seg_engine_link(it, NULL, NULL, &mine);
+        seg_engine_item_release(it);
+    }
+    seg_engine_thread_release();
+    return NULL;
+}
+
+static void *
+walk_crawler(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&walk_stop)) {
+        struct seg_engine_cursor c = {0};
+        while (!c.done)
+            (void)seg_engine_crawl_next(&c, 0);
+    }
+    return NULL;
+}
+
+/* Dumps while two writers set and delete other keys (some expiring as the
+ * clock moves) and a crawler unlinks the dead: every stable key once in
+ * each dump, nothing else but churn keys */
+Test(seg, dump_and_crawl_race_writers, .timeout = 60)
+{
+    enum { N = 5000 };
+    char k[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "stable_%d", i);
+        put(k, "s", 0);
+    }
+    atomic_store(&walk_stop, false);
+    pthread_t th[3];
+    for (uintptr_t i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, walk_writer, (void *)(i + 1)), 0);
+    cr_assert_eq(pthread_create(&th[2], NULL, walk_crawler, NULL), 0);
+    static unsigned char seen[N];
+    struct store_dump_item out[64];
+    for (int round = 0; round < 20; round++) {
+        store_clock_set(100 + (rel_time_t)round);
+        memset(seen, 0, sizeof(seen));
+        struct seg_engine_cursor c = {0};
+        while (!c.done) {
+            size_t n = seg_engine_dump_next(&c, out, 64);
+            for (size_t j = 0; j < n; j++) {
+                if (out[j].nkey > 7 && memcmp(out[j].key, "stable_", 7) == 0) {
+                    char key[STORE_KEY_MAX + 1];
+                    memcpy(key, out[j].key, out[j].nkey);
+                    key[out[j].nkey] = '\0';
+                    int i = atoi(key + 7);
+                    cr_assert(i >= 0 && i < N);
+                    seen[i]++;
+                } else {
+                    cr_assert(out[j].nkey > 6 && memcmp(out[j].key, "churn_", 6) == 0);
+                    cr_assert(out[j].exptime == 0 || out[j].exptime > 100 + (rel_time_t)round);
+                }
+            }
+        }
+        for (int i = 0; i < N; i++)
+            cr_assert_eq(seen[i], 1, "round %d: stable_%d listed %d times", round, i, seen[i]);
+    }
+    atomic_store(&walk_stop, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+}
