@@ -43,7 +43,7 @@ fi
 
 mkdir -p "$build/fuzz/bin" "$build/fuzz/work" "$build/fuzz/artifacts"
 cflags="-g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DMCD_LIBFUZZER -I$src -I$build"
-libsrc=$(ls "$src"/proto/*.c "$src"/store/*.c)
+libsrc=$(ls "$src"/proto/*.c "$src"/store/*.c "$src"/store/seg/*.c)
 # server/libmcdserve.a: the request path without sockets or libevent
 servesrc=
 for f in session process process_meta process_slabs process_admin stats stats_detail settings log logbuf watch \
