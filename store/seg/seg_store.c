@@ -263,7 +263,9 @@ seal_others(struct seg_thread *t, unsigned b, unsigned keep)
         if (i == b || t->active[i] < 0)
             continue;
         n++;
-        if (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at)
+        /* (keep 0: none is the oldest; the ones sealed read -1) */
+        if (keep != 0 &&
+            (oldest < 0 || seg_g.segs[t->active[i]].create_at < seg_g.segs[t->active[oldest]].create_at))
             oldest = (int)i;
         if (keep == 0) {
             seg_pool_seal(&t->active[i], t->token);
