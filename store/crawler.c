@@ -59,6 +59,7 @@ struct store_dump {
     uint64_t checked;       /* chunks with a linked item looked at, this class */
     uint64_t limit;         /* WALK_RECLAIM: checked items per class at most (0: all) */
     bool done;
+    struct seg_engine_cursor seg; /* segments: the index walk (seg_engine.h) */
 };
 
 static size_t page_no(const char *page)
@@ -92,7 +93,9 @@ struct store_dump *store_dump_open(uint64_t classes)
     struct store_dump *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
-    d->classes = store_seg_on ? 0 : classes; /* segments: no slab class to walk (an empty dump) */
+    /* segments: one class, 1, the whole index; any other: an empty dump */
+    d->classes = store_seg_on ? classes & (UINT64_C(1) << 1) : classes;
+    d->seg.done = store_seg_on && d->classes == 0;
     d->cls = 1;
     d->nvisited = store_seg_on ? 1 : slab_mem_limit() / slab_page_size() / 8 + 2;
     d->visited = calloc(d->nvisited, 1);
@@ -268,6 +271,11 @@ static size_t walk(struct store_dump *d, enum walk_mode mode, struct store_dump_
 size_t store_dump_next(struct store_dump *d, struct store_dump_item *out, size_t max)
 {
     size_t n = 0;
+    if (store_seg_on) {
+        while (n == 0 && !d->seg.done)
+            n = seg_engine_dump_next(&d->seg, out, max);
+        return n;
+    }
     while (n == 0 && !d->done)
         n = walk(d, WALK_DUMP, out, max);
     return n;
@@ -301,7 +309,16 @@ static void run_crawl(uint64_t classes)
         return;
     d->limit = atomic_load_explicit(&crawl_tocrawl, memory_order_relaxed);
     while (!d->done) {
-        walk(d, WALK_RECLAIM, NULL, 1);
+        if (store_seg_on) {
+            /* segments: one class, the index in slices */
+            if (d->seg.done || (d->limit != 0 && d->checked >= d->limit))
+                break;
+            uint64_t n = seg_engine_crawl_next(&d->seg, d->limit != 0 ? d->limit - d->checked : 0);
+            d->checked += n;
+            atomic_fetch_add_explicit(&class_checked[1], n, memory_order_relaxed);
+        } else {
+            walk(d, WALK_RECLAIM, NULL, 1);
+        }
         pthread_mutex_lock(&crawl_lock);
         bool stop = crawl_stop;
         pthread_mutex_unlock(&crawl_lock);
@@ -315,7 +332,8 @@ static void run_crawl(uint64_t classes)
 static void *crawl_main(void *arg)
 {
     (void)arg;
-    tcache_enrol(); /* a crawl counts with the class lock held: tcache.h */
+    if (!store_seg_on)
+        tcache_enrol(); /* a crawl counts with the class lock held: tcache.h */
     pthread_mutex_lock(&crawl_lock);
     for (;;) {
         while (!crawl_stop && crawl_pending == 0)
@@ -335,7 +353,6 @@ static void *crawl_main(void *arg)
 
 enum store_crawl_status store_crawl_start(uint64_t classes)
 {
-    STORE_SLAB_ONLY(atomic_load(&crawl_enabled) ? STORE_CRAWL_OK : STORE_CRAWL_DISABLED); /* segments expire whole */
     if (!atomic_load(&crawl_enabled))
         return STORE_CRAWL_DISABLED;
     enum store_crawl_status st = STORE_CRAWL_OK;

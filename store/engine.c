@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "store/engine.h"
+#include "store/crawler.h"
 #include "store/store_internal.h"
 
 #include <errno.h>
@@ -62,6 +63,7 @@ store_int_seg_setup(const struct store_options *o)
 void
 store_int_seg_teardown(void)
 {
+    crawler_teardown(); /* a crawl walks the index: stopped before it goes */
     if (seg_maint_running) {
         pthread_mutex_lock(&seg_maint_lock);
         seg_maint_stop = true;

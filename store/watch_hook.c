@@ -38,6 +38,11 @@ void store_int_trace_lookup(const struct item *it)
     last = (struct store_lookup){.found = true, .clsid = item_class(it), .nbytes = item_nbytes(it)};
 }
 
+void store_int_trace_record(bool found, unsigned clsid, uint32_t nbytes)
+{
+    last = found ? (struct store_lookup){.found = true, .clsid = clsid, .nbytes = nbytes} : (struct store_lookup){0};
+}
+
 void store_int_evict_notify(struct item *it, rel_time_t now, store_evict_fn fn)
 {
     struct store_evict_info ev = {

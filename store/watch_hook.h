@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -21,6 +22,8 @@ extern _Atomic bool store_int_trace_on;
 __attribute__((cold, noinline)) void store_int_evict_notify(struct item *it, rel_time_t now, store_evict_fn fn);
 /* Records `it` (NULL: a miss) as the thread's last lookup. */
 __attribute__((cold, noinline)) void store_int_trace_lookup(const struct item *it);
+/* The same from the fields (the segment engine's items are not slab items). */
+__attribute__((cold, noinline)) void store_int_trace_record(bool found, unsigned clsid, uint32_t nbytes);
 
 static inline void store_int_evicting(struct item *it, rel_time_t now)
 {

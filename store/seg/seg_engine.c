@@ -27,6 +27,7 @@
 #include "store/expire.h"
 #include "store/item.h"
 #include "store/prefix.h"
+#include "store/watch_hook.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -62,6 +63,14 @@ static inline uint64_t
 slot_loc(uint64_t v)
 {
     return v & ~((uint64_t)0xff << 12);
+}
+
+/* watch: what a link, delete or arith found under its key (store_int_looked_up) */
+static inline void
+traced(const uint64_t *slot)
+{
+    if (__builtin_expect(atomic_load_explicit(&store_int_trace_on, memory_order_relaxed), 0))
+        store_int_trace_record(slot != NULL, CLS, slot != NULL ? seg_item_nbytes(slot_item(*slot)) : 0);
 }
 
 /* ---- CAS ---- */
@@ -325,6 +334,23 @@ pin_unlock(struct seg_bucket *hb, uint64_t v)
 
 /* ---- what eviction and expiry drop (seg_pool.c, bucket locked) ---- */
 
+/* watch: the item a merge or a FIFO drop evicts (store_int_evict_notify) */
+__attribute__((cold, noinline)) static void
+evict_notify(const struct seg_item *it, rel_time_t now, store_evict_fn fn)
+{
+    struct store_evict_info ev = {
+        .key = seg_item_key(it),
+        .nkey = seg_item_nkey(it),
+        .fetched = (seg_hdr_load(it) & SEG_H_FETCHED) != 0,
+        .exptime = seg_item_exptime(it),
+        .atime = seg_item_atime(it),
+        .now = now,
+        .clsid = CLS,
+        .nbytes = seg_item_nbytes(it),
+    };
+    fn(&ev);
+}
+
 static void
 on_drop(const struct seg_item *it, bool expired)
 {
@@ -344,6 +370,9 @@ on_drop(const struct seg_item *it, bool expired)
         return;
     }
     rel_time_t at = seg_item_atime(it);
+    store_evict_fn fn = atomic_load_explicit(&store_int_evict_hook, memory_order_relaxed);
+    if (__builtin_expect(fn != NULL, 0))
+        evict_notify(it, now, fn);
     atomic_fetch_add_explicit(&g_evicted, 1, memory_order_relaxed);
     if (!fetched)
         atomic_fetch_add_explicit(&g_evicted_unfetched, 1, memory_order_relaxed);
@@ -813,6 +842,7 @@ seg_engine_link(struct item *iti, const struct store_link_opts *o, struct store_
         }
         const struct seg_item *cur = mine != NULL ? mine : it;
         uint64_t *slot = find_live(hb, tag, key, nkey, now, NULL);
+        traced(slot);
         const struct seg_item *old = slot != NULL ? slot_item(*slot) : NULL;
         enum need need = NEED_NONE;
         rel_time_t need_exp = seg_item_exptime(cur);
@@ -985,6 +1015,7 @@ seg_engine_delete(const char *key, size_t nkey, const struct store_delete_opts *
     for (;;) {
         struct seg_bucket *hb = seg_index_lock(hv);
         uint64_t *slot = find_live(hb, tag, key, nkey, now, NULL);
+        traced(slot);
         if (slot == NULL) {
             STAT_INC(ts->delete_misses);
             st = STORE_NOT_FOUND;
@@ -1160,6 +1191,7 @@ seg_engine_arith(const char *key, size_t nkey, const struct store_arith_opts *o,
     for (;;) {
         struct seg_bucket *hb = seg_index_lock(hv);
         uint64_t *slot = find_live(hb, tag, key, nkey, now, NULL);
+        traced(slot);
         if (slot == NULL) {
             if (!o->vivify) {
                 if (o->decr)
@@ -1364,7 +1396,10 @@ uint64_t
 seg_engine_maintain(void)
 {
     uint64_t before = atomic_load_explicit(&g_reclaimed, memory_order_relaxed);
-    (void)seg_expire();
+    /* -o no_lru_crawler: no background expiry, as the slab store's sweep;
+     * an allocation still takes expired segments first (seg_pool.c) */
+    if (!eopts.no_sweep)
+        (void)seg_expire();
     prefix_maintain();
     return atomic_load_explicit(&g_reclaimed, memory_order_relaxed) - before;
 }
@@ -1379,4 +1414,136 @@ void
 seg_engine_thread_release(void)
 {
     seg_thread_release();
+}
+
+/* ---- walks: dumps and crawls (store/crawler.c) ---- */
+
+/* Buckets a call looks at, at most (empty ones cost a read of their line),
+ * and the buckets with items it locks, at most: a call is short. */
+#define WALK_BUCKETS 4096
+#define WALK_LOCKED 64
+
+/* Whether head bucket i has no item and no chain, read without its lock
+ * (racing writers' plain stores under it: left out of ThreadSanitizer's
+ * view). Harmless: the slot of an item that stays linked changes only in
+ * its frequency bits, and its tag (never 0) is in the low word either way,
+ * so even a torn read is not 0; a chain never shrinks. An item linked
+ * before the walk and still linked is always seen; one linked meanwhile
+ * may be missed, as a walk allows. */
+__attribute__((no_sanitize("thread"))) static bool
+bucket_empty(uint64_t i)
+{
+    const volatile struct seg_bucket *b = seg_index_head(i);
+    if (b->next != 0)
+        return false;
+    for (unsigned k = 0; k < SEG_BUCKET_SLOTS; k++) {
+        if (b->slot[k] != 0)
+            return false;
+    }
+    return true;
+}
+
+static void
+dump_copy(const struct seg_item *it, struct store_dump_item *o)
+{
+    uint64_t h = seg_hdr_load(it);
+    o->nkey = seg_hdr_nkey(h);
+    memcpy(o->key, seg_item_key(it), o->nkey);
+    o->key_binary = (h & SEG_H_KEYBIN) != 0;
+    o->fetched = (h & SEG_H_FETCHED) != 0;
+    o->clsid = CLS;
+    o->flags = seg_item_flags(it);
+    o->nbytes = seg_hdr_nbytes(h);
+    o->exptime = seg_item_exptime(it);
+    o->atime = seg_item_atime(it);
+    o->cas = cas_of(it);
+}
+
+/* The items of head bucket hb's chain from slot position c->pos on, hb
+ * locked: copied into out[n..max) (a dump), or looked at and the dead
+ * unlinked, *checked counted up to `budget` (a crawl: out NULL, budget 0
+ * no bound). Returns the items copied; *stop with c->pos where the next
+ * call starts when out[] or the budget ran out first. */
+static size_t
+walk_bucket(struct seg_bucket *hb, struct seg_engine_cursor *c, struct store_dump_item *out, size_t n, size_t max,
+            uint64_t *checked, uint64_t budget, rel_time_t now, bool *stop)
+{
+    uint32_t pos = 0;
+    for (struct seg_bucket *b = hb; b != NULL; b = seg_index_next(b)) {
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++, pos++) {
+            if (pos < c->pos || b->slot[i] == 0)
+                continue;
+            if (out != NULL ? n == max : (budget != 0 && *checked >= budget)) {
+                c->pos = pos;
+                *stop = true;
+                return n;
+            }
+            const struct seg_item *it = slot_item(b->slot[i]);
+            bool live = state_of(it, now) == EXPIRE_LIVE;
+            if (out != NULL) {
+                if (live)
+                    dump_copy(it, &out[n++]);
+                continue;
+            }
+            (*checked)++;
+            if (!live) {
+                atomic_fetch_add_explicit(&g_reclaimed, 1, memory_order_relaxed);
+                if (!(seg_hdr_load(it) & SEG_H_FETCHED))
+                    atomic_fetch_add_explicit(&g_expired_unfetched, 1, memory_order_relaxed);
+                seg_slot_kill(&b->slot[i]);
+            }
+        }
+    }
+    return n;
+}
+
+/* A dump or a crawl (walk_bucket) over the cursor's next buckets. */
+static size_t
+walk(struct seg_engine_cursor *c, struct store_dump_item *out, size_t max, uint64_t *checked, uint64_t budget)
+{
+    uint64_t nb = (uint64_t)1 << seg_index_power();
+    rel_time_t now = store_clock_now();
+    size_t n = 0;
+    unsigned seen = 0, locked = 0;
+    while (!c->done && seen < WALK_BUCKETS && locked < WALK_LOCKED) {
+        if (c->bucket >= nb) {
+            c->done = true;
+            break;
+        }
+        seen++;
+        if (bucket_empty(c->bucket)) {
+            c->bucket++;
+            c->pos = 0;
+            continue;
+        }
+        locked++;
+        bool stop = false;
+        struct seg_bucket *hb = seg_index_lock(c->bucket);
+        n = walk_bucket(hb, c, out, n, max, checked, budget, now, &stop);
+        seg_index_unlock(hb);
+        if (stop) {
+            if (out == NULL)
+                c->done = true; /* a crawl's budget is spent */
+            break;
+        }
+        c->bucket++;
+        c->pos = 0;
+    }
+    return n;
+}
+
+size_t
+seg_engine_dump_next(struct seg_engine_cursor *c, struct store_dump_item *out, size_t max)
+{
+    if (max == 0)
+        return 0;
+    return walk(c, out, max, NULL, 0);
+}
+
+uint64_t
+seg_engine_crawl_next(struct seg_engine_cursor *c, uint64_t budget)
+{
+    uint64_t checked = 0;
+    (void)walk(c, NULL, 0, &checked, budget);
+    return checked;
 }

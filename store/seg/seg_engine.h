@@ -73,4 +73,24 @@ void seg_engine_item_release(struct item *it);
 bool seg_engine_item_key_binary(const struct item *it);
 void seg_engine_item_set_key_binary(struct item *it);
 
+/* Walks of the index in slices (store/crawler.c: lru_crawler metadump and
+ * mgdump, stats cachedump and sizes, lru_crawler crawl). The cursor is a
+ * head bucket and a slot position in its chain; each bucket is read under
+ * its lock. Slots do not move, so an item linked before the walk and left
+ * alone is met exactly once; one linked or dropped meanwhile, at most once. */
+struct seg_engine_cursor {
+    uint64_t bucket;
+    uint32_t pos;
+    bool done;
+};
+/* Up to `max` live items (expired, flushed and flush_prefix-hidden ones
+ * left out) copied into out[]; may return 0 before the end (a bounded
+ * number of buckets per call): the walk is over once c->done. */
+size_t seg_engine_dump_next(struct seg_engine_cursor *c, struct store_dump_item *out, size_t max);
+/* One batch of a crawl: looks at the items of a bounded number of
+ * buckets, `budget` items at most (0: no bound), and unlinks the expired
+ * and flushed ones (counted as reclaimed: crawler_reclaimed). Returns the
+ * items looked at; c->done at the end. */
+uint64_t seg_engine_crawl_next(struct seg_engine_cursor *c, uint64_t budget);
+
 #endif /* MCD_SEG_ENGINE_H */

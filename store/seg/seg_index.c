@@ -439,3 +439,9 @@ seg_index_power(void)
 {
     return mp_level(atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed));
 }
+
+const struct seg_bucket *
+seg_index_head(uint64_t i)
+{
+    return &heads[i & mask];
+}

@@ -180,4 +180,10 @@ uint64_t seg_index_heads(void);
 size_t seg_index_bytes(void);
 uint32_t seg_index_overflow_used(void);
 
+/* Head bucket i (< 2^power), not locked: a walk in slices reads its slots
+ * (relaxed) to pass over an empty bucket without touching its lock (and
+ * so without committing the page of a bucket never used), then locks it
+ * with seg_index_lock(i). */
+const struct seg_bucket *seg_index_head(uint64_t i);
+
 #endif /* MCD_SEG_INDEX_H */

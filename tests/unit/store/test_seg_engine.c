@@ -16,7 +16,9 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/unit/store/fixture.h"
@@ -1199,4 +1201,295 @@ Test(seg_own, many_ttls_never_out_of_memory)
         cr_assert_eq(link_full(k, "v", 0, (rel_time_t)(100 + i), STORE_SET, 0, NULL), STORE_OK, "ttl %d", i);
     }
     cr_expect_str_eq(get("t5000"), "v");
+}
+
+/* ---- dumps, crawls and watch (seg_engine.h's walks, watch_hook.h) ---- */
+
+/* A dump in small batches lists every live item once, with its fields;
+ * expired, deleted and flush_prefix-hidden ones are left out; keys
+ * written and deleted between batches do not make a stable key repeat or
+ * go missing (a batch may stop in the middle of a bucket's chain). */
+Test(seg, dump_lists_each_live_item_once)
+{
+    enum { N = 600 };
+    char k[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "stable_%d", i);
+        cr_assert_eq(link_full(k, "abc", (uint32_t)i, i % 2 ? 5000 : 0, STORE_SET, 0, NULL), STORE_OK);
+    }
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof(k), "gone_%d", i);
+        put(k, "x", 150);
+    }
+    put("deleted", "x", 0);
+    cr_assert_eq(mdel("deleted", &(struct store_delete_opts){0}), STORE_OK);
+    put("hidden_1", "x", 0);
+    cr_assert_eq(store_flush_prefix("hidden_", 7), 0);
+    cr_assert_not_null(get("stable_3")); /* fetched */
+    store_clock_set(200);
+
+    static unsigned char seen[N];
+    memset(seen, 0, sizeof(seen));
+    struct seg_engine_cursor c = {0};
+    struct store_dump_item out[3];
+    int round = 0;
+    while (!c.done) {
+        size_t n = seg_engine_dump_next(&c, out, 3);
+        cr_assert_leq(n, 3);
+        for (size_t j = 0; j < n; j++) {
+            char key[STORE_KEY_MAX + 1];
+            memcpy(key, out[j].key, out[j].nkey);
+            key[out[j].nkey] = '\0';
+            cr_assert(strncmp(key, "stable_", 7) == 0 || strncmp(key, "churn_", 6) == 0, "listed %s", key);
+            if (key[0] == 'c')
+                continue;
+            int i = atoi(key + 7);
+            cr_assert(i >= 0 && i < N);
+            seen[i]++;
+            cr_expect_eq(out[j].clsid, 1);
+            cr_expect_eq(out[j].flags, (uint32_t)i);
+            cr_expect_eq(out[j].nbytes, 3);
+            cr_expect_eq(out[j].exptime, i % 2 ? 5000u : 0u);
+            cr_expect_eq(out[j].fetched, i == 3, "%s fetched", key);
+            cr_expect_neq(out[j].cas, 0);
+        }
+        /* writers between batches: other keys come and go */
+        snprintf(k, sizeof(k), "churn_%d", round % 40);
+        if (round++ % 3 == 2)
+            mdel(k, &(struct store_delete_opts){0});
+        else
+            put(k, "yy", 0);
+    }
+    for (int i = 0; i < N; i++)
+        cr_expect_eq(seen[i], 1, "stable_%d listed %d times", i, seen[i]);
+    cr_expect_eq(seg_engine_dump_next(&c, out, 3), 0);
+}
+
+/* flush_all leaves nothing to list; a store after it is listed */
+Test(seg, dump_leaves_flushed_out)
+{
+    put("a", "1", 0);
+    put("b", "1", 0);
+    seg_engine_flush(store_clock_now());
+    put("after", "1", 0);
+    struct seg_engine_cursor c = {0};
+    struct store_dump_item out[8];
+    size_t total = 0;
+    while (!c.done) {
+        size_t n = seg_engine_dump_next(&c, out + total, 8 - total);
+        total += n;
+    }
+    cr_assert_eq(total, 1);
+    cr_expect_eq(out[0].nkey, 5);
+    cr_expect_eq(memcmp(out[0].key, "after", 5), 0);
+}
+
+/* A crawl unlinks what expired or was flushed, counts what it looked at,
+ * and stops at its budget (lru_crawler tocrawl) */
+Test(seg, crawl_reclaims_dead_items)
+{
+    char k[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(k, sizeof(k), "ttl_%d", i);
+        put(k, "x", i < 200 ? 150 : 0);
+    }
+    cr_assert_not_null(get("ttl_0"));
+    store_clock_set(200);
+    struct seg_engine_cursor c = {0};
+    uint64_t checked = 0;
+    while (!c.done)
+        checked += seg_engine_crawl_next(&c, 10 - checked);
+    cr_expect_eq(checked, 10);
+    struct store_class_info ci;
+    cr_assert(seg_engine_class_info(1, &ci));
+    uint64_t first = ci.crawler_reclaimed;
+    cr_expect_leq(first, 10);
+    memset(&c, 0, sizeof(c));
+    checked = 0;
+    while (!c.done)
+        checked += seg_engine_crawl_next(&c, 0);
+    cr_expect_eq(checked, 300 - first);
+    struct store_info si;
+    store_info(&si);
+    cr_assert(seg_engine_class_info(1, &ci));
+    cr_expect_eq(ci.crawler_reclaimed, 200);
+    cr_expect_eq(ci.expired_unfetched, 199);
+    cr_expect_eq(si.curr_items, 100);
+    cr_expect_eq(si.expired_reclaimed, 200);
+    cr_expect_null(get("ttl_1"));
+    cr_expect_str_eq(get("ttl_250"), "x");
+}
+
+/* watch: what link, delete and arith found under the key */
+Test(seg, watch_records_lookups)
+{
+    struct store_lookup l;
+    store_trace_lookups(true);
+    put("k", "12345", 0);
+    store_last_lookup(&l);
+    cr_expect_not(l.found);
+    put("k", "123", 0);
+    store_last_lookup(&l);
+    cr_expect(l.found);
+    cr_expect_eq(l.clsid, 1);
+    cr_expect_eq(l.nbytes, 5); /* the item replaced: "12345" */
+    uint64_t r;
+    cr_expect_eq(arith("k", true, 1, &r), STORE_OK);
+    store_last_lookup(&l);
+    cr_expect(l.found);
+    cr_expect_eq(l.nbytes, 3);
+    cr_expect_eq(mdel("nope", &(struct store_delete_opts){0}), STORE_NOT_FOUND);
+    store_last_lookup(&l);
+    cr_expect_not(l.found);
+    cr_expect_eq(mdel("k", &(struct store_delete_opts){0}), STORE_OK);
+    store_last_lookup(&l);
+    cr_expect(l.found);
+    store_trace_lookups(false);
+}
+
+static atomic_int evict_calls;
+static atomic_int evict_bad;
+
+static void
+count_evict(const struct store_evict_info *ev)
+{
+    atomic_fetch_add(&evict_calls, 1);
+    if (ev->nkey < 2 || ev->key[0] != 'k' || ev->clsid != 1 || ev->nbytes != 999 || ev->fetched || ev->now != 100)
+        atomic_fetch_add(&evict_bad, 1);
+}
+
+/* watch: the eviction hook is called once per item a merge or FIFO drop
+ * evicts, with its fields */
+Test(seg_own, watch_evict_hook_per_item)
+{
+    start_with(&seg_engine, opts(4u << 20, true, true));
+    atomic_store(&evict_calls, 0);
+    atomic_store(&evict_bad, 0);
+    store_set_evict_hook(count_evict);
+    static char v[1000];
+    memset(v, 'x', sizeof(v) - 1);
+    for (int n = 0; n < 20000; n++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%d", n);
+        cr_assert_eq(link_full(k, v, 0, 0, STORE_SET, 0, NULL), STORE_OK);
+    }
+    store_set_evict_hook(NULL);
+    cr_expect_gt(atomic_load(&evict_calls), 10000);
+    cr_expect_eq((uint64_t)atomic_load(&evict_calls), atomic_load(&ts.evictions));
+    cr_expect_eq(atomic_load(&evict_bad), 0);
+}
+
+/* store_teardown() on segments stops a crawl in progress (it walks the
+ * index, which goes) and starts the crawl counts again at zero, as on
+ * the slab store */
+Test(seg_own, teardown_stops_a_crawl)
+{
+    struct store_options o = opts(64u << 20, true, true);
+    o.segments = true;
+    start_with(&slab_engine, o); /* store_setup routes to the engine */
+    for (int n = 0; n < 3000; n++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%d", n);
+        put(k, "v", 0);
+    }
+    store_crawl_set_sleep(200000); /* 0.2 s between batches: seconds of crawl */
+    cr_assert_eq(store_crawl_start(~UINT64_C(0)), STORE_CRAWL_OK);
+    struct store_crawl_info ci;
+    store_crawl_info(&ci);
+    cr_assert(ci.running);
+    cr_assert_eq(ci.starts, 1);
+    store_teardown();
+    store_crawl_info(&ci);
+    cr_expect_not(ci.running);
+    cr_expect_eq(ci.starts, 0);
+    cr_expect_eq(ci.checked, 0);
+    store_crawl_set_sleep(100);
+    start_with(&seg_engine, opts(4u << 20, true, true)); /* for the suite's fini */
+}
+
+/* ---- walks racing writers (threads) ---- */
+
+static atomic_bool walk_stop;
+
+static void *
+walk_writer(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    struct store_tstats mine;
+    memset(&mine, 0, sizeof(mine));
+    char k[32];
+    while (!atomic_load(&walk_stop)) {
+        snprintf(k, sizeof(k), "churn_%u", (unsigned)rand_r(&seed) % 3000);
+        if (rand_r(&seed) % 4 == 0) {
+            (void)seg_engine_delete(k, strlen(k), NULL, &mine);
+            continue;
+        }
+        enum store_status st;
+        struct item *it = seg_engine_alloc(k, strlen(k), 0, rand_r(&seed) % 2 ? 101 : 0, 20, &mine, &st);
+        if (it == NULL)
+            continue;
+        memset(seg_engine_item_data(it), 'c', 20);
+        (void)seg_engine_link(it, NULL, NULL, &mine);
+        seg_engine_item_release(it);
+    }
+    seg_engine_thread_release();
+    return NULL;
+}
+
+static void *
+walk_crawler(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&walk_stop)) {
+        struct seg_engine_cursor c = {0};
+        while (!c.done)
+            (void)seg_engine_crawl_next(&c, 0);
+    }
+    return NULL;
+}
+
+/* Dumps while two writers set and delete other keys (some expiring as the
+ * clock moves) and a crawler unlinks the dead: every stable key once in
+ * each dump, nothing else but churn keys */
+Test(seg, dump_and_crawl_race_writers, .timeout = 60)
+{
+    enum { N = 5000 };
+    char k[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "stable_%d", i);
+        put(k, "s", 0);
+    }
+    atomic_store(&walk_stop, false);
+    pthread_t th[3];
+    for (uintptr_t i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, walk_writer, (void *)(i + 1)), 0);
+    cr_assert_eq(pthread_create(&th[2], NULL, walk_crawler, NULL), 0);
+    static unsigned char seen[N];
+    struct store_dump_item out[64];
+    for (int round = 0; round < 20; round++) {
+        store_clock_set(100 + (rel_time_t)round);
+        memset(seen, 0, sizeof(seen));
+        struct seg_engine_cursor c = {0};
+        while (!c.done) {
+            size_t n = seg_engine_dump_next(&c, out, 64);
+            for (size_t j = 0; j < n; j++) {
+                if (out[j].nkey > 7 && memcmp(out[j].key, "stable_", 7) == 0) {
+                    char key[STORE_KEY_MAX + 1];
+                    memcpy(key, out[j].key, out[j].nkey);
+                    key[out[j].nkey] = '\0';
+                    int i = atoi(key + 7);
+                    cr_assert(i >= 0 && i < N);
+                    seen[i]++;
+                } else {
+                    cr_assert(out[j].nkey > 6 && memcmp(out[j].key, "churn_", 6) == 0);
+                    cr_assert(out[j].exptime == 0 || out[j].exptime > 100 + (rel_time_t)round);
+                }
+            }
+        }
+        for (int i = 0; i < N; i++)
+            cr_assert_eq(seen[i], 1, "round %d: stable_%d listed %d times", round, i, seen[i]);
+    }
+    atomic_store(&walk_stop, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
 }
