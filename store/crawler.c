@@ -110,6 +110,7 @@ void store_dump_close(struct store_dump *d)
 {
     if (d == NULL)
         return;
+    seg_engine_cursor_free(&d->seg);
     free(d->visited);
     free(d);
 }

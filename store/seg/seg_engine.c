@@ -32,7 +32,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CLS 1 /* the one class every counter goes under */
@@ -1400,6 +1402,8 @@ seg_engine_maintain(void)
      * an allocation still takes expired segments first (seg_pool.c) */
     if (!eopts.no_sweep)
         (void)seg_expire();
+    else
+        (void)seg_grow(UINT_MAX); /* the index grows all the same (seg_expire does both) */
     prefix_maintain();
     return atomic_load_explicit(&g_reclaimed, memory_order_relaxed) - before;
 }
@@ -1459,32 +1463,35 @@ dump_copy(const struct seg_item *it, struct store_dump_item *o)
     o->cas = cas_of(it);
 }
 
-/* The items of head bucket hb's chain from slot position c->pos on, hb
- * locked: copied into out[n..max) (a dump), or looked at and the dead
- * unlinked, *checked counted up to `budget` (a crawl: out NULL, budget 0
- * no bound). Returns the items copied; *stop with c->pos where the next
- * call starts when out[] or the budget ran out first. */
-static size_t
-walk_bucket(struct seg_bucket *hb, struct seg_engine_cursor *c, struct store_dump_item *out, size_t n, size_t max,
-            uint64_t *checked, uint64_t budget, rel_time_t now, bool *stop)
+/* One head bucket's chain, hb locked: a dump appends its live items to
+ * c->pend; a crawl looks at them (*checked, up to `budget`: 0 no bound)
+ * and unlinks the dead ones. False when the crawl's budget ran out. */
+static bool
+walk_bucket(struct seg_bucket *hb, struct seg_engine_cursor *c, bool dump, uint64_t *checked, uint64_t budget,
+            rel_time_t now)
 {
-    uint32_t pos = 0;
     for (struct seg_bucket *b = hb; b != NULL; b = seg_index_next(b)) {
-        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++, pos++) {
-            if (pos < c->pos || b->slot[i] == 0)
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++) {
+            if (b->slot[i] == 0)
                 continue;
-            if (out != NULL ? n == max : (budget != 0 && *checked >= budget)) {
-                c->pos = pos;
-                *stop = true;
-                return n;
-            }
             const struct seg_item *it = slot_item(b->slot[i]);
             bool live = state_of(it, now) == EXPIRE_LIVE;
-            if (out != NULL) {
-                if (live)
-                    dump_copy(it, &out[n++]);
+            if (dump) {
+                if (!live)
+                    continue;
+                if (c->npend == c->cap) {
+                    size_t cap = c->cap != 0 ? c->cap * 2 : 64;
+                    struct store_dump_item *p = realloc(c->pend, cap * sizeof(*p));
+                    if (p == NULL)
+                        return true; /* out of memory: the rest of the group is left out */
+                    c->pend = p;
+                    c->cap = cap;
+                }
+                dump_copy(it, &c->pend[c->npend++]);
                 continue;
             }
+            if (budget != 0 && *checked >= budget)
+                return false;
             (*checked)++;
             if (!live) {
                 atomic_fetch_add_explicit(&g_reclaimed, 1, memory_order_relaxed);
@@ -1494,56 +1501,104 @@ walk_bucket(struct seg_bucket *hb, struct seg_engine_cursor *c, struct store_dum
             }
         }
     }
-    return n;
+    return true;
 }
 
-/* A dump or a crawl (walk_bucket) over the cursor's next buckets. */
-static size_t
-walk(struct seg_engine_cursor *c, struct store_dump_item *out, size_t max, uint64_t *checked, uint64_t budget)
+/* The members of group c->group that have items, locked in ascending
+ * order and held until all are read: a split (which locks p, then the new
+ * bucket) cannot move a key of the group between two members meanwhile,
+ * and a member it creates before the walk reaches it is met, since the
+ * bound is read again at each step. *seen and *locked count buckets. */
+static bool
+walk_group(struct seg_engine_cursor *c, bool dump, uint64_t *checked, uint64_t budget, unsigned *seen,
+           unsigned *locked)
 {
-    uint64_t nb = (uint64_t)1 << seg_index_power();
     rel_time_t now = store_clock_now();
-    size_t n = 0;
-    unsigned seen = 0, locked = 0;
-    while (!c->done && seen < WALK_BUCKETS && locked < WALK_LOCKED) {
-        if (c->bucket >= nb) {
-            c->done = true;
-            break;
-        }
-        seen++;
-        if (bucket_empty(c->bucket)) {
-            c->bucket++;
-            c->pos = 0;
+    uint64_t stride = (uint64_t)1 << c->level0;
+    struct seg_bucket *held_small[16], **held = held_small;
+    size_t nheld = 0, capheld = 16;
+    bool more = true;
+    for (uint64_t j = c->group; more && j < seg_index_heads(); j += stride) {
+        (*seen)++;
+        if (bucket_empty(j))
             continue;
+        if (nheld == capheld) {
+            struct seg_bucket **h = malloc(2 * capheld * sizeof(*h));
+            if (h == NULL)
+                break; /* out of memory: the group's higher members are left out */
+            memcpy(h, held, nheld * sizeof(*h));
+            if (held != held_small)
+                free(held);
+            held = h;
+            capheld *= 2;
         }
-        locked++;
-        bool stop = false;
-        struct seg_bucket *hb = seg_index_lock(c->bucket);
-        n = walk_bucket(hb, c, out, n, max, checked, budget, now, &stop);
-        seg_index_unlock(hb);
-        if (stop) {
-            if (out == NULL)
-                c->done = true; /* a crawl's budget is spent */
-            break;
-        }
-        c->bucket++;
-        c->pos = 0;
+        held[nheld++] = seg_index_lock_at(j);
+        (*locked)++;
+        more = walk_bucket(held[nheld - 1], c, dump, checked, budget, now);
     }
-    return n;
+    while (nheld > 0)
+        seg_index_unlock(held[--nheld]);
+    if (held != held_small)
+        free(held);
+    return more;
+}
+
+static void
+walk_start(struct seg_engine_cursor *c)
+{
+    if (!c->started) {
+        c->started = true;
+        c->level0 = seg_index_power();
+    }
+}
+
+void
+seg_engine_cursor_free(struct seg_engine_cursor *c)
+{
+    free(c->pend);
+    c->pend = NULL;
+    c->npend = c->ipend = c->cap = 0;
 }
 
 size_t
 seg_engine_dump_next(struct seg_engine_cursor *c, struct store_dump_item *out, size_t max)
 {
-    if (max == 0)
-        return 0;
-    return walk(c, out, max, NULL, 0);
+    walk_start(c);
+    size_t n = 0;
+    unsigned seen = 0, locked = 0;
+    while (n < max && !c->done) {
+        if (c->ipend < c->npend) {
+            size_t k = c->npend - c->ipend < max - n ? c->npend - c->ipend : max - n;
+            memcpy(&out[n], &c->pend[c->ipend], k * sizeof(*out));
+            n += k;
+            c->ipend += k;
+            continue;
+        }
+        c->npend = c->ipend = 0;
+        if (c->group >= (uint64_t)1 << c->level0) {
+            c->done = true;
+            break;
+        }
+        if (seen >= WALK_BUCKETS || locked >= WALK_LOCKED)
+            break; /* a call is short: the caller comes back */
+        (void)walk_group(c, true, NULL, 0, &seen, &locked);
+        c->group++;
+    }
+    return n;
 }
 
 uint64_t
 seg_engine_crawl_next(struct seg_engine_cursor *c, uint64_t budget)
 {
+    walk_start(c);
     uint64_t checked = 0;
-    (void)walk(c, NULL, 0, &checked, budget);
+    unsigned seen = 0, locked = 0;
+    while (!c->done && seen < WALK_BUCKETS && locked < WALK_LOCKED) {
+        if (c->group >= (uint64_t)1 << c->level0 || !walk_group(c, false, &checked, budget, &seen, &locked)) {
+            c->done = true; /* the end, or the crawl's budget is spent */
+            break;
+        }
+        c->group++;
+    }
     return checked;
 }

@@ -74,15 +74,24 @@ bool seg_engine_item_key_binary(const struct item *it);
 void seg_engine_item_set_key_binary(struct item *it);
 
 /* Walks of the index in slices (store/crawler.c: lru_crawler metadump and
- * mgdump, stats cachedump and sizes, lru_crawler crawl). The cursor is a
- * head bucket and a slot position in its chain; each bucket is read under
- * its lock. Slots do not move, so an item linked before the walk and left
- * alone is met exactly once; one linked or dropped meanwhile, at most once. */
+ * mgdump, stats cachedump and sizes, lru_crawler crawl). The index grows
+ * by splitting bucket p into p and p + 2^level, so the keys of a head
+ * bucket b of the walk's first call stay in the buckets congruent to b
+ * modulo that call's 2^level: the walk visits such a group at a time,
+ * every member with items locked (in ascending order, as a split locks)
+ * until the whole group is read. An item linked before the walk and left
+ * alone is met exactly once; one linked or dropped meanwhile, at most
+ * once. A dump copies a group's live items into the cursor's buffer and
+ * hands them out from there; seg_engine_cursor_free() frees it. */
 struct seg_engine_cursor {
-    uint64_t bucket;
-    uint32_t pos;
-    bool done;
+    uint64_t group;                /* the next group */
+    unsigned level0;               /* log2 of the number of groups */
+    bool started;
+    bool done;                     /* nothing left to hand out */
+    struct store_dump_item *pend;  /* a dump: items of the last group not handed out */
+    size_t npend, ipend, cap;
 };
+void seg_engine_cursor_free(struct seg_engine_cursor *c);
 /* Up to `max` live items (expired, flushed and flush_prefix-hidden ones
  * left out) copied into out[]; may return 0 before the end (a bounded
  * number of buckets per call): the walk is over once c->done. */

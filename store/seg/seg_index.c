@@ -443,5 +443,13 @@ seg_index_power(void)
 const struct seg_bucket *
 seg_index_head(uint64_t i)
 {
-    return &heads[i & mask];
+    return bucket_at(i);
+}
+
+struct seg_bucket *
+seg_index_lock_at(uint64_t i)
+{
+    struct seg_bucket *b = bucket_at(i);
+    spin_lock(&b->lock);
+    return b;
 }

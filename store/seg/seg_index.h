@@ -180,10 +180,13 @@ uint64_t seg_index_heads(void);
 size_t seg_index_bytes(void);
 uint32_t seg_index_overflow_used(void);
 
-/* Head bucket i (< 2^power), not locked: a walk in slices reads its slots
- * (relaxed) to pass over an empty bucket without touching its lock (and
- * so without committing the page of a bucket never used), then locks it
- * with seg_index_lock(i). */
+/* Head bucket i (< seg_index_heads()), not locked: a walk in slices
+ * reads its slots (relaxed) to pass over an empty bucket without touching
+ * its lock (and so without committing its page). */
 const struct seg_bucket *seg_index_head(uint64_t i);
+/* Locks and returns head bucket i itself (i < seg_index_heads(): a head
+ * bucket, once there, stays). A walk that must see each key once locks a
+ * bucket group this way, in ascending order, as a split does. */
+struct seg_bucket *seg_index_lock_at(uint64_t i);
 
 #endif /* MCD_SEG_INDEX_H */

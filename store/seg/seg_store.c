@@ -266,6 +266,14 @@ seg_bucket_for(uint32_t exptime, uint32_t now)
     return seg_ttl_bucket_of((uint32_t)1 << (31 - __builtin_clz(ttl)));
 }
 
+/* Seconds since s opened; 0 for one opened at a later `now` than the
+ * caller's (the clock ticked in between, or a test set it back). */
+static inline uint32_t
+seg_age(const struct segment *s, uint32_t now)
+{
+    return now > s->create_at ? now - s->create_at : 0;
+}
+
 /* TTL buckets (besides "no TTL") a thread appends to at once: opening
  * another seals its oldest. Each holds a partly filled segment that
  * cannot be evicted until sealed. */
@@ -310,6 +318,10 @@ seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, u
     uint32_t now = seg_now();
     struct segment *s;
     for (;;) {
+        /* now again each time: a segment opened below takes its create_at
+         * from the clock then, and an older `now` made it look too old
+         * (now - create_at wrapped): the thread opened segments forever */
+        now = seg_now();
         s = *active >= 0 ? &seg_g.segs[*active] : NULL;
         if (s != NULL) {
             /* a writer first, then still ours? (seq_cst both: a thread out
@@ -320,7 +332,7 @@ seg_reserve(unsigned b, size_t size, uint32_t exptime, struct segment **s_out, u
                 atomic_fetch_sub_explicit(&s->writers, 1, memory_order_release);
                 *active = -1; /* sealed by another thread: not ours to seal */
             } else if (seg_write_off(s) + size <= seg_g.seg_size &&
-                       (tb->max_age == 0 || now - s->create_at < tb->max_age)) {
+                       (tb->max_age == 0 || seg_age(s, now) < tb->max_age)) {
                 int64_t d = (int64_t)(seg_g.cas_now() - s->cas_base);
                 if (d <= SEG_CAS_DELTA_MAX - SEG_CAS_LINK_MARGIN && d >= SEG_CAS_DELTA_MIN + SEG_CAS_LINK_MARGIN)
                     break; /* counted as a writer */
@@ -599,7 +611,7 @@ seg_thread_tick(void)
         if (t->active[b] < 0)
             continue;
         const struct segment *s = &seg_g.segs[t->active[b]];
-        if (now - s->create_at >= seg_g.ttl[b].max_age)
+        if (seg_age(s, now) >= seg_g.ttl[b].max_age)
             seg_pool_seal(&t->active[b], t->token);
     }
 }

@@ -12,6 +12,8 @@
 #   memory_limit_above_32g  slab chunk sizes above 32 GB
 #   names_in_memcached_order, settings_values_follow_flags
 #                           `stats settings` has the extra item_store line
+#   metadump_and_mgdump_as_memcached, cachedump_as_memcached, cachedump_lists_the_class
+#                           per-class listings: the engine has one class, 1
 #
 # Env: MCD_BUILDDIR (the build tree). Programs not built (no libmemcached)
 # are skipped; fails if any that ran failed, printing its output.
@@ -34,6 +36,9 @@ test_diff
 test_memory
 test_observe
 test_stats:stats/!(names_in_memcached_order|settings_values_follow_flags)
+test_stats_reset
+test_dump:dump/!(metadump_and_mgdump_as_memcached|cachedump_as_memcached|cachedump_lists_the_class)
+test_watch
 test_libmemcached
 test_libmemcached_binary
 "

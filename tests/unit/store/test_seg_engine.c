@@ -1263,6 +1263,56 @@ Test(seg, dump_lists_each_live_item_once)
     for (int i = 0; i < N; i++)
         cr_expect_eq(seen[i], 1, "stable_%d listed %d times", i, seen[i]);
     cr_expect_eq(seg_engine_dump_next(&c, out, 3), 0);
+    seg_engine_cursor_free(&c);
+}
+
+/* A dump while the index doubles (twice) under it: every key stored
+ * before the dump is listed exactly once, though splits move keys to
+ * buckets the walk has not reached, and from buckets it has passed */
+Test(seg_own, dump_while_the_index_grows, .timeout = 60)
+{
+    struct store_options o = store_test_opts(64u << 20, 8);
+    o.hashpower = 6; /* 16 head buckets to start */
+    start_with(&seg_engine, o);
+    enum { N = 300 };
+    char k[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "stable_%d", i);
+        put(k, "abc", 0);
+    }
+    (void)seg_engine_maintain();
+    struct store_info before;
+    seg_engine_info(&before);
+    static unsigned char seen[N];
+    memset(seen, 0, sizeof(seen));
+    struct seg_engine_cursor c = {0};
+    struct store_dump_item out[2];
+    int added = 0;
+    while (!c.done) {
+        size_t n = seg_engine_dump_next(&c, out, 2);
+        for (size_t j = 0; j < n; j++) {
+            if (out[j].nkey > 5 && memcmp(out[j].key, "grow_", 5) == 0)
+                continue;
+            char key[STORE_KEY_MAX + 1];
+            memcpy(key, out[j].key, out[j].nkey);
+            key[out[j].nkey] = '\0';
+            cr_assert(strncmp(key, "stable_", 7) == 0, "listed %s", key);
+            seen[atoi(key + 7)]++;
+        }
+        /* between batches: more keys, and the maintainer splits */
+        for (int i = 0; i < 40 && added < 6000; i++, added++) {
+            snprintf(k, sizeof(k), "grow_%d", added);
+            put(k, "abc", 0);
+        }
+        (void)seg_engine_maintain();
+    }
+    seg_engine_cursor_free(&c);
+    struct store_info after;
+    seg_engine_info(&after);
+    cr_assert_gt(after.hash_power_level, before.hash_power_level + 1, "the index grew %u -> %u",
+                 (unsigned)before.hash_power_level, (unsigned)after.hash_power_level);
+    for (int i = 0; i < N; i++)
+        cr_expect_eq(seen[i], 1, "stable_%d listed %d times", i, seen[i]);
 }
 
 /* flush_all leaves nothing to list; a store after it is listed */
@@ -1279,6 +1329,7 @@ Test(seg, dump_leaves_flushed_out)
         size_t n = seg_engine_dump_next(&c, out + total, 8 - total);
         total += n;
     }
+    seg_engine_cursor_free(&c);
     cr_assert_eq(total, 1);
     cr_expect_eq(out[0].nkey, 5);
     cr_expect_eq(memcmp(out[0].key, "after", 5), 0);
@@ -1486,6 +1537,7 @@ Test(seg, dump_and_crawl_race_writers, .timeout = 60)
                 }
             }
         }
+        seg_engine_cursor_free(&c);
         for (int i = 0; i < N; i++)
             cr_assert_eq(seen[i], 1, "round %d: stable_%d listed %d times", round, i, seen[i]);
     }
