@@ -74,14 +74,16 @@ static void get_one(struct request_ctx *x, const struct mc_request *req, const c
         put(x, req, &res);
         return;
     }
+    struct item_view v;
+    item_view(it, &v);
     struct mc_result res = {
         .status = MC_VALUE,
-        .key = item_key(it),
-        .nkey = item_nkey(it),
-        .flags = item_flags(it),
-        .data = item_data(it),
-        .nbytes = item_nbytes(it),
-        .cas = item_cas(it),
+        .key = v.key,
+        .nkey = v.nkey,
+        .flags = v.flags,
+        .data = v.data,
+        .nbytes = v.nbytes,
+        .cas = v.cas,
         .owner = it,
     };
     put(x, req, &res);

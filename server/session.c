@@ -141,11 +141,11 @@ static void maybe_shrink(struct session *s)
 char *session_read_space(struct session *s, size_t *len)
 {
     if (s->state == SESSION_NREAD && s->rpos == s->rlen) {
-        size_t want = item_nbytes(s->nread_it) - s->nread_got;
+        size_t want = s->nread_len - s->nread_got;
         if (want >= SESSION_DIRECT_READ_MIN) {
             s->direct = true;
             *len = want;
-            return item_data(s->nread_it) + s->nread_got;
+            return s->nread_data + s->nread_got;
         }
     }
     s->direct = false;
@@ -179,19 +179,19 @@ size_t session_feed(struct session *s, const char *buf, size_t len)
 static bool fill_value(struct session *s)
 {
     size_t avail = s->rlen - s->rpos;
-    size_t want = item_nbytes(s->nread_it) - s->nread_got;
+    size_t want = s->nread_len - s->nread_got;
     size_t take = avail < want ? avail : want;
     if (take > 0) {
-        memcpy(item_data(s->nread_it) + s->nread_got, s->rbuf + s->rpos, take);
+        memcpy(s->nread_data + s->nread_got, s->rbuf + s->rpos, take);
         s->nread_got += take;
         s->rpos += take;
         avail -= take;
     }
-    while (s->nread_got == item_nbytes(s->nread_it) && s->nread_term < 2 && avail > 0) {
+    while (s->nread_got == s->nread_len && s->nread_term < 2 && avail > 0) {
         s->term[s->nread_term++] = s->rbuf[s->rpos++];
         avail--;
     }
-    return s->nread_got == item_nbytes(s->nread_it) && s->nread_term == 2;
+    return s->nread_got == s->nread_len && s->nread_term == 2;
 }
 
 /* The protocol of a session under -B auto is its first byte's (0x80:
@@ -286,6 +286,8 @@ static size_t value_terminator_len(const struct session *s)
 static void start_value(struct session *s, struct item *it)
 {
     s->nread_it = it;
+    s->nread_data = item_data(it);
+    s->nread_len = item_nbytes(it);
     s->nread_got = 0;
     s->nread_term = (uint8_t)(2 - value_terminator_len(s));
     s->term[0] = '\r';

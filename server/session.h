@@ -83,6 +83,8 @@ struct session {
 
     /* NREAD: filling a value */
     struct item *nread_it;
+    char *nread_data;              /* item_data(nread_it) and item_nbytes(nread_it), */
+    size_t nread_len;              /* read once: each is a call behind the engine branch */
     size_t nread_got;              /* value bytes received so far */
     uint8_t nread_term;            /* terminator bytes received (0..2) */
     char term[2];

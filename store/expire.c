@@ -114,7 +114,7 @@ store_exptime_convert(int64_t exptime)
 enum expire_state
 expire_state(const struct item *it, rel_time_t now)
 {
-    rel_time_t exp = item_exptime(it);
+    rel_time_t exp = slab_item_exptime(it);
     if (exp != 0 && exp <= now)
         return EXPIRE_EXPIRED;
     uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
@@ -129,7 +129,7 @@ expire_state(const struct item *it, rel_time_t now)
         }
     }
     uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
-    if (ft != 0 && (rel_time_t)(ft >> 32) <= now && item_atime(it) <= (rel_time_t)ft)
+    if (ft != 0 && (rel_time_t)(ft >> 32) <= now && slab_item_atime(it) <= (rel_time_t)ft)
         return EXPIRE_FLUSHED;
     if (prefix_flushed(it))
         return EXPIRE_FLUSHED;

@@ -230,7 +230,7 @@ ht_find_locked(const char *key, size_t nkey, uint32_t hv)
         struct item *it = (struct item *)(bias + ((uintptr_t)h << shift));
         /* every item of a chain is linked, under this stripe */
         STORE_ASSERT(item_linked_under(it, hv & stripe_mask));
-        if (it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0)
+        if (it->nkey == nkey && memcmp(slab_item_key(it), key, nkey) == 0)
             return it;
         h = it->h_next;
     }
@@ -337,7 +337,7 @@ ht_expand_step(size_t max_buckets)
         struct item *it = slab_item(old_table[b]);
         while (it != NULL) {
             struct item *next = slab_item(it->h_next);
-            uint32_t hv = ht_hash(item_key(it), it->nkey);
+            uint32_t hv = ht_hash(slab_item_key(it), it->nkey);
             STORE_ASSERT((hv & MASK(old_power)) == b && item_linked_under(it, s));
             uint32_t *nb = &table[hv & new_mask];
             it->h_next = *nb;

@@ -231,35 +231,35 @@ const char *
 item_key(const struct item *it)
 {
     STORE_SEG_ROUTE(seg_engine_item_key(it));
-    return (const char *)(it + 1) + sizeof(uint64_t);
+    return slab_item_key(it);
 }
 
 uint8_t
 item_nkey(const struct item *it)
 {
     STORE_SEG_ROUTE(seg_engine_item_nkey(it));
-    return it->nkey;
+    return slab_item_nkey(it);
 }
 
 char *
 item_data(struct item *it)
 {
     STORE_SEG_ROUTE(seg_engine_item_data(it));
-    return item_key_mut(it) + it->nkey;
+    return slab_item_data(it);
 }
 
 uint32_t
 item_nbytes(const struct item *it)
 {
     STORE_SEG_ROUTE(seg_engine_item_nbytes(it));
-    return it->nbytes;
+    return slab_item_nbytes(it);
 }
 
 uint32_t
 item_flags(const struct item *it)
 {
     STORE_SEG_ROUTE(seg_engine_item_flags(it));
-    return it->flags;
+    return slab_item_flags(it);
 }
 
 uint64_t
@@ -297,14 +297,38 @@ rel_time_t
 item_exptime(const struct item *it)
 {
     STORE_SEG_ROUTE(seg_engine_item_exptime(it));
-    return atomic_load_explicit(&((struct item *)it)->exptime, memory_order_relaxed);
+    return slab_item_exptime(it);
 }
 
 rel_time_t
 item_atime(const struct item *it)
 {
     STORE_SEG_ROUTE(seg_engine_item_atime(it));
-    return atomic_load_explicit(&((struct item *)it)->atime, memory_order_relaxed);
+    return slab_item_atime(it);
+}
+
+void
+item_view(struct item *it, struct item_view *v)
+{
+    if (__builtin_expect(store_seg_on, 0)) {
+        *v = (struct item_view){
+            .key = seg_engine_item_key(it),
+            .data = seg_engine_item_data(it),
+            .cas = seg_engine_item_cas(it),
+            .nbytes = seg_engine_item_nbytes(it),
+            .flags = seg_engine_item_flags(it),
+            .nkey = seg_engine_item_nkey(it),
+        };
+        return;
+    }
+    *v = (struct item_view){
+        .key = slab_item_key(it),
+        .data = slab_item_data(it),
+        .cas = cas_visible ? item_seq(it) : 0,
+        .nbytes = slab_item_nbytes(it),
+        .flags = slab_item_flags(it),
+        .nkey = slab_item_nkey(it),
+    };
 }
 
 unsigned
@@ -331,6 +355,12 @@ void
 item_release(struct item *it)
 {
     STORE_SEG_ROUTE_VOID(seg_engine_item_release(it));
+    slab_item_release(it);
+}
+
+void
+slab_item_release(struct item *it)
+{
     if (it == NULL)
         return;
     uint32_t was = atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel);

@@ -103,6 +103,47 @@ size_t item_total_size(bool own_cas, size_t nkey, size_t nbytes);
 /* Whole size of this item (its trailer included). */
 size_t item_size(const struct item *it);
 
+/* The slab store's own accessors, for store/'s slab code: the public
+ * item_*() of store.h (item.c) are these behind the engine branch of
+ * store/engine.h, which the slab store's own paths need not pay. */
+static inline const char *
+slab_item_key(const struct item *it)
+{
+    return (const char *)(it + 1) + sizeof(uint64_t);
+}
+static inline uint8_t
+slab_item_nkey(const struct item *it)
+{
+    return it->nkey;
+}
+static inline char *
+slab_item_data(struct item *it)
+{
+    return (char *)(it + 1) + sizeof(uint64_t) + it->nkey;
+}
+static inline uint32_t
+slab_item_nbytes(const struct item *it)
+{
+    return it->nbytes;
+}
+static inline uint32_t
+slab_item_flags(const struct item *it)
+{
+    return it->flags;
+}
+static inline rel_time_t
+slab_item_exptime(const struct item *it)
+{
+    return atomic_load_explicit(&((struct item *)it)->exptime, memory_order_relaxed);
+}
+static inline rel_time_t
+slab_item_atime(const struct item *it)
+{
+    return atomic_load_explicit(&((struct item *)it)->atime, memory_order_relaxed);
+}
+/* item_release() without the engine branch. */
+void slab_item_release(struct item *it);
+
 /* Initialises a fresh chunk as an unlinked item with one (caller's) ref;
  * `own_cas`: ITEM_CAS_OWN, the chunk has room for the trailer. */
 void item_init(struct item *it, unsigned clsid, bool own_cas, const char *key, size_t nkey,

@@ -56,7 +56,7 @@ lru_trylock_linked(struct item *it, uint16_t st, bool unreferenced, uint32_t *hv
         ht_unlock(stripe);
         return false;
     }
-    *hv = ht_hash(item_key(it), it->nkey);
+    *hv = ht_hash(slab_item_key(it), it->nkey);
     return true;
 }
 
@@ -66,7 +66,7 @@ lru_bump_locked(struct item *it, rel_time_t now)
     STORE_ASSERT(!(item_iflags(it) & ITEM_LINKED) || ht_holds(item_state_stripe(item_state(it))));
     if (!(item_iflags(it) & ITEM_ACTIVE))
         item_iflag_set(it, ITEM_ACTIVE);
-    if (item_atime(it) + ITEM_UPDATE_INTERVAL < now)
+    if (slab_item_atime(it) + ITEM_UPDATE_INTERVAL < now)
         item_set_atime(it, now);
 }
 
@@ -159,7 +159,7 @@ victim_locked(struct slab_class *c, struct item *it, rel_time_t now, bool evict,
         }
     } else if (evict) {
         store_int_evicting(it, now);
-        rel_time_t at = item_atime(it);
+        rel_time_t at = slab_item_atime(it);
         STAT_INC(ts->evictions);
         STAT_INC(c->evicted);
         atomic_store_explicit(&c->evicted_time, now > at ? now - at : 0, memory_order_relaxed);

@@ -68,7 +68,7 @@ lru_hit_locked(struct item *it, rel_time_t now, bool bump)
     uint8_t want = bump ? (uint8_t)(ITEM_FETCHED | ITEM_ACTIVE) : (uint8_t)ITEM_FETCHED;
     if ((item_iflags(it) & want) != want)
         item_iflag_set(it, want);
-    if (bump && item_atime(it) + ITEM_UPDATE_INTERVAL < now)
+    if (bump && slab_item_atime(it) + ITEM_UPDATE_INTERVAL < now)
         item_set_atime(it, now);
 }
 

@@ -191,7 +191,7 @@ bool
 prefix_flushed_slow(const struct item *it)
 {
     bool own = item_own_cas(it);
-    return prefix_key_flushed((const unsigned char *)item_key(it), item_nkey(it), own, own ? 0 : item_seq(it),
+    return prefix_key_flushed((const unsigned char *)slab_item_key(it), slab_item_nkey(it), own, own ? 0 : item_seq(it),
                               own ? item_flush_gen(it) : 0);
 }
 
@@ -358,7 +358,7 @@ reap_one(struct item *it, void *arg)
     struct reap *r = arg;
     if (!prefix_flushed(it))
         return;
-    store_int_unlink_locked(it, ht_hash(item_key(it), item_nkey(it)));
+    store_int_unlink_locked(it, ht_hash(slab_item_key(it), slab_item_nkey(it)));
     r->unlinked++;
 }
 

@@ -219,7 +219,7 @@ store_int_unlink_locked(struct item *it, uint32_t hv)
 {
     ht_assert_locked(hv);
     lru_unlink_item_locked(it, hv);
-    item_release(it);
+    slab_item_release(it);
 }
 
 void
@@ -234,19 +234,19 @@ store_int_copy_locked(struct item *it, uint32_t hv, bool own_cas, rel_time_t now
                       enum store_status *st)
 {
     ht_assert_locked(hv);
-    struct item *nit = store_int_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), it->nbytes, own_cas, ts,
+    struct item *nit = store_int_alloc(slab_item_key(it), it->nkey, it->flags, slab_item_exptime(it), it->nbytes, own_cas, ts,
                                        st);
     if (nit == NULL)
         return NULL;
-    memcpy(item_data(nit), item_data(it), it->nbytes);
+    memcpy(slab_item_data(nit), slab_item_data(it), it->nbytes);
     if (item_key_binary(it))
         item_set_key_binary(nit);
     uint8_t keep = item_iflags(it) & (ITEM_FETCHED | ITEM_ACTIVE | ITEM_STALE | ITEM_TOKEN_SENT);
-    rel_time_t atime = item_atime(it);
+    rel_time_t atime = slab_item_atime(it);
     store_int_replace_locked(it, nit, hv, now, item_seq(it));
     item_iflag_set(nit, keep);
     item_set_atime(nit, atime);
-    item_release(nit); /* the link holds it */
+    slab_item_release(nit); /* the link holds it */
     return nit;
 }
 
@@ -302,8 +302,8 @@ store_class_info(unsigned id, struct store_class_info *out)
     /* approximation: the age of the item at the CLOCK hand (the next
      * eviction candidate), not of the least recently used one */
     struct item *hand = lru_hand_item_locked(c);
-    if (hand != NULL && item_atime(hand) < now)
-        out->oldest_age = now - item_atime(hand);
+    if (hand != NULL && slab_item_atime(hand) < now)
+        out->oldest_age = now - slab_item_atime(hand);
     slab_unlock(c);
     out->evicted_time = STAT_GET(c->evicted_time);
     out->outofmemory = STAT_GET(c->outofmemory);

@@ -157,6 +157,17 @@ unsigned item_class(const struct item *it);
 
 /* Gives back one reference. Frees the chunk when the last one goes. */
 void item_release(struct item *it);
+/* What a reply needs of an item, in one call: one engine branch
+ * (store/engine.h) instead of one per accessor on the GET path. */
+struct item_view {
+    const char *key;
+    char *data;
+    uint64_t cas;       /* 0 under -C */
+    uint32_t nbytes;
+    uint32_t flags;
+    uint8_t nkey;
+};
+void item_view(struct item *it, struct item_view *v);
 
 /* ---- life cycle ---- */
 

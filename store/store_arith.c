@@ -74,7 +74,7 @@ arith_locked(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_c
 {
     ht_assert_locked(hv);
     uint64_t v;
-    if (!parse_number(item_data(it), it->nbytes, &v)) {
+    if (!parse_number(slab_item_data(it), it->nbytes, &v)) {
         *st = STORE_NON_NUMERIC;
         return NULL;
     }
@@ -96,7 +96,7 @@ arith_locked(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_c
         it = nit;
     }
     if (item_refcount(it) == 1 && (uint32_t)len <= it->nbytes) {
-        char *d = item_data(it);
+        char *d = slab_item_data(it);
         memcpy(d, buf, (size_t)len);
         memset(d + len, ' ', it->nbytes - (uint32_t)len);
         if (store_int_use_cas())
@@ -104,13 +104,13 @@ arith_locked(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_c
         lru_bump_locked(it, now);
         return it;
     }
-    struct item *nit = store_int_alloc(item_key(it), it->nkey, it->flags, item_exptime(it), (uint64_t)len, own_cas, ts,
+    struct item *nit = store_int_alloc(slab_item_key(it), it->nkey, it->flags, slab_item_exptime(it), (uint64_t)len, own_cas, ts,
                                        st);
     if (nit == NULL)
         return NULL;
-    memcpy(item_data(nit), buf, (size_t)len);
+    memcpy(slab_item_data(nit), buf, (size_t)len);
     store_int_replace_locked(it, nit, hv, now, 0);
-    item_release(nit); /* the link holds it */
+    slab_item_release(nit); /* the link holds it */
     return nit;
 }
 
@@ -124,11 +124,11 @@ vivify_locked(const char *key, size_t nkey, uint32_t hv, rel_time_t now, const s
     struct item *it = store_int_alloc(key, nkey, 0, o->vivify_exptime, (uint64_t)len, o->has_new_cas, ts, st);
     if (it == NULL)
         return NULL;
-    memcpy(item_data(it), buf, (size_t)len);
+    memcpy(slab_item_data(it), buf, (size_t)len);
     if (o->key_binary)
         item_set_key_binary(it);
     store_int_link_locked(it, hv, now, item_own_cas(it) ? o->new_cas : 0);
-    item_release(it); /* the link holds it */
+    slab_item_release(it); /* the link holds it */
     STAT_INC(ts->total_items);
     return it;
 }
@@ -173,7 +173,7 @@ store_arith(const char *key, size_t nkey, const struct store_arith_opts *o, stru
             st = STORE_EXISTS;
             goto out;
         }
-        exp_before = item_exptime(it);
+        exp_before = slab_item_exptime(it);
         bool own = o->has_new_cas && store_int_use_cas();
         it = arith_locked(it, hv, !o->decr, o->delta, own, now, ts, &v, &st);
         if (it == NULL)

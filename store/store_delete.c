@@ -66,7 +66,7 @@ remove_value_locked(struct item *it, const char *key, size_t nkey, uint32_t hv, 
     if (o->key_binary)
         item_set_key_binary(nit);
     store_int_replace_locked(it, nit, hv, now, cas);
-    item_release(nit); /* the link holds it */
+    slab_item_release(nit); /* the link holds it */
     if (o->invalidate) {
         item_iflag_set(nit, ITEM_STALE);
         item_iflag_clear(nit, ITEM_TOKEN_SENT); /* the next reader may win */

@@ -53,10 +53,10 @@ static void
 meta_hit_locked(struct item *it, const struct store_get_opts *o, struct store_get_info *info)
 {
     uint8_t fl = item_iflags(it);
-    rel_time_t exp = item_exptime(it);
+    rel_time_t exp = slab_item_exptime(it);
     info->win = false;
     info->hit_before = (fl & ITEM_FETCHED) != 0;
-    info->atime_before = item_atime(it);
+    info->atime_before = slab_item_atime(it);
     info->exptime_before = exp;
     info->stale = (fl & ITEM_STALE) != 0;
     info->token_sent = (fl & ITEM_TOKEN_SENT) != 0;
@@ -168,12 +168,12 @@ store_meta_peek(const char *key, size_t nkey, struct store_meta_debug_info *out)
     ht_lock(hv);
     struct item *it = store_int_find_live_locked(key, nkey, hv, now, NULL);
     if (it != NULL) {
-        out->exptime = item_exptime(it);
-        out->atime = item_atime(it);
+        out->exptime = slab_item_exptime(it);
+        out->atime = slab_item_atime(it);
         out->cas = item_cas(it);
         out->fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
         out->cls = item_class(it);
-        out->size = item_total_size(false, item_nkey(it), item_nbytes(it)); /* no trailer */
+        out->size = item_total_size(false, slab_item_nkey(it), slab_item_nbytes(it)); /* no trailer */
         out->key_binary = item_key_binary(it);
     }
     ht_unlock(hv);

@@ -39,11 +39,11 @@ own_cas(struct item *it, struct store_tstats *ts, enum store_status *st)
         tcache_count_requested(item_class(it), (int64_t)sizeof(uint64_t));
         return it;
     }
-    struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(it), item_exptime(it),
-                                       item_nbytes(it), true, ts, st);
+    struct item *nit = store_int_alloc(slab_item_key(it), slab_item_nkey(it), slab_item_flags(it), slab_item_exptime(it),
+                                       slab_item_nbytes(it), true, ts, st);
     if (nit == NULL)
         return NULL;
-    memcpy(item_data(nit), item_data(it), item_nbytes(it));
+    memcpy(slab_item_data(nit), slab_item_data(it), slab_item_nbytes(it));
     if (item_key_binary(it))
         item_set_key_binary(nit);
     return nit;
@@ -71,7 +71,7 @@ cas_locked(struct item *it, struct item *old, const struct store_link_opts *o, u
         /* an older writer: keep its data, but as stale, with the current
          * item's TTL and token state */
         STAT_INC(ts->slab[old->clsid].cas_hits);
-        item_set_exptime(it, item_exptime(old));
+        item_set_exptime(it, slab_item_exptime(old));
         item_iflag_set(it, ITEM_STALE);
         if (item_iflags(old) & ITEM_TOKEN_SENT)
             item_iflag_set(it, ITEM_TOKEN_SENT);
@@ -90,8 +90,8 @@ pend_locked(struct item *it, struct item *old, const struct store_link_opts *o, 
             uint64_t cas, struct item **linked, struct store_tstats *ts)
 {
     enum store_status st;
-    uint64_t n = (uint64_t)item_nbytes(old) + item_nbytes(it);
-    struct item *nit = store_int_alloc(item_key(it), item_nkey(it), item_flags(old), item_exptime(old), n,
+    uint64_t n = (uint64_t)slab_item_nbytes(old) + slab_item_nbytes(it);
+    struct item *nit = store_int_alloc(slab_item_key(it), slab_item_nkey(it), slab_item_flags(old), slab_item_exptime(old), n,
                                        o->has_new_cas, ts, &st);
     if (nit == NULL) /* a combined value over the limit is "not stored", as memcached */
         return st == STORE_TOO_LARGE ? STORE_NOT_STORED : st;
@@ -99,11 +99,11 @@ pend_locked(struct item *it, struct item *old, const struct store_link_opts *o, 
         item_set_key_binary(nit);
     struct item *first = o->mode == STORE_APPEND ? old : it;
     struct item *second = o->mode == STORE_APPEND ? it : old;
-    char *d = item_data(nit);
-    memcpy(d, item_data(first), item_nbytes(first));
-    memcpy(d + item_nbytes(first), item_data(second), item_nbytes(second));
+    char *d = slab_item_data(nit);
+    memcpy(d, slab_item_data(first), slab_item_nbytes(first));
+    memcpy(d + slab_item_nbytes(first), slab_item_data(second), slab_item_nbytes(second));
     store_int_replace_locked(old, nit, hv, now, cas);
-    item_release(nit); /* the link holds it */
+    slab_item_release(nit); /* the link holds it */
     *linked = nit;
     return STORE_OK;
 }
@@ -113,7 +113,7 @@ static enum store_status
 link_locked(struct item *it, const struct store_link_opts *o, uint32_t hv, rel_time_t now, uint64_t cas,
             struct item **linked, struct store_tstats *ts)
 {
-    struct item *old = store_int_find_live_locked(item_key(it), item_nkey(it), hv, now, NULL);
+    struct item *old = store_int_find_live_locked(slab_item_key(it), slab_item_nkey(it), hv, now, NULL);
     store_int_looked_up(old);
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
     /*
@@ -174,8 +174,8 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
         o = &plain_link;
     bool pend = o->mode == STORE_APPEND || o->mode == STORE_PREPEND;
     if (out != NULL) {
-        out->size = item_nbytes(it);
-        out->exptime = item_exptime(it);
+        out->size = slab_item_nbytes(it);
+        out->exptime = slab_item_exptime(it);
         out->clsid = it->clsid;
     }
     if (item_iflags(it) & ITEM_LINKED)
@@ -188,7 +188,7 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
         if (it == NULL)
             return st;
     }
-    uint32_t hv = ht_hash(item_key(it), item_nkey(it));
+    uint32_t hv = ht_hash(slab_item_key(it), slab_item_nkey(it));
     rel_time_t now = store_clock_now();
     ht_lock(hv);
     /* a CAS is used up whether or not this stores (store_int_cas_draw);
@@ -200,14 +200,14 @@ store_link(struct item *it, const struct store_link_opts *o, struct store_link_o
         STAT_INC(ts->total_items);
         if (out != NULL) {
             out->cas = item_cas(linked);
-            out->size = item_nbytes(linked);
-            out->exptime = item_exptime(linked);
+            out->size = slab_item_nbytes(linked);
+            out->exptime = slab_item_exptime(linked);
             out->clsid = linked->clsid;
         }
     }
     ht_unlock(hv);
     if (it != orig)
-        item_release(it); /* our copy: linked (the link holds it) or not */
+        slab_item_release(it); /* our copy: linked (the link holds it) or not */
     return st;
 }
 
