@@ -29,8 +29,8 @@ static const struct store_arith_opts plain_arith;
  * (anything may follow that). A '-' is accepted only when the negated
  * result still reads as non-negative (that is, "-0").
  */
-static bool
-parse_number(const char *p, size_t n, uint64_t *out)
+bool
+store_int_parse_number(const char *p, size_t n, uint64_t *out)
 {
     size_t i = 0;
     bool neg = false;
@@ -74,7 +74,7 @@ arith_locked(struct item *it, uint32_t hv, bool incr, uint64_t delta, bool own_c
 {
     ht_assert_locked(hv);
     uint64_t v;
-    if (!parse_number(slab_item_data(it), it->nbytes, &v)) {
+    if (!store_int_parse_number(slab_item_data(it), it->nbytes, &v)) {
         *st = STORE_NON_NUMERIC;
         return NULL;
     }

@@ -29,6 +29,9 @@ struct item *store_int_alloc(const char *key, size_t nkey, uint32_t flags, rel_t
  * store (set, add, replace, append, prepend, cas; binary and meta alike)
  * that got as far as an item, stored or not, so the next item's CAS is one
  * further on even after a NOT_STORED or EXISTS. 0 under -C. */
+/* store_arith.c: a stored value read as memcached's incr/decr reads it
+ * (both engines' arith). */
+bool store_int_parse_number(const char *p, size_t n, uint64_t *out);
 uint64_t store_int_cas_draw(void);
 /* false under -C */
 bool store_int_use_cas(void);

@@ -27,6 +27,7 @@
 #include "store/expire.h"
 #include "store/item.h"
 #include "store/prefix.h"
+#include "store/store_internal.h"
 #include "store/watch_hook.h"
 
 #include <ctype.h>
@@ -1142,38 +1143,6 @@ seg_engine_delete(const char *key, size_t nkey, const struct store_delete_opts *
 
 static const struct store_arith_opts plain_arith;
 
-/* memcached's parse of a stored number (store_arith.c's rules): optional
- * leading white space, an optional sign, at least one digit, no overflow,
- * then the end or a white-space byte; '-' only when the result reads as
- * non-negative. */
-static bool
-parse_number(const char *p, size_t n, uint64_t *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    while (i < n && isspace((unsigned char)p[i]))
-        i++;
-    if (i < n && (p[i] == '+' || p[i] == '-'))
-        neg = p[i++] == '-';
-    size_t start = i;
-    uint64_t v = 0;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (i == start || (i < n && !isspace((unsigned char)p[i])))
-        return false;
-    if (neg) {
-        v = (uint64_t)0 - v;
-        if ((int64_t)v < 0)
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
 enum store_status
 seg_engine_arith(const char *key, size_t nkey, const struct store_arith_opts *o, struct store_arith_out *out,
                  struct store_tstats *ts)
@@ -1258,7 +1227,7 @@ seg_engine_arith(const char *key, size_t nkey, const struct store_arith_opts *o,
             break;
         }
         uint64_t cur;
-        if (!parse_number(seg_item_data(old), n, &cur)) {
+        if (!store_int_parse_number(seg_item_data(old), n, &cur)) {
             st = STORE_NON_NUMERIC;
             seg_index_unlock(hb);
             break;
