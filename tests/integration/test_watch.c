@@ -269,9 +269,17 @@ Test(watch, several_streams_and_watchers, .timeout = 30)
                                            "type=item_store key=sk status=stored", "type=item_get key=sk status=found",
                                            "type=deleted key=sk"};
     unsigned long long last_gid = 0;
+    unsigned earlier_closes = 0;
     for (size_t i = 0; i < 5; i++) {
         char *line = next_line(all);
         cr_assert_not_null(line);
+        /* the close of a connection from before (the harness's readiness
+         * probe) may be logged after this watcher started: not c's */
+        if (i == 0 && strstr(line, "type=conn_close") != NULL && earlier_closes++ < 2) {
+            free(line);
+            i--;
+            continue;
+        }
         cr_expect(strstr(line, want_all[i]) != NULL, "line %zu: %s", i, line);
         unsigned long long gid = 0;
         const char *g = strstr(line, " gid=");
