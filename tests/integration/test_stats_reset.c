@@ -22,8 +22,9 @@ static const char *const volatile_names[] = {
     "hash_bytes", "connection_structures", "slab_global_page_pool", "total_malloced",
     /* memcached's response object and read buffer pools (idle values in mcd) */
     "response_obj_count", "response_obj_bytes", "read_buf_count", "read_buf_bytes", "read_buf_bytes_free",
-    /* memcached's LRU maintainer thread moves items on its own schedule */
-    "lru_maintainer_juggles",
+    /* memcached's LRU maintainer thread moves items on its own schedule, so
+     * these may move after its reset (mcd has no segmented LRU: 0) */
+    "lru_maintainer_juggles", "moves_to_cold", "moves_to_warm", "moves_within_lru",
     /* the traffic connections' closes land asynchronously (test_stats checks the gauge) */
     "curr_connections",
     /* counted after the write returns, so a reply may reach the client first */
