@@ -93,6 +93,7 @@ struct race {
     const char *prefix;
     _Atomic unsigned started, done; /* flushes sent, flushes answered */
     _Atomic bool stop;
+    _Atomic long checked;             /* sets that fell between two flushes, all setters */
 };
 
 struct setter {
@@ -123,6 +124,7 @@ setter_main(void *arg)
         if (atomic_load(&s->r->started) != before)
             continue; /* a flush may have come between: either answer */
         s->checked++;
+        atomic_fetch_add(&s->r->checked, 1);
         if (!found)
             s->lost++;
     }
@@ -144,7 +146,10 @@ sets_race_flushes(const char *flush, const char *prefix)
         s[i] = (struct setter){.r = &r, .id = i};
         cr_assert_eq(pthread_create(&th[i], NULL, setter_main, &s[i]), 0);
     }
-    for (int f = 0; f < 200; f++) {
+    /* 200 flushes, and more until a set fell between two of them (a loaded
+     * machine may not even have started the setters within the first 200) */
+    long long deadline = mcd_now_ms() + 20000;
+    for (int f = 0; f < 200 || (atomic_load(&r.checked) == 0 && mcd_now_ms() < deadline); f++) {
         atomic_fetch_add(&r.started, 1);
         cr_assert(mcd_roundtrip(fc, flush, "OK\r\n"));
         atomic_fetch_add(&r.done, 1);
