@@ -1330,8 +1330,10 @@ seg_engine_info(struct store_info *out)
     out->bytes = s.live_bytes;
     out->limit_maxbytes = eopts.mem_limit;
     out->total_malloced = s.seg_bytes;
-    /* memcached's hashpower for as many items: 4 of its buckets a 7-slot one */
-    out->hash_power_level = seg_index_power() + 2;
+    /* memcached's hashpower for as many items: 4 of its buckets a 7-slot
+     * one, 2^level + p of ours rounded up to a power of two */
+    unsigned level = seg_index_power();
+    out->hash_power_level = level + (seg_index_heads() > ((uint64_t)1 << level)) + 2;
     out->hash_bytes = s.index_bytes;
     out->hash_is_expanding = seg_index_expanding();
     out->slab_reassign_last_busy_status = "none";

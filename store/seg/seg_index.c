@@ -31,8 +31,13 @@ struct seg_index_shape seg_index_g;
 static size_t heads_bytes;                 /* the mapping */
 static unsigned level_max;
 static seg_slot_hash_fn slot_hash;
+#ifndef SEG_INDEX_LOAD_PCT
+#define SEG_INDEX_LOAD_PCT 85
+#endif
+
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool grow_hint;
+static _Atomic bool growing; /* a grower is splitting */
 
 static struct seg_bucket **ovf_blocks;
 static uint32_t ovf_max;
@@ -377,14 +382,17 @@ seg_index_grow(uint64_t items, unsigned max_splits)
         uint64_t w = atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed);
         if (mp_level(w) >= level_max)
             break;
-        /* a round starts at items > 0.85 x 7 x 2^level (memcached: 1.5 x
-         * its 2^(level+2) buckets) and, once started, is finished */
-        if (mp_p(w) == 0 && items * 20 <= (uint64_t)7 * 17 << mp_level(w))
+        /* one bucket at a time, while items > SEG_INDEX_LOAD_PCT% of the
+         * head slots (2^level + p buckets of 7) */
+        uint64_t heads = ((uint64_t)1 << mp_level(w)) + mp_p(w);
+        if (items * 100 <= heads * SEG_BUCKET_SLOTS * SEG_INDEX_LOAD_PCT)
             break;
+        atomic_store_explicit(&growing, true, memory_order_relaxed);
         if (!split_one())
             break;
         done++;
     }
+    atomic_store_explicit(&growing, false, memory_order_relaxed);
     pthread_mutex_unlock(&grow_lock);
     return done;
 }
@@ -398,7 +406,7 @@ seg_index_grow_hint(void)
 bool
 seg_index_expanding(void)
 {
-    return mp_p(atomic_load_explicit(&seg_index_g.mp, memory_order_relaxed)) != 0;
+    return atomic_load_explicit(&growing, memory_order_relaxed);
 }
 
 uint64_t

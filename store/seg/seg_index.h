@@ -96,8 +96,10 @@ int seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, s
 void seg_index_teardown(void);
 
 /* Splits head buckets, at most max_splits, while the index is due to grow:
- * `items` > 0.85 x 7 x 2^level starts a round (a doubling), and a round once
- * started is finished (as memcached's table doubles whole). One grower at
+ * one bucket at a time while `items` > 85% of the head slots (7 x
+ * (2^level + p)), so the index keeps ~6 items a bucket (~10.8 bytes an
+ * item) at every size; doubling whole at 0.85 x 7 x 2^level (memcached's
+ * way) held 1M items in 2^18 buckets, 16.8 bytes an item. One grower at
  * a time: returns 0 at once if another thread is growing. Holds no lock
  * but the two buckets it splits (and the overflow pool's, briefly); the
  * caller must hold no bucket lock. Returns the buckets split. */
@@ -106,7 +108,7 @@ unsigned seg_index_grow(uint64_t items, unsigned max_splits);
  * seg_index_grow(): cheap (one relaxed load), a hint that growth may be
  * due. */
 bool seg_index_grow_hint(void);
-/* A round is under way (p != 0). */
+/* A grower is splitting buckets now (stats' hash_is_expanding). */
 bool seg_index_expanding(void);
 
 /* The index's shape, read on every look-up (seg_index.c owns it). */
@@ -171,7 +173,8 @@ uint64_t *seg_index_find_loc(struct seg_bucket *head, uint16_t tag, uint32_t seg
 /* Calls fn for every head bucket, locked (each in turn; a bucket split
  * meanwhile may be seen twice, a key never missed). */
 void seg_index_walk(void (*fn)(struct seg_bucket *head, void *arg), void *arg);
-/* the level: 2^level <= head buckets < 2^(level+1) */
+/* the level: 2^level <= head buckets < 2^(level+1) (p > 0: part way to
+ * the next level) */
 unsigned seg_index_power(void);
 /* head buckets: 2^level + p */
 uint64_t seg_index_heads(void);
