@@ -65,10 +65,10 @@
 #define EXPAND_BUCKETS_PER_STEP 1024
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic uint64_t flush_cas;
+_Atomic uint64_t expire_flush_cas_v;  /* flush_cas (expire.h reads it inline) */
 static _Atomic uint64_t flush_gen;
 static _Atomic uint64_t flush_all_gen;
-static _Atomic uint64_t flush_time;
+_Atomic uint64_t expire_flush_time_v; /* flush_time (the same) */
 
 static uint64_t
 flush_time_pack(rel_time_t when, rel_time_t atime_max)
@@ -79,10 +79,10 @@ void
 expire_setup(bool use_cas)
 {
     (void)use_cas; /* flushes work alike without CAS: item.h */
-    atomic_store(&flush_cas, 0);
+    atomic_store(&expire_flush_cas_v, 0);
     atomic_store(&flush_gen, 0);
     atomic_store(&flush_all_gen, 0);
-    atomic_store(&flush_time, 0);
+    atomic_store(&expire_flush_time_v, 0);
     prefix_reset();
 }
 
@@ -117,7 +117,7 @@ expire_state(const struct item *it, rel_time_t now)
     rel_time_t exp = slab_item_exptime(it);
     if (exp != 0 && exp <= now)
         return EXPIRE_EXPIRED;
-    uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
+    uint64_t fc = atomic_load_explicit(&expire_flush_cas_v, memory_order_acquire);
     if (fc != 0) {
         if (item_own_cas(it)) {
             if (item_flush_gen(it) < atomic_load_explicit(&flush_all_gen, memory_order_acquire))
@@ -128,20 +128,12 @@ expire_state(const struct item *it, rel_time_t now)
                 return EXPIRE_FLUSHED;
         }
     }
-    uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
+    uint64_t ft = atomic_load_explicit(&expire_flush_time_v, memory_order_acquire);
     if (ft != 0 && (rel_time_t)(ft >> 32) <= now && slab_item_atime(it) <= (rel_time_t)ft)
         return EXPIRE_FLUSHED;
     if (prefix_flushed(it))
         return EXPIRE_FLUSHED;
     return EXPIRE_LIVE;
-}
-
-bool
-expire_flush_any(void)
-{
-    return atomic_load_explicit(&flush_cas, memory_order_acquire) != 0 ||
-           atomic_load_explicit(&flush_time, memory_order_acquire) != 0 ||
-           atomic_load_explicit(&prefix_nlive, memory_order_acquire) != 0;
 }
 
 enum expire_state
@@ -150,12 +142,12 @@ expire_state_fields(rel_time_t exp, rel_time_t atime, bool own, uint64_t seq, ui
 {
     if (exp != 0 && exp <= now)
         return EXPIRE_EXPIRED;
-    uint64_t fc = atomic_load_explicit(&flush_cas, memory_order_acquire);
+    uint64_t fc = atomic_load_explicit(&expire_flush_cas_v, memory_order_acquire);
     if (fc != 0) {
         if (own ? gen < atomic_load_explicit(&flush_all_gen, memory_order_acquire) : (seq != 0 && seq < fc))
             return EXPIRE_FLUSHED;
     }
-    uint64_t ft = atomic_load_explicit(&flush_time, memory_order_acquire);
+    uint64_t ft = atomic_load_explicit(&expire_flush_time_v, memory_order_acquire);
     if (ft != 0 && (rel_time_t)(ft >> 32) <= now && atime <= (rel_time_t)ft)
         return EXPIRE_FLUSHED;
     if (atomic_load_explicit(&prefix_nlive, memory_order_acquire) != 0 &&
@@ -173,7 +165,7 @@ flush_linked_locked(void)
     uint64_t gen = atomic_load_explicit(&flush_gen, memory_order_relaxed) + 1;
     atomic_store_explicit(&flush_gen, gen, memory_order_release);
     atomic_store_explicit(&flush_all_gen, gen, memory_order_release);
-    atomic_store_explicit(&flush_cas, item_cas_fence(), memory_order_release);
+    atomic_store_explicit(&expire_flush_cas_v, item_cas_fence(), memory_order_release);
 }
 
 uint64_t
@@ -192,11 +184,11 @@ store_flush(rel_time_t when)
     rel_time_t now = store_clock_now();
     pthread_mutex_lock(&flush_lock);
     if (when <= now) {
-        atomic_store_explicit(&flush_time, 0, memory_order_release);
+        atomic_store_explicit(&expire_flush_time_v, 0, memory_order_release);
         flush_linked_locked();
     } else {
         /* when > now >= CLOCK_START, so the word is never 0 */
-        atomic_store_explicit(&flush_time, flush_time_pack(when, when - 1), memory_order_release);
+        atomic_store_explicit(&expire_flush_time_v, flush_time_pack(when, when - 1), memory_order_release);
     }
     pthread_mutex_unlock(&flush_lock);
 }
@@ -244,11 +236,11 @@ store_flush_delay(int64_t delay)
     rel_time_t now = store_clock_now();
     pthread_mutex_lock(&flush_lock);
     if (delay <= 0) {
-        atomic_store_explicit(&flush_time, 0, memory_order_release);
+        atomic_store_explicit(&expire_flush_time_v, 0, memory_order_release);
         flush_linked_locked();
     } else {
         rel_time_t oldest = flush_oldest(delay);
-        atomic_store_explicit(&flush_time, oldest == 0 ? 0 : flush_time_pack(oldest, oldest),
+        atomic_store_explicit(&expire_flush_time_v, oldest == 0 ? 0 : flush_time_pack(oldest, oldest),
                               memory_order_release);
         if (oldest != 0 && oldest <= now)
             flush_linked_locked();

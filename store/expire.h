@@ -7,6 +7,7 @@
 
 #include "store/store.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,8 +37,18 @@ uint64_t expire_gen_bump(void);
 enum expire_state expire_state(const struct item *it, rel_time_t now);
 
 /* False while no flush_all (done or pending) and no flush_prefix is in
- * force: expire_state_fields() then only compares the exptime. */
-bool expire_flush_any(void);
+ * force: expire_state_fields() then only compares the exptime. Inline:
+ * every look-up of the segment engine asks (expire.c's words, and
+ * prefix.c's count). */
+extern _Atomic uint64_t expire_flush_cas_v, expire_flush_time_v;
+extern _Atomic unsigned prefix_nlive;
+static inline bool
+expire_flush_any(void)
+{
+    return atomic_load_explicit(&expire_flush_cas_v, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&expire_flush_time_v, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&prefix_nlive, memory_order_acquire) != 0;
+}
 
 /* expire_state() of an item of the segment engine (store/seg/seg_engine.c),
  * given its fields: `own` (a client's or a wide CAS) is judged by the

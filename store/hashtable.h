@@ -14,6 +14,7 @@
 #define MCD_STORE_HASHTABLE_H
 
 #include "store/debug.h"
+#include "store/keyhash.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,78 +29,11 @@ struct item;
 int ht_setup(unsigned hashpower);
 void ht_teardown(void);
 
-/*
- * The key's hash: 64-bit multiply-fold mixing, 8 bytes a step. A key of
- * up to 16 bytes is read as two (possibly overlapping) words that cover
- * every byte, so its hash costs two loads and two 64x64->128 multiplies
- * (about 20 instructions, where the byte-wise murmur3 it replaced took
- * about 60 for a 16-byte key; doc/performance.md). Longer keys fold 16
- * bytes a step, then the last 16. Each fold adds its inputs back to the
- * product, so that one factor of zero does not erase the other (a key
- * chosen to zero a factor still gets a hash that depends on its other
- * bytes). Internal only: nothing outside the process sees these values
- * (`stats settings` reports memcached's hash_algorithm, which has no
- * effect here; memcached-compat.md).
- */
-#define HT_K0 UINT64_C(0x9e3779b97f4a7c15)
-#define HT_K1 UINT64_C(0xd6e8feb86659fd93)
-#define HT_K2 UINT64_C(0xa0761d6478bd642f)
-#define HT_K3 UINT64_C(0xe7037ed1a0b428db)
-
-static inline uint64_t
-ht_read64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint64_t
-ht_read32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* The 128-bit product of a and b folded to 64 bits, plus both inputs. */
-static inline uint64_t
-ht_fold(uint64_t a, uint64_t b)
-{
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return ((uint64_t)r ^ (uint64_t)(r >> 64)) + a + b;
-}
-
+/* The key's hash (store/keyhash.h), folded to 32 bits. */
 static inline uint32_t
 ht_hash(const char *key, size_t nkey)
 {
-    const unsigned char *p = (const unsigned char *)key;
-    uint64_t seed = HT_K0 ^ nkey, a, b;
-    if (nkey <= 16) {
-        if (nkey >= 8) {
-            a = ht_read64(p);
-            b = ht_read64(p + nkey - 8);
-        } else if (nkey >= 4) {
-            a = ht_read32(p);
-            b = ht_read32(p + nkey - 4);
-        } else if (nkey > 0) {
-            a = (uint64_t)p[0] << 16 | (uint64_t)p[nkey >> 1] << 8 | p[nkey - 1];
-            b = 0;
-        } else {
-            a = b = 0;
-        }
-    } else {
-        size_t n = nkey;
-        do {
-            seed = ht_fold(ht_read64(p) ^ HT_K1, ht_read64(p + 8) ^ seed);
-            p += 16;
-            n -= 16;
-        } while (n > 16);
-        a = ht_read64(p + n - 16);
-        b = ht_read64(p + n - 8);
-    }
-    uint64_t h = ht_fold(a ^ HT_K1, b ^ seed);
-    h = ht_fold(h ^ HT_K2, (uint64_t)nkey ^ HT_K3);
+    uint64_t h = key_hash64(key, nkey);
     return (uint32_t)h ^ (uint32_t)(h >> 32);
 }
 

@@ -311,14 +311,7 @@ void
 item_view(struct item *it, struct item_view *v)
 {
     if (__builtin_expect(store_seg_on, 0)) {
-        *v = (struct item_view){
-            .key = seg_engine_item_key(it),
-            .data = seg_engine_item_data(it),
-            .cas = seg_engine_item_cas(it),
-            .nbytes = seg_engine_item_nbytes(it),
-            .flags = seg_engine_item_flags(it),
-            .nkey = seg_engine_item_nkey(it),
-        };
+        seg_engine_item_view(it, v);
         return;
     }
     *v = (struct item_view){

@@ -148,14 +148,23 @@ get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_g
     return it;
 }
 
+/* Not inlined into store_get: the engine's calls then go straight on,
+ * without the registers this one saves (20 instructions a get) */
+static __attribute__((noinline)) struct item *
+slab_get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_get_info *info,
+         struct store_tstats *ts)
+{
+    if (o == NULL)
+        return get(key, nkey, &plain_get, NULL, ts);
+    return get(key, nkey, o, info, ts);
+}
+
 struct item *
 store_get(const char *key, size_t nkey, const struct store_get_opts *o, struct store_get_info *info,
           struct store_tstats *ts)
 {
     STORE_SEG_ROUTE(seg_engine_get(key, nkey, o, info, ts));
-    if (o == NULL)
-        return get(key, nkey, &plain_get, NULL, ts);
-    return get(key, nkey, o, info, ts);
+    return slab_get(key, nkey, o, info, ts);
 }
 
 bool

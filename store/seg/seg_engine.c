@@ -121,7 +121,7 @@ cas_of(const struct seg_item *it)
     return seg_item_seq(it);
 }
 
-static enum expire_state
+static inline __attribute__((always_inline)) enum expire_state
 state_of(const struct seg_item *it, rel_time_t now)
 {
     uint64_t h = seg_hdr_load(it);
@@ -193,7 +193,7 @@ copy_item(const struct seg_item *it, rel_time_t exptime, bool wide, struct store
 
 /* Gives back an item of ours: one never linked is dead, its writer count
  * dropped; then the pin. */
-static void
+static inline __attribute__((always_inline)) void
 put_item(const struct seg_item *it)
 {
     struct segment *s = seg_of_item(it);
@@ -279,7 +279,7 @@ link_into(uint64_t *slot, uint16_t tag, const struct seg_item *it, uint64_t cas,
 
 /* The live slot of key, or NULL; an expired or flushed item met is
  * unlinked (counted as get_expired / get_flushed when `ts`). */
-static uint64_t *
+static inline __attribute__((always_inline)) uint64_t *
 find_live(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey, rel_time_t now,
           struct store_tstats *ts)
 {
@@ -307,7 +307,7 @@ free_slot(struct seg_bucket *hb)
 }
 
 /* lru_hit_locked(it, now, bump): fetched, and atime at most once a minute */
-static void
+static inline __attribute__((always_inline)) void
 hit(const struct seg_item *it, rel_time_t now)
 {
     if (!(seg_hdr_load(it) & SEG_H_FETCHED))
@@ -512,6 +512,39 @@ seg_engine_item_cas(const struct item *it)
     return cas_of(SI(it));
 }
 
+/* item_view(): the header read once (it is an atomic: each accessor
+ * above loads it again) */
+void
+seg_engine_item_view(struct item *it, struct item_view *v)
+{
+    const struct seg_item *si = SI(it);
+    uint64_t h = seg_hdr_load(si);
+    const char *p = (const char *)si + SEG_HDR_SIZE + ((h & SEG_H_EXP) ? 4 : 0);
+    uint32_t flags = 0;
+    if (h & SEG_H_FLAGS) {
+        memcpy(&flags, p, 4);
+        p += 4;
+    }
+    uint64_t cas = 0;
+    if (h & SEG_H_WIDE) {
+        memcpy(&cas, p, 8);
+        p += 16;
+    } else {
+        cas = atomic_load_explicit(&seg_of_item(si)->cas_base, memory_order_relaxed) + (uint64_t)seg_hdr_cas_delta(h);
+    }
+    if (!eopts.use_cas || !(h & SEG_H_LINKED))
+        cas = 0;
+    uint8_t nkey = seg_hdr_nkey(h);
+    *v = (struct item_view){
+        .key = p,
+        .data = (char *)(uintptr_t)(p + nkey),
+        .cas = cas,
+        .nbytes = seg_hdr_nbytes(h),
+        .flags = flags,
+        .nkey = nkey,
+    };
+}
+
 rel_time_t
 seg_engine_item_exptime(const struct item *it)
 {
@@ -562,7 +595,7 @@ seg_engine_alloc(const char *key, size_t nkey, uint32_t flags, rel_time_t exptim
 
 /* ---- get ---- */
 
-static void
+static inline __attribute__((always_inline)) void
 count_get(bool hit_, struct store_tstats *ts)
 {
     STAT_INC(ts->get_cmds);

@@ -66,6 +66,8 @@ char *seg_engine_item_data(struct item *it);
 uint32_t seg_engine_item_nbytes(const struct item *it);
 uint32_t seg_engine_item_flags(const struct item *it);
 uint64_t seg_engine_item_cas(const struct item *it);
+/* store.h's item_view() on an engine item: its header read once */
+void seg_engine_item_view(struct item *it, struct item_view *v);
 rel_time_t seg_engine_item_exptime(const struct item *it);
 rel_time_t seg_engine_item_atime(const struct item *it);
 unsigned seg_engine_item_class(const struct item *it);

@@ -70,37 +70,6 @@ spin_unlock(_Atomic uint32_t *l)
     atomic_store_explicit(l, 0, memory_order_release);
 }
 
-static inline uint64_t
-mix64(uint64_t v)
-{
-    v ^= v >> 33;
-    v *= 0xff51afd7ed558ccdull;
-    v ^= v >> 33;
-    v *= 0xc4ceb9fe1a85ec53ull;
-    v ^= v >> 33;
-    return v;
-}
-
-uint64_t
-seg_hash(const char *key, size_t nkey)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)nkey * 0x100000001b3ull);
-    while (nkey >= 8) {
-        uint64_t v;
-        memcpy(&v, key, 8);
-        h = (h ^ v) * 0x87c37b91114253d5ull;
-        h = (h << 31) | (h >> 33);
-        key += 8;
-        nkey -= 8;
-    }
-    if (nkey > 0) {
-        uint64_t v = 0;
-        memcpy(&v, key, nkey);
-        h = (h ^ v) * 0x4cf5ad432745937full;
-    }
-    return mix64(h);
-}
-
 static inline unsigned
 mp_level(uint64_t w)
 {

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/keyhash.h"
 #include "store/seg/segment.h"
 
 #define SEG_BUCKET_SLOTS 7u
@@ -75,8 +76,13 @@ seg_slot_with_freq(uint64_t s, uint8_t freq)
     return (s & ~((uint64_t)0xff << 12)) | ((uint64_t)freq << 12);
 }
 
-/* The key's 64-bit hash; the bucket is its low bits, the tag its top 12. */
-uint64_t seg_hash(const char *key, size_t nkey);
+/* The key's 64-bit hash (store/keyhash.h, the slab store's too); the
+ * bucket is its low bits, the tag its top 12. */
+static inline uint64_t
+seg_hash(const char *key, size_t nkey)
+{
+    return key_hash64(key, nkey);
+}
 
 static inline uint16_t
 seg_hash_tag(uint64_t h)

@@ -115,8 +115,59 @@ seg_item_dead(struct segment *s, size_t size)
  * once the counter is this close to the end of its delta range. */
 #define SEG_CAS_LINK_MARGIN (INT64_C(1) << 20)
 
-/* The slot of key in hb's chain (live or not), or NULL. hb locked. */
-uint64_t *seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey);
+/* The slot of key in hb's chain (live or not), or NULL. hb locked.
+ * Inline: it is most of a look-up. */
+/* a == b over n bytes: keys are short, and libc's memcmp is a call that
+ * costs more than the compare. 8 bytes at a time, the last 8 (or 4) read
+ * where they end, overlapping the word before: a 16-byte key is two
+ * compares. */
+static inline bool
+seg_key_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v, w, z;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        memcpy(&w, a + n - 4, 4);
+        memcpy(&z, b + n - 4, 4);
+        return u == v && w == z;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+static inline __attribute__((always_inline)) uint64_t *
+seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
+{
+    for (struct seg_bucket *b = hb; b != NULL; b = seg_index_next(b)) {
+        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++) {
+            uint64_t v = b->slot[i];
+            if (seg_slot_tag(v) != tag)
+                continue;
+            const struct seg_item *it = seg_item_at(seg_slot_seg(v), seg_slot_off(v));
+            uint64_t h = seg_hdr_load(it);
+            if (seg_hdr_nkey(h) == nkey &&
+                seg_key_eq((const char *)it + SEG_HDR_SIZE + seg_hdr_extra(h), key, nkey))
+                return &b->slot[i];
+        }
+    }
+    return NULL;
+}
+
 /* Empties a slot whose item is dead from now on. hb locked. */
 void seg_slot_kill(uint64_t *slot);
 /* The frequency after one more access. */

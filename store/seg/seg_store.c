@@ -184,47 +184,6 @@ seg_teardown(void)
     seg_g.segs = NULL;
 }
 
-/* a == b over n bytes, 8 at a time: keys are short, and libc's memcmp
- * is a call that costs more than the compare */
-static inline bool
-key_eq(const char *a, const char *b, size_t n)
-{
-    uint64_t x, y;
-    while (n >= 8) {
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
-        a += 8;
-        b += 8;
-        n -= 8;
-    }
-    while (n > 0) {
-        if (*a++ != *b++)
-            return false;
-        n--;
-    }
-    return true;
-}
-
-uint64_t *
-seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
-{
-    for (struct seg_bucket *b = hb; b != NULL; b = seg_index_next(b)) {
-        for (unsigned i = 0; i < SEG_BUCKET_SLOTS; i++) {
-            uint64_t v = b->slot[i];
-            if (seg_slot_tag(v) != tag)
-                continue;
-            const struct seg_item *it = seg_item_at(seg_slot_seg(v), seg_slot_off(v));
-            uint64_t h = seg_hdr_load(it);
-            if (seg_hdr_nkey(h) == nkey &&
-                key_eq((const char *)it + SEG_HDR_SIZE + seg_hdr_extra(h), key, nkey))
-                return &b->slot[i];
-        }
-    }
-    return NULL;
-}
-
 void
 seg_slot_kill(uint64_t *slot)
 {
