@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "store/seg/seg_index.h"
+#include "store/seg/seg_internal.h"
 #include "store/seg/seg_store.h"
 
 #include <criterion/criterion.h>
@@ -788,4 +789,24 @@ Test(seg_index_grow, fixed_without_max, .fini = fini)
     cr_expect_eq(seg_grow(UINT_MAX), 0);
     cr_expect_eq(seg_index_heads(), 4);
     grow_check_all(500, "fixed");
+}
+
+/* The key compare reads words where they fit and the last word where it
+ * ends (overlapping): every length up to 40, equal, and unequal at each
+ * byte. */
+Test(seg, key_compare_every_length_and_position)
+{
+    char a[48], b[48];
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] = (char)('a' + (i * 7) % 26);
+        a[n] = 'x'; /* past the key: never read as part of it */
+        b[n] = 'y';
+        cr_assert(seg_key_eq(a, b, n), "length %zu: equal keys differ", n);
+        for (size_t i = 0; i < n; i++) {
+            b[i] ^= 0x20;
+            cr_assert(!seg_key_eq(a, b, n), "length %zu: a difference at %zu not seen", n, i);
+            b[i] ^= 0x20;
+        }
+    }
 }
