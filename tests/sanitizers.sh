@@ -10,9 +10,10 @@
 #         server/mcd and the concurrency tests against tests/tsan/
 #         (Criterion cannot run under TSan), which run in-process (the
 #         store's concurrency and hash table tests, and the integration
-#         concurrency test); plain/ builds the test programs normally and
-#         runs every integration test and the ops scripts (TSAN_TESTS
-#         below) with MCD_BIN pointing at the TSan server. The server halts
+#         concurrency test); the source tree's own plain build (or, when
+#         it has none, plain/ in the copy) runs every integration test and
+#         the ops scripts (TSAN_TESTS below) with MCD_BIN pointing at the
+#         TSan server. The server halts
 #         on its first report; reports land in the copy's tsan-report.*
 #         files and fail the run.
 #   debug ./configure --enable-debug (the store's invariant asserts on,
@@ -105,9 +106,18 @@ run_tsan() {
     d=$tmp/tsan
     echo "sanitizers: TSan build in $d"
     copy "$d" || return 1
-    mkdir -p "$d/tsan" "$d/plain"
+    mkdir -p "$d/tsan"
     (cd "$d/tsan" && ../configure --enable-werror --enable-tsan >/dev/null) || return 1
-    (cd "$d/plain" && ../configure --enable-werror >/dev/null) || return 1
+    # the integration tests' own programs: the source tree's build when it
+    # is configured plain (dev.sh test has built them for its make check:
+    # building them again took CI 90 s), else a plain build of the copy
+    plain=$d/plain
+    if [ -f "$src/config.status" ] && ! grep -qE -- '--enable-(sanitizers|tsan)' "$src/config.status"; then
+        plain=$src
+    else
+        mkdir -p "$plain"
+        (cd "$plain" && ../configure --enable-werror >/dev/null) || return 1
+    fi
     progs="tests/tsan/store_concurrency tests/tsan/store_hashtable tests/tsan/integration_concurrency"
     progs="$progs tests/tsan/store_prefix"
     progs="$progs tests/tsan/store_seg_model"
@@ -133,7 +143,7 @@ run_tsan() {
     done
     # every integration test and ops script against the TSan server; the
     # test programs themselves are plain builds
-    cd "$d/plain" || return 1
+    cd "$plain" || return 1
     tskip=${TSAN_SKIP:-tests/perf/syscalls.sh}
     tests=
     for t in $(make -s print-tests); do
@@ -145,7 +155,7 @@ run_tsan() {
         echo "sanitizers: TSan server under the integration tests: ok"
     else
         grep -E '^(FAIL|ERROR|# )' make-check.out || true
-        show_failures "$d/plain"
+        show_failures "$plain"
         echo "sanitizers: TSan server under the integration tests: FAILED"
         status=1
     fi
