@@ -31,10 +31,11 @@ struct seg_index_shape seg_index_g;
 static size_t heads_bytes;                 /* the mapping */
 static unsigned level_max;
 static seg_slot_hash_fn slot_hash;
+/* the head slots' load the index grows to keep (seg_index_grow()); built
+ * with -DSEG_INDEX_LOAD_PCT=100 or 115 to measure the trade (doc/performance.md 7.z) */
 #ifndef SEG_INDEX_LOAD_PCT
 #define SEG_INDEX_LOAD_PCT 85
 #endif
-
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool grow_hint;
 static _Atomic bool growing; /* a grower is splitting */

@@ -115,8 +115,6 @@ seg_item_dead(struct segment *s, size_t size)
  * once the counter is this close to the end of its delta range. */
 #define SEG_CAS_LINK_MARGIN (INT64_C(1) << 20)
 
-/* The slot of key in hb's chain (live or not), or NULL. hb locked.
- * Inline: it is most of a look-up. */
 /* a == b over n bytes: keys are short, and libc's memcmp is a call that
  * costs more than the compare. 8 bytes at a time, the last 8 (or 4) read
  * where they end, overlapping the word before: a 16-byte key is two
@@ -150,6 +148,8 @@ seg_key_eq(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* The slot of key in hb's chain (live or not), or NULL. hb locked.
+ * Inline: it is most of a look-up. */
 static inline __attribute__((always_inline)) uint64_t *
 seg_find_key(struct seg_bucket *hb, uint16_t tag, const char *key, size_t nkey)
 {
