@@ -45,7 +45,7 @@ struct seg_global {
     void (*on_drop)(const struct seg_item *it, bool expired);
 
     /* counters (relaxed atomics: written under different locks) */
-    _Atomic uint64_t evicted_segs, evicted_items, merges, merge_kept;
+    _Atomic uint64_t evicted_segs, evicted_items, merges, merge_kept, compactions, compact_kept;
     _Atomic uint64_t expired_segs, expired_items, touch_copies, cas_seals, steals;
 };
 

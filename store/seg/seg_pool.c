@@ -370,6 +370,87 @@ merge(void)
     return true;
 }
 
+/* The idle segment of the fewest live bytes, in bucket b (b < 0: any), other
+ * than `not`; NULL if none. */
+static struct segment *
+least_live(int b, const struct segment *not)
+{
+    struct segment *best = NULL;
+    uint32_t best_live = UINT32_MAX;
+    for (uint32_t i = 0; i < seg_g.nseg; i++) {
+        struct segment *s = &seg_g.segs[i];
+        if (s == not || !seg_idle(s) || (b >= 0 && s->ttl_bucket != (unsigned)b))
+            continue;
+        uint32_t live = atomic_load_explicit(&s->live_bytes, memory_order_relaxed);
+        if (live < best_live) {
+            best = s;
+            best_live = live;
+        }
+    }
+    return best;
+}
+
+/* Compaction, before any eviction: the two idle segments of one TTL bucket
+ * with the fewest live bytes, when those fit in one segment, are copied
+ * into the spare and both freed. Overwritten and deleted items leave their
+ * bytes in their segments until the segment goes; under a write-heavy
+ * load they took the room of live items, and merges evicted those (10 s
+ * of 50% sets over 400,000 keys at -m 64 left 290,942 of them resident,
+ * where memcached keeps 349,503; with this, 353,694; with pairs that fit
+ * in 3/4 of a segment only, 326,345). It costs copies: at worst a segment
+ * copied for each one freed.
+ * Every live item is kept: merge_one() keeps all when they fit its room,
+ * halving their frequencies as a merge does (a CAS too far from the
+ * result's base, which the 2^20 bound below makes rare, would drop one). */
+static bool
+compact(void)
+{
+    if (seg_g.spare < 0)
+        return false;
+    struct segment *a = least_live(-1, NULL);
+    if (a == NULL)
+        return false;
+    struct segment *b = least_live(a->ttl_bucket, a);
+    if (b == NULL)
+        return false;
+    uint64_t live = (uint64_t)atomic_load_explicit(&a->live_bytes, memory_order_relaxed) +
+                    atomic_load_explicit(&b->live_bytes, memory_order_relaxed);
+    uint64_t gap = a->cas_base > b->cas_base ? a->cas_base - b->cas_base : b->cas_base - a->cas_base;
+    if (live > seg_g.seg_size || gap > (uint64_t)SEG_CAS_LINK_MARGIN)
+        return false;
+    if (b->seq < a->seq) {
+        struct segment *t = a;
+        a = b;
+        b = t;
+    }
+    unsigned bucket = a->ttl_bucket;
+    struct segment *d = &seg_g.segs[seg_g.spare];
+    seg_g.spare = -1;
+    uint32_t ea = atomic_load_explicit(&a->exp_max, memory_order_relaxed);
+    uint32_t eb = atomic_load_explicit(&b->exp_max, memory_order_relaxed);
+    d->state = SEG_SEALED;
+    d->cas_base = a->cas_base < b->cas_base ? a->cas_base : b->cas_base;
+    d->create_at = a->create_at;
+    d->seq = a->seq;
+    atomic_store_explicit(&d->exp_max, ea > eb ? ea : eb, memory_order_relaxed);
+    uint64_t before = atomic_load_explicit(&seg_g.merge_kept, memory_order_relaxed);
+    merge_one(d, a, seg_g.seg_size - seg_write_off(d));
+    merge_one(d, b, seg_g.seg_size - seg_write_off(d));
+    /* merge_one counted them as a merge's */
+    uint64_t kept = atomic_load_explicit(&seg_g.merge_kept, memory_order_relaxed) - before;
+    atomic_fetch_sub_explicit(&seg_g.merge_kept, kept, memory_order_relaxed);
+    SEG_STAT_INC(compact_kept, kept);
+    int32_t after = a->next == (int32_t)b->id ? b->next : a->next;
+    reclaim(a, false); /* all dead by now: unlinks and frees */
+    reclaim(b, false);
+    if (atomic_load_explicit(&d->live_items, memory_order_acquire) > 0)
+        chain_insert_before(bucket, d, after);
+    else
+        free_put(d);
+    SEG_STAT_INC(compactions, 1);
+    return true;
+}
+
 /* Frees at least one segment, or moves one to DRAINING. False when there
  * is nothing to evict (or eviction is off). */
 static bool
@@ -377,7 +458,7 @@ evict_one(void)
 {
     if (seg_g.evict == SEG_EVICT_NONE)
         return false;
-    if (seg_g.evict == SEG_EVICT_MERGE && merge())
+    if (seg_g.evict == SEG_EVICT_MERGE && (compact() || merge()))
         return true;
     unsigned b;
     struct segment *s = oldest_idle(&b);

@@ -618,6 +618,8 @@ seg_stats(struct seg_stats *out)
     LOAD(evicted_items);
     LOAD(merges);
     LOAD(merge_kept);
+    LOAD(compactions);
+    LOAD(compact_kept);
     LOAD(expired_segs);
     LOAD(expired_items);
     LOAD(touch_copies);

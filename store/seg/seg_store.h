@@ -67,6 +67,8 @@ struct seg_stats {
     uint64_t evicted_items;  /* live items dropped by eviction (merge: not kept) */
     uint64_t merges;
     uint64_t merge_kept;     /* items copied forward by merges */
+    uint64_t compactions;    /* two mostly dead segments copied into one, no item dropped */
+    uint64_t compact_kept;   /* items copied by them */
     uint64_t expired_segs;
     uint64_t expired_items;
     uint64_t touch_copies;
