@@ -99,8 +99,10 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
         any = true;
     }
     if (cluster_enabled()) {
-        log_msg(LOG_INFO, "SIGHUP handled: re-reading the cluster config.");
+        /* logged once the new list is in place: a test (or an operator's
+         * script) that waits for the line then sees it */
         (void)cluster_reload(); /* a bad file is logged and keeps the old list */
+        log_msg(LOG_INFO, "SIGHUP handled: the cluster config re-read.");
         any = true;
     }
     if (!any)
