@@ -150,11 +150,12 @@ run_tsan() {
         case $t in tests/integration/*) ;; *) continue ;; esac
         case " $tskip " in *" $t "*) echo "sanitizers: TSan: skipping $t" ;; *) tests="$tests $t" ;; esac
     done
-    if make -j"$jobs" check TESTS="$tests" >make-check.out 2>&1; then
-        grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' make-check.out
+    # the output beside the copy: $plain may be the source tree
+    if make -j"$jobs" check TESTS="$tests" >"$d/make-check.out" 2>&1; then
+        grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' "$d/make-check.out"
         echo "sanitizers: TSan server under the integration tests: ok"
     else
-        grep -E '^(FAIL|ERROR|# )' make-check.out || true
+        grep -E '^(FAIL|ERROR|# )' "$d/make-check.out" || true
         show_failures "$plain"
         echo "sanitizers: TSan server under the integration tests: FAILED"
         status=1
