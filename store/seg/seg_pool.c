@@ -256,8 +256,9 @@ oldest_idle(unsigned *bucket)
 }
 
 /* Copies the items of src worth keeping into d: at most `room` bytes, the
- * most frequently read first (by a cut-off frequency). */
-static void
+ * most frequently read first (by a cut-off frequency). Returns the items
+ * kept (the dropped ones are counted as evicted). */
+static uint64_t
 merge_one(struct segment *d, struct segment *src, uint32_t room)
 {
     static _Thread_local uint64_t hist[256];
@@ -314,8 +315,43 @@ merge_one(struct segment *d, struct segment *src, uint32_t room)
         }
         off += (uint32_t)size;
     }
-    SEG_STAT_INC(merge_kept, kept);
     SEG_STAT_INC(evicted_items, dropped);
+    return kept;
+}
+
+/* Copies the n sources' items worth keeping into the spare, oldest source
+ * first (merge_one(); with `share`, each source at most its share of the
+ * room left, else all that fits), puts the result into bucket b's chain
+ * before `after` (a segment that is not a source, or -1) with the first
+ * source's age, and frees the sources. The spare must be there. Returns
+ * the items kept. */
+static uint64_t
+combine(struct segment *const *src, unsigned n, unsigned b, int32_t after, bool share)
+{
+    struct segment *d = &seg_g.segs[seg_g.spare];
+    seg_g.spare = -1;
+    uint64_t base = src[0]->cas_base;
+    uint32_t exp_max = 0;
+    for (unsigned i = 0; i < n; i++) {
+        base = src[i]->cas_base < base ? src[i]->cas_base : base;
+        uint32_t e = atomic_load_explicit(&src[i]->exp_max, memory_order_relaxed);
+        exp_max = e > exp_max ? e : exp_max;
+    }
+    d->state = SEG_SEALED;
+    d->cas_base = base;
+    d->create_at = src[0]->create_at;
+    atomic_store_explicit(&d->exp_max, exp_max, memory_order_relaxed); /* every kept item's */
+    d->seq = src[0]->seq;
+    uint64_t kept = 0;
+    for (unsigned i = 0; i < n; i++)
+        kept += merge_one(d, src[i], (uint32_t)((seg_g.seg_size - seg_write_off(d)) / (share ? n - i : 1)));
+    for (unsigned i = 0; i < n; i++)
+        reclaim(src[i], false); /* all dead by now: unlinks and frees */
+    if (atomic_load_explicit(&d->live_items, memory_order_acquire) > 0)
+        chain_insert_before(b, d, after);
+    else
+        free_put(d); /* nothing was worth keeping (items never read) */
+    return kept;
 }
 
 static bool
@@ -340,30 +376,8 @@ merge(void)
     }
     if (n < 2)
         return false;
-    struct segment *d = &seg_g.segs[seg_g.spare];
-    seg_g.spare = -1;
-    uint64_t base = src[0]->cas_base;
-    for (unsigned i = 1; i < n; i++)
-        base = src[i]->cas_base < base ? src[i]->cas_base : base;
-    uint32_t exp_max = 0;
-    for (unsigned i = 0; i < n; i++) {
-        uint32_t e = atomic_load_explicit(&src[i]->exp_max, memory_order_relaxed);
-        exp_max = e > exp_max ? e : exp_max;
-    }
-    d->state = SEG_SEALED;
-    d->cas_base = base;
-    d->create_at = src[0]->create_at;
-    atomic_store_explicit(&d->exp_max, exp_max, memory_order_relaxed); /* every kept item's */
-    d->seq = src[0]->seq;
-    for (unsigned i = 0; i < n; i++)
-        merge_one(d, src[i], (uint32_t)((seg_g.seg_size - seg_write_off(d)) / (n - i)));
     int32_t after = src[n - 1]->next;
-    for (unsigned i = 0; i < n; i++)
-        reclaim(src[i], false); /* all dead by now: unlinks and frees */
-    if (atomic_load_explicit(&d->live_items, memory_order_acquire) > 0)
-        chain_insert_before(b, d, after);
-    else
-        free_put(d); /* nothing was worth keeping (items never read) */
+    SEG_STAT_INC(merge_kept, combine(src, n, b, after, true));
     tb->merge_next = after;
     SEG_STAT_INC(merges, 1);
     SEG_STAT_INC(evicted_segs, n);
@@ -423,30 +437,10 @@ compact(void)
         a = b;
         b = t;
     }
-    unsigned bucket = a->ttl_bucket;
-    struct segment *d = &seg_g.segs[seg_g.spare];
-    seg_g.spare = -1;
-    uint32_t ea = atomic_load_explicit(&a->exp_max, memory_order_relaxed);
-    uint32_t eb = atomic_load_explicit(&b->exp_max, memory_order_relaxed);
-    d->state = SEG_SEALED;
-    d->cas_base = a->cas_base < b->cas_base ? a->cas_base : b->cas_base;
-    d->create_at = a->create_at;
-    d->seq = a->seq;
-    atomic_store_explicit(&d->exp_max, ea > eb ? ea : eb, memory_order_relaxed);
-    uint64_t before = atomic_load_explicit(&seg_g.merge_kept, memory_order_relaxed);
-    merge_one(d, a, seg_g.seg_size - seg_write_off(d));
-    merge_one(d, b, seg_g.seg_size - seg_write_off(d));
-    /* merge_one counted them as a merge's */
-    uint64_t kept = atomic_load_explicit(&seg_g.merge_kept, memory_order_relaxed) - before;
-    atomic_fetch_sub_explicit(&seg_g.merge_kept, kept, memory_order_relaxed);
-    SEG_STAT_INC(compact_kept, kept);
+    /* every live item fits: nothing is dropped (the result takes a's age) */
     int32_t after = a->next == (int32_t)b->id ? b->next : a->next;
-    reclaim(a, false); /* all dead by now: unlinks and frees */
-    reclaim(b, false);
-    if (atomic_load_explicit(&d->live_items, memory_order_acquire) > 0)
-        chain_insert_before(bucket, d, after);
-    else
-        free_put(d);
+    struct segment *src[2] = {a, b};
+    SEG_STAT_INC(compact_kept, combine(src, 2, a->ttl_bucket, after, false));
     SEG_STAT_INC(compactions, 1);
     return true;
 }
