@@ -212,6 +212,34 @@ static bool wait_ready(struct mcd_server *srv, bool binary)
                 /* a server with -Y answers this before authentication */
                 ok = line != NULL && (strncmp(line, "VERSION ", 8) == 0 ||
                                       strcmp(line, "CLIENT_ERROR unauthenticated") == 0);
+                /* Is it ours? free_port()'s port can be taken by another
+                 * test's server before ours binds it; ours then exits, but
+                 * the other one answers first. `stats` names its pid. */
+                if (ok && strncmp(line, "VERSION ", 8) == 0 && mcd_send(&c, "stats\r\n", 7)) {
+                    char *l;
+                    long other = 0;
+                    while ((l = mcd_read_line(&c)) != NULL && strcmp(l, "END") != 0) {
+                        if (strncmp(l, "STAT pid ", 9) == 0)
+                            other = atol(l + 9);
+                        free(l);
+                    }
+                    free(l);
+                    /* another pid: ours should exit (its port was taken; the
+                     * caller then retries on another), unless MCD_BIN is a
+                     * wrapper that forked it: give it 2 s */
+                    long long until = mcd_now_ms() + 2000;
+                    while (other > 0 && other != (long)srv->pid && mcd_now_ms() < until) {
+                        if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
+                            srv->pid = 0;
+                            srv->exit_status = st;
+                            free(line);
+                            free(c.buf);
+                            close(fd);
+                            return false;
+                        }
+                        mcd_poll_pause();
+                    }
+                }
             }
             free(line);
             free(c.buf);
