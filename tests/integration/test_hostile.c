@@ -572,21 +572,26 @@ static bool wait_listening(int port, pid_t pid)
 }
 
 /* Looks the TCP listener on `port` up in /proc/net/tcp; returns its local
- * address (network order) or 0xffffffff when not found. */
+ * address (network order) or 0xffffffff when not found. The kernel writes
+ * the table a page at a time and may skip an entry when sockets come and
+ * go between pages (other tests run beside this one): three reads. */
 static unsigned long listen_addr(int port)
 {
-    FILE *fp = fopen("/proc/net/tcp", "r");
-    char line[512];
     unsigned long found = 0xfffffffful;
-    if (fp == NULL)
-        return found;
-    while (fgets(line, sizeof(line), fp) != NULL) {
-        unsigned long addr;
-        unsigned int p, state;
-        if (sscanf(line, " %*d: %lx:%x %*x:%*x %x", &addr, &p, &state) == 3 && (int)p == port && state == 0x0a)
-            found = addr;
+    for (int r = 0; r < 3 && found == 0xfffffffful; r++) {
+        FILE *fp = fopen("/proc/net/tcp", "r");
+        char line[512];
+        if (fp == NULL)
+            return found;
+        while (fgets(line, sizeof(line), fp) != NULL) {
+            unsigned long addr;
+            unsigned int p, state;
+            if (sscanf(line, " %*d: %lx:%x %*x:%*x %x", &addr, &p, &state) == 3 && (int)p == port &&
+                state == 0x0a)
+                found = addr;
+        }
+        fclose(fp);
     }
-    fclose(fp);
     return found;
 }
 

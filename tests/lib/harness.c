@@ -178,9 +178,90 @@ static bool bin_version_reply(const struct mcd_conn *c)
     return c->len >= 24 + ((size_t)p[8] << 24 | (size_t)p[9] << 16 | (size_t)p[10] << 8 | p[11]);
 }
 
+/* The pid a server's `stats` names, over the text protocol; 0 when not told. */
+static long text_stats_pid(struct mcd_conn *c)
+{
+    long pid = 0;
+    char *l;
+
+    if (!mcd_send(c, "stats\r\n", 7))
+        return 0;
+    while ((l = mcd_read_line(c)) != NULL && strcmp(l, "END") != 0) {
+        if (strncmp(l, "STAT pid ", 9) == 0)
+            pid = atol(l + 9);
+        free(l);
+    }
+    free(l);
+    return pid;
+}
+
+/* The same over the binary protocol: a Stat request answers one packet a
+ * stat, ended by one with no key; 0 when not told. */
+static long binary_stats_pid(struct mcd_conn *c)
+{
+    static const unsigned char STAT_REQ[24] = {0x80, 0x10};
+    long pid = 0;
+
+    if (!mcd_send(c, STAT_REQ, sizeof(STAT_REQ)))
+        return 0;
+    for (;;) {
+        const unsigned char *p = (const unsigned char *)c->buf;
+        if (c->len < 24) {
+            if (mcd_fill(c, MCD_IO_TIMEOUT_MS) <= 0)
+                return 0;
+            continue;
+        }
+        size_t klen = (size_t)p[2] << 8 | p[3];
+        size_t total = 24 + ((size_t)p[8] << 24 | (size_t)p[9] << 16 | (size_t)p[10] << 8 | p[11]);
+        if (p[0] != 0x81 || p[1] != 0x10 || total > 4096 || klen > total - 24 - p[4])
+            return 0;
+        if (c->len < total) {
+            if (mcd_fill(c, MCD_IO_TIMEOUT_MS) <= 0)
+                return 0;
+            continue;
+        }
+        const char *key = c->buf + 24 + p[4];
+        size_t vlen = total - 24 - p[4] - klen;
+        if (klen == 3 && memcmp(key, "pid", 3) == 0 && vlen < 24) {
+            char v[24];
+            memcpy(v, key + klen, vlen);
+            v[vlen] = '\0';
+            pid = atol(v);
+        }
+        mcd_consume(c, total);
+        if (klen == 0)
+            return pid;
+    }
+}
+
+/*
+ * Is the server that answered ours? free_port()'s port can be taken by
+ * another test's server before ours binds it; ours then exits, but the
+ * other one answered first. `other` is the pid its stats named: when it is
+ * not ours, wait for ours to exit (the caller then retries on another
+ * port), unless MCD_BIN is a wrapper that forked it: give it 2 s. False
+ * when ours exited.
+ */
+static bool answered_by_ours(struct mcd_server *srv, long other)
+{
+    long long until = mcd_now_ms() + 2000;
+    int st;
+
+    while (other > 0 && other != (long)srv->pid && mcd_now_ms() < until) {
+        if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
+            srv->pid = 0;
+            srv->exit_status = st;
+            return false;
+        }
+        mcd_poll_pause();
+    }
+    return true;
+}
+
 /*
  * Polls for a "version" round trip (a binary Version when `binary`, for
- * -B binary servers); false when the child died or timed out.
+ * -B binary servers) from our own server; false when the child died or
+ * timed out.
  */
 static bool wait_ready(struct mcd_server *srv, bool binary)
 {
@@ -197,53 +278,33 @@ static bool wait_ready(struct mcd_server *srv, bool binary)
         int fd = mcd_connect_fd(srv);
         if (fd >= 0) {
             struct mcd_conn c = {.fd = fd};
-            char *line = NULL;
-
             bool ok = false;
+            long other = 0;
 
             if (binary) {
                 if (mcd_send(&c, BIN_VERSION_REQ, sizeof(BIN_VERSION_REQ)))
                     while (!bin_version_reply(&c) && mcd_fill(&c, MCD_IO_TIMEOUT_MS) > 0)
                         ;
                 ok = bin_version_reply(&c);
+                if (ok) {
+                    mcd_consume(&c, c.len);
+                    other = binary_stats_pid(&c);
+                }
             } else {
+                char *line = NULL;
                 if (mcd_send(&c, "version\r\n", 9))
                     line = mcd_read_line(&c);
                 /* a server with -Y answers this before authentication */
                 ok = line != NULL && (strncmp(line, "VERSION ", 8) == 0 ||
                                       strcmp(line, "CLIENT_ERROR unauthenticated") == 0);
-                /* Is it ours? free_port()'s port can be taken by another
-                 * test's server before ours binds it; ours then exits, but
-                 * the other one answers first. `stats` names its pid. */
-                if (ok && strncmp(line, "VERSION ", 8) == 0 && mcd_send(&c, "stats\r\n", 7)) {
-                    char *l;
-                    long other = 0;
-                    while ((l = mcd_read_line(&c)) != NULL && strcmp(l, "END") != 0) {
-                        if (strncmp(l, "STAT pid ", 9) == 0)
-                            other = atol(l + 9);
-                        free(l);
-                    }
-                    free(l);
-                    /* another pid: ours should exit (its port was taken; the
-                     * caller then retries on another), unless MCD_BIN is a
-                     * wrapper that forked it: give it 2 s */
-                    long long until = mcd_now_ms() + 2000;
-                    while (other > 0 && other != (long)srv->pid && mcd_now_ms() < until) {
-                        if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
-                            srv->pid = 0;
-                            srv->exit_status = st;
-                            free(line);
-                            free(c.buf);
-                            close(fd);
-                            return false;
-                        }
-                        mcd_poll_pause();
-                    }
-                }
+                if (ok && strncmp(line, "VERSION ", 8) == 0)
+                    other = text_stats_pid(&c);
+                free(line);
             }
-            free(line);
             free(c.buf);
             close(fd);
+            if (ok && !answered_by_ours(srv, other))
+                return false;
             if (ok)
                 return true;
         }
