@@ -137,6 +137,29 @@ void mcd_request_graceful(void)
     mcd_request_shutdown();
 }
 
+/* -L: transparent huge pages, unless the kernel has none or they are off
+ * ([never]); says why when not. */
+static bool huge_pages_available(void)
+{
+    static const char path[] = "/sys/kernel/mm/transparent_hugepage/enabled";
+    char buf[128] = "";
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        if (fgets(buf, sizeof(buf), f) == NULL)
+            buf[0] = '\0';
+        fclose(f);
+    }
+    if (f == NULL || buf[0] == '\0') {
+        fprintf(stderr, "-L: this kernel has no transparent huge pages (%s)\n", path);
+        return false;
+    }
+    if (strstr(buf, "[never]") != NULL) {
+        fprintf(stderr, "-L: transparent huge pages are off (%s says [never])\n", path);
+        return false;
+    }
+    return true;
+}
+
 static struct store_options store_options_from_settings(void)
 {
     return (struct store_options){
@@ -169,6 +192,10 @@ int main(int argc, char **argv)
     }
     if (!settings.lru_crawler) /* -o no_lru_crawler: lru_crawler crawl and dumps are refused */
         store_crawl_enable(false);
+    store_crawl_set_sleep((uint32_t)settings.lru_crawler_sleep);
+    store_crawl_set_tocrawl((uint32_t)settings.lru_crawler_tocrawl);
+    if (settings.large_pages && !huge_pages_available())
+        return EXIT_FAILURE;
     if (settings.prefix_delimiter != NULL) /* -D: as memcached, per-prefix stats on */
         stats_detail_enable(true);
     latency_set_enabled(settings.latency);

@@ -21,7 +21,10 @@
 
 struct settings settings;
 
-enum setting_type { T_INT, T_UINT, T_MEGS, T_SIZE, T_DOUBLE, T_STR, T_OCTAL, T_SET, T_CLEAR, T_COUNT, T_PROTO, T_BOOL };
+enum setting_type {
+    T_INT, T_UINT, T_ULONG, T_ATOI, T_ATOF, T_MEGS, T_SIZE, T_DOUBLE, T_STR, T_OCTAL, T_SET, T_CLEAR, T_COUNT,
+    T_PROTO, T_BOOL
+};
 
 /* A row's range check (settings.def: NO_BOUNDS, ABOVE, RANGE). */
 struct bounds {
@@ -48,18 +51,21 @@ struct option_row {
     void *field;
     struct bounds bounds;
     const char *help;
+    bool tune;              /* TUNE: memcached's tuning, no effect in mcd */
 };
 
 static const struct option_row flags[] = {
 #define FLAG(field_, type_, sh, lname, def, bounds_, stat, fmt, help_) \
-    {sh, lname, T_##type_, &settings.field_, bounds_, help_},
+    {sh, lname, T_##type_, &settings.field_, bounds_, help_, false},
 #include "server/settings.def"
 };
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
 static const struct option_row xopts[] = {
 #define XOPT(field_, type_, key, def, bounds_, stat, fmt, help_) \
-    {0, key, T_##type_, &settings.field_, bounds_, help_},
+    {0, key, T_##type_, &settings.field_, bounds_, help_, false},
+#define TUNE(field_, type_, key, def, bounds_, stat, fmt) \
+    {0, key, T_##type_, &settings.field_, bounds_, NULL, true},
 #include "server/settings.def"
 };
 #define NXOPTS (sizeof(xopts) / sizeof(xopts[0]))
@@ -74,7 +80,15 @@ static void settings_defaults(void)
 {
 #define FLAG(field_, type, sh, lname, def, bounds, stat, fmt, help) settings.field_ = def;
 #define XOPT(field_, type, key, def, bounds, stat, fmt, help) settings.field_ = def;
+#define TUNE(field_, type, key, def, bounds, stat, fmt) settings.field_ = def;
 #include "server/settings.def"
+}
+
+static bool temp_lru;
+
+bool settings_temp_lru(void)
+{
+    return temp_lru;
 }
 
 static bool takes_arg(enum setting_type t)
@@ -105,6 +119,8 @@ void settings_usage(FILE *out)
     fprintf(out, "Extended options (-o, comma separated):\n");
     for (size_t i = 0; i < NXOPTS; i++) {
         const struct option_row *r = &xopts[i];
+        if (r->tune)
+            continue;
         if (r->type == T_BOOL)
             snprintf(lhs, sizeof(lhs), "%s, no_%s", r->name, r->name);
         else
@@ -112,12 +128,15 @@ void settings_usage(FILE *out)
         fprintf(out, "   %-31s %s\n", lhs, r->help);
     }
     fprintf(out, "Accepted with no effect (they tune memcached's own machinery):\n");
-    for (const char *const *p = ignored_xopts; *p != NULL; p++) {
-        if (col > 0 && col + 1 + strlen(*p) > 76) {
+    for (size_t i = 0; i < NXOPTS + (sizeof(ignored_xopts) / sizeof(ignored_xopts[0]) - 1); i++) {
+        const char *name = i < NXOPTS ? xopts[i].name : ignored_xopts[i - NXOPTS];
+        if (i < NXOPTS && !xopts[i].tune)
+            continue;
+        if (col > 0 && col + 1 + strlen(name) > 76) {
             fputc('\n', out);
             col = 0;
         }
-        col += (size_t)fprintf(out, "%s%s", col == 0 ? "   " : " ", *p);
+        col += (size_t)fprintf(out, "%s%s", col == 0 ? "   " : " ", name);
     }
     if (col > 0)
         fputc('\n', out);
@@ -142,6 +161,26 @@ static bool parse_ull(const char *s, unsigned long long max, unsigned long long 
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0 || *end != '\0' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* memcached's strtoul for option values: digits after an optional sign,
+ * blanks after them; a value that reads negative is refused ("-0" is 0). */
+static bool parse_mc_ulong(const char *s, unsigned long *out)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == ' ' || *s == '\t')
+        return false;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s)
+        return false;
+    for (const char *e = end; *e != '\0'; e++)
+        if (*e != ' ' && *e != '\t' && *e != '\n')
+            return false;
+    if ((long)v < 0 && strchr(s, '-') != NULL)
         return false;
     *out = v;
     return true;
@@ -184,6 +223,14 @@ static bool set_value(const struct option_row *r, const char *arg)
         if (!parse_ull(arg, UINT_MAX, &v))
             return false;
         *(unsigned *)r->field = (unsigned)v;
+        return true;
+    case T_ULONG:
+        return parse_mc_ulong(arg, (unsigned long *)r->field);
+    case T_ATOI:
+        *(int *)r->field = atoi(arg); /* as memcached reads these: "2k" is 2, "x" is 0 */
+        return true;
+    case T_ATOF:
+        *(double *)r->field = atof(arg);
         return true;
     case T_MEGS:
         if (!parse_ull(arg, SIZE_MAX / (1024 * 1024), &v))
@@ -237,12 +284,15 @@ static bool set_value(const struct option_row *r, const char *arg)
 static double field_value(const struct option_row *r)
 {
     switch (r->type) {
-    case T_INT: return *(const int *)r->field;
+    case T_INT:
+    case T_ATOI: return *(const int *)r->field;
+    case T_ULONG: return (double)*(const unsigned long *)r->field;
+    case T_ATOF:
+    case T_DOUBLE: return *(const double *)r->field;
     case T_UINT:
     case T_OCTAL: return *(const unsigned *)r->field;
     case T_MEGS:
     case T_SIZE: return (double)*(const size_t *)r->field;
-    case T_DOUBLE: return *(const double *)r->field;
     default: return 0;
     }
 }
@@ -268,6 +318,61 @@ static int check_bounds(const struct option_row *r, const char *arg)
     return b->status;
 }
 
+/* memcached 1.6.45's words for an option given without its value. */
+static const char *missing_words(const char *key)
+{
+    static const char *const numeric[] = {"hashpower", "idle_timeout", "tail_repair_time"};
+    for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
+        if (strcmp(key, numeric[i]) == 0)
+            return "Missing numeric argument for %s\n";
+    if (strcmp(key, "lru_crawler_sleep") == 0 || strcmp(key, "lru_crawler_tocrawl") == 0)
+        return "Missing %s value\n";
+    return "Missing %s argument\n";
+}
+
+/* A value set_value() could not read: the status, the message printed.
+ * memcached's own options say 1.6.45's words; mcd's own options, and the
+ * flags mcd reads strictly where 1.6.45 reads them with atoi, say
+ * "Invalid value" (memcached-compat.md, "Command-line flags"). */
+static int unparsable(const struct option_row *r, const char *val)
+{
+    if (r->field == &settings.lru_crawler_tocrawl) {
+        fprintf(stderr, "lru_crawler_tocrawl takes a numeric 32bit value\n");
+        return 1;
+    }
+    if (r->tune || r->type == T_ULONG || strncmp(r->name, "ssl_", 4) == 0) {
+        fprintf(stderr, "could not parse argument to %s\n", r->name);
+        return 1;
+    }
+    fprintf(stderr, "Invalid value for -o %s: \"%s\"\n", r->name, val);
+    return EX_USAGE;
+}
+
+/* Checks a value its row's bounds cannot: SETTINGS_RUN or the status. */
+static int check_value(const struct option_row *r, const char *val)
+{
+    if (r->field == &settings.hash_algorithm && strcmp(val, "jenkins") != 0 && strcmp(val, "murmur3") != 0 &&
+        strcmp(val, "xxh3") != 0) {
+        fprintf(stderr, "Unknown hash_algorithm option (jenkins, murmur3, xxh3)\n");
+        return 1;
+    }
+    if (r->field == &settings.temporary_ttl)
+        temp_lru = true;
+    return SETTINGS_RUN;
+}
+
+/* The -o options to warn about (no effect in mcd), said only once the
+ * whole command line is accepted. Names point into argv. */
+#define SETTINGS_MAX_WARNINGS 64
+static const char *no_effect[SETTINGS_MAX_WARNINGS];
+static size_t n_no_effect;
+
+static void warn_no_effect(const char *key)
+{
+    if (n_no_effect < SETTINGS_MAX_WARNINGS)
+        no_effect[n_no_effect++] = key;
+}
+
 /* One -o list: SETTINGS_RUN or an exit status (message printed). */
 static int parse_extended(char *list)
 {
@@ -278,6 +383,10 @@ static int parse_extended(char *list)
         bool negated = false;
         if (val != NULL)
             *val++ = '\0';
+        if (strcmp(opt, "ext_path") == 0) {
+            fprintf(stderr, "-o ext_path: mcd has no external storage (extstore); it keeps items in memory only\n");
+            return 1;
+        }
         for (size_t i = 0; i < NXOPTS && r == NULL; i++) {
             if (strcmp(opt, xopts[i].name) == 0)
                 r = &xopts[i];
@@ -286,31 +395,28 @@ static int parse_extended(char *list)
         }
         if (r != NULL && r->type == T_BOOL) {
             *(bool *)r->field = !negated; /* a value (maxconns_fast=1) is ignored, as memcached */
+            if (r->tune)
+                warn_no_effect(opt);
             continue;
         }
-        if (r != NULL && strncmp(r->name, "ssl_", 4) == 0) {
-            /* memcached 1.6.45's words and status for its ssl_* options */
-            if (val == NULL) {
-                fprintf(stderr, "Missing %s argument\n", r->name);
-                return 1;
-            }
-            if ((r->type == T_UINT || r->type == T_INT) && !set_value(r, val)) {
-                fprintf(stderr, "could not parse argument to %s\n", r->name);
-                return 1;
-            }
-        }
         if (r != NULL) {
+            if (val == NULL && r->field == &settings.slab_automove) {
+                settings.slab_automove = 1; /* bare: on, as 1.6.45 */
+                continue;
+            }
             if (val == NULL) {
-                fprintf(stderr, "Missing numeric argument for %s\n", r->name);
+                fprintf(stderr, missing_words(r->name), r->name);
                 return 1;
             }
-            if (!set_value(r, val)) {
-                fprintf(stderr, "Invalid value for -o %s: \"%s\"\n", r->name, val);
-                return EX_USAGE;
-            }
+            if (!set_value(r, val))
+                return unparsable(r, val);
             int st = check_bounds(r, val);
+            if (st == SETTINGS_RUN)
+                st = check_value(r, val);
             if (st != SETTINGS_RUN)
                 return st;
+            if (r->tune)
+                warn_no_effect(opt);
             continue;
         }
         bool known = false;
@@ -322,7 +428,7 @@ static int parse_extended(char *list)
             fprintf(stderr, "Illegal suboption \"%s\"\n", opt);
             return 1;
         }
-        fprintf(stderr, "mcd: warning: -o %s has no effect in mcd (see memcached-compat.md)\n", opt);
+        warn_no_effect(opt);
     }
     return SETTINGS_RUN;
 }
@@ -336,6 +442,53 @@ static int check_settings(void)
     if (settings.item_size_max > settings.maxbytes / 2) {
         fprintf(stderr, "Cannot set item size limit higher than 1/2 of memory max.\n");
         return EX_USAGE;
+    }
+    if (settings.hot_lru_pct + settings.warm_lru_pct > 80) {
+        fprintf(stderr, "hot_lru_pct + warm_lru_pct cannot be more than 80%% combined\n");
+        return EX_USAGE;
+    }
+    if (temp_lru && !settings.lru_maintainer) {
+        fprintf(stderr, "temporary_ttl requires lru_maintainer to be enabled\n");
+        return EX_USAGE;
+    }
+    /* -o slab_chunk_max, when given, against -I as 1.6.45 checks it (its
+     * default, half a 1 MB page, is not held against a smaller -I: mcd
+     * takes -I down to 1k; memcached-compat.md) */
+    if (settings.slab_chunk_max > 0) {
+        size_t chunk = (size_t)settings.slab_chunk_max * 1024;
+        if (chunk > settings.item_size_max) {
+            fprintf(stderr, "slab_chunk_max (bytes: %zu) cannot be larger than -I (item_size_max %zu)\n", chunk,
+                    settings.item_size_max);
+            return EX_USAGE;
+        }
+        if (settings.item_size_max % chunk != 0) {
+            fprintf(stderr, "-I (item_size_max: %zu) must be evenly divisible by slab_chunk_max (bytes: %zu)\n",
+                    settings.item_size_max, chunk);
+            return EX_USAGE;
+        }
+    }
+    /* 1.6.45 keeps the hash table above its item lock table, whose size
+     * grows with -t (mcd has no such table; the rule stays so that a
+     * command line means the same to both) */
+    if (settings.hashpower_init != 0) {
+        unsigned t = settings.num_threads, locks = t < 3 ? 10 : t < 4 ? 11 : t < 5 ? 12 : t <= 10 ? 13 : t <= 20 ? 14 : 15;
+        if (settings.hashpower_init <= locks) {
+            fprintf(stderr,
+                    "Hash table power size (%u) cannot be equal to or less than item lock table (%u)\n"
+                    "Item lock table grows with `-t N` (worker threadcount)\n",
+                    settings.hashpower_init, locks);
+            return 1;
+        }
+    }
+    if (settings.num_napi_ids > settings.num_threads) {
+        fprintf(stderr, "Number of napi_ids(%u) cannot be greater than number of threads(%u)\n",
+                settings.num_napi_ids, (unsigned)settings.num_threads);
+        return EX_USAGE;
+    }
+    if (settings.memory_file != NULL) {
+        fprintf(stderr, "-e %s: mcd has no restartable cache in a memory file; it keeps items in memory only\n",
+                settings.memory_file);
+        return 1;
     }
     /* authentication, with memcached 1.6.45's checks and messages */
     if (settings.enable_sasl) {
@@ -401,6 +554,8 @@ int settings_parse(int argc, char **argv)
     inter_list = NULL;
     optind = 1;
     protocol_given = false;
+    temp_lru = false;
+    n_no_effect = 0;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         const struct option_row *r = NULL;
         for (size_t i = 0; i < NFLAGS && r == NULL; i++)
@@ -450,5 +605,8 @@ int settings_parse(int argc, char **argv)
         printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
         return 0;
     }
-    return check_settings();
+    int st = check_settings();
+    for (size_t i = 0; st == SETTINGS_RUN && i < n_no_effect; i++)
+        fprintf(stderr, "mcd: warning: -o %s has no effect in mcd (see memcached-compat.md)\n", no_effect[i]);
+    return st;
 }

@@ -14,6 +14,9 @@ enum proto_binding { PROTO_AUTO = 0, PROTO_ASCII, PROTO_BINARY };
 
 #define SETTING_CTYPE_INT int
 #define SETTING_CTYPE_UINT unsigned
+#define SETTING_CTYPE_ULONG unsigned long
+#define SETTING_CTYPE_ATOI int
+#define SETTING_CTYPE_ATOF double
 #define SETTING_CTYPE_MEGS size_t
 #define SETTING_CTYPE_SIZE size_t
 #define SETTING_CTYPE_DOUBLE double
@@ -31,6 +34,7 @@ enum proto_binding { PROTO_AUTO = 0, PROTO_ASCII, PROTO_BINARY };
 struct settings {
 #define FLAG(field, type, sh, lname, def, bounds, stat, fmt, help) SETTING_CTYPE_##type field;
 #define XOPT(field, type, key, def, bounds, stat, fmt, help) SETTING_CTYPE_##type field;
+#define TUNE(field, type, key, def, bounds, stat, fmt) SETTING_CTYPE_##type field;
 #include "server/settings.def"
 };
 
@@ -48,8 +52,10 @@ extern struct settings settings;
  * stderr. May be called more than once (tests); keeps pointers into argv.
  */
 int settings_parse(int argc, char **argv);
-/* Writes the help text (`-h`): every FLAG, XOPT and IGNORED row. */
+/* Writes the help text (`-h`): every FLAG, XOPT, TUNE and IGNORED row. */
 void settings_usage(FILE *out);
+/* memcached's temp_lru: on once -o temporary_ttl was given. */
+bool settings_temp_lru(void);
 const char *settings_protocol_name(enum proto_binding b);
 
 #endif /* MCD_SETTINGS_H */

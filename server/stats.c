@@ -448,11 +448,27 @@ static void show_maxbytes(struct emitter *e, const char *name)
     u64(e, name, si.limit_maxbytes);
 }
 
-/* memcached's chunk limit: half a 1 MB page, whatever -I (memcached refuses
- * an -I below it; mcd does not chain chunks) */
+/* memcached's chunk limit: -o slab_chunk_max when given, else half a 1 MB
+ * page, whatever -I (memcached refuses an -I below it; mcd does not chain
+ * chunks) */
 static void show_slab_chunk_max(struct emitter *e, const char *name)
 {
-    u64(e, name, settings.item_size_max < 524288 ? settings.item_size_max : 524288);
+    if (settings.slab_chunk_max > 0)
+        u64(e, name, (uint64_t)settings.slab_chunk_max * 1024);
+    else
+        u64(e, name, settings.item_size_max < 524288 ? settings.item_size_max : 524288);
+}
+
+/* memcached's segmented LRU goes with its maintainer thread */
+static void show_lru_segmented(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", settings.lru_maintainer ? "yes" : "no");
+}
+
+/* on once -o temporary_ttl was given, as 1.6.45 */
+static void show_temp_lru(struct emitter *e, const char *name)
+{
+    line(e, name, "%s", settings_temp_lru() ? "yes" : "no");
 }
 
 /* mcd's -o metrics_listen: no line when it is off (memcached has none) */
@@ -487,6 +503,8 @@ static const char *tls_version_name(int v)
 /* TLS settings as 1.6.45 prints them */
 #define SHOW_FMT_STRN(e, name, v) line(e, name, "%s", (v) != NULL ? (v) : "(null)")
 #define SHOW_FMT_KB(e, name, v) u64(e, name, (uint64_t)(v) * 1024)
+#define SHOW_FMT_MB(e, name, v) u64(e, name, (uint64_t)(v) * 1024 * 1024)
+#define SHOW_FMT_F3(e, name, v) line(e, name, "%.3f", (v))
 #define SHOW_FMT_TLSVER(e, name, v) line(e, name, "%s", tls_version_name(v))
 
 /* Every settings.def row with a `stats settings` line, in row order. */
@@ -494,6 +512,7 @@ static void stats_settings(struct emitter *e)
 {
 #define FLAG(field, type, sh, lname, def, bounds, stat, fmt, help) SHOW_FMT_##fmt(e, stat, settings.field);
 #define XOPT(field, type, key, def, bounds, stat, fmt, help) SHOW_FMT_##fmt(e, stat, settings.field);
+#define TUNE(field, type, key, def, bounds, stat, fmt) SHOW_FMT_##fmt(e, stat, settings.field);
 #define SHOW(stat, fn) fn(e, stat);
 #define FIXED(stat, value) line(e, stat, "%s", value);
 #include "server/settings.def"

@@ -47,6 +47,8 @@ struct server_stats {
     _Atomic uint64_t total_conns;
     _Atomic uint64_t rejected_conns;
     _Atomic uint64_t conn_structs;
+    _Atomic uint64_t unexpected_napi_ids;  /* -N: a NAPI id past the -N first ones */
+    _Atomic uint64_t round_robin_fallback; /* -N: a connection with no NAPI id */
     _Atomic bool accepting;
     time_t started;          /* unix time the process started */
 };

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -43,6 +44,8 @@ unsigned nworkers;
 #define WORKER_MMAP_THRESHOLD (128 * 1024)
 
 static unsigned next_worker;                  /* listener thread only */
+/* -N is at most -t; this bounds the listener's table of ids */
+#define WORKER_MAX_NAPI_IDS 1024
 static bool post(struct worker *w, int fd, int family);
 
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
@@ -277,10 +280,49 @@ static bool post(struct worker *w, int fd, int family)
     return true;
 }
 
+/*
+ * -N: the worker for a connection by the NAPI id of the NIC queue it came
+ * in on, so that a queue's connections share a worker (and its CPU): the
+ * first -N distinct ids get workers 0 to N-1, in the order they are seen.
+ * NULL (round robin) for a connection with no id (loopback, a unix
+ * socket: round_robin_fallback) or one past the first N
+ * (unexpected_napi_ids). Listener thread only.
+ */
+static struct worker *worker_by_napi_id(int fd)
+{
+    static unsigned ids[WORKER_MAX_NAPI_IDS];
+    static unsigned nids;
+    unsigned id = 0;
+    socklen_t len = sizeof(id);
+#ifdef SO_INCOMING_NAPI_ID
+    if (getsockopt(fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len) != 0)
+        id = 0;
+#else
+    (void)fd;
+    (void)len;
+#endif
+    if (id == 0) {
+        atomic_fetch_add(&server_stats.round_robin_fallback, 1);
+        return NULL;
+    }
+    for (unsigned i = 0; i < nids; i++)
+        if (ids[i] == id)
+            return &workers[i];
+    if (nids < settings.num_napi_ids && nids < nworkers && nids < WORKER_MAX_NAPI_IDS) {
+        ids[nids] = id;
+        return &workers[nids++];
+    }
+    atomic_fetch_add(&server_stats.unexpected_napi_ids, 1);
+    return NULL;
+}
+
 void worker_dispatch(int fd, int family)
 {
-    struct worker *w = &workers[next_worker];
-    next_worker = (next_worker + 1) % nworkers;
+    struct worker *w = settings.num_napi_ids > 0 ? worker_by_napi_id(fd) : NULL;
+    if (w == NULL) {
+        w = &workers[next_worker];
+        next_worker = (next_worker + 1) % nworkers;
+    }
     if (!post(w, fd, family)) {
         close(fd);
         atomic_fetch_sub(&server_stats.curr_conns, 1);

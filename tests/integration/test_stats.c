@@ -310,13 +310,10 @@ Test(stats, text_only_groups)
     free(st);
 }
 
-/* stats settings with non-default flags: the same lines and values as
- * 1.6.45 started with the same flags (but the port). */
-Test(stats, settings_values_follow_flags)
+/* `stats settings` of mcd and of 1.6.45, both started with `flags`: the
+ * same lines and values (but the port). */
+static void expect_settings_as_oracle(const char *const flags[])
 {
-    static const char *const flags[] = {"-m", "100", "-c", "500", "-t", "2", "-R", "5", "-B", "ascii", "-I", "2m",
-                                        "-f", "1.5", "-n", "64", "-o", "hashpower=20", "-M", "-C", "-b", "64", NULL};
-
     if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
         cr_skip_test("needs mcd and the memcached oracle");
     struct mcd_server *mine = mcd_start(flags), *oracle = mcd_start_bin(mcd_oracle_bin(), flags);
@@ -343,6 +340,35 @@ Test(stats, settings_values_follow_flags)
     mcd_conn_close(b);
     mcd_stop(mine);
     mcd_stop(oracle);
+}
+
+/* stats settings with non-default flags: the same lines and values as
+ * 1.6.45 started with the same flags (but the port). */
+Test(stats, settings_values_follow_flags)
+{
+    static const char *const flags[] = {"-m", "100", "-c", "500", "-t", "2", "-R", "5", "-B", "ascii", "-I", "2m",
+                                        "-f", "1.5", "-n", "64", "-o", "hashpower=20", "-M", "-C", "-b", "64", NULL};
+    expect_settings_as_oracle(flags);
+}
+
+/* memcached's tuning options (the crawler's pace, its LRU, extstore's
+ * knobs, the automover's) and -N: shown as 1.6.45 shows them. Two sets:
+ * without the LRU maintainer, temporary_ttl is refused. The logger's
+ * buffer sizes are left out (mcd's are fixed: memcached-compat.md). */
+Test(stats, settings_values_follow_tuning_options)
+{
+    static const char *const tuned[] = {
+        "-t", "8", "-N", "3", "-I", "2m", "-o",
+        "lru_crawler_sleep=500,lru_crawler_tocrawl=7,hot_lru_pct=10,warm_lru_pct=30,hot_max_factor=0.3,"
+        "warm_max_factor=1.5,temporary_ttl=30,slab_chunk_max=256,read_buf_mem_limit=10,tail_repair_time=20,"
+        "hash_algorithm=xxh3,slab_automove_freeratio=0.02,ext_item_size=256,ext_item_age=10,ext_low_ttl=5,"
+        "ext_recache_rate=100,ext_wbuf_size=2,ext_compact_under=5,ext_drop_under=6,ext_max_sleep=1000,"
+        "ext_max_frag=0.5,ext_drop_unread,ext_page_size=32,ext_threads=2,slab_automove=0,"
+        "slab_automove_ratio=0.5,slab_automove_window=30",
+        NULL};
+    static const char *const no_maintainer[] = {"-o", "no_lru_maintainer,slab_automove,lru_crawler_sleep=2k", NULL};
+    expect_settings_as_oracle(tuned);
+    expect_settings_as_oracle(no_maintainer);
 }
 
 /* What 1.6.45 resets: total_connections and the per-class counters of

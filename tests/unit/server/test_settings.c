@@ -96,14 +96,41 @@ Test(settings, extended_options)
     cr_assert_eq(parse("-o lru_crawler=0,maxconns_fast"), SETTINGS_RUN);
     cr_expect(settings.lru_crawler && settings.maxconns_fast);
     /* the bounds are inclusive */
-    cr_expect_eq(parse("-o hashpower=12"), SETTINGS_RUN);
+    cr_expect_eq(parse("-t 3 -o hashpower=12"), SETTINGS_RUN);
+    /* above the item lock table memcached sizes by -t */
+    cr_expect_eq(parse("-t 4 -o hashpower=13"), SETTINGS_RUN);
+    cr_expect_eq(parse("-t 21 -o hashpower=16"), SETTINGS_RUN);
     cr_expect_eq(parse("-o hashpower=32"), SETTINGS_RUN);
     cr_expect_eq(parse("-I 1k -p 65535"), SETTINGS_RUN);
 }
 
+/* memcached's tuning options read as 1.6.45 reads them: atoi where it
+ * uses atoi, its strtoul (a sign, no fraction) where it uses that */
+Test(settings, memcached_tuning_values)
+{
+    cr_assert_eq(parse("-o lru_crawler_sleep=2k,lru_crawler_tocrawl=+7,slab_automove,hot_lru_pct=1,"
+                       "hot_max_factor=2k,temporary_ttl=x,ext_wbuf_size=-0,slab_automove_freeratio=1e-3"),
+                 SETTINGS_RUN);
+    cr_expect_eq(settings.lru_crawler_sleep, 2);
+    cr_expect_eq(settings.lru_crawler_tocrawl, 7ul);
+    cr_expect_eq(settings.slab_automove, 1);
+    cr_expect_eq(settings.hot_lru_pct, 1);
+    cr_expect_eq(settings.hot_max_factor, 2.0);
+    cr_expect_eq(settings.temporary_ttl, 0);
+    cr_expect(settings_temp_lru());
+    cr_expect_eq(settings.ext_wbuf_size, 0ul);
+    cr_expect_eq(settings.slab_automove_freeratio, 1e-3);
+    /* a later parse starts from the defaults */
+    cr_assert_eq(parse("-N 2 -L"), SETTINGS_RUN);
+    cr_expect_not(settings_temp_lru());
+    cr_expect_eq(settings.lru_crawler_sleep, 100);
+    cr_expect_eq(settings.num_napi_ids, 2u);
+    cr_expect(settings.large_pages);
+}
+
 Test(settings, ignored_options_warn, .init = cr_redirect_stderr)
 {
-    cr_assert_eq(parse("-o slab_reassign,lru_maintainer,hash_algorithm=xxhash"), SETTINGS_RUN);
+    cr_assert_eq(parse("-o slab_reassign,lru_maintainer,hash_algorithm=xxh3"), SETTINGS_RUN);
     fflush(stderr);
     cr_assert_stderr_eq_str("mcd: warning: -o slab_reassign has no effect in mcd (see memcached-compat.md)\n"
                             "mcd: warning: -o lru_maintainer has no effect in mcd (see memcached-compat.md)\n"
@@ -137,6 +164,42 @@ static struct bad_flag bad_flags[] = {
     {"-o hashpower", 1, "Missing numeric argument for hashpower\n"},
     {"-o bogus", 1, "Illegal suboption \"bogus\"\n"},
     {"-o idle_timeout=3,bogus=1", 1, "Illegal suboption \"bogus=1\"\n"},
+    {"-o hashpower=12", 1,
+     "Hash table power size (12) cannot be equal to or less than item lock table (12)\n"
+     "Item lock table grows with `-t N` (worker threadcount)\n"},
+    {"-t 11 -o hashpower=14", 1,
+     "Hash table power size (14) cannot be equal to or less than item lock table (14)\n"
+     "Item lock table grows with `-t N` (worker threadcount)\n"},
+    /* memcached's tuning: checked as 1.6.45 checks it, no warning said */
+    {"-o tail_repair_time=9", 1, "Cannot set tail_repair_time to less than 10 seconds\n"},
+    {"-o tail_repair_time=2k", 1, "Cannot set tail_repair_time to less than 10 seconds\n"},
+    {"-o hash_algorithm=md5", 1, "Unknown hash_algorithm option (jenkins, murmur3, xxh3)\n"},
+    {"-o hash_algorithm", 1, "Missing hash_algorithm argument\n"},
+    {"-o lru_crawler_sleep=1000001", 1, "LRU crawler sleep must be between 0 and 1 second\n"},
+    {"-o lru_crawler_sleep", 1, "Missing lru_crawler_sleep value\n"},
+    {"-o lru_crawler_tocrawl=-1", 1, "lru_crawler_tocrawl takes a numeric 32bit value\n"},
+    {"-o hot_lru_pct=80", 1, "hot_lru_pct must be > 1 and < 80\n"},
+    {"-o warm_lru_pct=0", 1, "warm_lru_pct must be > 1 and < 80\n"},
+    {"-o hot_lru_pct=41,warm_lru_pct=40", EX_USAGE, "hot_lru_pct + warm_lru_pct cannot be more than 80% combined\n"},
+    {"-o hot_max_factor=x", 1, "hot_max_factor must be > 0\n"},
+    {"-o temporary_ttl=5,no_lru_maintainer", EX_USAGE, "temporary_ttl requires lru_maintainer to be enabled\n"},
+    {"-o slab_chunk_max=x", 1, "could not parse argument to slab_chunk_max\n"},
+    {"-o slab_chunk_max=0", 1, "slab_chunk_max must be >= 0\n"},
+    {"-o slab_chunk_max=1025", 1, "slab_chunk_max must be specified in kilobytes.\n"},
+    {"-o slab_chunk_max=100", EX_USAGE,
+     "-I (item_size_max: 1048576) must be evenly divisible by slab_chunk_max (bytes: 102400)\n"},
+    {"-I 512k -o slab_chunk_max=1024", EX_USAGE,
+     "slab_chunk_max (bytes: 1048576) cannot be larger than -I (item_size_max 524288)\n"},
+    {"-o watcher_logbuf_size=-1", 1, "could not parse argument to watcher_logbuf_size\n"},
+    {"-o read_buf_mem_limit=2k", 1, "could not parse argument to read_buf_mem_limit\n"},
+    {"-o slab_automove_freeratio=x", 1, "could not parse argument to slab_automove_freeratio\n"},
+    {"-o ext_item_size=1.5", 1, "could not parse argument to ext_item_size\n"},
+    {"-o ext_max_frag", 1, "Missing ext_max_frag argument\n"},
+    {"-o slab_automove_ratio", 1, "Missing slab_automove_ratio argument\n"},
+    {"-o slab_automove_window=x", 1, "slab_automove_window must be > 2 and < 1800\n"},
+    {"-o slab_automove=3", 1, "slab_automove must be between 0 and 2\n"},
+    {"-N 0", 1, "Maximum number of NAPI IDs must be greater than 0\n"},
+    {"-N 5", EX_USAGE, "Number of napi_ids(5) cannot be greater than number of threads(4)\n"},
     /* mcd */
     {"-p abc", EX_USAGE, "Invalid value for -p (--port): \"abc\"\n"},
     {"-B foo", EX_USAGE, "Invalid value for -B (--protocol): \"foo\"\n"},
@@ -144,6 +207,8 @@ static struct bad_flag bad_flags[] = {
     {"-m 2000000", EX_USAGE, "Cannot set the memory limit higher than 1048576 megabytes (1 TB).\n"},
     {"-o idle_timeout=-1", EX_USAGE, "Invalid value for -o idle_timeout: \"-1\"\n"},
     {"-d extra", EX_USAGE, "Unexpected argument \"extra\"\n"},
+    {"-e /dev/shm/mc", 1, "-e /dev/shm/mc: mcd has no restartable cache in a memory file; it keeps items in memory only\n"},
+    {"-o ext_path=/tmp/ext:64m", 1, "-o ext_path: mcd has no external storage (extstore); it keeps items in memory only\n"},
 };
 
 #define N_BAD_FLAGS (sizeof(bad_flags) / sizeof(bad_flags[0]))
@@ -181,4 +246,5 @@ Test(settings, help_lists_every_row, .init = cr_redirect_stdout)
     cr_expect(strstr(text, "(default: 16)") != NULL);
     cr_expect(strstr(text, "\n   lru_crawler, no_lru_crawler ") != NULL);
     cr_expect(strstr(text, " sock_cookie_id\n") != NULL);
+    cr_expect(strstr(text, " tail_repair_time ") != NULL, "a TUNE row is listed as accepted with no effect");
 }
