@@ -26,9 +26,18 @@
  * pages that belong to no class but still count in total_malloced: the
  * page mover puts pages there (slabs reassign N 0, the automover's free
  * memory), and a class that needs a page takes one from there first.
+ *
+ * large_pages (-L): the arena starts on a 2 MB boundary, the whole
+ * reservation is advised MADV_HUGEPAGE (store/largepage.h), and the first
+ * mem_limit bytes are made writable at setup in one mprotect (`arena_rw`),
+ * so that the kernel can back each aligned 2 MB with one huge page when it
+ * is first written; page_get() then skips the mprotect below arena_rw.
+ * Pages given back and reused, and pages past arena_rw (a raised limit),
+ * change protection one page at a time as without the option.
  */
 #include "config.h"
 
+#include "store/largepage.h"
 #include "store/slab.h"
 #include "store/tcache.h"
 
@@ -53,6 +62,7 @@ unsigned slab_shift = SLAB_SHIFT_MIN;
 uintptr_t slab_arena_bias;
 static size_t arena_size;
 static _Atomic uint64_t arena_next;
+static size_t arena_rw;           /* bytes from the base made writable at setup (-L) */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static void **pool;               /* released pages (PROT_NONE), pool_n of them */
 static size_t pool_n;
@@ -141,8 +151,8 @@ slab_setup(const struct store_options *opts)
     for (int attempt = 0; attempt < 2 && npages > 0; attempt++) {
         /* address space only: page_get() makes each page writable */
         arena_size = (size_t)(npages * page_size);
-        void *m = mmap(NULL, arena_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (m != MAP_FAILED) {
+        void *m = largepage_map(arena_size, PROT_NONE, opts->large_pages, NULL);
+        if (m != NULL) {
             slab_arena = m;
             slab_arena_bias = (uintptr_t)m - granule;
             break;
@@ -180,6 +190,14 @@ slab_setup(const struct store_options *opts)
     }
 #endif
     atomic_store(&arena_next, 0);
+    /* -L: mem_limit's pages writable in one call (memcached preallocates
+     * them). Refused (vm.overcommit_memory=2 short of commit charge): the
+     * pages are made writable one by one, as without the option */
+    arena_rw = 0;
+    size_t rw = (size_t)(need < npages ? need : npages) * page_size;
+    if (opts->large_pages && slab_arena != NULL && rw > 0 &&
+        mprotect(slab_arena, rw, PROT_READ | PROT_WRITE) == 0)
+        arena_rw = rw;
     pool_n = 0;
     atomic_store(&gpool_n, 0);
     atomic_store(&total_malloced, 0);
@@ -214,6 +232,7 @@ slab_teardown(void)
         munmap(slab_arena, arena_size);
     slab_arena = NULL;
     arena_size = 0;
+    arena_rw = 0;
 #if STORE_DEBUG
     free(page_class);
     page_class = NULL;
@@ -294,10 +313,11 @@ page_get(void)
         atomic_fetch_sub_explicit(&arena_next, page_size, memory_order_relaxed);
         return NULL;
     }
-    /* Commits the page (this is where vm.overcommit_memory=2 may say no).
-     * A page that fails stays PROT_NONE, and its address range is not used
-     * again: with no memory to commit, the store lives on with what it has. */
-    if (mprotect(slab_arena + off, page_size, PROT_READ | PROT_WRITE) != 0)
+    /* Commits the page (this is where vm.overcommit_memory=2 may say no),
+     * unless setup did (-L: below arena_rw). A page that fails stays
+     * PROT_NONE, and its address range is not used again: with no memory
+     * to commit, the store lives on with what it has. */
+    if (off + page_size > arena_rw && mprotect(slab_arena + off, page_size, PROT_READ | PROT_WRITE) != 0)
         return NULL;
     return slab_arena + off;
 }

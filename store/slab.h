@@ -7,7 +7,9 @@
  * cut on demand, in address order, into pages of page_size = max(1 MB,
  * item_size_max) bytes (rounded up to the granularity), each made
  * readable and writable (mprotect) when it is first handed out, so that
- * memory is committed page by page even under vm.overcommit_memory=2.
+ * memory is committed page by page even under vm.overcommit_memory=2
+ * (with large_pages, -L, the first mem_limit bytes are made writable at
+ * setup instead, and the reservation starts 2 MB aligned: slab.c).
  * Pages are handed out while the total stays within mem_limit. Each page
  * belongs to one class until the page mover gives it to another, and is
  * cut into chunks of that class's size. Class 1 holds

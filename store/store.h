@@ -83,6 +83,14 @@ struct store_options {
      * call instead (store/engine.h); the slab-only calls (class info,
      * page moves, the crawler, dumps) then answer as if there were none */
     bool segments;
+    /* -L (memcached's --enable-largepages): the item arena starts on a
+     * 2 MB boundary and is advised MADV_HUGEPAGE (transparent huge pages);
+     * the slab engine also makes its first mem_limit bytes writable at
+     * once (untouched: memory still appears as items are written), the
+     * segment engine's arena and index heads are writable already. A
+     * kernel that refuses the advice leaves ordinary pages. Read at setup
+     * only (store/largepage.h, doc/memory.md) */
+    bool large_pages;
 };
 
 /*

@@ -449,6 +449,7 @@ seg_engine_setup(const struct store_options *opts)
         .hashpower = power,
         .hashpower_max = power_max,
         .evict = eopts.evict_to_free ? SEG_EVICT_MERGE : SEG_EVICT_NONE,
+        .large_pages = eopts.large_pages,
     };
     if (seg_setup(&so) != 0)
         return -1;

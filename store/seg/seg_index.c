@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include "store/largepage.h"
 #include "store/seg/seg_index.h"
 
 #include <pthread.h>
@@ -96,7 +97,8 @@ bucket_at(uint64_t b)
 }
 
 int
-seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_slot_hash_fn hash)
+seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_slot_hash_fn hash,
+                bool large_pages)
 {
     if (power > 30)
         return -1;
@@ -106,8 +108,8 @@ seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_s
         power_max = 30;
     level_max = power_max;
     heads_bytes = ((size_t)1 << power_max) * sizeof(struct seg_bucket);
-    void *m = mmap(NULL, heads_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED)
+    void *m = largepage_map(heads_bytes, PROT_READ | PROT_WRITE, large_pages, NULL);
+    if (m == NULL)
         return -1;
     seg_index_g.heads = m;
     slot_hash = hash;

@@ -97,8 +97,10 @@ typedef uint64_t (*seg_slot_hash_fn)(uint64_t slot);
 
 /* 2^power head buckets, growing up to 2^power_max (power <= power_max <=
  * 30; power_max < power: no growth), and room for up to `overflow_max`
- * overflow buckets. Returns 0, or -1 (out of memory). */
-int seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_slot_hash_fn hash);
+ * overflow buckets; large_pages: the heads' mapping asks for huge pages
+ * (store/largepage.h). Returns 0, or -1 (out of memory). */
+int seg_index_setup(unsigned power, unsigned power_max, uint32_t overflow_max, seg_slot_hash_fn hash,
+                    bool large_pages);
 void seg_index_teardown(void);
 
 /* Splits head buckets, at most max_splits, while the index is due to grow:

@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include "store/largepage.h"
 #include "store/seg/seg_internal.h"
 
 #include <errno.h>
@@ -140,17 +141,16 @@ seg_setup(const struct seg_options *o)
     seg_g.nseg = (uint32_t)nseg;
     seg_g.evict = o->evict;
     seg_g.merge_n = o->merge_n != 0 ? o->merge_n : 4;
-    seg_g.arena = mmap(NULL, nseg * seg_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                       -1, 0);
-    if (seg_g.arena == MAP_FAILED) {
-        seg_g.arena = NULL;
+    /* writable at once (MAP_NORESERVE: memory appears as segments fill);
+     * -L: 2 MB aligned and advised MADV_HUGEPAGE, a hint the kernel may refuse */
+    seg_g.arena = largepage_map(nseg * seg_size, PROT_READ | PROT_WRITE, o->large_pages, NULL);
+    if (seg_g.arena == NULL)
         return -1;
-    }
     seg_g.segs = calloc(nseg, sizeof(*seg_g.segs));
     /* overflow buckets: enough for every item of 16 bytes to have a slot */
     uint64_t ovf = (uint64_t)nseg * seg_size / 16 / SEG_BUCKET_SLOTS + 1024;
     if (seg_g.segs == NULL || seg_index_setup(o->hashpower, o->hashpower_max, ovf > UINT32_MAX ? UINT32_MAX : (uint32_t)ovf,
-                                              slot_hash) != 0) {
+                                              slot_hash, o->large_pages) != 0) {
         free(seg_g.segs);
         munmap(seg_g.arena, nseg * seg_size);
         seg_g.arena = NULL;

@@ -51,6 +51,8 @@ struct seg_options {
     unsigned hashpower_max;  /* ... as it grows with the items (< hashpower: it does not) */
     enum seg_evict evict;
     unsigned merge_n;        /* segments merged into one (0: 4) */
+    bool large_pages;        /* arena and index heads 2 MB aligned, MADV_HUGEPAGE
+                                (store_options.large_pages, store/largepage.h) */
 };
 
 struct seg_stats {
