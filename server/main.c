@@ -176,6 +176,7 @@ static struct store_options store_options_from_settings(void)
         .background_threads = true, /* hash table growth, with or without the crawler */
         .no_sweep = !settings.lru_crawler,
         .segments = settings.item_store != NULL && strcmp(settings.item_store, "segments") == 0,
+        .large_pages = settings.large_pages, /* -L */
     };
 }
 

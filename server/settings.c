@@ -132,11 +132,13 @@ void settings_usage(FILE *out)
         const char *name = i < NXOPTS ? xopts[i].name : ignored_xopts[i - NXOPTS];
         if (i < NXOPTS && !xopts[i].tune)
             continue;
-        if (col > 0 && col + 1 + strlen(name) > 76) {
-            fputc('\n', out);
-            col = 0;
+        for (int neg = 0; neg < (i < NXOPTS && xopts[i].type == T_BOOL ? 2 : 1); neg++) {
+            if (col > 0 && col + 1 + strlen(name) + (neg ? 3 : 0) > 76) {
+                fputc('\n', out);
+                col = 0;
+            }
+            col += (size_t)fprintf(out, "%s%s%s", col == 0 ? "   " : " ", neg ? "no_" : "", name);
         }
-        col += (size_t)fprintf(out, "%s%s", col == 0 ? "   " : " ", name);
     }
     if (col > 0)
         fputc('\n', out);
@@ -475,14 +477,15 @@ static int check_settings(void)
         if (settings.hashpower_init <= locks) {
             fprintf(stderr,
                     "Hash table power size (%u) cannot be equal to or less than item lock table (%u)\n"
-                    "Item lock table grows with `-t N` (worker threadcount)\n",
+                    "Item lock table grows with `-t N` (worker threadcount)\n"
+                    "Hash table grows with `-o hashpower=N` \n",
                     settings.hashpower_init, locks);
             return 1;
         }
     }
-    if (settings.num_napi_ids > settings.num_threads) {
-        fprintf(stderr, "Number of napi_ids(%u) cannot be greater than number of threads(%u)\n",
-                settings.num_napi_ids, (unsigned)settings.num_threads);
+    if ((unsigned)settings.num_napi_ids > settings.num_threads) {
+        fprintf(stderr, "Number of napi_ids(%d) cannot be greater than number of threads(%u)\n",
+                settings.num_napi_ids, settings.num_threads);
         return EX_USAGE;
     }
     if (settings.memory_file != NULL) {

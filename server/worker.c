@@ -308,7 +308,7 @@ static struct worker *worker_by_napi_id(int fd)
     for (unsigned i = 0; i < nids; i++)
         if (ids[i] == id)
             return &workers[i];
-    if (nids < settings.num_napi_ids && nids < nworkers && nids < WORKER_MAX_NAPI_IDS) {
+    if (nids < (unsigned)settings.num_napi_ids && nids < nworkers && nids < WORKER_MAX_NAPI_IDS) {
         ids[nids] = id;
         return &workers[nids++];
     }

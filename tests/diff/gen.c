@@ -520,6 +520,11 @@ static void meta_cmd(struct gen *g)
     static const char *const mdbad[] = {"b", "E5", "Q", "Tx", "C"};
     static const char *const maf[] = {"v", "v", "N100000", "J13", "J18446744073709551615", "D5", "D0", "MI", "MD",
                                       "M+", "M-", "q", "O77", "t", "c", "k", "T100000", "C", "E9"};
+    /* without MCD_DIFFGEN_DOCUMENTED: no E (memcached-compat.md: when the
+     * result is longer than the value, 1.6.45 stores it with a CAS of its
+     * own and answers E's) */
+    static const char *const maf_plain[] = {"v", "v", "N100000", "J13", "J18446744073709551615", "D5", "D0", "MI",
+                                            "MD", "M+", "M-", "q", "O77", "t", "c", "k", "T100000", "C"};
     static const char *const mabad[] = {"Dabc", "Mx", "b", "J-1", "D-1", "N", "Jx"};
     struct mcd_buf b = {0};
     int cas_ref = -1;
@@ -573,7 +578,10 @@ static void meta_cmd(struct gen *g)
     } else if (k < 90) {
         mcd_buf_addf(&b, "ma ");
         add_key(g, &b, arith_numeric(g));
-        add_meta_flags(g, &b, maf, NELEM(maf), mabad, NELEM(mabad), &cas_ref, &cas_off);
+        if (dg_gen_documented)
+            add_meta_flags(g, &b, maf, NELEM(maf), mabad, NELEM(mabad), &cas_ref, &cas_off);
+        else
+            add_meta_flags(g, &b, maf_plain, NELEM(maf_plain), mabad, NELEM(mabad), &cas_ref, &cas_off);
         mcd_buf_add(&b, "\r\n", 2);
         cls = "meta.ma";
     } else if (k < 95 || !BAD(1, 1)) {

@@ -158,3 +158,71 @@ Test(memory, long_multiget_buffers_shrink, .timeout = 60)
         mcd_conn_close(c[i]);
     mcd_stop(srv);
 }
+
+/* What /proc/PID/smaps_rollup says of a field, in KB; -1 when unread. */
+static long smaps_rollup_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = atol(line + n + 1);
+    fclose(f);
+    return kb;
+}
+
+/* The transparent huge page setting of this kernel: "always", "madvise",
+ * "never", or NULL when it has none. */
+static const char *thp_mode(void)
+{
+    static char buf[128];
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f == NULL)
+        return NULL;
+    bool ok = fgets(buf, sizeof(buf), f) != NULL;
+    fclose(f);
+    if (!ok)
+        return NULL;
+    return strstr(buf, "[never]") != NULL ? "never" : strstr(buf, "[always]") != NULL ? "always" : "madvise";
+}
+
+/*
+ * -L: item memory in 2 MB pages. 24 MB of items written, the server's
+ * anonymous huge pages grow above zero (that the default asks for none is
+ * test_largepage's, on the store: a sanitizer's runtime may map huge
+ * pages of its own). On a kernel with THP off, mcd refuses -L rather than
+ * start without.
+ */
+Test(memory, large_pages, .timeout = 60)
+{
+    static const char *const with_l[] = {"-m", "64", "-L", NULL};
+    const char *mode = thp_mode();
+    if (mode == NULL || strcmp(mode, "never") == 0) {
+        cr_assert_null(mcd_start(with_l), "-L started on a kernel without transparent huge pages");
+        return;
+    }
+    struct mcd_server *srv = mcd_start(with_l);
+    cr_assert_not_null(srv);
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    static char value[1000];
+    memset(value, 'v', sizeof(value));
+    for (int i = 0; i < 24000; i++) {
+        char head[64];
+        int n = snprintf(head, sizeof(head), "set k%d 0 0 %zu noreply\r\n", i, sizeof(value));
+        cr_assert(mcd_send(c, head, (size_t)n) && mcd_send(c, value, sizeof(value)) && mcd_send(c, "\r\n", 2));
+    }
+    cr_assert(mcd_roundtrip(c, "get k23999\r\n", "VALUE k23999 0 1000\r\n"));
+    long huge = smaps_rollup_kb(srv->pid, "AnonHugePages");
+    for (long long t0 = mcd_now_ms(); huge <= 0 && mcd_now_ms() - t0 < 3000; mcd_poll_pause())
+        huge = smaps_rollup_kb(srv->pid, "AnonHugePages");
+    cr_log_info("THP %s: AnonHugePages %ld KB after 24 MB of items", mode, huge);
+    cr_expect_gt(huge, 0, "-L: no huge page after 24 MB of items (THP %s)", mode);
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}

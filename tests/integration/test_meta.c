@@ -290,3 +290,26 @@ Test(meta, cache_aside_example)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "cache_aside: %s", line);
     cr_assert(strstr(line, "backend_calls=1") != NULL, "%s", line);
 }
+
+/*
+ * ma with E: the item keeps the CAS the reply names, also when the result
+ * is longer than the value (9 + 1 = 10 does not fit in place). 1.6.45
+ * answers c9 there but stores the new value under a CAS of its own, so a
+ * client's next `ms ... C9` fails (memcached-compat.md, "memcached 1.6.45
+ * bugs"); in place it keeps E's value, as mcd always does.
+ */
+Test(meta, arith_e_sets_the_cas_it_answers)
+{
+    if (mcd_target_is_memcached())
+        cr_skip_test("memcached 1.6.45 stores a grown result under another CAS");
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    cr_assert(mcd_roundtrip(c, "set maecas 0 0 1\r\n9\r\n", "STORED\r\n"));
+    cr_expect(mcd_roundtrip(c, "ma maecas c E9\r\n", "HD c9\r\n"));
+    cr_expect(mcd_roundtrip(c, "mg maecas c v\r\n", "VA 2 c9\r\n10\r\n"));
+    cr_expect(mcd_roundtrip(c, "ms maecas 2 C9\r\n11\r\n", "HD\r\n"));
+    cr_assert(mcd_roundtrip(c, "set maecas2 0 0 1\r\n1\r\n", "STORED\r\n"));
+    cr_expect(mcd_roundtrip(c, "ma maecas2 c E50\r\n", "HD c50\r\n"));
+    cr_expect(mcd_roundtrip(c, "mg maecas2 c v\r\n", "VA 1 c50\r\n2\r\n"));
+    mcd_conn_close(c);
+}

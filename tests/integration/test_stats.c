@@ -430,3 +430,42 @@ Test(stats, reset_connections_and_items)
     mcd_conn_close(c);
     mcd_stop(s);
 }
+
+/* Connections after a `stats reset` on a server started with `args`: the
+ * round_robin_fallback and unexpected_napi_ids it counts. */
+static void napi_counts(struct mcd_server *server, long long *fallback, long long *unexpected)
+{
+    cr_assert_not_null(server);
+    struct mcd_conn *c = mcd_conn_open(server);
+    cr_assert_not_null(c);
+    cr_assert(mcd_roundtrip(c, "stats reset\r\n", "RESET\r\n"));
+    struct mcd_conn *more[3];
+    for (int i = 0; i < 3; i++) {
+        more[i] = mcd_conn_open(server);
+        cr_assert_not_null(more[i]);
+        cr_assert(mcd_roundtrip(more[i], "version\r\n", "VERSION "));
+    }
+    *fallback = mcd_stat_ll(c, NULL, "round_robin_fallback");
+    *unexpected = mcd_stat_ll(c, NULL, "unexpected_napi_ids");
+    for (int i = 0; i < 3; i++)
+        mcd_conn_close(more[i]);
+    mcd_conn_close(c);
+    mcd_stop(server);
+}
+
+/* -N: a connection with no NAPI id (loopback has none) goes round robin and
+ * counts in round_robin_fallback, as in 1.6.45; without -N nothing counts. */
+Test(stats, napi_ids_fallback)
+{
+    static const char *const with_n[] = {"-N", "2", NULL};
+    long long fallback, unexpected;
+    napi_counts(mcd_start(with_n), &fallback, &unexpected);
+    cr_expect_eq(fallback, 3);
+    cr_expect_eq(unexpected, 0);
+    napi_counts(mcd_start(NULL), &fallback, &unexpected);
+    cr_expect_eq(fallback, 0);
+    if (mcd_target_is_memcached() || mcd_oracle_bin() == NULL)
+        return;
+    napi_counts(mcd_start_bin(mcd_oracle_bin(), with_n), &fallback, &unexpected);
+    cr_expect_eq(fallback, 3, "the oracle counts %lld", fallback);
+}

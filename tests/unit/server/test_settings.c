@@ -124,7 +124,7 @@ Test(settings, memcached_tuning_values)
     cr_assert_eq(parse("-N 2 -L"), SETTINGS_RUN);
     cr_expect_not(settings_temp_lru());
     cr_expect_eq(settings.lru_crawler_sleep, 100);
-    cr_expect_eq(settings.num_napi_ids, 2u);
+    cr_expect_eq(settings.num_napi_ids, 2);
     cr_expect(settings.large_pages);
 }
 
@@ -166,10 +166,12 @@ static struct bad_flag bad_flags[] = {
     {"-o idle_timeout=3,bogus=1", 1, "Illegal suboption \"bogus=1\"\n"},
     {"-o hashpower=12", 1,
      "Hash table power size (12) cannot be equal to or less than item lock table (12)\n"
-     "Item lock table grows with `-t N` (worker threadcount)\n"},
+     "Item lock table grows with `-t N` (worker threadcount)\n"
+     "Hash table grows with `-o hashpower=N` \n"},
     {"-t 11 -o hashpower=14", 1,
      "Hash table power size (14) cannot be equal to or less than item lock table (14)\n"
-     "Item lock table grows with `-t N` (worker threadcount)\n"},
+     "Item lock table grows with `-t N` (worker threadcount)\n"
+     "Hash table grows with `-o hashpower=N` \n"},
     /* memcached's tuning: checked as 1.6.45 checks it, no warning said */
     {"-o tail_repair_time=9", 1, "Cannot set tail_repair_time to less than 10 seconds\n"},
     {"-o tail_repair_time=2k", 1, "Cannot set tail_repair_time to less than 10 seconds\n"},
@@ -199,6 +201,7 @@ static struct bad_flag bad_flags[] = {
     {"-o slab_automove_window=x", 1, "slab_automove_window must be > 2 and < 1800\n"},
     {"-o slab_automove=3", 1, "slab_automove must be between 0 and 2\n"},
     {"-N 0", 1, "Maximum number of NAPI IDs must be greater than 0\n"},
+    {"-N x", 1, "Maximum number of NAPI IDs must be greater than 0\n"},
     {"-N 5", EX_USAGE, "Number of napi_ids(5) cannot be greater than number of threads(4)\n"},
     /* mcd */
     {"-p abc", EX_USAGE, "Invalid value for -p (--port): \"abc\"\n"},
