@@ -10,7 +10,7 @@
 # leaves out the cases that test slab machinery itself, which the engine
 # does not have (memcached-compat.md, "The segment engine"):
 #   memory_limit_above_32g  slab chunk sizes above 32 GB
-#   names_in_memcached_order, settings_values_follow_flags
+#   names_in_memcached_order, settings_values_follow_flags, settings_values_follow_tuning_options
 #                           `stats settings` has the extra item_store line
 #   checksummed_values_under_eviction
 #                           checks bytes <= -m 2: the engine takes at least 4
@@ -41,7 +41,7 @@ test_concurrency:concurrency/!(checksummed_values_under_eviction)
 test_diff
 test_memory
 test_observe
-test_stats:stats/!(names_in_memcached_order|settings_values_follow_flags)
+test_stats:stats/!(names_in_memcached_order|settings_values_follow_flags|settings_values_follow_tuning_options)
 test_stats_reset
 test_dump:dump/!(metadump_and_mgdump_as_memcached|cachedump_as_memcached|cachedump_lists_the_class)
 test_watch
