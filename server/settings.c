@@ -473,7 +473,8 @@ static int check_settings(void)
      * grows with -t (mcd has no such table; the rule stays so that a
      * command line means the same to both) */
     if (settings.hashpower_init != 0) {
-        unsigned t = settings.num_threads, locks = t < 3 ? 10 : t < 4 ? 11 : t < 5 ? 12 : t <= 10 ? 13 : t <= 20 ? 14 : 15;
+        unsigned t = settings.num_threads;
+        unsigned locks = t < 3 ? 10 : t < 4 ? 11 : t < 5 ? 12 : t <= 10 ? 13 : t <= 20 ? 14 : 15;
         if (settings.hashpower_init <= locks) {
             fprintf(stderr,
                     "Hash table power size (%u) cannot be equal to or less than item lock table (%u)\n"

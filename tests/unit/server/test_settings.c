@@ -210,8 +210,10 @@ static struct bad_flag bad_flags[] = {
     {"-m 2000000", EX_USAGE, "Cannot set the memory limit higher than 1048576 megabytes (1 TB).\n"},
     {"-o idle_timeout=-1", EX_USAGE, "Invalid value for -o idle_timeout: \"-1\"\n"},
     {"-d extra", EX_USAGE, "Unexpected argument \"extra\"\n"},
-    {"-e /dev/shm/mc", 1, "-e /dev/shm/mc: mcd has no restartable cache in a memory file; it keeps items in memory only\n"},
-    {"-o ext_path=/tmp/ext:64m", 1, "-o ext_path: mcd has no external storage (extstore); it keeps items in memory only\n"},
+    {"-e /dev/shm/mc", 1,
+     "-e /dev/shm/mc: mcd has no restartable cache in a memory file; it keeps items in memory only\n"},
+    {"-o ext_path=/tmp/ext:64m", 1,
+     "-o ext_path: mcd has no external storage (extstore); it keeps items in memory only\n"},
 };
 
 #define N_BAD_FLAGS (sizeof(bad_flags) / sizeof(bad_flags[0]))
