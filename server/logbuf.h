@@ -10,6 +10,12 @@
  * A record is a struct logbuf_rec header followed by `len` bytes of text,
  * padded to 8 bytes; a header with len LOGBUF_WRAP tells the consumer to
  * go on from the start of the ring.
+ *
+ * The ring's size is chosen when it is created (watch.c: -o
+ * worker_logbuf_size) and is a power of two, LOGBUF_MIN_SIZE to
+ * LOGBUF_MAX_SIZE: logbuf_ring_size() turns a wish into one. A record takes
+ * at most half the ring, so the smallest ring still takes a record of
+ * LOGBUF_REC_MAX text bytes.
  */
 #ifndef MCD_LOGBUF_H
 #define MCD_LOGBUF_H
@@ -19,7 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOGBUF_SIZE (64 * 1024)     /* bytes per ring (memcached's worker_logbuf_size) */
+#define LOGBUF_DEFAULT_SIZE (64 * 1024)  /* memcached's worker_logbuf_size default, 64 KB */
+#define LOGBUF_MIN_SIZE (4 * 1024)       /* holds two records of LOGBUF_REC_MAX text bytes */
+#define LOGBUF_MAX_SIZE (1024ul * 1024 * 1024) /* 1 GB */
+#define LOGBUF_REC_MAX 1024              /* the longest text the smallest ring takes (watch.c's lines) */
 #define LOGBUF_WRAP UINT32_MAX
 
 struct logbuf_rec {
@@ -38,11 +47,19 @@ struct logbuf {
     _Atomic bool dead;             /* its thread exited: drain, then free (consumer) */
     uint64_t res_pos;              /* producer: where the reserved record starts */
     struct logbuf *next;           /* the registry's list (watch.c, under its lock) */
-    char data[LOGBUF_SIZE];
+    size_t size;                   /* bytes of data: a power of two, set at creation */
+    char data[];                   /* 8-aligned (logbuf.c checks) */
 };
 
-/* A zeroed ring. NULL when out of memory. */
-struct logbuf *logbuf_create(void);
+/*
+ * The ring size for a wish of `bytes`: rounded up to a power of two, then
+ * held to LOGBUF_MIN_SIZE .. LOGBUF_MAX_SIZE (0 gives the minimum).
+ */
+size_t logbuf_ring_size(uint64_t bytes);
+
+/* A zeroed ring of logbuf_ring_size(size) bytes of data (so any size
+ * will do). NULL when out of memory. */
+struct logbuf *logbuf_create(size_t size);
 void logbuf_destroy(struct logbuf *b);
 
 /*

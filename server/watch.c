@@ -15,7 +15,7 @@
  *     the logger thread changes `active` or touches a watcher's buffer, so
  *     it reads them without the lock. Order: wlock -> ring_lock.
  *   - The logger owns every watcher's socket. It does not block on one:
- *     each has a bounded buffer (WATCH_BUF_SIZE); a line that does not fit
+ *     each has a bounded buffer (watch_buf_size()); a line that does not fit
  *     is skipped and counted, and "skipped=N" goes out once one fits
  *     again. It polls the sockets (a hang-up frees the watcher), sleeping
  *     not at all while many lines flow, 1 ms while some do and up to
@@ -29,6 +29,7 @@
 
 #include "server/log.h"
 #include "server/logbuf.h"
+#include "server/settings.h"
 #include "server/stats.h"
 
 #include <errno.h>
@@ -49,7 +50,26 @@
 #define WATCH_IDLE_MS 20       /* the longest sleep of the logger while watchers wait */
 #define WATCH_BUSY_RECORDS 64  /* a drain that found this many goes again without a sleep */
 
+_Static_assert(WATCH_LINE_MAX <= LOGBUF_REC_MAX, "the smallest ring takes the longest line");
+/* the longest line drain() hands over, its "skipped=N\n" notice and the
+ * first "OK\r\n" fit in the smallest buffer */
+_Static_assert(WATCH_LINE_MAX + 96 + 40 + 4 <= WATCH_BUF_MIN, "the smallest watcher buffer takes a line");
+
 _Atomic uint32_t watch_mask;
+
+/* -o worker_logbuf_size / watcher_logbuf_size (KB; settings are read-only
+ * once threads run) as byte counts, the product held below 2^64. */
+static uint64_t kb_bytes(unsigned long kb)
+{
+    return kb > UINT64_MAX / 1024 ? UINT64_MAX : (uint64_t)kb * 1024;
+}
+
+/* A watcher's buffer: watcher_logbuf_size, held to WATCH_BUF_MIN .. WATCH_BUF_MAX. */
+static size_t watch_buf_size(void)
+{
+    uint64_t n = kb_bytes(settings.watcher_logbuf_size);
+    return n < WATCH_BUF_MIN ? WATCH_BUF_MIN : n > WATCH_BUF_MAX ? WATCH_BUF_MAX : (size_t)n;
+}
 
 /* ---- rings ---- */
 
@@ -77,7 +97,8 @@ static struct logbuf *my_ring(void)
     if (self != NULL)
         return self;
     pthread_once(&ring_once, ring_key_init);
-    struct logbuf *b = logbuf_create();
+    /* rounded up to a power of two, 4 KB .. 1 GB (logbuf_ring_size) */
+    struct logbuf *b = logbuf_create(logbuf_ring_size(kb_bytes(settings.worker_logbuf_size)));
     if (b == NULL)
         return NULL;
     pthread_mutex_lock(&ring_lock);
@@ -277,6 +298,7 @@ struct watcher {
     uint32_t mask;
     char *buf;                     /* unsent bytes are buf[off..len) */
     size_t off, len;
+    size_t cap;                    /* buf's size: watch_buf_size() when it attached */
     uint64_t skipped;              /* lines lost since the last notice */
     struct watcher *next;
 };
@@ -318,14 +340,14 @@ static void watcher_free(struct watcher *w)
 /* Room for n more bytes in w's buffer (compacting it)? */
 static bool room(struct watcher *w, size_t n)
 {
-    if (WATCH_BUF_SIZE - w->len >= n)
+    if (w->cap - w->len >= n)
         return true;
     if (w->off > 0) {
         memmove(w->buf, w->buf + w->off, w->len - w->off);
         w->len -= w->off;
         w->off = 0;
     }
-    return WATCH_BUF_SIZE - w->len >= n;
+    return w->cap - w->len >= n;
 }
 
 static void deliver(struct watcher *w, const char *line, size_t n)
@@ -541,7 +563,8 @@ bool watch_full(void)
 int watch_attach(int fd, uint32_t streams, const char *peer)
 {
     struct watcher *w = calloc(1, sizeof(*w));
-    char *buf = malloc(WATCH_BUF_SIZE);
+    size_t cap = watch_buf_size();
+    char *buf = malloc(cap);
     if (w == NULL || buf == NULL) {
         free(w);
         free(buf);
@@ -552,6 +575,7 @@ int watch_attach(int fd, uint32_t streams, const char *peer)
     w->since = store_clock_now();
     w->mask = streams;
     w->buf = buf;
+    w->cap = cap;
     memcpy(w->buf, "OK\r\n", 4);
     w->len = 4;
     int flags = fcntl(fd, F_GETFL);

@@ -9,7 +9,10 @@
  * it to every watcher of its stream: a bounded buffer per watcher, written
  * to the watcher's socket without blocking; a watcher that does not read
  * loses lines and is told `skipped=N` once there is room again. The
- * workers never wait for a watcher.
+ * workers never wait for a watcher. The rings have -o worker_logbuf_size
+ * KB (a power of two, 4 KB .. 1 GB: logbuf.h), the watchers' buffers -o
+ * watcher_logbuf_size KB (4 KB .. 1 GB), sizes read from the settings when
+ * a thread first logs and when a watcher attaches.
  *
  * The request path pays one relaxed load of `watch_mask` and a branch
  * (WATCHING()) while nobody watches: the hooks are one line each.
@@ -41,8 +44,11 @@ struct item;
 
 /* memcached 1.6.45's limit on watchers at once */
 #define WATCH_MAX 20
-/* bytes buffered per watcher (memcached's watcher_logbuf_size) */
-#define WATCH_BUF_SIZE (256 * 1024)
+/* Bytes buffered per watcher: -o watcher_logbuf_size KB (memcached's
+ * option, default 256), held to WATCH_BUF_MIN .. WATCH_BUF_MAX. The
+ * minimum takes the longest line with its "skipped=N" notice. */
+#define WATCH_BUF_MIN (4 * 1024)
+#define WATCH_BUF_MAX (1024ul * 1024 * 1024)
 
 /* The streams someone watches now. */
 extern _Atomic uint32_t watch_mask;

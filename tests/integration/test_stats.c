@@ -364,7 +364,7 @@ Test(stats, settings_values_follow_tuning_options)
         "hash_algorithm=xxh3,slab_automove_freeratio=0.02,ext_item_size=256,ext_item_age=10,ext_low_ttl=5,"
         "ext_recache_rate=100,ext_wbuf_size=2,ext_compact_under=5,ext_drop_under=6,ext_max_sleep=1000,"
         "ext_max_frag=0.5,ext_drop_unread,ext_page_size=32,ext_threads=2,slab_automove=0,"
-        "slab_automove_ratio=0.5,slab_automove_window=30",
+        "slab_automove_ratio=0.5,slab_automove_window=30,watcher_logbuf_size=128,worker_logbuf_size=32",
         NULL};
     static const char *const no_maintainer[] = {"-o", "no_lru_maintainer,slab_automove,lru_crawler_sleep=2k", NULL};
     expect_settings_as_oracle(tuned);

@@ -127,6 +127,48 @@ Test(watch, fetchers_name_each_key_looked_up, .timeout = 30)
     mcd_stop(srv);
 }
 
+/* -o worker_logbuf_size=1 asks for a 1 KB ring; mcd makes it its smallest,
+ * 4 KB, which still takes the longest line (a 250-byte key encoded to 750
+ * bytes), while `stats settings` shows what was asked, as 1.6.45 does. */
+Test(watch, smallest_worker_ring_takes_the_longest_line, .timeout = 30)
+{
+    const char *const args[] = {"-o", "worker_logbuf_size=1,watcher_logbuf_size=1", NULL};
+    struct mcd_server *srv = mcd_start(args);
+    cr_assert_not_null(srv);
+    struct mcd_conn *c = mcd_conn_open(srv);
+    cr_assert_not_null(c);
+    char *st = mcd_stats(c, "settings");
+    cr_assert_not_null(st);
+    char val[32];
+    cr_assert(mcd_stat_find(st, "worker_logbuf_size", val, sizeof(val)));
+    cr_expect_str_eq(val, "1024");
+    cr_assert(mcd_stat_find(st, "watcher_logbuf_size", val, sizeof(val)));
+    cr_expect_str_eq(val, "1024");
+    free(st);
+
+    struct mcd_conn *w = watcher(srv, "fetchers");
+    char key[251], req[300], want[1024];
+    memset(key, '!', 250);
+    key[250] = '\0';
+    for (int round = 0; round < 20; round++) {
+        snprintf(req, sizeof(req), "get %s\r\n", key);
+        roundtrip(c, req, "END\r\n");
+        size_t n = (size_t)snprintf(want, sizeof(want), "ts=N gid=N type=item_get key=");
+        for (int i = 0; i < 250; i++)
+            n += (size_t)snprintf(want + n, sizeof(want) - n, "%%21");
+        snprintf(want + n, sizeof(want) - n, " status=not_found clsid=0 cfd=N size=0");
+        char *line = next_line(w);
+        cr_assert_not_null(line, "round %d: no line", round);
+        mask(line);
+        cr_expect_str_eq(line, want, "round %d", round);
+        free(line);
+    }
+    cr_expect_eq(mcd_stat_ll(c, NULL, "log_worker_dropped"), 0);
+    mcd_conn_close(w);
+    mcd_conn_close(c);
+    mcd_stop(srv);
+}
+
 Test(watch, mutations_and_deletions, .timeout = 30)
 {
     struct mcd_server *srv = mcd_start(NULL);

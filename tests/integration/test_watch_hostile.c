@@ -3,11 +3,14 @@
  * that never reads neither slows the other clients nor grows without
  * bound, and is told what it missed ("skipped=N"); watchers that connect
  * and vanish by the hundred, and watchers that keep sending bytes, leave
- * nothing behind.
+ * nothing behind. -o watcher_logbuf_size sizes the buffer: a small one
+ * skips far sooner than the default.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +113,114 @@ Test(watch_hostile, stalled_watcher_does_not_slow_clients, .timeout = 120)
     cr_expect_eq(wait_stat(c, "log_watchers", 0), 0);
     mcd_conn_close(c);
     mcd_stop(srv);
+}
+
+/* A watcher of fetchers whose socket holds little: its receive buffer is
+ * set small before the connect, so that what the server can hand it is
+ * mostly its own buffer. */
+static struct mcd_conn *narrow_watcher(const struct mcd_server *srv)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    int small = 4096;
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct mcd_conn *w = calloc(1, sizeof(*w));
+    cr_assert_not_null(w);
+    w->fd = fd;
+    cr_assert(mcd_roundtrip(w, "watch fetchers\r\n", "OK\r\n"));
+    return w;
+}
+
+/* Gets of 100 missing keys (100 lines each), each one drained by the
+ * logger before the next, until the watcher w, which does not read, has
+ * skipped a line: the lines logged by then. */
+static long long lines_before_first_skip(struct mcd_conn *c)
+{
+    long long logged = 0, deadline = mcd_now_ms() + 60000;
+    while (mcd_now_ms() < deadline) {
+        run_gets(c, 1);
+        logged += 100;
+        /* the logger took every line (or the ring dropped it) */
+        while (mcd_stat_ll(c, NULL, "log_worker_written") + mcd_stat_ll(c, NULL, "log_worker_dropped") < logged &&
+               mcd_now_ms() < deadline)
+            mcd_poll_pause();
+        if (mcd_stat_ll(c, NULL, "log_watcher_skipped") > 0)
+            return logged;
+    }
+    cr_assert_fail("no line skipped after %lld lines", logged);
+    return -1;
+}
+
+/* Reads w until its "skipped=N" notice, then a line after it. */
+static void expect_skip_notice(struct mcd_conn *w, struct mcd_conn *c)
+{
+    bool noticed = false, after = false;
+    long long deadline = mcd_now_ms() + 60000;
+    while (!after && mcd_now_ms() < deadline) {
+        if (mcd_fill(w, 200) <= 0) { /* all read: one more line to log */
+            cr_assert(mcd_roundtrip(c, "get hostile_after\r\n", "END\r\n"));
+            continue;
+        }
+        size_t used = 0;
+        char *nl;
+        while (!after && (nl = memchr(w->buf + used, '\n', w->len - used)) != NULL) {
+            char *line = w->buf + used;
+            *nl = '\0';
+            if (strncmp(line, "skipped=", 8) == 0) {
+                char *end;
+                cr_expect_gt(strtoull(line + 8, &end, 10), 0);
+                cr_expect_eq(*end, '\0', "%s", line);
+                noticed = true;
+            } else if (noticed && strstr(line, "key=hostile_after ") != NULL) {
+                after = true;
+            }
+            used = (size_t)(nl - w->buf) + 1;
+        }
+        mcd_consume(w, used);
+    }
+    cr_expect(noticed, "no skipped= notice");
+    cr_expect(after, "no line after the notice");
+}
+
+/* The watcher's buffer is -o watcher_logbuf_size KB: with 4 KB a watcher
+ * that does not read skips lines long before 256 KB (the default) of
+ * lines could have been buffered, and `stats settings` says 4096. */
+Test(watch_hostile, watcher_logbuf_size_sizes_the_watchers_buffer, .timeout = 120)
+{
+    /* a line is ts=S.U gid=G type=item_get key=hostileNNN status=not_found
+     * clsid=0 cfd=N size=0: about 100 bytes, surely under 120 */
+    const long long default_buffer_lines = 256 * 1024 / 120;
+    long long lines[2];
+    for (int small = 0; small < 2; small++) {
+        const char *const args[] = {"-o", "watcher_logbuf_size=4", NULL};
+        struct mcd_server *srv = mcd_start(small ? args : NULL);
+        cr_assert_not_null(srv);
+        struct mcd_conn *c = mcd_conn_open(srv);
+        cr_assert_not_null(c);
+        char *st = mcd_stats(c, "settings");
+        cr_assert_not_null(st);
+        char val[32];
+        cr_assert(mcd_stat_find(st, "watcher_logbuf_size", val, sizeof(val)));
+        cr_expect_str_eq(val, small ? "4096" : "262144");
+        free(st);
+
+        struct mcd_conn *w = narrow_watcher(srv);
+        lines[small] = lines_before_first_skip(c);
+        fprintf(stderr, "watcher_logbuf_size %s: first line skipped after %lld lines (sent %lld)\n",
+                small ? "4 KB" : "default", lines[small], mcd_stat_ll(c, NULL, "log_watcher_sent"));
+        expect_skip_notice(w, c);
+        mcd_conn_close(w);
+        mcd_conn_close(c);
+        mcd_stop(srv);
+    }
+    /* the default buffer alone holds every line until the first skip ... */
+    cr_expect_geq(lines[0], default_buffer_lines, "default: skipped after %lld lines", lines[0]);
+    /* ... a 4 KB one skips before that many could have been buffered */
+    cr_expect_lt(lines[1], default_buffer_lines, "4 KB: skipped after %lld lines", lines[1]);
+    cr_expect_lt(lines[1] * 4, lines[0], "4 KB: %lld lines, default %lld", lines[1], lines[0]);
 }
 
 struct traffic {
