@@ -29,15 +29,19 @@ got=$(php_session read "$shared" hits)
 [ "$got" = 24 ] || fail "24 concurrent increments left $got"
 echo "ok: 24 increments by three concurrent php loops, none lost"
 
-# a short TTL: the session expires
-ttl=2
-
+# a session one PHP process writes, another reads (a TTL no loaded machine
+# outlasts between the two PHP starts)
 id=$(php_session write user alice) || fail "session write"
 [ -n "$id" ] || fail "no session id"
 got=$(php_session read "$id" user) || fail "session read"
 [ "$got" = alice ] || fail "another process read '$got', not alice"
 echo "ok: a session written by one php process is read by another"
-ops_request "$OPS_PORT" "mg memc.sess.key.$id t" '^(HD|EN)' | grep -Eq "^HD t[12]$" ||
+
+# a short TTL: the session expires
+ttl=3
+id=$(php_session write user bob) || fail "session write"
+[ -n "$id" ] || fail "no session id"
+ops_request "$OPS_PORT" "mg memc.sess.key.$id t" '^(HD|EN)' | grep -Eq "^HD t[1-3]$" ||
     fail "mcd does not hold the session with a TTL of at most $ttl s"
 ops_request "$OPS_PORT" "mg lock.$id" '^(HD|EN)' | grep -q '^EN$' || fail "the session's lock was left behind"
 echo "ok: mcd holds memc.sess.key.$id with its TTL; the lock is released"
