@@ -53,6 +53,38 @@ static long long wait_stat(struct mcd_conn *c, const char *name, long long want)
     return v;
 }
 
+/* Reads w until its "skipped=N" notice, then a line after it. */
+static void expect_skip_notice(struct mcd_conn *w, struct mcd_conn *c)
+{
+    bool noticed = false, after = false;
+    long long deadline = mcd_now_ms() + 60000;
+    while (!after && mcd_now_ms() < deadline) {
+        if (mcd_fill(w, 200) <= 0) { /* all read: one more line to log */
+            cr_assert(mcd_roundtrip(c, "get hostile_after\r\n", "END\r\n"));
+            continue;
+        }
+        /* every whole line buffered, then drop them at once */
+        size_t used = 0;
+        char *nl;
+        while (!after && (nl = memchr(w->buf + used, '\n', w->len - used)) != NULL) {
+            char *line = w->buf + used;
+            *nl = '\0';
+            if (strncmp(line, "skipped=", 8) == 0) {
+                char *end;
+                cr_expect_gt(strtoull(line + 8, &end, 10), 0);
+                cr_expect_eq(*end, '\0', "%s", line);
+                noticed = true;
+            } else if (noticed && strstr(line, "key=hostile_after ") != NULL) {
+                after = true;
+            }
+            used = (size_t)(nl - w->buf) + 1;
+        }
+        mcd_consume(w, used);
+    }
+    cr_expect(noticed, "no skipped= notice");
+    cr_expect(after, "no line after the notice");
+}
+
 Test(watch_hostile, stalled_watcher_does_not_slow_clients, .timeout = 120)
 {
     struct mcd_server *srv = mcd_start(NULL);
@@ -82,33 +114,7 @@ Test(watch_hostile, stalled_watcher_does_not_slow_clients, .timeout = 120)
         cr_expect_lt(mcd_rss_kb(srv->pid), 200 * 1024);
 
     /* once it reads again it is told how many lines it lost, then goes on */
-    bool noticed = false, after = false;
-    deadline = mcd_now_ms() + 60000;
-    while (!after && mcd_now_ms() < deadline) {
-        if (mcd_fill(w, 200) <= 0) { /* all read: one more line to log */
-            cr_assert(mcd_roundtrip(c, "get hostile_after\r\n", "END\r\n"));
-            continue;
-        }
-        /* every whole line buffered, then drop them at once */
-        size_t used = 0;
-        char *nl;
-        while (!after && (nl = memchr(w->buf + used, '\n', w->len - used)) != NULL) {
-            char *line = w->buf + used;
-            *nl = '\0';
-            if (strncmp(line, "skipped=", 8) == 0) {
-                char *end;
-                cr_expect_gt(strtoull(line + 8, &end, 10), 0);
-                cr_expect_eq(*end, '\0', "%s", line);
-                noticed = true;
-            } else if (noticed && strstr(line, "key=hostile_after ") != NULL) {
-                after = true;
-            }
-            used = (size_t)(nl - w->buf) + 1;
-        }
-        mcd_consume(w, used);
-    }
-    cr_expect(noticed, "no skipped= notice");
-    cr_expect(after, "no line after the notice");
+    expect_skip_notice(w, c);
     mcd_conn_close(w);
     cr_expect_eq(wait_stat(c, "log_watchers", 0), 0);
     mcd_conn_close(c);
@@ -152,37 +158,6 @@ static long long lines_before_first_skip(struct mcd_conn *c)
     }
     cr_assert_fail("no line skipped after %lld lines", logged);
     return -1;
-}
-
-/* Reads w until its "skipped=N" notice, then a line after it. */
-static void expect_skip_notice(struct mcd_conn *w, struct mcd_conn *c)
-{
-    bool noticed = false, after = false;
-    long long deadline = mcd_now_ms() + 60000;
-    while (!after && mcd_now_ms() < deadline) {
-        if (mcd_fill(w, 200) <= 0) { /* all read: one more line to log */
-            cr_assert(mcd_roundtrip(c, "get hostile_after\r\n", "END\r\n"));
-            continue;
-        }
-        size_t used = 0;
-        char *nl;
-        while (!after && (nl = memchr(w->buf + used, '\n', w->len - used)) != NULL) {
-            char *line = w->buf + used;
-            *nl = '\0';
-            if (strncmp(line, "skipped=", 8) == 0) {
-                char *end;
-                cr_expect_gt(strtoull(line + 8, &end, 10), 0);
-                cr_expect_eq(*end, '\0', "%s", line);
-                noticed = true;
-            } else if (noticed && strstr(line, "key=hostile_after ") != NULL) {
-                after = true;
-            }
-            used = (size_t)(nl - w->buf) + 1;
-        }
-        mcd_consume(w, used);
-    }
-    cr_expect(noticed, "no skipped= notice");
-    cr_expect(after, "no line after the notice");
 }
 
 /* The watcher's buffer is -o watcher_logbuf_size KB: with 4 KB a watcher
